@@ -1,0 +1,231 @@
+//! Recording approvals in the journal: interactive decisions, and signed approval files
+//! verified in-process (each accepted one `approval.granted`, each refused one
+//! `approval.refused` with the reason in words).
+
+use super::allowed_signers::AllowedSigners;
+use super::gate::{Held, Standing, evaluate};
+use super::verify::{VerifyContext, verify_approval};
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::session::Session;
+use rusqlite::{OptionalExtension, params};
+use serde_json::json;
+use std::path::Path;
+
+/// The largest approval file we read.
+const MAX_APPROVAL_FILE: u64 = 64 * 1024;
+
+/// Record an interactive decision (`approve` or `decline`) by `principal`.
+pub fn record_decision(
+    s: &mut Session,
+    plan_id: &str,
+    principal: &str,
+    approve: bool,
+    reason: Option<&str>,
+) -> Result<()> {
+    let rules = s.journal.rules_digest.clone();
+    let (decision, kind) = if approve {
+        ("approve", "approval.granted")
+    } else {
+        ("decline", "approval.declined")
+    };
+    s.journal.write(|tx| {
+        tx.execute(
+            "INSERT INTO approvals (plan, at, principal, method, decision, reason) VALUES (?1, ?2, ?3, 'terminal', ?4, ?5)",
+            params![plan_id, crate::ids::now_string(), principal, decision, reason],
+        )?;
+        if approve {
+            tx.execute("UPDATE plans SET status = 'approved' WHERE id = ?1 AND status = 'pending'", [plan_id])?;
+        }
+        crate::store::journal::append_event(
+            tx,
+            &rules,
+            principal,
+            kind,
+            Some(plan_id),
+            &json!({ "method": "terminal", "principal": principal, "reason": reason }),
+        )?;
+        Ok(())
+    })
+}
+
+/// Interactive approvals recorded for a plan.
+pub fn recorded(s: &Session, plan_id: &str) -> Result<Vec<Held>> {
+    let mut stmt = s.journal.conn.prepare(
+        "SELECT id, principal, method, key_fingerprint FROM approvals WHERE plan = ?1 AND decision = 'approve' AND method = 'terminal' ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([plan_id], |r| {
+            Ok(Held {
+                row: Some(r.get(0)?),
+                principal: r.get(1)?,
+                method: r.get(2)?,
+                key: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The allowed-signers file the rules name (relative to the workspace root).
+pub fn load_signers(s: &Session) -> Result<AllowedSigners> {
+    let rel = s.rules()?.allowed_signers.clone();
+    let path = s.ws.root.join(&rel);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(format!("reading allowed signers file {rel}"), e)),
+    };
+    AllowedSigners::parse(&text).map_err(|e| {
+        Error::failed(format!("allowed signers file {rel}: {e}"))
+            .hint("fix the file (git's allowed_signers format)")
+    })
+}
+
+/// Verify each signed approval file for `plan_id`. Every accepted one is journaled and
+/// returned; the first refused one is journaled and returned as an exit-3 error.
+pub fn accept_files(
+    s: &mut Session,
+    plan_id: &str,
+    files: &[std::path::PathBuf],
+) -> Result<Vec<Held>> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let signers = load_signers(s)?;
+    let workspace = s.workspace_id()?;
+    let mut out = Vec::new();
+    for f in files {
+        let name = f.display().to_string();
+        let bytes = read_capped(f)?;
+        let conn = &s.journal.conn;
+        let is_consumed = |id: &str| -> bool {
+            conn.query_row(
+                "SELECT 1 FROM approvals WHERE approval_id = ?1 AND consumed_by IS NOT NULL",
+                [id],
+                |_| Ok(()),
+            )
+            .optional()
+            .ok()
+            .flatten()
+            .is_some()
+        };
+        let ctx = VerifyContext {
+            workspace: &workspace,
+            plan: plan_id,
+            now: crate::ids::now(),
+            signers: &signers,
+            is_consumed: &is_consumed,
+        };
+        match verify_approval(&bytes, &ctx) {
+            Ok(acc) => {
+                let rules = s.journal.rules_digest.clone();
+                let statement = acc.statement.render();
+                let row = s.journal.write(|tx| {
+                    let existing: Option<i64> = tx
+                        .query_row(
+                            "SELECT id FROM approvals WHERE plan = ?1 AND approval_id = ?2 AND consumed_by IS NULL",
+                            params![plan_id, acc.approval_id],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    let row = match existing {
+                        Some(id) => id,
+                        None => {
+                            tx.execute(
+                                "INSERT INTO approvals (plan, at, principal, method, decision, approval_id, key_fingerprint, statement, signature)
+                                 VALUES (?1, ?2, ?3, 'ssh', 'approve', ?4, ?5, ?6, ?7)",
+                                params![plan_id, crate::ids::now_string(), acc.principal, acc.approval_id, acc.fingerprint, statement, String::from_utf8_lossy(&bytes)],
+                            )?;
+                            tx.last_insert_rowid()
+                        }
+                    };
+                    crate::store::journal::append_event(
+                        tx,
+                        &rules,
+                        &acc.principal,
+                        "approval.granted",
+                        Some(plan_id),
+                        &json!({ "method": "ssh", "principal": acc.principal, "key_fingerprint": acc.fingerprint, "approval_id": acc.approval_id, "file": name }),
+                    )?;
+                    Ok(row)
+                })?;
+                out.push(Held {
+                    row: Some(row),
+                    principal: acc.principal,
+                    method: "ssh".into(),
+                    key: Some(acc.fingerprint),
+                });
+            }
+            Err(refusal) => {
+                let reason = refusal.to_string();
+                let actor = s.actor.clone();
+                s.journal.event(
+                    &actor,
+                    "approval.refused",
+                    Some(plan_id),
+                    &json!({ "file": name, "reason": reason }),
+                )?;
+                return Err(Error::not_approved(format!("approval file {name} refused: {reason}"))
+                    .hint("nothing was changed; ask the approver for a new approval file for this plan"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::io(format!("reading approval file {}", path.display()), e))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_APPROVAL_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(format!("reading approval file {}", path.display()), e))?;
+    Ok(bytes)
+}
+
+/// Held approvals (recorded + presented) and how each requirement stands.
+pub fn standings(s: &Session, plan: &Plan, held: &[Held]) -> Result<Vec<Standing>> {
+    let reqs = s.rules()?.requirements(plan, None);
+    Ok(evaluate(&reqs, held))
+}
+
+/// The "not approved" error naming every unmet requirement.
+pub fn unmet_error(short: &str, standings: &[Standing]) -> Error {
+    let lines: Vec<String> = standings
+        .iter()
+        .filter(|s| !s.met())
+        .map(|s| {
+            let what = if s.requirement.signed {
+                "signed approval(s)"
+            } else {
+                "approval(s)"
+            };
+            let scope = if s.requirement.paths.is_empty() {
+                String::new()
+            } else {
+                format!(" (paths: {})", s.requirement.paths.join(", "))
+            };
+            format!(
+                "  rule {:?}: needs {} {what}, has {}{scope}",
+                s.requirement.name, s.requirement.approvals, s.held
+            )
+        })
+        .collect();
+    let signed = standings.iter().any(|s| !s.met() && s.requirement.signed);
+    let hint = if signed {
+        format!(
+            "have approvers sign it (`autonomy approve {short} --sign-with KEY`) and pass each file with --approval FILE"
+        )
+    } else {
+        format!(
+            "approve it at a terminal with `autonomy approve {short}`, or pass a signed approval with --approval FILE"
+        )
+    };
+    Error::not_approved(format!(
+        "plan {short} is not approved:\n{}",
+        lines.join("\n")
+    ))
+    .hint(hint)
+}

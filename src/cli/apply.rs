@@ -1,0 +1,125 @@
+//! `autonomy apply`
+
+use super::{Ctx, gate, ui};
+use crate::engine::run::{self, RunKind, drift, drift_error};
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::session::{Default, PlanRow, Session, status_refusal};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Apply an approved plan as one all-or-nothing run.
+///
+/// In order: take the workspace lock (exit 5 if busy), refuse while an interrupted run
+/// exists (exit 6), check approvals against the rules (exit 3; at a terminal with no
+/// approval yet, preview and ask), check that every path is still as planned (exit 4,
+/// naming each drifted path), then replace each path atomically, printing each step. On
+/// any failure every path is put back and the run is recorded as failed (exit 1); the same
+/// plan may be applied again once the cause is gone.
+///
+/// Without PLAN, the newest approved plan.
+///
+/// Examples:
+///   autonomy apply
+///   autonomy apply 3f9c2a1b7e40 --approval alice.approval --approval bob.approval
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Plan id or unique prefix (default: the newest approved plan).
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::pending_plans))]
+    pub plan: Option<String>,
+    /// A signed approval file to count (repeatable).
+    #[arg(long = "approval", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub approvals: Vec<PathBuf>,
+    /// Wait up to SECS for the workspace lock instead of failing at once.
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<u64>,
+}
+
+pub fn run(args: ApplyArgs, ctx: &Ctx) -> Result<()> {
+    ctx.no_jsonl("apply")?;
+    let mut s = Session::open(&ctx.dir)?;
+    let row = s.resolve(args.plan.as_deref(), Default::NewestApproved).map_err(|e| {
+        if args.plan.is_none() {
+            crate::Error::usage("there is no approved plan to apply")
+                .hint("name the plan (`autonomy apply ID`), or approve one first with `autonomy approve`")
+        } else {
+            e
+        }
+    })?;
+    let plan = s.load_plan(&row.id)?;
+    run_plan(
+        &mut s,
+        ctx,
+        &row,
+        &plan,
+        RunKind::Apply,
+        &args.approvals,
+        args.wait,
+    )
+}
+
+/// The engine's checks in their documented order, then the run. Shared with rollback.
+pub fn run_plan(
+    s: &mut Session,
+    ctx: &Ctx,
+    row: &PlanRow,
+    plan: &Plan,
+    kind: RunKind,
+    approvals: &[PathBuf],
+    wait: Option<u64>,
+) -> Result<()> {
+    if let Some(e) = status_refusal(row) {
+        return Err(e);
+    }
+    let short = row.id[..12].to_string();
+    s.rules()?;
+    let _lock = s.lock(kind.as_str(), wait.map(Duration::from_secs))?;
+    if let Some((run, plan)) = run::interrupted(&s.journal)? {
+        return Err(run::interrupted_error(run, &plan));
+    }
+    s.rules()?.check_denied(plan)?;
+    let consume = gate::ensure(s, &row.id, plan, &row.status, approvals)?;
+    let drifted = drift(&s.ws, plan)?;
+    if !drifted.is_empty() {
+        return Err(drift_error(&short, &drifted));
+    }
+    let verb = if kind == RunKind::Apply {
+        "Applying"
+    } else {
+        "Rolling back with"
+    };
+    ui::say(&format!(
+        "{verb} plan {short} {:?} ({} change(s))",
+        plan.title,
+        plan.changes.len()
+    ));
+    let mut reporter = super::ui::StepPrinter::new(plan.changes.len());
+    let actor = s.actor.clone();
+    let outcome = run::execute(
+        &s.ws,
+        &mut s.journal,
+        &s.blobs,
+        &actor,
+        &row.id,
+        plan,
+        kind,
+        &consume,
+        &mut reporter,
+    )?;
+    if ctx.json() {
+        ui::json(&serde_json::json!({ "format_version": 1, "plan": row.id, "run": outcome }));
+    }
+    match &plan.reverses {
+        None => ui::say(&format!(
+            "Applied plan {short}: {} change(s), {} byte(s) written in {} ms. Undo it with `autonomy rollback {short}`.",
+            outcome.files_changed, outcome.bytes_written, outcome.duration_ms
+        )),
+        Some(orig) => ui::say(&format!(
+            "Rolled back plan {}: {} path(s) restored in {} ms (rollback plan {short}).",
+            &orig[..12],
+            outcome.files_changed,
+            outcome.duration_ms
+        )),
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! `autonomy approve`
+
+use super::{Ctx, gate, ui};
+use crate::approval::{record, sshsig, statement::Statement};
+use crate::error::{Error, Result};
+use crate::session::{Default, Session, status_refusal};
+use std::path::{Path, PathBuf};
+
+/// Approve a plan: at a terminal after the full preview, or by writing a signed approval file.
+///
+/// At a terminal (stdin and stderr both terminals) the full preview is shown, then
+/// `Approve plan ID? [y/N]` (default no). The decision is recorded either way; a declined
+/// plan can still be approved later. Without a terminal this refuses (exit 3): use a signed
+/// approval instead.
+///
+/// Signed approvals (for pipelines) need no terminal and record nothing by themselves; the
+/// file counts when presented with `autonomy apply --approval FILE`:
+///   autonomy approve ID --sign-with ~/.ssh/id_ed25519 -o alice.approval
+///   autonomy approve ID --statement > stmt && ssh-keygen -Y sign -n autonomy-approval -f KEY stmt
+///   autonomy approve ID --signature stmt.sig -o alice.approval
+///
+/// Without PLAN, the newest pending plan.
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    /// Plan id or unique prefix (default: the newest pending plan).
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::pending_plans))]
+    pub plan: Option<String>,
+    /// Why you approve; recorded in the journal.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Approve as this identity instead of the acting one.
+    #[arg(long = "as", value_name = "ID")]
+    pub as_id: Option<String>,
+    /// Print the approval statement to sign with any SSH tool, and nothing else.
+    #[arg(long, conflicts_with_all = ["sign_with", "signature"])]
+    pub statement: bool,
+    /// Sign the statement with this SSH private key and write an approval file.
+    #[arg(long, value_name = "KEY", value_hint = clap::ValueHint::FilePath, conflicts_with = "signature")]
+    pub sign_with: Option<PathBuf>,
+    /// Turn `ssh-keygen -Y sign` output (STATEMENT.sig next to STATEMENT) into an approval file.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub signature: Option<PathBuf>,
+    /// The statement that --signature signed (default: the signature's path without `.sig`).
+    #[arg(long, value_name = "FILE", requires = "signature", value_hint = clap::ValueHint::FilePath)]
+    pub statement_file: Option<PathBuf>,
+    /// Where to write the approval file (default: <plan12>.approval).
+    #[arg(short = 'o', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
+    /// How long a signed approval stays valid.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub expires: String,
+}
+
+pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
+    ctx.no_jsonl("approve")?;
+    let mut s = Session::open(&ctx.dir)?;
+    let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
+    if let Some(e) = status_refusal(&row) {
+        return Err(e);
+    }
+    let short = row.id[..12].to_string();
+    let approver = crate::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
+    if args.statement || args.sign_with.is_some() {
+        let st = new_statement(&s, &row.id, &approver, &args.expires)?;
+        let text = st.render();
+        if args.statement {
+            ui::print(&text);
+            ui::say(&format!(
+                "Sign it with: ssh-keygen -Y sign -n {} -f KEY FILE, then `autonomy approve {short} --signature FILE.sig`",
+                sshsig::NAMESPACE
+            ));
+            return Ok(());
+        }
+        let key = args.sign_with.as_deref().unwrap_or(Path::new(""));
+        let pem = sshsig::sign(&ctx.dir.join(key), text.as_bytes())
+            .map_err(|e| Error::failed(format!("signing with {}: {e}", key.display())))?;
+        return write_approval(ctx, &args, &short, &text, &pem, &st);
+    }
+    if let Some(sig) = &args.signature {
+        let stmt_path = match &args.statement_file {
+            Some(p) => p.clone(),
+            None => strip_sig(sig)?,
+        };
+        let text = std::fs::read_to_string(ctx.dir.join(&stmt_path))
+            .map_err(|e| Error::io(format!("reading statement {}", stmt_path.display()), e))?;
+        let pem = std::fs::read_to_string(ctx.dir.join(sig))
+            .map_err(|e| Error::io(format!("reading signature {}", sig.display()), e))?;
+        let st = Statement::parse(&text)
+            .map_err(|e| Error::failed(format!("statement {}: {e}", stmt_path.display())))?;
+        if st.plan != row.id {
+            return Err(Error::failed(format!(
+                "statement {} is for plan {}, not {short}",
+                stmt_path.display(),
+                &st.plan[..12.min(st.plan.len())]
+            )));
+        }
+        sshsig::verify_signature(text.as_bytes(), &pem).map_err(|e| {
+            Error::failed(format!(
+                "signature {} does not verify over {}: {e}",
+                sig.display(),
+                stmt_path.display()
+            ))
+        })?;
+        return write_approval(ctx, &args, &short, &text, &pem, &st);
+    }
+    // Interactive.
+    s.refuse_if_interrupted()?;
+    if !ui::interactive() {
+        return Err(Error::not_approved(format!("approving plan {short} needs a terminal (stdin and stderr), and there is none"))
+            .hint(format!(
+                "approve it at a terminal with `autonomy approve {short}`, or sign it: `autonomy approve {short} --sign-with KEY` and pass --approval FILE to apply"
+            )));
+    }
+    let plan = s.load_plan(&row.id)?;
+    super::preview::show(&s, &row.id, &plan, &row.status, false, true)?;
+    let yes = gate::ask(&short)?;
+    record::record_decision(&mut s, &row.id, &approver, yes, args.reason.as_deref())?;
+    if yes {
+        ui::say(&format!(
+            "Approved plan {short} as {approver}. Apply it with `autonomy apply {short}`."
+        ));
+        Ok(())
+    } else {
+        Err(Error::not_approved(format!("plan {short} was declined by {approver}; nothing was approved"))
+            .hint(format!("it stays pending; approve it later with `autonomy approve {short}`, or `autonomy reject {short}`")))
+    }
+}
+
+fn new_statement(s: &Session, plan_id: &str, approver: &str, expires: &str) -> Result<Statement> {
+    let ttl = crate::rules::parse_duration(expires)?;
+    let created = crate::ids::now();
+    let ttl = chrono::TimeDelta::from_std(ttl)
+        .map_err(|_| Error::usage(format!("--expires {expires} is too long")))?;
+    let st = Statement {
+        approval: crate::ids::random_hex(16),
+        workspace: s.workspace_id()?,
+        plan: plan_id.to_string(),
+        approver: approver.to_string(),
+        decision: "approve".into(),
+        created,
+        expires: created + ttl,
+    };
+    st.validate()
+        .map_err(|e| Error::usage(format!("cannot make an approval statement: {e}")))?;
+    Ok(st)
+}
+
+fn strip_sig(sig: &Path) -> Result<PathBuf> {
+    let s = sig.to_string_lossy();
+    s.strip_suffix(".sig").map(PathBuf::from).ok_or_else(|| {
+        Error::usage(format!(
+            "{} does not end in .sig; name the statement with --statement-file",
+            sig.display()
+        ))
+    })
+}
+
+fn write_approval(
+    ctx: &Ctx,
+    args: &ApproveArgs,
+    short: &str,
+    text: &str,
+    pem: &str,
+    st: &Statement,
+) -> Result<()> {
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{short}.approval")));
+    let body = crate::approval::file::assemble(text, pem);
+    std::fs::write(ctx.dir.join(&out), body)
+        .map_err(|e| Error::io(format!("writing approval file {}", out.display()), e))?;
+    if ctx.json() {
+        ui::json(&serde_json::json!({
+            "format_version": 1, "file": out, "approval": st.approval, "plan": st.plan,
+            "approver": st.approver, "expires": crate::approval::statement::format_timestamp(&st.expires),
+        }));
+    }
+    ui::say(&format!(
+        "Wrote {} (approval {} by {}, expires {}). It counts when presented: autonomy apply {short} --approval {}",
+        out.display(),
+        st.approval,
+        st.approver,
+        crate::approval::statement::format_timestamp(&st.expires),
+        out.display()
+    ));
+    Ok(())
+}

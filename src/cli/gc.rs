@@ -1,0 +1,68 @@
+//! `autonomy gc`
+
+use super::{Ctx, ui};
+use crate::error::Result;
+use crate::render::diff::human_size;
+use crate::session::Session;
+use std::time::Duration;
+
+/// Remove blobs that no plan and no snapshot references.
+///
+/// Never removes a blob an applied plan needs for its rollback, nor one younger than an
+/// hour (a `plan` in another process may be about to use it). Leftover temp files from
+/// crashed writes are removed too. Journaled.
+///
+/// Example:
+///   autonomy gc --dry-run
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    /// Only list what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait up to SECS for the workspace lock instead of failing at once.
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<u64>,
+}
+
+pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
+    ctx.no_jsonl("gc")?;
+    let mut s = Session::open(&ctx.dir)?;
+    let _lock = s.lock("gc", args.wait.map(Duration::from_secs))?;
+    s.refuse_if_interrupted()?;
+    let grace = std::env::var("AUTONOMY_GC_GRACE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3600);
+    let garbage =
+        crate::store::check::unreferenced(&s.journal, &s.blobs, Duration::from_secs(grace))?;
+    let bytes: u64 = garbage.iter().map(|(_, n)| n).sum();
+    if args.dry_run {
+        for (h, n) in &garbage {
+            ui::println(&format!("{h} {n}"));
+        }
+        ui::say(&format!(
+            "Would remove {} blob(s), {}.",
+            garbage.len(),
+            human_size(bytes)
+        ));
+        return Ok(());
+    }
+    for (h, _) in &garbage {
+        s.blobs.remove(h)?;
+    }
+    let (_, temps) = s.blobs.list()?;
+    for t in temps {
+        let _ = std::fs::remove_file(t);
+    }
+    s.event(
+        "gc",
+        None,
+        serde_json::json!({ "removed": garbage.len(), "bytes": bytes }),
+    )?;
+    ui::say(&format!(
+        "Removed {} blob(s), {}.",
+        garbage.len(),
+        human_size(bytes)
+    ));
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The command line: the clap tree (commands in workflow order) and the one match that
+//! dispatches. Each command lives in its own file and stays thin.
+
+mod apply;
+mod approve;
+pub mod complete;
+mod completions;
+mod gate;
+mod gc;
+mod init;
+mod log;
+mod plan;
+mod preview;
+mod recover;
+mod reject;
+mod rollback;
+mod status;
+pub mod ui;
+mod verify;
+
+use crate::error::Error;
+use crate::render::color::ColorChoice;
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  error (I/O, failed run, bad plan file, a path the rules deny)
+  2  usage
+  3  not approved (missing, declined, invalid, expired, below threshold)
+  4  stale or conflict (the workspace differs from the plan's `before`)
+  5  busy (another process holds .autonomy/lock)
+  6  an interrupted run needs `autonomy recover`
+  7  integrity failure (journal or blob store)";
+
+/// Make autonomous changes safe: plan, preview, approve, apply, roll back, audit.
+///
+/// An actor (an AI agent, a bot, a script) proposes a plan; a person previews the exact
+/// diff and approves it; autonomy applies it atomically with snapshots, can roll it back,
+/// and records every decision and effect in a hash-chained journal under .autonomy/.
+///
+/// Quick start:
+///   autonomy init
+///   autonomy plan change.toml      # prints the plan id
+///   autonomy preview               # the exact diff
+///   autonomy approve               # at a terminal: [y/N]
+///   autonomy apply
+///   autonomy rollback              # undo the newest applied plan
+///   autonomy log
+#[derive(Debug, Parser)]
+#[command(name = "autonomy", version, after_long_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<PathBuf>,
+    /// When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Output format for commands that print data (jsonl: log only).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::InitArgs),
+    Plan(plan::PlanArgs),
+    Status(status::StatusArgs),
+    Preview(preview::PreviewArgs),
+    Approve(approve::ApproveArgs),
+    Reject(reject::RejectArgs),
+    Apply(apply::ApplyArgs),
+    Rollback(rollback::RollbackArgs),
+    Log(log::LogArgs),
+    Recover(recover::RecoverArgs),
+    Verify(verify::VerifyArgs),
+    Gc(gc::GcArgs),
+    Completions(completions::CompletionsArgs),
+}
+
+/// What every command gets besides its own arguments.
+pub struct Ctx {
+    pub dir: PathBuf,
+    pub format: Format,
+}
+
+impl Ctx {
+    pub fn json(&self) -> bool {
+        self.format != Format::Text
+    }
+    /// Refuse `jsonl` where only `log` takes it.
+    pub fn no_jsonl(&self, command: &str) -> crate::Result<()> {
+        if self.format == Format::Jsonl {
+            return Err(Error::usage(format!(
+                "`autonomy {command}` prints text or json; jsonl is for `autonomy log`"
+            )));
+        }
+        Ok(())
+    }
+}
+
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    crate::render::color::setup(cli.color);
+    let dir = match &cli.dir {
+        Some(d) => d.clone(),
+        None => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        ui::error(&Error::usage(format!(
+            "-C {}: no such directory",
+            dir.display()
+        )));
+        return ExitCode::from(2);
+    }
+    let ctx = Ctx {
+        dir,
+        format: cli.format,
+    };
+    let result = match cli.command {
+        Command::Init(a) => init::run(a, &ctx),
+        Command::Plan(a) => plan::run(a, &ctx),
+        Command::Status(a) => status::run(a, &ctx),
+        Command::Preview(a) => preview::run(a, &ctx),
+        Command::Approve(a) => approve::run(a, &ctx),
+        Command::Reject(a) => reject::run(a, &ctx),
+        Command::Apply(a) => apply::run(a, &ctx),
+        Command::Rollback(a) => rollback::run(a, &ctx),
+        Command::Log(a) => log::run(a, &ctx),
+        Command::Recover(a) => recover::run(a, &ctx),
+        Command::Verify(a) => verify::run(a, &ctx),
+        Command::Gc(a) => gc::run(a, &ctx),
+        Command::Completions(a) => completions::run(a, &ctx),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            ui::error(&e);
+            ExitCode::from(e.kind.exit_code())
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! `autonomy plan`
+
+use super::{Ctx, ui};
+use crate::error::{Error, Result};
+use crate::plan::compile::{self, Meta};
+use crate::session::Session;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Compile a plan file against the workspace and store it as a pending plan.
+///
+/// The plan file (TOML) lists actions: write, edit, delete, move, mkdir, chmod. Edits are
+/// resolved to full contents now, so the preview shows and the approval covers exactly
+/// the bytes that `apply` will write. Prints the plan id (12 hex digits) on stdout.
+///
+/// Example plan file:
+///   title = "Bump the version"
+///   [[action]]
+///   kind = "write"
+///   path = "VERSION"
+///   content = "1.2.0\n"
+///
+/// Example:
+///   id=$(autonomy plan change.toml) && autonomy preview "$id"
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The plan file, or `-` for stdin.
+    #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub file: PathBuf,
+}
+
+/// Plan files larger than this are refused (use `content_file` for big contents).
+const MAX_PLAN_FILE: u64 = 256 << 20;
+
+pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
+    ctx.no_jsonl("plan")?;
+    let mut s = Session::open(&ctx.dir)?;
+    s.refuse_if_interrupted()?;
+    let (text, name, plan_dir) = read_plan_file(&args.file, &ctx.dir)?;
+    let pf = crate::plan::file::parse(&text, &name)?;
+    if pf.title.trim().is_empty() {
+        return Err(Error::failed(format!(
+            "plan file {name}: `title` must not be empty"
+        )));
+    }
+    let meta = Meta {
+        workspace: s.workspace_id()?,
+        title: pf.title.clone(),
+        author: pf.author.clone().unwrap_or_else(|| s.actor.clone()),
+        description: pf.description.clone(),
+    };
+    let rules = s.rules()?;
+    let plan = compile::compile(&s.ws, &pf, plan_dir.as_deref(), meta, rules, &s.blobs).map_err(
+        |mut e| {
+            e.message = format!("plan file {name}: {}", e.message);
+            e
+        },
+    )?;
+    let id = s.insert_plan(&plan, "file")?;
+    report(ctx, &id, &plan);
+    Ok(())
+}
+
+/// Print the id (stdout) and a one-line summary (stderr).
+pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
+    let mut counts = std::collections::BTreeMap::new();
+    for c in &plan.changes {
+        *counts.entry(c.verb()).or_insert(0usize) += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    if ctx.json() {
+        ui::json(&serde_json::json!({
+            "format_version": 1,
+            "plan": { "id": id, "short": &id[..12], "title": plan.title, "author": plan.author,
+                      "created": plan.created, "changes": plan.changes.len(), "reverses": plan.reverses }
+        }));
+    } else {
+        ui::println(&id[..12]);
+    }
+    ui::say(&format!(
+        "Planned {} {:?}: {} change(s) ({}). Review it with `autonomy preview {}`.",
+        &id[..12],
+        plan.title,
+        plan.changes.len(),
+        parts.join(", "),
+        &id[..12]
+    ));
+}
+
+fn read_plan_file(
+    path: &std::path::Path,
+    base: &std::path::Path,
+) -> Result<(String, String, Option<PathBuf>)> {
+    let mut bytes = Vec::new();
+    let (name, dir) = if path.as_os_str() == "-" {
+        std::io::stdin()
+            .take(MAX_PLAN_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("reading the plan from stdin", e))?;
+        ("<stdin>".to_string(), None)
+    } else {
+        let full = base.join(path);
+        let f = std::fs::File::open(&full)
+            .map_err(|e| Error::io(format!("reading plan file {}", path.display()), e))?;
+        f.take(MAX_PLAN_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(format!("reading plan file {}", path.display()), e))?;
+        let dir = full.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        });
+        (path.display().to_string(), dir)
+    };
+    if bytes.len() as u64 > MAX_PLAN_FILE {
+        return Err(
+            Error::failed(format!("plan file {name} is larger than 256 MiB"))
+                .hint("put large contents in files and reference them with `content_file`"),
+        );
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::failed(format!(
+            "plan file {name} is not valid UTF-8 (byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+        .hint("use `content_base64` or `content_file` for binary content")
+    })?;
+    Ok((text, name, dir))
+}

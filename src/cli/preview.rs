@@ -1,0 +1,133 @@
+//! `autonomy preview`
+
+use super::{Ctx, ui};
+use crate::approval::record;
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::render::diff::MAX_DIFF_BYTES;
+use crate::render::preview::{self, Fetched, PreviewDoc};
+use crate::session::{Default, Session};
+use crate::workspace::RelPath;
+use console::Style;
+use std::io::IsTerminal;
+
+/// Show a plan exactly: header, approvals held and needed, risk notes, then every change
+/// as a coloured unified diff (binary and large files as sizes and hashes).
+///
+/// Long output goes through a pager on a terminal (AUTONOMY_PAGER, PAGER, or less -FRX).
+/// Without PLAN, the newest pending plan.
+///
+/// Examples:
+///   autonomy preview
+///   autonomy preview 3f9c --stat
+///   autonomy preview --format json | jq '.changes[].path'
+#[derive(Debug, clap::Args)]
+pub struct PreviewArgs {
+    /// Plan id or unique prefix (default: the newest pending plan).
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::all_plans))]
+    pub plan: Option<String>,
+    /// Only a diffstat: one line per path.
+    #[arg(long)]
+    pub stat: bool,
+}
+
+pub fn run(args: PreviewArgs, ctx: &Ctx) -> Result<()> {
+    ctx.no_jsonl("preview")?;
+    let mut s = Session::open(&ctx.dir)?;
+    let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
+    let plan = s.load_plan(&row.id)?;
+    if ctx.json() {
+        let doc = build_doc(&s, &row.id, &plan, &row.status, &|_, t| t.to_string())?;
+        ui::json(&doc);
+    } else {
+        show(&s, &row.id, &plan, &row.status, args.stat, false)?;
+    }
+    s.event(
+        "plan.previewed",
+        Some(&row.id),
+        serde_json::json!({ "stat": args.stat }),
+    )?;
+    Ok(())
+}
+
+/// Build the preview document for a stored plan.
+pub fn build_doc(
+    s: &Session,
+    plan_id: &str,
+    plan: &Plan,
+    status: &str,
+    styled: &dyn Fn(&Style, &str) -> String,
+) -> Result<PreviewDoc> {
+    let held = record::recorded(s, plan_id)?;
+    let standings = record::standings(s, plan, &held)?;
+    let signers = s.rules()?.allowed_signers.clone();
+    let policy: Vec<&str> = plan
+        .policy_paths(&signers)
+        .iter()
+        .map(|c| c.path.as_str())
+        .collect();
+    let contents = |path: &str, hash: &str| fetch(s, path, hash);
+    Ok(preview::build(&preview::Input {
+        id: plan_id,
+        plan,
+        status,
+        standings: &standings,
+        held: &held,
+        risk: crate::risk::notes(plan, &signers),
+        policy_paths: &policy,
+        contents: &contents,
+        styled,
+    }))
+}
+
+/// Render the preview to the terminal: paged on stdout, or on stderr before a prompt when
+/// stdout is not a terminal.
+pub fn show(
+    s: &Session,
+    plan_id: &str,
+    plan: &Plan,
+    status: &str,
+    stat_only: bool,
+    for_prompt: bool,
+) -> Result<()> {
+    let to_stderr = for_prompt && !std::io::stdout().is_terminal();
+    let styled: &dyn Fn(&Style, &str) -> String = if to_stderr {
+        &ui::err_style
+    } else {
+        &ui::out_style
+    };
+    let doc = build_doc(s, plan_id, plan, status, styled)?;
+    let text = preview::render_text(&doc, stat_only, styled);
+    if to_stderr {
+        eprint!("{text}");
+    } else if let Err(e) = crate::render::pager::page(&text) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        return Err(crate::Error::io("writing the preview", e));
+    }
+    Ok(())
+}
+
+/// Contents by hash: the blob store first, then the workspace file if it still matches.
+fn fetch(s: &Session, path: &str, hash: &str) -> Option<Fetched> {
+    if let Some(size) = s.blobs.size(hash) {
+        if size > MAX_DIFF_BYTES as u64 {
+            return Some(Fetched::TooLarge(size));
+        }
+        if let Ok(bytes) = s.blobs.read(hash) {
+            return Some(Fetched::Bytes(bytes));
+        }
+    }
+    let rel = RelPath::parse(path).ok()?;
+    let meta = s.ws.lstat(&rel).ok()??;
+    if !meta.is_file() {
+        return None;
+    }
+    if meta.len() > MAX_DIFF_BYTES as u64 {
+        return Some(Fetched::TooLarge(meta.len()));
+    }
+    let dir = s.ws.open_dir(rel.parent().as_ref()).ok()?;
+    let bytes = dir.read(rel.file_name()).ok()?;
+    (crate::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
+}

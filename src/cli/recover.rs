@@ -1,0 +1,45 @@
+//! `autonomy recover`
+
+use super::{Ctx, ui};
+use crate::error::Result;
+use crate::session::Session;
+use std::time::Duration;
+
+/// Finish an interrupted run by putting every path back to the run's `before` state.
+///
+/// Each path is decided by what is there now: content equal to the run's `after` is
+/// undone, content equal to `before` is left, anything else stops recovery and is named
+/// (exit 4) so that nobody's work is overwritten. Safe to run again; with nothing
+/// interrupted it does nothing.
+///
+/// Example:
+///   autonomy status && autonomy recover && autonomy verify
+#[derive(Debug, clap::Args)]
+pub struct RecoverArgs {
+    /// Wait up to SECS for the workspace lock instead of failing at once.
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<u64>,
+}
+
+pub fn run(args: RecoverArgs, ctx: &Ctx) -> Result<()> {
+    ctx.no_jsonl("recover")?;
+    let mut s = Session::open(&ctx.dir)?;
+    let _lock = s.lock("recover", args.wait.map(Duration::from_secs))?;
+    let actor = s.actor.clone();
+    let mut reporter = ui::StepPrinter::new(0);
+    let done =
+        crate::engine::recover::recover(&s.ws, &mut s.journal, &s.blobs, &actor, &mut reporter)?;
+    if ctx.json() {
+        ui::json(&serde_json::json!({ "format_version": 1, "recovered": done }));
+    }
+    match done {
+        None => ui::say("Nothing to recover: no run was interrupted."),
+        Some(r) => ui::say(&format!(
+            "Recovered run {} of plan {}: {} path(s) put back as they were before it. Check with `autonomy verify`.",
+            r.run,
+            &r.plan[..12],
+            r.restored.len()
+        )),
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! `autonomy reject`
+
+use super::{Ctx, ui};
+use crate::error::{Error, Result};
+use crate::session::{Default, Session, status_refusal};
+
+/// Reject a plan: record a refusal; the plan can no longer be applied. Final.
+///
+/// Example:
+///   autonomy reject 3f9c --reason "touches the wrong service"
+#[derive(Debug, clap::Args)]
+pub struct RejectArgs {
+    /// Plan id or unique prefix (default: the newest pending plan).
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::pending_plans))]
+    pub plan: Option<String>,
+    /// Why; recorded in the journal.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+pub fn run(args: RejectArgs, ctx: &Ctx) -> Result<()> {
+    ctx.no_jsonl("reject")?;
+    let mut s = Session::open(&ctx.dir)?;
+    s.refuse_if_interrupted()?;
+    let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
+    if let Some(e) = status_refusal(&row) {
+        if row.status == "rejected" {
+            ui::say(&format!("Plan {} was already rejected.", &row.id[..12]));
+            return Ok(());
+        }
+        return Err(
+            Error::failed(e.message).hint("an applied plan is undone with `autonomy rollback`")
+        );
+    }
+    let actor = s.actor.clone();
+    s.set_status(
+        &row.id,
+        "rejected",
+        "plan.rejected",
+        serde_json::json!({ "principal": actor, "reason": args.reason }),
+    )?;
+    ui::say(&format!(
+        "Rejected plan {} {:?}; it can no longer be applied.",
+        &row.id[..12],
+        row.title
+    ));
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `autonomy verify`
+
+use super::{Ctx, ui};
+use crate::error::{Error, Kind, Result};
+use crate::session::Session;
+
+/// Check the journal and the blob store: SQLite's integrity check, the hash chain from the
+/// init event, every plan against its id, every blob (re-hashed), every recorded signature,
+/// and that every run ended. Exit 7 naming each failure.
+///
+/// The chain detects edits, insertions, deletions and reordering. It cannot detect a
+/// rewrite of the whole tail by someone with write access; record `autonomy log --head`
+/// elsewhere (a CI log) and check against it with --expect-head.
+///
+/// Examples:
+///   autonomy verify
+///   autonomy verify --expect-head 42:9f2c...e1
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Also check the chain against a head recorded earlier (`autonomy log --head`).
+    #[arg(long, value_name = "SEQ:HASH")]
+    pub expect_head: Option<String>,
+}
+
+pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
+    ctx.no_jsonl("verify")?;
+    let expect = match &args.expect_head {
+        None => None,
+        Some(h) => {
+            let (seq, hash) = h
+                .split_once(':')
+                .and_then(|(s, h)| Some((s.parse::<i64>().ok()?, h)))
+                .filter(|(_, h)| crate::hash::is_sha256_hex(h))
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "--expect-head {h:?} is not SEQ:HASH (as `autonomy log --head` prints it)"
+                    ))
+                })?;
+            Some((seq, hash.to_string()))
+        }
+    };
+    let s = Session::open(&ctx.dir)?;
+    let lock_free = crate::store::lock::holder(&s.ws.state_path()).is_none();
+    let report = crate::store::check::verify(
+        &s.journal,
+        &s.blobs,
+        expect.as_ref().map(|(n, h)| (*n, h.as_str())),
+        lock_free,
+    )?;
+    if ctx.json() {
+        ui::json(&serde_json::json!({ "format_version": 1, "ok": report.ok(), "report": report }));
+    }
+    if !report.ok() {
+        let list: Vec<String> = report.problems.iter().map(|p| format!("  {p}")).collect();
+        return Err(Error::new(
+            Kind::Integrity,
+            format!(
+                "verify found {} problem(s):\n{}",
+                report.problems.len(),
+                list.join("\n")
+            ),
+        )
+        .hint("do not trust this journal; restore .autonomy/ from a backup and compare"));
+    }
+    ui::say(&format!(
+        "ok: {} events (head {}), {} plans, {} blobs, {} signatures, {} runs verified",
+        report.events,
+        report.head.as_deref().unwrap_or("-"),
+        report.plans,
+        report.blobs,
+        report.signatures,
+        report.runs
+    ));
+    if let Some(run) = report.interrupted {
+        return Err(Error::new(
+            Kind::Interrupted,
+            format!("run {run} was interrupted; the workspace may be half-changed"),
+        )
+        .hint("run `autonomy recover`"));
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! The run engine. Apply, rollback and recovery are one mechanism: a run moves every path
+//! of a plan from its `before` to its `after` (or back), all or nothing, also across
+//! `kill -9`. See `docs/architecture.md` for the sequence and its invariants.
+
+pub mod fsops;
+pub mod recover;
+pub mod run;
+
+use crate::plan::{Change, State};
+
+/// Hears about each step as it happens, so that nothing runs silently.
+pub trait Reporter {
+    fn step(&mut self, index: usize, total: usize, change: &Change);
+    fn undo(&mut self, change: &Change);
+    fn finish(&mut self) {}
+}
+
+/// A reporter that says nothing (library callers and tests).
+pub struct Quiet;
+impl Reporter for Quiet {
+    fn step(&mut self, _: usize, _: usize, _: &Change) {}
+    fn undo(&mut self, _: &Change) {}
+}
+
+/// The order steps run in: new folders outermost first, then files in plan order, then
+/// removed folders innermost first. Undo runs the same list backwards.
+pub fn execution_order(changes: &[Change]) -> Vec<usize> {
+    let depth = |c: &Change| c.path.matches('/').count();
+    let mut mk: Vec<usize> = (0..changes.len())
+        .filter(|&i| changes[i].after == State::Dir)
+        .collect();
+    mk.sort_by_key(|&i| (depth(&changes[i]), i));
+    let files = (0..changes.len())
+        .filter(|&i| changes[i].after != State::Dir && changes[i].before != State::Dir);
+    let mut rm: Vec<usize> = (0..changes.len())
+        .filter(|&i| changes[i].before == State::Dir && changes[i].after != State::Dir)
+        .collect();
+    rm.sort_by_key(|&i| (std::cmp::Reverse(depth(&changes[i])), i));
+    mk.into_iter().chain(files).chain(rm).collect()
+}
+
+/// Test-only fault injection: `AUTONOMY_FAILPOINT=name` aborts the process (a real
+/// `abort()`, no unwinding) when the engine reaches that point; `name:N` on the N-th time.
+/// Compiled in only with the `failpoints` feature, so release builds carry no such switch.
+#[cfg(feature = "failpoints")]
+pub fn failpoint(name: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static HITS: AtomicU64 = AtomicU64::new(0);
+    if let Ok(spec) = std::env::var("AUTONOMY_FAILPOINT") {
+        let (point, nth) = match spec.split_once(':') {
+            Some((p, n)) => (p.to_string(), n.parse::<u64>().unwrap_or(1)),
+            None => (spec.clone(), 1),
+        };
+        if point == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 == nth {
+            std::process::abort();
+        }
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn failpoint(_name: &str) {}
+
+/// The named failpoints, for the tests that abort at each.
+pub const FAILPOINTS: &[&str] = &[
+    "run.after_intent",
+    "step.after_temp",
+    "step.after_backup",
+    "step.after_rename",
+    "run.before_snapshot",
+    "run.after_snapshot",
+    "undo.after_step",
+    "recover.after_step",
+];

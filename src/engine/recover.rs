@@ -1,0 +1,72 @@
+//! Recovery after a crash: the interrupted run's paths are each decided by what is there
+//! now (after -> undo, before -> leave, anything else -> stop and report). Idempotent.
+
+use super::fsops::{StepCtx, backup_dir_path};
+use super::{Reporter, execution_order, failpoint};
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::store::blobs::BlobStore;
+use crate::store::journal::{Journal, append_event};
+use crate::workspace::Workspace;
+use rusqlite::params;
+use serde_json::json;
+
+/// What `recover` did.
+#[derive(Debug, serde::Serialize)]
+pub struct Recovered {
+    pub run: i64,
+    pub plan: String,
+    pub restored: Vec<String>,
+}
+
+/// Put the workspace back to the interrupted run's `before`. `None` when nothing was
+/// interrupted. The caller holds the lock.
+pub fn recover(
+    ws: &Workspace,
+    journal: &mut Journal,
+    blobs: &BlobStore,
+    actor: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<Option<Recovered>> {
+    let Some((run, plan_id)) = super::run::interrupted(journal)? else {
+        return Ok(None);
+    };
+    let canonical: String = journal.conn.query_row(
+        "SELECT canonical FROM plans WHERE id = ?1",
+        [&plan_id],
+        |r| r.get(0),
+    )?;
+    let plan = Plan::from_canonical(&canonical)?;
+    let mut ctx = StepCtx::new(ws, blobs, run)?;
+    let mut restored = Vec::new();
+    for &i in execution_order(&plan.changes).iter().rev() {
+        let c = &plan.changes[i];
+        if ctx.backward(i, c)? {
+            reporter.undo(c);
+            restored.push(c.path.clone());
+        }
+        failpoint("recover.after_step");
+    }
+    let rules = journal.rules_digest.clone();
+    journal.write(|tx| {
+        tx.execute(
+            "UPDATE runs SET state = 'recovered', finished = ?2 WHERE id = ?1",
+            params![run, crate::ids::now_string()],
+        )?;
+        append_event(
+            tx,
+            &rules,
+            actor,
+            "run.recovered",
+            Some(&plan_id),
+            &json!({ "run": run, "restored": restored }),
+        )?;
+        Ok(())
+    })?;
+    let _ = std::fs::remove_dir_all(backup_dir_path(ws, run));
+    Ok(Some(Recovered {
+        run,
+        plan: plan_id,
+        restored,
+    }))
+}

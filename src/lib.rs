@@ -1,0 +1,22 @@
+//! `autonomy` makes autonomous changes safe: an actor proposes a plan, a person previews
+//! the exact diff and approves it, the run engine applies it atomically with snapshots,
+//! any applied plan can be rolled back, and a hash-chained journal records everything.
+//!
+//! Library modules never print; only `cli` and `render` talk to the terminal.
+
+pub mod approval;
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod hash;
+pub mod identity;
+pub mod ids;
+pub mod plan;
+pub mod render;
+pub mod risk;
+pub mod rules;
+pub mod session;
+pub mod store;
+pub mod workspace;
+
+pub use error::{Error, Kind, Result};

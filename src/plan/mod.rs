@@ -1,0 +1,8 @@
+//! Plans: the plan file an actor writes, its compilation against the workspace into
+//! per-path changes, and the stored plan whose digest is its id.
+
+pub mod compile;
+pub mod file;
+pub mod model;
+
+pub use model::{Change, Plan, State};

@@ -1,0 +1,153 @@
+//! The stored plan: every change as `path, before, after`, encoded canonically so that its
+//! sha256 is the plan id. What is approved is this encoding, byte for byte.
+
+use crate::error::{Error, Result};
+use crate::hash::{is_sha256_hex, sha256_hex};
+use crate::workspace::RelPath;
+use serde::{Deserialize, Serialize};
+
+pub const PLAN_FORMAT: &str = "autonomy-plan-v1";
+
+/// What a path holds: nothing, a directory, or a file with its content hash and
+/// permission bits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum State {
+    Absent,
+    Dir,
+    File { sha256: String, mode: u32 },
+}
+
+impl State {
+    pub fn file_hash(&self) -> Option<&str> {
+        match self {
+            State::File { sha256, .. } => Some(sha256),
+            _ => None,
+        }
+    }
+    pub fn mode(&self) -> Option<u32> {
+        match self {
+            State::File { mode, .. } => Some(*mode),
+            _ => None,
+        }
+    }
+    pub fn is_absent(&self) -> bool {
+        matches!(self, State::Absent)
+    }
+    pub fn is_dir(&self) -> bool {
+        matches!(self, State::Dir)
+    }
+    pub fn describe(&self) -> String {
+        match self {
+            State::Absent => "absent".into(),
+            State::Dir => "a directory".into(),
+            State::File { sha256, mode } => {
+                format!("file {} mode {:04o}", &sha256[..12.min(sha256.len())], mode)
+            }
+        }
+    }
+}
+
+/// One path's transition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    pub path: String,
+    pub before: State,
+    pub after: State,
+    /// For a moved file: where its content came from (shown in the preview).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+impl Change {
+    /// What this change does, in one word.
+    pub fn verb(&self) -> &'static str {
+        match (&self.before, &self.after) {
+            (State::Absent, State::Dir) => "mkdir",
+            (State::Dir, State::Absent) => "rmdir",
+            (State::Absent, State::File { .. }) if self.from.is_some() => "move",
+            (State::Absent, State::File { .. }) => "create",
+            (State::File { .. }, State::Absent) => "delete",
+            (State::File { sha256: a, .. }, State::File { sha256: b, .. }) if a == b => "chmod",
+            (State::File { .. }, State::File { .. }) => "modify",
+            _ => "change",
+        }
+    }
+    pub fn rel(&self) -> Result<RelPath> {
+        RelPath::from_stored(&self.path)
+    }
+}
+
+/// A compiled plan. Its id is the sha256 of [`Plan::canonical`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub format: String,
+    pub workspace: String,
+    pub created: String,
+    pub title: String,
+    pub author: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The plan this one reverses (a rollback plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverses: Option<String>,
+    pub changes: Vec<Change>,
+    #[serde(default)]
+    pub exec: Vec<serde_json::Value>,
+}
+
+impl Plan {
+    /// The canonical encoding: compact JSON with fields in declaration order.
+    pub fn canonical(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn id(&self) -> String {
+        sha256_hex(self.canonical().as_bytes())
+    }
+
+    /// Decode a canonical encoding read back from the journal or a bundle (untrusted):
+    /// the id is recomputed and every path and hash validated.
+    pub fn from_canonical(text: &str) -> Result<Plan> {
+        let plan: Plan = serde_json::from_str(text)
+            .map_err(|e| Error::integrity(format!("a stored plan does not decode: {e}")))?;
+        if plan.format != PLAN_FORMAT {
+            return Err(Error::integrity(format!(
+                "unknown plan format {:?}",
+                plan.format
+            )));
+        }
+        if plan.canonical() != text {
+            return Err(Error::integrity("a stored plan is not in canonical form"));
+        }
+        for c in &plan.changes {
+            RelPath::from_stored(&c.path)?;
+            for s in [&c.before, &c.after] {
+                if let State::File { sha256, mode } = s
+                    && (!is_sha256_hex(sha256) || *mode > 0o7777)
+                {
+                    return Err(Error::integrity(format!(
+                        "plan records an invalid state for {}",
+                        c.path
+                    )));
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The 12-digit id shown to people.
+    pub fn short_id(&self) -> String {
+        self.id()[..12].to_string()
+    }
+
+    /// Does this plan change the policy (rules or allowed signers)?
+    pub fn policy_paths(&self, signers_path: &str) -> Vec<&Change> {
+        self.changes
+            .iter()
+            .filter(|c| c.path == crate::workspace::RULES_FILE || c.path == signers_path)
+            .collect()
+    }
+}

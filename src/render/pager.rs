@@ -1,0 +1,30 @@
+//! The pager for long output on a terminal: `AUTONOMY_PAGER`, else `PAGER`, else
+//! `less -FRX`; never used when stdout is not a terminal.
+
+use std::io::{self, IsTerminal, Write};
+use std::process::{Command, Stdio};
+
+/// Write `text` to stdout, through the pager when stdout is a terminal.
+pub fn page(text: &str) -> io::Result<()> {
+    if io::stdout().is_terminal() {
+        let pager = std::env::var("AUTONOMY_PAGER")
+            .ok()
+            .or_else(|| std::env::var("PAGER").ok())
+            .unwrap_or_else(|| "less -FRX".to_string());
+        let words = shell_words::split(&pager).unwrap_or_default();
+        if let Some((prog, args)) = words.split_first()
+            && !(prog == "cat" && args.is_empty())
+            && let Ok(mut child) = Command::new(prog).args(args).stdin(Stdio::piped()).spawn()
+        {
+            if let Some(mut stdin) = child.stdin.take() {
+                // The user quitting the pager early closes the pipe: not an error.
+                let _ = stdin.write_all(text.as_bytes());
+            }
+            let _ = child.wait();
+            return Ok(());
+        }
+    }
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}

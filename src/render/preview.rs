@@ -1,0 +1,378 @@
+//! The preview of a plan: header, approvals needed and held, risk notes, then every change
+//! as a diff (or a size/hash line). The same document renders as text or JSON.
+
+use super::color;
+use super::diff::{self, human_size, is_text};
+use crate::approval::gate::{Held, Standing};
+use crate::plan::{Change, Plan, State};
+use console::Style;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Where the preview finds file contents by path and hash (blob store, workspace,
+/// bundle). Large contents are reported by size and never loaded.
+pub type Contents<'a> = &'a dyn Fn(&str, &str) -> Option<Fetched>;
+
+pub enum Fetched {
+    Bytes(Vec<u8>),
+    TooLarge(u64),
+}
+
+#[derive(Serialize)]
+pub struct PreviewDoc {
+    pub format_version: u32,
+    pub plan: PlanHeader,
+    pub approvals: ApprovalsDoc,
+    pub risk: Vec<String>,
+    pub policy_change: bool,
+    pub stat: StatDoc,
+    pub changes: Vec<ChangeDoc>,
+}
+
+#[derive(Serialize)]
+pub struct PlanHeader {
+    pub id: String,
+    pub title: String,
+    pub author: String,
+    pub description: Option<String>,
+    pub created: String,
+    pub status: String,
+    pub reverses: Option<String>,
+    pub workspace: String,
+}
+
+#[derive(Serialize)]
+pub struct ApprovalsDoc {
+    pub satisfied: bool,
+    pub requirements: Vec<RequirementDoc>,
+    pub held: Vec<Held>,
+}
+
+#[derive(Serialize)]
+pub struct RequirementDoc {
+    pub name: String,
+    pub needed: u32,
+    pub held: u32,
+    pub signed: bool,
+    pub paths: Vec<String>,
+}
+
+#[derive(Serialize, Default)]
+pub struct StatDoc {
+    pub files: usize,
+    pub added_lines: usize,
+    pub removed_lines: usize,
+}
+
+#[derive(Serialize)]
+pub struct ChangeDoc {
+    pub path: String,
+    pub action: String,
+    pub before: State,
+    pub after: State,
+    pub from: Option<String>,
+    pub policy: bool,
+    pub added_lines: usize,
+    pub removed_lines: usize,
+    /// Why no diff is shown (binary, too large, content unavailable).
+    pub summary: Option<String>,
+    /// The uncoloured unified diff hunks, when the contents are text.
+    pub diff: Option<String>,
+    /// The same hunks styled for the terminal, with word-level highlights.
+    #[serde(skip)]
+    pub styled_diff: Option<String>,
+}
+
+pub struct Input<'a> {
+    pub id: &'a str,
+    pub plan: &'a Plan,
+    pub status: &'a str,
+    pub standings: &'a [Standing],
+    pub held: &'a [Held],
+    pub risk: Vec<String>,
+    pub policy_paths: &'a [&'a str],
+    pub contents: Contents<'a>,
+    pub styled: &'a dyn Fn(&Style, &str) -> String,
+}
+
+pub fn build(input: &Input) -> PreviewDoc {
+    let plan = input.plan;
+    let mut changes: Vec<ChangeDoc> = plan.changes.iter().map(|c| change_doc(c, input)).collect();
+    // A policy change is shown first.
+    changes.sort_by_key(|c| !c.policy);
+    let stat = StatDoc {
+        files: changes.len(),
+        added_lines: changes.iter().map(|c| c.added_lines).sum(),
+        removed_lines: changes.iter().map(|c| c.removed_lines).sum(),
+    };
+    PreviewDoc {
+        format_version: super::FORMAT_VERSION,
+        plan: PlanHeader {
+            id: input.id.to_string(),
+            title: plan.title.clone(),
+            author: plan.author.clone(),
+            description: plan.description.clone(),
+            created: plan.created.clone(),
+            status: input.status.to_string(),
+            reverses: plan.reverses.clone(),
+            workspace: plan.workspace.clone(),
+        },
+        approvals: ApprovalsDoc {
+            satisfied: input.standings.iter().all(Standing::met),
+            requirements: input
+                .standings
+                .iter()
+                .map(|s| RequirementDoc {
+                    name: s.requirement.name.clone(),
+                    needed: s.requirement.approvals,
+                    held: s.held,
+                    signed: s.requirement.signed,
+                    paths: s.requirement.paths.clone(),
+                })
+                .collect(),
+            held: input.held.to_vec(),
+        },
+        risk: input.risk.clone(),
+        policy_change: changes.iter().any(|c| c.policy),
+        stat,
+        changes,
+    }
+}
+
+fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
+    let policy = input.policy_paths.contains(&c.path.as_str());
+    let mut doc = ChangeDoc {
+        path: c.path.clone(),
+        action: c.verb().to_string(),
+        before: c.before.clone(),
+        after: c.after.clone(),
+        from: c.from.clone(),
+        policy,
+        added_lines: 0,
+        removed_lines: 0,
+        summary: None,
+        diff: None,
+        styled_diff: None,
+    };
+    let old_hash = c.before.file_hash();
+    let new_hash = c.after.file_hash();
+    if old_hash.is_none() && new_hash.is_none() || old_hash == new_hash {
+        return doc;
+    }
+    let fetch = |h: Option<&str>| -> Option<Fetched> {
+        match h {
+            None => Some(Fetched::Bytes(Vec::new())),
+            Some(h) => (input.contents)(&c.path, h),
+        }
+    };
+    let (Some(old), Some(new)) = (fetch(old_hash), fetch(new_hash)) else {
+        doc.summary = Some(format!(
+            "content not available here ({} -> {})",
+            old_hash.map_or("none".into(), |h| format!("sha256 {}", &h[..12])),
+            new_hash.map_or("none".into(), |h| format!("sha256 {}", &h[..12]))
+        ));
+        return doc;
+    };
+    let size = |f: &Fetched| match f {
+        Fetched::Bytes(b) => b.len() as u64,
+        Fetched::TooLarge(n) => *n,
+    };
+    let (old, new) = match (old, new) {
+        (Fetched::Bytes(o), Fetched::Bytes(n)) if is_text(&o) && is_text(&n) => (o, n),
+        (o, n) => {
+            let large = matches!(o, Fetched::TooLarge(_)) || matches!(n, Fetched::TooLarge(_));
+            let what = if large { "large file" } else { "binary file" };
+            doc.summary = Some(format!(
+                "{what}: {} -> {}",
+                old_hash.map_or("absent".into(), |h| format!(
+                    "{} (sha256 {})",
+                    human_size(size(&o)),
+                    &h[..12]
+                )),
+                new_hash.map_or("absent".into(), |h| format!(
+                    "{} (sha256 {})",
+                    human_size(size(&n)),
+                    &h[..12]
+                ))
+            ));
+            return doc;
+        }
+    };
+    let old = String::from_utf8_lossy(&old);
+    let new = String::from_utf8_lossy(&new);
+    let (a, d) = diff::counts(&old, &new);
+    doc.added_lines = a;
+    doc.removed_lines = d;
+    doc.diff = Some(diff::hunks(&old, &new, &|_, s| s.to_string()));
+    doc.styled_diff = Some(diff::hunks(&old, &new, input.styled));
+    doc
+}
+
+/// Render as text. `styled` applies a style if colours are enabled on the target stream.
+pub fn render_text(
+    doc: &PreviewDoc,
+    stat_only: bool,
+    styled: &dyn Fn(&Style, &str) -> String,
+) -> String {
+    let mut out = String::new();
+    let p = &doc.plan;
+    let _ = writeln!(
+        out,
+        "{} {}",
+        styled(&color::header(), "plan"),
+        styled(&color::id(), &p.id[..12.min(p.id.len())])
+    );
+    let _ = writeln!(out, "Title:     {}", styled(&color::header(), &p.title));
+    let _ = writeln!(out, "Author:    {}", p.author);
+    let _ = writeln!(out, "Created:   {}", p.created);
+    let _ = writeln!(out, "Status:    {}", p.status);
+    if let Some(r) = &p.reverses {
+        let _ = writeln!(out, "Reverses:  plan {}", &r[..12.min(r.len())]);
+    }
+    let a = &doc.approvals;
+    let summary: Vec<String> = a
+        .requirements
+        .iter()
+        .map(|r| {
+            let what = if r.signed { "signed " } else { "" };
+            let scope = if r.paths.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", short_list(&r.paths))
+            };
+            let mark = if r.held >= r.needed { "ok" } else { "missing" };
+            format!(
+                "{}: {}/{} {what}approval(s){scope} [{mark}]",
+                r.name, r.held, r.needed
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "Approvals: {}", summary.join("; "));
+    for h in &a.held {
+        let how = match &h.key {
+            Some(k) => format!("signed, key {k}"),
+            None => h.method.clone(),
+        };
+        let _ = writeln!(out, "           approved by {} ({how})", h.principal);
+    }
+    if let Some(d) = &p.description {
+        let _ = writeln!(out);
+        for line in d.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    if doc.policy_change {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{}",
+            styled(
+                &color::danger(),
+                "POLICY CHANGE: this plan changes the rules or the allowed signers; it is judged by the rules in force before it"
+            )
+        );
+    }
+    if !doc.risk.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", styled(&color::warn(), "Risk notes:"));
+        for r in &doc.risk {
+            let _ = writeln!(out, "  - {r}");
+        }
+    }
+    let _ = writeln!(out);
+    if stat_only {
+        let width = doc.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
+        for c in &doc.changes {
+            let detail = match (&c.summary, c.added_lines + c.removed_lines) {
+                (Some(_), _) => "bin".to_string(),
+                (None, 0) => c.action.clone(),
+                (None, _) => format!(
+                    "{} {}",
+                    styled(&color::added(), &format!("+{}", c.added_lines)),
+                    styled(&color::removed(), &format!("-{}", c.removed_lines))
+                ),
+            };
+            let _ = writeln!(out, " {:<width$} | {}", c.path, detail);
+        }
+        let _ = writeln!(
+            out,
+            " {} file(s) changed, {} insertion(s)(+), {} deletion(s)(-)",
+            doc.stat.files, doc.stat.added_lines, doc.stat.removed_lines
+        );
+        return out;
+    }
+    for c in &doc.changes {
+        let label = change_label(c);
+        let head = format!("{} {}", label, c.path);
+        let st = if c.policy {
+            color::danger()
+        } else {
+            color::header()
+        };
+        let _ = writeln!(out, "{}", styled(&st, &head));
+        if let Some(from) = &c.from {
+            let _ = writeln!(
+                out,
+                "{}",
+                styled(&color::dim(), &format!("    moved from {from}"))
+            );
+        }
+        if let (Some(a), Some(b)) = (c.before.mode(), c.after.mode())
+            && a != b
+        {
+            let _ = writeln!(out, "    mode {a:04o} -> {b:04o}");
+        } else if let (None, Some(b)) = (c.before.mode(), c.after.mode()) {
+            let _ = writeln!(
+                out,
+                "{}",
+                styled(&color::dim(), &format!("    new file mode {b:04o}"))
+            );
+        }
+        if let Some(s) = &c.summary {
+            let _ = writeln!(out, "    {s}");
+        }
+        if let Some(d) = c.styled_diff.as_ref().or(c.diff.as_ref()) {
+            let old = c
+                .before
+                .file_hash()
+                .map(|_| format!("a/{}", c.path))
+                .unwrap_or_else(|| "/dev/null".into());
+            let new = c
+                .after
+                .file_hash()
+                .map(|_| format!("b/{}", c.path))
+                .unwrap_or_else(|| "/dev/null".into());
+            let _ = writeln!(out, "{}", styled(&color::header(), &format!("--- {old}")));
+            let _ = writeln!(out, "{}", styled(&color::header(), &format!("+++ {new}")));
+            out.push_str(d);
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(
+        out,
+        "{} file(s) changed, {} insertion(s)(+), {} deletion(s)(-)",
+        doc.stat.files, doc.stat.added_lines, doc.stat.removed_lines
+    );
+    out
+}
+
+fn change_label(c: &ChangeDoc) -> &'static str {
+    match c.action.as_str() {
+        "create" => "new file",
+        "delete" => "deleted",
+        "modify" => "modified",
+        "chmod" => "mode changed",
+        "move" => "moved",
+        "mkdir" => "new folder",
+        "rmdir" => "removed folder",
+        _ => "changed",
+    }
+}
+
+fn short_list(paths: &[String]) -> String {
+    if paths.len() <= 3 {
+        paths.join(", ")
+    } else {
+        format!("{}, … ({} paths)", paths[..3].join(", "), paths.len())
+    }
+}

@@ -1,0 +1,256 @@
+//! The content-addressed blob store: `objects/ab/cdef…` named by the sha256 of their
+//! bytes, written to a temp file, fsynced and renamed, never modified, and verified on
+//! every read so that a damaged blob is never used.
+
+use super::sync_dir;
+use crate::error::{Error, Result};
+use crate::hash::{copy_hashing, hash_reader, is_sha256_hex, sha256_hex};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+const TMP_PREFIX: &str = "tmp-";
+
+impl BlobStore {
+    pub fn new(root: PathBuf) -> Self {
+        BlobStore { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where blob `hash` lives. The name is validated first: the journal is untrusted.
+    pub fn path(&self, hash: &str) -> Result<PathBuf> {
+        if !is_sha256_hex(hash) {
+            return Err(Error::integrity(format!(
+                "invalid blob name {hash:?} recorded in the journal"
+            )));
+        }
+        Ok(self.root.join(&hash[..2]).join(&hash[2..]))
+    }
+
+    pub fn contains(&self, hash: &str) -> bool {
+        self.path(hash).is_ok_and(|p| p.is_file())
+    }
+
+    /// Store `bytes`; returns their hash. Idempotent.
+    pub fn put(&self, bytes: &[u8]) -> Result<String> {
+        let hash = sha256_hex(bytes);
+        if self.contains(&hash) {
+            return Ok(hash);
+        }
+        let (tmp, mut file) = self.temp_file()?;
+        let res = file
+            .write_all(bytes)
+            .and_then(|_| file.sync_data())
+            .map_err(|e| Error::io("writing a blob to .autonomy/objects", e));
+        drop(file);
+        if let Err(e) = res {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        self.install(&tmp, &hash)?;
+        Ok(hash)
+    }
+
+    /// Stream `reader` into the store, hashing as it goes; returns (hash, size).
+    pub fn put_reader(&self, reader: impl Read) -> Result<(String, u64)> {
+        let (tmp, mut file) = self.temp_file()?;
+        let res = copy_hashing(reader, &mut file)
+            .and_then(|r| file.sync_data().map(|_| r))
+            .map_err(|e| Error::io("writing a blob to .autonomy/objects", e));
+        drop(file);
+        match res {
+            Ok((hash, size)) => {
+                if self.contains(&hash) {
+                    let _ = fs::remove_file(&tmp);
+                } else {
+                    self.install(&tmp, &hash)?;
+                }
+                Ok((hash, size))
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Move an existing file (on the same file system) into the store under `hash`,
+    /// which the caller has already verified. Used to keep snapshots without copying.
+    pub fn adopt(&self, file: &Path, hash: &str) -> Result<()> {
+        if self.contains(hash) {
+            fs::remove_file(file)
+                .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
+            return Ok(());
+        }
+        let dest = self.path(hash)?;
+        self.ensure_fanout(&dest)?;
+        match fs::rename(file, &dest) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(18) => {
+                // EXDEV: copy across file systems instead.
+                let src = File::open(file)
+                    .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+                self.put_reader(src)?;
+                let _ = fs::remove_file(file);
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io(format!("storing snapshot {}", dest.display()), e)),
+        }
+        let _ = make_read_only(&dest);
+        sync_parent(&dest)
+    }
+
+    /// Read a whole blob, verifying its hash.
+    pub fn read(&self, hash: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.copy_to(hash, &mut out)?;
+        Ok(out)
+    }
+
+    /// Stream a blob into `sink`, verifying its hash as it goes. On a mismatch the caller
+    /// must discard what was written; the error says so.
+    pub fn copy_to(&self, hash: &str, sink: impl Write) -> Result<u64> {
+        let path = self.path(hash)?;
+        let file = File::open(&path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                Error::integrity(format!(
+                    "blob {} is missing from .autonomy/objects",
+                    short(hash)
+                ))
+                .hint("run `autonomy verify`; restore .autonomy/ from a backup")
+            } else {
+                Error::io(format!("reading blob {}", short(hash)), e)
+            }
+        })?;
+        let (got, size) = copy_hashing(file, sink)
+            .map_err(|e| Error::io(format!("reading blob {}", short(hash)), e))?;
+        if got != hash {
+            return Err(corrupt(hash));
+        }
+        Ok(size)
+    }
+
+    /// Re-hash a stored blob. `Ok(false)` when it is missing.
+    pub fn check(&self, hash: &str) -> Result<bool> {
+        let path = self.path(hash)?;
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io(format!("reading blob {}", short(hash)), e)),
+        };
+        let (got, _) =
+            hash_reader(file).map_err(|e| Error::io(format!("reading blob {}", short(hash)), e))?;
+        if got != hash {
+            return Err(corrupt(hash));
+        }
+        Ok(true)
+    }
+
+    pub fn size(&self, hash: &str) -> Option<u64> {
+        self.path(hash)
+            .ok()
+            .and_then(|p| fs::metadata(p).ok())
+            .map(|m| m.len())
+    }
+
+    /// Every blob name in the store, and every leftover temp file.
+    pub fn list(&self) -> Result<(Vec<String>, Vec<PathBuf>)> {
+        let mut blobs = Vec::new();
+        let mut temps = Vec::new();
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((blobs, temps)),
+            Err(e) => return Err(Error::io("listing .autonomy/objects", e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io("listing .autonomy/objects", e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(TMP_PREFIX) {
+                temps.push(entry.path());
+                continue;
+            }
+            if name.len() != 2 || !entry.path().is_dir() {
+                continue;
+            }
+            let sub = fs::read_dir(entry.path())
+                .map_err(|e| Error::io("listing .autonomy/objects", e))?;
+            for f in sub {
+                let f = f.map_err(|e| Error::io("listing .autonomy/objects", e))?;
+                let rest = f.file_name().to_string_lossy().into_owned();
+                blobs.push(format!("{name}{rest}"));
+            }
+        }
+        blobs.sort();
+        Ok((blobs, temps))
+    }
+
+    pub fn remove(&self, hash: &str) -> Result<()> {
+        let path = self.path(hash)?;
+        fs::remove_file(&path).map_err(|e| Error::io(format!("removing blob {}", short(hash)), e))
+    }
+
+    fn temp_file(&self) -> Result<(PathBuf, File)> {
+        fs::create_dir_all(&self.root).map_err(|e| Error::io("creating .autonomy/objects", e))?;
+        let path = self
+            .root
+            .join(format!("{TMP_PREFIX}{}", crate::ids::random_hex(12)));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io("creating a temp file in .autonomy/objects", e))?;
+        Ok((path, file))
+    }
+
+    fn ensure_fanout(&self, dest: &Path) -> Result<()> {
+        if let Some(parent) = dest.parent()
+            && !parent.is_dir()
+        {
+            fs::create_dir_all(parent).map_err(|e| Error::io("creating .autonomy/objects", e))?;
+            sync_dir(&self.root).map_err(|e| Error::io("syncing .autonomy/objects", e))?;
+        }
+        Ok(())
+    }
+
+    fn install(&self, tmp: &Path, hash: &str) -> Result<()> {
+        let dest = self.path(hash)?;
+        self.ensure_fanout(&dest)?;
+        let _ = make_read_only(tmp);
+        if let Err(e) = fs::rename(tmp, &dest) {
+            let _ = fs::remove_file(tmp);
+            return Err(Error::io("storing a blob in .autonomy/objects", e));
+        }
+        sync_parent(&dest)
+    }
+}
+
+fn make_read_only(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o444))
+}
+
+fn sync_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        sync_dir(parent).map_err(|e| Error::io("syncing .autonomy/objects", e))?;
+    }
+    Ok(())
+}
+
+fn corrupt(hash: &str) -> Error {
+    Error::integrity(format!(
+        "blob {} in .autonomy/objects does not match its hash; it was damaged or tampered with",
+        short(hash)
+    ))
+    .hint("run `autonomy verify`; restore .autonomy/ from a backup")
+}
+
+pub fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}

@@ -1,0 +1,326 @@
+//! Integrity checks behind `autonomy verify`: SQLite's own check, the events' hash chain
+//! from the `init` event, every stored plan against its id, every blob a plan or snapshot
+//! needs (re-hashed), every recorded signature, and the state of every run.
+
+use super::blobs::BlobStore;
+use super::journal::{EVENT_COLUMNS, GENESIS, Journal, event_hash, row_to_event};
+use crate::error::Result;
+use crate::plan::Plan;
+use std::collections::BTreeSet;
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub problems: Vec<String>,
+    pub events: u64,
+    pub head: Option<String>,
+    pub plans: u64,
+    pub blobs: u64,
+    pub signatures: u64,
+    pub runs: u64,
+    /// A run left running with no process holding the lock.
+    pub interrupted: Option<i64>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Check everything. `lock_free` says no process holds the workspace lock (a running run
+/// is then interrupted, not in progress).
+pub fn verify(
+    j: &Journal,
+    blobs: &BlobStore,
+    expect_head: Option<(i64, &str)>,
+    lock_free: bool,
+) -> Result<Report> {
+    let mut r = Report::default();
+    let integrity: String = j
+        .conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap_or_else(|e| format!("integrity_check failed: {e}"));
+    if integrity != "ok" {
+        r.problems
+            .push(format!("SQLite integrity check: {integrity}"));
+    }
+    for trigger in ["events_no_update", "events_no_delete"] {
+        let present: bool = j
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                [trigger],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n == 1)
+            .unwrap_or(false);
+        if !present {
+            r.problems.push(format!(
+                "the append-only guard {trigger} on the events table was removed"
+            ));
+        }
+    }
+    check_chain(j, &mut r, expect_head)?;
+    check_plans_and_blobs(j, blobs, &mut r)?;
+    check_signatures(j, &mut r)?;
+    let mut stmt = j.conn.prepare("SELECT id, state FROM runs ORDER BY id")?;
+    let runs = stmt.query_map([], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+    })?;
+    for run in runs {
+        let (id, state) = run?;
+        r.runs += 1;
+        match state.as_str() {
+            "committed" | "failed" | "recovered" => {}
+            "running" if lock_free => r.interrupted = Some(id),
+            "running" => {}
+            other => r
+                .problems
+                .push(format!("run {id} has an unknown state {other:?}")),
+        }
+    }
+    Ok(r)
+}
+
+fn check_chain(j: &Journal, r: &mut Report, expect_head: Option<(i64, &str)>) -> Result<()> {
+    let workspace = j.workspace_id().unwrap_or_default();
+    let mut stmt = j
+        .conn
+        .prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq"))?;
+    let rows = stmt.query_map([], row_to_event)?;
+    let mut prev = GENESIS.to_string();
+    let mut expected_seq = 1i64;
+    let mut seen_expected = false;
+    for row in rows {
+        let e = match row {
+            Ok(e) => e,
+            Err(err) => {
+                r.problems.push(format!(
+                    "event after seq {} cannot be read: {err}",
+                    expected_seq - 1
+                ));
+                break;
+            }
+        };
+        if r.problems.len() > 50 {
+            r.problems
+                .push("too many problems; stopping the chain check".into());
+            break;
+        }
+        if e.seq != expected_seq {
+            r.problems.push(format!(
+                "event sequence jumps from {} to {} (events deleted or reordered)",
+                expected_seq - 1,
+                e.seq
+            ));
+        }
+        if e.prev != prev {
+            r.problems.push(format!("event {} does not link to the event before it (chain broken: edited, inserted or reordered)", e.seq));
+        }
+        let h = event_hash(
+            e.seq,
+            &e.prev,
+            &e.at,
+            &e.actor,
+            &e.kind,
+            e.plan.as_deref(),
+            &e.rules,
+            &e.data,
+        );
+        if h != e.hash {
+            r.problems.push(format!(
+                "event {} ({}) does not match its hash: it was altered after it was written",
+                e.seq, e.kind
+            ));
+        }
+        if e.seq == 1 {
+            let bound = serde_json::from_str::<serde_json::Value>(&e.data)
+                .ok()
+                .and_then(|d| {
+                    d.get("workspace")
+                        .and_then(|w| w.as_str())
+                        .map(str::to_string)
+                });
+            if e.kind != "init" || bound.as_deref() != Some(workspace.as_str()) {
+                r.problems.push(
+                    "the first event is not the init event binding this workspace's id".into(),
+                );
+            }
+        }
+        if let Some((seq, hash)) = expect_head
+            && e.seq == seq
+        {
+            seen_expected = true;
+            if e.hash != hash {
+                r.problems.push(format!("event {seq} has hash {} but the recorded head says {hash}: the journal was rewritten", e.hash));
+            }
+        }
+        prev = e.hash.clone();
+        expected_seq = e.seq + 1;
+        r.events += 1;
+        r.head = Some(format!("{}:{}", e.seq, e.hash));
+    }
+    if r.events == 0 {
+        r.problems.push("the journal has no events".into());
+    }
+    if let Some((seq, _)) = expect_head
+        && !seen_expected
+    {
+        r.problems.push(format!(
+            "the recorded head is event {seq}, but the journal ends at {}: its tail was truncated",
+            expected_seq - 1
+        ));
+    }
+    Ok(())
+}
+
+fn check_plans_and_blobs(j: &Journal, blobs: &BlobStore, r: &mut Report) -> Result<()> {
+    let mut needed: BTreeSet<String> = BTreeSet::new();
+    let mut stmt = j
+        .conn
+        .prepare("SELECT id, status, canonical FROM plans ORDER BY seq")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, status, canonical) = row?;
+        r.plans += 1;
+        let plan = match Plan::from_canonical(&canonical) {
+            Ok(p) if p.id() == id => p,
+            Ok(_) => {
+                r.problems.push(format!(
+                    "plan {} does not hash to its id: it was altered",
+                    &id[..12.min(id.len())]
+                ));
+                continue;
+            }
+            Err(e) => {
+                r.problems
+                    .push(format!("plan {}: {}", &id[..12.min(id.len())], e.message));
+                continue;
+            }
+        };
+        for c in &plan.changes {
+            if let Some(h) = c.after.file_hash()
+                && c.before.file_hash() != Some(h)
+            {
+                needed.insert(h.to_string());
+            }
+            // The snapshot of an applied plan is what rollback needs.
+            if matches!(status.as_str(), "applied" | "rolled_back")
+                && let Some(h) = c.before.file_hash()
+                && c.after.file_hash() != Some(h)
+            {
+                needed.insert(h.to_string());
+            }
+        }
+    }
+    let (stored, _) = blobs.list()?;
+    let stored: BTreeSet<String> = stored.into_iter().collect();
+    for h in &needed {
+        if !stored.contains(h) {
+            r.problems.push(format!(
+                "blob {} needed by a plan or snapshot is missing",
+                &h[..12]
+            ));
+        }
+    }
+    for h in &stored {
+        r.blobs += 1;
+        match blobs.check(h) {
+            Ok(true) => {}
+            Ok(false) => r.problems.push(format!(
+                "blob {} vanished while being checked",
+                &h[..12.min(h.len())]
+            )),
+            Err(e) => r.problems.push(e.message),
+        }
+    }
+    Ok(())
+}
+
+fn check_signatures(j: &Journal, r: &mut Report) -> Result<()> {
+    let mut stmt = j
+        .conn
+        .prepare("SELECT id, plan, statement, signature FROM approvals WHERE method = 'ssh'")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, Option<String>>(2)?,
+            row.get::<_, Option<String>>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, plan, statement, file) = row?;
+        r.signatures += 1;
+        let ok = (|| {
+            let file = crate::approval::file::parse_approval_file(file?.as_bytes()).ok()?;
+            crate::approval::sshsig::verify_signature(
+                file.statement_text.as_bytes(),
+                &file.signature_pem,
+            )
+            .ok()?;
+            (file.statement.plan == plan && Some(file.statement_text) == statement).then_some(())
+        })();
+        if ok.is_none() {
+            r.problems.push(format!(
+                "recorded signed approval {id} no longer verifies against its statement and plan"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Blobs nothing references: not a plan's new content, not a snapshot. Blobs younger than
+/// `grace` are kept, since a `plan` in another process may be about to reference them.
+pub fn unreferenced(
+    j: &Journal,
+    blobs: &BlobStore,
+    grace: std::time::Duration,
+) -> Result<Vec<(String, u64)>> {
+    let mut referenced: BTreeSet<String> = BTreeSet::new();
+    let mut stmt = j
+        .conn
+        .prepare("SELECT before_hash, after_hash FROM changes")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, Option<String>>(0)?,
+            row.get::<_, Option<String>>(1)?,
+        ))
+    })?;
+    for row in rows {
+        let (a, b) = row?;
+        referenced.extend(a);
+        referenced.extend(b);
+    }
+    let mut stmt = j.conn.prepare("SELECT hash FROM blobs_extra")?;
+    for h in stmt.query_map([], |row| row.get::<_, String>(0))? {
+        referenced.insert(h?);
+    }
+    let (stored, _) = blobs.list()?;
+    let now = std::time::SystemTime::now();
+    let mut out = Vec::new();
+    for h in stored {
+        if referenced.contains(&h) {
+            continue;
+        }
+        let Ok(path) = blobs.path(&h) else { continue };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let young = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_none_or(|age| age < grace);
+        if !young {
+            out.push((h, meta.len()));
+        }
+    }
+    Ok(out)
+}

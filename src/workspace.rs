@@ -1,0 +1,264 @@
+//! The workspace: finding its root (the folder holding `.autonomy/`, like git), and
+//! workspace-relative paths that can never escape it. All access below the root goes
+//! through cap-std handles opened component by component without following symlinks.
+
+use crate::error::{Error, Kind, Result};
+use cap_fs_ext::DirExt;
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The name of the state directory at the workspace root.
+pub const STATE_DIR: &str = ".autonomy";
+/// The rules file at the workspace root.
+pub const RULES_FILE: &str = "autonomy.toml";
+
+/// A normalised workspace-relative path: `/`-separated, no `.` or `..`, no empty
+/// component, not absolute, no NUL, and never inside `.autonomy/`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct RelPath(String);
+
+impl RelPath {
+    /// Validate and normalise a path written by a plan, a patch or a user.
+    pub fn parse(raw: &str) -> Result<RelPath> {
+        let bad = |why: &str| {
+            Error::failed(format!("path {raw:?} {why}"))
+                .hint("plan paths are relative to the workspace root and must stay inside it")
+        };
+        if raw.is_empty() {
+            return Err(bad("is empty"));
+        }
+        if raw.contains('\0') {
+            return Err(Error::failed(format!(
+                "path {:?} contains a NUL byte",
+                raw.replace('\0', "\\0")
+            )));
+        }
+        if raw.starts_with('/') || raw.starts_with('\\') || Path::new(raw).is_absolute() {
+            return Err(bad("is absolute"));
+        }
+        let mut parts: Vec<&str> = Vec::new();
+        for part in raw.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    if parts.pop().is_none() {
+                        return Err(bad("escapes the workspace through `..`"));
+                    }
+                }
+                p => parts.push(p),
+            }
+        }
+        if parts.is_empty() {
+            return Err(bad("names the workspace root itself"));
+        }
+        if parts[0].eq_ignore_ascii_case(STATE_DIR)
+            || parts[0]
+                .trim_end_matches(['.', ' '])
+                .eq_ignore_ascii_case(STATE_DIR)
+        {
+            return Err(bad(
+                "points into .autonomy/, which only autonomy itself may change",
+            ));
+        }
+        if parts.len() > 255 || raw.len() > 4096 {
+            return Err(bad("is too long"));
+        }
+        Ok(RelPath(parts.join("/")))
+    }
+
+    /// For values read back from our own journal; still validated.
+    pub fn from_stored(raw: &str) -> Result<RelPath> {
+        RelPath::parse(raw)
+            .map_err(|e| Error::integrity(format!("journal holds an invalid path: {}", e.message)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parent path, or `None` at the top level.
+    pub fn parent(&self) -> Option<RelPath> {
+        self.0.rsplit_once('/').map(|(p, _)| RelPath(p.to_string()))
+    }
+
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit_once('/').map_or(self.0.as_str(), |(_, n)| n)
+    }
+
+    pub fn join(&self, name: &str) -> Result<RelPath> {
+        RelPath::parse(&format!("{}/{}", self.0, name))
+    }
+
+    pub fn depth(&self) -> usize {
+        self.0.matches('/').count() + 1
+    }
+
+    /// Every proper ancestor, outermost first (`a`, `a/b` for `a/b/c`).
+    pub fn ancestors(&self) -> Vec<RelPath> {
+        let mut out = Vec::new();
+        let mut end = 0;
+        while let Some(i) = self.0[end..].find('/') {
+            out.push(RelPath(self.0[..end + i].to_string()));
+            end += i + 1;
+        }
+        out
+    }
+
+    pub fn is_within(&self, dir: &RelPath) -> bool {
+        self.0.len() > dir.0.len()
+            && self.0.starts_with(&dir.0)
+            && self.0.as_bytes()[dir.0.len()] == b'/'
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An open workspace: its root on disk and a capability handle to it.
+pub struct Workspace {
+    pub root: PathBuf,
+    pub dir: Dir,
+}
+
+impl Workspace {
+    /// Find the workspace containing `start` by walking up to a folder with `.autonomy/`.
+    pub fn discover(start: &Path) -> Result<Workspace> {
+        let start = std::path::absolute(start)
+            .map_err(|e| Error::io(format!("resolving {}", start.display()), e))?;
+        let mut cur: Option<&Path> = Some(&start);
+        while let Some(dir) = cur {
+            if dir.join(STATE_DIR).is_dir() {
+                return Workspace::open(dir);
+            }
+            cur = dir.parent();
+        }
+        Err(Error::failed(format!(
+            "no autonomy workspace in {} or any parent folder",
+            start.display()
+        ))
+        .hint("run `autonomy init` at the project root first (or pass -C DIR)"))
+    }
+
+    pub fn open(root: &Path) -> Result<Workspace> {
+        let dir = Dir::open_ambient_dir(root, ambient_authority())
+            .map_err(|e| Error::io(format!("opening workspace {}", root.display()), e))?;
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            dir,
+        })
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.root.join(STATE_DIR)
+    }
+
+    /// Open the directory `rel` (or the root for `None`) beneath the root, refusing any
+    /// symlink on the way.
+    pub fn open_dir(&self, rel: Option<&RelPath>) -> Result<Dir> {
+        let mut dir = self
+            .dir
+            .try_clone()
+            .map_err(|e| Error::io("opening the workspace root", e))?;
+        if let Some(rel) = rel {
+            for part in rel.as_str().split('/') {
+                dir = dir.open_dir_nofollow(part).map_err(|e| {
+                    if is_symlink_error(&e)
+                        || dir.symlink_metadata(part).is_ok_and(|m| m.is_symlink())
+                    {
+                        symlink_refused(rel)
+                    } else {
+                        Error::io(format!("opening folder {rel}"), e)
+                    }
+                })?;
+            }
+        }
+        Ok(dir)
+    }
+
+    /// What is at `rel` now, without following symlinks. A symlink anywhere on the way is
+    /// an error naming the path.
+    pub fn lstat(&self, rel: &RelPath) -> Result<Option<cap_std::fs::Metadata>> {
+        let parent = match rel.parent() {
+            None => self.open_dir(None)?,
+            Some(p) => match self.open_dir(Some(&p)) {
+                Ok(d) => d,
+                Err(e) if e.kind == Kind::Failed && !self.ancestor_exists(&p)? => return Ok(None),
+                Err(e) => return Err(e),
+            },
+        };
+        match parent.symlink_metadata(rel.file_name()) {
+            Ok(m) if m.is_symlink() => Err(symlink_refused(rel)),
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.raw_os_error() == Some(20) => Ok(None), // ENOTDIR: a parent is a file
+            Err(e) => Err(Error::io(format!("reading {rel}"), e)),
+        }
+    }
+
+    /// Whether every ancestor of `p` (and `p`) exists as a real directory; false when one
+    /// is missing or is a file. A symlink is an error.
+    fn ancestor_exists(&self, p: &RelPath) -> Result<bool> {
+        let mut dir = self.open_dir(None)?;
+        for part in p.as_str().split('/') {
+            match dir.symlink_metadata(part) {
+                Ok(m) if m.is_symlink() => return Err(symlink_refused(p)),
+                Ok(m) if m.is_dir() => {
+                    dir = dir
+                        .open_dir_nofollow(part)
+                        .map_err(|e| Error::io(format!("opening folder {p}"), e))?;
+                }
+                Ok(_) => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(Error::io(format!("reading {p}"), e)),
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl Workspace {
+    /// What `rel` holds now, as a plan state (files hashed, symlinks refused).
+    pub fn state(&self, rel: &RelPath) -> Result<crate::plan::State> {
+        use crate::plan::State;
+        use cap_std::fs::PermissionsExt;
+        match self.lstat(rel)? {
+            None => Ok(State::Absent),
+            Some(m) if m.is_dir() => Ok(State::Dir),
+            Some(m) if m.is_file() => {
+                let dir = self.open_dir(rel.parent().as_ref())?;
+                let f = dir
+                    .open(rel.file_name())
+                    .map_err(|e| Error::io(format!("reading {rel}"), e))?;
+                let (hash, _) = crate::hash::hash_reader(f)
+                    .map_err(|e| Error::io(format!("reading {rel}"), e))?;
+                Ok(State::File {
+                    sha256: hash,
+                    mode: m.permissions().mode() & 0o7777,
+                })
+            }
+            Some(_) => Err(Error::failed(format!(
+                "{rel} is not a regular file or directory (a device, socket or fifo)"
+            ))),
+        }
+    }
+}
+
+fn is_symlink_error(e: &io::Error) -> bool {
+    // ELOOP from O_NOFOLLOW, or cap-std's own refusal to leave the root.
+    e.raw_os_error() == Some(40)
+        || e.kind() == io::ErrorKind::PermissionDenied && e.to_string().contains("outside")
+}
+
+pub fn symlink_refused(rel: &RelPath) -> Error {
+    Error::failed(format!(
+        "path {rel} goes through a symbolic link; autonomy does not follow or replace symlinks"
+    ))
+    .hint("change the real path instead, or remove the link")
+}
