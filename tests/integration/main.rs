@@ -1,0 +1,5 @@
+//! The integration test binary: every module runs the real `autonomy` binary against real
+//! temp workspaces (one binary, so it compiles once).
+
+mod common;
+mod core;
