@@ -5,6 +5,7 @@
 //! Library modules never print; only `cli` and `render` talk to the terminal.
 
 pub mod approval;
+pub mod bundle;
 pub mod cli;
 pub mod engine;
 pub mod error;

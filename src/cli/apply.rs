@@ -69,6 +69,10 @@ pub fn run_plan(
     wait: Option<u64>,
 ) -> Result<()> {
     if let Some(e) = status_refusal(row) {
+        // A replayed approval is the more important news: say so (exit 3).
+        if row.status == "applied" && !approvals.is_empty() {
+            crate::approval::record::accept_files(s, &row.id, approvals)?;
+        }
         return Err(e);
     }
     let short = row.id[..12].to_string();

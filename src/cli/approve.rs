@@ -49,10 +49,30 @@ pub struct ApproveArgs {
     /// How long a signed approval stays valid.
     #[arg(long, value_name = "DURATION", default_value = "24h")]
     pub expires: String,
+    /// Approve the plan in this bundle (from `autonomy export`); needs no workspace. Use
+    /// with --statement, --sign-with or --signature.
+    #[arg(long, value_name = "FILE", conflicts_with = "plan", value_hint = clap::ValueHint::FilePath)]
+    pub bundle: Option<PathBuf>,
 }
 
 pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("approve")?;
+    let signing = args.statement || args.sign_with.is_some() || args.signature.is_some();
+    if let Some(path) = &args.bundle {
+        if !signing {
+            return Err(Error::usage(
+                "a bundle is approved by signing it: add --sign-with KEY, --statement or --signature FILE",
+            ));
+        }
+        let bundle = crate::bundle::read(&ctx.dir.join(path))?;
+        let approver = crate::identity::clean(
+            &args
+                .as_id
+                .clone()
+                .unwrap_or_else(|| crate::identity::acting_identity(&ctx.dir)),
+        );
+        return sign(ctx, &args, &bundle.id, &bundle.plan.workspace, &approver);
+    }
     let mut s = Session::open(&ctx.dir)?;
     let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
     if let Some(e) = status_refusal(&row) {
@@ -60,48 +80,8 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
     }
     let short = row.id[..12].to_string();
     let approver = crate::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
-    if args.statement || args.sign_with.is_some() {
-        let st = new_statement(&s, &row.id, &approver, &args.expires)?;
-        let text = st.render();
-        if args.statement {
-            ui::print(&text);
-            ui::say(&format!(
-                "Sign it with: ssh-keygen -Y sign -n {} -f KEY FILE, then `autonomy approve {short} --signature FILE.sig`",
-                sshsig::NAMESPACE
-            ));
-            return Ok(());
-        }
-        let key = args.sign_with.as_deref().unwrap_or(Path::new(""));
-        let pem = sshsig::sign(&ctx.dir.join(key), text.as_bytes())
-            .map_err(|e| Error::failed(format!("signing with {}: {e}", key.display())))?;
-        return write_approval(ctx, &args, &short, &text, &pem, &st);
-    }
-    if let Some(sig) = &args.signature {
-        let stmt_path = match &args.statement_file {
-            Some(p) => p.clone(),
-            None => strip_sig(sig)?,
-        };
-        let text = std::fs::read_to_string(ctx.dir.join(&stmt_path))
-            .map_err(|e| Error::io(format!("reading statement {}", stmt_path.display()), e))?;
-        let pem = std::fs::read_to_string(ctx.dir.join(sig))
-            .map_err(|e| Error::io(format!("reading signature {}", sig.display()), e))?;
-        let st = Statement::parse(&text)
-            .map_err(|e| Error::failed(format!("statement {}: {e}", stmt_path.display())))?;
-        if st.plan != row.id {
-            return Err(Error::failed(format!(
-                "statement {} is for plan {}, not {short}",
-                stmt_path.display(),
-                &st.plan[..12.min(st.plan.len())]
-            )));
-        }
-        sshsig::verify_signature(text.as_bytes(), &pem).map_err(|e| {
-            Error::failed(format!(
-                "signature {} does not verify over {}: {e}",
-                sig.display(),
-                stmt_path.display()
-            ))
-        })?;
-        return write_approval(ctx, &args, &short, &text, &pem, &st);
+    if signing {
+        return sign(ctx, &args, &row.id, &s.workspace_id()?, &approver);
     }
     // Interactive.
     s.refuse_if_interrupted()?;
@@ -126,14 +106,74 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
     }
 }
 
-fn new_statement(s: &Session, plan_id: &str, approver: &str, expires: &str) -> Result<Statement> {
+/// The signing paths: print the statement, sign it here, or wrap an external signature.
+fn sign(
+    ctx: &Ctx,
+    args: &ApproveArgs,
+    plan_id: &str,
+    workspace: &str,
+    approver: &str,
+) -> Result<()> {
+    let short = &plan_id[..12];
+    if args.statement || args.sign_with.is_some() {
+        let st = new_statement(workspace, plan_id, approver, &args.expires)?;
+        let text = st.render();
+        if args.statement {
+            ui::print(&text);
+            ui::say(&format!(
+                "Sign it with: ssh-keygen -Y sign -n {} -f KEY FILE, then `autonomy approve {short} --signature FILE.sig`",
+                sshsig::NAMESPACE
+            ));
+            return Ok(());
+        }
+        let key = args.sign_with.as_deref().unwrap_or(Path::new(""));
+        let pem = sshsig::sign(&ctx.dir.join(key), text.as_bytes())
+            .map_err(|e| Error::failed(format!("signing with {}: {e}", key.display())))?;
+        return write_approval(ctx, args, short, &text, &pem, &st);
+    }
+    let sig = args.signature.as_deref().unwrap_or(Path::new(""));
+    let stmt_path = match &args.statement_file {
+        Some(p) => p.clone(),
+        None => strip_sig(sig)?,
+    };
+    let text = std::fs::read_to_string(ctx.dir.join(&stmt_path))
+        .map_err(|e| Error::io(format!("reading statement {}", stmt_path.display()), e))?;
+    let pem = std::fs::read_to_string(ctx.dir.join(sig))
+        .map_err(|e| Error::io(format!("reading signature {}", sig.display()), e))?;
+    let st = Statement::parse(&text)
+        .map_err(|e| Error::failed(format!("statement {}: {e}", stmt_path.display())))?;
+    if st.plan != plan_id {
+        return Err(Error::failed(format!(
+            "statement {} is for plan {}, not {short}",
+            stmt_path.display(),
+            &st.plan[..12.min(st.plan.len())]
+        )));
+    }
+    sshsig::verify_signature(text.as_bytes(), &pem).map_err(|e| {
+        Error::failed(format!(
+            "signature {} does not verify over {}: {e}",
+            sig.display(),
+            stmt_path.display()
+        ))
+    })?;
+    write_approval(ctx, args, short, &text, &pem, &st)
+}
+
+fn new_statement(
+    workspace: &str,
+    plan_id: &str,
+    approver: &str,
+    expires: &str,
+) -> Result<Statement> {
     let ttl = crate::rules::parse_duration(expires)?;
-    let created = crate::ids::now();
+    // Statements carry whole seconds.
+    let created =
+        chrono::DateTime::from_timestamp(crate::ids::now().timestamp(), 0).unwrap_or_default();
     let ttl = chrono::TimeDelta::from_std(ttl)
         .map_err(|_| Error::usage(format!("--expires {expires} is too long")))?;
     let st = Statement {
         approval: crate::ids::random_hex(16),
-        workspace: s.workspace_id()?,
+        workspace: workspace.to_string(),
         plan: plan_id.to_string(),
         approver: approver.to_string(),
         decision: "approve".into(),

@@ -47,7 +47,24 @@ pub fn ensure(
         }
     }
     if !standings.iter().all(|st| st.met()) {
-        return Err(record::unmet_error(short, &standings));
+        let err = record::unmet_error(short, &standings);
+        if !files.is_empty() {
+            let reason = format!(
+                "threshold not met: {}",
+                err.message
+                    .lines()
+                    .skip(1)
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            s.event(
+                "approval.refused",
+                Some(plan_id),
+                serde_json::json!({ "reason": reason }),
+            )?;
+        }
+        return Err(err);
     }
     Ok(signed.iter().filter_map(|h| h.row).collect())
 }

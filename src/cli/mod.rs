@@ -5,6 +5,7 @@ mod apply;
 mod approve;
 pub mod complete;
 mod completions;
+mod export;
 mod gate;
 mod gc;
 mod init;
@@ -82,6 +83,7 @@ pub enum Command {
     Reject(reject::RejectArgs),
     Apply(apply::ApplyArgs),
     Rollback(rollback::RollbackArgs),
+    Export(export::ExportArgs),
     Log(log::LogArgs),
     Recover(recover::RecoverArgs),
     Verify(verify::VerifyArgs),
@@ -147,6 +149,7 @@ pub fn main() -> ExitCode {
         Command::Reject(a) => reject::run(a, &ctx),
         Command::Apply(a) => apply::run(a, &ctx),
         Command::Rollback(a) => rollback::run(a, &ctx),
+        Command::Export(a) => export::run(a, &ctx),
         Command::Log(a) => log::run(a, &ctx),
         Command::Recover(a) => recover::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),

@@ -29,10 +29,17 @@ pub struct PreviewArgs {
     /// Only a diffstat: one line per path.
     #[arg(long)]
     pub stat: bool,
+    /// Preview the plan in this bundle (from `autonomy export`); needs no workspace. Run it
+    /// inside a checkout to see real diffs where the files match the plan's `before`.
+    #[arg(long, value_name = "FILE", conflicts_with = "plan", value_hint = clap::ValueHint::FilePath)]
+    pub bundle: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: PreviewArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("preview")?;
+    if let Some(path) = &args.bundle {
+        return preview_bundle(ctx, path, args.stat);
+    }
     let mut s = Session::open(&ctx.dir)?;
     let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
     let plan = s.load_plan(&row.id)?;
@@ -130,4 +137,61 @@ fn fetch(s: &Session, path: &str, hash: &str) -> Option<Fetched> {
     let dir = s.ws.open_dir(rel.parent().as_ref()).ok()?;
     let bytes = dir.read(rel.file_name()).ok()?;
     (crate::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
+}
+
+/// Preview a bundle: new contents from the bundle, old contents from the current folder
+/// where a file there matches the plan's `before` hash.
+fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<()> {
+    let bundle = crate::bundle::read(&ctx.dir.join(path))?;
+    let contents = |rel: &str, hash: &str| -> Option<Fetched> {
+        if let Some(b) = bundle.blobs.get(hash) {
+            return Some(if b.len() > MAX_DIFF_BYTES {
+                Fetched::TooLarge(b.len() as u64)
+            } else {
+                Fetched::Bytes(b.clone())
+            });
+        }
+        let rel = RelPath::parse(rel).ok()?;
+        let local = crate::workspace::Workspace::open(&ctx.dir).ok()?;
+        let meta = local.lstat(&rel).ok()??;
+        if !meta.is_file() || meta.len() > MAX_DIFF_BYTES as u64 {
+            return None;
+        }
+        let bytes = local
+            .open_dir(rel.parent().as_ref())
+            .ok()?
+            .read(rel.file_name())
+            .ok()?;
+        (crate::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
+    };
+    let policy: Vec<&str> = bundle
+        .plan
+        .policy_paths(crate::rules::DEFAULT_SIGNERS)
+        .iter()
+        .map(|c| c.path.as_str())
+        .collect();
+    let styled: &dyn Fn(&Style, &str) -> String = if ctx.json() {
+        &|_, t| t.to_string()
+    } else {
+        &ui::out_style
+    };
+    let mut risk = crate::risk::notes(&bundle.plan, crate::rules::DEFAULT_SIGNERS);
+    risk.insert(0, "reviewing a bundle: approvals are judged by the workspace's rules when the plan is applied".into());
+    let doc = preview::build(&preview::Input {
+        id: &bundle.id,
+        plan: &bundle.plan,
+        status: "bundle",
+        standings: &[],
+        held: &[],
+        risk,
+        policy_paths: &policy,
+        contents: &contents,
+        styled,
+    });
+    if ctx.json() {
+        ui::json(&doc);
+        return Ok(());
+    }
+    let text = preview::render_text(&doc, stat_only, styled);
+    crate::render::pager::page(&text).map_err(|e| crate::Error::io("writing the preview", e))
 }

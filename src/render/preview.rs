@@ -165,7 +165,18 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
             Some(h) => (input.contents)(&c.path, h),
         }
     };
-    let (Some(old), Some(new)) = (fetch(old_hash), fetch(new_hash)) else {
+    let (old, new) = match (fetch(old_hash), fetch(new_hash)) {
+        // Reviewing a bundle away from the workspace: show the new content in full.
+        (None, Some(Fetched::Bytes(n))) if is_text(&n) => {
+            doc.summary = Some(format!(
+                "the old content (sha256 {}) is not available here; showing the new content in full",
+                old_hash.map_or("-", |h| &h[..12])
+            ));
+            (Some(Fetched::Bytes(Vec::new())), Some(Fetched::Bytes(n)))
+        }
+        other => other,
+    };
+    let (Some(old), Some(new)) = (old, new) else {
         doc.summary = Some(format!(
             "content not available here ({} -> {})",
             old_hash.map_or("none".into(), |h| format!("sha256 {}", &h[..12])),
@@ -247,7 +258,14 @@ pub fn render_text(
             )
         })
         .collect();
-    let _ = writeln!(out, "Approvals: {}", summary.join("; "));
+    if summary.is_empty() {
+        let _ = writeln!(
+            out,
+            "Approvals: decided by the workspace's rules when the plan is applied"
+        );
+    } else {
+        let _ = writeln!(out, "Approvals: {}", summary.join("; "));
+    }
     for h in &a.held {
         let how = match &h.key {
             Some(k) => format!("signed, key {k}"),
