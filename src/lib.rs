@@ -6,9 +6,11 @@
 
 pub mod approval;
 pub mod bundle;
+pub mod capture;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod exec;
 pub mod hash;
 pub mod identity;
 pub mod ids;

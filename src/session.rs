@@ -67,6 +67,9 @@ impl Session {
                 .map_err(|e| Error::io("creating .autonomy/objects", e))?;
             std::fs::write(state.join("lock"), b"")
                 .map_err(|e| Error::io("creating .autonomy/lock", e))?;
+            // Like a virtualenv: git never tracks the state directory.
+            std::fs::write(state.join(".gitignore"), b"*\n")
+                .map_err(|e| Error::io("creating .autonomy/.gitignore", e))?;
             let id = crate::ids::random_hex(16);
             let actor = crate::identity::acting_identity(dir);
             let journal = Journal::create(&state.join("journal.db"), &id, &actor, &rules_digest)?;

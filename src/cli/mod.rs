@@ -3,6 +3,7 @@
 
 mod apply;
 mod approve;
+mod capture;
 pub mod complete;
 mod completions;
 mod export;

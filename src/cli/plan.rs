@@ -23,10 +23,27 @@ use std::path::PathBuf;
 /// Example:
 ///   id=$(autonomy plan change.toml) && autonomy preview "$id"
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["file", "patch", "capture"])))]
 pub struct PlanArgs {
     /// The plan file, or `-` for stdin.
     #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
+    /// Make the plan from a unified diff (`git diff --binary`, `git format-patch`, `diff -u`),
+    /// or `-` for stdin. Context must match exactly; line offsets are fine, fuzz is not.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub patch: Option<PathBuf>,
+    /// Run CMD in a scratch copy of the workspace (never in it) and plan what it changed.
+    #[arg(long, requires = "command")]
+    pub capture: bool,
+    /// With --capture: copy and compare only these paths (repeatable).
+    #[arg(long, value_name = "PATH", requires = "capture")]
+    pub scope: Vec<String>,
+    /// The plan's title (default: the patch's Subject, or the captured command).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// The command for --capture, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 /// Plan files larger than this are refused (use `content_file` for big contents).
@@ -36,7 +53,20 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("plan")?;
     let mut s = Session::open(&ctx.dir)?;
     s.refuse_if_interrupted()?;
-    let (text, name, plan_dir) = read_plan_file(&args.file, &ctx.dir)?;
+    if let Some(patch) = &args.patch {
+        return plan_patch(&mut s, ctx, patch, args.title.as_deref());
+    }
+    if args.capture {
+        return super::capture::plan_capture(
+            &mut s,
+            ctx,
+            &args.command,
+            &args.scope,
+            args.title.as_deref(),
+        );
+    }
+    let file = args.file.clone().unwrap_or_default();
+    let (text, name, plan_dir) = read_plan_file(&file, &ctx.dir)?;
     let pf = crate::plan::file::parse(&text, &name)?;
     if pf.title.trim().is_empty() {
         return Err(Error::failed(format!(
@@ -59,6 +89,58 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
     let id = s.insert_plan(&plan, "file")?;
     report(ctx, &id, &plan);
     Ok(())
+}
+
+fn plan_patch(
+    s: &mut Session,
+    ctx: &Ctx,
+    path: &std::path::Path,
+    title: Option<&str>,
+) -> Result<()> {
+    let bytes = read_bytes(path, &ctx.dir)?;
+    let name = if path.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let ops = crate::plan::from_patch::ops(&s.ws, &bytes, &name)?;
+    let title = title
+        .map(str::to_string)
+        .or_else(|| crate::plan::from_patch::suggested_title(&bytes))
+        .unwrap_or_else(|| format!("Apply patch {name}"));
+    let meta = Meta {
+        workspace: s.workspace_id()?,
+        title,
+        author: s.actor.clone(),
+        description: None,
+    };
+    let plan = compile::compile_ops(&s.ws, ops, meta, s.rules()?, &s.blobs)?;
+    let id = s.insert_plan(&plan, "patch")?;
+    report(ctx, &id, &plan);
+    Ok(())
+}
+
+fn read_bytes(path: &std::path::Path, base: &std::path::Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .take(MAX_PLAN_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("reading stdin", e))?;
+    } else {
+        let f = std::fs::File::open(base.join(path))
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        f.take(MAX_PLAN_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    }
+    if bytes.len() as u64 > MAX_PLAN_FILE {
+        return Err(Error::failed(format!(
+            "{} is larger than 256 MiB",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Print the id (stdout) and a one-line summary (stderr).

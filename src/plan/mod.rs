@@ -3,6 +3,8 @@
 
 pub mod compile;
 pub mod file;
+pub mod from_patch;
 pub mod model;
+pub mod patch;
 
 pub use model::{Change, Plan, State};

@@ -1,0 +1,59 @@
+//! `autonomy plan --capture`: the CLI half (output streaming and reporting).
+
+use super::{Ctx, ui};
+use crate::error::{Error, Result};
+use crate::plan::compile::{self, Meta};
+use crate::session::Session;
+use crate::workspace::RelPath;
+
+pub fn plan_capture(
+    s: &mut Session,
+    ctx: &Ctx,
+    argv: &[String],
+    scopes: &[String],
+    title: Option<&str>,
+) -> Result<()> {
+    if argv.is_empty() {
+        return Err(Error::usage(
+            "--capture needs a command after `--`, e.g. autonomy plan --capture -- cargo fmt",
+        ));
+    }
+    let scopes = scopes
+        .iter()
+        .map(|p| RelPath::parse(p))
+        .collect::<Result<Vec<_>>>()?;
+    let timeout = match &s.rules()?.exec.timeout {
+        Some(t) => crate::rules::parse_duration(t)?,
+        None => std::time::Duration::from_secs(600),
+    };
+    ui::say(&format!(
+        "Running {:?} in a scratch copy of the workspace (the workspace is not touched)",
+        argv.join(" ")
+    ));
+    let mut sink = std::io::stderr();
+    let captured = crate::capture::capture(&s.ws.root, argv, &scopes, timeout, &mut sink)?;
+    for l in &captured.skipped_symlinks {
+        ui::say(&format!("note: symlink {l} was not copied or compared"));
+    }
+    if captured.ops.is_empty() {
+        return Err(Error::failed(format!(
+            "{:?} changed nothing in the scratch copy; there is nothing to plan",
+            argv.join(" ")
+        )));
+    }
+    let meta = Meta {
+        workspace: s.workspace_id()?,
+        title: title
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("Captured: {}", argv.join(" "))),
+        author: s.actor.clone(),
+        description: Some(format!(
+            "Changes made by `{}` in a scratch copy of the workspace.",
+            argv.join(" ")
+        )),
+    };
+    let plan = compile::compile_ops(&s.ws, captured.ops, meta, s.rules()?, &s.blobs)?;
+    let id = s.insert_plan(&plan, "capture")?;
+    super::plan::report(ctx, &id, &plan);
+    Ok(())
+}

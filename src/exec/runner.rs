@@ -1,0 +1,418 @@
+//! Spawning, supervising and reaping one command: timeout, output streaming, rusage.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
+use rustix::process::{
+    Pid, PidfdFlags, Resource, Rlimit, Signal, getrlimit, kill_process, kill_process_group,
+    pidfd_open, setrlimit, setsid,
+};
+
+use super::confine::{LandlockStatus, PreparedRuleset, landlock_status, restrict_self};
+use super::{Confinement, ExecError, ExecOutcome, ExecSpec, ExitKind};
+
+/// How long output is still drained after the direct child has exited (or
+/// was killed at the timeout) and its group was killed. Only matters when a
+/// descendant escaped the process group while holding the output pipes.
+pub const EXIT_DRAIN_GRACE: Duration = Duration::from_millis(500);
+
+/// Parent variables passed through the scrubbed environment, if set.
+const PASSTHROUGH_VARS: [&str; 3] = ["PATH", "HOME", "LANG"];
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Runs `spec`, streaming stdout and stderr to `out_sink` as they arrive.
+///
+/// Returns once the direct child has been reaped and the output pipes are
+/// drained: at the latest about `timeout + EXIT_DRAIN_GRACE` after the start.
+/// See the module documentation for the process-group policy.
+pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, ExecError> {
+    let Some(command) = spec.argv.first() else {
+        return Err(ExecError::EmptyArgv);
+    };
+    if !spec.cwd.is_dir() {
+        return Err(ExecError::CwdMissing {
+            cwd: spec.cwd.clone(),
+        });
+    }
+    let env = build_env(&spec.env);
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_os_str());
+    let program = resolve_program(command, &spec.cwd, path_var)?;
+    let ruleset = prepare_confinement(spec)?;
+    let confined = ruleset.is_some();
+    let rlimit = spec.memory_limit.map(child_rlimit);
+
+    let mut cmd = Command::new(&program);
+    cmd.arg0(command)
+        .args(&spec.argv[1..])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&spec.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let ruleset_fd = ruleset.as_ref().map(PreparedRuleset::raw_fd);
+    // SAFETY: the closure runs between fork and exec; it only performs raw
+    // system calls (setsid, setrlimit, prctl, landlock_restrict_self) on
+    // values computed before the fork, and neither allocates nor locks.
+    unsafe {
+        cmd.pre_exec(move || child_setup(rlimit, ruleset_fd));
+    }
+
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    drop(ruleset);
+    let mut reaper = Reaper {
+        pid: Pid::from_child(&child),
+        reaped: false,
+    };
+    let pipes = [
+        child.stdout.take().map(|p| File::from(OwnedFd::from(p))),
+        child.stderr.take().map(|p| File::from(OwnedFd::from(p))),
+    ];
+    let pidfd = pidfd_open(reaper.pid, PidfdFlags::empty()).map_err(|e| ExecError::Io {
+        context: "pidfd_open on the child",
+        source: e.into(),
+    })?;
+    let mut capture = Capture {
+        sink: out_sink,
+        kept: Vec::new(),
+        max: spec.max_output_bytes,
+        total: 0,
+        truncated: false,
+    };
+    let deadline = start.checked_add(spec.timeout);
+    let (raw_status, usage, timed_out) =
+        supervise(&mut reaper, pipes, pidfd, deadline, &mut capture)?;
+    let wall = start.elapsed();
+
+    let status = if timed_out {
+        ExitKind::TimedOut
+    } else if libc::WIFEXITED(raw_status) {
+        ExitKind::Exited(libc::WEXITSTATUS(raw_status))
+    } else {
+        ExitKind::Signaled(libc::WTERMSIG(raw_status))
+    };
+    Ok(ExecOutcome {
+        status,
+        kept_output: capture.kept,
+        output_truncated: capture.truncated,
+        total_output_bytes: capture.total,
+        wall,
+        user_cpu: timeval_to_duration(usage.ru_utime),
+        sys_cpu: timeval_to_duration(usage.ru_stime),
+        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        confined,
+    })
+}
+
+/// Poll loop over stdout, stderr and the child's pidfd. Returns the raw wait
+/// status, the child's rusage and whether the timeout fired.
+fn supervise(
+    reaper: &mut Reaper,
+    mut pipes: [Option<File>; 2],
+    pidfd: OwnedFd,
+    deadline: Option<Instant>,
+    capture: &mut Capture<'_>,
+) -> Result<(i32, libc::rusage, bool), ExecError> {
+    let mut pidfd = Some(pidfd);
+    let mut exit: Option<(i32, libc::rusage)> = None;
+    let mut timed_out = false;
+    let mut drain_until: Option<Instant> = None;
+    let mut buf = vec![0u8; READ_CHUNK];
+
+    loop {
+        if let Some(done) = exit
+            && pipes.iter().all(Option::is_none)
+        {
+            return Ok((done.0, done.1, timed_out));
+        }
+        let now = Instant::now();
+        let limit = drain_until.or(deadline);
+        if let Some(limit) = limit
+            && now >= limit
+        {
+            match exit {
+                // Drain grace (or the deadline while draining) is over: drop the pipes.
+                Some(done) => return Ok((done.0, done.1, timed_out)),
+                None => {
+                    timed_out = true;
+                    reaper.kill_all();
+                    exit = Some(reaper.reap()?);
+                    pidfd = None;
+                    drain_until = Some(now + EXIT_DRAIN_GRACE);
+                    continue;
+                }
+            }
+        }
+        let timeout = match limit {
+            Some(limit) => Some(Timespec::try_from(limit - now).map_err(|_| ExecError::Io {
+                context: "converting the poll timeout",
+                source: io::Error::from(io::ErrorKind::InvalidInput),
+            })?),
+            None => None,
+        };
+
+        // Slots 0 and 1 are stdout/stderr, slot 2 the pidfd.
+        let mut ready = [false; 3];
+        {
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(3);
+            let mut slots: Vec<usize> = Vec::with_capacity(3);
+            for (i, pipe) in pipes.iter().enumerate() {
+                if let Some(pipe) = pipe {
+                    fds.push(PollFd::new(pipe, PollFlags::IN));
+                    slots.push(i);
+                }
+            }
+            if let Some(pidfd) = &pidfd {
+                fds.push(PollFd::new(pidfd, PollFlags::IN));
+                slots.push(2);
+            }
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(_) => {}
+                Err(Errno::INTR) => continue,
+                Err(e) => {
+                    return Err(ExecError::Io {
+                        context: "polling the child's output",
+                        source: e.into(),
+                    });
+                }
+            }
+            for (fd, slot) in fds.iter().zip(slots) {
+                ready[slot] = !fd.revents().is_empty();
+            }
+        }
+
+        for (i, pipe) in pipes.iter_mut().enumerate() {
+            if !ready[i] {
+                continue;
+            }
+            let Some(file) = pipe else { continue };
+            match file.read(&mut buf) {
+                Ok(0) => *pipe = None,
+                Ok(n) => capture.push(&buf[..n]).map_err(ExecError::Sink)?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(ExecError::Io {
+                        context: "reading the child's output",
+                        source,
+                    });
+                }
+            }
+        }
+
+        if ready[2] && exit.is_none() {
+            // The direct child is a zombie now, so its pid (= pgid) cannot be
+            // reused yet: kill what is left of its group, then reap it.
+            reaper.kill_group();
+            exit = Some(reaper.reap()?);
+            pidfd = None;
+            let grace_end = Instant::now() + EXIT_DRAIN_GRACE;
+            drain_until = Some(deadline.map_or(grace_end, |d| d.min(grace_end)));
+        }
+    }
+}
+
+/// Accumulates the kept prefix and forwards every chunk to the sink.
+struct Capture<'a> {
+    sink: &'a mut dyn Write,
+    kept: Vec<u8>,
+    max: u64,
+    total: u64,
+    truncated: bool,
+}
+
+impl Capture<'_> {
+    fn push(&mut self, data: &[u8]) -> io::Result<()> {
+        let len = data.len() as u64;
+        self.total = self.total.saturating_add(len);
+        let room = self.max.saturating_sub(self.kept.len() as u64);
+        let take = usize::try_from(room.min(len)).unwrap_or(data.len());
+        self.kept.extend_from_slice(&data[..take]);
+        if take < data.len() {
+            self.truncated = true;
+        }
+        self.sink.write_all(data)?;
+        self.sink.flush()
+    }
+}
+
+/// Owns the obligation to kill and reap the child; does so on drop if an
+/// error interrupted supervision.
+struct Reaper {
+    pid: Pid,
+    reaped: bool,
+}
+
+impl Reaper {
+    fn kill_group(&self) {
+        // ESRCH (group already empty) is expected and harmless.
+        let _ = kill_process_group(self.pid, Signal::KILL);
+    }
+
+    fn kill_all(&self) {
+        self.kill_group();
+        // In case the child moved itself to another process group.
+        let _ = kill_process(self.pid, Signal::KILL);
+    }
+
+    fn reap(&mut self) -> Result<(i32, libc::rusage), ExecError> {
+        let mut status: libc::c_int = 0;
+        // SAFETY: rusage is plain old data; all-zero is a valid value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: valid pointers to locals; pid is our own unreaped child.
+            let ret = unsafe { libc::wait4(self.pid.as_raw_pid(), &mut status, 0, &mut usage) };
+            if ret == self.pid.as_raw_pid() {
+                self.reaped = true;
+                return Ok((status, usage));
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                self.reaped = true; // nothing left to reap (e.g. ECHILD)
+                return Err(ExecError::Io {
+                    context: "wait4 on the child",
+                    source: err,
+                });
+            }
+        }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill_all();
+            let _ = self.reap();
+        }
+    }
+}
+
+/// Runs in the child between fork and exec. Async-signal-safe only.
+fn child_setup(rlimit: Option<Rlimit>, ruleset_fd: Option<i32>) -> io::Result<()> {
+    mark_inherited_fds_cloexec()?;
+    setsid()?;
+    if let Some(limit) = rlimit {
+        setrlimit(Resource::As, limit)?;
+    }
+    if let Some(fd) = ruleset_fd {
+        restrict_self(fd)?;
+    }
+    Ok(())
+}
+
+/// Marks every descriptor above stderr close-on-exec, so descriptors the
+/// parent itself inherited without `O_CLOEXEC` do not reach the command
+/// (Landlock cannot restrict already-open descriptors). They stay open until
+/// `exec`, which keeps std's exec-error pipe and the ruleset fd usable.
+/// Kernels without `CLOSE_RANGE_CLOEXEC` (< 5.11) are tolerated.
+fn mark_inherited_fds_cloexec() -> io::Result<()> {
+    // SAFETY: plain system call on integer arguments.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if ret == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ENOSYS | libc::EINVAL) => Ok(()),
+        _ => Err(err),
+    }
+}
+
+/// The child's `RLIMIT_AS`, clamped to the parent's hard limit so that an
+/// unprivileged parent never fails trying to raise it.
+fn child_rlimit(bytes: u64) -> Rlimit {
+    let hard = getrlimit(Resource::As).maximum;
+    let value = hard.map_or(bytes, |h| h.min(bytes));
+    Rlimit {
+        current: Some(value),
+        maximum: Some(value),
+    }
+}
+
+fn prepare_confinement(spec: &ExecSpec) -> Result<Option<PreparedRuleset>, ExecError> {
+    let Confinement::ReadOnlyExcept { read_write } = &spec.confinement else {
+        return Ok(None);
+    };
+    match landlock_status() {
+        LandlockStatus::Available { abi } => PreparedRuleset::build(abi, read_write).map(Some),
+        LandlockStatus::Unavailable { reason } if spec.confinement_required => {
+            Err(ExecError::LandlockUnavailable { reason })
+        }
+        LandlockStatus::Unavailable { .. } => Ok(None),
+    }
+}
+
+/// `PATH`, `HOME`, `LANG` from the parent (if set), overridden/extended by
+/// the declared variables.
+fn build_env(declared: &[(String, String)]) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = PASSTHROUGH_VARS
+        .iter()
+        .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
+        .collect();
+    for (k, v) in declared {
+        env.retain(|(existing, _)| existing != k.as_str());
+        env.push((k.into(), v.into()));
+    }
+    env
+}
+
+fn resolve_program(command: &str, cwd: &Path, path: Option<&OsStr>) -> Result<PathBuf, ExecError> {
+    let not_found = || ExecError::CommandNotFound {
+        command: command.to_owned(),
+        path: path.map_or_else(
+            || "<unset>".to_owned(),
+            |p| p.to_string_lossy().into_owned(),
+        ),
+    };
+    if command.contains('/') {
+        let candidate = cwd.join(command);
+        return if is_executable(&candidate) {
+            Ok(candidate)
+        } else {
+            Err(not_found())
+        };
+    }
+    if command.is_empty() {
+        return Err(not_found());
+    }
+    let Some(path) = path else {
+        return Err(not_found());
+    };
+    std::env::split_paths(path)
+        .map(|dir| cwd.join(dir).join(command)) // empty entry = cwd (POSIX)
+        .find(|candidate| is_executable(candidate))
+        .ok_or_else(not_found)
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn timeval_to_duration(tv: libc::timeval) -> Duration {
+    let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+    let micros = u64::try_from(tv.tv_usec).unwrap_or(0);
+    Duration::from_secs(secs) + Duration::from_micros(micros)
+}

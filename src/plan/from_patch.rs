@@ -1,0 +1,119 @@
+//! Turning a git-style unified diff into plan operations: every old content is read from
+//! the workspace first (as `git apply` does), each file patch is applied in memory, then
+//! deletions and renames are planned before the new contents are written.
+
+use super::compile::{ModeSpec, Op};
+use super::patch::{self, FilePatch, PatchKind};
+use crate::error::{Error, Result};
+use crate::workspace::{RelPath, Workspace};
+
+/// The title a patch suggests: a `Subject:` line of `git format-patch` output.
+pub fn suggested_title(input: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&input[..input.len().min(64 * 1024)]);
+    let subject = text.lines().find_map(|l| l.strip_prefix("Subject: "))?;
+    let subject = match subject.strip_prefix('[') {
+        Some(rest) => rest.split_once("] ").map_or(subject, |(_, s)| s),
+        None => subject,
+    };
+    let t = subject.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn git_mode(mode: u32, path: &str) -> Result<u32> {
+    match mode & 0o170000 {
+        0o100000 | 0 => Ok(mode & 0o7777),
+        0o120000 => Err(Error::failed(format!(
+            "{path}: the patch makes a symbolic link; autonomy does not create symlinks"
+        ))),
+        _ => Err(Error::failed(format!(
+            "{path}: unsupported file mode {mode:o} in the patch"
+        ))),
+    }
+}
+
+fn read_old(ws: &Workspace, path: &str) -> Result<Option<Vec<u8>>> {
+    let rel = RelPath::parse(path)?;
+    match ws.lstat(&rel)? {
+        None => Ok(None),
+        Some(m) if m.is_file() => {
+            let dir = ws.open_dir(rel.parent().as_ref())?;
+            dir.read(rel.file_name())
+                .map(Some)
+                .map_err(|e| Error::io(format!("reading {rel}"), e))
+        }
+        Some(_) => Err(Error::failed(format!(
+            "{rel} is a directory; the patch expects a file"
+        ))),
+    }
+}
+
+/// Parse and apply `input` against the workspace, producing ops for the plan compiler.
+pub fn ops(ws: &Workspace, input: &[u8], name: &str) -> Result<Vec<(String, Op)>> {
+    let patches = patch::parse(input).map_err(|e| {
+        Error::failed(format!("patch {name}: {e}"))
+            .hint("give a unified diff as `git diff --binary` or `diff -u` writes it")
+    })?;
+    // 1. Every result computed from the tree as it is now.
+    let mut results: Vec<(&FilePatch, Option<Vec<u8>>)> = Vec::new();
+    for p in &patches {
+        let old = match &p.old_path {
+            Some(op) => read_old(ws, op)?,
+            None => None,
+        };
+        if let (Some(op), None) = (&p.old_path, &old)
+            && p.kind != PatchKind::Create
+        {
+            return Err(Error::failed(format!(
+                "patch {name}: {op} does not exist in the workspace"
+            )));
+        }
+        let new = patch::apply(p, old.as_deref()).map_err(|e| {
+            Error::failed(format!("patch {name}: {e}")).hint(
+                "the patch must apply exactly to the current files (offsets are fine, fuzz is not)",
+            )
+        })?;
+        results.push((p, new));
+    }
+    // 2. Deletions and renames first, then contents and modes.
+    let mut ops = Vec::new();
+    for (p, _) in &results {
+        let label = format!("patch {name}: {}", p.path());
+        match p.kind {
+            PatchKind::Delete => {
+                let path = RelPath::parse(p.old_path.as_deref().unwrap_or(""))?;
+                ops.push((label, Op::Delete { path }));
+            }
+            PatchKind::Rename => {
+                let from = RelPath::parse(p.old_path.as_deref().unwrap_or(""))?;
+                let to = RelPath::parse(p.new_path.as_deref().unwrap_or(""))?;
+                ops.push((label, Op::Move { from, to }));
+            }
+            _ => {}
+        }
+    }
+    for (p, new) in results {
+        let label = format!("patch {name}: {}", p.path());
+        let Some(new_path) = &p.new_path else {
+            continue;
+        };
+        let path = RelPath::parse(new_path)?;
+        let mode = p
+            .new_mode
+            .map(|m| git_mode(m, new_path))
+            .transpose()?
+            .map(ModeSpec::Exact);
+        let old_same = p.old_path.as_ref().is_some_and(|o| o == new_path);
+        let Some(bytes) = new else { continue };
+        // A pure rename or mode change carries no new content.
+        let no_content =
+            matches!(p.body, patch::PatchBody::None) && (p.kind == PatchKind::Rename || old_same);
+        if no_content {
+            if let Some(m) = mode {
+                ops.push((label, Op::Chmod { path, mode: m }));
+            }
+        } else {
+            ops.push((label, Op::Write { path, bytes, mode }));
+        }
+    }
+    Ok(ops)
+}
