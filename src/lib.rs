@@ -18,6 +18,7 @@ pub mod plan;
 pub mod render;
 pub mod risk;
 pub mod rules;
+pub mod sandbox;
 pub mod session;
 pub mod store;
 pub mod workspace;

@@ -16,6 +16,7 @@ mod preview;
 mod recover;
 mod reject;
 mod rollback;
+mod sandbox;
 mod status;
 pub mod ui;
 mod verify;
@@ -85,6 +86,7 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     Rollback(rollback::RollbackArgs),
     Export(export::ExportArgs),
+    Sandbox(sandbox::SandboxArgs),
     Log(log::LogArgs),
     Recover(recover::RecoverArgs),
     Verify(verify::VerifyArgs),
@@ -151,6 +153,10 @@ pub fn main() -> ExitCode {
         Command::Apply(a) => apply::run(a, &ctx),
         Command::Rollback(a) => rollback::run(a, &ctx),
         Command::Export(a) => export::run(a, &ctx),
+        Command::Sandbox(a) => match sandbox::run(a, &ctx) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Command::Log(a) => log::run(a, &ctx),
         Command::Recover(a) => recover::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),

@@ -312,6 +312,62 @@ fn child_setup(rlimit: Option<Rlimit>, ruleset_fd: Option<i32>) -> io::Result<()
     }
     if let Some(fd) = ruleset_fd {
         restrict_self(fd)?;
+        drop_capabilities()?;
+    }
+    Ok(())
+}
+
+/// A confined child keeps no capabilities, root included: empty the bounding set (so
+/// `exec` cannot regain them), clear the ambient set, then zero the current sets.
+fn drop_capabilities() -> io::Result<()> {
+    for cap in 0..64 {
+        // SAFETY: plain prctl on integer arguments; EINVAL past the last cap is expected.
+        let ret = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if ret != 0 {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINVAL) => break,
+                // Without CAP_SETPCAP (not root) there is nothing to drop.
+                Some(libc::EPERM) => break,
+                _ => return Err(err),
+            }
+        }
+    }
+    // SAFETY: plain prctl on integer arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset with a v3 header and two data structs, as the kernel ABI requires.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    if ret != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
