@@ -36,6 +36,12 @@ pub fn notes(plan: &Plan, signers_path: &str) -> Vec<String> {
     if exec_on > 0 {
         out.push(format!("makes {exec_on} file(s) executable"));
     }
+    if !plan.exec.is_empty() {
+        out.push(format!(
+            "runs {} command(s); effects outside their declared paths and outside the file system cannot be rolled back",
+            plan.exec.len()
+        ));
+    }
     let files = plan
         .changes
         .iter()

@@ -302,6 +302,22 @@ impl Rules {
         })
     }
 
+    /// The longest an exec step may run (`[exec] timeout`, default 10m).
+    pub fn exec_timeout(&self) -> Result<std::time::Duration> {
+        match &self.exec.timeout {
+            Some(t) => parse_duration(t),
+            None => Ok(std::time::Duration::from_secs(600)),
+        }
+    }
+
+    /// Output kept in the journal per command (`[exec] max_output_bytes`, default 1MiB).
+    pub fn exec_max_output(&self) -> Result<u64> {
+        self.exec
+            .max_output_bytes
+            .as_deref()
+            .map_or(Ok(1 << 20), parse_size)
+    }
+
     /// Refuse a plan that touches a path a `deny` rule covers.
     pub fn check_denied(&self, plan: &Plan) -> Result<()> {
         for rule in self.rules.iter().filter(|r| r.deny) {

@@ -99,6 +99,7 @@ pub fn run_plan(
     ));
     let mut reporter = super::ui::StepPrinter::new(plan.changes.len());
     let actor = s.actor.clone();
+    let rules = crate::rules::Rules::load(&s.ws.root)?;
     let outcome = run::execute(
         &s.ws,
         &mut s.journal,
@@ -108,6 +109,7 @@ pub fn run_plan(
         plan,
         kind,
         &consume,
+        &rules,
         &mut reporter,
     )?;
     if ctx.json() {

@@ -149,7 +149,10 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
     for c in &plan.changes {
         *counts.entry(c.verb()).or_insert(0usize) += 1;
     }
-    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let mut parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    if !plan.exec.is_empty() {
+        parts.push(format!("{} exec step(s)", plan.exec.len()));
+    }
     if ctx.json() {
         ui::json(&serde_json::json!({
             "format_version": 1,

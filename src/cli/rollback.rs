@@ -123,6 +123,8 @@ fn reverse_for(s: &mut Session, row: &PlanRow) -> Result<(PlanRow, Plan)> {
             .collect(),
         exec: Vec::new(),
     };
+    let mut reverse = reverse;
+    reverse.changes.extend(exec_reversals(s, &row.id)?);
     for c in &reverse.changes {
         if let Some(h) = c.after.file_hash()
             && c.before.file_hash() != Some(h)
@@ -155,4 +157,48 @@ fn reverse_for(s: &mut Session, row: &PlanRow) -> Result<(PlanRow, Plan)> {
     let id = s.insert_plan(&reverse, "rollback")?;
     let rev_row = s.resolve(Some(&id), Default::Newest)?;
     Ok((rev_row, reverse))
+}
+
+/// What the plan's exec steps changed (recorded when its run committed), reversed: the
+/// commands are not run again; their effects inside `touches` are undone like any file.
+fn exec_reversals(s: &Session, plan_id: &str) -> Result<Vec<Change>> {
+    use crate::plan::State;
+    let mut stmt = s.journal.conn.prepare(
+        "SELECT e.path, e.before, e.after FROM run_exec e JOIN runs r ON r.id = e.run
+         WHERE r.plan = ?1 AND r.state = 'committed' AND e.after IS NOT NULL ORDER BY e.run, e.step",
+    )?;
+    let rows = stmt.query_map([plan_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut folded: std::collections::BTreeMap<String, (State, State)> =
+        std::collections::BTreeMap::new();
+    for row in rows {
+        let (path, before, after) = row?;
+        let decode = |t: &str| -> Result<State> {
+            serde_json::from_str(t).map_err(|e| {
+                Error::integrity(format!(
+                    "the journal's record of {path} does not decode: {e}"
+                ))
+            })
+        };
+        let (b, a) = (decode(&before)?, decode(&after)?);
+        folded
+            .entry(path)
+            .and_modify(|e| e.1 = a.clone())
+            .or_insert((b, a));
+    }
+    Ok(folded
+        .into_iter()
+        .filter(|(_, (b, a))| b != a)
+        .map(|(path, (b, a))| Change {
+            path,
+            before: a,
+            after: b,
+            from: None,
+        })
+        .collect())
 }

@@ -27,6 +27,8 @@ pub struct PreviewDoc {
     pub policy_change: bool,
     pub stat: StatDoc,
     pub changes: Vec<ChangeDoc>,
+    /// Commands run after the file changes, exactly as they will run.
+    pub exec: Vec<crate::plan::ExecStep>,
 }
 
 #[derive(Serialize)]
@@ -136,6 +138,7 @@ pub fn build(input: &Input) -> PreviewDoc {
         policy_change: changes.iter().any(|c| c.policy),
         stat,
         changes,
+        exec: plan.exec.clone(),
     }
 }
 
@@ -366,12 +369,64 @@ pub fn render_text(
         }
         let _ = writeln!(out);
     }
+    render_exec(&mut out, doc, styled);
     let _ = writeln!(
         out,
         "{} file(s) changed, {} insertion(s)(+), {} deletion(s)(-)",
         doc.stat.files, doc.stat.added_lines, doc.stat.removed_lines
     );
     out
+}
+
+fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str) -> String) {
+    if doc.exec.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        styled(&color::header(), "Commands, run after the file changes:")
+    );
+    for (i, e) in doc.exec.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. exec {}",
+            i + 1,
+            styled(&color::warn(), &shell_words::join(&e.run))
+        );
+        let _ = writeln!(out, "     argv:    {:?}", e.run);
+        let _ = writeln!(
+            out,
+            "     cwd:     {}",
+            if e.cwd.is_empty() { "." } else { &e.cwd }
+        );
+        let env: Vec<String> = e.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        let _ = writeln!(
+            out,
+            "     env:     PATH, HOME, LANG{}{}",
+            if env.is_empty() { "" } else { ", " },
+            env.join(", ")
+        );
+        let _ = writeln!(out, "     timeout: {}s", e.timeout_ms / 1000);
+        let _ = writeln!(
+            out,
+            "     may change: {}",
+            if e.touches.is_empty() {
+                "nothing (read-only)".to_string()
+            } else {
+                e.touches.join(", ")
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        styled(
+            &color::warn(),
+            "  Effects inside the declared paths are snapshotted and rolled back with the plan; effects outside them\n  and outside the file system (network, databases, other processes) cannot be rolled back."
+        )
+    );
+    let _ = writeln!(out);
 }
 
 fn change_label(c: &ChangeDoc) -> &'static str {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this build writes. Older journals are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1
@@ -84,6 +84,18 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     CREATE TRIGGER events_no_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    "#,
+    // 1 -> 2: exec steps. A step's snapshot (`before`) is written before its command runs;
+    // `after` is filled when the run commits.
+    r#"
+    CREATE TABLE run_exec (
+        run    INTEGER NOT NULL REFERENCES runs(id),
+        step   INTEGER NOT NULL,
+        path   TEXT NOT NULL,
+        before TEXT NOT NULL,
+        after  TEXT,
+        PRIMARY KEY (run, step, path)
+    );
     "#,
 ];
 
