@@ -318,6 +318,41 @@ impl Rules {
             .map_or(Ok(1 << 20), parse_size)
     }
 
+    /// Re-check a stored plan against the limits in force now (they may have tightened
+    /// since it was planned). `size` gives a blob's size.
+    pub fn check_limits(&self, plan: &Plan, size: &dyn Fn(&str) -> Option<u64>) -> Result<()> {
+        let l = &self.limits;
+        if plan.changes.len() as u64 > l.max_changes {
+            return Err(Error::failed(format!(
+                "the plan has {} changes, over the limit max_changes ({}) in autonomy.toml",
+                plan.changes.len(),
+                l.max_changes
+            )));
+        }
+        let mut total = 0u64;
+        for c in &plan.changes {
+            if let Some(h) = c.after.file_hash()
+                && c.before.file_hash() != Some(h)
+            {
+                let n = size(h).unwrap_or(0);
+                if n > l.max_file_bytes {
+                    return Err(Error::failed(format!(
+                        "{} would be {n} bytes, over the limit max_file_bytes ({}) in autonomy.toml",
+                        c.path, l.max_file_bytes
+                    )));
+                }
+                total += n;
+            }
+        }
+        if total > l.max_plan_bytes {
+            return Err(Error::failed(format!(
+                "the plan writes {total} bytes, over the limit max_plan_bytes ({}) in autonomy.toml",
+                l.max_plan_bytes
+            )));
+        }
+        Ok(())
+    }
+
     /// Refuse a plan that touches a path a `deny` rule covers.
     pub fn check_denied(&self, plan: &Plan) -> Result<()> {
         for rule in self.rules.iter().filter(|r| r.deny) {

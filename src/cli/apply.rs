@@ -82,6 +82,7 @@ pub fn run_plan(
         return Err(run::interrupted_error(run, &plan));
     }
     s.rules()?.check_denied(plan)?;
+    s.rules()?.check_limits(plan, &|h| s.blobs.size(h))?;
     let consume = gate::ensure(s, &row.id, plan, &row.status, approvals)?;
     let drifted = drift(&s.ws, plan)?;
     if !drifted.is_empty() {
