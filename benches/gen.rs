@@ -1,0 +1,137 @@
+//! Benchmark fixture generator (not part of the product): fills an initialised workspace's
+//! journal with many plans or events quickly, through the library's own encodings, so
+//! that `verify` accepts the result.
+//!
+//!   bench-gen plans WORKSPACE N     N plans (a mix of pending, approved, applied, rejected)
+//!   bench-gen events WORKSPACE N    N `plan.previewed` events on one plan
+//!
+//! Everything goes in one transaction. The hash chain is computed with
+//! `autonomy::store::journal::event_hash`, exactly as `append_event` does.
+
+use autonomy::plan::model::PLAN_FORMAT;
+use autonomy::plan::{Change, Plan, State};
+use autonomy::store::journal::{GENESIS, event_hash};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+const ACTOR: &str = "bench@example.com";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 4 {
+        return Err("usage: bench-gen plans|events WORKSPACE N".into());
+    }
+    let n: u64 = args[3].parse()?;
+    let db = Path::new(&args[2]).join(".autonomy").join("journal.db");
+    let mut conn = Connection::open(&db)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // A generator, not the product: no need to wait for the disk on every page.
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    let tx = conn.transaction()?;
+    let workspace: String =
+        tx.query_row("SELECT value FROM meta WHERE key = 'workspace'", [], |r| {
+            r.get(0)
+        })?;
+    let (mut seq, mut prev, rules): (i64, String, String) = tx
+        .query_row(
+            "SELECT seq, hash, rules FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .unwrap_or((0, GENESIS.to_string(), String::new()));
+    let at = autonomy::ids::now_string();
+    {
+        let mut ins = tx.prepare(
+            "INSERT INTO events (seq, at, actor, kind, plan, rules, data, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        let mut event = |kind: &str, plan: Option<&str>, data: &str| -> rusqlite::Result<()> {
+            seq += 1;
+            let hash = event_hash(seq, &prev, &at, ACTOR, kind, plan, &rules, data);
+            ins.execute(params![seq, at, ACTOR, kind, plan, rules, data, prev, hash])?;
+            prev = hash;
+            Ok(())
+        };
+        match args[1].as_str() {
+            "plans" => {
+                let mut plan_seq: i64 =
+                    tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM plans", [], |r| r.get(0))?;
+                let mut ins_plan = tx.prepare(
+                    "INSERT INTO plans (id, seq, created, title, author, status, reverses, canonical) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
+                )?;
+                let mut ins_change = tx.prepare(
+                    "INSERT INTO changes (plan, idx, path, before_hash, after_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for i in 0..n {
+                    let plan = Plan {
+                        format: PLAN_FORMAT.to_string(),
+                        workspace: workspace.clone(),
+                        created: at.clone(),
+                        title: format!("Synthetic plan {i}"),
+                        author: ACTOR.to_string(),
+                        description: None,
+                        reverses: None,
+                        // A folder: no blob needed, so `verify` stays clean.
+                        changes: vec![Change {
+                            path: format!("gen/dir{i}"),
+                            before: State::Absent,
+                            after: State::Dir,
+                            from: None,
+                        }],
+                        exec: Vec::new(),
+                    };
+                    let id = plan.id();
+                    // Old plans are mostly settled; a few are still open.
+                    let status = match i % 10 {
+                        0 => "pending",
+                        1 => "approved",
+                        2 => "rejected",
+                        _ => "rolled_back",
+                    };
+                    plan_seq += 1;
+                    ins_plan.execute(params![
+                        id,
+                        plan_seq,
+                        plan.created,
+                        plan.title,
+                        plan.author,
+                        status,
+                        plan.canonical()
+                    ])?;
+                    let c = &plan.changes[0];
+                    ins_change.execute(params![
+                        id,
+                        0,
+                        c.path,
+                        c.before.file_hash(),
+                        c.after.file_hash()
+                    ])?;
+                    let data = serde_json::json!({
+                        "title": plan.title, "author": plan.author, "changes": 1,
+                        "source": "file", "reverses": null
+                    })
+                    .to_string();
+                    event("plan.created", Some(&id), &data)?;
+                }
+            }
+            "events" => {
+                let plan: Option<String> = tx
+                    .query_row("SELECT id FROM plans ORDER BY seq LIMIT 1", [], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                for _ in 0..n {
+                    event(
+                        "plan.previewed",
+                        plan.as_deref(),
+                        r#"{"stat":false,"note":"synthetic event for the journal benchmark"}"#,
+                    )?;
+                }
+            }
+            other => return Err(format!("unknown fixture {other:?}").into()),
+        }
+    }
+    tx.commit()?;
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+    Ok(())
+}
