@@ -14,6 +14,7 @@ pub mod exec;
 pub mod hash;
 pub mod identity;
 pub mod ids;
+pub mod par;
 pub mod plan;
 pub mod render;
 pub mod risk;

@@ -6,9 +6,13 @@ use crate::error::{Error, Kind, Result};
 use cap_fs_ext::DirExt;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, fstat, openat, statat};
+use rustix::io::Errno;
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// The name of the state directory at the workspace root.
 pub const STATE_DIR: &str = ".autonomy";
@@ -125,6 +129,9 @@ impl fmt::Display for RelPath {
 pub struct Workspace {
     pub root: PathBuf,
     pub dir: Dir,
+    /// Files hashed by [`Workspace::state`] in this process, with the stat signature they
+    /// had, for [`Workspace::recheck`].
+    hashed: Mutex<HashMap<RelPath, (StatSig, crate::plan::State)>>,
 }
 
 impl Workspace {
@@ -152,6 +159,7 @@ impl Workspace {
         Ok(Workspace {
             root: root.to_path_buf(),
             dir,
+            hashed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -185,13 +193,8 @@ impl Workspace {
     /// What is at `rel` now, without following symlinks. A symlink anywhere on the way is
     /// an error naming the path.
     pub fn lstat(&self, rel: &RelPath) -> Result<Option<cap_std::fs::Metadata>> {
-        let parent = match rel.parent() {
-            None => self.open_dir(None)?,
-            Some(p) => match self.open_dir(Some(&p)) {
-                Ok(d) => d,
-                Err(e) if e.kind == Kind::Failed && !self.ancestor_exists(&p)? => return Ok(None),
-                Err(e) => return Err(e),
-            },
+        let Some(parent) = self.parent_dir(rel)? else {
+            return Ok(None);
         };
         match parent.symlink_metadata(rel.file_name()) {
             Ok(m) if m.is_symlink() => Err(symlink_refused(rel)),
@@ -199,6 +202,18 @@ impl Workspace {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) if e.raw_os_error() == Some(20) => Ok(None), // ENOTDIR: a parent is a file
             Err(e) => Err(Error::io(format!("reading {rel}"), e)),
+        }
+    }
+
+    /// The folder holding `rel`, or `None` when a parent is missing or is a file.
+    fn parent_dir(&self, rel: &RelPath) -> Result<Option<Dir>> {
+        match rel.parent() {
+            None => self.open_dir(None).map(Some),
+            Some(p) => match self.open_dir(Some(&p)) {
+                Ok(d) => Ok(Some(d)),
+                Err(e) if e.kind == Kind::Failed && !self.ancestor_exists(&p)? => Ok(None),
+                Err(e) => Err(e),
+            },
         }
     }
 
@@ -225,29 +240,132 @@ impl Workspace {
 
 impl Workspace {
     /// What `rel` holds now, as a plan state (files hashed, symlinks refused).
+    ///
+    /// A file's hash is remembered with its stat signature when the file provably did not
+    /// change since before it was read (see [`Workspace::recheck`]).
     pub fn state(&self, rel: &RelPath) -> Result<crate::plan::State> {
         use crate::plan::State;
-        use cap_std::fs::PermissionsExt;
-        match self.lstat(rel)? {
-            None => Ok(State::Absent),
-            Some(m) if m.is_dir() => Ok(State::Dir),
-            Some(m) if m.is_file() => {
-                let dir = self.open_dir(rel.parent().as_ref())?;
-                let f = dir
-                    .open(rel.file_name())
-                    .map_err(|e| Error::io(format!("reading {rel}"), e))?;
-                let (hash, _) = crate::hash::hash_reader(f)
-                    .map_err(|e| Error::io(format!("reading {rel}"), e))?;
-                Ok(State::File {
-                    sha256: hash,
-                    mode: m.permissions().mode() & 0o7777,
-                })
+        // Taken before anything is read: a change after this instant gets a ctime >= it.
+        let started = coarse_now();
+        let Some(parent) = self.parent_dir(rel)? else {
+            return Ok(State::Absent);
+        };
+        let name = rel.file_name();
+        let st = match statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(State::Absent),
+            Err(e) => return Err(Error::io(format!("reading {rel}"), e.into())),
+        };
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Symlink => return Err(symlink_refused(rel)),
+            FileType::Directory => return Ok(State::Dir),
+            FileType::RegularFile => {}
+            _ => return Err(not_regular(rel)),
+        }
+        let fd = openat(
+            &parent,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        )
+        .map_err(|e| match e {
+            Errno::LOOP => symlink_refused(rel),
+            e => Error::io(format!("reading {rel}"), e.into()),
+        })?;
+        let file = std::fs::File::from(fd);
+        let read = |e: Errno| Error::io(format!("reading {rel}"), e.into());
+        let before = fstat(&file).map_err(read)?;
+        if FileType::from_raw_mode(before.st_mode) != FileType::RegularFile {
+            return Err(not_regular(rel));
+        }
+        let (hash, _) =
+            crate::hash::hash_reader(&file).map_err(|e| Error::io(format!("reading {rel}"), e))?;
+        let after = fstat(&file).map_err(read)?;
+        let state = State::File {
+            sha256: hash,
+            mode: before.st_mode & 0o7777,
+        };
+        let sig = StatSig::of(&before);
+        if let Ok(mut cache) = self.hashed.lock() {
+            if sig == StatSig::of(&after) && sig.ctime < started {
+                cache.insert(rel.clone(), (sig, state.clone()));
+            } else {
+                cache.remove(rel);
             }
-            Some(_) => Err(Error::failed(format!(
-                "{rel} is not a regular file or directory (a device, socket or fifo)"
-            ))),
+        }
+        Ok(state)
+    }
+
+    /// [`Workspace::state`] of many paths, hashed on every core; results in input order.
+    pub fn states(&self, rels: &[RelPath]) -> Vec<Result<crate::plan::State>> {
+        crate::par::map(rels, crate::par::cpus(), |rel| self.state(rel))
+    }
+
+    /// What `rel` holds now, like [`Workspace::state`], but a file this process hashed
+    /// earlier is not read again when its stat signature (device, inode, type and mode,
+    /// size, mtime and ctime, to the nanosecond) is unchanged. That is safe because the
+    /// hash was only remembered when the file's ctime was older than the moment hashing
+    /// began: any later change to the file sets its ctime to a time at or after that
+    /// moment, so the signature differs. `docs/performance.md` lists what a stat check
+    /// cannot see (the "racy" cases).
+    pub fn recheck(&self, rel: &RelPath) -> Result<crate::plan::State> {
+        let cached = self.hashed.lock().ok().and_then(|c| c.get(rel).cloned());
+        if let Some((sig, state)) = cached
+            && let Ok(Some(parent)) = self.parent_dir(rel)
+            && let Ok(st) = statat(&parent, rel.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+            && StatSig::of(&st) == sig
+        {
+            return Ok(state);
+        }
+        self.state(rel)
+    }
+}
+
+/// What a stat check compares. Any write, truncate, chmod, chown, rename over or utimes
+/// changes the ctime (which no system call can set back), and most change more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StatSig {
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    size: i64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl StatSig {
+    fn of(st: &rustix::fs::Stat) -> StatSig {
+        StatSig {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mode: st.st_mode,
+            size: st.st_size,
+            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime, st.st_ctime_nsec as i64),
         }
     }
+}
+
+/// The coarse real-time clock: the one the kernel stamps inode times from (a fine-grained
+/// stamp is never earlier than it).
+fn coarse_now() -> (i64, i64) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    let ret = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if ret != 0 {
+        // No usable clock: claim "now" is the epoch, so that nothing is ever remembered.
+        return (i64::MIN, 0);
+    }
+    (ts.tv_sec, ts.tv_nsec)
+}
+
+fn not_regular(rel: &RelPath) -> Error {
+    Error::failed(format!(
+        "{rel} is not a regular file or directory (a device, socket or fifo)"
+    ))
 }
 
 fn is_symlink_error(e: &io::Error) -> bool {

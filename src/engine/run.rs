@@ -77,11 +77,16 @@ fn exec_snapshot(
 }
 
 /// Paths whose current state differs from the plan's `before`, with what is there now.
+/// Files are hashed on every core.
 pub fn drift(ws: &Workspace, plan: &Plan) -> Result<Vec<(String, State)>> {
+    let rels = plan
+        .changes
+        .iter()
+        .map(|c| c.rel())
+        .collect::<Result<Vec<_>>>()?;
     let mut out = Vec::new();
-    for c in &plan.changes {
-        let rel = c.rel()?;
-        let now = ws.state(&rel)?;
+    for (c, now) in plan.changes.iter().zip(ws.states(&rels)) {
+        let now = now?;
         if now != c.before {
             out.push((c.path.clone(), now));
         }
