@@ -7,7 +7,7 @@ use super::model::{Change, ExecStep, PLAN_FORMAT, Plan, State};
 use crate::error::{Error, Result};
 use crate::hash::sha256_hex;
 use crate::rules::Rules;
-use crate::store::blobs::BlobStore;
+use crate::store::blobs::{BlobBatch, BlobStore};
 use crate::workspace::{RelPath, Workspace};
 use base64::Engine as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,6 +27,12 @@ pub enum Op {
     Write {
         path: RelPath,
         bytes: Vec<u8>,
+        mode: Option<ModeSpec>,
+    },
+    /// A write whose content was streamed into the plan's blob batch (a `content_file`).
+    WriteStaged {
+        path: RelPath,
+        hash: String,
         mode: Option<ModeSpec>,
     },
     Edit {
@@ -63,11 +69,13 @@ pub struct Meta {
 
 const DEFAULT_FILE_MODE: u32 = 0o644;
 
-/// Turn a parsed plan file into ordered ops (content files read, ids and cycles checked).
+/// Turn a parsed plan file into ordered ops (ids and cycles checked; content files
+/// streamed into `staging`, hashed on the way, never held in memory).
 pub fn ops_from_file(
     pf: &PlanFile,
     plan_dir: Option<&Path>,
     rules: &Rules,
+    staging: &mut BlobBatch,
 ) -> Result<Vec<(String, Op)>> {
     let mut ids: HashMap<&str, usize> = HashMap::new();
     for (i, a) in pf.action.iter().enumerate() {
@@ -93,7 +101,7 @@ pub fn ops_from_file(
     for i in order {
         let a = &pf.action[i];
         let label = a.label(i);
-        let op = to_op(a, &label, plan_dir, rules).map_err(|e| prefix(e, &label))?;
+        let op = to_op(a, &label, plan_dir, rules, staging).map_err(|e| prefix(e, &label))?;
         ops.push((label, op));
     }
     Ok(ops)
@@ -184,7 +192,13 @@ fn mode_spec(a: &Action) -> Result<Option<ModeSpec>> {
     }
 }
 
-fn to_op(a: &Action, _label: &str, plan_dir: Option<&Path>, rules: &Rules) -> Result<Op> {
+fn to_op(
+    a: &Action,
+    _label: &str,
+    plan_dir: Option<&Path>,
+    rules: &Rules,
+    staging: &mut BlobBatch,
+) -> Result<Op> {
     let path = || RelPath::parse(need(&a.path, "path", &a.kind)?);
     Ok(match a.kind.as_str() {
         "write" => {
@@ -207,11 +221,17 @@ fn to_op(a: &Action, _label: &str, plan_dir: Option<&Path>, rules: &Rules) -> Re
                         Error::failed(format!("`content_base64` is not valid base64: {e}"))
                     })?
             } else {
-                read_content_file(
+                let hash = stage_content_file(
                     a.content_file.as_deref().unwrap_or(""),
                     plan_dir,
                     rules.limits.max_file_bytes,
-                )?
+                    staging,
+                )?;
+                return Ok(Op::WriteStaged {
+                    path: path()?,
+                    hash,
+                    mode: mode_spec(a)?,
+                });
             };
             Op::Write {
                 path: path()?,
@@ -269,8 +289,14 @@ fn to_op(a: &Action, _label: &str, plan_dir: Option<&Path>, rules: &Rules) -> Re
     })
 }
 
-/// `content_file` is relative to the plan file's folder and must stay inside it.
-fn read_content_file(raw: &str, plan_dir: Option<&Path>, max: u64) -> Result<Vec<u8>> {
+/// `content_file` is relative to the plan file's folder and must stay inside it. Its bytes
+/// are streamed into `staging`; returns their hash.
+fn stage_content_file(
+    raw: &str,
+    plan_dir: Option<&Path>,
+    max: u64,
+    staging: &mut BlobBatch,
+) -> Result<String> {
     let dir = plan_dir.ok_or_else(|| {
         Error::failed("`content_file` needs a plan file on disk (not stdin) to be relative to")
     })?;
@@ -287,16 +313,16 @@ fn read_content_file(raw: &str, plan_dir: Option<&Path>, max: u64) -> Result<Vec
             e,
         )
     })?;
-    let mut bytes = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(format!("reading content_file {raw}"), e))?;
-    if bytes.len() as u64 > max {
+    let (hash, size) = staging
+        .put_reader(file.take(max + 1))
+        .map_err(|e| Error::failed(format!("reading content_file {raw}: {}", e.message)))?;
+    if size > max {
+        staging.discard(&hash);
         return Err(Error::failed(format!(
             "content_file {raw} is larger than the limit max_file_bytes ({max} bytes)"
         )));
     }
-    Ok(bytes)
+    Ok(hash)
 }
 
 /// A node of the overlay: what a path holds once the ops so far are applied.
@@ -316,17 +342,53 @@ pub struct Overlay<'a> {
     from: HashMap<RelPath, RelPath>,
     /// New contents by hash, not yet in the blob store.
     contents: HashMap<String, Vec<u8>>,
+    /// Large new contents, streamed to temp files in the store (committed by `finish`).
+    staged: BlobBatch<'a>,
 }
 
 impl<'a> Overlay<'a> {
-    pub fn new(ws: &'a Workspace) -> Self {
+    pub fn new(ws: &'a Workspace, staged: BlobBatch<'a>) -> Self {
         Overlay {
             ws,
             before: BTreeMap::new(),
             now: BTreeMap::new(),
             from: HashMap::new(),
             contents: HashMap::new(),
+            staged,
         }
+    }
+
+    /// The size of content `hash` when the plan has it (in memory, staged or stored).
+    fn content_size(&self, hash: &str) -> Option<u64> {
+        match self.contents.get(hash) {
+            Some(b) => Some(b.len() as u64),
+            None => self.staged.size(hash),
+        }
+    }
+
+    /// Stream the unchanged content `hash` of a file on disk into the staging batch (for a
+    /// move), checking on the way that the file still holds it.
+    fn stage_from_disk(&mut self, p: &RelPath, hash: &str) -> Result<()> {
+        let source = self.disk_source(p, hash);
+        let dir = self.ws.open_dir(source.parent().as_ref())?;
+        let file = dir
+            .open(source.file_name())
+            .map_err(|e| Error::io(format!("reading {source}"), e))?;
+        let (got, _) = self.staged.put_reader(file)?;
+        if got != hash {
+            self.staged.discard(&got);
+            return Err(changed_while_compiling(&source));
+        }
+        Ok(())
+    }
+
+    /// Unchanged content is still on disk at some path we looked at.
+    fn disk_source(&self, p: &RelPath, hash: &str) -> RelPath {
+        self.before
+            .iter()
+            .find(|(_, s)| s.file_hash() == Some(hash))
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| p.clone())
     }
 
     fn disk_state(&self, p: &RelPath) -> Result<State> {
@@ -410,22 +472,19 @@ impl<'a> Overlay<'a> {
         if let Some(b) = self.contents.get(hash) {
             return Ok(b.clone());
         }
+        let on_disk = self.before.values().any(|s| s.file_hash() == Some(hash));
+        if !on_disk && self.staged.size(hash).is_some() {
+            // Staged by this plan, or already in the store.
+            return self.staged.read(hash);
+        }
         // Unchanged content: it is still on disk at some path we looked at.
-        let source = self
-            .before
-            .iter()
-            .find(|(_, s)| s.file_hash() == Some(hash))
-            .map(|(k, _)| k.clone())
-            .unwrap_or_else(|| p.clone());
+        let source = self.disk_source(p, hash);
         let dir = self.ws.open_dir(source.parent().as_ref())?;
         let bytes = dir
             .read(source.file_name())
             .map_err(|e| Error::io(format!("reading {source}"), e))?;
         if sha256_hex(&bytes) != hash {
-            return Err(Error::stale(format!(
-                "{source} changed while the plan was being compiled"
-            ))
-            .hint("run `autonomy plan` again"));
+            return Err(changed_while_compiling(&source));
         }
         Ok(bytes)
     }
@@ -456,6 +515,20 @@ impl<'a> Overlay<'a> {
                 let base = existing.unwrap_or(DEFAULT_FILE_MODE);
                 let mode = apply_mode(base, mode);
                 let hash = self.put_content(bytes);
+                self.set(&path, Node::File { hash, mode })
+            }
+            Op::WriteStaged { path, hash, mode } => {
+                self.ensure_parents(&path)?;
+                let existing = match self.get(&path)? {
+                    Node::Dir => {
+                        return Err(Error::failed(format!(
+                            "{path} is a directory; delete it first to write a file there"
+                        )));
+                    }
+                    Node::File { mode, .. } => Some(mode),
+                    Node::Absent => None,
+                };
+                let mode = apply_mode(existing.unwrap_or(DEFAULT_FILE_MODE), mode);
                 self.set(&path, Node::File { hash, mode })
             }
             Op::Edit {
@@ -563,9 +636,8 @@ impl<'a> Overlay<'a> {
         self.ensure_parents(to)?;
         match node {
             Node::File { hash, mode } => {
-                if !self.contents.contains_key(&hash) {
-                    let bytes = self.current_bytes(from, &hash)?;
-                    self.contents.insert(hash.clone(), bytes);
+                if self.content_size(&hash).is_none() {
+                    self.stage_from_disk(from, &hash)?;
                 }
                 self.set(to, Node::File { hash, mode })?;
                 let origin = self.from.remove(from).unwrap_or_else(|| from.clone());
@@ -588,13 +660,7 @@ impl<'a> Overlay<'a> {
     }
 
     /// The changes, with every new content stored as a blob, checked against the limits.
-    pub fn finish(
-        self,
-        meta: Meta,
-        blobs: &BlobStore,
-        rules: &Rules,
-        allow_empty: bool,
-    ) -> Result<Plan> {
+    pub fn finish(mut self, meta: Meta, rules: &Rules, allow_empty: bool) -> Result<Plan> {
         let mut changes = Vec::new();
         let mut plan_bytes = 0u64;
         let mut stored: BTreeSet<String> = BTreeSet::new();
@@ -625,10 +691,9 @@ impl<'a> Overlay<'a> {
             if let State::File { sha256, .. } = &after {
                 let changed_content = before.file_hash() != Some(sha256.as_str());
                 if changed_content && stored.insert(sha256.clone()) {
-                    let bytes = self.contents.get(sha256).ok_or_else(|| {
+                    let len = self.content_size(sha256).ok_or_else(|| {
                         Error::failed(format!("internal: content of {path} was not resolved"))
                     })?;
-                    let len = bytes.len() as u64;
                     if len > rules.limits.max_file_bytes {
                         return Err(Error::failed(format!(
                             "{path} would be {len} bytes, over the limit max_file_bytes ({} bytes) in autonomy.toml",
@@ -669,11 +734,14 @@ impl<'a> Overlay<'a> {
                 rules.limits.max_changes
             )));
         }
+        // Every new content durable in the store, all at once; staged leftovers (content a
+        // later action replaced) are dropped.
         for hash in &stored {
             if let Some(bytes) = self.contents.get(hash) {
-                blobs.put(bytes)?;
+                self.staged.put(bytes)?;
             }
         }
+        self.staged.commit(&|h| stored.contains(h))?;
         Ok(Plan {
             format: PLAN_FORMAT.to_string(),
             workspace: meta.workspace,
@@ -686,6 +754,13 @@ impl<'a> Overlay<'a> {
             exec: Vec::new(),
         })
     }
+}
+
+fn changed_while_compiling(source: &RelPath) -> Error {
+    Error::stale(format!(
+        "{source} changed while the plan was being compiled"
+    ))
+    .hint("run `autonomy plan` again")
 }
 
 fn kind_word(s: &State) -> &'static str {
@@ -819,8 +894,9 @@ pub fn compile(
     rules: &Rules,
     blobs: &BlobStore,
 ) -> Result<Plan> {
-    let ops = ops_from_file(pf, plan_dir, rules)?;
-    compile_ops(ws, ops, meta, rules, blobs)
+    let mut staging = blobs.batch();
+    let ops = ops_from_file(pf, plan_dir, rules, &mut staging)?;
+    compile_staged(ws, ops, meta, rules, staging)
 }
 
 pub fn compile_ops(
@@ -830,7 +906,17 @@ pub fn compile_ops(
     rules: &Rules,
     blobs: &BlobStore,
 ) -> Result<Plan> {
-    let mut overlay = Overlay::new(ws);
+    compile_staged(ws, ops, meta, rules, blobs.batch())
+}
+
+fn compile_staged<'a>(
+    ws: &'a Workspace,
+    ops: Vec<(String, Op)>,
+    meta: Meta,
+    rules: &Rules,
+    staging: BlobBatch<'a>,
+) -> Result<Plan> {
+    let mut overlay = Overlay::new(ws, staging);
     let mut exec: Vec<(String, ExecStep)> = Vec::new();
     for (label, op) in ops {
         match op {
@@ -846,7 +932,7 @@ pub fn compile_ops(
             }
         }
     }
-    let mut plan = overlay.finish(meta, blobs, rules, !exec.is_empty())?;
+    let mut plan = overlay.finish(meta, rules, !exec.is_empty())?;
     for (label, step) in &exec {
         let globs = step
             .touches

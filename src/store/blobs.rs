@@ -2,9 +2,10 @@
 //! bytes, written to a temp file, fsynced and renamed, never modified, and verified on
 //! every read so that a damaged blob is never used.
 
-use super::sync_dir;
+use super::{start_writeback, sync_dir, sync_paths};
 use crate::error::{Error, Result};
 use crate::hash::{copy_hashing, hash_reader, is_sha256_hex, sha256_hex};
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -105,6 +106,68 @@ impl BlobStore {
         }
         let _ = make_read_only(&dest);
         sync_parent(&dest)
+    }
+
+    /// [`BlobStore::adopt`] for many files at once: every rename first, then one fsync per
+    /// fan-out folder (all at once) instead of one per file.
+    pub fn adopt_many(&self, files: &[(PathBuf, String)]) -> Result<()> {
+        let mut created = false;
+        let mut dirty: BTreeSet<PathBuf> = BTreeSet::new();
+        for (file, hash) in files {
+            if self.contains(hash) {
+                fs::remove_file(file)
+                    .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
+                continue;
+            }
+            let dest = self.path(hash)?;
+            created |= self.make_fanout(&dest)?;
+            match fs::rename(file, &dest) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(18) => {
+                    // EXDEV: copy across file systems instead (durable on its own).
+                    let src = File::open(file)
+                        .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+                    self.put_reader(src)?;
+                    let _ = fs::remove_file(file);
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Error::io(format!("storing snapshot {}", dest.display()), e));
+                }
+            }
+            let _ = make_read_only(&dest);
+            dirty.extend(dest.parent().map(Path::to_path_buf));
+        }
+        self.sync_fanouts(created, &dirty)
+    }
+
+    /// Start a batch of new blobs (see [`BlobBatch`]).
+    pub fn batch(&self) -> BlobBatch<'_> {
+        BlobBatch {
+            store: self,
+            staged: HashMap::new(),
+        }
+    }
+
+    /// Create the fan-out folder of `dest` if missing; whether it was created.
+    fn make_fanout(&self, dest: &Path) -> Result<bool> {
+        match dest.parent() {
+            Some(parent) if !parent.is_dir() => {
+                fs::create_dir_all(parent)
+                    .map_err(|e| Error::io("creating .autonomy/objects", e))?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Make renames into `dirty` fan-out folders durable (and new folders, via the root).
+    fn sync_fanouts(&self, created: bool, dirty: &BTreeSet<PathBuf>) -> Result<()> {
+        let mut paths: Vec<&Path> = dirty.iter().map(PathBuf::as_path).collect();
+        if created {
+            paths.push(&self.root);
+        }
+        sync_paths(&paths).map_err(|e| Error::io("syncing .autonomy/objects", e))
     }
 
     /// Read a whole blob, verifying its hash.
@@ -228,6 +291,136 @@ impl BlobStore {
             return Err(Error::io("storing a blob in .autonomy/objects", e));
         }
         sync_parent(&dest)
+    }
+}
+
+/// New blobs written together. Each is streamed to a temp file in the store, hashed on
+/// the way and not yet fsynced; [`BlobBatch::commit`] then fsyncs them all at once, renames
+/// each into place and fsyncs each fan-out folder once, which is as durable as
+/// [`BlobStore::put`] one by one (file data first, then the rename, then its folder) at a
+/// fraction of the waiting. Whatever a batch did not commit is removed when it is dropped.
+pub struct BlobBatch<'a> {
+    store: &'a BlobStore,
+    /// hash -> (temp file, size)
+    staged: HashMap<String, (PathBuf, u64)>,
+}
+
+impl BlobBatch<'_> {
+    /// Stage `bytes`; returns their hash. Nothing is written for content already stored
+    /// or staged.
+    pub fn put(&mut self, bytes: &[u8]) -> Result<String> {
+        let hash = sha256_hex(bytes);
+        if self.staged.contains_key(&hash) || self.store.contains(&hash) {
+            return Ok(hash);
+        }
+        let (tmp, mut file) = self.store.temp_file()?;
+        if let Err(e) = file.write_all(bytes) {
+            drop(file);
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io("writing a blob to .autonomy/objects", e));
+        }
+        start_writeback(&file);
+        self.staged.insert(hash.clone(), (tmp, bytes.len() as u64));
+        Ok(hash)
+    }
+
+    /// Stage everything `reader` yields, hashing while copying (memory stays bounded);
+    /// returns (hash, size).
+    pub fn put_reader(&mut self, reader: impl Read) -> Result<(String, u64)> {
+        let (tmp, mut file) = self.store.temp_file()?;
+        let res = copy_hashing(reader, &mut file);
+        start_writeback(&file);
+        drop(file);
+        match res {
+            Ok((hash, size)) => {
+                if self.staged.contains_key(&hash) || self.store.contains(&hash) {
+                    let _ = fs::remove_file(&tmp);
+                } else {
+                    self.staged.insert(hash.clone(), (tmp, size));
+                }
+                Ok((hash, size))
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(Error::io("writing a blob to .autonomy/objects", e))
+            }
+        }
+    }
+
+    /// The size of a staged or stored blob.
+    pub fn size(&self, hash: &str) -> Option<u64> {
+        match self.staged.get(hash) {
+            Some((_, size)) => Some(*size),
+            None => self.store.size(hash),
+        }
+    }
+
+    /// Read a staged (or stored) blob back whole, verifying its hash.
+    pub fn read(&self, hash: &str) -> Result<Vec<u8>> {
+        let Some((tmp, _)) = self.staged.get(hash) else {
+            return self.store.read(hash);
+        };
+        let mut out = Vec::new();
+        let file = File::open(tmp).map_err(|e| Error::io("reading a staged blob", e))?;
+        let (got, _) =
+            copy_hashing(file, &mut out).map_err(|e| Error::io("reading a staged blob", e))?;
+        if got != hash {
+            return Err(corrupt(hash));
+        }
+        Ok(out)
+    }
+
+    /// Forget a staged blob (its temp file is removed).
+    pub fn discard(&mut self, hash: &str) {
+        if let Some((tmp, _)) = self.staged.remove(hash) {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+
+    /// Make the staged blobs that `keep` accepts durable in the store; drop the others.
+    pub fn commit(mut self, keep: &dyn Fn(&str) -> bool) -> Result<()> {
+        let staged: Vec<(String, (PathBuf, u64))> = self.staged.drain().collect();
+        let mut kept = Vec::new();
+        for (hash, (tmp, _)) in staged {
+            if keep(&hash) {
+                kept.push((hash, tmp));
+            } else {
+                let _ = fs::remove_file(&tmp);
+            }
+        }
+        let res = self.install_all(&kept);
+        if res.is_err() {
+            for (_, tmp) in &kept {
+                let _ = fs::remove_file(tmp);
+            }
+        }
+        res
+    }
+
+    fn install_all(&self, kept: &[(String, PathBuf)]) -> Result<()> {
+        // 1. Every file's data, all at once.
+        let temps: Vec<&Path> = kept.iter().map(|(_, t)| t.as_path()).collect();
+        sync_paths(&temps).map_err(|e| Error::io("writing a blob to .autonomy/objects", e))?;
+        // 2. The renames, then each fan-out folder once.
+        let mut created = false;
+        let mut dirty: BTreeSet<PathBuf> = BTreeSet::new();
+        for (hash, tmp) in kept {
+            let dest = self.store.path(hash)?;
+            created |= self.store.make_fanout(&dest)?;
+            let _ = make_read_only(tmp);
+            fs::rename(tmp, &dest)
+                .map_err(|e| Error::io("storing a blob in .autonomy/objects", e))?;
+            dirty.extend(dest.parent().map(Path::to_path_buf));
+        }
+        self.store.sync_fanouts(created, &dirty)
+    }
+}
+
+impl Drop for BlobBatch<'_> {
+    fn drop(&mut self) {
+        for (_, (tmp, _)) in self.staged.drain() {
+            let _ = fs::remove_file(tmp);
+        }
     }
 }
 

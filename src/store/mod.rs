@@ -14,3 +14,18 @@ use std::path::Path;
 pub fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
+
+/// fsync many files or folders at once (see [`crate::par::IO_THREADS`]); the first error.
+pub fn sync_paths(paths: &[&Path]) -> io::Result<()> {
+    crate::par::try_each(paths, crate::par::IO_THREADS, |p| File::open(p)?.sync_all())
+}
+
+/// Ask the kernel to start writing `file` back now, without waiting, so that the fsync
+/// that must follow finds less to do. A hint only: errors are the fsync's to report.
+pub fn start_writeback(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sync_file_range takes a descriptor we own and plain integers.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
