@@ -24,7 +24,7 @@ pub struct StepCtx<'a> {
     pub blobs: &'a BlobStore,
     pub run: i64,
     pub backups: Dir,
-    dirs: HashMap<Option<RelPath>, Dir>,
+    pub(super) dirs: HashMap<Option<RelPath>, Dir>,
     pub bytes_written: u64,
 }
 
@@ -45,7 +45,7 @@ impl<'a> StepCtx<'a> {
         })
     }
 
-    fn parent(&mut self, rel: &RelPath) -> Result<&Dir> {
+    pub(super) fn parent(&mut self, rel: &RelPath) -> Result<&Dir> {
         let key = rel.parent();
         if !self.dirs.contains_key(&key) {
             let d = self.ws.open_dir(key.as_ref())?;
@@ -254,7 +254,7 @@ impl<'a> StepCtx<'a> {
     }
 }
 
-fn with_path(mut e: Error, rel: &RelPath) -> Error {
+pub(super) fn with_path(mut e: Error, rel: &RelPath) -> Error {
     if !e.message.contains(rel.as_str()) {
         e.message = format!("writing {rel}: {}", e.message);
     }
@@ -263,6 +263,22 @@ fn with_path(mut e: Error, rel: &RelPath) -> Error {
 
 /// Write blob `hash` into a new temp file with its final mode, and fsync it.
 fn write_temp(dir: &Dir, tmp: &str, blobs: &BlobStore, hash: &str, mode: u32) -> Result<u64> {
+    let (n, file) = write_temp_unsynced(dir, tmp, blobs, hash, mode)?;
+    if let Err(e) = file.sync_all() {
+        let _ = dir.remove_file(tmp);
+        return Err(Error::io("writing", e));
+    }
+    Ok(n)
+}
+
+/// [`write_temp`] without the fsync, which the caller owes before the rename.
+pub(super) fn write_temp_unsynced(
+    dir: &Dir,
+    tmp: &str,
+    blobs: &BlobStore,
+    hash: &str,
+    mode: u32,
+) -> Result<(u64, cap_std::fs::File)> {
     let _ = dir.remove_file(tmp);
     let mut opts = OpenOptions::new();
     opts.write(true).create_new(true).mode(0o600);
@@ -290,35 +306,38 @@ fn write_temp(dir: &Dir, tmp: &str, blobs: &BlobStore, hash: &str, mode: u32) ->
         }
     };
     // The temp file is 0600; set the final mode before the rename so it never leaks.
-    let done = file
-        .set_permissions(Permissions::from_mode(mode))
-        .and_then(|_| file.sync_all());
-    if let Err(e) = done {
+    if let Err(e) = file.set_permissions(Permissions::from_mode(mode)) {
         let _ = dir.remove_file(tmp);
         return Err(Error::io("writing", e));
     }
-    Ok(n)
+    Ok((n, file))
 }
 
 /// Keep the old file under the backup folder: a hard link to the same inode when it has no
 /// other links and lives on the same file system, a copy otherwise.
 fn keep_old(dir: &Dir, name: &str, backups: &Dir, key: &str) -> io::Result<()> {
+    keep_old_unsynced(dir, name, backups, key)?;
+    sync(backups)
+}
+
+/// [`keep_old`] without the fsync of the backup folder, which the caller owes before the
+/// rename that replaces the path.
+pub(super) fn keep_old_unsynced(dir: &Dir, name: &str, backups: &Dir, key: &str) -> io::Result<()> {
     use cap_std::fs::MetadataExt;
     let _ = backups.remove_file(key);
     let meta = dir.symlink_metadata(name)?;
     if meta.nlink() == 1 {
         match dir.hard_link(name, backups, key) {
-            Ok(()) => return sync(backups),
+            Ok(()) => return Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(18) | Some(1) | Some(95)) => {} // EXDEV, EPERM, EOPNOTSUPP
             Err(e) => return Err(e),
         }
     }
-    copy_between(dir, name, backups, key)?;
-    sync(backups)
+    copy_between(dir, name, backups, key)
 }
 
 /// Move a file out to the backup folder (a delete that can be undone).
-fn move_out(dir: &Dir, name: &str, backups: &Dir, key: &str) -> io::Result<()> {
+pub(super) fn move_out(dir: &Dir, name: &str, backups: &Dir, key: &str) -> io::Result<()> {
     let _ = backups.remove_file(key);
     match dir.rename(name, backups, key) {
         Ok(()) => Ok(()),
@@ -342,7 +361,7 @@ fn copy_between(from: &Dir, name: &str, to: &Dir, key: &str) -> io::Result<()> {
     dst.sync_all()
 }
 
-fn sync(dir: &Dir) -> io::Result<()> {
+pub(super) fn sync(dir: &Dir) -> io::Result<()> {
     // A directory handle opened read-only can be fsynced on Linux.
     let f = dir.open(".")?;
     f.sync_all()

@@ -184,24 +184,8 @@ pub fn execute(
     })?;
     failpoint("run.after_intent");
     let mut ctx = StepCtx::new(ws, blobs, run)?;
-    let mut done: Vec<usize> = Vec::new();
-    let mut failure: Option<Error> = None;
-    for (n, &i) in order.iter().enumerate() {
-        if stop.load(Ordering::Relaxed) {
-            failure = Some(Error::failed("the run was interrupted by a signal"));
-            break;
-        }
-        reporter.step(n, order.len(), &plan.changes[i]);
-        match ctx.forward(i, &plan.changes[i]) {
-            Ok(()) => done.push(i),
-            Err(e) => {
-                // The failing step may have half-happened (a temp file); undo looks at it too.
-                done.push(i);
-                failure = Some(e);
-                break;
-            }
-        }
-    }
+    // Every step, batched so that the disk is waited on a few times per run (batch.rs).
+    let (done, mut failure) = ctx.forward_all(&order, &plan.changes, reporter, &stop);
     if failure.is_none() && stop.load(Ordering::Relaxed) {
         failure = Some(Error::failed("the run was interrupted by a signal"));
     }

@@ -22,9 +22,8 @@ pub fn sync_paths(paths: &[&Path]) -> io::Result<()> {
 
 /// Ask the kernel to start writing `file` back now, without waiting, so that the fsync
 /// that must follow finds less to do. A hint only: errors are the fsync's to report.
-pub fn start_writeback(file: &File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: sync_file_range takes a descriptor we own and plain integers.
+pub fn start_writeback(file: &impl std::os::fd::AsRawFd) {
+    // SAFETY: sync_file_range takes a descriptor the caller holds open and plain integers.
     unsafe {
         libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
     }

@@ -1,0 +1,311 @@
+//! A run's file steps taken in three batches, so that a run waits for the disk a few times
+//! instead of several times per file, with the same guarantees as one step at a time:
+//!
+//! 1. every new content to its temp file (final mode set), then all of them fsynced at
+//!    once;
+//! 2. for each replaced file, its `before` re-checked and its old inode kept by a hard
+//!    link in the run's backup folder, then that folder fsynced once;
+//! 3. in plan order, each path replaced by a rename (a deleted file is moved out to the
+//!    backup folder), then every folder touched fsynced once, all at once.
+//!
+//! So a rename never becomes durable before the content it exposes or the old content it
+//! hides, and a crash anywhere leaves each path wholly before or after. Undo and recovery
+//! decide path by path by looking at it, as for single steps. Folders to create come
+//! before the files and folders to remove after them, one step at a time as before.
+
+use super::fsops::{
+    StepCtx, keep_old_unsynced, move_out, sync, temp_name, with_path, write_temp_unsynced,
+};
+use super::{Reporter, failpoint};
+use crate::error::{Error, Result};
+use crate::par::{IO_THREADS, try_each};
+use crate::plan::{Change, State};
+use crate::workspace::RelPath;
+use cap_std::fs::Dir;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How a file step is taken.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// New content: temp file, then rename over the path.
+    Replace,
+    /// Moved out to the backup folder.
+    Delete,
+    /// One step at a time (a mode change).
+    Single,
+}
+
+fn how(c: &Change) -> How {
+    match (&c.before, &c.after) {
+        (State::File { sha256: a, .. }, State::File { sha256: b, .. }) if a == b => How::Single,
+        (State::Absent | State::File { .. }, State::File { .. }) => How::Replace,
+        (State::File { .. }, State::Absent) => How::Delete,
+        _ => How::Single,
+    }
+}
+
+fn interrupted() -> Error {
+    Error::failed("the run was interrupted by a signal")
+}
+
+impl StepCtx<'_> {
+    /// Take every step of `order` (an execution order of `changes`), printing each as its
+    /// path changes. Returns the steps that may have touched the workspace (for undo, in
+    /// order) and the failure that stopped the run, if any.
+    pub fn forward_all(
+        &mut self,
+        order: &[usize],
+        changes: &[Change],
+        reporter: &mut dyn Reporter,
+        stop: &AtomicBool,
+    ) -> (Vec<usize>, Option<Error>) {
+        let mut done = Vec::new();
+        let failure = self
+            .forward_batched(order, changes, reporter, stop, &mut done)
+            .err();
+        (done, failure)
+    }
+
+    fn forward_batched(
+        &mut self,
+        order: &[usize],
+        changes: &[Change],
+        reporter: &mut dyn Reporter,
+        stop: &AtomicBool,
+        done: &mut Vec<usize>,
+    ) -> Result<()> {
+        let total = order.len();
+        let mkdir = |i: &usize| changes[*i].after == State::Dir;
+        let rmdir = |i: &usize| changes[*i].before == State::Dir && changes[*i].after != State::Dir;
+        let pre = order.iter().take_while(|i| mkdir(i)).count();
+        let post = order[pre..].iter().rev().take_while(|i| rmdir(i)).count();
+        let files = &order[pre..total - post];
+        for (n, &i) in order[..pre].iter().enumerate() {
+            self.single(n, total, i, &changes[i], reporter, stop, done)?;
+        }
+        self.files(pre, total, files, changes, reporter, stop, done)?;
+        for (n, &i) in order[total - post..].iter().enumerate() {
+            self.single(
+                total - post + n,
+                total,
+                i,
+                &changes[i],
+                reporter,
+                stop,
+                done,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// One step on its own, as the engine always did for folders and mode changes.
+    #[allow(clippy::too_many_arguments)]
+    fn single(
+        &mut self,
+        n: usize,
+        total: usize,
+        i: usize,
+        change: &Change,
+        reporter: &mut dyn Reporter,
+        stop: &AtomicBool,
+        done: &mut Vec<usize>,
+    ) -> Result<()> {
+        if stop.load(Ordering::Relaxed) {
+            return Err(interrupted());
+        }
+        reporter.step(n, total, change);
+        // The failing step may have half-happened; undo looks at it too.
+        done.push(i);
+        self.forward(i, change)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn files(
+        &mut self,
+        first: usize,
+        total: usize,
+        files: &[usize],
+        changes: &[Change],
+        reporter: &mut dyn Reporter,
+        stop: &AtomicBool,
+        done: &mut Vec<usize>,
+    ) -> Result<()> {
+        let replace: Vec<usize> = files
+            .iter()
+            .copied()
+            .filter(|&i| how(&changes[i]) == How::Replace)
+            .collect();
+        let rels: HashMap<usize, RelPath> = files
+            .iter()
+            .map(|&i| Ok((i, changes[i].rel()?)))
+            .collect::<Result<_>>()?;
+        // Replaced paths whose temp file (and backup link) exist but which were not renamed
+        // yet: on failure these are cleaned up here, as their paths were never touched.
+        let mut prepared: Vec<usize> = Vec::new();
+        let mut written: HashMap<usize, u64> = HashMap::new();
+        let res = self.prepare(&replace, changes, &rels, stop, &mut prepared, &mut written);
+        if let Err(e) = res {
+            self.discard(&prepared, &rels);
+            return Err(e);
+        }
+        // 3. The replacements, in plan order.
+        let mut dirty: BTreeSet<Option<RelPath>> = BTreeSet::new();
+        let mut backups_dirty = false;
+        for (k, &i) in files.iter().enumerate() {
+            let c = &changes[i];
+            let rel = &rels[&i];
+            if stop.load(Ordering::Relaxed) {
+                self.discard(&prepared, &rels);
+                return Err(interrupted());
+            }
+            reporter.step(first + k, total, c);
+            if how(c) == How::Delete
+                && let Err(e) = self.check_before(rel, c)
+            {
+                self.discard(&prepared, &rels);
+                return Err(e);
+            }
+            // The failing step may have half-happened; undo looks at it too.
+            done.push(i);
+            prepared.retain(|&p| p != i);
+            let res = match how(c) {
+                How::Replace => self.swap_in(i, rel),
+                How::Delete => {
+                    backups_dirty = true;
+                    self.move_away(i, rel)
+                }
+                How::Single => self.forward(i, c),
+            };
+            if let Err(e) = res {
+                self.discard(&prepared, &rels);
+                return Err(e);
+            }
+            if how(c) != How::Single {
+                dirty.insert(rel.parent());
+                self.bytes_written += written.get(&i).copied().unwrap_or(0);
+            }
+        }
+        let mut folders: Vec<&Dir> = dirty.iter().filter_map(|k| self.dirs.get(k)).collect();
+        if backups_dirty {
+            folders.push(&self.backups);
+        }
+        try_each(&folders, IO_THREADS, |d| sync(d))
+            .map_err(|e| Error::io("syncing the changed folders", e))
+    }
+
+    /// Batches 1 and 2: temp files written and fsynced; `before` re-checked and the old
+    /// inodes kept, the backup folder fsynced.
+    fn prepare(
+        &mut self,
+        replace: &[usize],
+        changes: &[Change],
+        rels: &HashMap<usize, RelPath>,
+        stop: &AtomicBool,
+        prepared: &mut Vec<usize>,
+        written: &mut HashMap<usize, u64>,
+    ) -> Result<()> {
+        for &i in replace {
+            if stop.load(Ordering::Relaxed) {
+                return Err(interrupted());
+            }
+            let rel = &rels[&i];
+            let State::File { sha256, mode } = &changes[i].after else {
+                continue;
+            };
+            prepared.push(i);
+            let blobs = self.blobs;
+            let tmp = temp_name(self.run, i);
+            let dir = self.parent(rel)?;
+            let (n, file) = write_temp_unsynced(dir, &tmp, blobs, sha256, *mode)
+                .map_err(|e| with_path(e, rel))?;
+            crate::store::start_writeback(&file);
+            drop(file);
+            written.insert(i, n);
+            failpoint("step.after_temp");
+        }
+        let temps: Vec<(&Dir, String)> = replace
+            .iter()
+            .map(|&i| {
+                let dir = self
+                    .dirs
+                    .get(&rels[&i].parent())
+                    .ok_or_else(|| Error::failed("internal: directory cache"))?;
+                Ok((dir, temp_name(self.run, i)))
+            })
+            .collect::<Result<_>>()?;
+        try_each(&temps, IO_THREADS, |(dir, tmp)| dir.open(tmp)?.sync_all())
+            .map_err(|e| Error::io("writing the new files", e))?;
+        let mut kept = false;
+        for &i in replace {
+            if stop.load(Ordering::Relaxed) {
+                return Err(interrupted());
+            }
+            let (c, rel) = (&changes[i], &rels[&i]);
+            self.check_before(rel, c)?;
+            if c.before.file_hash().is_some() {
+                let dir = self
+                    .dirs
+                    .get(&rel.parent())
+                    .ok_or_else(|| Error::failed("internal: directory cache"))?;
+                keep_old_unsynced(dir, rel.file_name(), &self.backups, &i.to_string())
+                    .map_err(|e| Error::io(format!("keeping the old {rel}"), e))?;
+                kept = true;
+                failpoint("step.after_backup");
+            }
+        }
+        if kept {
+            sync(&self.backups).map_err(|e| Error::io("syncing the backup folder", e))?;
+        }
+        Ok(())
+    }
+
+    /// Rename the prepared temp file of step `i` over its path.
+    fn swap_in(&mut self, i: usize, rel: &RelPath) -> Result<()> {
+        let tmp = temp_name(self.run, i);
+        let dir = self.parent(rel)?;
+        dir.rename(&tmp, dir, rel.file_name()).map_err(|e| {
+            let _ = dir.remove_file(&tmp);
+            Error::io(format!("replacing {rel}"), e)
+        })?;
+        failpoint("step.after_rename");
+        Ok(())
+    }
+
+    /// Move the file at `rel` out to the backup folder (a delete that can be undone).
+    fn move_away(&mut self, i: usize, rel: &RelPath) -> Result<()> {
+        self.parent(rel)?;
+        let dir = self
+            .dirs
+            .get(&rel.parent())
+            .ok_or_else(|| Error::failed("internal: directory cache"))?;
+        move_out(dir, rel.file_name(), &self.backups, &i.to_string())
+            .map_err(|e| Error::io(format!("deleting {rel}"), e))?;
+        failpoint("step.after_rename");
+        Ok(())
+    }
+
+    /// The `before` of a change still holds, or the run stops here.
+    fn check_before(&self, rel: &RelPath, change: &Change) -> Result<()> {
+        let now = self.ws.recheck(rel)?;
+        if now != change.before {
+            return Err(Error::stale(format!(
+                "{rel} changed during the run (expected {}, found {})",
+                change.before.describe(),
+                now.describe()
+            ))
+            .hint("nothing was left half-done; check the file and apply again"));
+        }
+        Ok(())
+    }
+
+    /// Remove the temp files and backup links of steps whose paths were never touched.
+    fn discard(&self, prepared: &[usize], rels: &HashMap<usize, RelPath>) {
+        for &i in prepared {
+            if let Some(dir) = rels.get(&i).and_then(|r| self.dirs.get(&r.parent())) {
+                let _ = dir.remove_file(temp_name(self.run, i));
+            }
+            let _ = self.backups.remove_file(i.to_string());
+        }
+    }
+}
