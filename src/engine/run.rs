@@ -266,6 +266,7 @@ pub fn execute(
     }
     // 6. Success: the kept old files become the snapshot, then the run commits.
     failpoint("run.before_snapshot");
+    let mut kept = Vec::new();
     for &i in &order {
         let c = &plan.changes[i];
         if let Some(hash) = c.before.file_hash()
@@ -273,7 +274,7 @@ pub fn execute(
         {
             let backup = backup_dir_path(ws, run).join(i.to_string());
             if backup.exists() {
-                blobs.adopt(&backup, hash)?;
+                kept.push((backup, hash.to_string()));
             } else if !blobs.contains(hash) {
                 return Err(Error::failed(format!(
                     "the snapshot of {} is missing",
@@ -282,6 +283,8 @@ pub fn execute(
             }
         }
     }
+    // All renamed into the store, then one fsync per fan-out folder.
+    blobs.adopt_many(&kept)?;
     failpoint("run.after_snapshot");
     let duration_ms = started.elapsed().as_millis() as u64;
     let outcome = RunOutcome {
