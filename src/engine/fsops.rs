@@ -66,7 +66,8 @@ impl<'a> StepCtx<'a> {
     /// re-checks `before` just before replacing.
     pub fn forward(&mut self, index: usize, change: &Change) -> Result<()> {
         let rel = change.rel()?;
-        let now = self.ws.state(&rel)?;
+        // Not read again when the drift check just hashed it and it provably did not change.
+        let now = self.ws.recheck(&rel)?;
         if now != change.before {
             return Err(Error::stale(format!(
                 "{rel} changed during the run (expected {}, found {})",
