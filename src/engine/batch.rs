@@ -219,7 +219,7 @@ impl StepCtx<'_> {
             let dir = self.parent(rel)?;
             let (n, file) = write_temp_unsynced(dir, &tmp, blobs, sha256, *mode)
                 .map_err(|e| with_path(e, rel))?;
-            crate::store::start_writeback(&file);
+            crate::store::sync::start_writeback(&file);
             drop(file);
             written.insert(i, n);
             failpoint("step.after_temp");

@@ -2,7 +2,8 @@
 //! bytes, written to a temp file, fsynced and renamed, never modified, and verified on
 //! every read so that a damaged blob is never used.
 
-use super::{start_writeback, sync_dir, sync_paths};
+use super::sync::{start_writeback, sync_paths};
+use super::sync_dir;
 use crate::error::{Error, Result};
 use crate::hash::{copy_hashing, hash_reader, is_sha256_hex, sha256_hex};
 use std::collections::{BTreeSet, HashMap};
