@@ -129,15 +129,103 @@ pub fn event_hash(
     rules: &str,
     data: &str,
 ) -> String {
-    let entry = serde_json::json!([at, actor, kind, plan, rules, data]).to_string();
+    let mut buf = Vec::new();
+    let digest = event_digest(
+        &mut buf,
+        seq,
+        prev.as_bytes(),
+        at.as_bytes(),
+        actor.as_bytes(),
+        kind.as_bytes(),
+        plan.map(str::as_bytes),
+        rules.as_bytes(),
+        data.as_bytes(),
+    );
+    hex::encode(digest)
+}
+
+/// [`event_hash`] as raw bytes, from the columns' UTF-8 bytes, building the canonical
+/// entry in `buf` (reused between calls, so that checking a long chain allocates nothing
+/// per event).
+#[allow(clippy::too_many_arguments)]
+pub fn event_digest(
+    buf: &mut Vec<u8>,
+    seq: i64,
+    prev: &[u8],
+    at: &[u8],
+    actor: &[u8],
+    kind: &[u8],
+    plan: Option<&[u8]>,
+    rules: &[u8],
+    data: &[u8],
+) -> [u8; 32] {
+    buf.clear();
+    buf.push(b'[');
+    for (k, field) in [
+        Some(at),
+        Some(actor),
+        Some(kind),
+        plan,
+        Some(rules),
+        Some(data),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if k > 0 {
+            buf.push(b',');
+        }
+        match field {
+            Some(text) => json_string(buf, text),
+            None => buf.extend_from_slice(b"null"),
+        }
+    }
+    buf.push(b']');
     let mut h = Sha256::new();
     h.update(b"autonomy-event-v1\n");
-    h.update(seq.to_string().as_bytes());
+    let mut digits = [0u8; 24];
+    let mut cursor = std::io::Cursor::new(&mut digits[..]);
+    let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{seq}"));
+    let n = cursor.position() as usize;
+    h.update(&digits[..n]);
     h.update(b"\n");
-    h.update(prev.as_bytes());
+    h.update(prev);
     h.update(b"\n");
-    h.update(entry.as_bytes());
-    hex::encode(h.finalize())
+    h.update(&buf[..]);
+    h.finalize().into()
+}
+
+/// UTF-8 `text` as a JSON string exactly as serde_json writes it (the canonical form):
+/// `"` and `\\` and control characters escaped (`\b \f \n \r \t`, else `\u00xx`),
+/// everything else as is. A test holds this to serde_json's own output.
+fn json_string(out: &mut Vec<u8>, text: &[u8]) {
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in text.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&text[start..i]);
+        if escaped.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.extend_from_slice(escaped);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&text[start..]);
+    out.push(b'"');
 }
 
 pub struct Journal {
@@ -184,7 +272,12 @@ impl Journal {
             return Err(Error::integrity("the journal .autonomy/journal.db is missing")
                 .hint("restore .autonomy/ from a backup, or remove .autonomy/ and run `autonomy init`"));
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // NO_MUTEX: a connection is never shared between threads (rusqlite's is not Sync),
+        // so SQLite need not lock around every call.
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         let mut j = Journal {
             conn,
             rules_digest: rules_digest.to_string(),
@@ -196,7 +289,10 @@ impl Journal {
 
     /// A read-only handle (completion, status): never writes, never migrates.
     pub fn open_read_only(path: &Path) -> Result<Journal> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         conn.busy_timeout(Duration::from_secs(2))?;
         Ok(Journal {
             conn,
@@ -343,3 +439,52 @@ pub fn row_to_event(r: &rusqlite::Row) -> rusqlite::Result<Event> {
 }
 
 pub const EVENT_COLUMNS: &str = "seq, at, actor, kind, plan, rules, data, prev, hash";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chain's definition, as first written: serde_json's encoding of the array.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        seq: i64,
+        prev: &str,
+        at: &str,
+        actor: &str,
+        kind: &str,
+        plan: Option<&str>,
+        rules: &str,
+        data: &str,
+    ) -> String {
+        let entry = serde_json::json!([at, actor, kind, plan, rules, data]).to_string();
+        let mut h = Sha256::new();
+        h.update(b"autonomy-event-v1\n");
+        h.update(seq.to_string().as_bytes());
+        h.update(b"\n");
+        h.update(prev.as_bytes());
+        h.update(b"\n");
+        h.update(entry.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    #[test]
+    fn event_hash_matches_the_serde_json_encoding() {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        let texts = [
+            controls.as_str(),
+            "",
+            "plain",
+            "quote \" and backslash \\",
+            "controls \n\t\r\u{1}\u{1f} and del \u{7f}",
+            "unicode é ✓ 𝄞 and / slash",
+            r#"{"run":3,"path":"a/b.txt","before":{"kind":"file"}}"#,
+        ];
+        for (i, t) in texts.iter().enumerate() {
+            for plan in [None, Some(*t)] {
+                let got = event_hash(i as i64 - 1, GENESIS, t, t, "kind", plan, t, t);
+                let want = reference(i as i64 - 1, GENESIS, t, t, "kind", plan, t, t);
+                assert_eq!(got, want, "text {t:?}, plan {plan:?}");
+            }
+        }
+    }
+}
