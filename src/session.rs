@@ -95,6 +95,35 @@ impl Session {
         Session::from_parts(ws, journal)
     }
 
+    /// A session for commands that only read (status, log, verify): the journal opened
+    /// read-only and never migrated, and no acting identity looked up (that may spawn
+    /// `git config`); `actor` is empty. A journal whose schema this build would migrate is
+    /// opened as [`Session::open`] does.
+    pub fn open_read_only(start: &Path) -> Result<Session> {
+        let ws = Workspace::discover(start)?;
+        let path = ws.state_path().join("journal.db");
+        if !path.is_file() {
+            return Session::open(start);
+        }
+        let mut journal = Journal::open_read_only(&path)?;
+        let version: i64 = journal
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version != crate::store::journal::SCHEMA_VERSION {
+            return Session::open(start);
+        }
+        journal.rules_digest = Rules::digest_on_disk(&ws.root);
+        let rules = Rules::load(&ws.root);
+        let blobs = BlobStore::new(ws.state_path().join("objects"));
+        Ok(Session {
+            ws,
+            journal,
+            blobs,
+            rules,
+            actor: String::new(),
+        })
+    }
+
     fn from_parts(ws: Workspace, journal: Journal) -> Result<Session> {
         let rules = Rules::load(&ws.root);
         let actor = crate::identity::acting_identity(&ws.root);

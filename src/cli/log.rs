@@ -32,7 +32,7 @@ pub struct LogArgs {
 }
 
 pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
-    let s = Session::open(&ctx.dir)?;
+    let s = Session::open_read_only(&ctx.dir)?;
     if args.head {
         let (seq, hash) = s
             .journal

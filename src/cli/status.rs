@@ -19,7 +19,7 @@ pub struct StatusArgs {
 
 pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("status")?;
-    let s = Session::open(&ctx.dir)?;
+    let s = Session::open_read_only(&ctx.dir)?;
     let holder = crate::store::lock::holder(&s.ws.state_path());
     let interrupted = crate::engine::run::interrupted(&s.journal)?.filter(|_| holder.is_none());
     let present = s.ws.root.join(crate::workspace::RULES_FILE).exists();

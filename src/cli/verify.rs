@@ -39,7 +39,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
             Some((seq, hash.to_string()))
         }
     };
-    let s = Session::open(&ctx.dir)?;
+    let s = Session::open_read_only(&ctx.dir)?;
     let lock_free = crate::store::lock::holder(&s.ws.state_path()).is_none();
     let report = crate::store::check::verify(
         &s.journal,
