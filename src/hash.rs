@@ -7,13 +7,38 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The copy buffer size: large reads for large files.
+const BUF: usize = 256 * 1024;
+
+thread_local! {
+    /// One copy buffer per thread, reused: allocating (and zeroing, and faulting in) 256 KiB
+    /// for every small file cost more than reading it.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Hash everything `reader` yields, copying it into `sink` on the way.
-pub fn copy_hashing(mut reader: impl Read, mut sink: impl Write) -> io::Result<(String, u64)> {
+pub fn copy_hashing(reader: impl Read, sink: impl Write) -> io::Result<(String, u64)> {
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < BUF {
+                buf.resize(BUF, 0);
+            }
+            copy_hashing_with(reader, sink, &mut buf)
+        }
+        // Re-entered (a reader that itself hashes): use a buffer of its own.
+        Err(_) => copy_hashing_with(reader, sink, &mut vec![0u8; BUF]),
+    })
+}
+
+fn copy_hashing_with(
+    mut reader: impl Read,
+    mut sink: impl Write,
+    buf: &mut [u8],
+) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match reader.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
