@@ -300,6 +300,9 @@ impl BlobStore {
 /// each into place and fsyncs each fan-out folder once, which is as durable as
 /// [`BlobStore::put`] one by one (file data first, then the rename, then its folder) at a
 /// fraction of the waiting. Whatever a batch did not commit is removed when it is dropped.
+/// Contents up to this size are read whole before anything is written.
+const SMALL: usize = 1 << 20;
+
 pub struct BlobBatch<'a> {
     store: &'a BlobStore,
     /// hash -> (temp file, size)
@@ -326,10 +329,21 @@ impl BlobBatch<'_> {
     }
 
     /// Stage everything `reader` yields, hashing while copying (memory stays bounded);
-    /// returns (hash, size).
+    /// returns (hash, size). Small contents are hashed first, so that content already
+    /// stored or staged costs no file.
     pub fn put_reader(&mut self, reader: impl Read) -> Result<(String, u64)> {
+        let mut head = Vec::new();
+        let mut reader = reader;
+        (&mut reader)
+            .take(SMALL as u64 + 1)
+            .read_to_end(&mut head)
+            .map_err(|e| Error::io("reading new content", e))?;
+        if head.len() <= SMALL {
+            let size = head.len() as u64;
+            return Ok((self.put(&head)?, size));
+        }
         let (tmp, mut file) = self.store.temp_file()?;
-        let res = copy_hashing(reader, &mut file);
+        let res = copy_hashing(io::Cursor::new(head).chain(reader), &mut file);
         start_writeback(&file);
         drop(file);
         match res {
