@@ -9,7 +9,7 @@ use crate::store::blobs::BlobStore;
 use crate::workspace::{RelPath, Workspace};
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 
 /// Name of the temp file for step `index` of run `run`: deterministic, so that recovery
 /// finds and removes every one a crash leaves behind.
@@ -286,18 +286,8 @@ pub(super) fn write_temp_unsynced(
     let file = dir
         .open_with(tmp, &opts)
         .map_err(|e| Error::io("creating a temp file", e))?;
-    let mut w = io::BufWriter::with_capacity(256 * 1024, file);
-    let res = blobs.copy_to(hash, &mut w).and_then(|n| {
-        w.flush().map_err(|e| Error::io("writing", e))?;
-        Ok(n)
-    });
-    let file = match w.into_inner() {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = dir.remove_file(tmp);
-            return Err(Error::io("writing", e.into_error()));
-        }
-    };
+    // Unbuffered: the copy already reads and writes in large chunks.
+    let res = blobs.copy_to(hash, &file);
     let n = match res {
         Ok(n) => n,
         Err(e) => {
