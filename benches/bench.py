@@ -8,7 +8,8 @@ and a plain-copy floor, start-up latency on big journals, and journal log/verify
 
 Every figure is the median of --runs runs (default 5; start-up commands use --startup-runs).
 The contenders of a scenario run interleaved, run by run, in the same process, so their
-ratios are fair on a busy machine even when absolute times are noisy.
+ratios are fair on a busy machine even when absolute times are noisy. Every run starts
+from fresh copies of the tree (an empty store, a one-commit repository), synced first.
 
 Scenarios
   small     1,000 files of 8 KiB; a plan rewriting 100 of them
@@ -301,13 +302,19 @@ def floor_cycle(ws, fx, newdir, aside):
         shutil.copyfile(aside / str(i), ws / p)
     os.sync()
     t2 = time.perf_counter()
-    shutil.rmtree(aside)
     t["forward"] = Timed(t1 - t0, 0, "")
     t["back"] = Timed(t2 - t1, 0, "")
     return t
 
 
 # --------------------------------------------------------------------------- scenarios
+
+
+def copy_tree(src, dst):
+    """A fresh copy (cp -a: modes and times kept; no reflinks on ext4, so real copies)."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    run(["cp", "-a", str(src), str(dst)])
 
 
 def file_scenario(args, fx, binaries, work, key, report):
@@ -323,54 +330,65 @@ def file_scenario(args, fx, binaries, work, key, report):
     proto = base / "proto"
     proto.mkdir()
     fx.make(proto, newdir)
-    contenders = []
-    for label, binary in binaries:
-        ws = base / f"ws-{label}"
-        shutil.copytree(proto, ws)
-        a = Autonomy(label, binary, ws, key, base)
-        a.setup()
-        contenders.append(a)
-    git_ws = base / "ws-git"
-    shutil.copytree(proto, git_ws)
-    genv = base_env()
-    run(["git", "init", "-q"], cwd=git_ws, env=genv)
-    run(["git", "add", "-A"], cwd=git_ws, env=genv)
-    run(["git", "commit", "-q", "-m", "initial"], cwd=git_ws, env=genv)
-    floor_ws = base / "ws-floor"
-    shutil.copytree(proto, floor_ws)
     start = tree_digest(proto)
-    shutil.rmtree(proto)
-    os.sync()
+    # The shadow-git prototype carries the initial commit (made once, not timed).
+    git_proto = base / "proto-git"
+    copy_tree(proto, git_proto)
+    genv = base_env()
+    run(["git", "init", "-q"], cwd=git_proto, env=genv)
+    run(["git", "add", "-A"], cwd=git_proto, env=genv)
+    run(["git", "commit", "-q", "-m", "initial"], cwd=git_proto, env=genv)
 
     runs = args.big_runs if fx.kind == "big" else args.runs
-    res = {a.label: {} for a in contenders}
-    growth = {a.label: None for a in contenders}
+    res = {label: {} for label, _ in binaries}
+    growth = {label: [] for label, _ in binaries}
     res["git"] = {}
     res["floor"] = {}
     for n in range(runs):
         print(f"   run {n + 1}/{runs}", file=sys.stderr, flush=True)
+        # Every run starts from fresh copies (an empty store, a one-commit repository),
+        # flushed to disk before anything is timed. Earlier runs' copies are removed only
+        # at the end (small files) or before the copies are made (one big file): deleting
+        # thousands of inodes just before timing slows down every file creation after it
+        # on this file system (ext4 without a journal skips recently freed inodes).
+        if fx.kind == "big":
+            for old in base.glob("run-*"):
+                shutil.rmtree(old)
+        rundir = base / f"run-{n}"
+        rundir.mkdir()
+        contenders = []
+        for label, binary in binaries:
+            ws = rundir / f"ws-{label}"
+            copy_tree(proto, ws)
+            a = Autonomy(label, binary, ws, key, rundir)
+            a.setup()
+            contenders.append(a)
+        git_ws = rundir / "ws-git"
+        copy_tree(git_proto, git_ws)
+        floor_ws = rundir / "ws-floor"
+        copy_tree(proto, floor_ws)
+        os.sync()
         order = list(range(len(contenders) + 2))
         random.Random(n).shuffle(order)
         for k in order:
             if k < len(contenders):
                 a = contenders[k]
                 t, g = a.cycle(fx, n, plan_dir)
-                if growth[a.label] is None:
-                    growth[a.label] = g
+                growth[a.label].append(g)
                 for step, v in t.items():
                     res[a.label].setdefault(step, []).append(v)
             elif k == len(contenders):
                 for step, v in git_cycle(git_ws, fx, newdir, genv).items():
                     res["git"].setdefault(step, []).append(v)
             else:
-                for step, v in floor_cycle(floor_ws, fx, newdir, base / "aside").items():
+                for step, v in floor_cycle(floor_ws, fx, newdir, rundir / "aside").items():
                     res["floor"].setdefault(step, []).append(v)
-    # Every contender must be back where it started.
-    for ws in [a.ws for a in contenders] + [git_ws, floor_ws]:
-        if tree_digest(ws) != start:
-            sys.exit(f"{ws}: the tree differs from the start after the cycles")
-    for a in contenders:
-        a.cmd("verify")
+        # Every contender must be back where it started, and the journals must verify.
+        for ws in [a.ws for a in contenders] + [git_ws, floor_ws]:
+            if tree_digest(ws) != start:
+                sys.exit(f"{ws}: the tree differs from the start after the cycle")
+        for a in contenders:
+            a.cmd("verify")
 
     def cyc(label):
         r = res[label]
@@ -388,21 +406,21 @@ def file_scenario(args, fx, binaries, work, key, report):
         f"{len(fx.changed_paths())} {'deleted' if fx.kind == 'delete' else 'rewritten'} "
         f"({fmt_size(fx.changed_bytes())}), median of {runs}",
         "",
-        "| contender | plan | apply | rollback (plan + apply) | cycle | × floor | × git | approve (each) | peak RSS | store growth per cycle |",
+        "| contender | plan | apply | rollback (plan + apply) | cycle | × floor | × git | approve (each) | peak RSS | store growth: plan, apply, rollback |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    for a in contenders:
-        r = res[a.label]
+    for label, _ in binaries:
+        r = res[label]
         rb = [x.secs + y.secs for x, y in zip(r["rollback-plan"], r["rollback-apply"])]
-        c = med(cyc(a.label))
+        c = med(cyc(label))
         rss = max(v.maxrss_kb for step in r.values() for v in step) * 1024
-        g = growth[a.label]
+        g = {k: med([x[k] for x in growth[label]]) for k in ("plan", "apply", "rollback")}
         lines.append(
-            f"| autonomy {a.label} | {fmt_secs(med([x.secs for x in r['plan']]))} "
+            f"| autonomy {label} | {fmt_secs(med([x.secs for x in r['plan']]))} "
             f"| {fmt_secs(med([x.secs for x in r['apply']]))} | {fmt_secs(med(rb))} "
             f"| {fmt_secs(c)} | {c / floor:.2f} | {c / git:.2f} "
             f"| {fmt_secs(med([x.secs for x in r['approve']]))} | {fmt_size(rss)} "
-            f"| plan +{fmt_size(g['plan'])}, apply +{fmt_size(g['apply'])}, rollback +{fmt_size(g['rollback'])} |"
+            f"| +{fmt_size(g['plan'])}, +{fmt_size(g['apply'])}, +{fmt_size(g['rollback'])} |"
         )
     for label in ("git", "floor"):
         r = res[label]
