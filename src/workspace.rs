@@ -3,12 +3,12 @@
 //! through cap-std handles opened component by component without following symlinks.
 
 use crate::error::{Error, Kind, Result};
+use crate::store::hashes::{HashCache, StatSig, coarse_now};
 use cap_fs_ext::DirExt;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, fstat, openat, statat};
 use rustix::io::Errno;
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -129,9 +129,9 @@ impl fmt::Display for RelPath {
 pub struct Workspace {
     pub root: PathBuf,
     pub dir: Dir,
-    /// Files hashed by [`Workspace::state`] in this process, with the stat signature they
-    /// had, for [`Workspace::recheck`].
-    hashed: Mutex<HashMap<RelPath, (StatSig, crate::plan::State)>>,
+    /// Files hashed, with the stat signature each had (`.autonomy/hashes`), for
+    /// [`Workspace::recheck`].
+    hashed: Mutex<HashCache>,
 }
 
 impl Workspace {
@@ -159,7 +159,7 @@ impl Workspace {
         Ok(Workspace {
             root: root.to_path_buf(),
             dir,
-            hashed: Mutex::new(HashMap::new()),
+            hashed: Mutex::new(HashCache::default()),
         })
     }
 
@@ -287,8 +287,8 @@ impl Workspace {
         };
         let sig = StatSig::of(&before);
         if let Ok(mut cache) = self.hashed.lock() {
-            if sig == StatSig::of(&after) && sig.ctime < started {
-                cache.insert(rel.clone(), (sig, state.clone()));
+            if sig == StatSig::of(&after) && sig.changed_before(started) {
+                cache.insert(rel, sig, state.clone());
             } else {
                 cache.remove(rel);
             }
@@ -296,20 +296,20 @@ impl Workspace {
         Ok(state)
     }
 
-    /// [`Workspace::state`] of many paths, hashed on every core; results in input order.
-    pub fn states(&self, rels: &[RelPath]) -> Vec<Result<crate::plan::State>> {
-        crate::par::map(rels, crate::par::cpus(), |rel| self.state(rel))
-    }
-
-    /// What `rel` holds now, like [`Workspace::state`], but a file this process hashed
-    /// earlier is not read again when its stat signature (device, inode, type and mode,
-    /// size, mtime and ctime, to the nanosecond) is unchanged. That is safe because the
-    /// hash was only remembered when the file's ctime was older than the moment hashing
-    /// began: any later change to the file sets its ctime to a time at or after that
-    /// moment, so the signature differs. `docs/performance.md` lists what a stat check
-    /// cannot see (the "racy" cases).
+    /// What `rel` holds now, like [`Workspace::state`], but a file hashed before (by this
+    /// process or, through `.autonomy/hashes`, an earlier command) is not read again when
+    /// its stat signature (device, inode, type and mode, size, mtime and ctime, to the
+    /// nanosecond) is unchanged. That is safe because a hash is only remembered when the
+    /// file's ctime was older than the moment hashing began: any later change to the file
+    /// sets its ctime to a time at or after that moment, so the signature differs.
+    /// `docs/performance.md` lists what a stat check cannot see (the "racy" cases).
     pub fn recheck(&self, rel: &RelPath) -> Result<crate::plan::State> {
-        let cached = self.hashed.lock().ok().and_then(|c| c.get(rel).cloned());
+        let state_dir = self.state_path();
+        let cached = self
+            .hashed
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(&state_dir, rel));
         if let Some((sig, state)) = cached
             && let Ok(Some(parent)) = self.parent_dir(rel)
             && let Ok(st) = statat(&parent, rel.file_name(), AtFlags::SYMLINK_NOFOLLOW)
@@ -319,47 +319,18 @@ impl Workspace {
         }
         self.state(rel)
     }
-}
 
-/// What a stat check compares. Any write, truncate, chmod, chown, rename over or utimes
-/// changes the ctime (which no system call can set back), and most change more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct StatSig {
-    dev: u64,
-    ino: u64,
-    mode: u32,
-    size: i64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
+    /// [`Workspace::recheck`] of many paths, on every core; results in input order.
+    pub fn rechecks(&self, rels: &[RelPath]) -> Vec<Result<crate::plan::State>> {
+        crate::par::map(rels, crate::par::cpus(), |rel| self.recheck(rel))
+    }
 
-impl StatSig {
-    fn of(st: &rustix::fs::Stat) -> StatSig {
-        StatSig {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            mode: st.st_mode,
-            size: st.st_size,
-            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
-            ctime: (st.st_ctime, st.st_ctime_nsec as i64),
+    /// Write what was learnt to `.autonomy/hashes` (best effort: it is only a cache).
+    pub fn save_hashes(&self) {
+        if let Ok(mut cache) = self.hashed.lock() {
+            let _ = cache.save(&self.state_path());
         }
     }
-}
-
-/// The coarse real-time clock: the one the kernel stamps inode times from (a fine-grained
-/// stamp is never earlier than it).
-fn coarse_now() -> (i64, i64) {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we pass.
-    let ret = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    if ret != 0 {
-        // No usable clock: claim "now" is the epoch, so that nothing is ever remembered.
-        return (i64::MIN, 0);
-    }
-    (ts.tv_sec, ts.tv_nsec)
 }
 
 fn not_regular(rel: &RelPath) -> Error {

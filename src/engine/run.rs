@@ -77,15 +77,18 @@ fn exec_snapshot(
 }
 
 /// Paths whose current state differs from the plan's `before`, with what is there now.
-/// Files are hashed on every core.
+/// Files are hashed on every core, unless provably unchanged since they were last hashed
+/// (see `Workspace::recheck`).
 pub fn drift(ws: &Workspace, plan: &Plan) -> Result<Vec<(String, State)>> {
     let rels = plan
         .changes
         .iter()
         .map(|c| c.rel())
         .collect::<Result<Vec<_>>>()?;
+    let states = ws.rechecks(&rels);
+    ws.save_hashes();
     let mut out = Vec::new();
-    for (c, now) in plan.changes.iter().zip(ws.states(&rels)) {
+    for (c, now) in plan.changes.iter().zip(states) {
         let now = now?;
         if now != c.before {
             out.push((c.path.clone(), now));

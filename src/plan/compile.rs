@@ -392,7 +392,7 @@ impl<'a> Overlay<'a> {
     }
 
     fn disk_state(&self, p: &RelPath) -> Result<State> {
-        self.ws.state(p)
+        self.ws.recheck(p)
     }
 
     fn get(&mut self, p: &RelPath) -> Result<Node> {
@@ -933,6 +933,7 @@ fn compile_staged<'a>(
         }
     }
     let mut plan = overlay.finish(meta, rules, !exec.is_empty())?;
+    ws.save_hashes();
     for (label, step) in &exec {
         let globs = step
             .touches
