@@ -895,7 +895,19 @@ pub fn compile(
     blobs: &BlobStore,
 ) -> Result<Plan> {
     let mut staging = blobs.batch();
-    let ops = ops_from_file(pf, plan_dir, rules, &mut staging)?;
+    // While the content files are read and hashed, hash the files the plan changes on the
+    // other cores; the fold then finds them remembered (Workspace::recheck).
+    let targets: Vec<RelPath> = pf
+        .action
+        .iter()
+        .flat_map(|a| [&a.path, &a.from])
+        .flatten()
+        .filter_map(|p| RelPath::parse(p).ok())
+        .collect();
+    let ops = std::thread::scope(|s| {
+        s.spawn(|| ws.rechecks(&targets));
+        ops_from_file(pf, plan_dir, rules, &mut staging)
+    })?;
     compile_staged(ws, ops, meta, rules, staging)
 }
 
