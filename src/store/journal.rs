@@ -385,12 +385,10 @@ pub fn append_event(
     plan: Option<&str>,
     data: &serde_json::Value,
 ) -> Result<Event> {
+    // Cached statements: a run's commit appends one event per step.
     let head: Option<(i64, String, String)> = tx
-        .query_row(
-            "SELECT seq, hash, rules FROM events ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .prepare_cached("SELECT seq, hash, rules FROM events ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     if let Some((_, _, head_rules)) = &head
         && head_rules != rules
@@ -407,10 +405,10 @@ pub fn append_event(
     let at = crate::ids::now_string();
     let data = data.to_string();
     let hash = event_hash(seq, &prev, &at, actor, kind, plan, rules, &data);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO events (seq, at, actor, kind, plan, rules, data, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![seq, at, actor, kind, plan, rules, data, prev, hash],
-    )?;
+    )?
+    .execute(params![seq, at, actor, kind, plan, rules, data, prev, hash])?;
     Ok(Event {
         seq,
         at,
