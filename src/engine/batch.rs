@@ -205,24 +205,43 @@ impl StepCtx<'_> {
         prepared: &mut Vec<usize>,
         written: &mut HashMap<usize, u64>,
     ) -> Result<()> {
+        // 1. The parent folders opened, then the temp files written on every core (each
+        // blob is read, verified and copied; creating files costs the kernel CPU too).
         for &i in replace {
-            if stop.load(Ordering::Relaxed) {
-                return Err(interrupted());
-            }
+            self.parent(&rels[&i])?;
+        }
+        prepared.extend_from_slice(replace);
+        let mut jobs = Vec::new();
+        for &i in replace {
             let rel = &rels[&i];
             let State::File { sha256, mode } = &changes[i].after else {
                 continue;
             };
-            prepared.push(i);
-            let blobs = self.blobs;
-            let tmp = temp_name(self.run, i);
-            let dir = self.parent(rel)?;
-            let (n, file) = write_temp_unsynced(dir, &tmp, blobs, sha256, *mode)
-                .map_err(|e| with_path(e, rel))?;
-            crate::store::sync::start_writeback(&file);
-            drop(file);
+            let dir = self
+                .dirs
+                .get(&rel.parent())
+                .ok_or_else(|| Error::failed("internal: directory cache"))?;
+            jobs.push((i, rel, dir, sha256.as_str(), *mode, temp_name(self.run, i)));
+        }
+        let blobs = self.blobs;
+        let results = crate::par::map(
+            &jobs,
+            crate::par::cpus(),
+            |(i, rel, dir, sha256, mode, tmp)| {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(interrupted());
+                }
+                let (n, file) = write_temp_unsynced(dir, tmp, blobs, sha256, *mode)
+                    .map_err(|e| with_path(e, rel))?;
+                crate::store::sync::start_writeback(&file);
+                drop(file);
+                failpoint("step.after_temp");
+                Ok((*i, n))
+            },
+        );
+        for res in results {
+            let (i, n) = res?;
             written.insert(i, n);
-            failpoint("step.after_temp");
         }
         let temps: Vec<(&Dir, String)> = replace
             .iter()
