@@ -161,6 +161,18 @@ fn statement(env: &Env, id: &str, principal: &str) -> String {
     stdout_of(&out)
 }
 
+/// `autonomy approve ID --statement ARGS...`: the statement bytes.
+fn statement_with(env: &Env, id: &str, args: &[&str]) -> String {
+    let out = env
+        .cmd()
+        .args(["approve", id, "--statement"])
+        .args(args)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    stdout_of(&out)
+}
+
 /// Sign `text` with `ssh-keygen -Y sign -n NS`; returns (statement path, .sig path).
 fn keygen_sign(env: &Env, text: &str, key: &Key, ns: &str) -> (PathBuf, PathBuf) {
     let stmt = scratch(env, "stmt");
@@ -500,6 +512,36 @@ fn sign_with_default_output_and_json() {
     let moved = scratch(&d.env, "moved.approval");
     std::fs::rename(&file, &moved).expect("move out of the workspace");
     apply_ok(&d.env, &d.id, &[&moved]);
+}
+
+#[test]
+fn expires_out_of_range_is_a_usage_error_not_a_panic() {
+    let d = deploy(1);
+    for ttl in ["300000years", "9000years", "0s"] {
+        let out = d
+            .env
+            .cmd()
+            .args(["approve", &d.id, "--statement", "--expires", ttl])
+            .output()
+            .expect("run");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "--expires {ttl}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(
+            stdout_of(&out).is_empty(),
+            "no statement for --expires {ttl}"
+        );
+    }
+    let out = d
+        .env
+        .cmd()
+        .args(["approve", &d.id, "--statement", "--expires", "300000years"])
+        .output()
+        .expect("run");
+    assert!(stderr_of(&out).contains("--expires 300000years is too long"));
+    // A long but representable lifetime is fine.
+    let text = statement_with(&d.env, &d.id, &["--expires", "100years"]);
+    assert!(text.contains("expires = \"21"), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1015,6 +1057,47 @@ fn approvals_are_consumed_only_when_a_run_commits() {
     assert_applied(&d.env);
     // Now they are used.
     assert_refused(&d.env, &d.id, &[&a], &["already been used"]);
+    d.env.verify_ok();
+}
+
+#[test]
+fn rollback_takes_a_signed_approval_for_the_reverse_plan() {
+    let d = deploy(1);
+    let original = d.env.tree();
+    let a = sign_with(&d.env, &d.id, &d.alice, ALICE);
+    apply_ok(&d.env, &d.id, &[&a]);
+    assert_applied(&d.env);
+    // The reverse plan touches deploy/ too: the same rule demands a signature.
+    let out = d.env.cmd().args(["rollback", &d.id]).output().expect("run");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("rule \"production config\""),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_applied(&d.env);
+    // A pipeline creates the reverse plan, has it signed, and rolls back with it.
+    let out = d
+        .env
+        .cmd()
+        .args(["rollback", &d.id, "--plan-only"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let rev = stdout_of(&out).trim().to_string();
+    assert_eq!(rev.len(), 12, "{rev}");
+    let r = sign_with(&d.env, &rev, &d.bob, BOB);
+    let text = std::fs::read_to_string(&r).expect("read");
+    assert!(text.contains(&format!("plan = \"{rev}")), "{text}");
+    let out = d
+        .env
+        .cmd()
+        .args(["rollback", &d.id, "--approval"])
+        .arg(&r)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(d.env.tree(), original);
     d.env.verify_ok();
 }
 
