@@ -1235,6 +1235,49 @@ content = "replicas: 3\n"
 }
 
 #[test]
+fn signers_file_named_loosely_in_the_rules_is_still_a_policy_path() {
+    for spelled in [
+        "./config/allowed_signers",
+        "config//allowed_signers",
+        "config/x/../allowed_signers",
+    ] {
+        let env = Env::new();
+        env.write("deploy/app.yml", "replicas: 2\n");
+        let alice = ed25519(&env, "alice");
+        env.write("config/allowed_signers", format!("{}\n", alice.line(ALICE)));
+        set_rules(
+            &env,
+            &format!(
+                "[approval]\nallowed_signers = \"{spelled}\"\n\n{}",
+                signed_rule(1)
+            ),
+        );
+        let id = env.plan(
+            r##"
+title = "Touch the signers"
+[[action]]
+kind = "write"
+path = "config/allowed_signers"
+content = "# nobody\n"
+
+[[action]]
+kind = "write"
+path = "deploy/app.yml"
+content = "replicas: 3\n"
+"##,
+        );
+        let doc = preview_json(&env, &id);
+        assert_eq!(doc["policy_change"], true, "{spelled}: {doc:#}");
+        assert_eq!(doc["changes"][0]["path"], "config/allowed_signers");
+        assert_eq!(doc["changes"][0]["policy"], true, "{spelled}");
+        // The file it names is the one approvals are checked against.
+        let a = sign_with(&env, &id, &alice, ALICE);
+        apply_ok(&env, &id, &[&a]);
+        assert_applied(&env);
+    }
+}
+
+#[test]
 fn every_event_carries_the_rules_digest_and_changes_are_journaled() {
     let env = Env::new();
     let v1 = signed_rule(2);
