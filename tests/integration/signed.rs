@@ -1131,6 +1131,25 @@ fn deny_rule_refuses_at_plan_time() {
     }
     assert_eq!(env.tree(), tree);
     assert_eq!(of_kind(&events(&env), "plan.created").len(), created);
+
+    // A deny rule added after planning still stops the apply (exit 1), before any run.
+    std::fs::remove_file(env.path("autonomy.toml")).expect("rm rules");
+    let id = env.plan("title = \"Later\"\n[[action]]\nkind = \"write\"\npath = \"secrets/token\"\ncontent = \"x\\n\"\n");
+    env.approve(&id);
+    set_rules(
+        &env,
+        "[[rule]]\nname = \"never\"\npaths = [\"secrets/**\"]\ndeny = true\n",
+    );
+    let tree = env.tree();
+    let out = apply(&env, &id, &[]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("rule \"never\"") && err.contains("secrets/token"),
+        "{err}"
+    );
+    assert_eq!(env.tree(), tree);
+    assert!(of_kind(&events(&env), "run.started").is_empty());
 }
 
 #[test]
