@@ -280,17 +280,18 @@ impl Rules {
             .allowed_signers
             .unwrap_or_else(|| DEFAULT_SIGNERS.to_string());
         // The signers file may live in .autonomy/ (the default) or anywhere in the workspace.
-        let inside_state = signers
-            .strip_prefix(".autonomy/")
-            .map(crate::workspace::RelPath::parse);
-        match inside_state {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(bad(format!("[approval] allowed_signers: {}", e.message))),
-            None => {
-                crate::workspace::RelPath::parse(&signers)
-                    .map_err(|e| bad(format!("[approval] allowed_signers: {}", e.message)))?;
-            }
-        }
+        // Keep it normalised, as plan paths are, so that a plan changing it is recognised
+        // as a policy change however the rules spell it.
+        let signers_bad = |e: Error| bad(format!("[approval] allowed_signers: {}", e.message));
+        let signers = match signers.strip_prefix(".autonomy/") {
+            Some(rest) => format!(
+                ".autonomy/{}",
+                crate::workspace::RelPath::parse(rest).map_err(signers_bad)?
+            ),
+            None => crate::workspace::RelPath::parse(&signers)
+                .map_err(signers_bad)?
+                .to_string(),
+        };
         Ok(Rules {
             digest: sha256_hex(bytes),
             required: file.approval.required,
@@ -422,6 +423,19 @@ mod tests {
         assert!(g.is_match("src/a.rs") && !g.is_match("src/x/a.rs"));
         let g = compile_glob(".env*").unwrap();
         assert!(g.is_match(".env") && g.is_match("app/.env.local"));
+    }
+
+    #[test]
+    fn signers_path_is_normalised() {
+        for (raw, want) in [
+            ("./config/allowed_signers", "config/allowed_signers"),
+            ("config//x/../allowed_signers", "config/allowed_signers"),
+            (".autonomy/./allowed_signers", ".autonomy/allowed_signers"),
+        ] {
+            let toml = format!("[approval]\nallowed_signers = {raw:?}\n");
+            assert_eq!(Rules::parse(toml.as_bytes()).unwrap().allowed_signers, want);
+        }
+        assert_eq!(Rules::default().allowed_signers, DEFAULT_SIGNERS);
     }
 
     #[test]

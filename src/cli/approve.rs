@@ -169,8 +169,13 @@ fn new_statement(
     // Statements carry whole seconds.
     let created =
         chrono::DateTime::from_timestamp(crate::ids::now().timestamp(), 0).unwrap_or_default();
-    let ttl = chrono::TimeDelta::from_std(ttl)
-        .map_err(|_| Error::usage(format!("--expires {expires} is too long")))?;
+    let too_long = || Error::usage(format!("--expires {expires} is too long"));
+    let ttl = chrono::TimeDelta::from_std(ttl).map_err(|_| too_long())?;
+    // Statements carry four-digit years.
+    let until = created
+        .checked_add_signed(ttl)
+        .filter(|t| chrono::Datelike::year(t) <= 9999)
+        .ok_or_else(too_long)?;
     let st = Statement {
         approval: crate::ids::random_hex(16),
         workspace: workspace.to_string(),
@@ -178,7 +183,7 @@ fn new_statement(
         approver: approver.to_string(),
         decision: "approve".into(),
         created,
-        expires: created + ttl,
+        expires: until,
     };
     st.validate()
         .map_err(|e| Error::usage(format!("cannot make an approval statement: {e}")))?;
