@@ -379,12 +379,16 @@ impl Rules {
             {
                 continue;
             }
-            let paths: Vec<String> = plan
-                .changes
-                .iter()
-                .filter(|c| rule.matches(&c.path))
-                .map(|c| c.path.clone())
-                .collect();
+            // A rule without paths covers the whole plan; listing every path says nothing.
+            let paths: Vec<String> = match &rule.paths {
+                None => Vec::new(),
+                Some(_) => plan
+                    .changes
+                    .iter()
+                    .filter(|c| rule.matches(&c.path))
+                    .map(|c| c.path.clone())
+                    .collect(),
+            };
             if rule.paths.is_some() && paths.is_empty() {
                 continue;
             }
