@@ -6,15 +6,17 @@ use crate::render::diff::human_size;
 use crate::session::Session;
 use std::time::Duration;
 
-/// Remove blobs that no plan and no snapshot references.
+/// Remove blobs that no plan or snapshot needs
 ///
-/// Never removes a blob an applied plan needs for its rollback, nor one younger than an
-/// hour (a `plan` in another process may be about to use it). Leftover temp files from
-/// crashed writes are removed too. Journaled.
+/// Never removes a blob an applied plan needs for its rollback, nor one younger than an hour
+/// (a `plan` in another process may be about to use it). Leftover temp files from crashed
+/// writes are removed too. Journaled.
 ///
-/// Example:
+/// Examples:
 ///   autonomy gc --dry-run
+///   autonomy gc
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct GcArgs {
     /// Only list what would be removed.
     #[arg(long)]

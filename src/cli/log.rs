@@ -6,11 +6,12 @@ use crate::render::log::{event_json, render_text};
 use crate::session::{Default, Session};
 use crate::store::journal::{EVENT_COLUMNS, row_to_event};
 
-/// The journal, newest first: time, event, plan, actor, summary.
+/// Show the journal, newest first
 ///
-/// Every decision and effect is an event in an append-only, hash-chained table. `--head`
-/// prints exactly `SEQ:HASH` of the chain head, to record outside this machine (a CI log)
-/// and check later with `autonomy verify --expect-head SEQ:HASH`.
+/// One line per event: sequence number, time, event, plan, actor, summary. Every decision and
+/// effect is an event in an append-only, hash-chained table. `--head` prints exactly
+/// `SEQ:HASH` of the chain head, to record outside this machine (a CI log) and check later
+/// with `autonomy verify --expect-head SEQ:HASH`.
 ///
 /// Examples:
 ///   autonomy log -n 5
@@ -18,6 +19,7 @@ use crate::store::journal::{EVENT_COLUMNS, row_to_event};
 ///   autonomy log --format jsonl | ship-to-siem
 ///   autonomy log --head
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct LogArgs {
     /// Only events of this plan (id or unique prefix).
     #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::all_plans))]
