@@ -112,7 +112,9 @@ pub fn run_plan(
         &mut reporter,
     )?;
     if ctx.json() {
-        ui::json(&serde_json::json!({ "format_version": 1, "plan": row.id, "run": outcome }));
+        ui::json(
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "run": outcome }),
+        );
     }
     match &plan.reverses {
         None => ui::say(&format!(

@@ -218,7 +218,7 @@ fn write_approval(
         .map_err(|e| Error::io(format!("writing approval file {}", out.display()), e))?;
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": 1, "file": out, "approval": st.approval, "plan": st.plan,
+            "format_version": crate::render::FORMAT_VERSION, "file": out, "approval": st.approval, "plan": st.plan,
             "approver": st.approver, "expires": crate::approval::statement::format_timestamp(&st.expires),
         }));
     }

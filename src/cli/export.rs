@@ -42,7 +42,7 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     )?;
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": 1, "plan": row.id, "file": args.output, "bytes": size }),
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "file": args.output, "bytes": size }),
         );
     }
     ui::say(&format!(

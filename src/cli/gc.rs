@@ -38,10 +38,24 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     let garbage =
         crate::store::check::unreferenced(&s.journal, &s.blobs, Duration::from_secs(grace))?;
     let bytes: u64 = garbage.iter().map(|(_, n)| n).sum();
-    if args.dry_run {
-        for (h, n) in &garbage {
-            ui::println(&format!("{h} {n}"));
+    let report = || {
+        if ctx.json() {
+            let blobs: Vec<_> = garbage
+                .iter()
+                .map(|(h, n)| serde_json::json!({ "hash": h, "bytes": n }))
+                .collect();
+            ui::json(&serde_json::json!({
+                "format_version": crate::render::FORMAT_VERSION, "dry_run": args.dry_run,
+                "blobs": blobs, "removed": garbage.len(), "bytes": bytes,
+            }));
+        } else if args.dry_run {
+            for (h, n) in &garbage {
+                ui::println(&format!("{h} {n}"));
+            }
         }
+    };
+    if args.dry_run {
+        report();
         ui::say(&format!(
             "Would remove {} blob(s), {}.",
             garbage.len(),
@@ -61,6 +75,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
         None,
         serde_json::json!({ "removed": garbage.len(), "bytes": bytes }),
     )?;
+    report();
     ui::say(&format!(
         "Removed {} blob(s), {}.",
         garbage.len(),

@@ -24,7 +24,9 @@ pub fn run(_args: InitArgs, ctx: &Ctx) -> Result<()> {
             .canonicalize()
             .unwrap_or_else(|_| s.ws.root.clone());
     if ctx.json() {
-        ui::json(&serde_json::json!({ "format_version": 1, "workspace": id, "root": root }));
+        ui::json(
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "workspace": id, "root": root }),
+        );
     }
     ui::say(&format!(
         "Initialized autonomy workspace {} in {}",

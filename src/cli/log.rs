@@ -39,7 +39,13 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
             .journal
             .head()?
             .ok_or_else(|| Error::integrity("the journal has no events"))?;
-        ui::println(&format!("{seq}:{hash}"));
+        if ctx.json() {
+            ui::json(&serde_json::json!({
+                "format_version": crate::render::FORMAT_VERSION, "seq": seq, "hash": hash,
+            }));
+        } else {
+            ui::println(&format!("{seq}:{hash}"));
+        }
         return Ok(());
     }
     let plan = match &args.plan {
@@ -74,7 +80,10 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
         Format::Jsonl => {
             let mut buf = String::new();
             for e in rows {
-                buf.push_str(&event_json(&e?).to_string());
+                // Each line stands alone, so each carries the format version.
+                let mut v = event_json(&e?);
+                v["format_version"] = crate::render::FORMAT_VERSION.into();
+                buf.push_str(&v.to_string());
                 buf.push('\n');
                 if buf.len() > 1 << 16 {
                     ui::print(&buf);

@@ -156,7 +156,7 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": 1,
+            "format_version": crate::render::FORMAT_VERSION,
             "plan": { "id": id, "short": &id[..12], "title": plan.title, "author": plan.author,
                       "created": plan.created, "changes": plan.changes.len(), "reverses": plan.reverses }
         }));

@@ -31,7 +31,9 @@ pub fn run(args: RecoverArgs, ctx: &Ctx) -> Result<()> {
     let done =
         crate::engine::recover::recover(&s.ws, &mut s.journal, &s.blobs, &actor, &mut reporter)?;
     if ctx.json() {
-        ui::json(&serde_json::json!({ "format_version": 1, "recovered": done }));
+        ui::json(
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "recovered": done }),
+        );
     }
     match done {
         None => ui::say("Nothing to recover: no run was interrupted."),

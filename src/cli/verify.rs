@@ -51,7 +51,9 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
         lock_free,
     )?;
     if ctx.json() {
-        ui::json(&serde_json::json!({ "format_version": 1, "ok": report.ok(), "report": report }));
+        ui::json(
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "ok": report.ok(), "report": report }),
+        );
     }
     if !report.ok() {
         let list: Vec<String> = report.problems.iter().map(|p| format!("  {p}")).collect();
