@@ -26,7 +26,7 @@ use std::time::Duration;
 #[command(verbatim_doc_comment)]
 pub struct ApplyArgs {
     /// Plan id or unique prefix (default: the newest approved plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::pending_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::pending_plans))]
     pub plan: Option<String>,
     /// A signed approval file to count (repeatable).
     #[arg(long = "approval", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]

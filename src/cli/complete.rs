@@ -2,10 +2,20 @@
 //! its title and status, read from the journal read-only. Any error yields nothing.
 
 use clap_complete::CompletionCandidate;
+use std::ffi::OsStr;
+use std::path::Path;
 
 const CAP: usize = 100;
 
-fn candidates(statuses: &[&str]) -> Vec<CompletionCandidate> {
+fn candidates(current: &OsStr, statuses: &[&str]) -> Vec<CompletionCandidate> {
+    // The prefix typed so far narrows the query itself, so a plan older than the newest
+    // CAP is still found once a few digits of its id are typed.
+    let Some(prefix) = current.to_str().map(str::to_ascii_lowercase) else {
+        return Vec::new();
+    };
+    if prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Vec::new();
+    }
     let Ok(cwd) = std::env::current_dir() else {
         return Vec::new();
     };
@@ -13,30 +23,33 @@ fn candidates(statuses: &[&str]) -> Vec<CompletionCandidate> {
     while let Some(d) = dir {
         let db = d.join(crate::workspace::STATE_DIR).join("journal.db");
         if db.is_file() {
-            return query(&db, statuses).unwrap_or_default();
+            return query(&db, statuses, &prefix).unwrap_or_default();
         }
         dir = d.parent();
     }
     Vec::new()
 }
 
-fn query(db: &std::path::Path, statuses: &[&str]) -> crate::Result<Vec<CompletionCandidate>> {
+fn query(db: &Path, statuses: &[&str], prefix: &str) -> crate::Result<Vec<CompletionCandidate>> {
     let j = crate::store::journal::Journal::open_read_only(db)?;
-    let filter = if statuses.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "WHERE status IN ({})",
+    let mut filter = vec!["id >= ?1 AND id < ?2".to_string()];
+    if !statuses.is_empty() {
+        filter.push(format!(
+            "status IN ({})",
             statuses
                 .iter()
                 .map(|s| format!("'{s}'"))
                 .collect::<Vec<_>>()
                 .join(",")
-        )
-    };
-    let sql = format!("SELECT id, title, status FROM plans {filter} ORDER BY seq DESC LIMIT {CAP}");
+        ));
+    }
+    let sql = format!(
+        "SELECT id, title, status FROM plans WHERE {} ORDER BY seq DESC LIMIT {CAP}",
+        filter.join(" AND ")
+    );
     let mut stmt = j.conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| {
+    // Every id is lowercase hex, so [prefix, prefix + "g") is exactly the ids it starts.
+    let rows = stmt.query_map([prefix.to_string(), format!("{prefix}g")], |r| {
         let id: String = r.get(0)?;
         let title: String = r.get(1)?;
         let status: String = r.get(2)?;
@@ -47,6 +60,7 @@ fn query(db: &std::path::Path, statuses: &[&str]) -> crate::Result<Vec<Completio
         let (id, title, status) = row?;
         let help: String = format!("{title} ({})", status.replace('_', " "))
             .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
             .take(80)
             .collect();
         out.push(
@@ -59,14 +73,14 @@ fn query(db: &std::path::Path, statuses: &[&str]) -> crate::Result<Vec<Completio
 }
 
 /// Plans awaiting a decision or a run: pending and approved.
-pub fn pending_plans() -> Vec<CompletionCandidate> {
-    candidates(&["pending", "approved"])
+pub fn pending_plans(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, &["pending", "approved"])
 }
 
-pub fn applied_plans() -> Vec<CompletionCandidate> {
-    candidates(&["applied"])
+pub fn applied_plans(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, &["applied"])
 }
 
-pub fn all_plans() -> Vec<CompletionCandidate> {
-    candidates(&[])
+pub fn all_plans(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, &[])
 }

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 #[command(verbatim_doc_comment)]
 pub struct ExportArgs {
     /// Plan id or unique prefix (default: the newest pending plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::all_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::all_plans))]
     pub plan: Option<String>,
     /// Where to write the bundle.
     #[arg(short = 'o', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]

@@ -22,7 +22,7 @@ use crate::store::journal::{EVENT_COLUMNS, row_to_event};
 #[command(verbatim_doc_comment)]
 pub struct LogArgs {
     /// Only events of this plan (id or unique prefix).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::all_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::all_plans))]
     pub plan: Option<String>,
     /// Show at most N events.
     #[arg(short = 'n', long, value_name = "N")]

@@ -28,7 +28,7 @@ use std::io::IsTerminal;
 #[command(verbatim_doc_comment)]
 pub struct PreviewArgs {
     /// Plan id or unique prefix (default: the newest pending plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::all_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::all_plans))]
     pub plan: Option<String>,
     /// Only a diffstat: one line per path.
     #[arg(long)]

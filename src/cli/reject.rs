@@ -15,7 +15,7 @@ use crate::session::{Default, Session, status_refusal};
 #[command(verbatim_doc_comment)]
 pub struct RejectArgs {
     /// Plan id or unique prefix (default: the newest pending plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::pending_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::pending_plans))]
     pub plan: Option<String>,
     /// Why; recorded in the journal.
     #[arg(long, value_name = "TEXT")]

@@ -27,7 +27,7 @@ use std::path::PathBuf;
 #[command(verbatim_doc_comment)]
 pub struct RollbackArgs {
     /// Plan id or unique prefix (default: the newest applied plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::applied_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::applied_plans))]
     pub plan: Option<String>,
     /// Only create the reverse plan and print its id; a later `rollback PLAN` reuses it.
     #[arg(long)]
