@@ -3,7 +3,7 @@
 
 use clap_complete::CompletionCandidate;
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const CAP: usize = 100;
 
@@ -16,10 +16,10 @@ fn candidates(current: &OsStr, statuses: &[&str]) -> Vec<CompletionCandidate> {
     if prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Vec::new();
     }
-    let Ok(cwd) = std::env::current_dir() else {
+    let Some(start) = start_dir() else {
         return Vec::new();
     };
-    let mut dir = Some(cwd.as_path());
+    let mut dir = Some(start.as_path());
     while let Some(d) = dir {
         let db = d.join(crate::workspace::STATE_DIR).join("journal.db");
         if db.is_file() {
@@ -28,6 +28,49 @@ fn candidates(current: &OsStr, statuses: &[&str]) -> Vec<CompletionCandidate> {
         dir = d.parent();
     }
     Vec::new()
+}
+
+/// Where the command being completed will run: the current directory, or the `-C DIR` on
+/// the command line being completed (the shell passes its words after `--`).
+fn start_dir() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    Some(match dash_c(&args) {
+        Some(d) => cwd.join(d),
+        None => cwd,
+    })
+}
+
+/// The last `-C DIR` (or `-CDIR`) among the words after `--`, ignoring the word being
+/// completed (the last one).
+fn dash_c(args: &[String]) -> Option<&str> {
+    let escape = args.iter().position(|a| a == "--")?;
+    let words = args.get(escape + 1..)?;
+    let words = &words[..words.len().saturating_sub(1)];
+    let mut found = None;
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i].as_str();
+        if w == "--" {
+            break;
+        }
+        if w == "-C" {
+            if let Some(next) = words.get(i + 1) {
+                found = Some(next.as_str());
+            }
+            i += 2;
+            continue;
+        }
+        if let Some(d) = w.strip_prefix("-C")
+            && !d.is_empty()
+        {
+            found = Some(d);
+        }
+        i += 1;
+    }
+    found
 }
 
 fn query(db: &Path, statuses: &[&str], prefix: &str) -> crate::Result<Vec<CompletionCandidate>> {
@@ -83,4 +126,29 @@ pub fn applied_plans(current: &OsStr) -> Vec<CompletionCandidate> {
 
 pub fn all_plans(current: &OsStr) -> Vec<CompletionCandidate> {
     candidates(current, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dash_c;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn dash_c_is_read_from_the_words_being_completed() {
+        assert_eq!(
+            dash_c(&words("autonomy -- autonomy -C ws preview ")),
+            Some("ws")
+        );
+        assert_eq!(
+            dash_c(&words("autonomy -- autonomy -Cws preview 3f")),
+            Some("ws")
+        );
+        assert_eq!(dash_c(&words("autonomy -- autonomy preview ")), None);
+        // The word being completed is not a finished -C value.
+        assert_eq!(dash_c(&words("autonomy -- autonomy -C")), None);
+        assert_eq!(dash_c(&words("autonomy -C x")), None);
+    }
 }
