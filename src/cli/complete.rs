@@ -38,7 +38,11 @@ fn start_dir() -> Option<PathBuf> {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     Some(match dash_c(&args) {
-        Some(d) => cwd.join(d),
+        // The shell passes the word as typed, before tilde expansion.
+        Some(d) => match (d.strip_prefix("~/"), std::env::var_os("HOME")) {
+            (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+            _ => cwd.join(d),
+        },
         None => cwd,
     })
 }
