@@ -79,7 +79,16 @@ fn dash_c(args: &[String]) -> Option<&str> {
 
 fn query(db: &Path, statuses: &[&str], prefix: &str) -> crate::Result<Vec<CompletionCandidate>> {
     let j = crate::store::journal::Journal::open_read_only(db)?;
-    let mut filter = vec!["id >= ?1 AND id < ?2".to_string()];
+    // Every id is lowercase hex, so [prefix, prefix + "g") is exactly the ids it starts.
+    // Without a prefix, leave ids out so the query walks the seq index instead.
+    let (mut filter, bounds) = if prefix.is_empty() {
+        (vec!["1 = 1".to_string()], vec![])
+    } else {
+        (
+            vec!["id >= ?1 AND id < ?2".to_string()],
+            vec![prefix.to_string(), format!("{prefix}g")],
+        )
+    };
     if !statuses.is_empty() {
         filter.push(format!(
             "status IN ({})",
@@ -95,8 +104,7 @@ fn query(db: &Path, statuses: &[&str], prefix: &str) -> crate::Result<Vec<Comple
         filter.join(" AND ")
     );
     let mut stmt = j.conn.prepare(&sql)?;
-    // Every id is lowercase hex, so [prefix, prefix + "g") is exactly the ids it starts.
-    let rows = stmt.query_map([prefix.to_string(), format!("{prefix}g")], |r| {
+    let rows = stmt.query_map(rusqlite::params_from_iter(bounds), |r| {
         let id: String = r.get(0)?;
         let title: String = r.get(1)?;
         let status: String = r.get(2)?;
