@@ -2,4 +2,5 @@
 //! temp workspaces (one binary, so it compiles once).
 
 mod common;
+mod completion;
 mod core;
