@@ -4,3 +4,5 @@
 mod common;
 mod completion;
 mod core;
+mod generated;
+mod help;
