@@ -6,3 +6,4 @@ mod completion;
 mod core;
 mod generated;
 mod help;
+mod output;
