@@ -312,12 +312,17 @@ fn a_closed_pipe_ends_quietly_with_exit_0() {
     )
     .expect("write plan");
     env.cmd().arg("plan").arg(&file).assert().success();
+    env.cmd()
+        .args(["export", "-o", "../big.autonomy"])
+        .assert()
+        .success();
     for args in [
         "log",
         "log --format json",
         "log --format jsonl",
         "preview",
         "preview --format json",
+        "preview --bundle ../big.autonomy",
     ] {
         let (head, rc, err) = into_head(&env, args);
         assert_eq!(head.lines().count(), 1, "{args}: {head:?}");
