@@ -7,3 +7,4 @@ mod core;
 mod generated;
 mod help;
 mod output;
+mod readme;
