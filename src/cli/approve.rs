@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::session::{Default, Session, status_refusal};
 use std::path::{Path, PathBuf};
 
-/// Approve a plan: at a terminal after the full preview, or by writing a signed approval file.
+/// Approve a plan at a terminal, or write a signed approval file
 ///
 /// At a terminal (stdin and stderr both terminals) the full preview is shown, then
 /// `Approve plan ID? [y/N]` (default no). The decision is recorded either way; a declined
@@ -14,16 +14,22 @@ use std::path::{Path, PathBuf};
 /// approval instead.
 ///
 /// Signed approvals (for pipelines) need no terminal and record nothing by themselves; the
-/// file counts when presented with `autonomy apply --approval FILE`:
-///   autonomy approve ID --sign-with ~/.ssh/id_ed25519 -o alice.approval
-///   autonomy approve ID --statement > stmt && ssh-keygen -Y sign -n autonomy-approval -f KEY stmt
-///   autonomy approve ID --signature stmt.sig -o alice.approval
+/// file counts when presented with `autonomy apply --approval FILE`.
 ///
 /// Without PLAN, the newest pending plan.
+///
+/// Examples:
+///   autonomy approve
+///   autonomy approve 3f9c --reason "reviewed with the on-call"
+///   autonomy approve 3f9c --sign-with ~/.ssh/id_ed25519 -o alice.approval
+///   autonomy approve 3f9c --statement > stmt
+///   ssh-keygen -Y sign -n autonomy-approval -f ~/.ssh/id_ed25519 stmt   # writes stmt.sig
+///   autonomy approve 3f9c --signature stmt.sig -o alice.approval
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct ApproveArgs {
     /// Plan id or unique prefix (default: the newest pending plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::pending_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::pending_plans))]
     pub plan: Option<String>,
     /// Why you approve; recorded in the journal.
     #[arg(long, value_name = "TEXT")]
@@ -217,7 +223,7 @@ fn write_approval(
         .map_err(|e| Error::io(format!("writing approval file {}", out.display()), e))?;
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": 1, "file": out, "approval": st.approval, "plan": st.plan,
+            "format_version": crate::render::FORMAT_VERSION, "file": out, "approval": st.approval, "plan": st.plan,
             "approver": st.approver, "expires": crate::approval::statement::format_timestamp(&st.expires),
         }));
     }

@@ -9,13 +9,13 @@ use crate::session::{Default, PlanRow, Session};
 use rusqlite::OptionalExtension;
 use std::path::PathBuf;
 
-/// Undo an applied plan: make its reverse plan (after = the snapshot), preview it, approve
-/// it, and apply it as a run.
+/// Undo an applied plan, as a new previewed and approved run
 ///
-/// The reverse plan is an ordinary plan: previewed, approved (at a terminal, or with
-/// --approval FILE signed for the reverse plan's id) and journaled; it can itself be rolled
-/// back. Where files changed since the plan was applied, rollback refuses with exit 4 and
-/// names them; it never clobbers later work.
+/// Makes the reverse plan (after = the snapshot), previews it, asks for approval (at a
+/// terminal, or --approval FILE signed for the reverse plan's id) and applies it as a run. The
+/// reverse plan is an ordinary plan, journaled, and can itself be rolled back. Where files
+/// changed since the plan was applied, rollback refuses with exit 4 and names them; it never
+/// clobbers later work.
 ///
 /// Without PLAN, the newest applied plan.
 ///
@@ -24,9 +24,10 @@ use std::path::PathBuf;
 ///   id=$(autonomy rollback 3f9c --plan-only)   # a pipeline signs $id, then:
 ///   autonomy rollback 3f9c --approval alice.approval
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct RollbackArgs {
     /// Plan id or unique prefix (default: the newest applied plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::applied_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::applied_plans))]
     pub plan: Option<String>,
     /// Only create the reverse plan and print its id; a later `rollback PLAN` reuses it.
     #[arg(long)]

@@ -2,6 +2,11 @@
 //! temp workspaces (one binary, so it compiles once).
 
 mod common;
+mod completion;
 mod core;
 mod exec;
+mod generated;
+mod help;
+mod output;
+mod readme;
 mod signed;
