@@ -171,7 +171,8 @@ fn new_statement(
     approver: &str,
     expires: &str,
 ) -> Result<Statement> {
-    let ttl = crate::rules::parse_duration(expires).map_err(|e| Error::usage(format!("--expires: {}", e.message)))?;
+    let ttl = crate::rules::parse_duration(expires)
+        .map_err(|e| Error::usage(format!("--expires: {}", e.message)))?;
     // Statements carry whole seconds.
     let created =
         chrono::DateTime::from_timestamp(crate::ids::now().timestamp(), 0).unwrap_or_default();

@@ -1444,7 +1444,10 @@ content = "hi\n"
     paths.sort();
     assert_eq!(paths, ["deploy/app.yml", "infra/prod/main.tf"]);
     assert_eq!(requirement(&doc, "default")["paths"], serde_json::json!([]));
-    assert_eq!(requirement(&doc, "everything")["paths"], serde_json::json!([]));
+    assert_eq!(
+        requirement(&doc, "everything")["paths"],
+        serde_json::json!([])
+    );
     assert_eq!(doc["approvals"]["satisfied"], false);
 
     env.approve(&id);
