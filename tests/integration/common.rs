@@ -153,7 +153,8 @@ impl Env {
         assert_eq!(code, 0, "approve failed: {out}");
     }
 
-    /// The workspace tree (without .autonomy): path -> (bytes, mode); folders as None.
+    /// The workspace tree (without .autonomy): path -> (bytes, mode); folders as None;
+    /// symlinks as (target, 0o120000), never followed.
     pub fn tree(&self) -> BTreeMap<String, Option<(Vec<u8>, u32)>> {
         let mut out = BTreeMap::new();
         walk(&self.root, &self.root, &mut out);
@@ -205,6 +206,13 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<(Vec<u8>, u32
         if meta.is_dir() {
             out.insert(rel, None);
             walk(root, &p, out);
+        } else if meta.is_symlink() {
+            // A symlink is recorded (never followed) as its target with mode 0o120000.
+            let target = std::fs::read_link(&p).expect("readlink");
+            out.insert(
+                rel,
+                Some((target.into_os_string().into_encoded_bytes(), 0o120000)),
+            );
         } else {
             out.insert(
                 rel,
