@@ -5,3 +5,4 @@ mod badinput;
 mod common;
 mod core;
 mod prompt;
+mod props;
