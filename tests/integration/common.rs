@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 
 pub const ACTOR: &str = "tester@example.com";
 
+/// What one path of a tree holds: None for a folder, else (bytes, mode).
+pub type Entry = Option<(Vec<u8>, u32)>;
+/// A workspace tree as `Env::tree` returns it.
+pub type Tree = BTreeMap<String, Entry>;
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_autonomy"))
 }
@@ -27,9 +32,31 @@ impl Env {
         env
     }
 
+    /// A fresh, initialised workspace on a memory file system (/dev/shm) where there is
+    /// one, for tests that run many fsync-heavy commands and test behaviour across process
+    /// kills, not power loss (where fsync matters). Falls back to the usual temp folder.
+    pub fn new_fast() -> Env {
+        let shm = Path::new("/dev/shm");
+        let tmp = if shm.is_dir() {
+            tempfile::Builder::new()
+                .prefix("autonomy-test-")
+                .tempdir_in(shm)
+                .or_else(|_| tempfile::tempdir())
+        } else {
+            tempfile::tempdir()
+        }
+        .expect("tempdir");
+        let env = Env::bare_in(tmp);
+        env.cmd().arg("init").assert().success();
+        env
+    }
+
     /// A fresh folder without a workspace.
     pub fn bare() -> Env {
-        let tmp = tempfile::tempdir().expect("tempdir");
+        Env::bare_in(tempfile::tempdir().expect("tempdir"))
+    }
+
+    fn bare_in(tmp: tempfile::TempDir) -> Env {
         let root = tmp.path().join("ws");
         std::fs::create_dir(&root).expect("mkdir");
         Env { tmp, root }

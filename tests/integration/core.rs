@@ -585,6 +585,7 @@ fn apply_with_wait_gives_up_with_exit_5() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn an_interrupted_run_blocks_everything_until_recover_which_is_idempotent() {
     let env = Env::new();
     for i in 0..5 {

@@ -4,5 +4,6 @@
 mod badinput;
 mod common;
 mod core;
+mod crash;
 mod prompt;
 mod props;

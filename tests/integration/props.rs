@@ -9,8 +9,6 @@ use base64::Engine as _;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-type Tree = BTreeMap<String, Option<(Vec<u8>, u32)>>;
-
 const DIRS: &[&str] = &["", "a", "a/b", "c", "a/b/deep"];
 const NAMES: &[&str] = &["f0", "f1.txt", "f2.bin", "f3.sh", "f4"];
 const MODES: &[u32] = &[0o644, 0o755, 0o600];
@@ -287,7 +285,7 @@ fn build_plan(start: &Tree, markers: &BTreeMap<String, String>, ops: &[OpSeed]) 
                 let parent = pick(&targets, op.b).unwrap();
                 let to = join(&parent, &format!("mvd{k}"));
                 toml += &format!("[[action]]\nkind = \"move\"\nfrom = \"{from}\"\nto = \"{to}\"\n");
-                let moved: Vec<(String, Option<(Vec<u8>, u32)>)> = t
+                let moved: Vec<(String, Entry)> = t
                     .iter()
                     .filter(|(p, _)| *p == &from || is_under(p, &from))
                     .map(|(p, v)| (p.clone(), v.clone()))
@@ -326,7 +324,7 @@ fn materialise(env: &Env, tree: &Tree) {
 fn check(files: Vec<WsFile>, empty_dir: bool, ops: Vec<OpSeed>, drift_pick: u16) {
     let (start, markers) = initial(&files, empty_dir);
     let (toml, expected) = build_plan(&start, &markers, &ops);
-    let env = Env::new();
+    let env = Env::new_fast();
     materialise(&env, &start);
     let before = env.tree();
     assert_eq!(before, start);
