@@ -1185,3 +1185,84 @@ fn verify_passes_after_a_full_workflow_and_reports_counts() {
     let wrong = env.run(&["verify", "--expect-head", &format!("1:{}", "0".repeat(64))]);
     assert_eq!(wrong.code, 7, "{wrong:?}");
 }
+
+#[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+fn the_first_failing_check_wins_lock_then_interrupted_then_approval_then_drift() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    env.write("b.txt", "b\n");
+    // An unapproved plan whose `before` has drifted: approvals (3) come before drift (4).
+    let unapproved = env.plan(&write_plan("unapproved drifted", "b.txt", "B\n"));
+    env.write("b.txt", "b drifted\n");
+    assert_eq!(env.run(&["apply", &unapproved]).code, 3);
+    // An interrupted run (6) comes before approvals.
+    let id = env.plan_approved(&write_plan("interrupted", "a.txt", "A\n"));
+    let status = env
+        .std_cmd()
+        .args(["apply", &id])
+        .env("AUTONOMY_FAILPOINT", "run.after_intent")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.code().is_none(), "{status:?}");
+    assert_eq!(env.run(&["apply", &unapproved]).code, 6);
+    // The lock (5) comes before everything.
+    let guard = env.hold_lock();
+    let out = env.run(&["apply", &unapproved]);
+    assert_eq!(out.code, 5, "{out:?}");
+    assert_eq!(env.run(&["apply", &id]).code, 5);
+    drop(guard);
+    assert_eq!(env.run(&["recover"]).code, 0);
+    assert_eq!(env.run(&["apply", &unapproved]).code, 3);
+    env.cmd().args(["apply", &id]).assert().success();
+    env.verify_ok();
+}
+
+#[test]
+fn a_pending_reverse_plan_is_checked_for_drift_when_it_is_used() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let id = env.plan_approved(&write_plan("forward", "a.txt", "b\n"));
+    env.cmd().args(["apply", &id]).assert().success();
+    let rev = env.run(&["rollback", &id, "--plan-only"]).stdout;
+    let rev = env.full_id(rev.trim());
+    env.approve(&rev);
+    env.write("a.txt", "later work\n");
+    let out = env.run(&["rollback", &id]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("a.txt"), "{out:?}");
+    assert_eq!(env.read_str("a.txt"), "later work\n");
+    let out = env.run(&["apply", &rev]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert_eq!(env.read_str("a.txt"), "later work\n");
+    env.verify_ok();
+}
+
+#[test]
+fn approve_records_the_reason_and_the_as_identity() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let id = env.plan(&write_plan("with reason", "a.txt", "b\n"));
+    let (out, code) = env.tty(
+        &[
+            "approve",
+            &id,
+            "--reason",
+            "looks right",
+            "--as",
+            "carol@example.com",
+        ],
+        "y",
+    );
+    assert_eq!(code, 0, "{out}");
+    let ev = env
+        .events()
+        .into_iter()
+        .find(|e| e["kind"] == "approval.granted")
+        .expect("granted");
+    assert_eq!(ev["data"]["reason"], "looks right");
+    assert_eq!(ev["data"]["principal"], "carol@example.com");
+    env.verify_ok();
+}
