@@ -314,3 +314,79 @@ fn abort_at_every_failpoint_then_recover() {
     assert_eq!(env.read_str("d/f3.txt"), "v2 3\n");
     env.verify_ok();
 }
+
+/// SIGTERM or SIGINT during a run stops it at the next step and puts every path back: the
+/// process exits 1 (or 0 if it had finished), records the failed run, and never leaves an
+/// interrupted run behind for `recover`.
+#[test]
+fn sigterm_during_a_run_puts_everything_back_without_recover() {
+    use rustix::process::{Pid, Signal, kill_process};
+    let mut rng = Rng(0x7e57);
+    let (env, toml) = setup();
+    let mut trees = (env.tree(), Tree::new());
+    let id = env.plan_approved(&toml);
+    let t0 = Instant::now();
+    let out = env.run(&["apply", &id]);
+    let took = t0.elapsed();
+    assert_eq!(out.code, 0, "{out:?}");
+    // `next` moves the tree from trees.1 (now) back to trees.0.
+    trees.1 = env.tree();
+    let reverse = |of: &str| {
+        let out = env.run(&["rollback", of, "--plan-only"]);
+        let id = env.full_id(out.stdout.trim());
+        env.approve(&id);
+        id
+    };
+    let mut next = reverse(&id);
+    let (mut stopped, mut finished, mut failed_events) = (0, 0, 0);
+    for trial in 0..8 {
+        let delay = took.mul_f64(0.1 + 0.8 * (rng.below(1000) as f64 / 1000.0));
+        let mut child = spawn(&env, &["apply", &next]);
+        std::thread::sleep(delay);
+        let sig = if trial % 2 == 0 {
+            Signal::TERM
+        } else {
+            Signal::INT
+        };
+        let _ = kill_process(Pid::from_child(&child), sig);
+        let status = child.wait().unwrap();
+        assert!(
+            env.status_json()["interrupted_run"].is_null(),
+            "trial {trial}: a signal left an interrupted run ({status:?} after {delay:?})"
+        );
+        let now = env.tree();
+        match status.code() {
+            Some(0) => {
+                finished += 1;
+                assert_eq!(now, trees.0, "trial {trial}");
+                trees = (trees.1, trees.0);
+                next = reverse(&next);
+            }
+            Some(1) => {
+                stopped += 1;
+                assert_eq!(
+                    now,
+                    trees.1,
+                    "trial {trial}: not put back:\n{}",
+                    tree_diff(&now, &trees.1)
+                );
+                failed_events += env
+                    .events()
+                    .iter()
+                    .filter(|e| e["kind"] == "run.failed" && e["plan"] == next.as_str())
+                    .count();
+            }
+            // Before the handler is installed the default action ends the process;
+            // nothing may have changed then.
+            None => assert_eq!(now, trees.1, "trial {trial}"),
+            Some(c) => panic!("trial {trial}: exit {c}"),
+        }
+        env.verify_ok();
+    }
+    eprintln!("sigterm test: {stopped} stopped and put back, {finished} finished");
+    assert!(stopped > 0, "no signal landed inside a run");
+    assert!(
+        failed_events >= stopped,
+        "a stopped run was not recorded as failed"
+    );
+}
