@@ -142,7 +142,7 @@ fn run_trials(trials: usize, budget: Option<Duration>) {
         "crash test: {} paths change; an uninterrupted apply takes {took:?}",
         MODIFIED + CREATED + DELETED + DELETED_DIR_FILES
     );
-    let spread = took.mul_f64(1.3);
+    let mut spread = took.mul_f64(1.3);
 
     // State: `last` is the newest committed plan; `next` its approved reverse plan.
     let mut last = first;
@@ -160,6 +160,18 @@ fn run_trials(trials: usize, budget: Option<Duration>) {
     for trial in 0..trials {
         if budget.is_some_and(|b| started.elapsed() > b) {
             break;
+        }
+        // Runs slow down as the journal grows and as the machine's load changes: every
+        // 20 trials, time one uninterrupted run again (it commits, so the direction flips).
+        if trial > 0 && trial % 20 == 0 {
+            let t0 = Instant::now();
+            let out = env.run(&["apply", &next]);
+            assert_eq!(out.code, 0, "{out:?}");
+            spread = t0.elapsed().mul_f64(1.3);
+            assert_eq!(env.tree(), trees.1);
+            last = next.clone();
+            trees = (trees.1, trees.0);
+            next = new_reverse(&env, &last);
         }
         ran += 1;
         let delay = Duration::from_micros(rng.below(spread.as_micros() as u64));
