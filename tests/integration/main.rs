@@ -14,3 +14,4 @@ mod prompt;
 mod props;
 mod readme;
 mod signed;
+mod snapshot;
