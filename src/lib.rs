@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ids;
 pub mod plan;
 pub mod render;
+pub mod revert;
 pub mod risk;
 pub mod rules;
 pub mod sandbox;

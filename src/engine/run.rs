@@ -201,7 +201,8 @@ pub fn execute(
         )?;
         tx.execute("UPDATE plans SET status = 'applied' WHERE id = ?1", [plan_id])?;
         if let Some(orig) = &plan.reverses {
-            tx.execute("UPDATE plans SET status = 'rolled_back' WHERE id = ?1", [orig])?;
+            // `rolled_back` only once every path is reverted (selective rollback).
+            crate::revert::mark_reversed(tx, orig)?;
         }
         for id in consume {
             tx.execute("UPDATE approvals SET consumed_by = ?2 WHERE id = ?1", params![id, run])?;

@@ -5,6 +5,7 @@ use super::color;
 use super::diff::{self, human_size, is_text};
 use crate::approval::gate::{Held, Standing};
 use crate::plan::{Change, Plan, State};
+use crate::risk::{Assessment, Level};
 use console::Style;
 use serde::Serialize;
 use std::fmt::Write;
@@ -23,7 +24,8 @@ pub struct PreviewDoc {
     pub format_version: u32,
     pub plan: PlanHeader,
     pub approvals: ApprovalsDoc,
-    pub risk: Vec<String>,
+    /// The risk level, its score and every signal that fired (see docs/risk.md).
+    pub risk: Assessment,
     pub policy_change: bool,
     pub stat: StatDoc,
     pub changes: Vec<ChangeDoc>,
@@ -89,7 +91,7 @@ pub struct Input<'a> {
     pub status: &'a str,
     pub standings: &'a [Standing],
     pub held: &'a [Held],
-    pub risk: Vec<String>,
+    pub risk: Assessment,
     pub policy_paths: &'a [&'a str],
     pub contents: Contents<'a>,
     pub styled: &'a dyn Fn(&Style, &str) -> String,
@@ -290,11 +292,20 @@ pub fn render_text(
             )
         );
     }
-    if !doc.risk.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "{}", styled(&color::warn(), "Risk notes:"));
-        for r in &doc.risk {
-            let _ = writeln!(out, "  - {r}");
+    let _ = writeln!(out);
+    let risk = &doc.risk;
+    let level = format!("Risk: {} (score {})", risk.level.as_str(), risk.score);
+    let st = match risk.level {
+        Level::High => color::danger(),
+        Level::Medium => color::warn(),
+        Level::Low => Style::new(),
+    };
+    if risk.reasons.is_empty() {
+        let _ = writeln!(out, "{}, no risk signals", styled(&st, &level));
+    } else {
+        let _ = writeln!(out, "{}:", styled(&st, &level));
+        for r in &risk.reasons {
+            let _ = writeln!(out, "  - {} [{} +{}]", r.reason, r.signal, r.weight);
         }
     }
     let _ = writeln!(out);
