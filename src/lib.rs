@@ -21,7 +21,9 @@ pub mod risk;
 pub mod rules;
 pub mod sandbox;
 pub mod session;
+pub mod stats;
 pub mod store;
+pub mod suggest;
 pub mod workspace;
 
 pub use error::{Error, Kind, Result};

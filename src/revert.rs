@@ -76,12 +76,49 @@ pub fn select_paths(orig: &Plan, globs: &[String]) -> Result<Vec<String>> {
             .hint("give a glob that matches one of those paths (`*` stays within a folder, `**` crosses folders)"));
         }
     }
-    Ok(orig
+    let mut chosen: BTreeSet<&str> = orig
         .changes
         .iter()
         .filter(|c| matchers.iter().any(|(_, m)| m.is_match(&c.path)))
+        .map(|c| c.path.as_str())
+        .collect();
+    close_over_folders(orig, &mut chosen);
+    Ok(orig
+        .changes
+        .iter()
+        .filter(|c| chosen.contains(c.path.as_str()))
         .map(|c| c.path.clone())
         .collect())
+}
+
+/// Make a selection revertible on its own: a folder the plan created goes with everything
+/// the plan put inside it (and is chosen once all of that is); a folder the plan removed
+/// comes back with any path chosen inside it.
+fn close_over_folders<'a>(orig: &'a Plan, chosen: &mut BTreeSet<&'a str>) {
+    let inside = |dir: &str, path: &str| {
+        path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
+    };
+    loop {
+        let before = chosen.len();
+        for d in &orig.changes {
+            let created = d.before.is_absent() && d.after.is_dir();
+            let removed = d.before.is_dir() && d.after.is_absent();
+            let mut kids = orig.changes.iter().filter(|c| inside(&d.path, &c.path));
+            if created && chosen.contains(d.path.as_str()) {
+                chosen.extend(kids.map(|c| c.path.as_str()));
+            } else if created {
+                let kids: Vec<&str> = kids.map(|c| c.path.as_str()).collect();
+                if !kids.is_empty() && kids.iter().all(|k| chosen.contains(k)) {
+                    chosen.insert(d.path.as_str());
+                }
+            } else if removed && kids.any(|c| chosen.contains(c.path.as_str())) {
+                chosen.insert(d.path.as_str());
+            }
+        }
+        if chosen.len() == before {
+            break;
+        }
+    }
 }
 
 /// Build the reverse plan of `orig` for the `selected` paths against the workspace as it

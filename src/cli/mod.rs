@@ -16,7 +16,9 @@ mod preview;
 mod recover;
 mod reject;
 mod rollback;
+mod rules;
 mod sandbox;
+mod stats;
 mod status;
 pub mod ui;
 mod verify;
@@ -88,6 +90,8 @@ pub enum Command {
     Export(export::ExportArgs),
     Sandbox(sandbox::SandboxArgs),
     Log(log::LogArgs),
+    Stats(stats::StatsArgs),
+    Rules(rules::RulesArgs),
     Recover(recover::RecoverArgs),
     Verify(verify::VerifyArgs),
     Gc(gc::GcArgs),
@@ -158,6 +162,8 @@ pub fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Log(a) => log::run(a, &ctx),
+        Command::Stats(a) => stats::run(a, &ctx),
+        Command::Rules(a) => rules::run(a, &ctx),
         Command::Recover(a) => recover::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
