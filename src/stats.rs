@@ -134,42 +134,43 @@ pub fn register_functions(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// The window's plans (rollback plans aside) with what happened to each. A CTE that the
-/// queries below share; `?1` is the window start ('' for all history).
+/// The window's plans (rollback plans aside) with what happened to each, computed once
+/// into a temporary table that the queries below share. `IN (subquery)` rather than joins:
+/// SQLite builds each list once, so this stays linear.
 const COHORT: &str = "
-WITH reversed AS (
-    SELECT DISTINCT reverses AS id FROM plans
-    WHERE reverses IS NOT NULL AND status = 'applied'
-),
-failed_runs AS (
-    SELECT plan,
-           MAX(CASE WHEN json_valid(metrics)
-                    THEN json_extract(metrics, '$.verify_failed') = 1
-                         OR json_extract(metrics, '$.verify_ms') IS NOT NULL
-                    ELSE 0 END) AS verify_failed
-    FROM runs WHERE state = 'failed' AND kind = 'apply' GROUP BY plan
-),
-cohort AS (
-    SELECT p.id, p.status,
-           (p.status = 'rolled_back' OR r.id IS NOT NULL) AS rolled_back,
-           (f.plan IS NOT NULL) AS failed,
-           COALESCE(f.verify_failed, 0) AS verify_failed
-    FROM plans p
-    LEFT JOIN reversed r ON r.id = p.id
-    LEFT JOIN failed_runs f ON f.plan = p.id
-    WHERE p.reverses IS NULL AND p.created >= ?1
-)";
+DROP TABLE IF EXISTS temp.stats_cohort;
+CREATE TEMP TABLE stats_cohort (
+    id TEXT PRIMARY KEY, created TEXT, status TEXT,
+    rolled_back INTEGER, failed INTEGER, verify_failed INTEGER
+) WITHOUT ROWID;
+INSERT INTO stats_cohort
+    SELECT p.id, p.created, p.status,
+           (p.status = 'rolled_back' OR p.id IN (
+               SELECT reverses FROM plans WHERE reverses IS NOT NULL AND status = 'applied')),
+           p.id IN (SELECT plan FROM runs WHERE state = 'failed' AND kind = 'apply'),
+           p.id IN (
+               SELECT plan FROM runs
+               WHERE state = 'failed' AND kind = 'apply' AND json_valid(metrics)
+                 AND (json_extract(metrics, '$.verify_failed') = 1
+                      OR json_extract(metrics, '$.verify_ms') IS NOT NULL))
+    FROM plans p INDEXED BY plans_created
+    WHERE p.created >= :since AND p.reverses IS NULL;
+";
 
 /// Compute the statistics. `since` in the stored time format, or `None` for all history.
 pub fn compute(conn: &Connection, since: Option<&str>, depth: usize) -> Result<Stats> {
     register_functions(conn)?;
     let from = since.unwrap_or("");
-    let plans = plan_counts(conn, from)?;
+    // One read transaction: every figure comes from the same snapshot.
+    let tx = conn.unchecked_transaction()?;
+    let conn: &Connection = &tx;
+    conn.execute_batch(&COHORT.replace(":since", &sql_quote(from)))?;
+    let plans = plan_counts(conn)?;
     let approval_latency_s = percentiles(
         conn,
-        "SELECT CAST(ROUND((julianday(MIN(a.at)) - julianday(p.created)) * 86400) AS INTEGER)
-         FROM plans p JOIN approvals a ON a.plan = p.id AND a.decision = 'approve'
-         WHERE p.reverses IS NULL AND p.created >= ?1 GROUP BY p.id",
+        "SELECT CAST(ROUND((julianday(MIN(a.at)) - julianday(c.created)) * 86400) AS INTEGER)
+         FROM stats_cohort c JOIN approvals a ON a.plan = c.id AND a.decision = 'approve'
+         WHERE ?1 = ?1 GROUP BY c.id",
         from,
     )?;
     let apply_ms = percentiles(
@@ -185,7 +186,9 @@ pub fn compute(conn: &Connection, since: Option<&str>, depth: usize) -> Result<S
         from,
     )?;
     let exec = exec_use(conn, from)?;
-    let directories = directories(conn, from, depth)?;
+    let directories = directories(conn, depth)?;
+    conn.execute_batch("DROP TABLE temp.stats_cohort")?;
+    drop(tx);
     Ok(Stats {
         format_version: crate::render::FORMAT_VERSION,
         since: since.map(str::to_string),
@@ -199,10 +202,13 @@ pub fn compute(conn: &Connection, since: Option<&str>, depth: usize) -> Result<S
     })
 }
 
-fn plan_counts(conn: &Connection, from: &str) -> Result<PlanCounts> {
-    let sql = format!(
-        "{COHORT}
-        SELECT COUNT(*),
+/// `s` as an SQL string literal (for the one statement batch that cannot bind).
+fn sql_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn plan_counts(conn: &Connection) -> Result<PlanCounts> {
+    let sql = "SELECT COUNT(*),
                COALESCE(SUM(EXISTS (SELECT 1 FROM approvals a WHERE a.plan = c.id AND a.decision = 'approve')), 0),
                COALESCE(SUM(EXISTS (SELECT 1 FROM approvals a WHERE a.plan = c.id AND a.decision = 'decline')), 0),
                COALESCE(SUM(c.status = 'rejected'), 0),
@@ -210,9 +216,8 @@ fn plan_counts(conn: &Connection, from: &str) -> Result<PlanCounts> {
                COALESCE(SUM(c.failed), 0),
                COALESCE(SUM(c.rolled_back), 0),
                COALESCE(SUM(c.status IN ('pending', 'approved')), 0)
-        FROM cohort c"
-    );
-    Ok(conn.query_row(&sql, [from], |r| {
+        FROM stats_cohort c";
+    Ok(conn.query_row(sql, [], |r| {
         Ok(PlanCounts {
             proposed: r.get::<_, i64>(0)? as u64,
             approved: r.get::<_, i64>(1)? as u64,
@@ -274,20 +279,20 @@ fn exec_use(conn: &Connection, from: &str) -> Result<ExecUse> {
     )?)
 }
 
-fn directories(conn: &Connection, from: &str, depth: usize) -> Result<Vec<DirStats>> {
-    let sql = format!(
-        "{COHORT},
-        touched AS (
-            SELECT DISTINCT autonomy_dir(ch.path, ?2) AS dir, c.id, c.rolled_back, c.failed, c.verify_failed
-            FROM cohort c JOIN changes ch ON ch.plan = c.id
+fn directories(conn: &Connection, depth: usize) -> Result<Vec<DirStats>> {
+    // Each (directory, plan) once, then joined back to the plan's outcome.
+    let sql = "WITH touched AS (
+            SELECT autonomy_dir(ch.path, ?1) AS dir, ch.plan AS id
+            FROM stats_cohort c JOIN changes ch ON ch.plan = c.id
+            GROUP BY 1, 2
         )
-        SELECT dir, COUNT(*), SUM(rolled_back), SUM(failed), SUM(verify_failed)
-        FROM touched GROUP BY dir
-        ORDER BY SUM(rolled_back) * 1.0 / COUNT(*) DESC, COUNT(*) DESC, dir"
-    );
-    let mut stmt = conn.prepare(&sql)?;
+        SELECT t.dir, COUNT(*), SUM(c.rolled_back), SUM(c.failed), SUM(c.verify_failed)
+        FROM touched t JOIN stats_cohort c ON c.id = t.id
+        GROUP BY t.dir
+        ORDER BY SUM(c.rolled_back) * 1.0 / COUNT(*) DESC, COUNT(*) DESC, t.dir";
+    let mut stmt = conn.prepare(sql)?;
     let rows = stmt
-        .query_map(params![from, depth as i64], |r| {
+        .query_map(params![depth as i64], |r| {
             let plans = r.get::<_, i64>(1)? as u64;
             let rolled_back = r.get::<_, i64>(2)? as u64;
             let failed_verifies = r.get::<_, i64>(4)? as u64;

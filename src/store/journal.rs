@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this build writes. Older journals are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1
@@ -84,6 +84,13 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     CREATE TRIGGER events_no_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    "#,
+    // 1 -> 2: indexes for history queries (stats, risk, rules suggest, rollback): plans by
+    // creation time (covering what a window needs, so the plan bodies are not read) and
+    // reverse plans by the plan they reverse.
+    r#"
+    CREATE INDEX plans_created ON plans(created, reverses, status, id);
+    CREATE INDEX plans_reverses ON plans(reverses, status);
     "#,
 ];
 

@@ -750,18 +750,30 @@ fn stats_on_a_synthetic_journal_match_known_counts() {
 
 /// `cargo test --features failpoints --test integration -- --ignored --nocapture
 /// stats_on_a_million_events`: times `autonomy stats` on a journal of about a million
-/// events (100,000 plans).
+/// events (132,000 plans; `AUTONOMY_BENCH_PLANS=N` for another size). With
+/// `AUTONOMY_BENCH_KEEP=DIR` it only generates the workspace into DIR, to time a release
+/// build by hand (`autonomy -C DIR stats`).
 #[test]
 #[ignore]
 fn stats_on_a_million_events() {
     let env = Env::new();
     let t = std::time::Instant::now();
-    fill_journal(&env, 100_000);
+    let plans = std::env::var("AUTONOMY_BENCH_PLANS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(132_000);
+    fill_journal(&env, plans);
     let conn = rusqlite::Connection::open(env.path(".autonomy/journal.db")).unwrap();
     let events: i64 = conn
         .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
         .unwrap();
     eprintln!("generated {events} events in {:?}", t.elapsed());
+    if let Ok(dir) = std::env::var("AUTONOMY_BENCH_KEEP") {
+        // Keep the workspace for timing other builds by hand; skip the timings here.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&env.root, &dir).unwrap();
+        return;
+    }
     for args in [vec![], vec!["--since", "2026-02-01"], vec!["--depth", "2"]] {
         let t = std::time::Instant::now();
         let v = stats_json(&env, &args);
@@ -771,8 +783,4 @@ fn stats_on_a_million_events() {
     let t = std::time::Instant::now();
     env.cmd().args(["rules", "suggest"]).assert().success();
     eprintln!("autonomy rules suggest: {:?}", t.elapsed());
-    if let Ok(dir) = std::env::var("AUTONOMY_BENCH_KEEP") {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&env.root, &dir).unwrap();
-    }
 }
