@@ -198,6 +198,7 @@ pub fn build(
             }),
         }
     }
+    conflicts.extend(folders_with_new_contents(ws, &changes)?);
     if !conflicts.is_empty() {
         return Err(conflict_error(short, &conflicts));
     }
@@ -247,6 +248,47 @@ pub fn build(
         unchanged,
         blobs: new_blobs,
     })
+}
+
+/// A folder the reverse plan removes must hold nothing but what the reverse plan removes
+/// too; anything added since is later work, and a conflict.
+fn folders_with_new_contents(ws: &Workspace, changes: &[Change]) -> Result<Vec<Conflict>> {
+    let removed: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| c.after.is_absent())
+        .map(|c| c.path.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for c in changes
+        .iter()
+        .filter(|c| c.before.is_dir() && c.after.is_absent())
+    {
+        let rel = c.rel()?;
+        let dir = ws.open_dir(Some(&rel))?;
+        let entries = dir
+            .entries()
+            .map_err(|e| Error::io(format!("listing folder {rel}"), e))?;
+        let mut added = Vec::new();
+        for e in entries {
+            let e = e.map_err(|e| Error::io(format!("listing folder {rel}"), e))?;
+            let path = format!("{}/{}", c.path, e.file_name().to_string_lossy());
+            if !removed.contains(path.as_str()) {
+                added.push(path);
+            }
+        }
+        if !added.is_empty() {
+            added.sort();
+            out.push(Conflict {
+                path: c.path.clone(),
+                reason: format!(
+                    "the plan created this folder and it holds new content since ({}); rolling back would have to delete it",
+                    added.join(", ")
+                ),
+                hunks: Vec::new(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 enum Merge {

@@ -96,7 +96,7 @@ pub fn assess(
     if let Some((conn, exclude)) = history {
         reasons.extend(history_signals(conn, plan, exclude)?);
     }
-    reasons.sort_by(|a, b| b.weight.cmp(&a.weight));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.weight));
     let score = reasons.iter().map(|r| r.weight).sum();
     Ok(Assessment {
         level: Level::from_score(score),

@@ -161,6 +161,14 @@ content = "new\n"
     let out = env.cmd().args(["rollback", &created]).assert().code(4);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("d.txt") && err.contains("created it"), "{err}");
+    // A folder the plan created that holds new files since is a conflict, not a failed run.
+    let made = applied(&env, &write("folder", "newdir/a.txt", "a\n"));
+    env.write("newdir/extra.txt", "later\n");
+    let tree = env.tree();
+    let out = env.cmd().args(["rollback", &made]).assert().code(4);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("newdir/extra.txt"), "{err}");
+    assert_eq!(env.tree(), tree);
     env.verify_ok();
 }
 
