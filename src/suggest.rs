@@ -95,7 +95,7 @@ pub fn suggest(
         if high >= MIN_EVENTS {
             let mut line = format!("{high} of {total} plans were assessed high risk {window}");
             if rolled > 0 {
-                let _ = write!(line, "; {rolled} of those were rolled back");
+                let _ = write!(line, "; {rolled} of those rolled back");
             }
             suggestions.push(Suggestion {
                 kind: "high_risk",

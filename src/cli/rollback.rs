@@ -10,8 +10,7 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// Undo an applied plan: make its reverse plan, preview it, approve it, and apply it as a
-/// run.
+/// Undo an applied plan: make its reverse plan, preview it, approve it, apply it
 ///
 /// The reverse plan is an ordinary plan: previewed, approved (at a terminal, or with
 /// --approval FILE signed for the reverse plan's id) and journaled; it can itself be rolled
@@ -32,6 +31,7 @@ use std::path::PathBuf;
 ///   id=$(autonomy rollback 3f9c --plan-only)   # a pipeline signs $id, then:
 ///   autonomy rollback 3f9c --approval alice.approval
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct RollbackArgs {
     /// Plan id or unique prefix (default: the newest applied plan).
     #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::applied_plans))]

@@ -19,7 +19,7 @@ pub enum RulesCommand {
     Suggest(SuggestArgs),
 }
 
-/// Propose additions to autonomy.toml from the history, as a unified diff.
+/// Propose additions to autonomy.toml from the history, as a unified diff
 ///
 /// Each proposed rule carries its evidence as a TOML comment ("deploy/: 4 of 6 plans
 /// rolled back in 30 days"). Suggestions only ever add requirements: a directory whose
@@ -34,6 +34,7 @@ pub enum RulesCommand {
 ///   autonomy rules suggest --since 90d --depth 2
 ///   autonomy rules suggest --plan && autonomy preview
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct SuggestArgs {
     /// Look at plans created since then: a duration back from now (30d, 12h, 2w) or a date.
     #[arg(long, default_value = "30d", value_name = "DURATION|DATE")]

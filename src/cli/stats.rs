@@ -4,10 +4,12 @@ use super::{Ctx, ui};
 use crate::error::{Error, Result};
 use crate::session::Session;
 
-/// How plans fare, from the journal: plans proposed, approved, declined, rejected,
-/// applied, failed and rolled back; approval latency (plan created to first approval);
-/// apply and verify durations (p50/p95); exec CPU time and peak memory; and per directory
-/// the rate of rollbacks and failed verifies.
+/// Show how plans fare, from the journal
+///
+/// Plans proposed, approved, declined, rejected, applied, failed and rolled back;
+/// approval latency (plan created to first approval); apply and verify durations
+/// (p50/p95); exec CPU time and peak memory; and per directory the rate of rollbacks and
+/// failed verifies.
 ///
 /// Counts follow the plans proposed in the window; durations follow the runs started in
 /// it. Everything is aggregated by SQLite, so it stays quick on large journals.
@@ -17,6 +19,7 @@ use crate::session::Session;
 ///   autonomy stats --since 30d --depth 2
 ///   autonomy stats --since 2026-01-01 --format json | jq '.directories[0]'
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct StatsArgs {
     /// Only plans created (and runs started) since then: a duration back from now (30d,
     /// 12h, 2w) or a date (2026-01-31, or RFC 3339). Default: the whole history.
