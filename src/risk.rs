@@ -164,7 +164,7 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
             signal: "exec",
             weight: 3,
             reason: format!(
-                "runs {} command(s); their effects outside the file system cannot be rolled back",
+                "runs {} command(s); effects outside their declared paths and outside the file system cannot be rolled back",
                 plan.exec.len()
             ),
         });

@@ -280,17 +280,18 @@ impl Rules {
             .allowed_signers
             .unwrap_or_else(|| DEFAULT_SIGNERS.to_string());
         // The signers file may live in .autonomy/ (the default) or anywhere in the workspace.
-        let inside_state = signers
-            .strip_prefix(".autonomy/")
-            .map(crate::workspace::RelPath::parse);
-        match inside_state {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(bad(format!("[approval] allowed_signers: {}", e.message))),
-            None => {
-                crate::workspace::RelPath::parse(&signers)
-                    .map_err(|e| bad(format!("[approval] allowed_signers: {}", e.message)))?;
-            }
-        }
+        // Keep it normalised, as plan paths are, so that a plan changing it is recognised
+        // as a policy change however the rules spell it.
+        let signers_bad = |e: Error| bad(format!("[approval] allowed_signers: {}", e.message));
+        let signers = match signers.strip_prefix(".autonomy/") {
+            Some(rest) => format!(
+                ".autonomy/{}",
+                crate::workspace::RelPath::parse(rest).map_err(signers_bad)?
+            ),
+            None => crate::workspace::RelPath::parse(&signers)
+                .map_err(signers_bad)?
+                .to_string(),
+        };
         Ok(Rules {
             digest: sha256_hex(bytes),
             required: file.approval.required,
@@ -300,6 +301,57 @@ impl Rules {
             exec: file.exec,
             verify: file.verify,
         })
+    }
+
+    /// The longest an exec step may run (`[exec] timeout`, default 10m).
+    pub fn exec_timeout(&self) -> Result<std::time::Duration> {
+        match &self.exec.timeout {
+            Some(t) => parse_duration(t),
+            None => Ok(std::time::Duration::from_secs(600)),
+        }
+    }
+
+    /// Output kept in the journal per command (`[exec] max_output_bytes`, default 1MiB).
+    pub fn exec_max_output(&self) -> Result<u64> {
+        self.exec
+            .max_output_bytes
+            .as_deref()
+            .map_or(Ok(1 << 20), parse_size)
+    }
+
+    /// Re-check a stored plan against the limits in force now (they may have tightened
+    /// since it was planned). `size` gives a blob's size.
+    pub fn check_limits(&self, plan: &Plan, size: &dyn Fn(&str) -> Option<u64>) -> Result<()> {
+        let l = &self.limits;
+        if plan.changes.len() as u64 > l.max_changes {
+            return Err(Error::failed(format!(
+                "the plan has {} changes, over the limit max_changes ({}) in autonomy.toml",
+                plan.changes.len(),
+                l.max_changes
+            )));
+        }
+        let mut total = 0u64;
+        for c in &plan.changes {
+            if let Some(h) = c.after.file_hash()
+                && c.before.file_hash() != Some(h)
+            {
+                let n = size(h).unwrap_or(0);
+                if n > l.max_file_bytes {
+                    return Err(Error::failed(format!(
+                        "{} would be {n} bytes, over the limit max_file_bytes ({}) in autonomy.toml",
+                        c.path, l.max_file_bytes
+                    )));
+                }
+                total += n;
+            }
+        }
+        if total > l.max_plan_bytes {
+            return Err(Error::failed(format!(
+                "the plan writes {total} bytes, over the limit max_plan_bytes ({}) in autonomy.toml",
+                l.max_plan_bytes
+            )));
+        }
+        Ok(())
     }
 
     /// Refuse a plan that touches a path a `deny` rule covers.
@@ -329,12 +381,16 @@ impl Rules {
             {
                 continue;
             }
-            let paths: Vec<String> = plan
-                .changes
-                .iter()
-                .filter(|c| rule.matches(&c.path))
-                .map(|c| c.path.clone())
-                .collect();
+            // A rule without paths covers the whole plan; listing every path says nothing.
+            let paths: Vec<String> = match &rule.paths {
+                None => Vec::new(),
+                Some(_) => plan
+                    .changes
+                    .iter()
+                    .filter(|c| rule.matches(&c.path))
+                    .map(|c| c.path.clone())
+                    .collect(),
+            };
             if rule.paths.is_some() && paths.is_empty() {
                 continue;
             }
@@ -408,6 +464,19 @@ mod tests {
         assert_eq!(names(Some("low")), ["default"]);
         assert_eq!(names(Some("medium")), ["default", "risky"]);
         assert_eq!(names(Some("high")), ["default", "risky"]);
+    }
+
+    #[test]
+    fn signers_path_is_normalised() {
+        for (raw, want) in [
+            ("./config/allowed_signers", "config/allowed_signers"),
+            ("config//x/../allowed_signers", "config/allowed_signers"),
+            (".autonomy/./allowed_signers", ".autonomy/allowed_signers"),
+        ] {
+            let toml = format!("[approval]\nallowed_signers = {raw:?}\n");
+            assert_eq!(Rules::parse(toml.as_bytes()).unwrap().allowed_signers, want);
+        }
+        assert_eq!(Rules::default().allowed_signers, DEFAULT_SIGNERS);
     }
 
     #[test]

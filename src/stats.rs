@@ -22,7 +22,7 @@ pub struct Stats {
     pub approval_latency_s: Percentiles,
     /// Committed apply runs.
     pub apply_ms: Percentiles,
-    /// Runs whose metrics record `verify_ms` (none until a verify command runs).
+    /// Runs whose metrics record the verify command (`verify.wall_ms`, or `verify_ms`).
     pub verify_ms: Percentiles,
     pub exec: ExecUse,
     /// Per directory at `depth`, most rolled back first.
@@ -150,9 +150,9 @@ INSERT INTO stats_cohort
            p.id IN (SELECT plan FROM runs WHERE state = 'failed' AND kind = 'apply'),
            p.id IN (
                SELECT plan FROM runs
-               WHERE state = 'failed' AND kind = 'apply' AND json_valid(metrics)
-                 AND (json_extract(metrics, '$.verify_failed') = 1
-                      OR json_extract(metrics, '$.verify_ms') IS NOT NULL))
+               WHERE state = 'failed' AND kind = 'apply'
+                 AND (error LIKE 'the verify command %' OR error LIKE 'verify command %'
+                      OR (json_valid(metrics) AND json_extract(metrics, '$.verify_failed') = 1)))
     FROM plans p INDEXED BY plans_created
     WHERE p.created >= :since AND p.reverses IS NULL;
 ";
@@ -181,7 +181,8 @@ pub fn compute(conn: &Connection, since: Option<&str>, depth: usize) -> Result<S
     )?;
     let verify_ms = percentiles(
         conn,
-        "SELECT CASE WHEN json_valid(metrics) THEN json_extract(metrics, '$.verify_ms') END AS v
+        "SELECT CASE WHEN json_valid(metrics) THEN COALESCE(
+                    json_extract(metrics, '$.verify.wall_ms'), json_extract(metrics, '$.verify_ms')) END AS v
          FROM runs WHERE started >= ?1 AND metrics IS NOT NULL AND v IS NOT NULL",
         from,
     )?;

@@ -7,11 +7,12 @@ use crate::session::Session;
 use std::io::Read;
 use std::path::PathBuf;
 
-/// Compile a plan file against the workspace and store it as a pending plan.
+/// Compile a plan file, a patch or a captured command into a pending plan
 ///
 /// The plan file (TOML) lists actions: write, edit, delete, move, mkdir, chmod. Edits are
-/// resolved to full contents now, so the preview shows and the approval covers exactly
-/// the bytes that `apply` will write. Prints the plan id (12 hex digits) on stdout.
+/// resolved to full contents now, so the preview shows and the approval covers exactly the
+/// bytes that `apply` will write. Prints the plan id (12 hex digits) on stdout and a summary
+/// on stderr.
 ///
 /// Example plan file:
 ///   title = "Bump the version"
@@ -20,9 +21,12 @@ use std::path::PathBuf;
 ///   path = "VERSION"
 ///   content = "1.2.0\n"
 ///
-/// Example:
+/// Examples:
 ///   id=$(autonomy plan change.toml) && autonomy preview "$id"
+///   git diff --binary | autonomy plan --patch -
+///   autonomy plan --capture --scope src -- cargo fmt
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["file", "patch", "capture"])))]
 pub struct PlanArgs {
     /// The plan file, or `-` for stdin.
@@ -149,10 +153,13 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
     for c in &plan.changes {
         *counts.entry(c.verb()).or_insert(0usize) += 1;
     }
-    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let mut parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    if !plan.exec.is_empty() {
+        parts.push(format!("{} exec step(s)", plan.exec.len()));
+    }
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": 1,
+            "format_version": crate::render::FORMAT_VERSION,
             "plan": { "id": id, "short": &id[..12], "title": plan.title, "author": plan.author,
                       "created": plan.created, "changes": plan.changes.len(), "reverses": plan.reverses }
         }));

@@ -11,20 +11,24 @@ use crate::workspace::RelPath;
 use console::Style;
 use std::io::IsTerminal;
 
-/// Show a plan exactly: header, approvals held and needed, risk notes, then every change
-/// as a coloured unified diff (binary and large files as sizes and hashes).
+/// Show exactly what a plan would change
 ///
+/// The header (id, title, author, created, status, approvals held and needed), risk notes,
+/// then every change as a coloured unified diff (binary and large files as sizes and hashes).
 /// Long output goes through a pager on a terminal (AUTONOMY_PAGER, PAGER, or less -FRX).
+///
 /// Without PLAN, the newest pending plan.
 ///
 /// Examples:
 ///   autonomy preview
 ///   autonomy preview 3f9c --stat
-///   autonomy preview --format json | jq '.changes[].path'
+///   autonomy preview --format json | jq -r '.changes[].path'
+///   autonomy preview --bundle bump.autonomy
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct PreviewArgs {
     /// Plan id or unique prefix (default: the newest pending plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::all_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::all_plans))]
     pub plan: Option<String>,
     /// Only a diffstat: one line per path.
     #[arg(long)]

@@ -3,7 +3,7 @@
 use super::{Ctx, ui};
 use crate::engine::run::RunKind;
 use crate::error::{Error, Result};
-use crate::plan::Plan;
+use crate::plan::{Change, Plan};
 use crate::revert;
 use crate::session::{Default, PlanRow, Session};
 use serde_json::json;
@@ -34,7 +34,7 @@ use std::path::PathBuf;
 #[command(verbatim_doc_comment)]
 pub struct RollbackArgs {
     /// Plan id or unique prefix (default: the newest applied plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::applied_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::applied_plans))]
     pub plan: Option<String>,
     /// Only create the reverse plan and print its id; a later `rollback PLAN` reuses it.
     #[arg(long)]
@@ -102,7 +102,9 @@ fn reverse_for(s: &mut Session, row: &PlanRow, globs: &[String]) -> Result<(Plan
         ))
         .hint("`autonomy status` lists the applied plans"));
     }
-    let orig = s.load_plan(&row.id)?;
+    let mut orig = s.load_plan(&row.id)?;
+    // What its exec steps changed is reverted like the plan's own changes.
+    orig.changes.extend(exec_effects(s, &row.id)?);
     let selected = revert::select_paths(&orig, globs)?;
     if let Some(id) = pending_reverse(s, &row.id, &orig, &selected)? {
         let rev_row = s.resolve(Some(&id), Default::Newest)?;
@@ -161,4 +163,49 @@ fn pending_reverse(
         }
     }
     Ok(None)
+}
+
+/// What the plan's exec steps changed (recorded when its run committed), as changes: the
+/// commands are not run again; their effects inside `touches` are reverted (and merged)
+/// like any file.
+fn exec_effects(s: &Session, plan_id: &str) -> Result<Vec<Change>> {
+    use crate::plan::State;
+    let mut stmt = s.journal.conn.prepare(
+        "SELECT e.path, e.before, e.after FROM run_exec e JOIN runs r ON r.id = e.run
+         WHERE r.plan = ?1 AND r.state = 'committed' AND e.after IS NOT NULL ORDER BY e.run, e.step",
+    )?;
+    let rows = stmt.query_map([plan_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut folded: std::collections::BTreeMap<String, (State, State)> =
+        std::collections::BTreeMap::new();
+    for row in rows {
+        let (path, before, after) = row?;
+        let decode = |t: &str| -> Result<State> {
+            serde_json::from_str(t).map_err(|e| {
+                Error::integrity(format!(
+                    "the journal's record of {path} does not decode: {e}"
+                ))
+            })
+        };
+        let (b, a) = (decode(&before)?, decode(&after)?);
+        folded
+            .entry(path)
+            .and_modify(|e| e.1 = a.clone())
+            .or_insert((b, a));
+    }
+    Ok(folded
+        .into_iter()
+        .filter(|(_, (b, a))| b != a)
+        .map(|(path, (b, a))| Change {
+            path,
+            before: b,
+            after: a,
+            from: None,
+        })
+        .collect())
 }

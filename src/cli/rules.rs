@@ -7,8 +7,20 @@ use crate::plan::file::{Action, PlanFile};
 use crate::session::Session;
 use crate::workspace::RULES_FILE;
 
-/// Work with the rules file, autonomy.toml.
+/// Work with the rules file, autonomy.toml
+///
+/// `rules suggest` reads the history and proposes additions to autonomy.toml as a unified
+/// diff, each rule with its evidence as a TOML comment ("deploy/: 4 of 6 plans rolled back
+/// in 30 days"). Suggestions only ever add requirements, and are never applied by
+/// themselves: `--plan` makes them an ordinary pending plan to preview and approve.
+/// See `autonomy rules suggest --help`.
+///
+/// Examples:
+///   autonomy rules suggest
+///   autonomy rules suggest --since 90d --depth 2
+///   autonomy rules suggest --plan && autonomy preview
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct RulesArgs {
     #[command(subcommand)]
     pub command: RulesCommand,

@@ -110,4 +110,10 @@ impl crate::engine::Reporter for StepPrinter {
             bar.finish_and_clear();
         }
     }
+    fn command(&mut self, what: &str, argv: &[String]) {
+        say(&format!("  {:<7} {}", what, shell_words::join(argv)));
+    }
+    fn output(&mut self) -> Box<dyn Write> {
+        Box::new(io::stderr())
+    }
 }

@@ -358,3 +358,31 @@ fn rel_state(p: &std::path::Path) -> String {
         .map(|(_, r)| format!(".autonomy{r}"))
         .unwrap_or_default()
 }
+
+/// Make `rel` hold `state` (a file from the blob store, or nothing), atomically: used to
+/// restore what an exec step touched. Folders are not handled here.
+pub fn put_state(ws: &Workspace, blobs: &BlobStore, rel: &RelPath, state: &State) -> Result<()> {
+    let dir = ws.open_dir(rel.parent().as_ref())?;
+    let name = rel.file_name();
+    match state {
+        State::File { sha256, mode } => {
+            let tmp = format!(".autonomy-tmp-restore-{}", crate::ids::random_hex(6));
+            write_temp(&dir, &tmp, blobs, sha256, *mode).map_err(|e| with_path(e, rel))?;
+            dir.rename(&tmp, &dir, name).map_err(|e| {
+                let _ = dir.remove_file(&tmp);
+                Error::io(format!("restoring {rel}"), e)
+            })?;
+        }
+        State::Absent => match dir.remove_file(name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("removing {rel}"), e)),
+        },
+        State::Dir => {
+            return Err(Error::failed(format!(
+                "internal: cannot restore folder {rel} here"
+            )));
+        }
+    }
+    sync(&dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
+}

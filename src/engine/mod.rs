@@ -2,6 +2,7 @@
 //! of a plan from its `before` to its `after` (or back), all or nothing, also across
 //! `kill -9`. See `docs/architecture.md` for the sequence and its invariants.
 
+pub mod exec_step;
 pub mod fsops;
 pub mod recover;
 pub mod run;
@@ -13,6 +14,12 @@ pub trait Reporter {
     fn step(&mut self, index: usize, total: usize, change: &Change);
     fn undo(&mut self, change: &Change);
     fn finish(&mut self) {}
+    /// An exec (or verify) command is about to run.
+    fn command(&mut self, _what: &str, _argv: &[String]) {}
+    /// Where a command's output streams (no silent execution); nowhere by default.
+    fn output(&mut self) -> Box<dyn std::io::Write> {
+        Box::new(std::io::sink())
+    }
 }
 
 /// A reporter that says nothing (library callers and tests).
@@ -71,4 +78,5 @@ pub const FAILPOINTS: &[&str] = &[
     "run.after_snapshot",
     "undo.after_step",
     "recover.after_step",
+    "exec.after_snapshot",
 ];

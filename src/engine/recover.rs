@@ -4,12 +4,13 @@
 use super::fsops::{StepCtx, backup_dir_path};
 use super::{Reporter, execution_order, failpoint};
 use crate::error::Result;
-use crate::plan::Plan;
+use crate::plan::{Plan, State};
 use crate::store::blobs::BlobStore;
 use crate::store::journal::{Journal, append_event};
 use crate::workspace::Workspace;
 use rusqlite::params;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// What `recover` did.
 #[derive(Debug, serde::Serialize)]
@@ -39,6 +40,42 @@ pub fn recover(
     let plan = Plan::from_canonical(&canonical)?;
     let mut ctx = StepCtx::new(ws, blobs, run)?;
     let mut restored = Vec::new();
+    // Exec steps ran after the file changes: undo them first, newest first, from their
+    // journaled snapshots (their `after` is unknown after a crash).
+    let mut snapshots: BTreeMap<usize, BTreeMap<String, State>> = BTreeMap::new();
+    {
+        let mut stmt = journal
+            .conn
+            .prepare("SELECT step, path, before FROM run_exec WHERE run = ?1")?;
+        let rows = stmt.query_map([run], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (step, path, before) = row?;
+            let entry = snapshots.entry(step as usize).or_default();
+            if path.is_empty() {
+                continue;
+            }
+            let state: State = serde_json::from_str(&before).map_err(|e| {
+                crate::error::Error::integrity(format!(
+                    "the journal's snapshot of {path} does not decode: {e}"
+                ))
+            })?;
+            entry.insert(path, state);
+        }
+    }
+    for (k, before) in snapshots.iter().rev() {
+        let step = plan.exec.get(*k).ok_or_else(|| {
+            crate::error::Error::integrity(format!(
+                "run {run} has a snapshot for exec step {k}, which its plan lacks"
+            ))
+        })?;
+        restored.extend(super::exec_step::restore(ws, blobs, step, before)?);
+    }
     for &i in execution_order(&plan.changes).iter().rev() {
         let c = &plan.changes[i];
         if ctx.backward(i, c)? {

@@ -2,14 +2,15 @@
 //! (keeping the old contents as the snapshot) or put every touched path back.
 
 use super::fsops::{StepCtx, backup_dir_path};
-use super::{Reporter, execution_order, failpoint};
+use super::{Reporter, exec_step, execution_order, failpoint};
 use crate::error::{Error, Kind, Result};
-use crate::plan::{Plan, State};
+use crate::plan::{Change, Plan, State};
 use crate::store::blobs::BlobStore;
 use crate::store::journal::{Journal, append_event};
 use crate::workspace::Workspace;
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -37,6 +38,42 @@ pub struct RunOutcome {
     pub files_changed: usize,
     pub bytes_written: u64,
     pub duration_ms: u64,
+    /// Per exec step: argv, exit, wall/user/sys ms, peak RSS, output.
+    pub exec: Vec<serde_json::Value>,
+    /// The verify command's metrics, when the rules have one.
+    pub verify: Option<serde_json::Value>,
+}
+
+/// Snapshot an exec step's `touches` and journal it durably before the command runs.
+fn exec_snapshot(
+    ws: &Workspace,
+    journal: &mut Journal,
+    blobs: &BlobStore,
+    run: i64,
+    k: usize,
+    step: &crate::plan::ExecStep,
+) -> Result<BTreeMap<String, State>> {
+    let before = exec_step::snapshot(ws, blobs, step)?;
+    journal.write(|tx| {
+        // A marker row even for an empty snapshot: recovery must know the step began.
+        tx.execute(
+            "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, '', 'null')",
+            params![run, k as i64],
+        )?;
+        for (p, st) in &before {
+            tx.execute(
+                "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    run,
+                    k as i64,
+                    p,
+                    serde_json::to_string(st).unwrap_or_default()
+                ],
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(before)
 }
 
 /// Paths whose current state differs from the plan's `before`, with what is there now.
@@ -116,11 +153,12 @@ pub fn execute(
     plan: &Plan,
     kind: RunKind,
     consume: &[i64],
+    rules: &crate::rules::Rules,
     reporter: &mut dyn Reporter,
 ) -> Result<RunOutcome> {
     let stop = stop_flag();
     let started = Instant::now();
-    let rules = journal.rules_digest.clone();
+    let rules_digest = journal.rules_digest.clone();
     let order = execution_order(&plan.changes);
     // 4. The intent, durably, before anything is touched.
     let run = journal.write(|tx| {
@@ -131,7 +169,7 @@ pub fn execute(
         let run = tx.last_insert_rowid();
         append_event(
             tx,
-            &rules,
+            &rules_digest,
             actor,
             "run.started",
             Some(plan_id),
@@ -163,7 +201,76 @@ pub fn execute(
         failure = Some(Error::failed("the run was interrupted by a signal"));
     }
     reporter.finish();
+    // Exec steps, then the verify command, each only while nothing has failed.
+    let mut snapshots: Vec<(usize, BTreeMap<String, State>)> = Vec::new();
+    let mut exec_changes: Vec<(usize, Change)> = Vec::new();
+    let mut exec_metrics: Vec<serde_json::Value> = Vec::new();
+    let mut verify_metrics = None;
+    if failure.is_none() {
+        for (k, step) in plan.exec.iter().enumerate() {
+            if stop.load(Ordering::Relaxed) {
+                failure = Some(Error::failed("the run was interrupted by a signal"));
+                break;
+            }
+            reporter.command("exec", &step.run);
+            match exec_snapshot(ws, journal, blobs, run, k, step) {
+                Ok(before) => snapshots.push((k, before)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            failpoint("exec.after_snapshot");
+            let before = snapshots.last().map(|(_, b)| b.clone()).unwrap_or_default();
+            let mut sink = reporter.output();
+            match exec_step::run_step(ws, blobs, rules, step, &before, &mut sink) {
+                Ok(res) => {
+                    exec_metrics.push(res.metrics);
+                    exec_changes.extend(res.changes.into_iter().map(|c| (k, c)));
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    if failure.is_none() && rules.verify.is_some() {
+        reporter.command(
+            "verify",
+            &rules
+                .verify
+                .as_ref()
+                .map(|v| v.run.clone())
+                .unwrap_or_default(),
+        );
+        let written: Vec<Change> = plan
+            .changes
+            .iter()
+            .cloned()
+            .chain(exec_changes.iter().map(|(_, c)| c.clone()))
+            .collect();
+        let mut sink = reporter.output();
+        match exec_step::run_verify(ws, blobs, rules, &written, &mut sink) {
+            Ok(m) => verify_metrics = m,
+            Err(e) => failure = Some(e),
+        }
+    }
     if let Some(err) = failure {
+        for (k, before) in snapshots.iter().rev() {
+            if let Err(e) = exec_step::restore(ws, blobs, &plan.exec[*k], before) {
+                return Err(Error::new(
+                    Kind::Interrupted,
+                    format!(
+                        "{}\nthen putting back what `{}` touched failed too: {}",
+                        err.message,
+                        plan.exec[*k].run.join(" "),
+                        e.message
+                    ),
+                )
+                .hint("run `autonomy recover` once the cause is fixed"));
+            }
+        }
         return Err(undo_failed_run(
             &mut ctx, journal, actor, plan_id, plan, run, &done, err, reporter, started,
         ));
@@ -190,9 +297,11 @@ pub fn execute(
     let duration_ms = started.elapsed().as_millis() as u64;
     let outcome = RunOutcome {
         run,
-        files_changed: order.len(),
+        files_changed: order.len() + exec_changes.len(),
         bytes_written: ctx.bytes_written,
         duration_ms,
+        exec: exec_metrics,
+        verify: verify_metrics,
     };
     journal.write(|tx| {
         tx.execute(
@@ -204,6 +313,25 @@ pub fn execute(
             // `rolled_back` only once every path is reverted (selective rollback).
             crate::revert::mark_reversed(tx, orig)?;
         }
+        // Command output kept in the journal: referenced, so gc keeps it.
+        let outputs = outcome.exec.iter().chain(outcome.verify.iter()).filter_map(|m| m.get("output_blob").and_then(|b| b.as_str()));
+        for hash in outputs {
+            tx.execute("INSERT INTO blobs_extra (hash, owner) VALUES (?1, ?2)", params![hash, format!("run:{run}")])?;
+        }
+        for (k, c) in &exec_changes {
+            tx.execute(
+                "INSERT OR REPLACE INTO run_exec (run, step, path, before, after) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run, *k as i64, c.path, serde_json::to_string(&c.before).unwrap_or_default(), serde_json::to_string(&c.after).unwrap_or_default()],
+            )?;
+            append_event(
+                tx,
+                &rules_digest,
+                actor,
+                "run.step",
+                Some(plan_id),
+                &json!({ "run": run, "path": c.path, "action": format!("exec:{}", c.verb()), "step": k, "before": c.before, "after": c.after }),
+            )?;
+        }
         for id in consume {
             tx.execute("UPDATE approvals SET consumed_by = ?2 WHERE id = ?1", params![id, run])?;
         }
@@ -211,7 +339,7 @@ pub fn execute(
             let c = &plan.changes[i];
             append_event(
                 tx,
-                &rules,
+                &rules_digest,
                 actor,
                 "run.step",
                 Some(plan_id),
@@ -220,14 +348,15 @@ pub fn execute(
         }
         append_event(
             tx,
-            &rules,
+            &rules_digest,
             actor,
             "run.committed",
             Some(plan_id),
             &json!({
                 "run": run, "kind": kind.as_str(), "duration_ms": duration_ms,
                 "files_changed": outcome.files_changed, "bytes_written": outcome.bytes_written,
-                "reverses": plan.reverses,
+                "reverses": plan.reverses, "exec": outcome.exec, "verify": outcome.verify,
+                "verify_ms": outcome.verify.as_ref().and_then(|v| v.get("wall_ms").cloned()),
             }),
         )?;
         Ok(())

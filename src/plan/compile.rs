@@ -3,7 +3,7 @@
 //! full contents, and the result turned into one change per path with its `before`.
 
 use super::file::{Action, PlanFile, parse_mode};
-use super::model::{Change, PLAN_FORMAT, Plan, State};
+use super::model::{Change, ExecStep, PLAN_FORMAT, Plan, State};
 use crate::error::{Error, Result};
 use crate::hash::sha256_hex;
 use crate::rules::Rules;
@@ -49,6 +49,8 @@ pub enum Op {
         path: RelPath,
         mode: ModeSpec,
     },
+    /// A command step (runs after every file change of the plan).
+    Exec(ExecStep),
 }
 
 /// What the plan header says, besides its changes.
@@ -262,14 +264,7 @@ fn to_op(a: &Action, _label: &str, plan_dir: Option<&Path>, rules: &Rules) -> Re
                 mode,
             }
         }
-        "exec" => {
-            return Err(Error::failed(
-                "exec actions are not supported by this version of autonomy",
-            )
-            .hint(
-                "express the change as write/edit/delete actions, or use `autonomy plan --patch`",
-            ));
-        }
+        "exec" => Op::Exec(exec_step(a, rules)?),
         other => return Err(Error::failed(format!("unknown kind {other:?}"))),
     })
 }
@@ -535,6 +530,9 @@ impl<'a> Overlay<'a> {
                 ))),
             },
             Op::Move { from, to } => self.move_tree(&from, &to),
+            Op::Exec(_) => Err(Error::failed(
+                "internal: exec steps are not folded over files",
+            )),
         }
     }
 
@@ -590,7 +588,13 @@ impl<'a> Overlay<'a> {
     }
 
     /// The changes, with every new content stored as a blob, checked against the limits.
-    pub fn finish(self, meta: Meta, blobs: &BlobStore, rules: &Rules) -> Result<Plan> {
+    pub fn finish(
+        self,
+        meta: Meta,
+        blobs: &BlobStore,
+        rules: &Rules,
+        allow_empty: bool,
+    ) -> Result<Plan> {
         let mut changes = Vec::new();
         let mut plan_bytes = 0u64;
         let mut stored: BTreeSet<String> = BTreeSet::new();
@@ -653,7 +657,7 @@ impl<'a> Overlay<'a> {
                 from,
             });
         }
-        if changes.is_empty() {
+        if changes.is_empty() && !allow_empty {
             return Err(Error::failed(
                 "the plan changes nothing: every action leaves the workspace as it is",
             ));
@@ -731,6 +735,81 @@ fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Validate an exec action against the rules: exec must be allowed and argv[0] listed.
+fn exec_step(a: &Action, rules: &Rules) -> Result<ExecStep> {
+    let run = a.run.clone().unwrap_or_default();
+    let Some(program) = run.first() else {
+        return Err(Error::failed(
+            "an exec action needs `run = [\"program\", \"args\"...]`",
+        ));
+    };
+    if !rules.exec.allow {
+        return Err(Error::failed(format!(
+            "exec of {program:?} is refused: the rules do not allow exec steps"
+        ))
+        .hint(
+            "set `[exec] allow = true` and list the command in `[exec] commands` in autonomy.toml",
+        ));
+    }
+    if !rules.exec.commands.iter().any(|c| c == program) {
+        return Err(Error::failed(format!(
+            "exec of {program:?} is refused: it is not in `[exec] commands` in autonomy.toml"
+        ))
+        .hint(format!(
+            "allowed commands: {}",
+            if rules.exec.commands.is_empty() {
+                "none".to_string()
+            } else {
+                rules.exec.commands.join(", ")
+            }
+        )));
+    }
+    let cwd = match a.cwd.as_deref() {
+        None | Some("") | Some(".") => String::new(),
+        Some(c) => RelPath::parse(c)?.to_string(),
+    };
+    let max = rules.exec_timeout()?;
+    let timeout = match &a.timeout {
+        Some(t) => crate::rules::parse_duration(t)?,
+        None => max,
+    };
+    if timeout > max {
+        return Err(Error::failed(format!(
+            "exec timeout {} is longer than the limit [exec] timeout ({}s) in autonomy.toml",
+            a.timeout.as_deref().unwrap_or(""),
+            max.as_secs()
+        )));
+    }
+    let touches = a.touches.clone().unwrap_or_default();
+    for t in &touches {
+        crate::rules::compile_glob(t)?;
+        if t.trim_start_matches("./")
+            .trim_start_matches('/')
+            .to_ascii_lowercase()
+            .starts_with(".autonomy")
+        {
+            return Err(Error::failed(format!(
+                "`touches` {t:?} points into .autonomy/, which only autonomy itself may change"
+            )));
+        }
+    }
+    let env = a.env.clone().unwrap_or_default();
+    for k in env.keys() {
+        if k.is_empty() || k.contains('=') || k.contains('\0') {
+            return Err(Error::failed(format!(
+                "`env` has an invalid variable name {k:?}"
+            )));
+        }
+    }
+    Ok(ExecStep {
+        run,
+        cwd,
+        env,
+        timeout_ms: timeout.as_millis() as u64,
+        touches,
+    })
+}
+
 /// Compile a plan file end to end.
 pub fn compile(
     ws: &Workspace,
@@ -752,10 +831,41 @@ pub fn compile_ops(
     blobs: &BlobStore,
 ) -> Result<Plan> {
     let mut overlay = Overlay::new(ws);
+    let mut exec: Vec<(String, ExecStep)> = Vec::new();
     for (label, op) in ops {
-        overlay.apply(&label, op)?;
+        match op {
+            Op::Exec(step) => exec.push((label, step)),
+            op => {
+                if let Some((first, _)) = exec.first() {
+                    return Err(Error::failed(format!(
+                        "{label} comes after {first}, but file actions run before exec steps"
+                    ))
+                    .hint("put the file change first, or split the work into two plans"));
+                }
+                overlay.apply(&label, op)?;
+            }
+        }
     }
-    let plan = overlay.finish(meta, blobs, rules)?;
+    let mut plan = overlay.finish(meta, blobs, rules, !exec.is_empty())?;
+    for (label, step) in &exec {
+        let globs = step
+            .touches
+            .iter()
+            .map(|t| crate::rules::compile_glob(t))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(c) = plan
+            .changes
+            .iter()
+            .find(|c| globs.iter().any(|g| g.is_match(&c.path)))
+        {
+            return Err(Error::failed(format!(
+                "{label}: its `touches` covers {}, which the plan also changes directly",
+                c.path
+            ))
+            .hint("a path is either written by the plan or by a command; split the work into two plans"));
+        }
+    }
+    plan.exec = exec.into_iter().map(|(_, s)| s).collect();
     rules.check_denied(&plan)?;
     Ok(plan)
 }

@@ -7,4 +7,4 @@ pub mod from_patch;
 pub mod model;
 pub mod patch;
 
-pub use model::{Change, Plan, State};
+pub use model::{Change, ExecStep, Plan, State};

@@ -95,7 +95,22 @@ pub struct Plan {
     pub reverses: Option<String>,
     pub changes: Vec<Change>,
     #[serde(default)]
-    pub exec: Vec<serde_json::Value>,
+    pub exec: Vec<ExecStep>,
+}
+
+/// A command run as a plan step, after the file changes. Everything that decides what it
+/// does is part of the plan id: the exact argv, working folder, environment, timeout and the
+/// paths it may change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecStep {
+    pub run: Vec<String>,
+    /// Workspace-relative working folder ("" for the root).
+    pub cwd: String,
+    pub env: std::collections::BTreeMap<String, String>,
+    pub timeout_ms: u64,
+    /// Globs of the paths it may change.
+    pub touches: Vec<String>,
 }
 
 impl Plan {

@@ -5,7 +5,7 @@ use super::color;
 use super::diff::{self, human_size, is_text};
 use crate::approval::gate::{Held, Standing};
 use crate::plan::{Change, Plan, State};
-use crate::risk::{Assessment, Level};
+use crate::risk::{Assessment, Level, Reason};
 use console::Style;
 use serde::Serialize;
 use std::fmt::Write;
@@ -24,11 +24,18 @@ pub struct PreviewDoc {
     pub format_version: u32,
     pub plan: PlanHeader,
     pub approvals: ApprovalsDoc,
-    /// The risk level, its score and every signal that fired (see docs/risk.md).
-    pub risk: Assessment,
+    /// Risk notes, one sentence each (the reasons below, in words).
+    pub risk: Vec<String>,
+    /// The risk level (`low`, `medium`, `high`), its score and every signal that fired
+    /// (see docs/risk.md).
+    pub risk_level: Level,
+    pub risk_score: u32,
+    pub risk_reasons: Vec<Reason>,
     pub policy_change: bool,
     pub stat: StatDoc,
     pub changes: Vec<ChangeDoc>,
+    /// Commands run after the file changes, exactly as they will run.
+    pub exec: Vec<crate::plan::ExecStep>,
 }
 
 #[derive(Serialize)]
@@ -134,10 +141,14 @@ pub fn build(input: &Input) -> PreviewDoc {
                 .collect(),
             held: input.held.to_vec(),
         },
-        risk: input.risk.clone(),
+        risk: input.risk.notes(),
+        risk_level: input.risk.level,
+        risk_score: input.risk.score,
+        risk_reasons: input.risk.reasons.clone(),
         policy_change: changes.iter().any(|c| c.policy),
         stat,
         changes,
+        exec: plan.exec.clone(),
     }
 }
 
@@ -293,18 +304,21 @@ pub fn render_text(
         );
     }
     let _ = writeln!(out);
-    let risk = &doc.risk;
-    let level = format!("Risk: {} (score {})", risk.level.as_str(), risk.score);
-    let st = match risk.level {
+    let level = format!(
+        "Risk: {} (score {})",
+        doc.risk_level.as_str(),
+        doc.risk_score
+    );
+    let st = match doc.risk_level {
         Level::High => color::danger(),
         Level::Medium => color::warn(),
         Level::Low => Style::new(),
     };
-    if risk.reasons.is_empty() {
+    if doc.risk_reasons.is_empty() {
         let _ = writeln!(out, "{}, no risk signals", styled(&st, &level));
     } else {
         let _ = writeln!(out, "{}:", styled(&st, &level));
-        for r in &risk.reasons {
+        for r in &doc.risk_reasons {
             let _ = writeln!(out, "  - {} [{} +{}]", r.reason, r.signal, r.weight);
         }
     }
@@ -377,12 +391,64 @@ pub fn render_text(
         }
         let _ = writeln!(out);
     }
+    render_exec(&mut out, doc, styled);
     let _ = writeln!(
         out,
         "{} file(s) changed, {} insertion(s)(+), {} deletion(s)(-)",
         doc.stat.files, doc.stat.added_lines, doc.stat.removed_lines
     );
     out
+}
+
+fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str) -> String) {
+    if doc.exec.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        styled(&color::header(), "Commands, run after the file changes:")
+    );
+    for (i, e) in doc.exec.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. exec {}",
+            i + 1,
+            styled(&color::warn(), &shell_words::join(&e.run))
+        );
+        let _ = writeln!(out, "     argv:    {:?}", e.run);
+        let _ = writeln!(
+            out,
+            "     cwd:     {}",
+            if e.cwd.is_empty() { "." } else { &e.cwd }
+        );
+        let env: Vec<String> = e.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        let _ = writeln!(
+            out,
+            "     env:     PATH, HOME, LANG{}{}",
+            if env.is_empty() { "" } else { ", " },
+            env.join(", ")
+        );
+        let _ = writeln!(out, "     timeout: {}s", e.timeout_ms / 1000);
+        let _ = writeln!(
+            out,
+            "     may change: {}",
+            if e.touches.is_empty() {
+                "nothing (read-only)".to_string()
+            } else {
+                e.touches.join(", ")
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        styled(
+            &color::warn(),
+            "  Effects inside the declared paths are snapshotted and rolled back with the plan; effects outside them\n  and outside the file system (network, databases, other processes) cannot be rolled back."
+        )
+    );
+    let _ = writeln!(out);
 }
 
 fn change_label(c: &ChangeDoc) -> &'static str {

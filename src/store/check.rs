@@ -298,6 +298,22 @@ pub fn unreferenced(
         referenced.extend(a);
         referenced.extend(b);
     }
+    let mut stmt = j
+        .conn
+        .prepare("SELECT before, COALESCE(after, 'null') FROM run_exec")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (a, b) = row?;
+        for t in [a, b] {
+            if let Ok(crate::plan::State::File { sha256, .. }) =
+                serde_json::from_str::<crate::plan::State>(&t)
+            {
+                referenced.insert(sha256);
+            }
+        }
+    }
     let mut stmt = j.conn.prepare("SELECT hash FROM blobs_extra")?;
     for h in stmt.query_map([], |row| row.get::<_, String>(0))? {
         referenced.insert(h?);

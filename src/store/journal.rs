@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this build writes. Older journals are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1
@@ -85,7 +85,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER events_no_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     "#,
-    // 1 -> 2: indexes for history queries (stats, risk, rules suggest, rollback): plans by
+    // 1 -> 2: exec steps. A step's snapshot (`before`) is written before its command runs;
+    // `after` is filled when the run commits.
+    r#"
+    CREATE TABLE run_exec (
+        run    INTEGER NOT NULL REFERENCES runs(id),
+        step   INTEGER NOT NULL,
+        path   TEXT NOT NULL,
+        before TEXT NOT NULL,
+        after  TEXT,
+        PRIMARY KEY (run, step, path)
+    );
+    "#,
+    // 2 -> 3: indexes for history queries (stats, risk, rules suggest, rollback): plans by
     // creation time (covering what a window needs, so the plan bodies are not read) and
     // reverse plans by the plan they reverse.
     r#"

@@ -231,3 +231,85 @@ pub fn rand_suffix() -> String {
 pub fn skip(reason: &str) {
     eprintln!("SKIPPED: {reason}");
 }
+
+impl Env {
+    /// Run `autonomy ARGS` in a real pseudo-terminal with extra environment, without
+    /// answering anything. Returns (everything printed, exit code).
+    pub fn pty(&self, args: &[&str], envs: &[(&str, &str)]) -> (String, i32) {
+        let mut c = std::process::Command::new(bin());
+        c.args(args)
+            .current_dir(&self.root)
+            .env("AUTONOMY_ACTOR", ACTOR)
+            .env("NO_COLOR", "1")
+            .env("PAGER", "cat")
+            .env_remove("AUTONOMY_PAGER")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("CI");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let mut p = rexpect::session::spawn_command(c, Some(30_000)).expect("spawn in pty");
+        let out = p.exp_eof().unwrap_or_default();
+        let code = match p.process().wait() {
+            Ok(rexpect::process::WaitStatus::Exited(_, c)) => c,
+            other => panic!("unexpected status {other:?}"),
+        };
+        (out, code)
+    }
+
+    /// Store `n` tiny plans (one new folder each, titled "bulk 0" .. "bulk n-1", oldest
+    /// first) straight through the library, much faster than `n` `autonomy plan` calls.
+    /// Returns their full ids, oldest first.
+    pub fn bulk_plans(&self, n: usize) -> Vec<String> {
+        use autonomy::plan::{Change, Plan, State};
+        let mut s = autonomy::session::Session::open(&self.root).expect("open workspace");
+        // Test data only: durability does not matter here, speed does.
+        s.journal
+            .conn
+            .pragma_update(None, "synchronous", "OFF")
+            .expect("pragma");
+        let workspace = s.workspace_id().expect("workspace id");
+        (0..n)
+            .map(|i| {
+                let plan = Plan {
+                    format: autonomy::plan::model::PLAN_FORMAT.to_string(),
+                    workspace: workspace.clone(),
+                    created: "2026-01-01T00:00:00Z".to_string(),
+                    title: format!("bulk {i}"),
+                    author: ACTOR.to_string(),
+                    description: None,
+                    reverses: None,
+                    changes: vec![Change {
+                        path: format!("bulk-{i}"),
+                        before: State::Absent,
+                        after: State::Dir,
+                        from: None,
+                    }],
+                    exec: Vec::new(),
+                };
+                s.insert_plan(&plan, "file").expect("insert plan")
+            })
+            .collect()
+    }
+
+    /// Append `n` small events to the journal in one transaction (a long log).
+    pub fn bulk_events(&self, n: usize) {
+        let mut s = autonomy::session::Session::open(&self.root).expect("open workspace");
+        let rules = s.journal.rules_digest.clone();
+        s.journal
+            .write(|tx| {
+                for i in 0..n {
+                    autonomy::store::journal::append_event(
+                        tx,
+                        &rules,
+                        ACTOR,
+                        "test.note",
+                        None,
+                        &serde_json::json!({ "note": format!("filler event number {i}") }),
+                    )?;
+                }
+                Ok(())
+            })
+            .expect("append events");
+    }
+}

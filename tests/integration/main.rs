@@ -2,5 +2,12 @@
 //! temp workspaces (one binary, so it compiles once).
 
 mod common;
+mod completion;
 mod core;
+mod exec;
+mod generated;
+mod help;
+mod output;
 mod phase5;
+mod readme;
+mod signed;

@@ -250,8 +250,13 @@ fn history(env: &Env, path: &str, rolled: &[bool]) {
     }
 }
 
+/// The preview's risk fields as one object: level, score, reasons (and the notes).
 fn risk(env: &Env, id: &str) -> Value {
-    preview_json(env, id)["risk"].clone()
+    let doc = preview_json(env, id);
+    serde_json::json!({
+        "level": doc["risk_level"], "score": doc["risk_score"],
+        "reasons": doc["risk_reasons"], "notes": doc["risk"],
+    })
 }
 
 fn signals(risk: &Value) -> Vec<String> {
@@ -275,6 +280,7 @@ fn risk_levels_follow_the_history_and_the_plan() {
         signals(&r).contains(&"history.rolled_back".to_string()),
         "{r}"
     );
+    assert!(r["notes"][0].is_string(), "risk notes stay sentences: {r}");
     let reason = r["reasons"][0]["reason"].as_str().unwrap();
     assert!(
         reason.contains("deploy/app.yml: 3 of its last 5 plans were rolled back"),
@@ -421,7 +427,7 @@ fn rules_suggest_proposes_rules_with_evidence_and_none_for_a_quiet_history() {
     let doc = preview_json(&env, &short);
     assert_eq!(doc["plan"]["status"], "pending");
     assert_eq!(doc["policy_change"], true);
-    assert_eq!(doc["risk"]["level"], "high");
+    assert_eq!(doc["risk_level"], "high");
     assert_eq!(doc["changes"][0]["path"], "autonomy.toml");
     assert!(
         doc["changes"][0]["diff"]
@@ -571,26 +577,39 @@ fn fill_journal(env: &Env, n: i64) {
                 ev(&mut seq, &t, "approval.granted", &id, "{}");
             }
             if s.failed {
-                let metrics = if s.verify_failed {
-                    r#"{"verify_ms":7,"verify_failed":true}"#
+                // As the engine records them: no metrics, the error in words.
+                let error = if s.verify_failed {
+                    "the verify command [\"make\"] failed (exit status 2); the workspace is not left in a state its own checks reject"
                 } else {
-                    "{}"
+                    "exec [\"make\"] failed (exit status 1)"
                 };
                 run.execute(rusqlite::params![
-                    id, "apply", "failed", created, 3, metrics
+                    id,
+                    "apply",
+                    "failed",
+                    created,
+                    3,
+                    None::<String>
                 ])
+                .unwrap();
+                tx.execute(
+                    "UPDATE runs SET error = ?1 WHERE id = last_insert_rowid()",
+                    [error],
+                )
                 .unwrap();
                 ev(&mut seq, &created, "run.started", &id, "{}");
                 ev(&mut seq, &created, "run.failed", &id, "{}");
             }
             if s.applied {
                 let mut m = serde_json::json!({ "duration_ms": s.apply_ms });
+                // The engine's shape: `verify` and `exec` metrics of the commands.
                 if let Some(v) = s.verify_ms {
-                    m["verify_ms"] = v.into();
+                    m["verify"] = serde_json::json!({ "argv": ["make"], "wall_ms": v });
                 }
                 if let Some((u, sy, rss)) = s.exec {
-                    m["exec"] =
-                        serde_json::json!([{ "user_ms": u, "sys_ms": sy, "max_rss_kib": rss }]);
+                    m["exec"] = serde_json::json!([
+                        { "argv": ["make"], "user_ms": u, "sys_ms": sy, "max_rss_kib": rss }
+                    ]);
                 }
                 run.execute(rusqlite::params![
                     id,
@@ -677,10 +696,7 @@ fn check_stats(v: &Value, plans: &[Synth]) {
         .collect();
     assert_eq!(v["apply_ms"]["p50"].as_i64(), pct(&mut apply, 50));
     assert_eq!(v["apply_ms"]["p95"].as_i64(), pct(&mut apply, 95));
-    let mut verify: Vec<i64> = plans
-        .iter()
-        .filter_map(|s| s.verify_ms.or((s.failed && s.verify_failed).then_some(7)))
-        .collect();
+    let mut verify: Vec<i64> = plans.iter().filter_map(|s| s.verify_ms).collect();
     assert_eq!(v["verify_ms"]["count"], verify.len() as u64);
     assert_eq!(v["verify_ms"]["p95"].as_i64(), pct(&mut verify, 95));
     let execs: Vec<(i64, i64, i64)> = plans.iter().filter_map(|s| s.exec).collect();
