@@ -32,10 +32,7 @@ impl RelPath {
             return Err(bad("is empty"));
         }
         if raw.contains('\0') {
-            return Err(Error::failed(format!(
-                "path {:?} contains a NUL byte",
-                raw.replace('\0', "\\0")
-            )));
+            return Err(Error::failed(format!("path {raw:?} contains a NUL byte")));
         }
         if raw.starts_with('/') || raw.starts_with('\\') || Path::new(raw).is_absolute() {
             return Err(bad("is absolute"));

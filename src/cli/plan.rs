@@ -90,6 +90,20 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
             e
         },
     )?;
+    // The same plan file compiled twice within one second against the same workspace is
+    // the same plan (same bytes, same id): report the stored one instead of failing.
+    let existing = plan.id();
+    if let Ok(row) = s.resolve(Some(&existing), crate::session::Default::Newest)
+        && matches!(row.status.as_str(), "pending" | "approved")
+    {
+        ui::say(&format!(
+            "An identical plan {} is already stored ({}).",
+            &existing[..12],
+            row.status
+        ));
+        report(ctx, &existing, &plan);
+        return Ok(());
+    }
     let id = s.insert_plan(&plan, "file")?;
     report(ctx, &id, &plan);
     Ok(())

@@ -53,9 +53,12 @@ impl Action {
                 .as_ref()
                 .and_then(|r| r.first().map(String::as_str)))
             .unwrap_or("");
+        // Never print a plan file's control characters (NUL, escapes) raw to a terminal.
+        let target: String = target.chars().flat_map(char::escape_debug).collect();
+        let kind: String = self.kind.chars().flat_map(char::escape_debug).collect();
         match &self.id {
-            Some(id) => format!("action {} ({} {target}, id {id:?})", index + 1, self.kind),
-            None => format!("action {} ({} {target})", index + 1, self.kind),
+            Some(id) => format!("action {} ({kind} {target}, id {id:?})", index + 1),
+            None => format!("action {} ({kind} {target})", index + 1),
         }
     }
 

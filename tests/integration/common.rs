@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 
 pub const ACTOR: &str = "tester@example.com";
 
+/// What one path of a tree holds: None for a folder, else (bytes, mode).
+pub type Entry = Option<(Vec<u8>, u32)>;
+/// A workspace tree as `Env::tree` returns it.
+pub type Tree = BTreeMap<String, Entry>;
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_autonomy"))
 }
@@ -27,9 +32,31 @@ impl Env {
         env
     }
 
+    /// A fresh, initialised workspace on a memory file system (/dev/shm) where there is
+    /// one, for tests that run many fsync-heavy commands and test behaviour across process
+    /// kills, not power loss (where fsync matters). Falls back to the usual temp folder.
+    pub fn new_fast() -> Env {
+        let shm = Path::new("/dev/shm");
+        let tmp = if shm.is_dir() {
+            tempfile::Builder::new()
+                .prefix("autonomy-test-")
+                .tempdir_in(shm)
+                .or_else(|_| tempfile::tempdir())
+        } else {
+            tempfile::tempdir()
+        }
+        .expect("tempdir");
+        let env = Env::bare_in(tmp);
+        env.cmd().arg("init").assert().success();
+        env
+    }
+
     /// A fresh folder without a workspace.
     pub fn bare() -> Env {
-        let tmp = tempfile::tempdir().expect("tempdir");
+        Env::bare_in(tempfile::tempdir().expect("tempdir"))
+    }
+
+    fn bare_in(tmp: tempfile::TempDir) -> Env {
         let root = tmp.path().join("ws");
         std::fs::create_dir(&root).expect("mkdir");
         Env { tmp, root }
@@ -153,7 +180,8 @@ impl Env {
         assert_eq!(code, 0, "approve failed: {out}");
     }
 
-    /// The workspace tree (without .autonomy): path -> (bytes, mode); folders as None.
+    /// The workspace tree (without .autonomy): path -> (bytes, mode); folders as None;
+    /// symlinks as (target, 0o120000), never followed.
     pub fn tree(&self) -> BTreeMap<String, Option<(Vec<u8>, u32)>> {
         let mut out = BTreeMap::new();
         walk(&self.root, &self.root, &mut out);
@@ -205,6 +233,13 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<(Vec<u8>, u32
         if meta.is_dir() {
             out.insert(rel, None);
             walk(root, &p, out);
+        } else if meta.is_symlink() {
+            // A symlink is recorded (never followed) as its target with mode 0o120000.
+            let target = std::fs::read_link(&p).expect("readlink");
+            out.insert(
+                rel,
+                Some((target.into_os_string().into_encoded_bytes(), 0o120000)),
+            );
         } else {
             out.insert(
                 rel,
@@ -230,6 +265,145 @@ pub fn rand_suffix() -> String {
 /// Skip a test with a printed reason (never silently).
 pub fn skip(reason: &str) {
     eprintln!("SKIPPED: {reason}");
+}
+
+/// What a finished command printed and how it exited.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// stdout and stderr together (for messages that may go to either).
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl Env {
+    /// Run `autonomy ARGS` (stdin empty, not a terminal) and return its output, whatever
+    /// the exit code.
+    pub fn run(&self, args: &[&str]) -> Out {
+        self.run_stdin(args, "")
+    }
+
+    /// Run `autonomy ARGS` with `input` on stdin.
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Out {
+        let out = self
+            .cmd()
+            .args(args)
+            .write_stdin(input.as_bytes().to_vec())
+            .output()
+            .expect("run autonomy");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Write `toml` to a fresh plan file outside the workspace and return its path.
+    pub fn plan_file(&self, toml: &str) -> PathBuf {
+        let file = self.tmp.path().join(format!("plan-{}.toml", rand_suffix()));
+        std::fs::write(&file, toml).expect("write plan");
+        file
+    }
+
+    /// Plan `toml`, expecting it to be refused; returns the output.
+    pub fn plan_refused(&self, toml: &str) -> Out {
+        let file = self.plan_file(toml);
+        let out = self.run(&["plan", file.to_str().expect("utf8 path")]);
+        assert_ne!(out.code, 0, "plan was accepted: {out:?}");
+        out
+    }
+
+    /// Run `autonomy ARGS` in a pseudo-terminal where no prompt is expected; returns
+    /// (everything printed, exit code).
+    pub fn tty_no_prompt(&self, args: &[&str]) -> (String, i32) {
+        let mut c = std::process::Command::new(bin());
+        c.args(args)
+            .current_dir(&self.root)
+            .env("AUTONOMY_ACTOR", ACTOR)
+            .env("NO_COLOR", "1")
+            .env("PAGER", "cat")
+            .env_remove("CI");
+        let mut p = rexpect::session::spawn_command(c, Some(20_000)).expect("spawn in pty");
+        let out = p.exp_eof().unwrap_or_default();
+        let code = match p.process().wait() {
+            Ok(rexpect::process::WaitStatus::Exited(_, c)) => c,
+            other => panic!("unexpected status {other:?}"),
+        };
+        (out, code)
+    }
+
+    /// Plan and approve (at a pseudo-terminal) in one go; returns the full id.
+    pub fn plan_approved(&self, toml: &str) -> String {
+        let id = self.plan(toml);
+        self.approve(&id);
+        id
+    }
+
+    /// The ids of every stored plan (from `plan.created` events), newest first.
+    pub fn plan_ids(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .filter(|e| e["kind"] == "plan.created")
+            .filter_map(|e| e["plan"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// `autonomy status --format json`.
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--format", "json"]);
+        assert_eq!(out.code, 0, "status failed: {out:?}");
+        serde_json::from_str(&out.stdout).expect("status json")
+    }
+
+    pub fn set_mode(&self, rel: &str, mode: u32) {
+        std::fs::set_permissions(self.path(rel), std::fs::Permissions::from_mode(mode))
+            .expect("chmod");
+    }
+
+    /// Hold `.autonomy/lock` (an exclusive flock on a descriptor of our own, as another
+    /// process would) until the guard is dropped.
+    pub fn hold_lock(&self) -> LockGuard {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(self.path(".autonomy/lock"))
+            .expect("open lock");
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .expect("flock");
+        LockGuard { _file: file }
+    }
+}
+
+/// An flock on `.autonomy/lock`, released on drop (closing the descriptor).
+pub struct LockGuard {
+    _file: std::fs::File,
+}
+
+/// A tree snapshot as a short readable diff, for assertion messages.
+pub fn tree_diff(
+    a: &BTreeMap<String, Option<(Vec<u8>, u32)>>,
+    b: &BTreeMap<String, Option<(Vec<u8>, u32)>>,
+) -> String {
+    let mut out = String::new();
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for k in keys {
+        let (x, y) = (a.get(k), b.get(k));
+        if x != y {
+            let d = |v: Option<&Option<(Vec<u8>, u32)>>| match v {
+                None => "absent".to_string(),
+                Some(None) => "dir".to_string(),
+                Some(Some((bytes, mode))) => format!("{} bytes mode {mode:o}", bytes.len()),
+            };
+            out.push_str(&format!("  {k}: {} vs {}\n", d(x), d(y)));
+        }
+    }
+    out
 }
 
 impl Env {

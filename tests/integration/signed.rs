@@ -1416,8 +1416,8 @@ content = "hi\n"
     for want in [
         "default: 0/1 approval(s) [missing]",
         "production config: 0/2 signed approval(s) for deploy/app.yml, infra/prod/main.tf [missing]",
-        // A rule without paths applies to every plan.
-        "everything: 0/1 approval(s) for ",
+        // A rule without paths applies to every plan (and lists no paths).
+        "everything: 0/1 approval(s) [missing]",
     ] {
         assert!(text.contains(want), "preview lacks {want:?}:\n{text}");
     }
@@ -1444,6 +1444,10 @@ content = "hi\n"
     paths.sort();
     assert_eq!(paths, ["deploy/app.yml", "infra/prod/main.tf"]);
     assert_eq!(requirement(&doc, "default")["paths"], serde_json::json!([]));
+    assert_eq!(
+        requirement(&doc, "everything")["paths"],
+        serde_json::json!([])
+    );
     assert_eq!(doc["approvals"]["satisfied"], false);
 
     env.approve(&id);
