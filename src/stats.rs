@@ -140,11 +140,11 @@ pub fn register_functions(conn: &Connection) -> Result<()> {
 const COHORT: &str = "
 DROP TABLE IF EXISTS temp.stats_cohort;
 CREATE TEMP TABLE stats_cohort (
-    id TEXT PRIMARY KEY, created TEXT, status TEXT,
+    k INTEGER PRIMARY KEY, id TEXT NOT NULL, created TEXT, status TEXT,
     rolled_back INTEGER, failed INTEGER, verify_failed INTEGER
-) WITHOUT ROWID;
+);
 INSERT INTO stats_cohort
-    SELECT p.id, p.created, p.status,
+    SELECT p.seq, p.id, p.created, p.status,
            (p.status = 'rolled_back' OR p.id IN (
                SELECT reverses FROM plans WHERE reverses IS NOT NULL AND status = 'applied')),
            p.id IN (SELECT plan FROM runs WHERE state = 'failed' AND kind = 'apply'),
@@ -170,7 +170,7 @@ pub fn compute(conn: &Connection, since: Option<&str>, depth: usize) -> Result<S
         conn,
         "SELECT CAST(ROUND((julianday(MIN(a.at)) - julianday(c.created)) * 86400) AS INTEGER)
          FROM stats_cohort c JOIN approvals a ON a.plan = c.id AND a.decision = 'approve'
-         WHERE ?1 = ?1 GROUP BY c.id",
+         WHERE ?1 = ?1 GROUP BY c.k",
         from,
     )?;
     let apply_ms = percentiles(
@@ -281,16 +281,14 @@ fn exec_use(conn: &Connection, from: &str) -> Result<ExecUse> {
 }
 
 fn directories(conn: &Connection, depth: usize) -> Result<Vec<DirStats>> {
-    // Each (directory, plan) once, then joined back to the plan's outcome.
-    let sql = "WITH touched AS (
-            SELECT autonomy_dir(ch.path, ?1) AS dir, ch.plan AS id
+    // Each (directory, plan) once (plans keyed by their small integer seq), then counted.
+    let sql = "SELECT dir, COUNT(*), SUM(rolled_back), SUM(failed), SUM(verify_failed)
+        FROM (
+            SELECT DISTINCT autonomy_dir(ch.path, ?1) AS dir, c.k, c.rolled_back, c.failed, c.verify_failed
             FROM stats_cohort c JOIN changes ch ON ch.plan = c.id
-            GROUP BY 1, 2
         )
-        SELECT t.dir, COUNT(*), SUM(c.rolled_back), SUM(c.failed), SUM(c.verify_failed)
-        FROM touched t JOIN stats_cohort c ON c.id = t.id
-        GROUP BY t.dir
-        ORDER BY SUM(c.rolled_back) * 1.0 / COUNT(*) DESC, COUNT(*) DESC, t.dir";
+        GROUP BY dir
+        ORDER BY SUM(rolled_back) * 1.0 / COUNT(*) DESC, COUNT(*) DESC, dir";
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt
         .query_map(params![depth as i64], |r| {
