@@ -34,6 +34,12 @@ impl RelPath {
         if raw.contains('\0') {
             return Err(Error::failed(format!("path {raw:?} contains a NUL byte")));
         }
+        // Control characters (escape sequences) could hide a change in a preview.
+        if raw.chars().any(char::is_control) {
+            return Err(bad(
+                "contains a control character; autonomy names paths only with printable characters",
+            ));
+        }
         if raw.starts_with('/') || raw.starts_with('\\') || Path::new(raw).is_absolute() {
             return Err(bad("is absolute"));
         }

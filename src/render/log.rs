@@ -138,8 +138,8 @@ pub fn render_text(events: &[Event], styled: &dyn Fn(&Style, &str) -> String) ->
             e.at,
             styled(&kind_style, &e.kind),
             styled(&color::id(), plan),
-            e.actor,
-            summary(e)
+            super::diff::printable(&e.actor),
+            super::diff::printable(&summary(e))
         );
     }
     out

@@ -246,8 +246,12 @@ pub fn render_text(
         styled(&color::header(), "plan"),
         styled(&color::id(), &p.id[..12.min(p.id.len())])
     );
-    let _ = writeln!(out, "Title:     {}", styled(&color::header(), &p.title));
-    let _ = writeln!(out, "Author:    {}", p.author);
+    let _ = writeln!(
+        out,
+        "Title:     {}",
+        styled(&color::header(), &diff::printable(&p.title))
+    );
+    let _ = writeln!(out, "Author:    {}", diff::printable(&p.author));
     let _ = writeln!(out, "Created:   {}", p.created);
     let _ = writeln!(out, "Status:    {}", p.status);
     if let Some(r) = &p.reverses {
@@ -289,7 +293,7 @@ pub fn render_text(
     if let Some(d) = &p.description {
         let _ = writeln!(out);
         for line in d.lines() {
-            let _ = writeln!(out, "    {line}");
+            let _ = writeln!(out, "    {}", diff::printable(line));
         }
     }
     if doc.policy_change {

@@ -551,3 +551,31 @@ fn tree_of(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Regression: terminal escape sequences in a title, a file's content or a path could
+/// erase or move lines of the preview and so hide a change from the person approving it.
+#[test]
+fn escape_sequences_never_reach_the_terminal_raw() {
+    let env = Env::new();
+    env.write("app.conf", "safe\n");
+    let id = env.plan(
+        "title = \"ok\\u001b[2K\"\n[[action]]\nkind = \"write\"\npath = \"app.conf\"\ncontent = \"evil\\u001b[1A\\u001b[2Ksafe\\n\"\n",
+    );
+    let out = env.run(&["preview", &id]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "raw escape in preview: {:?}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\\u{1b}[1A"), "{}", out.stdout);
+    let refused = env.plan_refused(
+        "title = \"t\"\n[[action]]\nkind = \"write\"\npath = \"a\\u001b[2Kb\"\ncontent = \"x\"\n",
+    );
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("control character"),
+        "{}",
+        refused.stderr
+    );
+}

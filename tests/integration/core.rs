@@ -1091,7 +1091,13 @@ fn log_text_json_jsonl_and_head() {
     let lines: Vec<serde_json::Value> = jsonl
         .stdout
         .lines()
-        .map(|l| serde_json::from_str(l).expect("one object per line"))
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("one object per line");
+            // Each line carries its own format_version; the rest equals the json events.
+            assert_eq!(v["format_version"], 1);
+            v.as_object_mut().map(|o| o.remove("format_version"));
+            v
+        })
         .collect();
     assert_eq!(lines.len(), events.len());
     assert_eq!(&lines, events);
