@@ -511,8 +511,9 @@ pub fn conflict_error(short: &str, conflicts: &[Conflict]) -> Error {
     for c in conflicts {
         let _ = write!(msg, "\n  {}: {}", c.path, c.reason);
         for h in &c.hunks {
+            // File content: control characters shown escaped, never sent raw.
             for line in h.lines() {
-                let _ = write!(msg, "\n    {line}");
+                let _ = write!(msg, "\n    {}", crate::render::diff::printable(line));
             }
         }
     }
@@ -588,6 +589,20 @@ mod tests {
         let now = b"a\nB\nc\nd\ne\nf\nG\n";
         let merged = diffy::merge_bytes(after, now, before).unwrap();
         assert_eq!(merged, b"a\nb\nc\nd\ne\nf\nG\n");
+    }
+
+    #[test]
+    fn conflicted_content_never_reaches_the_terminal_raw() {
+        let e = conflict_error(
+            "abc",
+            &[Conflict {
+                path: "f.txt".into(),
+                reason: "r".into(),
+                hunks: vec!["<<<<<<< current\nevil\u{1b}[2K\n".into()],
+            }],
+        );
+        assert!(!e.message.contains('\u{1b}'), "{}", e.message);
+        assert!(e.message.contains("evil"));
     }
 
     #[test]
