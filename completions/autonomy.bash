@@ -55,8 +55,14 @@ _autonomy() {
             autonomy,rollback)
                 cmd="autonomy__subcmd__rollback"
                 ;;
+            autonomy,rules)
+                cmd="autonomy__subcmd__rules"
+                ;;
             autonomy,sandbox)
                 cmd="autonomy__subcmd__sandbox"
+                ;;
+            autonomy,stats)
+                cmd="autonomy__subcmd__stats"
                 ;;
             autonomy,status)
                 cmd="autonomy__subcmd__status"
@@ -103,14 +109,35 @@ _autonomy() {
             autonomy__subcmd__help,rollback)
                 cmd="autonomy__subcmd__help__subcmd__rollback"
                 ;;
+            autonomy__subcmd__help,rules)
+                cmd="autonomy__subcmd__help__subcmd__rules"
+                ;;
             autonomy__subcmd__help,sandbox)
                 cmd="autonomy__subcmd__help__subcmd__sandbox"
+                ;;
+            autonomy__subcmd__help,stats)
+                cmd="autonomy__subcmd__help__subcmd__stats"
                 ;;
             autonomy__subcmd__help,status)
                 cmd="autonomy__subcmd__help__subcmd__status"
                 ;;
             autonomy__subcmd__help,verify)
                 cmd="autonomy__subcmd__help__subcmd__verify"
+                ;;
+            autonomy__subcmd__help__subcmd__rules,suggest)
+                cmd="autonomy__subcmd__help__subcmd__rules__subcmd__suggest"
+                ;;
+            autonomy__subcmd__rules,help)
+                cmd="autonomy__subcmd__rules__subcmd__help"
+                ;;
+            autonomy__subcmd__rules,suggest)
+                cmd="autonomy__subcmd__rules__subcmd__suggest"
+                ;;
+            autonomy__subcmd__rules__subcmd__help,help)
+                cmd="autonomy__subcmd__rules__subcmd__help__subcmd__help"
+                ;;
+            autonomy__subcmd__rules__subcmd__help,suggest)
+                cmd="autonomy__subcmd__rules__subcmd__help__subcmd__suggest"
                 ;;
             *)
                 ;;
@@ -119,7 +146,7 @@ _autonomy() {
 
     case "${cmd}" in
         autonomy)
-            opts="-C -h -V --color --format --help --version init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help"
+            opts="-C -h -V --color --format --help --version init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,7 +475,7 @@ _autonomy() {
             return 0
             ;;
         autonomy__subcmd__help)
-            opts="init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help"
+            opts="init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -643,7 +670,49 @@ _autonomy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        autonomy__subcmd__help__subcmd__rules)
+            opts="suggest"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__help__subcmd__rules__subcmd__suggest)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         autonomy__subcmd__help__subcmd__sandbox)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__help__subcmd__stats)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -914,12 +983,16 @@ _autonomy() {
             return 0
             ;;
         autonomy__subcmd__rollback)
-            opts="-C -h --plan-only --approval --wait --color --format --help"
+            opts="-C -h --plan-only --path --approval --wait --color --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --approval)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
@@ -936,6 +1009,114 @@ _autonomy() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__rules)
+            opts="-C -h --color --format --help suggest help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__rules__subcmd__help)
+            opts="suggest help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__rules__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__rules__subcmd__help__subcmd__suggest)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__rules__subcmd__suggest)
+            opts="-C -h --since --depth --plan --color --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --depth)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -983,6 +1164,43 @@ _autonomy() {
                     return 0
                     ;;
                 --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__stats)
+            opts="-C -h --since --depth --color --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --depth)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

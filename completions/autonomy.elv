@@ -32,9 +32,11 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand approve 'Approve a plan at a terminal, or write a signed approval file'
             cand reject 'Reject a plan for good'
             cand apply 'Apply an approved plan as one all-or-nothing run'
-            cand rollback 'Undo an applied plan, as a new previewed and approved run'
+            cand rollback 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
             cand export 'Write a plan bundle for review on another machine'
             cand log 'Show the journal, newest first'
+            cand stats 'Show how plans fare, from the journal'
+            cand rules 'Work with the rules file, autonomy.toml'
             cand recover 'Put the workspace back after an interrupted run'
             cand verify 'Check the journal''s hash chain, the blob store and every signature'
             cand gc 'Remove blobs that no plan or snapshot needs'
@@ -113,6 +115,7 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'autonomy;rollback'= {
+            cand --path 'Revert only the plan''s paths matching GLOB (repeatable; `*` stays in a folder, `**` crosses folders, a pattern without `/` matches the name at any depth)'
             cand --approval 'A signed approval file for the reverse plan (repeatable)'
             cand --wait 'Wait up to SECS for the workspace lock instead of failing at once'
             cand -C 'Run as if started in DIR'
@@ -140,6 +143,42 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --head 'Print `SEQ:HASH` of the chain head and nothing else'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+        }
+        &'autonomy;stats'= {
+            cand --since 'Only plans created (and runs started) since then: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default: the whole history'
+            cand --depth 'Group paths by directory at this depth (1: top-level folders)'
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'autonomy;rules'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand suggest 'Propose additions to autonomy.toml from the history, as a unified diff'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'autonomy;rules;suggest'= {
+            cand --since 'Look at plans created since then: a duration back from now (30d, 12h, 2w) or a date'
+            cand --depth 'Group paths by directory at this depth (1: top-level folders)'
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand --plan 'Make the suggestion a pending plan (a `write` of the new autonomy.toml) and print its id; it needs approval like any other plan'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'autonomy;rules;help'= {
+            cand suggest 'Propose additions to autonomy.toml from the history, as a unified diff'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'autonomy;rules;help;suggest'= {
+        }
+        &'autonomy;rules;help;help'= {
         }
         &'autonomy;recover'= {
             cand --wait 'Wait up to SECS for the workspace lock instead of failing at once'
@@ -191,9 +230,11 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand approve 'Approve a plan at a terminal, or write a signed approval file'
             cand reject 'Reject a plan for good'
             cand apply 'Apply an approved plan as one all-or-nothing run'
-            cand rollback 'Undo an applied plan, as a new previewed and approved run'
+            cand rollback 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
             cand export 'Write a plan bundle for review on another machine'
             cand log 'Show the journal, newest first'
+            cand stats 'Show how plans fare, from the journal'
+            cand rules 'Work with the rules file, autonomy.toml'
             cand recover 'Put the workspace back after an interrupted run'
             cand verify 'Check the journal''s hash chain, the blob store and every signature'
             cand gc 'Remove blobs that no plan or snapshot needs'
@@ -220,6 +261,13 @@ set edit:completion:arg-completer[autonomy] = {|@words|
         &'autonomy;help;export'= {
         }
         &'autonomy;help;log'= {
+        }
+        &'autonomy;help;stats'= {
+        }
+        &'autonomy;help;rules'= {
+            cand suggest 'Propose additions to autonomy.toml from the history, as a unified diff'
+        }
+        &'autonomy;help;rules;suggest'= {
         }
         &'autonomy;help;recover'= {
         }

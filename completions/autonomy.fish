@@ -40,9 +40,11 @@ complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "preview" -d 'Show
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "approve" -d 'Approve a plan at a terminal, or write a signed approval file'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "reject" -d 'Reject a plan for good'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "apply" -d 'Apply an approved plan as one all-or-nothing run'
-complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "rollback" -d 'Undo an applied plan, as a new previewed and approved run'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "rollback" -d 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "export" -d 'Write a plan bundle for review on another machine'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "log" -d 'Show the journal, newest first'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "stats" -d 'Show how plans fare, from the journal'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "rules" -d 'Work with the rules file, autonomy.toml'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "recover" -d 'Put the workspace back after an interrupted run'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "verify" -d 'Check the journal\'s hash chain, the blob store and every signature'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "gc" -d 'Remove blobs that no plan or snapshot needs'
@@ -124,6 +126,7 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -l format -d 'O
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l path -d 'Revert only the plan\'s paths matching GLOB (repeatable; `*` stays in a folder, `**` crosses folders, a pattern without `/` matches the name at any depth)' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l approval -d 'A signed approval file for the reverse plan (repeatable)' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l wait -d 'Wait up to SECS for the workspace lock instead of failing at once' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
@@ -154,6 +157,39 @@ json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l head -d 'Print `SEQ:HASH` of the chain head and nothing else'
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l since -d 'Only plans created (and runs started) since then: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default: the whole history' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l depth -d 'Group paths by directory at this depth (1: top-level folders)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l since -d 'Look at plans created since then: a duration back from now (30d, 12h, 2w) or a date' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l depth -d 'Group paths by directory at this depth (1: top-level folders)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l plan -d 'Make the suggestion a pending plan (a `write` of the new autonomy.toml) and print its id; it needs approval like any other plan'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -l wait -d 'Wait up to SECS for the workspace lock instead of failing at once' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
@@ -201,19 +237,22 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -l format
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "init" -d 'Create a workspace (.autonomy/) in this folder'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "plan" -d 'Compile a plan file, a patch or a captured command into a pending plan'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "status" -d 'Show pending, approved and applied plans, and what needs attention'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "preview" -d 'Show exactly what a plan would change'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "approve" -d 'Approve a plan at a terminal, or write a signed approval file'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "reject" -d 'Reject a plan for good'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "apply" -d 'Apply an approved plan as one all-or-nothing run'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "rollback" -d 'Undo an applied plan, as a new previewed and approved run'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "export" -d 'Write a plan bundle for review on another machine'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "log" -d 'Show the journal, newest first'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "recover" -d 'Put the workspace back after an interrupted run'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "verify" -d 'Check the journal\'s hash chain, the blob store and every signature'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "gc" -d 'Remove blobs that no plan or snapshot needs'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "completions" -d 'Print a static completion script for a shell'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log recover verify gc sandbox completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "init" -d 'Create a workspace (.autonomy/) in this folder'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "plan" -d 'Compile a plan file, a patch or a captured command into a pending plan'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "status" -d 'Show pending, approved and applied plans, and what needs attention'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "preview" -d 'Show exactly what a plan would change'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "approve" -d 'Approve a plan at a terminal, or write a signed approval file'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "reject" -d 'Reject a plan for good'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "apply" -d 'Apply an approved plan as one all-or-nothing run'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "rollback" -d 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "export" -d 'Write a plan bundle for review on another machine'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "log" -d 'Show the journal, newest first'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "stats" -d 'Show how plans fare, from the journal'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "rules" -d 'Work with the rules file, autonomy.toml'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "recover" -d 'Put the workspace back after an interrupted run'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "verify" -d 'Check the journal\'s hash chain, the blob store and every signature'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "gc" -d 'Remove blobs that no plan or snapshot needs'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "completions" -d 'Print a static completion script for a shell'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'

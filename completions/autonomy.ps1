@@ -35,9 +35,11 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve a plan at a terminal, or write a signed approval file')
             [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a plan for good')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply an approved plan as one all-or-nothing run')
-            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Undo an applied plan, as a new previewed and approved run')
+            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a plan bundle for review on another machine')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the journal, newest first')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show how plans fare, from the journal')
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'Work with the rules file, autonomy.toml')
             [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Put the workspace back after an interrupted run')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the journal''s hash chain, the blob store and every signature')
             [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Remove blobs that no plan or snapshot needs')
@@ -124,6 +126,7 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             break
         }
         'autonomy;rollback' {
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Revert only the plan''s paths matching GLOB (repeatable; `*` stays in a folder, `**` crosses folders, a pattern without `/` matches the name at any depth)')
             [CompletionResult]::new('--approval', '--approval', [CompletionResultType]::ParameterName, 'A signed approval file for the reverse plan (repeatable)')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait up to SECS for the workspace lock instead of failing at once')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
@@ -153,6 +156,48 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'Print `SEQ:HASH` of the chain head and nothing else')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'autonomy;stats' {
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only plans created (and runs started) since then: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default: the whole history')
+            [CompletionResult]::new('--depth', '--depth', [CompletionResultType]::ParameterName, 'Group paths by directory at this depth (1: top-level folders)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'autonomy;rules' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('suggest', 'suggest', [CompletionResultType]::ParameterValue, 'Propose additions to autonomy.toml from the history, as a unified diff')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'autonomy;rules;suggest' {
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Look at plans created since then: a duration back from now (30d, 12h, 2w) or a date')
+            [CompletionResult]::new('--depth', '--depth', [CompletionResultType]::ParameterName, 'Group paths by directory at this depth (1: top-level folders)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Make the suggestion a pending plan (a `write` of the new autonomy.toml) and print its id; it needs approval like any other plan')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'autonomy;rules;help' {
+            [CompletionResult]::new('suggest', 'suggest', [CompletionResultType]::ParameterValue, 'Propose additions to autonomy.toml from the history, as a unified diff')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'autonomy;rules;help;suggest' {
+            break
+        }
+        'autonomy;rules;help;help' {
             break
         }
         'autonomy;recover' {
@@ -210,9 +255,11 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve a plan at a terminal, or write a signed approval file')
             [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a plan for good')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply an approved plan as one all-or-nothing run')
-            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Undo an applied plan, as a new previewed and approved run')
+            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a plan bundle for review on another machine')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the journal, newest first')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show how plans fare, from the journal')
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'Work with the rules file, autonomy.toml')
             [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Put the workspace back after an interrupted run')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the journal''s hash chain, the blob store and every signature')
             [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Remove blobs that no plan or snapshot needs')
@@ -249,6 +296,16 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             break
         }
         'autonomy;help;log' {
+            break
+        }
+        'autonomy;help;stats' {
+            break
+        }
+        'autonomy;help;rules' {
+            [CompletionResult]::new('suggest', 'suggest', [CompletionResultType]::ParameterValue, 'Propose additions to autonomy.toml from the history, as a unified diff')
+            break
+        }
+        'autonomy;help;rules;suggest' {
             break
         }
         'autonomy;help;recover' {

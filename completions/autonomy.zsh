@@ -123,6 +123,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (rollback)
 _arguments "${_arguments_options[@]}" : \
+'*--path=[Revert only the plan'\''s paths matching GLOB (repeatable; \`*\` stays in a folder, \`**\` crosses folders, a pattern without \`/\` matches the name at any depth)]:GLOB:_default' \
 '*--approval=[A signed approval file for the reverse plan (repeatable)]:FILE:_files' \
 '--wait=[Wait up to SECS for the workspace lock instead of failing at once]:SECS:_default' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
@@ -158,6 +159,74 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help (see more with '\''--help'\'')]' \
 '::plan -- Only events of this plan (id or unique prefix):_default' \
 && ret=0
+;;
+(stats)
+_arguments "${_arguments_options[@]}" : \
+'--since=[Only plans created (and runs started) since then\: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default\: the whole history]:DURATION|DATE:_default' \
+'--depth=[Group paths by directory at this depth (1\: top-level folders)]:N:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(rules)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+":: :_autonomy__subcmd__rules_commands" \
+"*::: :->rules" \
+&& ret=0
+
+    case $state in
+    (rules)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-rules-command-$line[1]:"
+        case $line[1] in
+            (suggest)
+_arguments "${_arguments_options[@]}" : \
+'--since=[Look at plans created since then\: a duration back from now (30d, 12h, 2w) or a date]:DURATION|DATE:_default' \
+'--depth=[Group paths by directory at this depth (1\: top-level folders)]:N:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--plan[Make the suggestion a pending plan (a \`write\` of the new autonomy.toml) and print its id; it needs approval like any other plan]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_autonomy__subcmd__rules__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-rules-help-command-$line[1]:"
+        case $line[1] in
+            (suggest)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
 ;;
 (recover)
 _arguments "${_arguments_options[@]}" : \
@@ -265,6 +334,30 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(stats)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(rules)
+_arguments "${_arguments_options[@]}" : \
+":: :_autonomy__subcmd__help__subcmd__rules_commands" \
+"*::: :->rules" \
+&& ret=0
+
+    case $state in
+    (rules)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-help-rules-command-$line[1]:"
+        case $line[1] in
+            (suggest)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
 (recover)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -308,9 +401,11 @@ _autonomy_commands() {
 'approve:Approve a plan at a terminal, or write a signed approval file' \
 'reject:Reject a plan for good' \
 'apply:Apply an approved plan as one all-or-nothing run' \
-'rollback:Undo an applied plan, as a new previewed and approved run' \
+'rollback:Undo an applied plan\: make its reverse plan, preview it, approve it, apply it' \
 'export:Write a plan bundle for review on another machine' \
 'log:Show the journal, newest first' \
+'stats:Show how plans fare, from the journal' \
+'rules:Work with the rules file, autonomy.toml' \
 'recover:Put the workspace back after an interrupted run' \
 'verify:Check the journal'\''s hash chain, the blob store and every signature' \
 'gc:Remove blobs that no plan or snapshot needs' \
@@ -355,9 +450,11 @@ _autonomy__subcmd__help_commands() {
 'approve:Approve a plan at a terminal, or write a signed approval file' \
 'reject:Reject a plan for good' \
 'apply:Apply an approved plan as one all-or-nothing run' \
-'rollback:Undo an applied plan, as a new previewed and approved run' \
+'rollback:Undo an applied plan\: make its reverse plan, preview it, approve it, apply it' \
 'export:Write a plan bundle for review on another machine' \
 'log:Show the journal, newest first' \
+'stats:Show how plans fare, from the journal' \
+'rules:Work with the rules file, autonomy.toml' \
 'recover:Put the workspace back after an interrupted run' \
 'verify:Check the journal'\''s hash chain, the blob store and every signature' \
 'gc:Remove blobs that no plan or snapshot needs' \
@@ -432,10 +529,27 @@ _autonomy__subcmd__help__subcmd__rollback_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy help rollback commands' commands "$@"
 }
+(( $+functions[_autonomy__subcmd__help__subcmd__rules_commands] )) ||
+_autonomy__subcmd__help__subcmd__rules_commands() {
+    local commands; commands=(
+'suggest:Propose additions to autonomy.toml from the history, as a unified diff' \
+    )
+    _describe -t commands 'autonomy help rules commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__rules__subcmd__suggest_commands] )) ||
+_autonomy__subcmd__help__subcmd__rules__subcmd__suggest_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help rules suggest commands' commands "$@"
+}
 (( $+functions[_autonomy__subcmd__help__subcmd__sandbox_commands] )) ||
 _autonomy__subcmd__help__subcmd__sandbox_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy help sandbox commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__stats_commands] )) ||
+_autonomy__subcmd__help__subcmd__stats_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help stats commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__help__subcmd__status_commands] )) ||
 _autonomy__subcmd__help__subcmd__status_commands() {
@@ -482,10 +596,46 @@ _autonomy__subcmd__rollback_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy rollback commands' commands "$@"
 }
+(( $+functions[_autonomy__subcmd__rules_commands] )) ||
+_autonomy__subcmd__rules_commands() {
+    local commands; commands=(
+'suggest:Propose additions to autonomy.toml from the history, as a unified diff' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'autonomy rules commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rules__subcmd__help_commands] )) ||
+_autonomy__subcmd__rules__subcmd__help_commands() {
+    local commands; commands=(
+'suggest:Propose additions to autonomy.toml from the history, as a unified diff' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'autonomy rules help commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rules__subcmd__help__subcmd__help_commands] )) ||
+_autonomy__subcmd__rules__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy rules help help commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rules__subcmd__help__subcmd__suggest_commands] )) ||
+_autonomy__subcmd__rules__subcmd__help__subcmd__suggest_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy rules help suggest commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rules__subcmd__suggest_commands] )) ||
+_autonomy__subcmd__rules__subcmd__suggest_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy rules suggest commands' commands "$@"
+}
 (( $+functions[_autonomy__subcmd__sandbox_commands] )) ||
 _autonomy__subcmd__sandbox_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy sandbox commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__stats_commands] )) ||
+_autonomy__subcmd__stats_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy stats commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__status_commands] )) ||
 _autonomy__subcmd__status_commands() {

@@ -365,7 +365,9 @@ impl Rules {
         Ok(())
     }
 
-    /// What a plan needs: the base requirement, and each matching rule's own.
+    /// What a plan needs: the base requirement, and each matching rule's own. `risk` is the
+    /// plan's level (see `crate::risk`); a rule with `risk = "X"` applies at level X *or
+    /// above*, so a higher level only ever adds requirements and never drops one.
     pub fn requirements(&self, plan: &Plan, risk: Option<&str>) -> Vec<Requirement> {
         let mut out = vec![Requirement {
             name: "default".into(),
@@ -375,7 +377,7 @@ impl Rules {
         }];
         for rule in self.rules.iter().filter(|r| !r.deny) {
             if let Some(level) = &rule.risk
-                && Some(level.as_str()) != risk
+                && !at_least(risk, level)
             {
                 continue;
             }
@@ -403,6 +405,13 @@ impl Rules {
     }
 }
 
+/// Whether the plan's level `risk` (unknown counts as low) reaches the rule's `level`.
+fn at_least(risk: Option<&str>, level: &str) -> bool {
+    use crate::risk::Level;
+    let have = risk.and_then(Level::parse).unwrap_or(Level::Low);
+    Level::parse(level).is_some_and(|want| have >= want)
+}
+
 /// One thing a plan needs before it may be applied.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Requirement {
@@ -427,6 +436,34 @@ mod tests {
         assert!(g.is_match("src/a.rs") && !g.is_match("src/x/a.rs"));
         let g = compile_glob(".env*").unwrap();
         assert!(g.is_match(".env") && g.is_match("app/.env.local"));
+    }
+
+    #[test]
+    fn risk_rules_apply_at_their_level_or_above() {
+        let rules = Rules::parse(b"[[rule]]\nname = \"risky\"\nrisk = \"medium\"\napprovals = 2\n")
+            .unwrap();
+        let plan = Plan {
+            format: crate::plan::model::PLAN_FORMAT.into(),
+            workspace: "w".into(),
+            created: "t".into(),
+            title: "t".into(),
+            author: "a".into(),
+            description: None,
+            reverses: None,
+            changes: Vec::new(),
+            exec: Vec::new(),
+        };
+        let names = |risk| {
+            rules
+                .requirements(&plan, risk)
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(None), ["default"]);
+        assert_eq!(names(Some("low")), ["default"]);
+        assert_eq!(names(Some("medium")), ["default", "risky"]);
+        assert_eq!(names(Some("high")), ["default", "risky"]);
     }
 
     #[test]

@@ -140,7 +140,28 @@ impl Session {
 
     /// Store a compiled plan and journal `plan.created`. Returns its id.
     pub fn insert_plan(&mut self, plan: &Plan, source: &str) -> Result<String> {
+        self.insert_plan_with(plan, source, serde_json::Map::new())
+    }
+
+    /// `insert_plan` with `extra` fields in the `plan.created` data. The plan's risk as
+    /// assessed now is recorded there too, so that its level never drops later.
+    pub fn insert_plan_with(
+        &mut self,
+        plan: &Plan,
+        source: &str,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String> {
         let id = plan.id();
+        let signers = self
+            .rules
+            .as_ref()
+            .map(|r| r.allowed_signers.clone())
+            .unwrap_or_else(|_| crate::rules::DEFAULT_SIGNERS.to_string());
+        let risk = crate::risk::assess(plan, &signers, Some((&self.journal.conn, &id)))?;
+        let mut data = json!({ "title": plan.title, "author": plan.author, "changes": plan.changes.len(), "source": source, "reverses": plan.reverses, "risk": risk });
+        if let Some(obj) = data.as_object_mut() {
+            obj.extend(extra);
+        }
         let canonical = plan.canonical();
         let rules = self.journal.rules_digest.clone();
         let actor = self.actor.clone();
@@ -164,7 +185,7 @@ impl Session {
                 &actor,
                 "plan.created",
                 Some(&id),
-                &json!({ "title": plan.title, "author": plan.author, "changes": plan.changes.len(), "source": source, "reverses": plan.reverses }),
+                &data,
             )?;
             Ok(())
         })?;

@@ -185,9 +185,12 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Held approvals (recorded + presented) and how each requirement stands.
+/// Held approvals (recorded + presented) and how each requirement stands. Rules keyed on
+/// risk see the level in force for the plan (`crate::risk::in_force`).
 pub fn standings(s: &Session, plan: &Plan, held: &[Held]) -> Result<Vec<Standing>> {
-    let reqs = s.rules()?.requirements(plan, None);
+    let rules = s.rules()?;
+    let risk = crate::risk::in_force(&s.journal.conn, &plan.id(), plan, &rules.allowed_signers)?;
+    let reqs = rules.requirements(plan, Some(risk.level.as_str()));
     Ok(evaluate(&reqs, held))
 }
 

@@ -124,6 +124,14 @@ pub fn run_plan(
             "Applied plan {short}: {} change(s), {} byte(s) written in {} ms. Undo it with `autonomy rollback {short}`.",
             outcome.files_changed, outcome.bytes_written, outcome.duration_ms
         )),
+        Some(orig) if s.resolve(Some(orig), Default::Newest)?.status == "applied" => {
+            ui::say(&format!(
+                "Rolled back part of plan {0}: {1} path(s) restored in {2} ms (rollback plan {short}). Plan {0} stays applied; `autonomy rollback {0}` reverts the rest.",
+                &orig[..12],
+                outcome.files_changed,
+                outcome.duration_ms
+            ))
+        }
         Some(orig) => ui::say(&format!(
             "Rolled back plan {}: {} path(s) restored in {} ms (rollback plan {short}).",
             &orig[..12],

@@ -17,7 +17,9 @@ mod preview;
 mod recover;
 mod reject;
 mod rollback;
+mod rules;
 mod sandbox;
+mod stats;
 mod status;
 pub mod ui;
 mod verify;
@@ -97,6 +99,8 @@ pub enum Command {
     Rollback(rollback::RollbackArgs),
     Export(export::ExportArgs),
     Log(log::LogArgs),
+    Stats(stats::StatsArgs),
+    Rules(rules::RulesArgs),
     Recover(recover::RecoverArgs),
     Verify(verify::VerifyArgs),
     Gc(gc::GcArgs),
@@ -172,6 +176,8 @@ pub fn main() -> ExitCode {
         Command::Rollback(a) => rollback::run(a, &ctx),
         Command::Export(a) => export::run(a, &ctx),
         Command::Log(a) => log::run(a, &ctx),
+        Command::Stats(a) => stats::run(a, &ctx),
+        Command::Rules(a) => rules::run(a, &ctx),
         Command::Recover(a) => recover::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),

@@ -84,7 +84,7 @@ pub fn build_doc(
         status,
         standings: &standings,
         held: &held,
-        risk: crate::risk::notes(plan, &signers),
+        risk: crate::risk::in_force(&s.journal.conn, plan_id, plan, &signers)?,
         policy_paths: &policy,
         contents: &contents,
         styled,
@@ -179,8 +179,13 @@ fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<
     } else {
         &ui::out_style
     };
-    let mut risk = crate::risk::notes(&bundle.plan, crate::rules::DEFAULT_SIGNERS);
-    risk.insert(0, "reviewing a bundle: approvals are judged by the workspace's rules when the plan is applied".into());
+    // Away from the workspace there is no history: plan signals only.
+    let mut risk = crate::risk::assess(&bundle.plan, crate::rules::DEFAULT_SIGNERS, None)?;
+    risk.reasons.insert(0, crate::risk::Reason {
+        signal: "bundle",
+        weight: 0,
+        reason: "reviewing a bundle: the history signals and approvals are judged by the workspace's rules when the plan is applied".into(),
+    });
     let doc = preview::build(&preview::Input {
         id: &bundle.id,
         plan: &bundle.plan,

@@ -310,7 +310,8 @@ pub fn execute(
         )?;
         tx.execute("UPDATE plans SET status = 'applied' WHERE id = ?1", [plan_id])?;
         if let Some(orig) = &plan.reverses {
-            tx.execute("UPDATE plans SET status = 'rolled_back' WHERE id = ?1", [orig])?;
+            // `rolled_back` only once every path is reverted (selective rollback).
+            crate::revert::mark_reversed(tx, orig)?;
         }
         // Command output kept in the journal: referenced, so gc keeps it.
         let outputs = outcome.exec.iter().chain(outcome.verify.iter()).filter_map(|m| m.get("output_blob").and_then(|b| b.as_str()));

@@ -5,6 +5,7 @@ use super::color;
 use super::diff::{self, human_size, is_text};
 use crate::approval::gate::{Held, Standing};
 use crate::plan::{Change, Plan, State};
+use crate::risk::{Assessment, Level, Reason};
 use console::Style;
 use serde::Serialize;
 use std::fmt::Write;
@@ -23,7 +24,13 @@ pub struct PreviewDoc {
     pub format_version: u32,
     pub plan: PlanHeader,
     pub approvals: ApprovalsDoc,
+    /// Risk notes, one sentence each (the reasons below, in words).
     pub risk: Vec<String>,
+    /// The risk level (`low`, `medium`, `high`), its score and every signal that fired
+    /// (see docs/risk.md).
+    pub risk_level: Level,
+    pub risk_score: u32,
+    pub risk_reasons: Vec<Reason>,
     pub policy_change: bool,
     pub stat: StatDoc,
     pub changes: Vec<ChangeDoc>,
@@ -91,7 +98,7 @@ pub struct Input<'a> {
     pub status: &'a str,
     pub standings: &'a [Standing],
     pub held: &'a [Held],
-    pub risk: Vec<String>,
+    pub risk: Assessment,
     pub policy_paths: &'a [&'a str],
     pub contents: Contents<'a>,
     pub styled: &'a dyn Fn(&Style, &str) -> String,
@@ -134,7 +141,10 @@ pub fn build(input: &Input) -> PreviewDoc {
                 .collect(),
             held: input.held.to_vec(),
         },
-        risk: input.risk.clone(),
+        risk: input.risk.notes(),
+        risk_level: input.risk.level,
+        risk_score: input.risk.score,
+        risk_reasons: input.risk.reasons.clone(),
         policy_change: changes.iter().any(|c| c.policy),
         stat,
         changes,
@@ -297,11 +307,23 @@ pub fn render_text(
             )
         );
     }
-    if !doc.risk.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "{}", styled(&color::warn(), "Risk notes:"));
-        for r in &doc.risk {
-            let _ = writeln!(out, "  - {r}");
+    let _ = writeln!(out);
+    let level = format!(
+        "Risk: {} (score {})",
+        doc.risk_level.as_str(),
+        doc.risk_score
+    );
+    let st = match doc.risk_level {
+        Level::High => color::danger(),
+        Level::Medium => color::warn(),
+        Level::Low => Style::new(),
+    };
+    if doc.risk_reasons.is_empty() {
+        let _ = writeln!(out, "{}, no risk signals", styled(&st, &level));
+    } else {
+        let _ = writeln!(out, "{}:", styled(&st, &level));
+        for r in &doc.risk_reasons {
+            let _ = writeln!(out, "  - {} [{} +{}]", r.reason, r.signal, r.weight);
         }
     }
     let _ = writeln!(out);

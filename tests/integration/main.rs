@@ -10,6 +10,7 @@ mod exec;
 mod generated;
 mod help;
 mod output;
+mod phase5;
 mod prompt;
 mod props;
 mod readme;
