@@ -43,8 +43,8 @@ Approvals: default: 0/1 approval(s) [missing]
 
     The upstream service got slower; 500 ms times out under load.
 
-Risk notes:
-  - deletes 1 file(s)
+Risk: low (score 1):
+  - deletes 1 file(s) [deletions +1]
 
 new file VERSION
     new file mode 0644
