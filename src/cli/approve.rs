@@ -128,7 +128,8 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
 
 fn new_statement(s: &Session, plan_id: &str, approver: &str, expires: &str) -> Result<Statement> {
     let ttl = crate::rules::parse_duration(expires)?;
-    let created = crate::ids::now();
+    // Statements carry whole seconds; a sub-second clock would make it non-canonical.
+    let created = chrono::SubsecRound::trunc_subsecs(crate::ids::now(), 0);
     let ttl = chrono::TimeDelta::from_std(ttl)
         .map_err(|_| Error::usage(format!("--expires {expires} is too long")))?;
     let st = Statement {
