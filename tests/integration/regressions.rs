@@ -24,3 +24,27 @@ fn approve_sign_with_works_with_a_subsecond_clock() {
     assert_eq!(env.read_str("x.txt"), "new\n");
     env.verify_ok();
 }
+
+/// `gc` took the lock and then asked who held the lock to decide whether a running run
+/// was in progress elsewhere: it found itself, so it ignored an interrupted run (exit 0
+/// instead of 6) and went on changing `.autonomy/`.
+#[test]
+fn gc_refuses_while_a_run_is_interrupted() {
+    let env = Env::new();
+    env.write("x.txt", "old\n");
+    let id = env.plan(WRITE_X);
+    env.approve(&id);
+    let o = env.run_env(&["apply", &id], &[("AUTONOMY_FAILPOINT", "step.after_rename")]);
+    if signal_of(&o.status).is_none() {
+        skip("the binary was built without --features failpoints");
+        return;
+    }
+    let o = env.run(&["gc"]);
+    assert_exit_in(&o, &[6], "gc during an interrupted run");
+    let o = env.run(&["recover"]);
+    assert_exit_in(&o, &[0], "recover");
+    let o = env.run(&["gc"]);
+    assert_exit_in(&o, &[0], "gc after recover");
+    assert_eq!(env.read_str("x.txt"), "old\n");
+    env.verify_ok();
+}
