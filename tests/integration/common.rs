@@ -300,7 +300,10 @@ impl Env {
     pub fn head(&self) -> String {
         let out = self.run(&["log", "--head"]);
         assert_eq!(out.status.code(), Some(0), "log --head: {}", text(&out));
-        String::from_utf8(out.stdout).expect("utf8").trim().to_string()
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string()
     }
 
     /// Apply `id` (already approved) and insist it succeeds.
@@ -312,9 +315,17 @@ impl Env {
     /// Create (or reuse) the reverse plan of applied plan `id`; returns its full id.
     pub fn rollback_plan(&self, id: &str) -> String {
         let out = self.run(&["rollback", id, "--plan-only"]);
-        assert_eq!(out.status.code(), Some(0), "rollback --plan-only: {}", text(&out));
-        let short = String::from_utf8(out.stdout).expect("utf8").trim().to_string();
-        self.full_id(&short)
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "rollback --plan-only: {}",
+            text(&out)
+        );
+        let short = String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string();
+        self.full_id_db(&short)
     }
 }
 
@@ -435,7 +446,38 @@ impl Env {
             "-o",
             file.to_str().expect("utf8 path"),
         ]);
-        assert_eq!(out.status.code(), Some(0), "approve --sign-with: {}", text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "approve --sign-with: {}",
+            text(&out)
+        );
         file
+    }
+}
+
+/// A folder on a memory file system (`/dev/shm`) when there is one, else the temp folder.
+/// Process crashes (kill -9, abort) do not depend on fsync, so the tests that run many
+/// of them use it to stay fast on a slow disk.
+pub fn fast_dir() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let probe = tempfile::tempdir_in(shm);
+    if shm.is_dir() && probe.is_ok() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+impl Env {
+    /// The full id of a plan from its unique prefix, read from the journal.
+    pub fn full_id_db(&self, short: &str) -> String {
+        self.journal()
+            .query_row(
+                "SELECT id FROM plans WHERE id LIKE ?1 || '%'",
+                [short],
+                |r| r.get(0),
+            )
+            .expect("plan id")
     }
 }

@@ -135,17 +135,6 @@ fn setup() -> (Env, String, Tree) {
     (env, id, before)
 }
 
-/// The plan applied, its reverse plan made and approved. Returns (env, plan, reverse,
-/// the applied tree).
-fn setup_applied() -> (Env, String, String, Tree) {
-    let (env, id, _) = setup();
-    env.apply_ok(&id);
-    let rev = env.rollback_plan(&id);
-    env.approve(&rev);
-    let applied = env.tree();
-    (env, id, rev, applied)
-}
-
 /// Run `args` with the failpoint `spec`; insist it died of SIGABRT; check that the
 /// interruption is reported and blocks every mutating command; crash `recover` too when
 /// `recover_crash` is given; then recover and check the tree is exactly `before`.

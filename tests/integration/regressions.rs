@@ -2,7 +2,8 @@
 
 use crate::common::*;
 
-const WRITE_X: &str = "title = \"x\"\n[[action]]\nkind = \"write\"\npath = \"x.txt\"\ncontent = \"new\\n\"\n";
+const WRITE_X: &str =
+    "title = \"x\"\n[[action]]\nkind = \"write\"\npath = \"x.txt\"\ncontent = \"new\\n\"\n";
 
 /// `approve --sign-with` and `approve --statement` failed with "statement is not in
 /// canonical form" whenever the clock had a sub-second part (always, unless AUTONOMY_NOW
@@ -34,7 +35,10 @@ fn gc_refuses_while_a_run_is_interrupted() {
     env.write("x.txt", "old\n");
     let id = env.plan(WRITE_X);
     env.approve(&id);
-    let o = env.run_env(&["apply", &id], &[("AUTONOMY_FAILPOINT", "step.after_rename")]);
+    let o = env.run_env(
+        &["apply", &id],
+        &[("AUTONOMY_FAILPOINT", "step.after_rename")],
+    );
     if signal_of(&o.status).is_none() {
         skip("the binary was built without --features failpoints");
         return;
