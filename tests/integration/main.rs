@@ -3,6 +3,7 @@
 
 mod common;
 mod core;
+mod diskfull;
 mod failpoints;
 mod killrollback;
 mod regressions;
