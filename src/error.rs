@@ -103,9 +103,13 @@ impl std::error::Error for Error {}
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
+        // SQLite reports a full disk as SQLITE_FULL, or, when growing the WAL index or a
+        // file fails, as a generic SQLITE_IOERR whose cause is only in errno (ENOSPC).
         let disk_full = matches!(
             &err,
             rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DiskFull
+                || (e.code == rusqlite::ErrorCode::SystemIoFailure
+                    && is_disk_full(&std::io::Error::last_os_error()))
         );
         if disk_full {
             return Error::failed(format!(

@@ -141,6 +141,34 @@ fn disk_full_during_apply_puts_everything_back() {
     drop(env);
 }
 
+/// Not a byte left: the journal itself cannot grow (SQLite reports SQLITE_IOERR_SHMSIZE,
+/// not SQLITE_FULL, and the cause is only in errno). The apply fails cleanly with exit 1,
+/// says the disk is full, and
+/// touches nothing; the journal verifies once space is freed.
+#[test]
+fn journal_on_a_full_disk_says_the_disk_is_full() {
+    let fs = match Tmpfs::mount("8m") {
+        Ok(fs) => fs,
+        Err(e) => return skip(&e),
+    };
+    let (env, id) = setup(&fs);
+    let before = env.tree();
+    let filler = fill(fs.path(), 0);
+    let o = env.run(&["apply", &id]);
+    assert_exit_in(&o, &[1], "apply on a completely full disk");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("disk is full"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(env.tree(), before);
+    std::fs::remove_file(filler).expect("free space");
+    let o = env.run(&["verify"]);
+    assert_exit_in(&o, &[0], "verify after freeing space");
+    env.apply_ok(&id);
+    env.verify_ok();
+}
+
 /// `plan` cannot store the new content: exit 1, no plan stored, no temp blob left.
 #[test]
 fn disk_full_during_plan_stores_nothing() {
