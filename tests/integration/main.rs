@@ -5,5 +5,6 @@ mod common;
 mod core;
 mod diskfull;
 mod failpoints;
+mod immutable;
 mod killrollback;
 mod regressions;
