@@ -7,4 +7,5 @@ mod diskfull;
 mod failpoints;
 mod immutable;
 mod killrollback;
+mod race;
 mod regressions;
