@@ -347,3 +347,67 @@ fn eight_processes_race_on_overlapping_plans() {
 fn eight_processes_race_on_overlapping_plans_many() {
     rounds(25, 0x4ACE_0001);
 }
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig}");
+}
+
+/// An `apply --wait` that read its plan's status before waiting for the lock must look
+/// again once it has the lock: meanwhile the plan may have been applied and rolled back,
+/// and a plan applies at most once.
+#[test]
+fn apply_waiting_for_the_lock_rechecks_the_plan_status() {
+    let env = Env::new();
+    env.write("x.txt", "v0\n");
+    let original = env.tree();
+    let id = env.plan(
+        "title = \"once\"\n[[action]]\nkind = \"write\"\npath = \"x.txt\"\ncontent = \"v1\\n\"\n",
+    );
+    env.approve(&id);
+
+    // Hold the lock ourselves so that B waits with the status it read.
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(env.path(".autonomy/lock"))
+        .expect("open lock");
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("flock");
+    let b = env
+        .std_cmd()
+        .args(["apply", &id, "--wait", "60"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&b, "-STOP");
+    drop(lock);
+
+    // A applies and rolls back the same plan while B is stopped.
+    env.apply_ok(&id);
+    let rev = env.rollback_plan(&id);
+    env.approve(&rev);
+    env.apply_ok(&rev);
+    assert_eq!(env.tree(), original);
+
+    signal(&b, "-CONT");
+    let out = b.wait_with_output().expect("wait");
+    assert_exit_in(&out, &[1, 3, 4], "the waiting apply of a rolled-back plan");
+    assert_eq!(
+        env.tree(),
+        original,
+        "the rolled-back plan was applied again"
+    );
+    assert_eq!(
+        env.count(&format!(
+            "SELECT COUNT(*) FROM runs WHERE plan = '{id}' AND state = 'committed'"
+        )),
+        1
+    );
+    env.verify_ok();
+}
