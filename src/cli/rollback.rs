@@ -152,7 +152,18 @@ fn reverse_for(s: &mut Session, row: &PlanRow) -> Result<(PlanRow, Plan)> {
             e.hint("nothing was changed; undo those edits first, or make a new plan by hand")
         );
     }
-    let id = s.insert_plan(&reverse, "rollback")?;
+    let id = match s.insert_plan(&reverse, "rollback") {
+        Ok(id) => id,
+        // Another rollback of this plan made the very same reverse plan at the same
+        // moment (same second, same actor): it is ours too.
+        Err(e) => {
+            let id = reverse.id();
+            match s.resolve(Some(&id), Default::Newest) {
+                Ok(r) if r.reverses.as_deref() == Some(row.id.as_str()) => id,
+                _ => return Err(e),
+            }
+        }
+    };
     let rev_row = s.resolve(Some(&id), Default::Newest)?;
     Ok((rev_row, reverse))
 }

@@ -411,3 +411,56 @@ fn apply_waiting_for_the_lock_rechecks_the_plan_status() {
     );
     env.verify_ok();
 }
+
+/// Several `rollback --plan-only` of one plan at once all succeed and agree on its reverse
+/// plan: they used to fail with "plan already exists" (exit 1) when they made the same
+/// reverse plan in the same second.
+#[test]
+fn concurrent_rollback_plan_only_agree_on_one_reverse_plan() {
+    let env = Env::new_in(&fast_dir());
+    env.write("x.txt", "v0\n");
+    for round in 0..3 {
+        let id = env.plan(&format!(
+            "title = \"round {round}\"\n[[action]]\nkind = \"write\"\npath = \"x.txt\"\ncontent = \"v{}\\n\"\n",
+            round + 1
+        ));
+        env.approve(&id);
+        env.apply_ok(&id);
+        let children: Vec<_> = (0..ACTORS)
+            .map(|_| {
+                env.std_cmd()
+                    .args(["rollback", &id, "--plan-only"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        let mut ids = std::collections::BTreeSet::new();
+        for c in children {
+            let out = c.wait_with_output().expect("wait");
+            assert_exit_in(&out, &[0], "concurrent rollback --plan-only");
+            ids.insert(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        }
+        // Usually one; two when the processes straddled a second (both are valid pending
+        // reverse plans of the plan; whichever runs first wins and the other goes stale).
+        assert!(ids.len() <= 2, "reverse plans: {ids:?}");
+        for short in &ids {
+            let full = env.full_id_db(short);
+            let reverses: Option<String> = env
+                .journal()
+                .query_row("SELECT reverses FROM plans WHERE id = ?1", [&full], |r| {
+                    r.get(0)
+                })
+                .expect("row");
+            assert_eq!(reverses.as_deref(), Some(id.as_str()));
+        }
+        let rev = env.full_id_db(ids.last().expect("id"));
+        env.approve(&rev);
+        env.apply_ok(&rev);
+        env.write("x.txt", "v0\n");
+        let _ = round;
+    }
+    env.verify_ok();
+}
