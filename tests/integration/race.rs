@@ -43,6 +43,7 @@ fn plan_toml(k: usize) -> String {
 
 /// One command an actor ran and how it ended.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // every field is shown in failure messages (Debug)
 struct Record {
     actor: usize,
     args: Vec<String>,
@@ -83,7 +84,7 @@ impl Shared {
 /// Actor k: apply its plan (retrying while a neighbour holds the files or the lock), then
 /// make, sign and run its rollback.
 fn actor(k: usize, plan: String, sh: Arc<Shared>, mut rng: Rng) {
-    let wait = k % 2 == 0;
+    let wait = k.is_multiple_of(2);
     let mut applied = false;
     for _ in 0..60 {
         let mut args = vec!["apply", plan.as_str()];
