@@ -86,6 +86,18 @@ impl Error {
     }
 }
 
+/// Shorten each line of `text` to at most `max` characters. Parsers quote the offending
+/// input in their errors, and hostile input can be one line of many megabytes.
+pub fn clip_lines(text: &str, max: usize) -> String {
+    text.split('\n')
+        .map(|line| match line.char_indices().nth(max) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// ENOSPC and EDQUOT both mean "no room left" to a user.
 pub fn is_disk_full(err: &std::io::Error) -> bool {
     matches!(err.raw_os_error(), Some(28) | Some(122))

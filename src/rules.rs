@@ -215,8 +215,8 @@ impl Rules {
                 .hint("fix the rules file; see README.md, \"Rules\"")
         };
         let text = std::str::from_utf8(bytes).map_err(|_| bad("is not UTF-8".into()))?;
-        let file: RulesFile =
-            toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
+        let file: RulesFile = toml::from_str(text)
+            .map_err(|e| bad(crate::error::clip_lines(e.to_string().trim_end(), 200)))?;
         let mut rules = Vec::new();
         for r in file.rule {
             let paths = match r.paths {

@@ -52,3 +52,49 @@ fn gc_refuses_while_a_run_is_interrupted() {
     assert_eq!(env.read_str("x.txt"), "old\n");
     env.verify_ok();
 }
+
+/// Errors quoted the offending input whole: a plan file with a 1 MiB path, kind or `after`
+/// name, or a long line with a TOML syntax error, printed megabytes to the terminal.
+#[test]
+fn plan_errors_do_not_echo_megabytes_of_input() {
+    let env = Env::new();
+    let big = "p".repeat(1 << 20);
+    for (name, toml) in [
+        (
+            "path",
+            format!(
+                "title = \"t\"\n[[action]]\nkind = \"write\"\npath = \"{big}\"\ncontent = \"x\"\n"
+            ),
+        ),
+        (
+            "nul path",
+            format!(
+                "title = \"t\"\n[[action]]\nkind = \"write\"\npath = \"{big}\\u0000\"\ncontent = \"x\"\n"
+            ),
+        ),
+        (
+            "kind",
+            format!("title = \"t\"\n[[action]]\nkind = \"{big}\"\npath = \"a\"\n"),
+        ),
+        (
+            "after",
+            format!(
+                "title = \"t\"\n[[action]]\nafter = [\"{big}\"]\nkind = \"delete\"\npath = \"a\"\n"
+            ),
+        ),
+        ("syntax", format!("title = \"t\"\nx = \"{big}")),
+        (
+            "nesting",
+            format!("title = \"t\"\nx = {}", "[".repeat(100_000)),
+        ),
+    ] {
+        let file = env.plan_file(toml);
+        let o = env.run(&["plan", file.to_str().expect("utf8")]);
+        assert_exit_in(&o, &[1], name);
+        assert!(
+            o.stderr.len() < 4096,
+            "{name}: {} bytes of error",
+            o.stderr.len()
+        );
+    }
+}
