@@ -98,3 +98,54 @@ fn plan_errors_do_not_echo_megabytes_of_input() {
         );
     }
 }
+
+/// The allowed-signers file was read with no bound and no check of its type: a fifo there
+/// hung every `apply --approval`, and a symlink to /dev/zero ate memory until the process
+/// died.
+#[test]
+fn allowed_signers_that_is_a_fifo_or_device_is_refused_not_read() {
+    let env = Env::new();
+    env.write("x.txt", "old\n");
+    let id = env.plan(WRITE_X);
+    let signers = env.path(".autonomy/allowed_signers");
+    let approval = env.plan_file("not an approval\n");
+    let apply = || {
+        let mut child = env
+            .std_cmd()
+            .args(["apply", &id, "--approval", approval.to_str().expect("utf8")])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("apply hung reading the allowed signers file");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.wait_with_output().expect("output")
+    };
+    std::os::unix::fs::symlink("/dev/zero", &signers).expect("symlink");
+    let o = apply();
+    assert_exit_in(&o, &[1], "allowed_signers -> /dev/zero");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a regular file"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_file(&signers).expect("rm");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&signers)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return skip("mkfifo failed");
+    }
+    let o = apply();
+    assert_exit_in(&o, &[1], "allowed_signers is a fifo");
+    assert_eq!(env.read_str("x.txt"), "old\n");
+    env.verify_ok();
+}
