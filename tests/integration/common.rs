@@ -205,6 +205,13 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<(Vec<u8>, u32
         if meta.is_dir() {
             out.insert(rel, None);
             walk(root, &p, out);
+        } else if meta.is_symlink() || !meta.is_file() {
+            // A symlink is recorded by its target (never followed), anything else that is
+            // not a regular file (fifo, socket) by its type bits, never read.
+            let target = std::fs::read_link(&p)
+                .map(|t| t.to_string_lossy().into_owned().into_bytes())
+                .unwrap_or_default();
+            out.insert(rel, Some((target, meta.permissions().mode() & 0o170000)));
         } else {
             out.insert(
                 rel,
@@ -334,9 +341,21 @@ pub fn text(o: &Output) -> String {
     format!(
         "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
         o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+        clip(&String::from_utf8_lossy(&o.stdout)),
+        clip(&String::from_utf8_lossy(&o.stderr))
     )
+}
+
+/// At most 4 KiB of `s` (some hostile inputs are echoed back in errors).
+pub fn clip(s: &str) -> String {
+    if s.len() <= 4096 {
+        return s.to_string();
+    }
+    let mut end = 4096;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... [{} bytes in all]", &s[..end], s.len())
 }
 
 /// The signal that ended the process, if one did.

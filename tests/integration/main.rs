@@ -5,6 +5,7 @@ mod common;
 mod core;
 mod diskfull;
 mod failpoints;
+mod hostile;
 mod immutable;
 mod killrollback;
 mod race;
