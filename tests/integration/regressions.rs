@@ -149,3 +149,53 @@ fn allowed_signers_that_is_a_fifo_or_device_is_refused_not_read() {
     assert_eq!(env.read_str("x.txt"), "old\n");
     env.verify_ok();
 }
+
+/// `autonomy.toml` (which a clone of the project can carry, symlinks included) was read
+/// whole by every command: a symlink to /dev/zero ate memory until the process died, a
+/// fifo hung every command.
+#[test]
+fn rules_file_that_is_a_fifo_or_device_is_refused_not_read() {
+    let env = Env::new();
+    env.write("x.txt", "old\n");
+    let file = env.plan_file(WRITE_X);
+    let rules = env.path("autonomy.toml");
+    let run = |args: &[&str]| {
+        let mut child = env
+            .std_cmd()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("`autonomy {}` hung reading autonomy.toml", args.join(" "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.wait_with_output().expect("output")
+    };
+    std::os::unix::fs::symlink("/dev/zero", &rules).expect("symlink");
+    let o = run(&["plan", file.to_str().expect("utf8")]);
+    assert_exit_in(&o, &[1], "autonomy.toml -> /dev/zero");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("autonomy.toml"),
+        "{}",
+        text(&o)
+    );
+    assert_exit_in(&run(&["status"]), &[0], "status");
+    std::fs::remove_file(&rules).expect("rm");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&rules)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return skip("mkfifo failed");
+    }
+    let o = run(&["plan", file.to_str().expect("utf8")]);
+    assert_exit_in(&o, &[1], "autonomy.toml is a fifo");
+    assert_exit_in(&run(&["verify"]), &[0], "verify");
+}
