@@ -1227,3 +1227,103 @@ fn hostile_bundles() {
     // When bundles exist, this family is to be written against their documented format.
     skip("`autonomy export` exists but the bundle corpus is not written yet");
 }
+
+// ---------------------------------------------------------------------------------------
+// The rules file (`autonomy.toml`), which comes with the project (a clone can carry it).
+
+#[test]
+fn hostile_rules_files_are_refused_and_change_nothing() {
+    let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+        (
+            "deep_arrays",
+            Box::new(|p| std::fs::write(p, format!("x = {}", "[".repeat(100_000))).expect("w")),
+        ),
+        (
+            "deep_tables",
+            Box::new(|p| {
+                std::fs::write(p, format!("[{}]\n", vec!["a"; 50_000].join("."))).expect("w")
+            }),
+        ),
+        (
+            "invalid_utf8",
+            Box::new(|p| std::fs::write(p, b"[approval]\nrequired = 1 # \xff\n").expect("w")),
+        ),
+        (
+            "unknown_key",
+            Box::new(|p| {
+                std::fs::write(p, "[approval]\nrequired = 0\nbypass = true\n").expect("w")
+            }),
+        ),
+        (
+            "negative_required",
+            Box::new(|p| std::fs::write(p, "[approval]\nrequired = -1\n").expect("w")),
+        ),
+        (
+            "bad_glob",
+            Box::new(|p| {
+                std::fs::write(
+                    p,
+                    "[[rule]]\nname = \"x\"\npaths = [\"[\"]\napprovals = 2\n",
+                )
+                .expect("w")
+            }),
+        ),
+        (
+            "signers_outside",
+            Box::new(|p| {
+                std::fs::write(
+                    p,
+                    "[approval]\nallowed_signers = \"../outside/secret.txt\"\n",
+                )
+                .expect("w")
+            }),
+        ),
+        (
+            "huge_line",
+            Box::new(|p| {
+                std::fs::write(p, format!("# {}\n[approval\n", "c".repeat(8 << 20))).expect("w")
+            }),
+        ),
+        (
+            "symlink_to_dev_zero",
+            Box::new(|p| symlink("/dev/zero", p).expect("symlink")),
+        ),
+        (
+            "a_fifo",
+            Box::new(|p| {
+                let ok = std::process::Command::new("mkfifo")
+                    .arg(p)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                assert!(ok, "mkfifo");
+            }),
+        ),
+        (
+            "a_directory",
+            Box::new(|p| std::fs::create_dir(p).expect("mkdir")),
+        ),
+    ];
+    for (name, make) in &cases {
+        let env = hostile_env();
+        make(&env.path("autonomy.toml"));
+        let file = env.tmp.path().join("plans/ok.toml");
+        std::fs::write(&file, write_to("a.txt")).expect("write");
+        let before = world(&env);
+        let out = run_limited(&env, &["plan", file.to_str().expect("utf8")]);
+        assert_exit_in(&out, &[1], name);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("autonomy.toml"),
+            "{name}: the error names the rules file: {}",
+            text(&out)
+        );
+        assert!(out.stderr.len() < 64 * 1024, "{name}: long error");
+        assert_eq!(world(&env), before, "{name}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM plans"), 0, "{name}");
+        // Read-only commands still work and say what is wrong.
+        let out = run_limited(&env, &["status"]);
+        assert_exit_in(&out, &[0], &format!("{name}: status"));
+        let out = run_limited(&env, &["verify"]);
+        assert_exit_in(&out, &[0], &format!("{name}: verify"));
+    }
+    eprintln!("hostile rules files: {} cases refused", cases.len());
+}
