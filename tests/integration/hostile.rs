@@ -729,9 +729,7 @@ fn approval_cases() -> Vec<(&'static str, MakeApproval, &'static [i32])> {
             "signature_only",
             Box::new(move |s, _| {
                 let t = valid_text(s);
-                t[t.find("-----BEGIN").expect("armor")..]
-                    .as_bytes()
-                    .to_vec()
+                t.as_bytes()[t.find("-----BEGIN").expect("armor")..].to_vec()
             }),
             &[3],
         ),
@@ -789,7 +787,7 @@ fn approval_cases() -> Vec<(&'static str, MakeApproval, &'static [i32])> {
             "signature_unterminated",
             Box::new(move |s, _| {
                 let t = valid_text(s);
-                t[..t.find("-----END").expect("end")].as_bytes().to_vec()
+                t.as_bytes()[..t.find("-----END").expect("end")].to_vec()
             }),
             &[3],
         ),
@@ -1040,8 +1038,11 @@ fn replayed_approval_is_refused() {
 // ---------------------------------------------------------------------------------------
 // allowed_signers contents (`.autonomy/allowed_signers`), with a valid approval presented.
 
+/// Makes the file's text from (principal, public key).
+type SignersText = Box<dyn Fn(&str, &str) -> Vec<u8>>;
+
 enum Signers {
-    Text(Box<dyn Fn(&str, &str) -> Vec<u8>>),
+    Text(SignersText),
     Special(Box<dyn Fn(&Path)>),
 }
 
@@ -1233,7 +1234,8 @@ fn hostile_bundles() {
 
 #[test]
 fn hostile_rules_files_are_refused_and_change_nothing() {
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    type Make = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Make)> = vec![
         (
             "deep_arrays",
             Box::new(|p| std::fs::write(p, format!("x = {}", "[".repeat(100_000))).expect("w")),

@@ -5,6 +5,7 @@ mod common;
 mod core;
 mod diskfull;
 mod failpoints;
+mod fuzz;
 mod hostile;
 mod immutable;
 mod killrollback;
