@@ -199,3 +199,21 @@ fn rules_file_that_is_a_fifo_or_device_is_refused_not_read() {
     assert_exit_in(&o, &[1], "autonomy.toml is a fifo");
     assert_exit_in(&run(&["verify"]), &[0], "verify");
 }
+
+/// A damaged blob found while applying made the run fail with exit 1 like any failed
+/// run; an integrity failure of the blob store is exit 7 (nothing is written either way).
+#[test]
+fn apply_from_a_corrupt_blob_exits_7_not_1() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.write("x.txt", "old\n");
+    let id = env.plan(WRITE_X);
+    env.approve(&id);
+    let hash = autonomy::hash::sha256_hex(b"new\n");
+    let blob = env.path(&format!(".autonomy/objects/{}/{}", &hash[..2], &hash[2..]));
+    std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::write(&blob, "NEW\n").expect("corrupt");
+    let o = env.run(&["apply", &id]);
+    assert_exit_in(&o, &[7], "apply from a corrupt blob");
+    assert_eq!(env.read_str("x.txt"), "old\n");
+}
