@@ -217,3 +217,35 @@ fn apply_from_a_corrupt_blob_exits_7_not_1() {
     assert_exit_in(&o, &[7], "apply from a corrupt blob");
     assert_eq!(env.read_str("x.txt"), "old\n");
 }
+
+/// The approval gate counts rows of the approvals table, but verify only checked the
+/// events: an approval row written straight into journal.db (no `approval.granted` event)
+/// let a plan be applied and then passed `verify`.
+#[test]
+fn verify_detects_an_approval_row_added_outside_autonomy() {
+    let env = Env::new();
+    env.write("x.txt", "old\n");
+    let id = env.plan(WRITE_X);
+    env.journal()
+        .execute(
+            "INSERT INTO approvals (plan, at, principal, method, decision) VALUES (?1, '2026-01-01T00:00:00Z', 'boss@example.com', 'terminal', 'approve')",
+            [&id],
+        )
+        .expect("forge");
+    let o = env.run(&["verify"]);
+    assert_exit_in(&o, &[7], "verify with a forged approval row");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("added outside autonomy"),
+        "{}",
+        text(&o)
+    );
+    // Approvals made the proper ways keep verifying.
+    let env = Env::new();
+    env.write("x.txt", "old\n");
+    let id = env.plan(WRITE_X);
+    let (_, code) = env.tty(&["approve", &id], "n");
+    assert_eq!(code, 3);
+    env.approve(&id);
+    env.apply_ok(&id);
+    env.verify_ok();
+}
