@@ -11,3 +11,4 @@ mod immutable;
 mod killrollback;
 mod race;
 mod regressions;
+mod tamper;
