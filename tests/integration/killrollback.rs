@@ -275,7 +275,7 @@ fn run_trials(trials: u32, seed_default: u64) -> Tally {
 
 #[test]
 fn kill9_during_rollback_and_recover() {
-    let t = run_trials(20, 0x5EED_0001);
+    let t = run_trials(24, 0x5EED_0001);
     assert_eq!(t.left_applied + t.rolled_back, t.trials);
     assert!(
         t.killed_mid_run > 0,
