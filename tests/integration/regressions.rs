@@ -249,3 +249,47 @@ fn verify_detects_an_approval_row_added_outside_autonomy() {
     env.apply_ok(&id);
     env.verify_ok();
 }
+
+/// `Plan::from_canonical` (stored plans, and bundles from elsewhere) validated each path
+/// but accepted it unnormalised: `x/../secrets/key` passed a `secrets/**` deny rule, which
+/// matches the path as written, while the engine wrote `secrets/key`; the same path could
+/// also appear twice. Found by fuzz::plan_from_canonical_mutated.
+#[test]
+fn stored_plan_with_a_non_normal_or_repeated_path_is_refused() {
+    use autonomy::plan::{Change, Plan, State};
+    let change = |path: &str| Change {
+        path: path.into(),
+        before: State::Absent,
+        after: State::File {
+            sha256: "ab".repeat(32),
+            mode: 0o644,
+        },
+        from: None,
+    };
+    let plan = |paths: &[&str]| Plan {
+        format: "autonomy-plan-v1".into(),
+        workspace: "w".into(),
+        created: "2026-01-01T00:00:00Z".into(),
+        title: "t".into(),
+        author: "a".into(),
+        description: None,
+        reverses: None,
+        changes: paths.iter().map(|p| change(p)).collect(),
+        exec: Vec::new(),
+    };
+    for paths in [
+        &["x/../secrets/key"][..],
+        &["./a"],
+        &["a//b"],
+        &["a/"],
+        &["a", "a"],
+    ] {
+        let canonical = plan(paths).canonical();
+        assert!(
+            Plan::from_canonical(&canonical).is_err(),
+            "{paths:?} accepted"
+        );
+    }
+    let ok = plan(&["a", "b/c"]).canonical();
+    assert!(Plan::from_canonical(&ok).is_ok());
+}
