@@ -191,11 +191,14 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration> {
     })
 }
 
+/// The largest rules file read (it is a short policy, never data).
+const MAX_RULES_FILE: u64 = 16 << 20;
+
 impl Rules {
     /// Read the rules file at the workspace root; absent means the defaults.
     pub fn load(root: &Path) -> Result<Rules> {
         let path = root.join(crate::workspace::RULES_FILE);
-        match std::fs::read(&path) {
+        match crate::store::read_config_file(&path, MAX_RULES_FILE) {
             Ok(bytes) => Rules::parse(&bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Rules::default()),
             Err(e) => Err(Error::io("reading autonomy.toml", e)),
@@ -204,7 +207,7 @@ impl Rules {
 
     /// The digest of the rules file as it is on disk, even when it does not parse.
     pub fn digest_on_disk(root: &Path) -> String {
-        std::fs::read(root.join(crate::workspace::RULES_FILE))
+        crate::store::read_config_file(&root.join(crate::workspace::RULES_FILE), MAX_RULES_FILE)
             .map(|b| sha256_hex(&b))
             .unwrap_or_else(|_| sha256_hex(b""))
     }
@@ -215,8 +218,8 @@ impl Rules {
                 .hint("fix the rules file; see README.md, \"Rules\"")
         };
         let text = std::str::from_utf8(bytes).map_err(|_| bad("is not UTF-8".into()))?;
-        let file: RulesFile =
-            toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
+        let file: RulesFile = toml::from_str(text)
+            .map_err(|e| bad(crate::error::clip_lines(e.to_string().trim_end(), 200)))?;
         let mut rules = Vec::new();
         for r in file.rule {
             let paths = match r.paths {

@@ -130,12 +130,29 @@ impl Session {
     /// Refuse (exit 6) while an interrupted run exists. A run in progress in another
     /// process (it holds the lock) is not interrupted.
     pub fn refuse_if_interrupted(&self) -> Result<()> {
-        if let Some((run, plan)) = crate::engine::run::interrupted(&self.journal)?
-            && crate::store::lock::holder(&self.ws.state_path()).is_none()
-        {
+        if let Some((run, plan)) = self.interrupted_run()? {
             return Err(crate::engine::run::interrupted_error(run, &plan));
         }
         Ok(())
+    }
+
+    /// The interrupted run, for a caller that does not hold the lock: a run marked running
+    /// whose process is gone. Look at the run, then at the lock, then at the run again: a
+    /// run that was still running while nobody held the lock lost its process, but one
+    /// that ended between the first look and the lock check merely finished.
+    pub fn interrupted_run(&self) -> Result<Option<(i64, String)>> {
+        let Some((run, plan)) = crate::engine::run::interrupted(&self.journal)? else {
+            return Ok(None);
+        };
+        if crate::store::lock::holder(&self.ws.state_path()).is_some() {
+            return Ok(None);
+        }
+        let state: Option<String> = self
+            .journal
+            .conn
+            .query_row("SELECT state FROM runs WHERE id = ?1", [run], |r| r.get(0))
+            .optional()?;
+        Ok((state.as_deref() == Some("running")).then_some((run, plan)))
     }
 
     /// Store a compiled plan and journal `plan.created`. Returns its id.

@@ -82,6 +82,12 @@ pub fn run_plan(
     if let Some((run, plan)) = run::interrupted(&s.journal)? {
         return Err(run::interrupted_error(run, &plan));
     }
+    // The status was read before the lock: while we waited, another process may have
+    // applied (and even rolled back) this plan. A plan applies at most once.
+    let row = &s.resolve(Some(&row.id), Default::Newest)?;
+    if let Some(e) = status_refusal(row) {
+        return Err(e);
+    }
     s.rules()?.check_denied(plan)?;
     s.rules()?.check_limits(plan, &|h| s.blobs.size(h))?;
     let consume = gate::ensure(s, &row.id, plan, &row.status, approvals)?;

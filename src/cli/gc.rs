@@ -30,7 +30,11 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("gc")?;
     let mut s = Session::open(&ctx.dir)?;
     let _lock = s.lock("gc", args.wait.map(Duration::from_secs))?;
-    s.refuse_if_interrupted()?;
+    // We hold the lock, so any run still marked running was interrupted. (Asking who holds
+    // the lock would find ourselves and wrongly conclude the run is in progress.)
+    if let Some((run, plan)) = crate::engine::run::interrupted(&s.journal)? {
+        return Err(crate::engine::run::interrupted_error(run, &plan));
+    }
     let grace = std::env::var("AUTONOMY_GC_GRACE_SECS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -136,7 +136,18 @@ fn reverse_for(s: &mut Session, row: &PlanRow, globs: &[String]) -> Result<(Plan
     extra.insert("paths".into(), json!(rev.paths));
     extra.insert("partial".into(), json!(rev.partial));
     extra.insert("merged".into(), json!(rev.merged));
-    let id = s.insert_plan_with(&rev.plan, "rollback", extra)?;
+    let id = match s.insert_plan_with(&rev.plan, "rollback", extra) {
+        Ok(id) => id,
+        // Another rollback of this plan made the very same reverse plan at the same moment
+        // (same second, same actor): it is ours too.
+        Err(e) => {
+            let id = rev.plan.id();
+            match s.resolve(Some(&id), Default::Newest) {
+                Ok(r) if r.reverses.as_deref() == Some(row.id.as_str()) => id,
+                _ => return Err(e),
+            }
+        }
+    };
     let rev_row = s.resolve(Some(&id), Default::Newest)?;
     Ok((rev_row, rev.plan))
 }

@@ -25,7 +25,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("status")?;
     let s = Session::open(&ctx.dir)?;
     let holder = crate::store::lock::holder(&s.ws.state_path());
-    let interrupted = crate::engine::run::interrupted(&s.journal)?.filter(|_| holder.is_none());
+    let interrupted = s.interrupted_run()?;
     let present = s.ws.root.join(crate::workspace::RULES_FILE).exists();
     let doc = StatusDoc {
         format_version: crate::render::FORMAT_VERSION,

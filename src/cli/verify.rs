@@ -76,7 +76,10 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
         report.signatures,
         report.runs
     ));
-    if let Some(run) = report.interrupted {
+    // A run that was running when the lock looked free may just have finished.
+    if let Some(run) = report.interrupted
+        && s.interrupted_run()?.is_some()
+    {
         return Err(Error::new(
             Kind::Interrupted,
             format!("run {run} was interrupted; the workspace may be half-changed"),

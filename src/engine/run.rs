@@ -428,10 +428,10 @@ fn undo_failed_run(
             ),
         );
     }
-    let kind = if err.kind == Kind::Stale {
-        Kind::Stale
-    } else {
-        Kind::Failed
+    // A stale path (4) and a damaged blob store (7) keep their own exit codes.
+    let kind = match err.kind {
+        Kind::Stale | Kind::Integrity => err.kind,
+        _ => Kind::Failed,
     };
     let mut out = Error::new(
         kind,

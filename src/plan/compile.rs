@@ -81,7 +81,7 @@ pub fn ops_from_file(
             }
             if let Some(first) = ids.insert(id, i) {
                 return Err(Error::failed(format!(
-                    "{}: duplicate id {id:?} (first used by action {})",
+                    "{}: duplicate id (first used by action {})",
                     a.label(i),
                     first + 1
                 )));
@@ -125,8 +125,9 @@ fn dependency_order(actions: &[Action], ids: &HashMap<&str, usize>) -> Result<Ve
                 }
                 None => {
                     return Err(Error::failed(format!(
-                        "{}: `after` names {name:?}, but no action has that id",
-                        a.label(i)
+                        "{}: `after` names {}, but no action has that id",
+                        a.label(i),
+                        crate::error::clip_lines(&format!("{name:?}"), 80)
                     )));
                 }
             }
@@ -145,10 +146,10 @@ fn dependency_order(actions: &[Action], ids: &HashMap<&str, usize>) -> Result<Ve
                 let stuck: Vec<String> = (0..n)
                     .filter(|&i| !done[i])
                     .map(|i| {
-                        actions[i]
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| format!("#{}", i + 1))
+                        actions[i].id.as_deref().map_or_else(
+                            || format!("#{}", i + 1),
+                            |id| crate::error::clip_lines(id, 80),
+                        )
                     })
                     .collect();
                 return Err(Error::failed(format!(

@@ -233,13 +233,13 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<(Vec<u8>, u32
         if meta.is_dir() {
             out.insert(rel, None);
             walk(root, &p, out);
-        } else if meta.is_symlink() {
-            // A symlink is recorded (never followed) as its target with mode 0o120000.
-            let target = std::fs::read_link(&p).expect("readlink");
-            out.insert(
-                rel,
-                Some((target.into_os_string().into_encoded_bytes(), 0o120000)),
-            );
+        } else if meta.is_symlink() || !meta.is_file() {
+            // A symlink is recorded by its target (never followed), anything else that is
+            // not a regular file (fifo, socket) by its type bits, never read.
+            let target = std::fs::read_link(&p)
+                .map(|t| t.into_os_string().into_encoded_bytes())
+                .unwrap_or_default();
+            out.insert(rel, Some((target, meta.permissions().mode() & 0o170000)));
         } else {
             out.insert(
                 rel,
@@ -305,7 +305,7 @@ impl Env {
     }
 
     /// Write `toml` to a fresh plan file outside the workspace and return its path.
-    pub fn plan_file(&self, toml: &str) -> PathBuf {
+    pub fn plan_file(&self, toml: impl AsRef<[u8]>) -> PathBuf {
         let file = self.tmp.path().join(format!("plan-{}.toml", rand_suffix()));
         std::fs::write(&file, toml).expect("write plan");
         file
@@ -485,5 +485,252 @@ impl Env {
                 Ok(())
             })
             .expect("append events");
+    }
+}
+
+// // Helpers for the robustness suites (failpoints, kills, disk full, races, hostile input,
+// tampering). Everything below is additive.
+
+use std::process::Output;
+
+impl Env {
+    /// A fresh, initialised workspace in a temp folder under `parent` (e.g. a tmpfs).
+    pub fn new_in(parent: &Path) -> Env {
+        let tmp = tempfile::tempdir_in(parent).expect("tempdir");
+        let root = tmp.path().join("ws");
+        std::fs::create_dir(&root).expect("mkdir");
+        let env = Env { tmp, root };
+        env.cmd().arg("init").assert().success();
+        env
+    }
+
+    /// Run `autonomy ARGS` to completion (no terminal); stdin is empty.
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.output_env(args, &[])
+    }
+
+    /// Run `autonomy ARGS` with extra environment variables.
+    pub fn output_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
+        let mut c = self.std_cmd();
+        c.args(args)
+            .env_remove("AUTONOMY_FAILPOINT")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().expect("run autonomy")
+    }
+
+    /// The journal, opened directly (for inspection and deliberate tampering).
+    pub fn journal(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(self.root.join(".autonomy/journal.db"))
+            .expect("open journal");
+        c.busy_timeout(std::time::Duration::from_secs(30))
+            .expect("busy timeout");
+        c
+    }
+
+    /// A count from the journal, e.g. `SELECT COUNT(*) FROM plans`.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.journal()
+            .query_row(sql, [], |r| r.get(0))
+            .expect("count query")
+    }
+
+    /// `log --head`: `SEQ:HASH`.
+    pub fn head(&self) -> String {
+        let out = self.output(&["log", "--head"]);
+        assert_eq!(out.status.code(), Some(0), "log --head: {}", text(&out));
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string()
+    }
+
+    /// Apply `id` (already approved) and insist it succeeds.
+    pub fn apply_ok(&self, id: &str) {
+        let out = self.output(&["apply", id]);
+        assert_eq!(out.status.code(), Some(0), "apply {id}: {}", text(&out));
+    }
+
+    /// Create (or reuse) the reverse plan of applied plan `id`; returns its full id.
+    pub fn rollback_plan(&self, id: &str) -> String {
+        let out = self.output(&["rollback", id, "--plan-only"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "rollback --plan-only: {}",
+            text(&out)
+        );
+        let short = String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string();
+        self.full_id_db(&short)
+    }
+}
+
+/// stdout and stderr of a finished command, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        clip(&String::from_utf8_lossy(&o.stdout)),
+        clip(&String::from_utf8_lossy(&o.stderr))
+    )
+}
+
+/// At most 4 KiB of `s` (some hostile inputs are echoed back in errors).
+pub fn clip(s: &str) -> String {
+    if s.len() <= 4096 {
+        return s.to_string();
+    }
+    let mut end = 4096;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... [{} bytes in all]", &s[..end], s.len())
+}
+
+/// The signal that ended the process, if one did.
+pub fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal()
+}
+
+/// Insist a command ended by itself (no signal, no panic) with one of `codes`.
+pub fn assert_exit_in(o: &Output, codes: &[i32], what: &str) {
+    assert!(
+        signal_of(&o.status).is_none(),
+        "{what}: killed by signal: {}",
+        text(o)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{what}: panicked: {}",
+        text(o)
+    );
+    let code = o.status.code().unwrap_or(-1);
+    assert!(
+        codes.contains(&code),
+        "{what}: exit {code}, expected one of {codes:?}: {}",
+        text(o)
+    );
+}
+
+/// A tiny seeded PRNG (xorshift64*), so that random trials can be replayed from a seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// The seed for randomised tests: `AUTONOMY_TEST_SEED_ROBUST` if set, else `default`.
+pub fn seed(default: u64) -> u64 {
+    std::env::var("AUTONOMY_TEST_SEED_ROBUST")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Make an ed25519 key pair with ssh-keygen in `dir`; returns the private key path and
+/// the `keytype base64` public part, or `None` (with a printed reason) without ssh-keygen.
+pub fn ssh_key(dir: &Path, name: &str) -> Option<(PathBuf, String)> {
+    let key = dir.join(name);
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            skip(&format!("ssh-keygen failed: {}", text(&o)));
+            return None;
+        }
+        Err(e) => {
+            skip(&format!("ssh-keygen is not available: {e}"));
+            return None;
+        }
+    }
+    let public = std::fs::read_to_string(key.with_extension("pub")).ok()?;
+    let mut parts = public.split_whitespace();
+    let public = format!("{} {}", parts.next()?, parts.next()?);
+    Some((key, public))
+}
+
+impl Env {
+    /// List `public` (`keytype base64`) for `principal` in `.autonomy/allowed_signers`.
+    pub fn allow_signer(&self, principal: &str, public: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join(".autonomy/allowed_signers"))
+            .expect("open allowed_signers");
+        writeln!(f, "{principal} {public}").expect("write allowed_signers");
+    }
+
+    /// `approve ID --sign-with KEY -o FILE` (outside the workspace); returns FILE.
+    pub fn sign(&self, id: &str, key: &Path) -> PathBuf {
+        let file = self
+            .tmp
+            .path()
+            .join(format!("{}-{}.approval", &id[..12], rand_suffix()));
+        let out = self.output(&[
+            "approve",
+            id,
+            "--sign-with",
+            key.to_str().expect("utf8 key path"),
+            "-o",
+            file.to_str().expect("utf8 path"),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "approve --sign-with: {}",
+            text(&out)
+        );
+        file
+    }
+}
+
+/// A folder on a memory file system (`/dev/shm`) when there is one, else the temp folder.
+/// Process crashes (kill -9, abort) do not depend on fsync, so the tests that run many
+/// of them use it to stay fast on a slow disk.
+pub fn fast_dir() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let probe = tempfile::tempdir_in(shm);
+    if shm.is_dir() && probe.is_ok() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+impl Env {
+    /// The full id of a plan from its unique prefix, read from the journal.
+    pub fn full_id_db(&self, short: &str) -> String {
+        self.journal()
+            .query_row(
+                "SELECT id FROM plans WHERE id LIKE ?1 || '%'",
+                [short],
+                |r| r.get(0),
+            )
+            .expect("plan id")
     }
 }
