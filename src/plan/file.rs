@@ -55,7 +55,12 @@ impl Action {
             .unwrap_or("");
         // Never print a plan file's control characters (NUL, escapes) raw to a terminal,
         // nor megabytes of hostile input.
-        let clip = |s: &str| crate::error::clip_lines(&s.chars().flat_map(char::escape_debug).collect::<String>(), 80);
+        let clip = |s: &str| {
+            crate::error::clip_lines(
+                &s.chars().flat_map(char::escape_debug).collect::<String>(),
+                80,
+            )
+        };
         let (kind, target) = (clip(&self.kind), clip(target));
         match &self.id {
             Some(id) => format!(
