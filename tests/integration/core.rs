@@ -111,7 +111,7 @@ fn plan_from_a_file_and_from_stdin_prints_a_12_hex_id() {
     env.write("VERSION", "1.1.0\n");
     let before = env.tree();
 
-    let file = env.plan_file(&write_plan("from file", "VERSION", "1.2.0\n"));
+    let file = env.plan_file(write_plan("from file", "VERSION", "1.2.0\n"));
     let out = env.run(&["plan", file.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
     let id1 = out.stdout.trim_end_matches('\n');
@@ -135,7 +135,7 @@ fn plan_from_a_file_and_from_stdin_prints_a_12_hex_id() {
     assert!(is_hex(id2, 12), "{out2:?}");
     assert_ne!(id1, id2);
 
-    let file3 = env.plan_file(&write_plan("from file", "VERSION", "2.0.0\n"));
+    let file3 = env.plan_file(write_plan("from file", "VERSION", "2.0.0\n"));
     let out3 = env.run(&["plan", file3.to_str().unwrap(), "--format", "json"]);
     assert_eq!(out3.code, 0, "{out3:?}");
     let v: serde_json::Value = serde_json::from_str(&out3.stdout).expect("one JSON document");
@@ -157,7 +157,7 @@ fn plan_from_a_file_and_from_stdin_prints_a_12_hex_id() {
 fn planning_the_same_file_twice_in_one_second_gives_the_same_plan() {
     let env = Env::new();
     env.write("VERSION", "1.1.0\n");
-    let file = env.plan_file(&write_plan("twice", "VERSION", "1.2.0\n"));
+    let file = env.plan_file(write_plan("twice", "VERSION", "1.2.0\n"));
     let plan = || {
         let out = env
             .cmd()
