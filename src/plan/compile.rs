@@ -81,8 +81,9 @@ pub fn ops_from_file(
             }
             if let Some(first) = ids.insert(id, i) {
                 return Err(Error::failed(format!(
-                    "{}: duplicate id (first used by action {})",
+                    "{}: duplicate id \"{}\" (first used by action {})",
                     a.label(i),
+                    crate::error::clip_lines(&id.escape_debug().to_string(), 80),
                     first + 1
                 )));
             }

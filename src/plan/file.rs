@@ -64,9 +64,9 @@ impl Action {
         let (kind, target) = (clip(&self.kind), clip(target));
         match &self.id {
             Some(id) => format!(
-                "action {} ({kind} {target}, id {})",
+                "action {} ({kind} {target}, id \"{}\")",
                 index + 1,
-                clip(&format!("{id:?}"))
+                clip(id)
             ),
             None => format!("action {} ({kind} {target})", index + 1),
         }

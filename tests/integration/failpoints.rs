@@ -413,6 +413,48 @@ fn failpoint_recover_after_step() {
     env.verify_ok();
 }
 
+/// A crash after an exec step's snapshot was journaled, with the command's effects on
+/// disk (a previous step ran and changed files): recover restores every touched path from
+/// the snapshot, removes what the commands created, and undoes the file changes.
+#[test]
+fn failpoint_exec_after_snapshot() {
+    if !enabled_or_skip() {
+        return;
+    }
+    let env = Env::new();
+    env.write(
+        "autonomy.toml",
+        "[exec]\nallow = true\ncommands = [\"sh\"]\n",
+    );
+    env.write("gen/old.txt", "old\n");
+    env.write("keep.txt", "keep\n");
+    let before = env.tree();
+    let id = env.plan(
+        "title = \"exec crash\"\n\
+         [[action]]\nkind = \"write\"\npath = \"input.txt\"\ncontent = \"in\\n\"\n\
+         [[action]]\nkind = \"exec\"\nrun = [\"sh\", \"-c\", \"echo new > gen/new.txt; echo changed > gen/old.txt\"]\ntouches = [\"gen/**\"]\n\
+         [[action]]\nkind = \"exec\"\nrun = [\"sh\", \"-c\", \"rm gen/old.txt\"]\ntouches = [\"gen/**\"]\n",
+    );
+    env.approve(&id);
+    // The second step's snapshot: the first step's effects are on disk.
+    for n in [1, 2] {
+        let o = env.output_env(
+            &["apply", &id],
+            &[("AUTONOMY_FAILPOINT", &format!("exec.after_snapshot:{n}"))],
+        );
+        assert_eq!(signal_of(&o.status), Some(SIGABRT), "{}", text(&o));
+        assert_exit_in(&env.output(&["plan", "-"]), &[6], "plan while interrupted");
+        let o = env.output(&["recover"]);
+        assert_exit_in(&o, &[0], "recover after an exec crash");
+        assert_eq!(env.tree(), before, "after crash {n}");
+        env.verify_ok();
+    }
+    // And the plan still applies once the cause is gone.
+    env.cmd().args(["apply", &id]).assert().success();
+    assert_eq!(env.read_str("gen/new.txt"), "new\n");
+    assert!(!env.exists("gen/old.txt"));
+}
+
 /// Every named failpoint is covered by a test above.
 #[test]
 fn failpoint_list_is_covered() {
@@ -425,6 +467,7 @@ fn failpoint_list_is_covered() {
         "run.after_snapshot",
         "undo.after_step",
         "recover.after_step",
+        "exec.after_snapshot",
     ];
     for fp in FAILPOINTS {
         assert!(covered.contains(fp), "failpoint {fp} has no test");
