@@ -9,6 +9,7 @@ mod crash;
 mod diskfull;
 mod exec;
 mod failpoints;
+mod frontdoors;
 mod fuzz;
 mod generated;
 mod help;
