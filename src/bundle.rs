@@ -21,6 +21,10 @@ pub const MAX_BUNDLE_BYTES: u64 = 1 << 30;
 #[serde(deny_unknown_fields)]
 struct BundleFile {
     format: String,
+    /// The plan id at export. Optional so that bundles without it still read; when
+    /// present, a plan that no longer hashes to it is refused as altered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
     plan: String,
     blobs: BTreeMap<String, String>,
 }
@@ -49,6 +53,7 @@ pub fn write(path: &Path, plan: &Plan, fetch: &dyn Fn(&str) -> Result<Vec<u8>>) 
     }
     let doc = BundleFile {
         format: BUNDLE_FORMAT.into(),
+        id: Some(plan.id()),
         plan: plan.canonical(),
         blobs,
     };
@@ -83,6 +88,16 @@ pub fn read(path: &Path) -> Result<Bundle> {
     }
     let plan = Plan::from_canonical(&doc.plan).map_err(|e| bad(e.message))?;
     let id = plan.id();
+    if let Some(claimed) = &doc.id
+        && *claimed != id
+    {
+        return Err(Error::integrity(format!(
+            "bundle {name}: its plan hashes to {}, not to the plan id {} it was exported with; the bundle was altered",
+            &id[..12],
+            claimed.get(..12).unwrap_or(claimed)
+        ))
+        .hint("ask for a new export (`autonomy export PLAN -o FILE`)"));
+    }
     let mut blobs = BTreeMap::new();
     for (hash, b64) in doc.blobs {
         if !is_sha256_hex(&hash) {

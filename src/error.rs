@@ -86,6 +86,18 @@ impl Error {
     }
 }
 
+/// Shorten each line of `text` to at most `max` characters. Parsers quote the offending
+/// input in their errors, and hostile input can be one line of many megabytes.
+pub fn clip_lines(text: &str, max: usize) -> String {
+    text.split('\n')
+        .map(|line| match line.char_indices().nth(max) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// ENOSPC and EDQUOT both mean "no room left" to a user.
 pub fn is_disk_full(err: &std::io::Error) -> bool {
     matches!(err.raw_os_error(), Some(28) | Some(122))
@@ -103,9 +115,13 @@ impl std::error::Error for Error {}
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
+        // SQLite reports a full disk as SQLITE_FULL, or, when growing the WAL index or a
+        // file fails, as a generic SQLITE_IOERR whose cause is only in errno (ENOSPC).
         let disk_full = matches!(
             &err,
             rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DiskFull
+                || (e.code == rusqlite::ErrorCode::SystemIoFailure
+                    && is_disk_full(&std::io::Error::last_os_error()))
         );
         if disk_full {
             return Error::failed(format!(

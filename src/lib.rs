@@ -17,11 +17,14 @@ pub mod ids;
 pub mod par;
 pub mod plan;
 pub mod render;
+pub mod revert;
 pub mod risk;
 pub mod rules;
 pub mod sandbox;
 pub mod session;
+pub mod stats;
 pub mod store;
+pub mod suggest;
 pub mod workspace;
 
 pub use error::{Error, Kind, Result};

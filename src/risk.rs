@@ -1,10 +1,151 @@
-//! Risk notes shown in every preview: deterministic signals from the plan itself
-//! (deletions, size, executable bits, policy changes).
+//! Risk, shown in every preview and keyed on by rules (`[[rule]] risk = "high"`): a
+//! deterministic sum of documented signals from the plan itself and from the project's
+//! history in the journal. docs/risk.md lists every signal and its weight.
+//!
+//! Learning only ever tightens: the level a plan was given when it was created is
+//! recorded in its `plan.created` event, and the level used at apply time is the higher of
+//! that and the level now; and a rule's `risk` means "at this level or above", so a higher
+//! level only ever adds rules, never drops one.
 
+use crate::error::Result;
 use crate::plan::{Plan, State};
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
 
-/// Plain-language notes, most important first.
-pub fn notes(plan: &Plan, signers_path: &str) -> Vec<String> {
+/// The three levels, ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Low,
+    Medium,
+    High,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Level> {
+        match s {
+            "low" => Some(Level::Low),
+            "medium" => Some(Level::Medium),
+            "high" => Some(Level::High),
+            _ => None,
+        }
+    }
+    /// The level a score reaches.
+    pub fn from_score(score: u32) -> Level {
+        if score >= HIGH_AT {
+            Level::High
+        } else if score >= MEDIUM_AT {
+            Level::Medium
+        } else {
+            Level::Low
+        }
+    }
+}
+
+/// Scores at or above these are medium and high.
+pub const MEDIUM_AT: u32 = 3;
+pub const HIGH_AT: u32 = 6;
+
+/// How many of a path's most recent decided plans the history signals look at, and how
+/// many of those rolled back (or failed) make the signal fire.
+pub const WINDOW: usize = 5;
+pub const MOSTLY: usize = 3;
+
+/// One signal that fired, with its weight and the evidence in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    pub signal: &'static str,
+    pub weight: u32,
+    pub reason: String,
+}
+
+/// A plan's risk: the level, the score it comes from, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Assessment {
+    pub level: Level,
+    pub score: u32,
+    pub reasons: Vec<Reason>,
+    /// The level recorded when the plan was created, when it is higher than today's (the
+    /// level in force never drops).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Level>,
+}
+
+impl Assessment {
+    /// Plain-language notes, most important first (for compact listings).
+    pub fn notes(&self) -> Vec<String> {
+        self.reasons.iter().map(|r| r.reason.clone()).collect()
+    }
+}
+
+/// Assess `plan`. With `history` (the journal), path history counts; `exclude` is the
+/// plan's own id, left out of its history.
+pub fn assess(
+    plan: &Plan,
+    signers_path: &str,
+    history: Option<(&Connection, &str)>,
+) -> Result<Assessment> {
+    let mut reasons = plan_signals(plan, signers_path);
+    if let Some((conn, exclude)) = history {
+        reasons.extend(history_signals(conn, plan, exclude)?);
+    }
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.weight));
+    let score = reasons.iter().map(|r| r.weight).sum();
+    Ok(Assessment {
+        level: Level::from_score(score),
+        score,
+        reasons,
+        recorded: None,
+    })
+}
+
+/// The assessment in force for a stored plan: today's, raised to the level recorded when
+/// it was created if that was higher.
+pub fn in_force(
+    conn: &Connection,
+    plan_id: &str,
+    plan: &Plan,
+    signers: &str,
+) -> Result<Assessment> {
+    let mut a = assess(plan, signers, Some((conn, plan_id)))?;
+    if let Some(rec) = recorded_level(conn, plan_id)?
+        && rec > a.level
+    {
+        a.level = rec;
+        a.recorded = Some(rec);
+        a.reasons.push(Reason {
+            signal: "recorded",
+            weight: 0,
+            reason: format!(
+                "assessed {} when it was planned; the level never drops",
+                rec.as_str()
+            ),
+        });
+    }
+    Ok(a)
+}
+
+/// The level recorded in a plan's `plan.created` event, if any.
+pub fn recorded_level(conn: &Connection, plan_id: &str) -> Result<Option<Level>> {
+    let level: Option<Option<String>> = conn
+        .query_row(
+            "SELECT json_extract(data, '$.risk.level') FROM events WHERE plan = ?1 AND kind = 'plan.created' ORDER BY seq LIMIT 1",
+            [plan_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(level.flatten().as_deref().and_then(Level::parse))
+}
+
+/// Signals from the plan alone: policy, exec steps, size, deletions, executable bits.
+pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
     let mut out = Vec::new();
     let policy: Vec<&str> = plan
         .policy_paths(signers_path)
@@ -12,18 +153,61 @@ pub fn notes(plan: &Plan, signers_path: &str) -> Vec<String> {
         .map(|c| c.path.as_str())
         .collect();
     if !policy.is_empty() {
-        out.push(format!(
-            "changes the approval policy ({})",
-            policy.join(", ")
-        ));
+        out.push(Reason {
+            signal: "policy",
+            weight: 6,
+            reason: format!("changes the approval policy ({})", policy.join(", ")),
+        });
+    }
+    if !plan.exec.is_empty() {
+        out.push(Reason {
+            signal: "exec",
+            weight: 3,
+            reason: format!(
+                "runs {} command(s); effects outside their declared paths and outside the file system cannot be rolled back",
+                plan.exec.len()
+            ),
+        });
+    }
+    let files = plan
+        .changes
+        .iter()
+        .filter(|c| !c.after.is_dir() && !c.before.is_dir())
+        .count();
+    if files >= 100 {
+        out.push(Reason {
+            signal: "size",
+            weight: 3,
+            reason: format!("large plan: {files} files"),
+        });
+    } else if files >= 20 {
+        out.push(Reason {
+            signal: "size",
+            weight: 1,
+            reason: format!("sizeable plan: {files} files"),
+        });
     }
     let deleted = plan
         .changes
         .iter()
-        .filter(|c| c.before.file_hash().is_some() && c.after.is_absent())
+        .filter(|c| c.before.file_hash().is_some() && c.after.is_absent() && c.from.is_none())
         .count();
     if deleted > 0 {
-        out.push(format!("deletes {deleted} file(s)"));
+        let moved_away = plan.changes.iter().filter(|c| c.from.is_some()).count();
+        let deleted = deleted.saturating_sub(moved_away);
+        if deleted >= 10 {
+            out.push(Reason {
+                signal: "deletions",
+                weight: 2,
+                reason: format!("deletes {deleted} file(s)"),
+            });
+        } else if deleted > 0 {
+            out.push(Reason {
+                signal: "deletions",
+                weight: 1,
+                reason: format!("deletes {deleted} file(s)"),
+            });
+        }
     }
     let exec_on = plan
         .changes
@@ -34,21 +218,120 @@ pub fn notes(plan: &Plan, signers_path: &str) -> Vec<String> {
         })
         .count();
     if exec_on > 0 {
-        out.push(format!("makes {exec_on} file(s) executable"));
-    }
-    if !plan.exec.is_empty() {
-        out.push(format!(
-            "runs {} command(s); effects outside their declared paths and outside the file system cannot be rolled back",
-            plan.exec.len()
-        ));
-    }
-    let files = plan
-        .changes
-        .iter()
-        .filter(|c| !matches!(c.after, State::Dir) && !matches!(c.before, State::Dir))
-        .count();
-    if files >= 50 {
-        out.push(format!("large plan: {files} files"));
+        out.push(Reason {
+            signal: "executable",
+            weight: 1,
+            reason: format!("makes {exec_on} file(s) executable"),
+        });
     }
     out
+}
+
+/// What happened to the most recent decided plans touching one path.
+#[derive(Debug, Default, Clone, Copy)]
+struct PathHistory {
+    decided: usize,
+    rolled_back: usize,
+    failed: usize,
+}
+
+/// The last `WINDOW` decided plans (applied, rolled back, or with a failed run; reverse
+/// plans and `exclude` left out) that changed `path`, newest first.
+const PATH_HISTORY: &str = "
+SELECT
+  (p.status = 'rolled_back' OR EXISTS (
+      SELECT 1 FROM changes rc JOIN plans r ON r.id = rc.plan
+      WHERE rc.path = ?1 AND r.reverses = p.id AND r.status = 'applied')),
+  EXISTS (SELECT 1 FROM runs x WHERE x.plan = p.id AND x.state = 'failed')
+FROM changes c JOIN plans p ON p.id = c.plan
+WHERE c.path = ?1 AND p.reverses IS NULL AND p.id != ?2
+  AND (p.status IN ('applied', 'rolled_back')
+       OR EXISTS (SELECT 1 FROM runs x WHERE x.plan = p.id AND x.state = 'failed'))
+ORDER BY p.seq DESC
+LIMIT ?3";
+
+fn path_history(conn: &Connection, path: &str, exclude: &str) -> Result<PathHistory> {
+    let mut stmt = conn.prepare_cached(PATH_HISTORY)?;
+    let mut h = PathHistory::default();
+    let mut rows = stmt.query(rusqlite::params![path, exclude, WINDOW as i64])?;
+    while let Some(r) = rows.next()? {
+        h.decided += 1;
+        if r.get::<_, bool>(0)? {
+            h.rolled_back += 1;
+        }
+        if r.get::<_, bool>(1)? {
+            h.failed += 1;
+        }
+    }
+    Ok(h)
+}
+
+/// Signals from the paths' history: mostly rolled back (high), sometimes rolled back, and
+/// mostly failing. Each fires once per plan, naming up to three paths.
+fn history_signals(conn: &Connection, plan: &Plan, exclude: &str) -> Result<Vec<Reason>> {
+    let mut mostly_rb = Vec::new();
+    let mut some_rb = Vec::new();
+    let mut failing = Vec::new();
+    for c in &plan.changes {
+        if matches!(c.after, State::Dir) || matches!(c.before, State::Dir) {
+            continue;
+        }
+        let h = path_history(conn, &c.path, exclude)?;
+        if h.rolled_back >= MOSTLY {
+            mostly_rb.push((c.path.as_str(), h));
+        } else if h.rolled_back >= 2 {
+            some_rb.push((c.path.as_str(), h));
+        }
+        if h.failed >= MOSTLY {
+            failing.push((c.path.as_str(), h));
+        }
+    }
+    let list = |v: &[(&str, PathHistory)], what: &dyn Fn(&PathHistory) -> usize, verb: &str| {
+        let mut parts: Vec<String> = v
+            .iter()
+            .take(3)
+            .map(|(p, h)| format!("{p}: {} of its last {} plans {verb}", what(h), h.decided))
+            .collect();
+        if v.len() > 3 {
+            parts.push(format!("and {} more path(s)", v.len() - 3));
+        }
+        parts.join("; ")
+    };
+    let mut out = Vec::new();
+    if !mostly_rb.is_empty() {
+        out.push(Reason {
+            signal: "history.rolled_back",
+            weight: 6,
+            reason: list(&mostly_rb, &|h| h.rolled_back, "were rolled back"),
+        });
+    }
+    if !some_rb.is_empty() {
+        out.push(Reason {
+            signal: "history.sometimes_rolled_back",
+            weight: 2,
+            reason: list(&some_rb, &|h| h.rolled_back, "were rolled back"),
+        });
+    }
+    if !failing.is_empty() {
+        out.push(Reason {
+            signal: "history.failed",
+            weight: 3,
+            reason: list(&failing, &|h| h.failed, "failed to apply"),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_map_to_levels() {
+        assert_eq!(Level::from_score(0), Level::Low);
+        assert_eq!(Level::from_score(2), Level::Low);
+        assert_eq!(Level::from_score(3), Level::Medium);
+        assert_eq!(Level::from_score(6), Level::High);
+        assert!(Level::High > Level::Medium && Level::Medium > Level::Low);
+    }
 }

@@ -191,11 +191,14 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration> {
     })
 }
 
+/// The largest rules file read (it is a short policy, never data).
+const MAX_RULES_FILE: u64 = 16 << 20;
+
 impl Rules {
     /// Read the rules file at the workspace root; absent means the defaults.
     pub fn load(root: &Path) -> Result<Rules> {
         let path = root.join(crate::workspace::RULES_FILE);
-        match std::fs::read(&path) {
+        match crate::store::read_config_file(&path, MAX_RULES_FILE) {
             Ok(bytes) => Rules::parse(&bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Rules::default()),
             Err(e) => Err(Error::io("reading autonomy.toml", e)),
@@ -204,7 +207,7 @@ impl Rules {
 
     /// The digest of the rules file as it is on disk, even when it does not parse.
     pub fn digest_on_disk(root: &Path) -> String {
-        std::fs::read(root.join(crate::workspace::RULES_FILE))
+        crate::store::read_config_file(&root.join(crate::workspace::RULES_FILE), MAX_RULES_FILE)
             .map(|b| sha256_hex(&b))
             .unwrap_or_else(|_| sha256_hex(b""))
     }
@@ -215,8 +218,8 @@ impl Rules {
                 .hint("fix the rules file; see README.md, \"Rules\"")
         };
         let text = std::str::from_utf8(bytes).map_err(|_| bad("is not UTF-8".into()))?;
-        let file: RulesFile =
-            toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
+        let file: RulesFile = toml::from_str(text)
+            .map_err(|e| bad(crate::error::clip_lines(e.to_string().trim_end(), 200)))?;
         let mut rules = Vec::new();
         for r in file.rule {
             let paths = match r.paths {
@@ -280,17 +283,18 @@ impl Rules {
             .allowed_signers
             .unwrap_or_else(|| DEFAULT_SIGNERS.to_string());
         // The signers file may live in .autonomy/ (the default) or anywhere in the workspace.
-        let inside_state = signers
-            .strip_prefix(".autonomy/")
-            .map(crate::workspace::RelPath::parse);
-        match inside_state {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(bad(format!("[approval] allowed_signers: {}", e.message))),
-            None => {
-                crate::workspace::RelPath::parse(&signers)
-                    .map_err(|e| bad(format!("[approval] allowed_signers: {}", e.message)))?;
-            }
-        }
+        // Keep it normalised, as plan paths are, so that a plan changing it is recognised
+        // as a policy change however the rules spell it.
+        let signers_bad = |e: Error| bad(format!("[approval] allowed_signers: {}", e.message));
+        let signers = match signers.strip_prefix(".autonomy/") {
+            Some(rest) => format!(
+                ".autonomy/{}",
+                crate::workspace::RelPath::parse(rest).map_err(signers_bad)?
+            ),
+            None => crate::workspace::RelPath::parse(&signers)
+                .map_err(signers_bad)?
+                .to_string(),
+        };
         Ok(Rules {
             digest: sha256_hex(bytes),
             required: file.approval.required,
@@ -364,7 +368,9 @@ impl Rules {
         Ok(())
     }
 
-    /// What a plan needs: the base requirement, and each matching rule's own.
+    /// What a plan needs: the base requirement, and each matching rule's own. `risk` is the
+    /// plan's level (see `crate::risk`); a rule with `risk = "X"` applies at level X *or
+    /// above*, so a higher level only ever adds requirements and never drops one.
     pub fn requirements(&self, plan: &Plan, risk: Option<&str>) -> Vec<Requirement> {
         let mut out = vec![Requirement {
             name: "default".into(),
@@ -374,16 +380,20 @@ impl Rules {
         }];
         for rule in self.rules.iter().filter(|r| !r.deny) {
             if let Some(level) = &rule.risk
-                && Some(level.as_str()) != risk
+                && !at_least(risk, level)
             {
                 continue;
             }
-            let paths: Vec<String> = plan
-                .changes
-                .iter()
-                .filter(|c| rule.matches(&c.path))
-                .map(|c| c.path.clone())
-                .collect();
+            // A rule without paths covers the whole plan; listing every path says nothing.
+            let paths: Vec<String> = match &rule.paths {
+                None => Vec::new(),
+                Some(_) => plan
+                    .changes
+                    .iter()
+                    .filter(|c| rule.matches(&c.path))
+                    .map(|c| c.path.clone())
+                    .collect(),
+            };
             if rule.paths.is_some() && paths.is_empty() {
                 continue;
             }
@@ -396,6 +406,13 @@ impl Rules {
         }
         out
     }
+}
+
+/// Whether the plan's level `risk` (unknown counts as low) reaches the rule's `level`.
+fn at_least(risk: Option<&str>, level: &str) -> bool {
+    use crate::risk::Level;
+    let have = risk.and_then(Level::parse).unwrap_or(Level::Low);
+    Level::parse(level).is_some_and(|want| have >= want)
 }
 
 /// One thing a plan needs before it may be applied.
@@ -422,6 +439,47 @@ mod tests {
         assert!(g.is_match("src/a.rs") && !g.is_match("src/x/a.rs"));
         let g = compile_glob(".env*").unwrap();
         assert!(g.is_match(".env") && g.is_match("app/.env.local"));
+    }
+
+    #[test]
+    fn risk_rules_apply_at_their_level_or_above() {
+        let rules = Rules::parse(b"[[rule]]\nname = \"risky\"\nrisk = \"medium\"\napprovals = 2\n")
+            .unwrap();
+        let plan = Plan {
+            format: crate::plan::model::PLAN_FORMAT.into(),
+            workspace: "w".into(),
+            created: "t".into(),
+            title: "t".into(),
+            author: "a".into(),
+            description: None,
+            reverses: None,
+            changes: Vec::new(),
+            exec: Vec::new(),
+        };
+        let names = |risk| {
+            rules
+                .requirements(&plan, risk)
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(None), ["default"]);
+        assert_eq!(names(Some("low")), ["default"]);
+        assert_eq!(names(Some("medium")), ["default", "risky"]);
+        assert_eq!(names(Some("high")), ["default", "risky"]);
+    }
+
+    #[test]
+    fn signers_path_is_normalised() {
+        for (raw, want) in [
+            ("./config/allowed_signers", "config/allowed_signers"),
+            ("config//x/../allowed_signers", "config/allowed_signers"),
+            (".autonomy/./allowed_signers", ".autonomy/allowed_signers"),
+        ] {
+            let toml = format!("[approval]\nallowed_signers = {raw:?}\n");
+            assert_eq!(Rules::parse(toml.as_bytes()).unwrap().allowed_signers, want);
+        }
+        assert_eq!(Rules::default().allowed_signers, DEFAULT_SIGNERS);
     }
 
     #[test]

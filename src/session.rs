@@ -159,17 +159,55 @@ impl Session {
     /// Refuse (exit 6) while an interrupted run exists. A run in progress in another
     /// process (it holds the lock) is not interrupted.
     pub fn refuse_if_interrupted(&self) -> Result<()> {
-        if let Some((run, plan)) = crate::engine::run::interrupted(&self.journal)?
-            && crate::store::lock::holder(&self.ws.state_path()).is_none()
-        {
+        if let Some((run, plan)) = self.interrupted_run()? {
             return Err(crate::engine::run::interrupted_error(run, &plan));
         }
         Ok(())
     }
 
+    /// The interrupted run, for a caller that does not hold the lock: a run marked running
+    /// whose process is gone. Look at the run, then at the lock, then at the run again: a
+    /// run that was still running while nobody held the lock lost its process, but one
+    /// that ended between the first look and the lock check merely finished.
+    pub fn interrupted_run(&self) -> Result<Option<(i64, String)>> {
+        let Some((run, plan)) = crate::engine::run::interrupted(&self.journal)? else {
+            return Ok(None);
+        };
+        if crate::store::lock::holder(&self.ws.state_path()).is_some() {
+            return Ok(None);
+        }
+        let state: Option<String> = self
+            .journal
+            .conn
+            .query_row("SELECT state FROM runs WHERE id = ?1", [run], |r| r.get(0))
+            .optional()?;
+        Ok((state.as_deref() == Some("running")).then_some((run, plan)))
+    }
+
     /// Store a compiled plan and journal `plan.created`. Returns its id.
     pub fn insert_plan(&mut self, plan: &Plan, source: &str) -> Result<String> {
+        self.insert_plan_with(plan, source, serde_json::Map::new())
+    }
+
+    /// `insert_plan` with `extra` fields in the `plan.created` data. The plan's risk as
+    /// assessed now is recorded there too, so that its level never drops later.
+    pub fn insert_plan_with(
+        &mut self,
+        plan: &Plan,
+        source: &str,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String> {
         let id = plan.id();
+        let signers = self
+            .rules
+            .as_ref()
+            .map(|r| r.allowed_signers.clone())
+            .unwrap_or_else(|_| crate::rules::DEFAULT_SIGNERS.to_string());
+        let risk = crate::risk::assess(plan, &signers, Some((&self.journal.conn, &id)))?;
+        let mut data = json!({ "title": plan.title, "author": plan.author, "changes": plan.changes.len(), "source": source, "reverses": plan.reverses, "risk": risk });
+        if let Some(obj) = data.as_object_mut() {
+            obj.extend(extra);
+        }
         let canonical = plan.canonical();
         let rules = self.journal.rules_digest.clone();
         let actor = self.actor.clone();
@@ -193,7 +231,7 @@ impl Session {
                 &actor,
                 "plan.created",
                 Some(&id),
-                &json!({ "title": plan.title, "author": plan.author, "changes": plan.changes.len(), "source": source, "reverses": plan.reverses }),
+                &data,
             )?;
             Ok(())
         })?;

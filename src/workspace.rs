@@ -29,17 +29,26 @@ impl RelPath {
     /// Validate and normalise a path written by a plan, a patch or a user.
     pub fn parse(raw: &str) -> Result<RelPath> {
         let bad = |why: &str| {
-            Error::failed(format!("path {raw:?} {why}"))
-                .hint("plan paths are relative to the workspace root and must stay inside it")
+            Error::failed(format!(
+                "path {} {why}",
+                crate::error::clip_lines(&format!("{raw:?}"), 200)
+            ))
+            .hint("plan paths are relative to the workspace root and must stay inside it")
         };
         if raw.is_empty() {
             return Err(bad("is empty"));
         }
         if raw.contains('\0') {
             return Err(Error::failed(format!(
-                "path {:?} contains a NUL byte",
-                raw.replace('\0', "\\0")
+                "path {} contains a NUL byte",
+                crate::error::clip_lines(&format!("{:?}", raw.replace('\0', "\\0")), 200)
             )));
+        }
+        // Control characters (escape sequences) could hide a change in a preview.
+        if raw.chars().any(char::is_control) {
+            return Err(bad(
+                "contains a control character; autonomy names paths only with printable characters",
+            ));
         }
         if raw.starts_with('/') || raw.starts_with('\\') || Path::new(raw).is_absolute() {
             return Err(bad("is absolute"));

@@ -15,6 +15,9 @@ use std::path::Path;
 /// The largest approval file we read.
 const MAX_APPROVAL_FILE: u64 = 64 * 1024;
 
+/// The largest allowed-signers file we read.
+const MAX_SIGNERS_FILE: u64 = 16 << 20;
+
 /// Record an interactive decision (`approve` or `decline`) by `principal`.
 pub fn record_decision(
     s: &mut Session,
@@ -71,11 +74,15 @@ pub fn recorded(s: &Session, plan_id: &str) -> Result<Vec<Held>> {
 pub fn load_signers(s: &Session) -> Result<AllowedSigners> {
     let rel = s.rules()?.allowed_signers.clone();
     let path = s.ws.root.join(&rel);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    let bytes = match crate::store::read_config_file(&path, MAX_SIGNERS_FILE) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io(format!("reading allowed signers file {rel}"), e)),
     };
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::failed(format!("allowed signers file {rel} is not valid UTF-8"))
+            .hint("fix the file (git's allowed_signers format)")
+    })?;
     AllowedSigners::parse(&text).map_err(|e| {
         Error::failed(format!("allowed signers file {rel}: {e}"))
             .hint("fix the file (git's allowed_signers format)")
@@ -185,9 +192,12 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Held approvals (recorded + presented) and how each requirement stands.
+/// Held approvals (recorded + presented) and how each requirement stands. Rules keyed on
+/// risk see the level in force for the plan (`crate::risk::in_force`).
 pub fn standings(s: &Session, plan: &Plan, held: &[Held]) -> Result<Vec<Standing>> {
-    let reqs = s.rules()?.requirements(plan, None);
+    let rules = s.rules()?;
+    let risk = crate::risk::in_force(&s.journal.conn, &plan.id(), plan, &rules.allowed_signers)?;
+    let reqs = rules.requirements(plan, Some(risk.level.as_str()));
     Ok(evaluate(&reqs, held))
 }
 

@@ -8,14 +8,14 @@ use crate::session::{Default, PlanRow, Session, status_refusal};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Apply an approved plan as one all-or-nothing run.
+/// Apply an approved plan as one all-or-nothing run
 ///
-/// In order: take the workspace lock (exit 5 if busy), refuse while an interrupted run
-/// exists (exit 6), check approvals against the rules (exit 3; at a terminal with no
-/// approval yet, preview and ask), check that every path is still as planned (exit 4,
-/// naming each drifted path), then replace each path atomically, printing each step. On
-/// any failure every path is put back and the run is recorded as failed (exit 1); the same
-/// plan may be applied again once the cause is gone.
+/// In order: take the workspace lock (exit 5 if busy), refuse while an interrupted run exists
+/// (exit 6), check approvals against the rules (exit 3; at a terminal with no approval yet,
+/// preview and ask), check that every path is still as planned (exit 4, naming each drifted
+/// path), then replace each path atomically, printing each step. On any failure every path is
+/// put back and the run is recorded as failed (exit 1); the same plan may be applied again
+/// once the cause is gone.
 ///
 /// Without PLAN, the newest approved plan.
 ///
@@ -23,9 +23,10 @@ use std::time::Duration;
 ///   autonomy apply
 ///   autonomy apply 3f9c2a1b7e40 --approval alice.approval --approval bob.approval
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct ApplyArgs {
     /// Plan id or unique prefix (default: the newest approved plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::pending_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::pending_plans))]
     pub plan: Option<String>,
     /// A signed approval file to count (repeatable).
     #[arg(long = "approval", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
@@ -81,6 +82,12 @@ pub fn run_plan(
     if let Some((run, plan)) = run::interrupted(&s.journal)? {
         return Err(run::interrupted_error(run, &plan));
     }
+    // The status was read before the lock: while we waited, another process may have
+    // applied (and even rolled back) this plan. A plan applies at most once.
+    let row = &s.resolve(Some(&row.id), Default::Newest)?;
+    if let Some(e) = status_refusal(row) {
+        return Err(e);
+    }
     s.rules()?.check_denied(plan)?;
     s.rules()?.check_limits(plan, &|h| s.blobs.size(h))?;
     let consume = gate::ensure(s, &row.id, plan, &row.status, approvals)?;
@@ -114,13 +121,23 @@ pub fn run_plan(
         &mut reporter,
     )?;
     if ctx.json() {
-        ui::json(&serde_json::json!({ "format_version": 1, "plan": row.id, "run": outcome }));
+        ui::json(
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "run": outcome }),
+        );
     }
     match &plan.reverses {
         None => ui::say(&format!(
             "Applied plan {short}: {} change(s), {} byte(s) written in {} ms. Undo it with `autonomy rollback {short}`.",
             outcome.files_changed, outcome.bytes_written, outcome.duration_ms
         )),
+        Some(orig) if s.resolve(Some(orig), Default::Newest)?.status == "applied" => {
+            ui::say(&format!(
+                "Rolled back part of plan {0}: {1} path(s) restored in {2} ms (rollback plan {short}). Plan {0} stays applied; `autonomy rollback {0}` reverts the rest.",
+                &orig[..12],
+                outcome.files_changed,
+                outcome.duration_ms
+            ))
+        }
         Some(orig) => ui::say(&format!(
             "Rolled back plan {}: {} path(s) restored in {} ms (rollback plan {short}).",
             &orig[..12],

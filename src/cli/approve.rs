@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::session::{Default, Session, status_refusal};
 use std::path::{Path, PathBuf};
 
-/// Approve a plan: at a terminal after the full preview, or by writing a signed approval file.
+/// Approve a plan at a terminal, or write a signed approval file
 ///
 /// At a terminal (stdin and stderr both terminals) the full preview is shown, then
 /// `Approve plan ID? [y/N]` (default no). The decision is recorded either way; a declined
@@ -14,16 +14,22 @@ use std::path::{Path, PathBuf};
 /// approval instead.
 ///
 /// Signed approvals (for pipelines) need no terminal and record nothing by themselves; the
-/// file counts when presented with `autonomy apply --approval FILE`:
-///   autonomy approve ID --sign-with ~/.ssh/id_ed25519 -o alice.approval
-///   autonomy approve ID --statement > stmt && ssh-keygen -Y sign -n autonomy-approval -f KEY stmt
-///   autonomy approve ID --signature stmt.sig -o alice.approval
+/// file counts when presented with `autonomy apply --approval FILE`.
 ///
 /// Without PLAN, the newest pending plan.
+///
+/// Examples:
+///   autonomy approve
+///   autonomy approve 3f9c --reason "reviewed with the on-call"
+///   autonomy approve 3f9c --sign-with ~/.ssh/id_ed25519 -o alice.approval
+///   autonomy approve 3f9c --statement > stmt
+///   ssh-keygen -Y sign -n autonomy-approval -f ~/.ssh/id_ed25519 stmt   # writes stmt.sig
+///   autonomy approve 3f9c --signature stmt.sig -o alice.approval
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct ApproveArgs {
     /// Plan id or unique prefix (default: the newest pending plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::pending_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::pending_plans))]
     pub plan: Option<String>,
     /// Why you approve; recorded in the journal.
     #[arg(long, value_name = "TEXT")]
@@ -165,12 +171,18 @@ fn new_statement(
     approver: &str,
     expires: &str,
 ) -> Result<Statement> {
-    let ttl = crate::rules::parse_duration(expires)?;
+    let ttl = crate::rules::parse_duration(expires)
+        .map_err(|e| Error::usage(format!("--expires: {}", e.message)))?;
     // Statements carry whole seconds.
     let created =
         chrono::DateTime::from_timestamp(crate::ids::now().timestamp(), 0).unwrap_or_default();
-    let ttl = chrono::TimeDelta::from_std(ttl)
-        .map_err(|_| Error::usage(format!("--expires {expires} is too long")))?;
+    let too_long = || Error::usage(format!("--expires {expires} is too long"));
+    let ttl = chrono::TimeDelta::from_std(ttl).map_err(|_| too_long())?;
+    // Statements carry four-digit years.
+    let until = created
+        .checked_add_signed(ttl)
+        .filter(|t| chrono::Datelike::year(t) <= 9999)
+        .ok_or_else(too_long)?;
     let st = Statement {
         approval: crate::ids::random_hex(16),
         workspace: workspace.to_string(),
@@ -178,7 +190,7 @@ fn new_statement(
         approver: approver.to_string(),
         decision: "approve".into(),
         created,
-        expires: created + ttl,
+        expires: until,
     };
     st.validate()
         .map_err(|e| Error::usage(format!("cannot make an approval statement: {e}")))?;
@@ -212,7 +224,7 @@ fn write_approval(
         .map_err(|e| Error::io(format!("writing approval file {}", out.display()), e))?;
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": 1, "file": out, "approval": st.approval, "plan": st.plan,
+            "format_version": crate::render::FORMAT_VERSION, "file": out, "approval": st.approval, "plan": st.plan,
             "approver": st.approver, "expires": crate::approval::statement::format_timestamp(&st.expires),
         }));
     }

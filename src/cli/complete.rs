@@ -2,41 +2,109 @@
 //! its title and status, read from the journal read-only. Any error yields nothing.
 
 use clap_complete::CompletionCandidate;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
 const CAP: usize = 100;
 
-fn candidates(statuses: &[&str]) -> Vec<CompletionCandidate> {
-    let Ok(cwd) = std::env::current_dir() else {
+fn candidates(current: &OsStr, statuses: &[&str]) -> Vec<CompletionCandidate> {
+    // The prefix typed so far narrows the query itself, so a plan older than the newest
+    // CAP is still found once a few digits of its id are typed.
+    let Some(prefix) = current.to_str().map(str::to_ascii_lowercase) else {
         return Vec::new();
     };
-    let mut dir = Some(cwd.as_path());
+    if prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Vec::new();
+    }
+    let Some(start) = start_dir() else {
+        return Vec::new();
+    };
+    let mut dir = Some(start.as_path());
     while let Some(d) = dir {
         let db = d.join(crate::workspace::STATE_DIR).join("journal.db");
         if db.is_file() {
-            return query(&db, statuses).unwrap_or_default();
+            return query(&db, statuses, &prefix).unwrap_or_default();
         }
         dir = d.parent();
     }
     Vec::new()
 }
 
-fn query(db: &std::path::Path, statuses: &[&str]) -> crate::Result<Vec<CompletionCandidate>> {
+/// Where the command being completed will run: the current directory, or the `-C DIR` on
+/// the command line being completed (the shell passes its words after `--`).
+fn start_dir() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    Some(match dash_c(&args) {
+        // The shell passes the word as typed, before tilde expansion.
+        Some(d) => match (d.strip_prefix("~/"), std::env::var_os("HOME")) {
+            (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+            _ => cwd.join(d),
+        },
+        None => cwd,
+    })
+}
+
+/// The last `-C DIR` (or `-CDIR`) among the words after `--`, ignoring the word being
+/// completed (the last one).
+fn dash_c(args: &[String]) -> Option<&str> {
+    let escape = args.iter().position(|a| a == "--")?;
+    let words = args.get(escape + 1..)?;
+    let words = &words[..words.len().saturating_sub(1)];
+    let mut found = None;
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i].as_str();
+        if w == "--" {
+            break;
+        }
+        if w == "-C" {
+            if let Some(next) = words.get(i + 1) {
+                found = Some(next.as_str());
+            }
+            i += 2;
+            continue;
+        }
+        if let Some(d) = w.strip_prefix("-C")
+            && !d.is_empty()
+        {
+            found = Some(d);
+        }
+        i += 1;
+    }
+    found
+}
+
+fn query(db: &Path, statuses: &[&str], prefix: &str) -> crate::Result<Vec<CompletionCandidate>> {
     let j = crate::store::journal::Journal::open_read_only(db)?;
-    let filter = if statuses.is_empty() {
-        String::new()
+    // Every id is lowercase hex, so [prefix, prefix + "g") is exactly the ids it starts.
+    // Without a prefix, leave ids out so the query walks the seq index instead.
+    let (mut filter, bounds) = if prefix.is_empty() {
+        (vec!["1 = 1".to_string()], vec![])
     } else {
-        format!(
-            "WHERE status IN ({})",
+        (
+            vec!["id >= ?1 AND id < ?2".to_string()],
+            vec![prefix.to_string(), format!("{prefix}g")],
+        )
+    };
+    if !statuses.is_empty() {
+        filter.push(format!(
+            "status IN ({})",
             statuses
                 .iter()
                 .map(|s| format!("'{s}'"))
                 .collect::<Vec<_>>()
                 .join(",")
-        )
-    };
-    let sql = format!("SELECT id, title, status FROM plans {filter} ORDER BY seq DESC LIMIT {CAP}");
+        ));
+    }
+    let sql = format!(
+        "SELECT id, title, status FROM plans WHERE {} ORDER BY seq DESC LIMIT {CAP}",
+        filter.join(" AND ")
+    );
     let mut stmt = j.conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map(rusqlite::params_from_iter(bounds), |r| {
         let id: String = r.get(0)?;
         let title: String = r.get(1)?;
         let status: String = r.get(2)?;
@@ -47,6 +115,7 @@ fn query(db: &std::path::Path, statuses: &[&str]) -> crate::Result<Vec<Completio
         let (id, title, status) = row?;
         let help: String = format!("{title} ({})", status.replace('_', " "))
             .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
             .take(80)
             .collect();
         out.push(
@@ -59,14 +128,39 @@ fn query(db: &std::path::Path, statuses: &[&str]) -> crate::Result<Vec<Completio
 }
 
 /// Plans awaiting a decision or a run: pending and approved.
-pub fn pending_plans() -> Vec<CompletionCandidate> {
-    candidates(&["pending", "approved"])
+pub fn pending_plans(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, &["pending", "approved"])
 }
 
-pub fn applied_plans() -> Vec<CompletionCandidate> {
-    candidates(&["applied"])
+pub fn applied_plans(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, &["applied"])
 }
 
-pub fn all_plans() -> Vec<CompletionCandidate> {
-    candidates(&[])
+pub fn all_plans(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dash_c;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn dash_c_is_read_from_the_words_being_completed() {
+        assert_eq!(
+            dash_c(&words("autonomy -- autonomy -C ws preview ")),
+            Some("ws")
+        );
+        assert_eq!(
+            dash_c(&words("autonomy -- autonomy -Cws preview 3f")),
+            Some("ws")
+        );
+        assert_eq!(dash_c(&words("autonomy -- autonomy preview ")), None);
+        // The word being completed is not a finished -C value.
+        assert_eq!(dash_c(&words("autonomy -- autonomy -C")), None);
+        assert_eq!(dash_c(&words("autonomy -C x")), None);
+    }
 }

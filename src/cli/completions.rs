@@ -4,16 +4,20 @@ use super::Ctx;
 use crate::error::Result;
 use clap_complete::Shell;
 
-/// Print a static completion script for SHELL.
+/// Print a static completion script for a shell
 ///
-/// Dynamic completion (plan ids with their titles) is richer; enable it instead with:
-///   bash:  source <(COMPLETE=bash autonomy)
-///   zsh:   source <(COMPLETE=zsh autonomy)
-///   fish:  COMPLETE=fish autonomy | source
+/// Dynamic completion is richer (plan ids with their titles, read from the journal); enable
+/// it instead with one line in your shell's start-up file:
+///   bash:        source <(COMPLETE=bash autonomy)
+///   zsh:         source <(COMPLETE=zsh autonomy)
+///   fish:        COMPLETE=fish autonomy | source
+///   elvish:      eval (E:COMPLETE=elvish autonomy | slurp)
+///   powershell:  $env:COMPLETE = "powershell"; autonomy | Out-String | Invoke-Expression
 ///
 /// Example:
 ///   autonomy completions bash > ~/.local/share/bash-completion/completions/autonomy
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct CompletionsArgs {
     /// The shell to generate for.
     #[arg(value_enum, value_name = "SHELL")]
@@ -21,9 +25,7 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(args: CompletionsArgs, _ctx: &Ctx) -> Result<()> {
-    let mut cmd = super::command();
-    let mut buf = Vec::new();
-    clap_complete::generate(args.shell, &mut cmd, "autonomy", &mut buf);
-    super::ui::print(&String::from_utf8_lossy(&buf));
+    let script = super::generate::completion_script(args.shell);
+    super::ui::print(&String::from_utf8_lossy(&script));
     Ok(())
 }

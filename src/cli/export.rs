@@ -5,18 +5,23 @@ use crate::error::Result;
 use crate::session::{Default, Session};
 use std::path::PathBuf;
 
-/// Write a self-contained plan bundle for review elsewhere.
+/// Write a plan bundle for review on another machine
 ///
 /// The bundle holds the plan and its new contents; the `before` side is hashes only, so
 /// nothing else leaves the workspace. A reviewer previews and signs it on their own machine
-/// (run inside their checkout, the preview shows real diffs where their files match):
+/// (run inside their checkout, the preview shows real diffs where their files match).
+///
+/// Without PLAN, the newest pending plan.
+///
+/// Examples:
 ///   autonomy export 3f9c -o bump.autonomy
 ///   autonomy preview --bundle bump.autonomy
 ///   autonomy approve --bundle bump.autonomy --sign-with ~/.ssh/id_ed25519 -o alice.approval
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct ExportArgs {
     /// Plan id or unique prefix (default: the newest pending plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::all_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::all_plans))]
     pub plan: Option<String>,
     /// Where to write the bundle.
     #[arg(short = 'o', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
@@ -37,7 +42,7 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     )?;
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": 1, "plan": row.id, "file": args.output, "bytes": size }),
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "file": args.output, "bytes": size }),
         );
     }
     ui::say(&format!(

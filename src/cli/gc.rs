@@ -6,15 +6,17 @@ use crate::render::diff::human_size;
 use crate::session::Session;
 use std::time::Duration;
 
-/// Remove blobs that no plan and no snapshot references.
+/// Remove blobs that no plan or snapshot needs
 ///
-/// Never removes a blob an applied plan needs for its rollback, nor one younger than an
-/// hour (a `plan` in another process may be about to use it). Leftover temp files from
-/// crashed writes are removed too. Journaled.
+/// Never removes a blob an applied plan needs for its rollback, nor one younger than an hour
+/// (a `plan` in another process may be about to use it). Leftover temp files from crashed
+/// writes are removed too. Journaled.
 ///
-/// Example:
+/// Examples:
 ///   autonomy gc --dry-run
+///   autonomy gc
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct GcArgs {
     /// Only list what would be removed.
     #[arg(long)]
@@ -28,7 +30,11 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("gc")?;
     let mut s = Session::open(&ctx.dir)?;
     let _lock = s.lock("gc", args.wait.map(Duration::from_secs))?;
-    s.refuse_if_interrupted()?;
+    // We hold the lock, so any run still marked running was interrupted. (Asking who holds
+    // the lock would find ourselves and wrongly conclude the run is in progress.)
+    if let Some((run, plan)) = crate::engine::run::interrupted(&s.journal)? {
+        return Err(crate::engine::run::interrupted_error(run, &plan));
+    }
     let grace = std::env::var("AUTONOMY_GC_GRACE_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -36,10 +42,24 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     let garbage =
         crate::store::check::unreferenced(&s.journal, &s.blobs, Duration::from_secs(grace))?;
     let bytes: u64 = garbage.iter().map(|(_, n)| n).sum();
-    if args.dry_run {
-        for (h, n) in &garbage {
-            ui::println(&format!("{h} {n}"));
+    let report = || {
+        if ctx.json() {
+            let blobs: Vec<_> = garbage
+                .iter()
+                .map(|(h, n)| serde_json::json!({ "hash": h, "bytes": n }))
+                .collect();
+            ui::json(&serde_json::json!({
+                "format_version": crate::render::FORMAT_VERSION, "dry_run": args.dry_run,
+                "blobs": blobs, "removed": garbage.len(), "bytes": bytes,
+            }));
+        } else if args.dry_run {
+            for (h, n) in &garbage {
+                ui::println(&format!("{h} {n}"));
+            }
         }
+    };
+    if args.dry_run {
+        report();
         ui::say(&format!(
             "Would remove {} blob(s), {}.",
             garbage.len(),
@@ -59,6 +79,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
         None,
         serde_json::json!({ "removed": garbage.len(), "bytes": bytes }),
     )?;
+    report();
     ui::say(&format!(
         "Removed {} blob(s), {}.",
         garbage.len(),

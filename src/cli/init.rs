@@ -4,14 +4,16 @@ use super::{Ctx, ui};
 use crate::error::Result;
 use crate::session::Session;
 
-/// Create a workspace: `.autonomy/` (mode 0700) with the journal, the blob store and the
-/// lock, a new random workspace id, and the first event of the hash chain.
+/// Create a workspace (.autonomy/) in this folder
 ///
-/// Refuses when the folder already holds a workspace.
+/// Makes .autonomy/ (mode 0700) with the journal, the blob store and the lock, a new random
+/// workspace id, and the first event of the hash chain. Refuses when the folder already holds
+/// a workspace. Like .git/, .autonomy/ is found by walking up from the current folder.
 ///
 /// Example:
 ///   cd my-project && autonomy init
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct InitArgs {}
 
 pub fn run(_args: InitArgs, ctx: &Ctx) -> Result<()> {
@@ -22,7 +24,9 @@ pub fn run(_args: InitArgs, ctx: &Ctx) -> Result<()> {
             .canonicalize()
             .unwrap_or_else(|_| s.ws.root.clone());
     if ctx.json() {
-        ui::json(&serde_json::json!({ "format_version": 1, "workspace": id, "root": root }));
+        ui::json(
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "workspace": id, "root": root }),
+        );
     }
     ui::say(&format!(
         "Initialized autonomy workspace {} in {}",

@@ -7,11 +7,12 @@ use crate::session::{Default, Session};
 use crate::store::journal::{EVENT_COLUMNS, row_to_event};
 use std::io::{IsTerminal, Write};
 
-/// The journal, newest first: time, event, plan, actor, summary.
+/// Show the journal, newest first
 ///
-/// Every decision and effect is an event in an append-only, hash-chained table. `--head`
-/// prints exactly `SEQ:HASH` of the chain head, to record outside this machine (a CI log)
-/// and check later with `autonomy verify --expect-head SEQ:HASH`.
+/// One line per event: sequence number, time, event, plan, actor, summary. Every decision and
+/// effect is an event in an append-only, hash-chained table. `--head` prints exactly
+/// `SEQ:HASH` of the chain head, to record outside this machine (a CI log) and check later
+/// with `autonomy verify --expect-head SEQ:HASH`.
 ///
 /// Examples:
 ///   autonomy log -n 5
@@ -19,9 +20,10 @@ use std::io::{IsTerminal, Write};
 ///   autonomy log --format jsonl | ship-to-siem
 ///   autonomy log --head
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct LogArgs {
     /// Only events of this plan (id or unique prefix).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::all_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::all_plans))]
     pub plan: Option<String>,
     /// Show at most N events.
     #[arg(short = 'n', long, value_name = "N")]
@@ -38,7 +40,13 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
             .journal
             .head()?
             .ok_or_else(|| Error::integrity("the journal has no events"))?;
-        ui::println(&format!("{seq}:{hash}"));
+        if ctx.json() {
+            ui::json(&serde_json::json!({
+                "format_version": crate::render::FORMAT_VERSION, "seq": seq, "hash": hash,
+            }));
+        } else {
+            ui::println(&format!("{seq}:{hash}"));
+        }
         return Ok(());
     }
     let plan = match &args.plan {
@@ -107,7 +115,10 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
         Format::Jsonl => {
             let mut buf = String::new();
             for e in rows {
-                buf.push_str(&event_json(&e?).to_string());
+                // Each line stands alone, so each carries the format version.
+                let mut v = event_json(&e?);
+                v["format_version"] = crate::render::FORMAT_VERSION.into();
+                buf.push_str(&v.to_string());
                 buf.push('\n');
                 if buf.len() > 1 << 16 {
                     ui::print(&buf);

@@ -9,6 +9,7 @@ mod completions;
 mod export;
 mod gate;
 mod gc;
+pub mod generate;
 mod init;
 mod log;
 mod plan;
@@ -16,7 +17,9 @@ mod preview;
 mod recover;
 mod reject;
 mod rollback;
+mod rules;
 mod sandbox;
+mod stats;
 mod status;
 pub mod ui;
 mod verify;
@@ -38,7 +41,7 @@ Exit codes:
   6  an interrupted run needs `autonomy recover`
   7  integrity failure (journal or blob store)";
 
-/// Make autonomous changes safe: plan, preview, approve, apply, roll back, audit.
+/// Make autonomous changes safe: plan, preview, approve, apply, roll back, audit
 ///
 /// An actor (an AI agent, a bot, a script) proposes a plan; a person previews the exact
 /// diff and approves it; autonomy applies it atomically with snapshots, can roll it back,
@@ -52,8 +55,16 @@ Exit codes:
 ///   autonomy apply
 ///   autonomy rollback              # undo the newest applied plan
 ///   autonomy log
+///
+/// `autonomy help COMMAND` (or `man autonomy-COMMAND`) explains each command with examples.
 #[derive(Debug, Parser)]
-#[command(name = "autonomy", version, after_long_help = EXIT_CODES, max_term_width = 100)]
+#[command(
+    name = "autonomy",
+    version,
+    verbatim_doc_comment,
+    after_long_help = EXIT_CODES,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
@@ -75,6 +86,7 @@ pub enum Format {
     Jsonl,
 }
 
+/// The commands, in the order of the workflow: `autonomy --help` lists them in this order.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Init(init::InitArgs),
@@ -86,11 +98,13 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     Rollback(rollback::RollbackArgs),
     Export(export::ExportArgs),
-    Sandbox(sandbox::SandboxArgs),
     Log(log::LogArgs),
+    Stats(stats::StatsArgs),
+    Rules(rules::RulesArgs),
     Recover(recover::RecoverArgs),
     Verify(verify::VerifyArgs),
     Gc(gc::GcArgs),
+    Sandbox(sandbox::SandboxArgs),
     Completions(completions::CompletionsArgs),
 }
 
@@ -120,6 +134,14 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main() -> ExitCode {
+    // The maintainers' generator stays out of the clap tree, so that no help text, man page
+    // or completion script (clap_complete lists hidden commands) ever mentions it.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == generate::NAME)
+    {
+        return generate::main();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -153,14 +175,16 @@ pub fn main() -> ExitCode {
         Command::Apply(a) => apply::run(a, &ctx),
         Command::Rollback(a) => rollback::run(a, &ctx),
         Command::Export(a) => export::run(a, &ctx),
+        Command::Log(a) => log::run(a, &ctx),
+        Command::Stats(a) => stats::run(a, &ctx),
+        Command::Rules(a) => rules::run(a, &ctx),
+        Command::Recover(a) => recover::run(a, &ctx),
+        Command::Verify(a) => verify::run(a, &ctx),
+        Command::Gc(a) => gc::run(a, &ctx),
         Command::Sandbox(a) => match sandbox::run(a, &ctx) {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
-        Command::Log(a) => log::run(a, &ctx),
-        Command::Recover(a) => recover::run(a, &ctx),
-        Command::Verify(a) => verify::run(a, &ctx),
-        Command::Gc(a) => gc::run(a, &ctx),
         Command::Completions(a) => completions::run(a, &ctx),
     };
     match result {

@@ -7,11 +7,12 @@ use crate::session::Session;
 use std::io::Read;
 use std::path::PathBuf;
 
-/// Compile a plan file against the workspace and store it as a pending plan.
+/// Compile a plan file, a patch or a captured command into a pending plan
 ///
 /// The plan file (TOML) lists actions: write, edit, delete, move, mkdir, chmod. Edits are
-/// resolved to full contents now, so the preview shows and the approval covers exactly
-/// the bytes that `apply` will write. Prints the plan id (12 hex digits) on stdout.
+/// resolved to full contents now, so the preview shows and the approval covers exactly the
+/// bytes that `apply` will write. Prints the plan id (12 hex digits) on stdout and a summary
+/// on stderr.
 ///
 /// Example plan file:
 ///   title = "Bump the version"
@@ -20,9 +21,12 @@ use std::path::PathBuf;
 ///   path = "VERSION"
 ///   content = "1.2.0\n"
 ///
-/// Example:
+/// Examples:
 ///   id=$(autonomy plan change.toml) && autonomy preview "$id"
+///   git diff --binary | autonomy plan --patch -
+///   autonomy plan --capture --scope src -- cargo fmt
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["file", "patch", "capture"])))]
 pub struct PlanArgs {
     /// The plan file, or `-` for stdin.
@@ -86,6 +90,20 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
             e
         },
     )?;
+    // The same plan file compiled twice within one second against the same workspace is
+    // the same plan (same bytes, same id): report the stored one instead of failing.
+    let existing = plan.id();
+    if let Ok(row) = s.resolve(Some(&existing), crate::session::Default::Newest)
+        && matches!(row.status.as_str(), "pending" | "approved")
+    {
+        ui::say(&format!(
+            "An identical plan {} is already stored ({}).",
+            &existing[..12],
+            row.status
+        ));
+        report(ctx, &existing, &plan);
+        return Ok(());
+    }
     let id = s.insert_plan(&plan, "file")?;
     report(ctx, &id, &plan);
     Ok(())
@@ -155,7 +173,7 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
     }
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": 1,
+            "format_version": crate::render::FORMAT_VERSION,
             "plan": { "id": id, "short": &id[..12], "title": plan.title, "author": plan.author,
                       "created": plan.created, "changes": plan.changes.len(), "reverses": plan.reverses }
         }));

@@ -11,20 +11,24 @@ use crate::workspace::RelPath;
 use console::Style;
 use std::io::IsTerminal;
 
-/// Show a plan exactly: header, approvals held and needed, risk notes, then every change
-/// as a coloured unified diff (binary and large files as sizes and hashes).
+/// Show exactly what a plan would change
 ///
+/// The header (id, title, author, created, status, approvals held and needed), risk notes,
+/// then every change as a coloured unified diff (binary and large files as sizes and hashes).
 /// Long output goes through a pager on a terminal (AUTONOMY_PAGER, PAGER, or less -FRX).
+///
 /// Without PLAN, the newest pending plan.
 ///
 /// Examples:
 ///   autonomy preview
 ///   autonomy preview 3f9c --stat
-///   autonomy preview --format json | jq '.changes[].path'
+///   autonomy preview --format json | jq -r '.changes[].path'
+///   autonomy preview --bundle bump.autonomy
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct PreviewArgs {
     /// Plan id or unique prefix (default: the newest pending plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::all_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::all_plans))]
     pub plan: Option<String>,
     /// Only a diffstat: one line per path.
     #[arg(long)]
@@ -80,7 +84,7 @@ pub fn build_doc(
         status,
         standings: &standings,
         held: &held,
-        risk: crate::risk::notes(plan, &signers),
+        risk: crate::risk::in_force(&s.journal.conn, plan_id, plan, &signers)?,
         policy_paths: &policy,
         contents: &contents,
         styled,
@@ -175,8 +179,13 @@ fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<
     } else {
         &ui::out_style
     };
-    let mut risk = crate::risk::notes(&bundle.plan, crate::rules::DEFAULT_SIGNERS);
-    risk.insert(0, "reviewing a bundle: approvals are judged by the workspace's rules when the plan is applied".into());
+    // Away from the workspace there is no history: plan signals only.
+    let mut risk = crate::risk::assess(&bundle.plan, crate::rules::DEFAULT_SIGNERS, None)?;
+    risk.reasons.insert(0, crate::risk::Reason {
+        signal: "bundle",
+        weight: 0,
+        reason: "reviewing a bundle: the history signals and approvals are judged by the workspace's rules when the plan is applied".into(),
+    });
     let doc = preview::build(&preview::Input {
         id: &bundle.id,
         plan: &bundle.plan,

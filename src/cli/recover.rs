@@ -5,16 +5,17 @@ use crate::error::Result;
 use crate::session::Session;
 use std::time::Duration;
 
-/// Finish an interrupted run by putting every path back to the run's `before` state.
+/// Put the workspace back after an interrupted run
 ///
-/// Each path is decided by what is there now: content equal to the run's `after` is
-/// undone, content equal to `before` is left, anything else stops recovery and is named
-/// (exit 4) so that nobody's work is overwritten. Safe to run again; with nothing
+/// Each path the run touched is decided by what is there now: content equal to the run's
+/// `after` is undone, content equal to `before` is left, anything else stops recovery and is
+/// named (exit 4) so that nobody's work is overwritten. Safe to run again; with nothing
 /// interrupted it does nothing.
 ///
 /// Example:
 ///   autonomy status && autonomy recover && autonomy verify
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct RecoverArgs {
     /// Wait up to SECS for the workspace lock instead of failing at once.
     #[arg(long, value_name = "SECS")]
@@ -30,7 +31,9 @@ pub fn run(args: RecoverArgs, ctx: &Ctx) -> Result<()> {
     let done =
         crate::engine::recover::recover(&s.ws, &mut s.journal, &s.blobs, &actor, &mut reporter)?;
     if ctx.json() {
-        ui::json(&serde_json::json!({ "format_version": 1, "recovered": done }));
+        ui::json(
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "recovered": done }),
+        );
     }
     match done {
         None => ui::say("Nothing to recover: no run was interrupted."),

@@ -4,14 +4,18 @@ use super::{Ctx, ui};
 use crate::error::{Error, Result};
 use crate::session::{Default, Session, status_refusal};
 
-/// Reject a plan: record a refusal; the plan can no longer be applied. Final.
+/// Reject a plan for good
+///
+/// Records the refusal in the journal; the plan can no longer be applied. Final: to change
+/// your mind, make the plan again. Without PLAN, the newest pending plan.
 ///
 /// Example:
 ///   autonomy reject 3f9c --reason "touches the wrong service"
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct RejectArgs {
     /// Plan id or unique prefix (default: the newest pending plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::pending_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::pending_plans))]
     pub plan: Option<String>,
     /// Why; recorded in the journal.
     #[arg(long, value_name = "TEXT")]

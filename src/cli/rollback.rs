@@ -1,36 +1,48 @@
 //! `autonomy rollback`
 
 use super::{Ctx, ui};
-use crate::engine::run::{RunKind, drift, drift_error};
+use crate::engine::run::RunKind;
 use crate::error::{Error, Result};
-use crate::plan::model::PLAN_FORMAT;
 use crate::plan::{Change, Plan};
+use crate::revert;
 use crate::session::{Default, PlanRow, Session};
-use rusqlite::OptionalExtension;
+use serde_json::json;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// Undo an applied plan: make its reverse plan (after = the snapshot), preview it, approve
-/// it, and apply it as a run.
+/// Undo an applied plan: make its reverse plan, preview it, approve it, apply it
 ///
 /// The reverse plan is an ordinary plan: previewed, approved (at a terminal, or with
 /// --approval FILE signed for the reverse plan's id) and journaled; it can itself be rolled
-/// back. Where files changed since the plan was applied, rollback refuses with exit 4 and
-/// names them; it never clobbers later work.
+/// back. Paths untouched since the plan go back to the snapshot. Paths changed since are
+/// merged three ways, as `git revert` does (base: the plan's result; ours: the file now;
+/// theirs: the file before the plan), so later work is kept. Where the two changes
+/// overlap, or a changed file is binary, created or deleted since, rollback refuses with
+/// exit 4, shows every conflicted path and hunk, and changes nothing.
+///
+/// --path GLOB reverts only those of the plan's paths (repeatable); the plan stays
+/// `applied` until every path has been reverted, then becomes `rolled_back`.
 ///
 /// Without PLAN, the newest applied plan.
 ///
 /// Examples:
 ///   autonomy rollback
+///   autonomy rollback 3f9c --path 'deploy/**'  # only the plan's changes under deploy/
 ///   id=$(autonomy rollback 3f9c --plan-only)   # a pipeline signs $id, then:
 ///   autonomy rollback 3f9c --approval alice.approval
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct RollbackArgs {
     /// Plan id or unique prefix (default: the newest applied plan).
-    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCandidates::new(super::complete::applied_plans))]
+    #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::applied_plans))]
     pub plan: Option<String>,
     /// Only create the reverse plan and print its id; a later `rollback PLAN` reuses it.
     #[arg(long)]
     pub plan_only: bool,
+    /// Revert only the plan's paths matching GLOB (repeatable; `*` stays in a folder, `**`
+    /// crosses folders, a pattern without `/` matches the name at any depth).
+    #[arg(long = "path", value_name = "GLOB")]
+    pub paths: Vec<String>,
     /// A signed approval file for the reverse plan (repeatable).
     #[arg(long = "approval", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub approvals: Vec<PathBuf>,
@@ -53,7 +65,7 @@ pub fn run(args: RollbackArgs, ctx: &Ctx) -> Result<()> {
                 e
             }
         })?;
-    let (rev_row, reverse) = reverse_for(&mut s, &row)?;
+    let (rev_row, reverse) = reverse_for(&mut s, &row, &args.paths)?;
     if args.plan_only {
         super::plan::report(ctx, &rev_row.id, &reverse);
         return Ok(());
@@ -69,11 +81,17 @@ pub fn run(args: RollbackArgs, ctx: &Ctx) -> Result<()> {
     )
 }
 
-/// Find or make the pending reverse plan of `row`.
-fn reverse_for(s: &mut Session, row: &PlanRow) -> Result<(PlanRow, Plan)> {
+/// Find or make the pending reverse plan of `row` (for the paths matching `globs`, or all).
+fn reverse_for(s: &mut Session, row: &PlanRow, globs: &[String]) -> Result<(PlanRow, Plan)> {
     let short = &row.id[..12];
     // PLAN may name a pending reverse plan itself.
     if row.reverses.is_some() && matches!(row.status.as_str(), "pending" | "approved") {
+        if !globs.is_empty() {
+            return Err(Error::usage(format!(
+                "plan {short} is itself a pending rollback plan; --path chooses paths when one is made"
+            ))
+            .hint("name the original plan with --path, or this one without it"));
+        }
         let plan = s.load_plan(&row.id)?;
         return Ok((row.clone(), plan));
     }
@@ -84,16 +102,11 @@ fn reverse_for(s: &mut Session, row: &PlanRow) -> Result<(PlanRow, Plan)> {
         ))
         .hint("`autonomy status` lists the applied plans"));
     }
-    let existing: Option<String> = s
-        .journal
-        .conn
-        .query_row(
-            "SELECT id FROM plans WHERE reverses = ?1 AND status IN ('pending', 'approved') ORDER BY seq DESC LIMIT 1",
-            [&row.id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(id) = existing {
+    let mut orig = s.load_plan(&row.id)?;
+    // What its exec steps changed is reverted like the plan's own changes.
+    orig.changes.extend(exec_effects(s, &row.id)?);
+    let selected = revert::select_paths(&orig, globs)?;
+    if let Some(id) = pending_reverse(s, &row.id, &orig, &selected)? {
         let rev_row = s.resolve(Some(&id), Default::Newest)?;
         let plan = s.load_plan(&id)?;
         ui::say(&format!(
@@ -102,66 +115,71 @@ fn reverse_for(s: &mut Session, row: &PlanRow) -> Result<(PlanRow, Plan)> {
         ));
         return Ok((rev_row, plan));
     }
-    let orig = s.load_plan(&row.id)?;
-    let reverse = Plan {
-        format: PLAN_FORMAT.to_string(),
-        workspace: s.workspace_id()?,
-        created: crate::ids::now_string(),
-        title: format!("Roll back: {}", orig.title),
-        author: s.actor.clone(),
-        description: Some(format!("Reverses plan {} ({:?}).", row.id, orig.title)),
-        reverses: Some(row.id.clone()),
-        changes: orig
-            .changes
-            .iter()
-            .map(|c| Change {
-                path: c.path.clone(),
-                before: c.after.clone(),
-                after: c.before.clone(),
-                from: None,
-            })
-            .collect(),
-        exec: Vec::new(),
-    };
-    let mut reverse = reverse;
-    reverse.changes.extend(exec_reversals(s, &row.id)?);
-    for c in &reverse.changes {
-        if let Some(h) = c.after.file_hash()
-            && c.before.file_hash() != Some(h)
-            && !s.blobs.contains(h)
-        {
-            return Err(Error::integrity(format!(
-                "the snapshot of {} (blob {}) is missing; plan {short} cannot be rolled back",
-                c.path,
-                &h[..12]
-            ))
-            .hint("run `autonomy verify`; restore .autonomy/ from a backup"));
+    let actor = s.actor.clone();
+    let rev = revert::build(&s.ws, &s.blobs, &row.id, &orig, &selected, globs, &actor)?;
+    for bytes in &rev.blobs {
+        s.blobs.put(bytes)?;
+    }
+    if !rev.merged.is_empty() {
+        ui::say(&format!(
+            "Merged with later changes (three-way, as git revert does): {}",
+            rev.merged.join(", ")
+        ));
+    }
+    if !rev.unchanged.is_empty() {
+        ui::say(&format!(
+            "Already as before plan {short}: {}",
+            rev.unchanged.join(", ")
+        ));
+    }
+    let mut extra = serde_json::Map::new();
+    extra.insert("paths".into(), json!(rev.paths));
+    extra.insert("partial".into(), json!(rev.partial));
+    extra.insert("merged".into(), json!(rev.merged));
+    let id = match s.insert_plan_with(&rev.plan, "rollback", extra) {
+        Ok(id) => id,
+        // Another rollback of this plan made the very same reverse plan at the same moment
+        // (same second, same actor): it is ours too.
+        Err(e) => {
+            let id = rev.plan.id();
+            match s.resolve(Some(&id), Default::Newest) {
+                Ok(r) if r.reverses.as_deref() == Some(row.id.as_str()) => id,
+                _ => return Err(e),
+            }
         }
-    }
-    let drifted = drift(&s.ws, &reverse)?;
-    if !drifted.is_empty() {
-        let mut e = drift_error(short, &drifted);
-        e.message = format!(
-            "cannot roll back plan {short}: {} path(s) changed since it was applied, and rollback never overwrites later work:\n{}",
-            drifted.len(),
-            drifted
-                .iter()
-                .map(|(p, _)| format!("  {p}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        return Err(
-            e.hint("nothing was changed; undo those edits first, or make a new plan by hand")
-        );
-    }
-    let id = s.insert_plan(&reverse, "rollback")?;
+    };
     let rev_row = s.resolve(Some(&id), Default::Newest)?;
-    Ok((rev_row, reverse))
+    Ok((rev_row, rev.plan))
 }
 
-/// What the plan's exec steps changed (recorded when its run committed), reversed: the
-/// commands are not run again; their effects inside `touches` are undone like any file.
-fn exec_reversals(s: &Session, plan_id: &str) -> Result<Vec<Change>> {
+/// A pending (or approved) reverse plan of `orig_id` covering exactly `selected`.
+fn pending_reverse(
+    s: &Session,
+    orig_id: &str,
+    orig: &Plan,
+    selected: &[String],
+) -> Result<Option<String>> {
+    let mut stmt = s.journal.conn.prepare(
+        "SELECT id FROM plans WHERE reverses = ?1 AND status IN ('pending', 'approved') ORDER BY seq DESC",
+    )?;
+    let ids: Vec<String> = stmt
+        .query_map([orig_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let want: BTreeSet<&str> = selected.iter().map(String::as_str).collect();
+    for id in ids {
+        let covers = revert::recorded_paths(&s.journal.conn, &id)?
+            .unwrap_or_else(|| orig.changes.iter().map(|c| c.path.clone()).collect());
+        if covers.iter().map(String::as_str).collect::<BTreeSet<_>>() == want {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// What the plan's exec steps changed (recorded when its run committed), as changes: the
+/// commands are not run again; their effects inside `touches` are reverted (and merged)
+/// like any file.
+fn exec_effects(s: &Session, plan_id: &str) -> Result<Vec<Change>> {
     use crate::plan::State;
     let mut stmt = s.journal.conn.prepare(
         "SELECT e.path, e.before, e.after FROM run_exec e JOIN runs r ON r.id = e.run
@@ -196,8 +214,8 @@ fn exec_reversals(s: &Session, plan_id: &str) -> Result<Vec<Change>> {
         .filter(|(_, (b, a))| b != a)
         .map(|(path, (b, a))| Change {
             path,
-            before: a,
-            after: b,
+            before: b,
+            after: a,
             from: None,
         })
         .collect())

@@ -11,21 +11,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Run an agent that may read everything but change nothing directly.
+/// Run an agent read-only; it proposes plans through a spool
 ///
-/// The workspace and .autonomy/ are read-only to the agent (Linux Landlock; refused where
-/// the kernel lacks it — never run unconfined). The agent runs with no_new_privs and no
+/// The workspace and .autonomy/ are read-only to the agent (Linux Landlock; refused where the
+/// kernel lacks it, never run unconfined). The agent runs with no_new_privs and no
 /// capabilities, root included. It proposes by writing plan files (*.toml) or patches
 /// (*.diff) into $AUTONOMY_SPOOL; each file, once complete, becomes a pending plan with the
 /// agent as actor, and its id is printed. Nothing is applied without approval. The agent's
 /// output passes through (stdout and stderr both on stdout); its exit status is returned.
 ///
-/// Writable for the agent: the spool, a private TMPDIR, and each --allow-write PATH
-/// (never .autonomy/). Mode, owner and time changes Landlock cannot stop are reported.
+/// Writable for the agent: the spool, a private TMPDIR, and each --allow-write PATH (never
+/// .autonomy/). Mode, owner and time changes Landlock cannot stop are reported.
 ///
 /// Example:
 ///   autonomy sandbox --allow-write target -- my-agent --task "rename the timeout key"
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct SandboxArgs {
     /// The spool folder (default: a fresh folder under $TMPDIR).
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]

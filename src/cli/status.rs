@@ -5,12 +5,16 @@ use crate::error::Result;
 use crate::render::status::{InterruptedDoc, RulesDoc, StatusDoc, render_text};
 use crate::session::Session;
 
-/// Show pending, approved and applied plans, the lock holder, an interrupted run, and
-/// whether the rules file parses.
+/// Show pending, approved and applied plans, and what needs attention
 ///
-/// Example:
-///   autonomy status --format json | jq '.pending[].id'
+/// Lists the plans by status (id and title each), the lock holder if any, an interrupted run
+/// if any, and whether the rules file (autonomy.toml) parses.
+///
+/// Examples:
+///   autonomy status
+///   autonomy status --format json | jq -r '.pending[].id'
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct StatusArgs {
     /// How many plans to list per status.
     #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
@@ -21,7 +25,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("status")?;
     let s = Session::open_read_only(&ctx.dir)?;
     let holder = crate::store::lock::holder(&s.ws.state_path());
-    let interrupted = crate::engine::run::interrupted(&s.journal)?.filter(|_| holder.is_none());
+    let interrupted = s.interrupted_run()?;
     let present = s.ws.root.join(crate::workspace::RULES_FILE).exists();
     let doc = StatusDoc {
         format_version: crate::render::FORMAT_VERSION,

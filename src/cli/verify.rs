@@ -4,18 +4,21 @@ use super::{Ctx, ui};
 use crate::error::{Error, Kind, Result};
 use crate::session::Session;
 
-/// Check the journal and the blob store: SQLite's integrity check, the hash chain from the
-/// init event, every plan against its id, every blob (re-hashed), every recorded signature,
-/// and that every run ended. Exit 7 naming each failure.
+/// Check the journal's hash chain, the blob store and every signature
 ///
-/// The chain detects edits, insertions, deletions and reordering. It cannot detect a
-/// rewrite of the whole tail by someone with write access; record `autonomy log --head`
-/// elsewhere (a CI log) and check against it with --expect-head.
+/// Runs SQLite's integrity check and checks the hash chain from the init event, every plan
+/// against its id, every blob (re-hashed), every recorded signature, and that every run
+/// ended. Exit 7 naming each failure.
+///
+/// The chain detects edits, insertions, deletions and reordering. It cannot detect a rewrite
+/// of the whole tail by someone with write access; record `autonomy log --head` elsewhere (a
+/// CI log) and check against it with --expect-head.
 ///
 /// Examples:
 ///   autonomy verify
-///   autonomy verify --expect-head 42:9f2c...e1
+///   autonomy verify --expect-head "$(cat recorded-head)"
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct VerifyArgs {
     /// Also check the chain against a head recorded earlier (`autonomy log --head`).
     #[arg(long, value_name = "SEQ:HASH")]
@@ -48,7 +51,9 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
         lock_free,
     )?;
     if ctx.json() {
-        ui::json(&serde_json::json!({ "format_version": 1, "ok": report.ok(), "report": report }));
+        ui::json(
+            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "ok": report.ok(), "report": report }),
+        );
     }
     if !report.ok() {
         let list: Vec<String> = report.problems.iter().map(|p| format!("  {p}")).collect();
@@ -71,7 +76,10 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
         report.signatures,
         report.runs
     ));
-    if let Some(run) = report.interrupted {
+    // A run that was running when the lock looked free may just have finished.
+    if let Some(run) = report.interrupted
+        && s.interrupted_run()?.is_some()
+    {
         return Err(Error::new(
             Kind::Interrupted,
             format!("run {run} was interrupted; the workspace may be half-changed"),

@@ -305,7 +305,8 @@ pub fn execute(
         )?;
         tx.execute("UPDATE plans SET status = 'applied' WHERE id = ?1", [plan_id])?;
         if let Some(orig) = &plan.reverses {
-            tx.execute("UPDATE plans SET status = 'rolled_back' WHERE id = ?1", [orig])?;
+            // `rolled_back` only once every path is reverted (selective rollback).
+            crate::revert::mark_reversed(tx, orig)?;
         }
         // Command output kept in the journal: referenced, so gc keeps it.
         let outputs = outcome.exec.iter().chain(outcome.verify.iter()).filter_map(|m| m.get("output_blob").and_then(|b| b.as_str()));
@@ -422,10 +423,10 @@ fn undo_failed_run(
             ),
         );
     }
-    let kind = if err.kind == Kind::Stale {
-        Kind::Stale
-    } else {
-        Kind::Failed
+    // A stale path (4) and a damaged blob store (7) keep their own exit codes.
+    let kind = match err.kind {
+        Kind::Stale | Kind::Integrity => err.kind,
+        _ => Kind::Failed,
     };
     let mut out = Error::new(
         kind,

@@ -89,8 +89,9 @@ pub fn ops_from_file(
             }
             if let Some(first) = ids.insert(id, i) {
                 return Err(Error::failed(format!(
-                    "{}: duplicate id {id:?} (first used by action {})",
+                    "{}: duplicate id \"{}\" (first used by action {})",
                     a.label(i),
+                    crate::error::clip_lines(&id.escape_debug().to_string(), 80),
                     first + 1
                 )));
             }
@@ -133,8 +134,9 @@ fn dependency_order(actions: &[Action], ids: &HashMap<&str, usize>) -> Result<Ve
                 }
                 None => {
                     return Err(Error::failed(format!(
-                        "{}: `after` names {name:?}, but no action has that id",
-                        a.label(i)
+                        "{}: `after` names {}, but no action has that id",
+                        a.label(i),
+                        crate::error::clip_lines(&format!("{name:?}"), 80)
                     )));
                 }
             }
@@ -153,10 +155,10 @@ fn dependency_order(actions: &[Action], ids: &HashMap<&str, usize>) -> Result<Ve
                 let stuck: Vec<String> = (0..n)
                     .filter(|&i| !done[i])
                     .map(|i| {
-                        actions[i]
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| format!("#{}", i + 1))
+                        actions[i].id.as_deref().map_or_else(
+                            || format!("#{}", i + 1),
+                            |id| crate::error::clip_lines(id, 80),
+                        )
                     })
                     .collect();
                 return Err(Error::failed(format!(

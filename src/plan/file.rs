@@ -53,9 +53,22 @@ impl Action {
                 .as_ref()
                 .and_then(|r| r.first().map(String::as_str)))
             .unwrap_or("");
+        // Never print a plan file's control characters (NUL, escapes) raw to a terminal,
+        // nor megabytes of hostile input.
+        let clip = |s: &str| {
+            crate::error::clip_lines(
+                &s.chars().flat_map(char::escape_debug).collect::<String>(),
+                80,
+            )
+        };
+        let (kind, target) = (clip(&self.kind), clip(target));
         match &self.id {
-            Some(id) => format!("action {} ({} {target}, id {id:?})", index + 1, self.kind),
-            None => format!("action {} ({} {target})", index + 1, self.kind),
+            Some(id) => format!(
+                "action {} ({kind} {target}, id \"{}\")",
+                index + 1,
+                clip(id)
+            ),
+            None => format!("action {} ({kind} {target})", index + 1),
         }
     }
 
@@ -96,8 +109,9 @@ impl Action {
             "exec" => &["run", "touches", "timeout", "cwd", "env"],
             other => {
                 return Err(Error::failed(format!(
-                    "action {}: unknown kind {other:?}; expected one of {}",
+                    "action {}: unknown kind {}; expected one of {}",
                     index + 1,
+                    crate::error::clip_lines(&format!("{other:?}"), 80),
                     KINDS.join(", ")
                 )));
             }
@@ -120,7 +134,7 @@ pub fn parse(text: &str, name: &str) -> Result<PlanFile> {
     toml::from_str(text).map_err(|e| {
         Error::failed(format!(
             "plan file {name} is not a valid plan: {}",
-            e.to_string().trim_end()
+            crate::error::clip_lines(e.to_string().trim_end(), 200)
         ))
         .hint("see the plan file format in README.md (title, then [[action]] tables)")
     })

@@ -137,8 +137,22 @@ impl Plan {
         if plan.canonical() != text {
             return Err(Error::integrity("a stored plan is not in canonical form"));
         }
+        let mut seen = std::collections::BTreeSet::new();
         for c in &plan.changes {
-            RelPath::from_stored(&c.path)?;
+            // The compiler writes each path once, normalised; rules match the path as
+            // written and the engine acts on the normalised one, so they must agree.
+            let rel = RelPath::from_stored(&c.path)?;
+            if rel.as_str() != c.path || !seen.insert(c.path.as_str()) {
+                return Err(Error::integrity(format!(
+                    "plan records the path {} {}",
+                    crate::error::clip_lines(&format!("{:?}", c.path), 200),
+                    if rel.as_str() != c.path {
+                        format!("which is not in normal form ({rel})")
+                    } else {
+                        "twice".to_string()
+                    }
+                )));
+            }
             for s in [&c.before, &c.after] {
                 if let State::File { sha256, mode } = s
                     && (!is_sha256_hex(sha256) || *mode > 0o7777)

@@ -67,7 +67,7 @@ pub fn hunks(old: &str, new: &str, styled: &dyn Fn(&Style, &str) -> String) -> S
                     };
                     ends_newline |= nl;
                     let st = if emph { &strong } else { &base };
-                    line.push_str(&styled(st, &text));
+                    line.push_str(&styled(st, &printable(&text)));
                 }
                 let _ = writeln!(out, "{}{}", styled(&base, sign), line);
                 if !ends_newline {
@@ -105,5 +105,48 @@ pub fn human_size(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Text safe to put on a terminal: control characters other than tab and newline (escape
+/// sequences that could move the cursor or erase lines and so hide a change) are shown as
+/// `\u{1b}`-style escapes.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\n')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\t' && c != '\n' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_are_made_visible() {
+        assert_eq!(printable("a\u{1b}[2Kb"), "a\\u{1b}[2Kb");
+        assert_eq!(printable("tab\tok\n"), "tab\tok\n");
+    }
+
+    #[test]
+    fn hidden_changes_stay_visible_in_hunks() {
+        let out = hunks("safe\n", "evil\u{1b}[1A\u{1b}[2Ksafe\n", &|_, s| {
+            s.to_string()
+        });
+        assert!(!out.contains('\u{1b}'), "{out}");
+        assert!(out.contains("\\u{1b}[1A"), "{out}");
     }
 }

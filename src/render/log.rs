@@ -29,12 +29,25 @@ pub fn summary(e: &Event) -> String {
     match e.kind.as_str() {
         "init" => format!("workspace {}", s("workspace")),
         "plan.created" => match d.get("reverses").and_then(Value::as_str) {
-            Some(r) => format!(
-                "{:?}, {} change(s), reverses {}",
-                s("title"),
-                n("changes"),
-                &r[..12.min(r.len())]
-            ),
+            Some(r) => {
+                let only = match d.get("partial").and_then(Value::as_bool) {
+                    Some(true) => {
+                        let paths: Vec<&str> = d
+                            .get("paths")
+                            .and_then(Value::as_array)
+                            .map(|a| a.iter().filter_map(Value::as_str).collect())
+                            .unwrap_or_default();
+                        format!(" (only {})", paths.join(", "))
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "{:?}, {} change(s), reverses {}{only}",
+                    s("title"),
+                    n("changes"),
+                    &r[..12.min(r.len())]
+                )
+            }
             None => format!(
                 "{:?}, {} change(s) by {}",
                 s("title"),
@@ -125,8 +138,8 @@ pub fn render_text(events: &[Event], styled: &dyn Fn(&Style, &str) -> String) ->
             e.at,
             styled(&kind_style, &e.kind),
             styled(&color::id(), plan),
-            e.actor,
-            summary(e)
+            super::diff::printable(&e.actor),
+            super::diff::printable(&summary(e))
         );
     }
     out

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod log;
 pub mod pager;
 pub mod preview;
+pub mod stats;
 pub mod status;
 
 /// The version of every JSON document we print; additive changes keep it.

@@ -1,5 +1,6 @@
 //! The pager for long output on a terminal: `AUTONOMY_PAGER`, else `PAGER`, else
-//! `less -FRX`; never used when stdout is not a terminal.
+//! `less -FRX`; never used when stdout is not a terminal. A closed pipe on stdout
+//! (`autonomy log | head`) ends the program quietly, as `cli::ui::print` does.
 
 use std::io::{self, IsTerminal, Write};
 use std::process::{Command, Stdio};
@@ -25,6 +26,8 @@ pub fn page(text: &str) -> io::Result<()> {
         }
     }
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other,
+    }
 }

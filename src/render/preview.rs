@@ -5,6 +5,7 @@ use super::color;
 use super::diff::{self, human_size, is_text};
 use crate::approval::gate::{Held, Standing};
 use crate::plan::{Change, Plan, State};
+use crate::risk::{Assessment, Level, Reason};
 use console::Style;
 use serde::Serialize;
 use std::fmt::Write;
@@ -23,7 +24,13 @@ pub struct PreviewDoc {
     pub format_version: u32,
     pub plan: PlanHeader,
     pub approvals: ApprovalsDoc,
+    /// Risk notes, one sentence each (the reasons below, in words).
     pub risk: Vec<String>,
+    /// The risk level (`low`, `medium`, `high`), its score and every signal that fired
+    /// (see docs/risk.md).
+    pub risk_level: Level,
+    pub risk_score: u32,
+    pub risk_reasons: Vec<Reason>,
     pub policy_change: bool,
     pub stat: StatDoc,
     pub changes: Vec<ChangeDoc>,
@@ -91,7 +98,7 @@ pub struct Input<'a> {
     pub status: &'a str,
     pub standings: &'a [Standing],
     pub held: &'a [Held],
-    pub risk: Vec<String>,
+    pub risk: Assessment,
     pub policy_paths: &'a [&'a str],
     pub contents: Contents<'a>,
     pub styled: &'a dyn Fn(&Style, &str) -> String,
@@ -134,7 +141,10 @@ pub fn build(input: &Input) -> PreviewDoc {
                 .collect(),
             held: input.held.to_vec(),
         },
-        risk: input.risk.clone(),
+        risk: input.risk.notes(),
+        risk_level: input.risk.level,
+        risk_score: input.risk.score,
+        risk_reasons: input.risk.reasons.clone(),
         policy_change: changes.iter().any(|c| c.policy),
         stat,
         changes,
@@ -236,8 +246,12 @@ pub fn render_text(
         styled(&color::header(), "plan"),
         styled(&color::id(), &p.id[..12.min(p.id.len())])
     );
-    let _ = writeln!(out, "Title:     {}", styled(&color::header(), &p.title));
-    let _ = writeln!(out, "Author:    {}", p.author);
+    let _ = writeln!(
+        out,
+        "Title:     {}",
+        styled(&color::header(), &diff::printable(&p.title))
+    );
+    let _ = writeln!(out, "Author:    {}", diff::printable(&p.author));
     let _ = writeln!(out, "Created:   {}", p.created);
     let _ = writeln!(out, "Status:    {}", p.status);
     if let Some(r) = &p.reverses {
@@ -279,7 +293,7 @@ pub fn render_text(
     if let Some(d) = &p.description {
         let _ = writeln!(out);
         for line in d.lines() {
-            let _ = writeln!(out, "    {line}");
+            let _ = writeln!(out, "    {}", diff::printable(line));
         }
     }
     if doc.policy_change {
@@ -293,11 +307,23 @@ pub fn render_text(
             )
         );
     }
-    if !doc.risk.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "{}", styled(&color::warn(), "Risk notes:"));
-        for r in &doc.risk {
-            let _ = writeln!(out, "  - {r}");
+    let _ = writeln!(out);
+    let level = format!(
+        "Risk: {} (score {})",
+        doc.risk_level.as_str(),
+        doc.risk_score
+    );
+    let st = match doc.risk_level {
+        Level::High => color::danger(),
+        Level::Medium => color::warn(),
+        Level::Low => Style::new(),
+    };
+    if doc.risk_reasons.is_empty() {
+        let _ = writeln!(out, "{}, no risk signals", styled(&st, &level));
+    } else {
+        let _ = writeln!(out, "{}:", styled(&st, &level));
+        for r in &doc.risk_reasons {
+            let _ = writeln!(out, "  - {} [{} +{}]", r.reason, r.signal, r.weight);
         }
     }
     let _ = writeln!(out);

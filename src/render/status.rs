@@ -64,8 +64,8 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
                 out,
                 "  {}  {}  ({})",
                 styled(&color::id(), &r.id[..12]),
-                r.title,
-                r.author
+                super::diff::printable(&r.title),
+                super::diff::printable(&r.author)
             );
         }
     }

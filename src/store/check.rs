@@ -59,6 +59,7 @@ pub fn verify(
     check_chain(j, &mut r, expect_head)?;
     check_plans_and_blobs(j, blobs, &mut r)?;
     check_signatures(j, &mut r)?;
+    check_approvals_journaled(j, &mut r)?;
     let mut stmt = j.conn.prepare("SELECT id, state FROM runs ORDER BY id")?;
     let runs = stmt.query_map([], |row| {
         Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
@@ -339,6 +340,69 @@ fn check_signatures(j: &Journal, r: &mut Report) -> Result<()> {
         if ok.is_none() {
             r.problems.push(format!(
                 "recorded signed approval {id} no longer verifies against its statement and plan"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every approval row is the index of an `approval.granted` or `approval.declined` event
+/// in the chain (the gate counts rows): a row without its event was added outside autonomy.
+fn check_approvals_journaled(j: &Journal, r: &mut Report) -> Result<()> {
+    use std::collections::BTreeMap;
+    let mut events: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    let mut stmt = j.conn.prepare(
+        "SELECT plan, actor, kind, data FROM events WHERE kind IN ('approval.granted', 'approval.declined')",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, Option<String>>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (plan, actor, kind, data) = row?;
+        let principal = serde_json::from_str::<serde_json::Value>(&data)
+            .ok()
+            .and_then(|d| {
+                d.get("principal")
+                    .and_then(|p| p.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or(actor);
+        let decision = if kind == "approval.granted" {
+            "approve"
+        } else {
+            "decline"
+        };
+        *events
+            .entry((plan.unwrap_or_default(), principal, decision.to_string()))
+            .or_default() += 1;
+    }
+    let mut stmt = j.conn.prepare(
+        "SELECT plan, principal, decision, COUNT(*), MIN(id) FROM approvals GROUP BY plan, principal, decision",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, i64>(3)?,
+            row.get::<_, i64>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (plan, principal, decision, count, id) = row?;
+        let journaled = events
+            .get(&(plan.clone(), principal.clone(), decision.clone()))
+            .copied()
+            .unwrap_or(0);
+        if count > journaled {
+            r.problems.push(format!(
+                "approval row {id} ({decision} of plan {} by {principal}) has no event in the journal: it was added outside autonomy",
+                &plan[..12.min(plan.len())]
             ));
         }
     }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this build writes. Older journals are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1
@@ -96,6 +96,13 @@ const MIGRATIONS: &[&str] = &[
         after  TEXT,
         PRIMARY KEY (run, step, path)
     );
+    "#,
+    // 2 -> 3: indexes for history queries (stats, risk, rules suggest, rollback): plans by
+    // creation time (covering what a window needs, so the plan bodies are not read) and
+    // reverse plans by the plan they reverse.
+    r#"
+    CREATE INDEX plans_created ON plans(created, reverses, status, id);
+    CREATE INDEX plans_reverses ON plans(reverses, status);
     "#,
 ];
 

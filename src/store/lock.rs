@@ -23,7 +23,11 @@ pub fn acquire(state_dir: &Path, command: &str, wait: Option<Duration>) -> Resul
         .truncate(false)
         .open(&path)
         .map_err(|e| Error::io("opening .autonomy/lock", e))?;
-    let deadline = wait.map(|w| Instant::now() + w);
+    // `status` and other readers probe the lock with a brief shared flock; a writer that
+    // meets such a probe must not report "busy". A short grace covers it; a real holder
+    // (a run) holds the lock far longer.
+    const PROBE_GRACE: Duration = Duration::from_millis(250);
+    let deadline = Some(Instant::now() + wait.unwrap_or(Duration::ZERO).max(PROBE_GRACE));
     loop {
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => break,

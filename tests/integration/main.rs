@@ -1,7 +1,29 @@
 //! The integration test binary: every module runs the real `autonomy` binary against real
 //! temp workspaces (one binary, so it compiles once).
 
+mod badinput;
 mod common;
+mod completion;
 mod core;
+mod crash;
+mod diskfull;
 mod exec;
+mod failpoints;
+mod frontdoors;
+mod fuzz;
+mod generated;
 mod hashcache;
+mod help;
+mod hostile;
+mod immutable;
+mod killrollback;
+mod output;
+mod phase5;
+mod prompt;
+mod props;
+mod race;
+mod readme;
+mod regressions;
+mod signed;
+mod snapshot;
+mod tamper;

@@ -1,0 +1,258 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_autonomy_global_optspecs
+    string join \n C= color= format= h/help V/version
+end
+
+function __fish_autonomy_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_autonomy_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_autonomy_using_subcommand
+    set -l cmd (__fish_autonomy_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c autonomy -n "__fish_autonomy_needs_command" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_needs_command" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_needs_command" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_needs_command" -s V -l version -d 'Print version'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "init" -d 'Create a workspace (.autonomy/) in this folder'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "plan" -d 'Compile a plan file, a patch or a captured command into a pending plan'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "status" -d 'Show pending, approved and applied plans, and what needs attention'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "preview" -d 'Show exactly what a plan would change'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "approve" -d 'Approve a plan at a terminal, or write a signed approval file'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "reject" -d 'Reject a plan for good'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "apply" -d 'Apply an approved plan as one all-or-nothing run'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "rollback" -d 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "export" -d 'Write a plan bundle for review on another machine'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "log" -d 'Show the journal, newest first'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "stats" -d 'Show how plans fare, from the journal'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "rules" -d 'Work with the rules file, autonomy.toml'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "recover" -d 'Put the workspace back after an interrupted run'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "verify" -d 'Check the journal\'s hash chain, the blob store and every signature'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "gc" -d 'Remove blobs that no plan or snapshot needs'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "completions" -d 'Print a static completion script for a shell'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand init" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand init" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand init" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l patch -d 'Make the plan from a unified diff (`git diff --binary`, `git format-patch`, `diff -u`), or `-` for stdin. Context must match exactly; line offsets are fine, fuzz is not' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l scope -d 'With --capture: copy and compare only these paths (repeatable)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l title -d 'The plan\'s title (default: the patch\'s Subject, or the captured command)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l capture -d 'Run CMD in a scratch copy of the workspace (never in it) and plan what it changed'
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand status" -s n -l limit -d 'How many plans to list per status' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand status" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand status" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand status" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand preview" -l bundle -d 'Preview the plan in this bundle (from `autonomy export`); needs no workspace. Run it inside a checkout to see real diffs where the files match the plan\'s `before`' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand preview" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand preview" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand preview" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand preview" -l stat -d 'Only a diffstat: one line per path'
+complete -c autonomy -n "__fish_autonomy_using_subcommand preview" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l reason -d 'Why you approve; recorded in the journal' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l as -d 'Approve as this identity instead of the acting one' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l sign-with -d 'Sign the statement with this SSH private key and write an approval file' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l signature -d 'Turn `ssh-keygen -Y sign` output (STATEMENT.sig next to STATEMENT) into an approval file' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l statement-file -d 'The statement that --signature signed (default: the signature\'s path without `.sig`)' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -s o -l output -d 'Where to write the approval file (default: <plan12>.approval)' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l expires -d 'How long a signed approval stays valid' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l bundle -d 'Approve the plan in this bundle (from `autonomy export`); needs no workspace. Use with --statement, --sign-with or --signature' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l statement -d 'Print the approval statement to sign with any SSH tool, and nothing else'
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand reject" -l reason -d 'Why; recorded in the journal' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand reject" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand reject" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand reject" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -l approval -d 'A signed approval file to count (repeatable)' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -l wait -d 'Wait up to SECS for the workspace lock instead of failing at once' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l path -d 'Revert only the plan\'s paths matching GLOB (repeatable; `*` stays in a folder, `**` crosses folders, a pattern without `/` matches the name at any depth)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l approval -d 'A signed approval file for the reverse plan (repeatable)' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l wait -d 'Wait up to SECS for the workspace lock instead of failing at once' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l plan-only -d 'Only create the reverse plan and print its id; a later `rollback PLAN` reuses it'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand export" -s o -l output -d 'Where to write the bundle' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand export" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand export" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand export" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s n -l limit -d 'Show at most N events' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l head -d 'Print `SEQ:HASH` of the chain head and nothing else'
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l since -d 'Only plans created (and runs started) since then: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default: the whole history' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l depth -d 'Group paths by directory at this depth (1: top-level folders)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l since -d 'Look at plans created since then: a duration back from now (30d, 12h, 2w) or a date' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l depth -d 'Group paths by directory at this depth (1: top-level folders)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l plan -d 'Make the suggestion a pending plan (a `write` of the new autonomy.toml) and print its id; it needs approval like any other plan'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -l wait -d 'Wait up to SECS for the workspace lock instead of failing at once' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand verify" -l expect-head -d 'Also check the chain against a head recorded earlier (`autonomy log --head`)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand verify" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand verify" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand verify" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand gc" -l wait -d 'Wait up to SECS for the workspace lock instead of failing at once' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand gc" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand gc" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand gc" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand gc" -l dry-run -d 'Only list what would be removed'
+complete -c autonomy -n "__fish_autonomy_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l spool -d 'The spool folder (default: a fresh folder under $TMPDIR)' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l allow-write -d 'A folder the agent may write (build output such as target/); repeatable' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l as -d 'The agent\'s name in the journal (default: agent:<command name>)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "init" -d 'Create a workspace (.autonomy/) in this folder'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "plan" -d 'Compile a plan file, a patch or a captured command into a pending plan'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "status" -d 'Show pending, approved and applied plans, and what needs attention'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "preview" -d 'Show exactly what a plan would change'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "approve" -d 'Approve a plan at a terminal, or write a signed approval file'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "reject" -d 'Reject a plan for good'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "apply" -d 'Apply an approved plan as one all-or-nothing run'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "rollback" -d 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "export" -d 'Write a plan bundle for review on another machine'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "log" -d 'Show the journal, newest first'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "stats" -d 'Show how plans fare, from the journal'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "rules" -d 'Work with the rules file, autonomy.toml'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "recover" -d 'Put the workspace back after an interrupted run'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "verify" -d 'Check the journal\'s hash chain, the blob store and every signature'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "gc" -d 'Remove blobs that no plan or snapshot needs'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "completions" -d 'Print a static completion script for a shell'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'

@@ -1,0 +1,655 @@
+#compdef autonomy
+
+autoload -U is-at-least
+
+_autonomy() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_autonomy_commands" \
+"*::: :->autonomy" \
+&& ret=0
+    case $state in
+    (autonomy)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-command-$line[1]:"
+        case $line[1] in
+            (init)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(plan)
+_arguments "${_arguments_options[@]}" : \
+'--patch=[Make the plan from a unified diff (\`git diff --binary\`, \`git format-patch\`, \`diff -u\`), or \`-\` for stdin. Context must match exactly; line offsets are fine, fuzz is not]:FILE:_files' \
+'*--scope=[With --capture\: copy and compare only these paths (repeatable)]:PATH:_default' \
+'--title=[The plan'\''s title (default\: the patch'\''s Subject, or the captured command)]:TEXT:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--capture[Run CMD in a scratch copy of the workspace (never in it) and plan what it changed]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::file -- The plan file, or `-` for stdin:_files' \
+'*::command -- The command for --capture, after `--`:_default' \
+&& ret=0
+;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+'-n+[How many plans to list per status]:N:_default' \
+'--limit=[How many plans to list per status]:N:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(preview)
+_arguments "${_arguments_options[@]}" : \
+'()--bundle=[Preview the plan in this bundle (from \`autonomy export\`); needs no workspace. Run it inside a checkout to see real diffs where the files match the plan'\''s \`before\`]:FILE:_files' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--stat[Only a diffstat\: one line per path]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::plan -- Plan id or unique prefix (default\: the newest pending plan):_default' \
+&& ret=0
+;;
+(approve)
+_arguments "${_arguments_options[@]}" : \
+'--reason=[Why you approve; recorded in the journal]:TEXT:_default' \
+'--as=[Approve as this identity instead of the acting one]:ID:_default' \
+'(--signature)--sign-with=[Sign the statement with this SSH private key and write an approval file]:KEY:_files' \
+'--signature=[Turn \`ssh-keygen -Y sign\` output (STATEMENT.sig next to STATEMENT) into an approval file]:FILE:_files' \
+'--statement-file=[The statement that --signature signed (default\: the signature'\''s path without \`.sig\`)]:FILE:_files' \
+'-o+[Where to write the approval file (default\: <plan12>.approval)]:FILE:_files' \
+'--output=[Where to write the approval file (default\: <plan12>.approval)]:FILE:_files' \
+'--expires=[How long a signed approval stays valid]:DURATION:_default' \
+'()--bundle=[Approve the plan in this bundle (from \`autonomy export\`); needs no workspace. Use with --statement, --sign-with or --signature]:FILE:_files' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'(--sign-with --signature)--statement[Print the approval statement to sign with any SSH tool, and nothing else]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::plan -- Plan id or unique prefix (default\: the newest pending plan):_default' \
+&& ret=0
+;;
+(reject)
+_arguments "${_arguments_options[@]}" : \
+'--reason=[Why; recorded in the journal]:TEXT:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::plan -- Plan id or unique prefix (default\: the newest pending plan):_default' \
+&& ret=0
+;;
+(apply)
+_arguments "${_arguments_options[@]}" : \
+'*--approval=[A signed approval file to count (repeatable)]:FILE:_files' \
+'--wait=[Wait up to SECS for the workspace lock instead of failing at once]:SECS:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::plan -- Plan id or unique prefix (default\: the newest approved plan):_default' \
+&& ret=0
+;;
+(rollback)
+_arguments "${_arguments_options[@]}" : \
+'*--path=[Revert only the plan'\''s paths matching GLOB (repeatable; \`*\` stays in a folder, \`**\` crosses folders, a pattern without \`/\` matches the name at any depth)]:GLOB:_default' \
+'*--approval=[A signed approval file for the reverse plan (repeatable)]:FILE:_files' \
+'--wait=[Wait up to SECS for the workspace lock instead of failing at once]:SECS:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--plan-only[Only create the reverse plan and print its id; a later \`rollback PLAN\` reuses it]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::plan -- Plan id or unique prefix (default\: the newest applied plan):_default' \
+&& ret=0
+;;
+(export)
+_arguments "${_arguments_options[@]}" : \
+'-o+[Where to write the bundle]:FILE:_files' \
+'--output=[Where to write the bundle]:FILE:_files' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::plan -- Plan id or unique prefix (default\: the newest pending plan):_default' \
+&& ret=0
+;;
+(log)
+_arguments "${_arguments_options[@]}" : \
+'-n+[Show at most N events]:N:_default' \
+'--limit=[Show at most N events]:N:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'(-n --limit)--head[Print \`SEQ\:HASH\` of the chain head and nothing else]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::plan -- Only events of this plan (id or unique prefix):_default' \
+&& ret=0
+;;
+(stats)
+_arguments "${_arguments_options[@]}" : \
+'--since=[Only plans created (and runs started) since then\: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default\: the whole history]:DURATION|DATE:_default' \
+'--depth=[Group paths by directory at this depth (1\: top-level folders)]:N:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(rules)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+":: :_autonomy__subcmd__rules_commands" \
+"*::: :->rules" \
+&& ret=0
+
+    case $state in
+    (rules)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-rules-command-$line[1]:"
+        case $line[1] in
+            (suggest)
+_arguments "${_arguments_options[@]}" : \
+'--since=[Look at plans created since then\: a duration back from now (30d, 12h, 2w) or a date]:DURATION|DATE:_default' \
+'--depth=[Group paths by directory at this depth (1\: top-level folders)]:N:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--plan[Make the suggestion a pending plan (a \`write\` of the new autonomy.toml) and print its id; it needs approval like any other plan]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_autonomy__subcmd__rules__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-rules-help-command-$line[1]:"
+        case $line[1] in
+            (suggest)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(recover)
+_arguments "${_arguments_options[@]}" : \
+'--wait=[Wait up to SECS for the workspace lock instead of failing at once]:SECS:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(verify)
+_arguments "${_arguments_options[@]}" : \
+'--expect-head=[Also check the chain against a head recorded earlier (\`autonomy log --head\`)]:SEQ:HASH:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(gc)
+_arguments "${_arguments_options[@]}" : \
+'--wait=[Wait up to SECS for the workspace lock instead of failing at once]:SECS:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--dry-run[Only list what would be removed]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(sandbox)
+_arguments "${_arguments_options[@]}" : \
+'--spool=[The spool folder (default\: a fresh folder under \$TMPDIR)]:DIR:_files -/' \
+'*--allow-write=[A folder the agent may write (build output such as target/); repeatable]:PATH:_files -/' \
+'--as=[The agent'\''s name in the journal (default\: agent\:<command name>)]:ID:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'*::command -- The agent command, after `--`:_default' \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+':shell -- The shell to generate for:(bash elvish fish powershell zsh)' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_autonomy__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-help-command-$line[1]:"
+        case $line[1] in
+            (init)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(plan)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(preview)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(approve)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(reject)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(apply)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(rollback)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(export)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(log)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(stats)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(rules)
+_arguments "${_arguments_options[@]}" : \
+":: :_autonomy__subcmd__help__subcmd__rules_commands" \
+"*::: :->rules" \
+&& ret=0
+
+    case $state in
+    (rules)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-help-rules-command-$line[1]:"
+        case $line[1] in
+            (suggest)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(recover)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(verify)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(gc)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(sandbox)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+}
+
+(( $+functions[_autonomy_commands] )) ||
+_autonomy_commands() {
+    local commands; commands=(
+'init:Create a workspace (.autonomy/) in this folder' \
+'plan:Compile a plan file, a patch or a captured command into a pending plan' \
+'status:Show pending, approved and applied plans, and what needs attention' \
+'preview:Show exactly what a plan would change' \
+'approve:Approve a plan at a terminal, or write a signed approval file' \
+'reject:Reject a plan for good' \
+'apply:Apply an approved plan as one all-or-nothing run' \
+'rollback:Undo an applied plan\: make its reverse plan, preview it, approve it, apply it' \
+'export:Write a plan bundle for review on another machine' \
+'log:Show the journal, newest first' \
+'stats:Show how plans fare, from the journal' \
+'rules:Work with the rules file, autonomy.toml' \
+'recover:Put the workspace back after an interrupted run' \
+'verify:Check the journal'\''s hash chain, the blob store and every signature' \
+'gc:Remove blobs that no plan or snapshot needs' \
+'sandbox:Run an agent read-only; it proposes plans through a spool' \
+'completions:Print a static completion script for a shell' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'autonomy commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__apply_commands] )) ||
+_autonomy__subcmd__apply_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy apply commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__approve_commands] )) ||
+_autonomy__subcmd__approve_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy approve commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__completions_commands] )) ||
+_autonomy__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy completions commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__export_commands] )) ||
+_autonomy__subcmd__export_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy export commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__gc_commands] )) ||
+_autonomy__subcmd__gc_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy gc commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help_commands] )) ||
+_autonomy__subcmd__help_commands() {
+    local commands; commands=(
+'init:Create a workspace (.autonomy/) in this folder' \
+'plan:Compile a plan file, a patch or a captured command into a pending plan' \
+'status:Show pending, approved and applied plans, and what needs attention' \
+'preview:Show exactly what a plan would change' \
+'approve:Approve a plan at a terminal, or write a signed approval file' \
+'reject:Reject a plan for good' \
+'apply:Apply an approved plan as one all-or-nothing run' \
+'rollback:Undo an applied plan\: make its reverse plan, preview it, approve it, apply it' \
+'export:Write a plan bundle for review on another machine' \
+'log:Show the journal, newest first' \
+'stats:Show how plans fare, from the journal' \
+'rules:Work with the rules file, autonomy.toml' \
+'recover:Put the workspace back after an interrupted run' \
+'verify:Check the journal'\''s hash chain, the blob store and every signature' \
+'gc:Remove blobs that no plan or snapshot needs' \
+'sandbox:Run an agent read-only; it proposes plans through a spool' \
+'completions:Print a static completion script for a shell' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'autonomy help commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__apply_commands] )) ||
+_autonomy__subcmd__help__subcmd__apply_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help apply commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__approve_commands] )) ||
+_autonomy__subcmd__help__subcmd__approve_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help approve commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__completions_commands] )) ||
+_autonomy__subcmd__help__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help completions commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__export_commands] )) ||
+_autonomy__subcmd__help__subcmd__export_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help export commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__gc_commands] )) ||
+_autonomy__subcmd__help__subcmd__gc_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help gc commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__help_commands] )) ||
+_autonomy__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help help commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__init_commands] )) ||
+_autonomy__subcmd__help__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help init commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__log_commands] )) ||
+_autonomy__subcmd__help__subcmd__log_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help log commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__plan_commands] )) ||
+_autonomy__subcmd__help__subcmd__plan_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help plan commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__preview_commands] )) ||
+_autonomy__subcmd__help__subcmd__preview_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help preview commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__recover_commands] )) ||
+_autonomy__subcmd__help__subcmd__recover_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help recover commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__reject_commands] )) ||
+_autonomy__subcmd__help__subcmd__reject_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help reject commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__rollback_commands] )) ||
+_autonomy__subcmd__help__subcmd__rollback_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help rollback commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__rules_commands] )) ||
+_autonomy__subcmd__help__subcmd__rules_commands() {
+    local commands; commands=(
+'suggest:Propose additions to autonomy.toml from the history, as a unified diff' \
+    )
+    _describe -t commands 'autonomy help rules commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__rules__subcmd__suggest_commands] )) ||
+_autonomy__subcmd__help__subcmd__rules__subcmd__suggest_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help rules suggest commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__sandbox_commands] )) ||
+_autonomy__subcmd__help__subcmd__sandbox_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help sandbox commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__stats_commands] )) ||
+_autonomy__subcmd__help__subcmd__stats_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help stats commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__status_commands] )) ||
+_autonomy__subcmd__help__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help status commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__help__subcmd__verify_commands] )) ||
+_autonomy__subcmd__help__subcmd__verify_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy help verify commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__init_commands] )) ||
+_autonomy__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy init commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__log_commands] )) ||
+_autonomy__subcmd__log_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy log commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__plan_commands] )) ||
+_autonomy__subcmd__plan_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy plan commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__preview_commands] )) ||
+_autonomy__subcmd__preview_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy preview commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__recover_commands] )) ||
+_autonomy__subcmd__recover_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy recover commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__reject_commands] )) ||
+_autonomy__subcmd__reject_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy reject commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rollback_commands] )) ||
+_autonomy__subcmd__rollback_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy rollback commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rules_commands] )) ||
+_autonomy__subcmd__rules_commands() {
+    local commands; commands=(
+'suggest:Propose additions to autonomy.toml from the history, as a unified diff' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'autonomy rules commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rules__subcmd__help_commands] )) ||
+_autonomy__subcmd__rules__subcmd__help_commands() {
+    local commands; commands=(
+'suggest:Propose additions to autonomy.toml from the history, as a unified diff' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'autonomy rules help commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rules__subcmd__help__subcmd__help_commands] )) ||
+_autonomy__subcmd__rules__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy rules help help commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rules__subcmd__help__subcmd__suggest_commands] )) ||
+_autonomy__subcmd__rules__subcmd__help__subcmd__suggest_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy rules help suggest commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__rules__subcmd__suggest_commands] )) ||
+_autonomy__subcmd__rules__subcmd__suggest_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy rules suggest commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__sandbox_commands] )) ||
+_autonomy__subcmd__sandbox_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy sandbox commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__stats_commands] )) ||
+_autonomy__subcmd__stats_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy stats commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__status_commands] )) ||
+_autonomy__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy status commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__verify_commands] )) ||
+_autonomy__subcmd__verify_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy verify commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_autonomy" ]; then
+    _autonomy "$@"
+else
+    compdef _autonomy autonomy
+fi
