@@ -4,7 +4,8 @@
 //! 1. every new content to its temp file (final mode set), then all of them fsynced at
 //!    once;
 //! 2. for each replaced file, its `before` re-checked and its old inode kept by a hard
-//!    link in the run's backup folder, then that folder fsynced once;
+//!    link in the run's backup folder (unless the store already holds that content),
+//!    then that folder fsynced once;
 //! 3. in plan order, each path replaced by a rename (a deleted file is moved out to the
 //!    backup folder), then every folder touched fsynced once, all at once.
 //!
@@ -262,7 +263,12 @@ impl StepCtx<'_> {
             }
             let (c, rel) = (&changes[i], &rels[&i]);
             self.check_before(rel, c)?;
-            if c.before.file_hash().is_some() {
+            let Some(old) = c.before.file_hash() else {
+                continue;
+            };
+            // Old content already in the store (a rollback, a re-apply) needs no backup:
+            // undo and recovery restore it from there, verified, and the snapshot exists.
+            if !self.blobs.contains(old) {
                 let dir = self
                     .dirs
                     .get(&rel.parent())
@@ -270,8 +276,8 @@ impl StepCtx<'_> {
                 keep_old_unsynced(dir, rel.file_name(), &self.backups, &i.to_string())
                     .map_err(|e| Error::io(format!("keeping the old {rel}"), e))?;
                 kept = true;
-                failpoint("step.after_backup");
             }
+            failpoint("step.after_backup");
         }
         if kept {
             sync(&self.backups).map_err(|e| Error::io("syncing the backup folder", e))?;
