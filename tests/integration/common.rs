@@ -262,8 +262,13 @@ pub fn rand_suffix() -> String {
     )
 }
 
-/// Skip a test with a printed reason (never silently).
+/// Skip a test with a printed reason (never silently). Under CI (`CI=true`) a skip is a
+/// failure: CI runs as root with every tool installed by `.ci/run`, so a skip there means a
+/// missing install step, not a machine that cannot run the test.
 pub fn skip(reason: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("SKIPPED under CI, which counts as a failure: {reason}");
+    }
     eprintln!("SKIPPED: {reason}");
 }
 

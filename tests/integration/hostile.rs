@@ -1216,20 +1216,6 @@ fn hostile_allowed_signers_are_refused_and_change_nothing() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Bundles
-
-#[test]
-fn hostile_bundles() {
-    let env = Env::new();
-    let out = env.output(&["export", "--help"]);
-    if out.status.code() != Some(0) {
-        return skip("no `autonomy export` (bundles) in this build; the bundle family is not run");
-    }
-    // When bundles exist, this family is to be written against their documented format.
-    skip("`autonomy export` exists but the bundle corpus is not written yet");
-}
-
-// ---------------------------------------------------------------------------------------
 // The rules file (`autonomy.toml`), which comes with the project (a clone can carry it).
 
 #[test]
