@@ -7,6 +7,7 @@ pub mod hashes;
 pub mod journal;
 pub mod lock;
 pub mod sync;
+pub mod trust;
 
 use std::fs::File;
 use std::io;
