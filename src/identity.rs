@@ -76,8 +76,7 @@ pub fn user_name(uid: u32) -> Option<String> {
 
 /// The operating-system user running this process (real uid) and its login name: what a
 /// terminal approval records beside the identity it claims, since `--as` can claim any.
-pub fn os_user() -> (u32, String) {
+pub fn os_user() -> (u32, Option<String>) {
     let uid = rustix::process::getuid().as_raw();
-    let name = user_name(uid).unwrap_or_else(|| format!("uid {uid}"));
-    (uid, name)
+    (uid, user_name(uid))
 }

@@ -3,6 +3,7 @@
 
 pub mod blobs;
 pub mod check;
+pub mod derived;
 pub mod hashes;
 pub mod journal;
 pub mod lock;

@@ -272,3 +272,396 @@ fn state_that_another_user_could_swap_is_refused() {
         &["symbolic link"],
     );
 }
+
+// ---- Finding 12: derived tables against the events ----------------------------------
+
+/// `stdout+stderr` of an output, for needles that may be on either.
+fn said(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `verify` exits 7 and says every one of `needles`.
+fn verify_finds(env: &Env, what: &str, needles: &[&str]) {
+    let o = env.output(&["verify"]);
+    assert_exit_in(&o, &[7], &format!("{what}: verify"));
+    for n in needles {
+        assert!(
+            said(&o).contains(n),
+            "{what}: verify does not say {n:?}: {}",
+            text(&o)
+        );
+    }
+}
+
+fn write_plan(path: &str, content: &str) -> String {
+    format!(
+        "title = \"write {path}\"\n[[action]]\nkind = \"write\"\npath = \"{path}\"\ncontent = \"{content}\\n\"\n"
+    )
+}
+
+/// The issue's case: a signed approval used for a second time. Only signed approvals
+/// count; the plan is applied with one and rolled back, so the workspace is as the plan
+/// expects again. Editing the plan's status back to approved and clearing the approval's
+/// `consumed_by` used to let the same file apply it again while `verify` passed.
+#[test]
+fn an_approval_cannot_be_used_twice_through_edited_tables() {
+    let env = Env::new();
+    env.write(
+        "autonomy.toml",
+        "[[rule]]\nname = \"signed only\"\napprovals = 1\nsigned = true\n",
+    );
+    env.write("a.txt", "before\n");
+    let Some((key, public)) = ssh_key(env.tmp.path(), "signer") else {
+        return;
+    };
+    env.allow_signer(ACTOR, &public);
+    let id = env.plan(&write_plan("a.txt", "after"));
+    let approval = env.sign(&id, &key);
+    let approval = approval.to_str().expect("utf8");
+    assert_exit_in(
+        &env.output(&["apply", &id, "--approval", approval]),
+        &[0],
+        "apply",
+    );
+    let rev = env.rollback_plan(&id);
+    let rev_approval = env.sign(&rev, &key);
+    let o = env.output(&[
+        "rollback",
+        &id,
+        "--approval",
+        rev_approval.to_str().expect("utf8"),
+    ]);
+    assert_exit_in(&o, &[0], "rollback");
+    assert_eq!(env.read_str("a.txt"), "before\n");
+    env.verify_ok();
+    // Presented again as is: refused.
+    let o = env.output(&["apply", &id, "--approval", approval]);
+    assert_exit_in(&o, &[1, 3], "apply again, untouched journal");
+
+    let short = &id[..12];
+    env.journal()
+        .execute_batch(&format!(
+            "UPDATE plans SET status = 'approved' WHERE id = '{id}';
+             UPDATE approvals SET consumed_by = NULL WHERE plan = '{id}';"
+        ))
+        .expect("tamper");
+    verify_finds(
+        &env,
+        "status and consumed_by edited",
+        &[
+            &format!(
+                "plans row {short}: status is \"approved\", but the events say \"rolled_back\""
+            ),
+            "consumed approval",
+            "no approvals row has consumed_by",
+        ],
+    );
+    let o = env.output(&["apply", &id, "--approval", approval]);
+    assert_exit_in(&o, &[7], "the approval used a second time");
+    assert!(
+        said(&o).contains(&format!(
+            "plan {short} is \"approved\" in the plans table, but its events say \"applied\""
+        )),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(env.read_str("a.txt"), "before\n", "applied a second time");
+}
+
+/// A history touching every derived table: a signed approval consumed by an exec plan's
+/// run (run_exec rows, kept output), a rollback, a terminal approval, a rejected plan, a
+/// failed run and a pending plan. Returns (env, the exec plan, the rejected plan).
+fn rich_history() -> Option<(Env, String, String)> {
+    let env = Env::new();
+    env.write(
+        "autonomy.toml",
+        "[exec]\nallow = true\ncommands = [\"sh\"]\ntimeout = \"20s\"\n",
+    );
+    env.write("a.txt", "a\n");
+    env.write("gen/old.txt", "old\n");
+    let (key, public) = ssh_key(env.tmp.path(), "signer")?;
+    env.allow_signer(ACTOR, &public);
+    let p1 = env.plan(&format!(
+        "{}[[action]]\nkind = \"exec\"\nrun = [\"sh\", \"-c\", \"echo hi; echo new > gen/old.txt\"]\ntouches = [\"gen/**\"]\n",
+        write_plan("a.txt", "A")
+    ));
+    let file = env.sign(&p1, &key);
+    let o = env.output(&["apply", &p1, "--approval", file.to_str().expect("utf8")]);
+    assert_exit_in(&o, &[0], "apply the exec plan");
+    let rev = env.rollback_plan(&p1);
+    env.approve(&rev);
+    assert_exit_in(&env.output(&["rollback", &p1]), &[0], "rollback");
+    let p2 = env.plan(&write_plan("b.txt", "b"));
+    env.approve(&p2);
+    env.apply_ok(&p2);
+    let p3 = env.plan(&write_plan("c.txt", "c"));
+    assert_exit_in(&env.output(&["reject", &p3]), &[0], "reject");
+    let p4 = env.plan("title = \"fails\"\n[[action]]\nkind = \"exec\"\nrun = [\"sh\", \"-c\", \"exit 3\"]\ntouches = [\"gen/**\"]\n");
+    env.approve(&p4);
+    assert_exit_in(&env.output(&["apply", &p4]), &[1], "a failing run");
+    env.plan(&write_plan("d.txt", "d"));
+    env.verify_ok();
+    Some((env, p1, p3))
+}
+
+/// Every derived table edited in turn (on a fresh copy of the journal each time): `verify`
+/// exits 7 naming the table, the row and what the events say. Before the fix, `verify`
+/// passed every one of these.
+#[test]
+fn verify_checks_every_derived_table_against_the_events() {
+    let Some((env, p1, p3)) = rich_history() else {
+        return;
+    };
+    let c = env.journal();
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("checkpoint");
+    drop(c);
+    let db = env.path(".autonomy/journal.db");
+    let pristine = std::fs::read(&db).expect("read journal");
+    let run_of = |plan: &str, state: &str| -> i64 {
+        env.journal()
+            .query_row(
+                "SELECT id FROM runs WHERE plan = ?1 AND state = ?2",
+                [plan, state],
+                |r| r.get(0),
+            )
+            .expect("run")
+    };
+    let (committed, failed) = (run_of(&p1, "committed"), {
+        env.journal()
+            .query_row("SELECT id FROM runs WHERE state = 'failed'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .expect("failed run")
+    });
+    let (s1, s3) = (&p1[..12], &p3[..12]);
+    let cases: Vec<(String, Vec<String>)> = vec![
+        (
+            format!("UPDATE plans SET status = 'applied' WHERE id = '{p1}'"),
+            vec![format!(
+                "plans row {s1}: status is \"applied\", but the events say \"rolled_back\""
+            )],
+        ),
+        (
+            format!("UPDATE plans SET status = 'pending' WHERE id = '{p3}'"),
+            vec![format!(
+                "plans row {s3}: status is \"pending\", but the events say \"rejected\""
+            )],
+        ),
+        (
+            "UPDATE plans SET seq = -seq".into(),
+            vec!["its seq puts it at position 1".into()],
+        ),
+        (
+            format!("UPDATE plans SET title = 'harmless' WHERE id = '{p1}'"),
+            vec![format!("plans row {s1}: title is \"harmless\"")],
+        ),
+        (
+            format!("UPDATE changes SET path = 'z.txt' WHERE plan = '{p1}'"),
+            vec![format!("changes rows of plan {s1}")],
+        ),
+        (
+            format!("UPDATE runs SET state = 'failed' WHERE id = {committed}"),
+            vec![format!(
+                "runs row {committed}: state is \"failed\", but the events say \"committed\""
+            )],
+        ),
+        (
+            format!("UPDATE runs SET state = 'committed' WHERE id = {failed}"),
+            vec![format!(
+                "runs row {failed}: state is \"committed\", but the events say \"failed\""
+            )],
+        ),
+        (
+            "UPDATE approvals SET consumed_by = NULL".into(),
+            vec![
+                format!("run {committed} consumed approval"),
+                "no approvals row has consumed_by".into(),
+            ],
+        ),
+        (
+            format!("UPDATE approvals SET consumed_by = {committed} WHERE method = 'terminal'"),
+            vec!["a terminal approval marked consumed".into()],
+        ),
+        (
+            "UPDATE approvals SET principal = 'boss@example.com' WHERE method = 'terminal'".into(),
+            vec![
+                "has no event in the journal".into(),
+                "boss@example.com".into(),
+            ],
+        ),
+        (
+            "UPDATE approvals SET method = 'terminal' WHERE method = 'ssh'".into(),
+            vec!["has no event in the journal".into()],
+        ),
+        (
+            "DELETE FROM approvals WHERE method = 'terminal'".into(),
+            vec!["has no row (it was deleted)".into()],
+        ),
+        (
+            "UPDATE run_exec SET after = '{\"kind\":\"absent\"}' WHERE after IS NOT NULL".into(),
+            vec![format!(
+                "run_exec row (run {committed}, step 0, gen/old.txt)"
+            )],
+        ),
+        (
+            "DELETE FROM run_exec".into(),
+            vec![format!(
+                "run_exec: the run.step event of run {committed}, step 0, gen/old.txt has no row"
+            )],
+        ),
+        (
+            "DELETE FROM blobs_extra".into(),
+            vec![format!("blobs_extra: run:{committed} kept output blob")],
+        ),
+    ];
+    for (sql, needles) in &cases {
+        let _ = std::fs::remove_file(env.path(".autonomy/journal.db-wal"));
+        let _ = std::fs::remove_file(env.path(".autonomy/journal.db-shm"));
+        std::fs::write(&db, &pristine).expect("restore journal");
+        env.verify_ok();
+        env.journal().execute_batch(sql).expect("tamper");
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        verify_finds(&env, sql, &needles);
+    }
+}
+
+/// A committed run marked `running` again would be undone by `recover` without any
+/// approval; every command that looks for an interrupted run refuses with 7 instead.
+#[test]
+fn a_committed_run_marked_running_is_not_recovered() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let id = env.plan(&write_plan("a.txt", "A"));
+    env.approve(&id);
+    env.apply_ok(&id);
+    let next = env.plan_approved(&write_plan("b.txt", "B"));
+    env.journal()
+        .execute("UPDATE runs SET state = 'running'", [])
+        .expect("tamper");
+    for args in [vec!["recover"], vec!["apply", &next], vec!["status"]] {
+        let o = env.output(&args);
+        assert_exit_in(&o, &[7], &format!("{args:?}"));
+        assert!(
+            said(&o).contains("is \"running\" in the runs table, but its events say \"committed\""),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+    assert_eq!(
+        env.read_str("a.txt"),
+        "A\n",
+        "recover undid a committed run"
+    );
+    verify_finds(
+        &env,
+        "run marked running",
+        &["state is \"running\", but the events say \"committed\""],
+    );
+}
+
+/// An approval row added to the table (no event) does not count for `apply` either.
+#[test]
+fn a_forged_approval_row_does_not_approve() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let id = env.plan(&write_plan("a.txt", "A"));
+    env.journal()
+        .execute(
+            "INSERT INTO approvals (plan, at, principal, method, decision) VALUES (?1, '2026-01-01T00:00:00Z', 'boss@example.com', 'terminal', 'approve')",
+            [&id],
+        )
+        .expect("forge");
+    let o = env.output(&["apply", &id]);
+    assert_exit_in(&o, &[3], "apply with a forged row");
+    assert_eq!(env.read_str("a.txt"), "a\n");
+    verify_finds(&env, "forged row", &["has no event in the journal"]);
+}
+
+// ---- Finding 14: terminal approvals count once per OS user --------------------------
+
+const TWO_PEOPLE: &str = "[[rule]]\nname = \"two people\"\napprovals = 2\n";
+
+/// One person at one terminal approving `--as alice`, then `--as bob`, is one approval of
+/// the two the rule needs: `approve` says so instead of "approved", `apply` refuses (3)
+/// and says why. Before the fix the plan applied.
+#[test]
+fn one_os_user_under_two_names_is_one_person() {
+    let env = Env::new();
+    env.write("autonomy.toml", TWO_PEOPLE);
+    env.write("a.txt", "a\n");
+    let id = env.plan(&write_plan("a.txt", "A"));
+    let (out, code) = env.tty(&["approve", &id, "--as", "alice@example.com"], "y");
+    assert_eq!(code, 0, "{out}");
+    let (out, code) = env.tty(&["approve", &id, "--as", "bob@example.com"], "y");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("not approved yet"), "{out}");
+    assert!(
+        out.contains("alice@example.com, bob@example.com were all typed by one OS user"),
+        "{out}"
+    );
+    let o = env.output(&["apply", &id]);
+    assert_exit_in(&o, &[3], "apply with two names, one OS user");
+    let err = said(&o);
+    for n in [
+        "needs 2 approval(s), has 1",
+        "count as one person",
+        "signed approvals",
+    ] {
+        assert!(err.contains(n), "apply does not say {n:?}: {}", text(&o));
+    }
+    assert_eq!(env.read_str("a.txt"), "a\n");
+    // The OS user is in the chain beside the claimed identity.
+    let uid = rustix::process::getuid().as_raw();
+    let granted: Vec<_> = env
+        .events()
+        .into_iter()
+        .filter(|e| e["kind"] == "approval.granted")
+        .collect();
+    assert_eq!(granted.len(), 2);
+    for e in &granted {
+        let d = match &e["data"] {
+            serde_json::Value::String(t) => serde_json::from_str(t).expect("json"),
+            v => v.clone(),
+        };
+        assert_eq!(d["os_uid"], uid, "{d}");
+        assert!(d["os_user"].is_string(), "{d}");
+    }
+    env.verify_ok();
+}
+
+/// A terminal approval and a signed one by another principal (another key) are two
+/// people for an unsigned two-approval rule.
+#[test]
+fn a_terminal_and_a_signed_approval_by_another_principal_are_two() {
+    let env = Env::new();
+    env.write("autonomy.toml", TWO_PEOPLE);
+    env.write("a.txt", "a\n");
+    let Some((key, public)) = ssh_key(env.tmp.path(), "bob") else {
+        return;
+    };
+    env.allow_signer("bob@example.com", &public);
+    let id = env.plan(&write_plan("a.txt", "A"));
+    let (out, code) = env.tty(&["approve", &id, "--as", "alice@example.com"], "y");
+    assert_eq!(code, 0, "{out}");
+    let file = env.tmp.path().join("bob.approval");
+    let o = env.output(&[
+        "approve",
+        &id,
+        "--as",
+        "bob@example.com",
+        "--sign-with",
+        key.to_str().expect("utf8"),
+        "-o",
+        file.to_str().expect("utf8"),
+    ]);
+    assert_exit_in(&o, &[0], "bob signs");
+    let o = env.output(&["apply", &id, "--approval", file.to_str().expect("utf8")]);
+    assert_exit_in(&o, &[0], "terminal + signed");
+    assert_eq!(env.read_str("a.txt"), "A\n");
+    env.verify_ok();
+}
