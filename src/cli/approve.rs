@@ -34,7 +34,8 @@ pub struct ApproveArgs {
     /// Why you approve; recorded in the journal.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
-    /// Approve as this identity instead of the acting one.
+    /// Approve as this identity instead of the acting one. A terminal approval also
+    /// records your OS user, and counts once per OS user for rules needing several.
     #[arg(long = "as", value_name = "ID")]
     pub as_id: Option<String>,
     /// Print the approval statement to sign with any SSH tool, and nothing else.
