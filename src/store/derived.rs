@@ -524,7 +524,7 @@ impl Replay {
             };
             if !journaled {
                 out.push(format!(
-                    "approvals row {id} ({}) has no event in the journal: it was added or changed outside autonomy",
+                    "approvals row {id} ({}) has no event in the journal: it was added outside autonomy (or edited)",
                     key.describe()
                 ));
                 continue;
