@@ -82,7 +82,7 @@ set edit:completion:arg-completer[autonomy] = {|@words|
         }
         &'autonomy;approve'= {
             cand --reason 'Why you approve; recorded in the journal'
-            cand --as 'Approve as this identity instead of the acting one'
+            cand --as 'Approve as this identity instead of the acting one. A terminal approval also records your OS user, and counts once per OS user for rules needing several'
             cand --sign-with 'Sign the statement with this SSH private key and write an approval file'
             cand --signature 'Turn `ssh-keygen -Y sign` output (STATEMENT.sig next to STATEMENT) into an approval file'
             cand --statement-file 'The statement that --signature signed (default: the signature''s path without `.sig`)'

@@ -91,7 +91,7 @@ jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand preview" -l stat -d 'Only a diffstat: one line per path'
 complete -c autonomy -n "__fish_autonomy_using_subcommand preview" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l reason -d 'Why you approve; recorded in the journal' -r
-complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l as -d 'Approve as this identity instead of the acting one' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l as -d 'Approve as this identity instead of the acting one. A terminal approval also records your OS user, and counts once per OS user for rules needing several' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l sign-with -d 'Sign the statement with this SSH private key and write an approval file' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l signature -d 'Turn `ssh-keygen -Y sign` output (STATEMENT.sig next to STATEMENT) into an approval file' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l statement-file -d 'The statement that --signature signed (default: the signature\'s path without `.sig`)' -r -F

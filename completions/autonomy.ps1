@@ -90,7 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
         }
         'autonomy;approve' {
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why you approve; recorded in the journal')
-            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Approve as this identity instead of the acting one')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Approve as this identity instead of the acting one. A terminal approval also records your OS user, and counts once per OS user for rules needing several')
             [CompletionResult]::new('--sign-with', '--sign-with', [CompletionResultType]::ParameterName, 'Sign the statement with this SSH private key and write an approval file')
             [CompletionResult]::new('--signature', '--signature', [CompletionResultType]::ParameterName, 'Turn `ssh-keygen -Y sign` output (STATEMENT.sig next to STATEMENT) into an approval file')
             [CompletionResult]::new('--statement-file', '--statement-file', [CompletionResultType]::ParameterName, 'The statement that --signature signed (default: the signature''s path without `.sig`)')

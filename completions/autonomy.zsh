@@ -81,7 +81,7 @@ _arguments "${_arguments_options[@]}" : \
 (approve)
 _arguments "${_arguments_options[@]}" : \
 '--reason=[Why you approve; recorded in the journal]:TEXT:_default' \
-'--as=[Approve as this identity instead of the acting one]:ID:_default' \
+'--as=[Approve as this identity instead of the acting one. A terminal approval also records your OS user, and counts once per OS user for rules needing several]:ID:_default' \
 '(--signature)--sign-with=[Sign the statement with this SSH private key and write an approval file]:KEY:_files' \
 '--signature=[Turn \`ssh-keygen -Y sign\` output (STATEMENT.sig next to STATEMENT) into an approval file]:FILE:_files' \
 '--statement-file=[The statement that --signature signed (default\: the signature'\''s path without \`.sig\`)]:FILE:_files' \

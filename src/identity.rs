@@ -43,3 +43,40 @@ pub fn clean(raw: &str) -> String {
         .take(200)
         .collect()
 }
+
+/// The login name of `uid` from the password database (NSS), if it has one.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: `passwd` is plain data that getpwuid_r fills in; its string pointers
+        // point into `buf`, which outlives every use of them below.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let ret = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut pwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        if ret == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if ret != 0 || found.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null pw_name is a NUL-terminated string inside `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        return Some(clean(&name.to_string_lossy())).filter(|n| !n.is_empty());
+    }
+}
+
+/// The operating-system user running this process (real uid) and its login name: what a
+/// terminal approval records beside the identity it claims, since `--as` can claim any.
+pub fn os_user() -> (u32, Option<String>) {
+    let uid = rustix::process::getuid().as_raw();
+    (uid, user_name(uid))
+}

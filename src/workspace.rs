@@ -134,6 +134,31 @@ impl fmt::Display for RelPath {
     }
 }
 
+/// The root of the workspace containing `start`: the nearest folder at or above it that
+/// holds `.autonomy/`, which must then pass the ownership check
+/// ([`crate::store::trust::check`]). Another user's workspace is an error naming its
+/// owner, never silently used and never skipped for one further up (as git stops at the
+/// first `.git`). A `.autonomy` that is a symbolic link is refused the same way.
+pub fn find_root(start: &Path) -> Result<PathBuf> {
+    let start = std::path::absolute(start)
+        .map_err(|e| Error::io(format!("resolving {}", start.display()), e))?;
+    let mut cur: Option<&Path> = Some(&start);
+    while let Some(dir) = cur {
+        match std::fs::symlink_metadata(dir.join(STATE_DIR)) {
+            Ok(m) if m.is_dir() || m.is_symlink() => {
+                crate::store::trust::check(dir)?;
+                return Ok(dir.to_path_buf());
+            }
+            _ => cur = dir.parent(),
+        }
+    }
+    Err(Error::failed(format!(
+        "no autonomy workspace in {} or any parent folder",
+        start.display()
+    ))
+    .hint("run `autonomy init` at the project root first (or pass -C DIR)"))
+}
+
 /// An open workspace: its root on disk and a capability handle to it.
 pub struct Workspace {
     pub root: PathBuf,
@@ -144,22 +169,9 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Find the workspace containing `start` by walking up to a folder with `.autonomy/`.
+    /// Find the workspace containing `start` (see [`find_root`]) and open it.
     pub fn discover(start: &Path) -> Result<Workspace> {
-        let start = std::path::absolute(start)
-            .map_err(|e| Error::io(format!("resolving {}", start.display()), e))?;
-        let mut cur: Option<&Path> = Some(&start);
-        while let Some(dir) = cur {
-            if dir.join(STATE_DIR).is_dir() {
-                return Workspace::open(dir);
-            }
-            cur = dir.parent();
-        }
-        Err(Error::failed(format!(
-            "no autonomy workspace in {} or any parent folder",
-            start.display()
-        ))
-        .hint("run `autonomy init` at the project root first (or pass -C DIR)"))
+        Workspace::open(&find_root(start)?)
     }
 
     pub fn open(root: &Path) -> Result<Workspace> {

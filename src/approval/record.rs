@@ -1,6 +1,12 @@
 //! Recording approvals in the journal: interactive decisions, and signed approval files
 //! verified in-process (each accepted one `approval.granted`, each refused one
 //! `approval.refused` with the reason in words).
+//!
+//! A terminal decision records the OS user who typed it (`os_uid`, `os_user`) beside the
+//! identity it claims, since `--as` can claim any: for k-of-n rules terminal approvals
+//! count once per OS user (see `gate`). The gate reads terminal approvals from the
+//! hash-chained events, and whether a signed approval was consumed from the events as
+//! well as the table, so an edited approvals table cannot add or revive an approval.
 
 use super::allowed_signers::AllowedSigners;
 use super::gate::{Held, Standing, evaluate};
@@ -32,6 +38,7 @@ pub fn record_decision(
     } else {
         ("decline", "approval.declined")
     };
+    let (os_uid, os_user) = crate::identity::os_user();
     s.journal.write(|tx| {
         tx.execute(
             "INSERT INTO approvals (plan, at, principal, method, decision, reason) VALUES (?1, ?2, ?3, 'terminal', ?4, ?5)",
@@ -46,28 +53,27 @@ pub fn record_decision(
             principal,
             kind,
             Some(plan_id),
-            &json!({ "method": "terminal", "principal": principal, "reason": reason }),
+            &json!({ "method": "terminal", "principal": principal, "reason": reason, "os_uid": os_uid, "os_user": os_user }),
         )?;
         Ok(())
     })
 }
 
-/// Interactive approvals recorded for a plan.
+/// Interactive approvals recorded for a plan, read from its `approval.granted` events.
 pub fn recorded(s: &Session, plan_id: &str) -> Result<Vec<Held>> {
-    let mut stmt = s.journal.conn.prepare(
-        "SELECT id, principal, method, key_fingerprint FROM approvals WHERE plan = ?1 AND decision = 'approve' AND method = 'terminal' ORDER BY id",
-    )?;
-    let rows = stmt
-        .query_map([plan_id], |r| {
-            Ok(Held {
-                row: Some(r.get(0)?),
-                principal: r.get(1)?,
-                method: r.get(2)?,
-                key: r.get(3)?,
+    Ok(
+        crate::store::derived::terminal_approvals(&s.journal.conn, plan_id)?
+            .into_iter()
+            .map(|t| Held {
+                row: None,
+                principal: t.principal,
+                method: "terminal".into(),
+                key: None,
+                os_uid: t.os_uid,
+                os_user: t.os_user,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+            .collect(),
+    )
 }
 
 /// The allowed-signers file the rules name (relative to the workspace root).
@@ -101,13 +107,17 @@ pub fn accept_files(
     }
     let signers = load_signers(s)?;
     let workspace = s.workspace_id()?;
+    // Consumed by the plan's own run.committed events (an approval names one plan), or
+    // by the table (any plan).
+    let consumed = crate::store::derived::consumed_for_plan(&s.journal.conn, plan_id)?;
     let mut out = Vec::new();
     for f in files {
         let name = f.display().to_string();
         let bytes = read_capped(f)?;
         let conn = &s.journal.conn;
         let is_consumed = |id: &str| -> bool {
-            conn.query_row(
+            consumed.contains(id)
+                || conn.query_row(
                 "SELECT 1 FROM approvals WHERE approval_id = ?1 AND consumed_by IS NOT NULL",
                 [id],
                 |_| Ok(()),
@@ -162,6 +172,8 @@ pub fn accept_files(
                     principal: acc.principal,
                     method: "ssh".into(),
                     key: Some(acc.fingerprint),
+                    os_uid: None,
+                    os_user: None,
                 });
             }
             Err(refusal) => {
@@ -223,8 +235,15 @@ pub fn unmet_error(short: &str, standings: &[Standing]) -> Error {
             )
         })
         .collect();
+    let mut lines = lines;
+    let notes = os_user_notes(standings);
+    lines.extend(notes.iter().map(|n| format!("  note: {n}")));
     let signed = standings.iter().any(|s| !s.met() && s.requirement.signed);
-    let hint = if signed {
+    let hint = if !notes.is_empty() && !signed {
+        format!(
+            "terminal approvals count once per OS user: have another person approve from their own account (`autonomy approve {short}`), or pass signed approvals by distinct people with distinct keys (`autonomy approve {short} --sign-with KEY`, then --approval FILE), which are the real multi-person gate"
+        )
+    } else if signed {
         format!(
             "have approvers sign it (`autonomy approve {short} --sign-with KEY`) and pass each file with --approval FILE"
         )
@@ -238,4 +257,34 @@ pub fn unmet_error(short: &str, standings: &[Standing]) -> Error {
         lines.join("\n")
     ))
     .hint(hint)
+}
+
+/// The notes of unmet requirements about one OS user approving under several names.
+fn os_user_notes(standings: &[Standing]) -> Vec<String> {
+    let mut notes: Vec<String> = standings
+        .iter()
+        .filter(|s| !s.met())
+        .filter_map(|s| s.note.clone())
+        .collect();
+    notes.dedup();
+    notes
+}
+
+/// After a terminal approval of `plan_id`: `None` when the approvals now meet every
+/// requirement, else what is still missing, in words, with why an approval under another
+/// name by the same OS user did not count. `approve` says this instead of "approved".
+pub fn still_needed(s: &Session, plan_id: &str, plan: &Plan) -> Result<Option<String>> {
+    let held = recorded(s, plan_id)?;
+    let standings = standings(s, plan, &held)?;
+    if standings.iter().all(|st| st.met()) {
+        return Ok(None);
+    }
+    let err = unmet_error(&plan_id[..12.min(plan_id.len())], &standings);
+    let body: Vec<&str> = err.message.lines().skip(1).collect();
+    Ok(Some(format!(
+        "{}
+{}",
+        body.join("\n"),
+        err.hint.unwrap_or_default()
+    )))
 }

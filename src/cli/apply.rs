@@ -88,6 +88,8 @@ pub fn run_plan(
     if let Some(e) = status_refusal(row) {
         return Err(e);
     }
+    // The status just read must be the one the plan's events give (exit 7 otherwise).
+    crate::store::derived::check_plan_row(&s.journal.conn, &row.id)?;
     s.rules()?.check_denied(plan)?;
     s.rules()?.check_limits(plan, &|h| s.blobs.size(h))?;
     let consume = gate::ensure(s, &row.id, plan, &row.status, approvals)?;

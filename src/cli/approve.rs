@@ -34,7 +34,8 @@ pub struct ApproveArgs {
     /// Why you approve; recorded in the journal.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
-    /// Approve as this identity instead of the acting one.
+    /// Approve as this identity instead of the acting one. A terminal approval also
+    /// records your OS user, and counts once per OS user for rules needing several.
     #[arg(long = "as", value_name = "ID")]
     pub as_id: Option<String>,
     /// Print the approval statement to sign with any SSH tool, and nothing else.
@@ -102,9 +103,16 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
     let yes = gate::ask(&short)?;
     record::record_decision(&mut s, &row.id, &approver, yes, args.reason.as_deref())?;
     if yes {
-        ui::say(&format!(
-            "Approved plan {short} as {approver}. Apply it with `autonomy apply {short}`."
-        ));
+        // Recorded, but say what is still missing rather than "approved" (one OS user
+        // approving under a second name with --as is still one person).
+        match record::still_needed(&s, &row.id, &plan).ok().flatten() {
+            Some(missing) => ui::say(&format!(
+                "Recorded the approval of plan {short} as {approver}, but the plan is not approved yet:\n{missing}"
+            )),
+            None => ui::say(&format!(
+                "Approved plan {short} as {approver}. Apply it with `autonomy apply {short}`."
+            )),
+        }
         Ok(())
     } else {
         Err(Error::not_approved(format!("plan {short} was declined by {approver}; nothing was approved"))

@@ -19,15 +19,12 @@ fn candidates(current: &OsStr, statuses: &[&str]) -> Vec<CompletionCandidate> {
     let Some(start) = start_dir() else {
         return Vec::new();
     };
-    let mut dir = Some(start.as_path());
-    while let Some(d) = dir {
-        let db = d.join(crate::workspace::STATE_DIR).join("journal.db");
-        if db.is_file() {
-            return query(&db, statuses, &prefix).unwrap_or_default();
-        }
-        dir = d.parent();
-    }
-    Vec::new()
+    // Only a workspace the user may use (another user's journal is not even read).
+    let Ok(root) = crate::workspace::find_root(&start) else {
+        return Vec::new();
+    };
+    let db = root.join(crate::workspace::STATE_DIR).join("journal.db");
+    query(&db, statuses, &prefix).unwrap_or_default()
 }
 
 /// Where the command being completed will run: the current directory, or the `-C DIR` on

@@ -2,7 +2,6 @@
 //! presented files), and at a terminal offer to preview and approve what is missing.
 
 use super::ui;
-use crate::approval::gate::Held;
 use crate::approval::record;
 use crate::error::Result;
 use crate::plan::Plan;
@@ -30,12 +29,8 @@ pub fn ensure(
         if ask(short)? {
             let actor = s.actor.clone();
             record::record_decision(s, plan_id, &actor, true, None)?;
-            held.push(Held {
-                row: None,
-                principal: actor,
-                method: "terminal".into(),
-                key: None,
-            });
+            held = record::recorded(s, plan_id)?;
+            held.extend(signed.iter().cloned());
             standings = record::standings(s, plan, &held)?;
         } else {
             let actor = s.actor.clone();

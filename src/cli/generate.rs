@@ -63,10 +63,14 @@ const FILES: [(&str, &str); 6] = [
     ),
 ];
 
-const ENVIRONMENT: [(&str, &str); 7] = [
+const ENVIRONMENT: [(&str, &str); 8] = [
     (
         "AUTONOMY_ACTOR",
         "The acting identity recorded with every event (default: git's user.email, else login@hostname).",
+    ),
+    (
+        "AUTONOMY_SAFE_DIRECTORIES",
+        "Workspaces to use even though their .autonomy/ is not owned by you (or is writable by others): colon-separated absolute paths, or * for any. Without it such a workspace is refused (exit 1), as git refuses another user's .git.",
     ),
     (
         "AUTONOMY_PAGER, PAGER",

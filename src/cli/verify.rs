@@ -7,8 +7,10 @@ use crate::session::Session;
 /// Check the journal's hash chain, the blob store and every signature
 ///
 /// Runs SQLite's integrity check and checks the hash chain from the init event, every plan
-/// against its id, every blob (re-hashed), every recorded signature, and that every run
-/// ended. Exit 7 naming each failure.
+/// against its id, every blob (re-hashed), every recorded signature, that every run
+/// ended, and every derived table (plan status, approvals and which run consumed them,
+/// run state, exec effects, kept output) against what the events say it must hold. Exit 7
+/// naming each failure (for a table: the table, the row and the value the events give).
 ///
 /// The chain detects edits, insertions, deletions and reordering. It cannot detect a rewrite
 /// of the whole tail by someone with write access; record `autonomy log --head` elsewhere (a

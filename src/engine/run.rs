@@ -108,16 +108,22 @@ pub fn drift_error(plan_short: &str, drifted: &[(String, State)]) -> Error {
     .hint("nothing was changed; make a new plan against the current files")
 }
 
-/// A run left `running` by a process that is gone (the caller holds the lock).
+/// A run left `running` by a process that is gone (the caller holds the lock). A row
+/// marked running whose events say it ended is an integrity error (exit 7): recovering it
+/// would undo a committed run without an approval.
 pub fn interrupted(journal: &Journal) -> Result<Option<(i64, String)>> {
-    Ok(journal
+    let found: Option<(i64, String)> = journal
         .conn
         .query_row(
             "SELECT id, plan FROM runs WHERE state = 'running' ORDER BY id LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()?)
+        .optional()?;
+    if let Some((run, plan)) = &found {
+        crate::store::derived::check_running_row(&journal.conn, *run, plan)?;
+    }
+    Ok(found)
 }
 
 pub fn interrupted_error(run: i64, plan: &str) -> Error {
@@ -327,8 +333,12 @@ pub fn execute(
                 &json!({ "run": run, "path": c.path, "action": format!("exec:{}", c.verb()), "step": k, "before": c.before, "after": c.after }),
             )?;
         }
+        // The ids consumed are named in run.committed too: `verify` and the approval gate
+        // check the approvals table's consumed_by against that event.
+        let mut consumed: Vec<String> = Vec::new();
         for id in consume {
             tx.execute("UPDATE approvals SET consumed_by = ?2 WHERE id = ?1", params![id, run])?;
+            consumed.extend(tx.query_row("SELECT approval_id FROM approvals WHERE id = ?1", [id], |r| r.get::<_, Option<String>>(0))?);
         }
         for &i in &order {
             let c = &plan.changes[i];
@@ -350,7 +360,7 @@ pub fn execute(
             &json!({
                 "run": run, "kind": kind.as_str(), "duration_ms": duration_ms,
                 "files_changed": outcome.files_changed, "bytes_written": outcome.bytes_written,
-                "reverses": plan.reverses, "exec": outcome.exec, "verify": outcome.verify,
+                "reverses": plan.reverses, "exec": outcome.exec, "verify": outcome.verify, "consumed": consumed,
                 "verify_ms": outcome.verify.as_ref().and_then(|v| v.get("wall_ms").cloned()),
             }),
         )?;

@@ -288,7 +288,16 @@ pub fn render_text(
             Some(k) => format!("signed, key {k}"),
             None => h.method.clone(),
         };
-        let _ = writeln!(out, "           approved by {} ({how})", h.principal);
+        let typed_by = match (&h.os_user, h.os_uid) {
+            (Some(user), Some(uid)) => format!(", typed by OS user {user} (uid {uid})"),
+            (None, Some(uid)) => format!(", typed by OS user uid {uid}"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "           approved by {} ({how}){typed_by}",
+            h.principal
+        );
     }
     if let Some(d) = &p.description {
         let _ = writeln!(out);

@@ -1,8 +1,12 @@
 //! Integrity checks behind `autonomy verify`: SQLite's own check, the events' hash chain
-//! from the `init` event, every stored plan against its id, every blob a plan or snapshot
-//! needs (re-hashed), every recorded signature, and the state of every run.
+//! from the `init` event, every stored plan against its id (and the plans and changes
+//! rows against the plan), every blob a plan or snapshot needs (re-hashed), every recorded
+//! signature, and every derived table (plan status, approvals and their use, run state,
+//! exec effects, kept output) against what the events say it must hold
+//! ([`super::derived`]).
 
 use super::blobs::BlobStore;
+use super::derived::Replay;
 use super::journal::{EVENT_COLUMNS, GENESIS, Journal, event_digest};
 use crate::error::Result;
 use crate::plan::Plan;
@@ -40,6 +44,9 @@ pub fn verify(
     // SQLite's own check reads the whole file: it runs on a second connection, on the
     // other core, while this one walks the chain. Its finding is listed first, as always.
     let integrity = spawn_integrity_check(j);
+    // One read transaction: the events and the tables derived from them are compared as
+    // of one moment, whatever another process commits meanwhile.
+    let snapshot = j.conn.unchecked_transaction()?;
     for trigger in ["events_no_update", "events_no_delete"] {
         let present: bool = j
             .conn
@@ -56,10 +63,10 @@ pub fn verify(
             ));
         }
     }
-    check_chain(j, &mut r, expect_head)?;
+    let replay = check_chain(j, &mut r, expect_head)?;
     check_plans_and_blobs(j, blobs, &mut r)?;
     check_signatures(j, &mut r)?;
-    check_approvals_journaled(j, &mut r)?;
+    replay.compare(&j.conn, &mut r.problems)?;
     let mut stmt = j.conn.prepare("SELECT id, state FROM runs ORDER BY id")?;
     let runs = stmt.query_map([], |row| {
         Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
@@ -76,6 +83,7 @@ pub fn verify(
                 .push(format!("run {id} has an unknown state {other:?}")),
         }
     }
+    drop(snapshot);
     let integrity = match integrity {
         Some(h) => h
             .join()
@@ -143,7 +151,9 @@ fn read_row<'a>(row: &'a rusqlite::Row) -> rusqlite::Result<Row<'a>> {
     })
 }
 
-fn check_chain(j: &Journal, r: &mut Report, expect_head: Option<(i64, &str)>) -> Result<()> {
+/// Walk the chain, and fold every event into the facts the derived tables must hold.
+fn check_chain(j: &Journal, r: &mut Report, expect_head: Option<(i64, &str)>) -> Result<Replay> {
+    let mut replay = Replay::default();
     let workspace = j.workspace_id().unwrap_or_default();
     let mut stmt = j
         .conn
@@ -215,6 +225,7 @@ fn check_chain(j: &Journal, r: &mut Report, expect_head: Option<(i64, &str)>) ->
                 r.problems.push(format!("event {seq} has hash {} but the recorded head says {hash}: the journal was rewritten", String::from_utf8_lossy(e.hash)));
             }
         }
+        replay.feed(&j.conn, e.seq, e.actor, e.kind, e.plan, e.data);
         prev.clear();
         prev.extend_from_slice(e.hash);
         expected_seq = e.seq + 1;
@@ -238,23 +249,32 @@ fn check_chain(j: &Journal, r: &mut Report, expect_head: Option<(i64, &str)>) ->
             expected_seq - 1
         ));
     }
-    Ok(())
+    Ok(replay)
 }
 
 fn check_plans_and_blobs(j: &Journal, blobs: &BlobStore, r: &mut Report) -> Result<()> {
     let mut needed: BTreeSet<String> = BTreeSet::new();
-    let mut stmt = j
-        .conn
-        .prepare("SELECT id, status, canonical FROM plans ORDER BY seq")?;
+    let mut stmt = j.conn.prepare(
+        "SELECT id, status, canonical, created, title, author, reverses FROM plans ORDER BY seq",
+    )?;
     let rows = stmt.query_map([], |row| {
         Ok((
             row.get::<_, String>(0)?,
             row.get::<_, String>(1)?,
             row.get::<_, String>(2)?,
+            [
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+            ],
+            row.get::<_, Option<String>>(6)?,
         ))
     })?;
+    let mut changes = j.conn.prepare(
+        "SELECT idx, path, before_hash, after_hash FROM changes WHERE plan = ?1 ORDER BY idx",
+    )?;
     for row in rows {
-        let (id, status, canonical) = row?;
+        let (id, status, canonical, columns, reverses) = row?;
         r.plans += 1;
         let plan = match Plan::from_canonical(&canonical) {
             Ok(p) if p.id() == id => p,
@@ -271,6 +291,7 @@ fn check_plans_and_blobs(j: &Journal, blobs: &BlobStore, r: &mut Report) -> Resu
                 continue;
             }
         };
+        check_plan_columns(&plan, &id, &columns, &reverses, &mut changes, r)?;
         for c in &plan.changes {
             if let Some(h) = c.after.file_hash()
                 && c.before.file_hash() != Some(h)
@@ -313,96 +334,109 @@ fn check_plans_and_blobs(j: &Journal, blobs: &BlobStore, r: &mut Report) -> Resu
     Ok(())
 }
 
+/// The plans row's columns and the plan's changes rows hold what the stored plan (which
+/// hashes to its id) says: titles and authors are shown from them, rollback coverage, risk
+/// and gc read the changes index.
+fn check_plan_columns(
+    plan: &Plan,
+    id: &str,
+    columns: &[String; 3],
+    reverses: &Option<String>,
+    changes: &mut rusqlite::Statement,
+    r: &mut Report,
+) -> Result<()> {
+    let short = &id[..12.min(id.len())];
+    let want = [&plan.created, &plan.title, &plan.author];
+    for ((name, have), want) in ["created", "title", "author"].iter().zip(columns).zip(want) {
+        if have != want {
+            r.problems.push(format!(
+                "plans row {short}: {name} is {:?}, but the stored plan says {:?}",
+                crate::error::clip_lines(have, 100),
+                crate::error::clip_lines(want, 100)
+            ));
+        }
+    }
+    if *reverses != plan.reverses {
+        r.problems.push(format!(
+            "plans row {short}: reverses {:?}, but the stored plan says {:?}",
+            reverses, plan.reverses
+        ));
+    }
+    type ChangeRow = (i64, String, Option<String>, Option<String>);
+    let rows: Vec<ChangeRow> = changes
+        .query_map([id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let want: Vec<ChangeRow> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                i as i64,
+                c.path.clone(),
+                c.before.file_hash().map(str::to_string),
+                c.after.file_hash().map(str::to_string),
+            )
+        })
+        .collect();
+    if rows != want {
+        let at = rows
+            .iter()
+            .zip(&want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(rows.len().min(want.len()));
+        r.problems.push(format!(
+            "changes rows of plan {short}: {} row(s) where the stored plan has {} change(s); first difference at index {at} ({})",
+            rows.len(),
+            want.len(),
+            want.get(at).map_or("no such change", |w| w.1.as_str())
+        ));
+    }
+    Ok(())
+}
+
 fn check_signatures(j: &Journal, r: &mut Report) -> Result<()> {
-    let mut stmt = j
-        .conn
-        .prepare("SELECT id, plan, statement, signature FROM approvals WHERE method = 'ssh'")?;
+    let mut stmt = j.conn.prepare(
+        "SELECT id, plan, statement, signature, approval_id, principal, key_fingerprint FROM approvals WHERE method = 'ssh'",
+    )?;
     let rows = stmt.query_map([], |row| {
         Ok((
             row.get::<_, i64>(0)?,
             row.get::<_, String>(1)?,
             row.get::<_, Option<String>>(2)?,
             row.get::<_, Option<String>>(3)?,
+            [
+                row.get::<_, Option<String>>(4)?,
+                row.get::<_, Option<String>>(5)?,
+                row.get::<_, Option<String>>(6)?,
+            ],
         ))
     })?;
     for row in rows {
-        let (id, plan, statement, file) = row?;
+        let (id, plan, statement, file, [approval_id, principal, key]) = row?;
         r.signatures += 1;
+        // The signature, and that the row's plan, approval id, approver and key are the
+        // ones it signs (the gate counts principals and keys).
         let ok = (|| {
             let file = crate::approval::file::parse_approval_file(file?.as_bytes()).ok()?;
-            crate::approval::sshsig::verify_signature(
+            let signer = crate::approval::sshsig::verify_signature(
                 file.statement_text.as_bytes(),
                 &file.signature_pem,
             )
             .ok()?;
-            (file.statement.plan == plan && Some(file.statement_text) == statement).then_some(())
+            let st = &file.statement;
+            (st.plan == plan
+                && Some(&st.approval) == approval_id.as_ref()
+                && Some(&st.approver) == principal.as_ref()
+                && Some(&signer.fingerprint) == key.as_ref()
+                && Some(&file.statement_text) == statement.as_ref())
+            .then_some(())
         })();
         if ok.is_none() {
             r.problems.push(format!(
                 "recorded signed approval {id} no longer verifies against its statement and plan"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Every approval row is the index of an `approval.granted` or `approval.declined` event
-/// in the chain (the gate counts rows): a row without its event was added outside autonomy.
-fn check_approvals_journaled(j: &Journal, r: &mut Report) -> Result<()> {
-    use std::collections::BTreeMap;
-    let mut events: BTreeMap<(String, String, String), i64> = BTreeMap::new();
-    let mut stmt = j.conn.prepare(
-        "SELECT plan, actor, kind, data FROM events WHERE kind IN ('approval.granted', 'approval.declined')",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok((
-            row.get::<_, Option<String>>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, String>(3)?,
-        ))
-    })?;
-    for row in rows {
-        let (plan, actor, kind, data) = row?;
-        let principal = serde_json::from_str::<serde_json::Value>(&data)
-            .ok()
-            .and_then(|d| {
-                d.get("principal")
-                    .and_then(|p| p.as_str())
-                    .map(str::to_string)
-            })
-            .unwrap_or(actor);
-        let decision = if kind == "approval.granted" {
-            "approve"
-        } else {
-            "decline"
-        };
-        *events
-            .entry((plan.unwrap_or_default(), principal, decision.to_string()))
-            .or_default() += 1;
-    }
-    let mut stmt = j.conn.prepare(
-        "SELECT plan, principal, decision, COUNT(*), MIN(id) FROM approvals GROUP BY plan, principal, decision",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, i64>(3)?,
-            row.get::<_, i64>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (plan, principal, decision, count, id) = row?;
-        let journaled = events
-            .get(&(plan.clone(), principal.clone(), decision.clone()))
-            .copied()
-            .unwrap_or(0);
-        if count > journaled {
-            r.problems.push(format!(
-                "approval row {id} ({decision} of plan {} by {principal}) has no event in the journal: it was added outside autonomy",
-                &plan[..12.min(plan.len())]
             ));
         }
     }

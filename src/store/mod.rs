@@ -3,10 +3,12 @@
 
 pub mod blobs;
 pub mod check;
+pub mod derived;
 pub mod hashes;
 pub mod journal;
 pub mod lock;
 pub mod sync;
+pub mod trust;
 
 use std::fs::File;
 use std::io;

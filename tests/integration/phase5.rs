@@ -352,9 +352,31 @@ fn a_high_risk_rule_is_enforced_at_apply() {
         "{err}"
     );
     assert!(!env.exists("deploy/app.yml"), "nothing was applied");
-    let (out, code) = env.tty(&["approve", &id, "--as", "second@example.com"], "y");
-    assert_eq!(code, 0, "{out}");
-    env.cmd().args(["apply", &id]).assert().success();
+    // The second approval is another person's: a signed one (the same OS user approving
+    // again `--as` someone else counts once; see hostile_state.rs).
+    let Some((key, public)) = ssh_key(env.tmp.path(), "second") else {
+        return;
+    };
+    env.allow_signer("second@example.com", &public);
+    let file = env.tmp.path().join("second.approval");
+    let (key, file) = (key.to_str().unwrap(), file.to_str().unwrap());
+    env.cmd()
+        .args([
+            "approve",
+            &id,
+            "--as",
+            "second@example.com",
+            "--sign-with",
+            key,
+            "-o",
+            file,
+        ])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["apply", &id, "--approval", file])
+        .assert()
+        .success();
     assert_eq!(env.read_str("deploy/app.yml"), "next\n");
 
     // A low-risk plan needs only the default approval.
