@@ -88,7 +88,8 @@ pub fn run_plan(
     if let Some(e) = status_refusal(row) {
         return Err(e);
     }
-    s.rules()?.check_denied(plan)?;
+    // The plan is untrusted and the workspace may have changed: every path check again.
+    crate::plan::check::check_plan(&s.ws, s.rules()?, plan)?;
     s.rules()?.check_limits(plan, &|h| s.blobs.size(h))?;
     let consume = gate::ensure(s, &row.id, plan, &row.status, approvals)?;
     let drifted = drift(&s.ws, plan)?;
