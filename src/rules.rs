@@ -301,6 +301,8 @@ impl Rules {
             if let Some(t) = &v.timeout {
                 parse_duration(t).map_err(|e| bad(e.message))?;
             }
+            crate::paths::Globs::new(&v.writes)
+                .map_err(|e| bad(format!("[verify] writes: {}", e.message)))?;
         }
         let signers = file
             .approval

@@ -435,12 +435,18 @@ pub fn run_verify(
     };
     let writes = Globs::new(&v.writes)
         .map_err(|e| Error::failed(format!("autonomy.toml: [verify] writes: {}", e.message)))?;
-    let program = crate::plan::exec_check::resolve_program(
-        &v.run[0],
-        std::env::var_os("PATH").as_deref(),
-        &ws.root,
-    )
-    .map_err(|e| Error::failed(format!("the verify command: {}", e.message)))?;
+    // A name is looked up in PATH without its relative entries (never a program a plan
+    // wrote); a path the rules name (`./ci/check.sh`) is theirs to choose.
+    let program = if v.run[0].contains('/') {
+        v.run[0].clone()
+    } else {
+        crate::plan::exec_check::resolve_program(
+            &v.run[0],
+            std::env::var_os("PATH").as_deref(),
+            &ws.root,
+        )
+        .map_err(|e| Error::failed(format!("the verify command: {}", e.message)))?
+    };
     let protected = verify_protected(rules, plan);
     let scan_before = scan(&ws.root)?;
     let writes = writes.excluding(nested_workspaces(scan_before.keys().map(String::as_str)));

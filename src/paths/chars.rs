@@ -10,6 +10,9 @@
 /// Why `c` is refused in a path, or `None` when it is fine.
 pub fn forbidden_char(c: char) -> Option<&'static str> {
     let u = c as u32;
+    if c == '\0' {
+        return Some("a NUL byte");
+    }
     if c.is_control() {
         return Some("a control character");
     }
@@ -78,7 +81,7 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
         text.chars()
             .map(|c| {
                 if forbidden_char(c).is_some() {
-                    format!("\\u{{{:04x}}}", c as u32)
+                    c.escape_unicode().to_string()
                 } else {
                     c.to_string()
                 }

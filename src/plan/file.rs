@@ -231,36 +231,28 @@ mod bounded {
 }
 
 /// The header of any plan, whatever door it came through (a plan file, a patch, a
-/// capture): bounded in size, and free of characters a terminal would hide or act on
-/// (a description may hold newlines and tabs).
+/// capture): bounded in size. (What a terminal would hide or act on is escaped wherever
+/// a title is shown: `render::diff::printable`.)
 pub fn check_meta(title: &str, author: &str, description: Option<&str>) -> Result<()> {
     use limits::*;
-    let check = |what: &str, text: &str, max: usize, multiline: bool| -> Result<()> {
+    if title.trim().is_empty() {
+        return Err(Error::failed("the plan's title must not be empty"));
+    }
+    for (what, text, max) in [
+        ("title", title, MAX_TITLE_BYTES),
+        ("author", author, MAX_AUTHOR_BYTES),
+        (
+            "description",
+            description.unwrap_or(""),
+            MAX_DESCRIPTION_BYTES,
+        ),
+    ] {
         if text.len() > max {
             return Err(Error::failed(format!(
                 "the plan's {what} is {} bytes long; the limit is {max}",
                 text.len()
             )));
         }
-        let hidden = text.chars().find(|&c| {
-            !(multiline && (c == '\n' || c == '\t')) && crate::paths::forbidden_char(c).is_some()
-        });
-        if let Some(c) = hidden {
-            return Err(Error::failed(format!(
-                "the plan's {what} contains {} (U+{:04X}), which a terminal would hide or act on",
-                crate::paths::forbidden_char(c).unwrap_or("a hidden character"),
-                c as u32
-            )));
-        }
-        Ok(())
-    };
-    if title.trim().is_empty() {
-        return Err(Error::failed("the plan's title must not be empty"));
-    }
-    check("title", title, MAX_TITLE_BYTES, false)?;
-    check("author", author, MAX_AUTHOR_BYTES, false)?;
-    if let Some(d) = description {
-        check("description", d, MAX_DESCRIPTION_BYTES, true)?;
     }
     Ok(())
 }

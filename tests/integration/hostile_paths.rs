@@ -625,16 +625,22 @@ fn finding_20_hidden_characters_in_paths_are_refused_and_never_shown_raw() {
         &exec_plan("true", &["gen/**"], "cwd = \"g\u{202E}en\""),
         "contains",
     );
-    refused(
-        &env,
-        "title = \"fix \u{202E}txt.exe\"\n[[action]]\nkind = \"write\"\npath = \"a\"\ncontent = \"x\"\n",
-        "title",
+    // A title may hold them, but they are shown escaped, never raw.
+    let id = env.plan(
+        "title = \"fix \u{202E}txt.exe\"\n[[action]]\nkind = \"write\"\npath = \"a\"\ncontent = \"x\u{200B}y\\n\"\n",
     );
-    refused(
-        &env,
-        "title = \"t\\u001b[2J\"\n[[action]]\nkind = \"write\"\npath = \"a\"\ncontent = \"x\"\n",
-        "title",
-    );
+    for args in [vec!["preview", id.as_str()], vec!["status"], vec!["log"]] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 0, "{out:?}");
+        let all = out.all();
+        assert!(
+            !all.contains('\u{202E}') && !all.contains('\u{200B}'),
+            "raw hidden character shown by {args:?}: {all}"
+        );
+    }
+    let preview = env.run(&["preview", &id]).stdout;
+    assert!(preview.contains("\\u{202e}"), "{preview}");
+    assert!(preview.contains("x\\u{200b}y"), "{preview}");
 }
 
 // ---------------------------------------------------------------------------------------
