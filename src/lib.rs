@@ -15,6 +15,7 @@ pub mod hash;
 pub mod identity;
 pub mod ids;
 pub mod par;
+pub mod paths;
 pub mod plan;
 pub mod render;
 pub mod revert;

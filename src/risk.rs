@@ -147,11 +147,17 @@ pub fn recorded_level(conn: &Connection, plan_id: &str) -> Result<Option<Level>>
 /// Signals from the plan alone: policy, exec steps, size, deletions, executable bits.
 pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
     let mut out = Vec::new();
-    let policy: Vec<&str> = plan
+    let mut policy: Vec<String> = plan
         .policy_paths(signers_path)
         .iter()
-        .map(|c| c.path.as_str())
+        .map(|c| c.path.clone())
         .collect();
+    // An exec step that may write the rules or signers file changes the policy too.
+    policy.extend(
+        plan.policy_globs(signers_path)
+            .into_iter()
+            .map(|g| format!("exec touches {g}")),
+    );
     if !policy.is_empty() {
         out.push(Reason {
             signal: "policy",

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::hash::sha256_hex;
 use crate::plan::Plan;
-use globset::{Glob, GlobBuilder, GlobMatcher};
+use globset::GlobMatcher;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -117,11 +117,46 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether the rule covers `path`. Letters match without case: on a case-insensitive
+    /// file system `Secrets/x` is `secrets/x`, and a rule must never be dodged by spelling.
     pub fn matches(&self, path: &str) -> bool {
         match &self.paths {
             None => true,
             Some(globs) => globs.iter().any(|(_, g)| g.is_match(path)),
         }
+    }
+
+    /// Whether some path `glob` can match might be covered by the rule (conservative: when
+    /// in doubt, it is).
+    pub fn may_match_glob(&self, glob: &str) -> bool {
+        match &self.paths {
+            None => true,
+            Some(globs) => globs
+                .iter()
+                .any(|(p, _)| crate::paths::overlap::may_overlap(p, glob, true)),
+        }
+    }
+
+    /// Whether the rule falls on the plan: it has no paths, or one of the plan's changes
+    /// or exec `touches` might be covered.
+    pub fn applies_to(&self, plan: &Plan) -> bool {
+        self.paths.is_none() || !self.covered(plan).is_empty()
+    }
+
+    /// The plan's paths and exec `touches` this rule covers, as shown to people.
+    fn covered(&self, plan: &Plan) -> Vec<String> {
+        let changes = plan
+            .changes
+            .iter()
+            .filter(|c| self.matches(&c.path))
+            .map(|c| c.path.clone());
+        let touches = plan
+            .exec
+            .iter()
+            .flat_map(|e| e.touches.iter())
+            .filter(|t| self.may_match_glob(t))
+            .map(|t| format!("exec touches {t}"));
+        changes.chain(touches).collect()
     }
 }
 
@@ -156,18 +191,7 @@ pub const DEFAULT_SIGNERS: &str = ".autonomy/allowed_signers";
 /// Compile a glob with the design's semantics: `*`/`?` within a segment, `**` across, and
 /// a pattern without `/` matching the name at any depth (as in `.gitignore`).
 pub fn compile_glob(pattern: &str) -> Result<GlobMatcher> {
-    let trimmed = pattern.trim_start_matches('/');
-    let full = if pattern.contains('/') {
-        trimmed.trim_end_matches('/').to_string()
-    } else {
-        format!("**/{trimmed}")
-    };
-    let glob: Glob = GlobBuilder::new(&full)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map_err(|e| Error::failed(format!("invalid glob {pattern:?}: {e}")))?;
-    Ok(glob.compile_matcher())
+    crate::paths::compile(pattern, false)
 }
 
 /// Parse a size such as `512KiB`, `64MiB`, `1GiB` (or plain bytes).
@@ -226,7 +250,7 @@ impl Rules {
                 None => None,
                 Some(ps) => Some(
                     ps.iter()
-                        .map(|p| compile_glob(p).map(|g| (p.clone(), g)))
+                        .map(|p| crate::paths::compile(p, true).map(|g| (p.clone(), g)))
                         .collect::<Result<Vec<_>>>()
                         .map_err(|e| bad(format!("rule {:?}: {}", r.name, e.message)))?,
                 ),
@@ -277,6 +301,8 @@ impl Rules {
             if let Some(t) = &v.timeout {
                 parse_duration(t).map_err(|e| bad(e.message))?;
             }
+            crate::paths::Globs::new(&v.writes)
+                .map_err(|e| bad(format!("[verify] writes: {}", e.message)))?;
         }
         let signers = file
             .approval
@@ -357,12 +383,26 @@ impl Rules {
         Ok(())
     }
 
-    /// Refuse a plan that touches a path a `deny` rule covers.
+    /// Refuse a plan that changes a path a `deny` rule covers, or whose exec `touches`
+    /// might (glob against glob, conservatively).
     pub fn check_denied(&self, plan: &Plan) -> Result<()> {
         for rule in self.rules.iter().filter(|r| r.deny) {
             if let Some(c) = plan.changes.iter().find(|c| rule.matches(&c.path)) {
                 return Err(Error::failed(format!("rule {:?} denies any change to {}", rule.name, c.path))
                     .hint("leave that path out of the plan; the rules file says it is never changed by autonomy"));
+            }
+            if let Some(t) = plan
+                .exec
+                .iter()
+                .flat_map(|e| e.touches.iter())
+                .find(|t| rule.may_match_glob(t))
+            {
+                return Err(Error::failed(format!(
+                    "rule {:?} denies any change to {}, and exec `touches` {t:?} might match such a path",
+                    rule.name,
+                    rule.paths.iter().flatten().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+                .hint("narrow `touches` so that it cannot match a denied path (for example \"gen/**\" instead of \"**\")"));
             }
         }
         Ok(())
@@ -385,14 +425,11 @@ impl Rules {
                 continue;
             }
             // A rule without paths covers the whole plan; listing every path says nothing.
+            // Exec `touches` count like changes: a glob that might reach a covered path
+            // brings the rule in.
             let paths: Vec<String> = match &rule.paths {
                 None => Vec::new(),
-                Some(_) => plan
-                    .changes
-                    .iter()
-                    .filter(|c| rule.matches(&c.path))
-                    .map(|c| c.path.clone())
-                    .collect(),
+                Some(_) => rule.covered(plan),
             };
             if rule.paths.is_some() && paths.is_empty() {
                 continue;

@@ -20,67 +20,18 @@ pub const STATE_DIR: &str = ".autonomy";
 pub const RULES_FILE: &str = "autonomy.toml";
 
 /// A normalised workspace-relative path: `/`-separated, no `.` or `..`, no empty
-/// component, not absolute, no NUL, and never inside `.autonomy/`.
+/// component, not absolute, only visible characters, and no component named `.autonomy`
+/// in any spelling (this workspace's state or a nested workspace's).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct RelPath(String);
 
 impl RelPath {
-    /// Validate and normalise a path written by a plan, a patch or a user.
+    /// Validate and normalise a path written by a plan, a patch or a user: the one path
+    /// check of [`crate::paths`] (inside the workspace, never into any `.autonomy`, only
+    /// visible characters, bounded in size).
     pub fn parse(raw: &str) -> Result<RelPath> {
-        let bad = |why: &str| {
-            Error::failed(format!(
-                "path {} {why}",
-                crate::error::clip_lines(&format!("{raw:?}"), 200)
-            ))
-            .hint("plan paths are relative to the workspace root and must stay inside it")
-        };
-        if raw.is_empty() {
-            return Err(bad("is empty"));
-        }
-        if raw.contains('\0') {
-            return Err(Error::failed(format!(
-                "path {} contains a NUL byte",
-                crate::error::clip_lines(&format!("{:?}", raw.replace('\0', "\\0")), 200)
-            )));
-        }
-        // Control characters (escape sequences) could hide a change in a preview.
-        if raw.chars().any(char::is_control) {
-            return Err(bad(
-                "contains a control character; autonomy names paths only with printable characters",
-            ));
-        }
-        if raw.starts_with('/') || raw.starts_with('\\') || Path::new(raw).is_absolute() {
-            return Err(bad("is absolute"));
-        }
-        let mut parts: Vec<&str> = Vec::new();
-        for part in raw.split('/') {
-            match part {
-                "" | "." => {}
-                ".." => {
-                    if parts.pop().is_none() {
-                        return Err(bad("escapes the workspace through `..`"));
-                    }
-                }
-                p => parts.push(p),
-            }
-        }
-        if parts.is_empty() {
-            return Err(bad("names the workspace root itself"));
-        }
-        if parts[0].eq_ignore_ascii_case(STATE_DIR)
-            || parts[0]
-                .trim_end_matches(['.', ' '])
-                .eq_ignore_ascii_case(STATE_DIR)
-        {
-            return Err(bad(
-                "points into .autonomy/, which only autonomy itself may change",
-            ));
-        }
-        if parts.len() > 255 || raw.len() > 4096 {
-            return Err(bad("is too long"));
-        }
-        Ok(RelPath(parts.join("/")))
+        crate::paths::normalise(raw).map(RelPath)
     }
 
     /// For values read back from our own journal; still validated.

@@ -90,7 +90,8 @@ pub fn run_plan(
     }
     // The status just read must be the one the plan's events give (exit 7 otherwise).
     crate::store::derived::check_plan_row(&s.journal.conn, &row.id)?;
-    s.rules()?.check_denied(plan)?;
+    // The plan is untrusted and the workspace may have changed: every path check again.
+    crate::plan::check::check_plan(&s.ws, s.rules()?, plan)?;
     s.rules()?.check_limits(plan, &|h| s.blobs.size(h))?;
     let consume = gate::ensure(s, &row.id, plan, &row.status, approvals)?;
     let drifted = drift(&s.ws, plan)?;

@@ -205,6 +205,9 @@ fn read_plan_file(
         let full = base.join(path);
         let f = std::fs::File::open(&full)
             .map_err(|e| Error::io(format!("reading plan file {}", path.display()), e))?;
+        // Read into a buffer of the file's size: one copy of it in memory, not two.
+        let size = f.metadata().map_or(0, |m| m.len()).min(MAX_PLAN_FILE + 1);
+        bytes.reserve_exact(size as usize + 1);
         f.take(MAX_PLAN_FILE + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| Error::io(format!("reading plan file {}", path.display()), e))?;

@@ -7,11 +7,11 @@
 use super::fsops::put_state;
 use crate::error::{Error, Result};
 use crate::exec::{Confinement, ExecSpec, ExitKind};
-use crate::plan::{Change, ExecStep, State};
-use crate::rules::{Rules, compile_glob};
+use crate::paths::{Globs, nested_workspaces};
+use crate::plan::{Change, ExecStep, Plan, State};
+use crate::rules::Rules;
 use crate::store::blobs::BlobStore;
 use crate::workspace::{RelPath, STATE_DIR, Workspace};
-use globset::GlobMatcher;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -74,12 +74,14 @@ fn scan(root: &Path) -> Result<BTreeMap<String, Seen>> {
     Ok(out)
 }
 
-fn globs(step: &ExecStep) -> Result<Vec<GlobMatcher>> {
-    step.touches.iter().map(|t| compile_glob(t)).collect()
+/// A step's `touches`, checked again (the stored plan is untrusted) and bounded: they
+/// never cover a state folder or anything in a nested workspace of `scanned`.
+fn globs(step: &ExecStep, scanned: &BTreeMap<String, Seen>) -> Result<Globs> {
+    Ok(Globs::new(&step.touches)?.excluding(nested_workspaces(scanned.keys().map(String::as_str))))
 }
 
-fn matches(globs: &[GlobMatcher], path: &str) -> bool {
-    globs.iter().any(|g| g.is_match(path))
+fn matches(globs: &Globs, path: &str) -> bool {
+    globs.covers(path)
 }
 
 /// Store the file at `rel` in the blob store and return its state.
@@ -106,9 +108,10 @@ pub fn snapshot(
     blobs: &BlobStore,
     step: &ExecStep,
 ) -> Result<BTreeMap<String, State>> {
-    let g = globs(step)?;
+    let scanned = scan(&ws.root)?;
+    let g = globs(step, &scanned)?;
     let mut out = BTreeMap::new();
-    for (rel, seen) in scan(&ws.root)? {
+    for (rel, seen) in scanned {
         if matches!(seen, Seen::File { .. }) && matches(&g, &rel) {
             out.insert(rel.clone(), capture_file(ws, blobs, &rel)?);
         }
@@ -123,46 +126,48 @@ pub struct StepResult {
     pub output_blob: Option<String>,
 }
 
-/// The folders Landlock may open for writing: the literal prefix of each glob. A glob
-/// that can match at the top level opens every top-level folder except `.autonomy/`.
-pub fn writable_dirs(root: &Path, step_touches: &[String]) -> Vec<PathBuf> {
-    let mut out = BTreeSet::new();
-    for t in step_touches {
-        let t = t.trim_start_matches('/');
-        let literal: Vec<&str> = if t.contains('/') {
-            t.split('/')
-                .take_while(|c| !c.contains(['*', '?', '[', '{']))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        // A fully literal pattern names a file: open its folder.
-        let literal = if literal.len() == t.split('/').count() {
-            &literal[..literal.len().saturating_sub(1)]
-        } else {
-            &literal[..]
-        };
-        let mut dir = root.to_path_buf();
-        for c in literal {
-            if dir.join(c).is_dir() {
-                dir.push(c);
-            } else {
-                break;
-            }
-        }
-        if dir == root {
-            if let Ok(rd) = std::fs::read_dir(root) {
-                for e in rd.flatten() {
-                    if e.file_name() != STATE_DIR {
-                        out.insert(e.path());
-                    }
-                }
-            }
-        } else {
-            out.insert(dir);
-        }
-    }
-    out.into_iter().collect()
+/// The folders and files Landlock may open for writing (see `paths::writable`): the
+/// literal prefix of each glob, never a state folder, a nested workspace, a symlink, or a
+/// path in `keep_out`.
+fn writable_dirs(
+    root: &Path,
+    globs: &Globs,
+    scanned: &BTreeMap<String, Seen>,
+    keep_out: &[String],
+) -> Vec<PathBuf> {
+    let nested = nested_workspaces(scanned.keys().map(String::as_str));
+    crate::paths::writable::writable_roots(root, globs, &nested, keep_out)
+}
+
+/// The policy files a command's globs cannot reach by name: kept out of its writable set.
+fn policy_keep_out(rules: &Rules, globs: &Globs) -> Vec<String> {
+    [crate::workspace::RULES_FILE, rules.allowed_signers.as_str()]
+        .into_iter()
+        .filter(|p| !globs.covers(p))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The command line to run: `run[0]` replaced by the absolute program recorded in the
+/// plan (checked again: it must still be an executable outside the workspace).
+fn argv_of(ws: &Workspace, step: &ExecStep) -> Result<Vec<String>> {
+    let program = step.program.as_deref().ok_or_else(|| {
+        Error::failed(format!(
+            "exec {:?} has no recorded program (planned by an older autonomy)",
+            step.run.first().map_or("", String::as_str)
+        ))
+        .hint("plan it again")
+    })?;
+    crate::plan::exec_check::check_program(program, &ws.root)?;
+    let mut argv = step.run.clone();
+    argv[0] = program.to_string();
+    Ok(argv)
+}
+
+/// `PATH` for a child: the invoker's, without relative entries or entries in the workspace.
+fn child_path(ws: &Workspace) -> (String, String) {
+    let p = crate::plan::exec_check::child_path(std::env::var_os("PATH").as_deref(), &ws.root);
+    ("PATH".into(), p.to_string_lossy().into_owned())
 }
 
 /// Run one step. `before` is its journaled snapshot. On success the step's changes inside
@@ -175,29 +180,39 @@ pub fn run_step(
     before: &BTreeMap<String, State>,
     sink: &mut dyn Write,
 ) -> Result<StepResult> {
-    let g = globs(step)?;
+    crate::plan::exec_check::check_step(rules, step, &ws.root)?;
     let scan_before = scan(&ws.root)?;
+    let g = globs(step, &scan_before)?;
     let tmp = tempfile::Builder::new()
         .prefix("autonomy-exec-")
         .tempdir()
         .map_err(|e| Error::io("creating a temp folder", e))?;
-    let mut writable = writable_dirs(&ws.root, &step.touches);
+    let mut writable = writable_dirs(&ws.root, &g, &scan_before, &policy_keep_out(rules, &g));
     writable.push(tmp.path().to_path_buf());
     let mut env: Vec<(String, String)> = step
         .env
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    env.push(child_path(ws));
     if !step.env.contains_key("TMPDIR") {
         env.push(("TMPDIR".into(), tmp.path().display().to_string()));
     }
     let cwd = if step.cwd.is_empty() {
         ws.root.clone()
     } else {
-        ws.root.join(RelPath::parse(&step.cwd)?.as_str())
+        // A real folder inside the workspace, with no symlink on the way.
+        let rel = RelPath::parse(&step.cwd)?;
+        ws.open_dir(Some(&rel)).map_err(|e| {
+            Error::failed(format!(
+                "exec cwd {rel} is not a folder inside the workspace: {}",
+                e.message
+            ))
+        })?;
+        ws.root.join(rel.as_str())
     };
     let spec = ExecSpec {
-        argv: step.run.clone(),
+        argv: argv_of(ws, step)?,
         cwd,
         env,
         timeout: Duration::from_millis(step.timeout_ms),
@@ -330,9 +345,9 @@ pub fn restore(
     step: &ExecStep,
     before: &BTreeMap<String, State>,
 ) -> Result<Vec<String>> {
-    let g = globs(step)?;
-    let mut restored = Vec::new();
     let now = scan(&ws.root)?;
+    let g = globs(step, &now)?;
+    let mut restored = Vec::new();
     for (p, seen) in &now {
         if matches!(seen, Seen::File { .. }) && matches(&g, p) && !before.contains_key(p) {
             let rel = RelPath::parse(p)?;
@@ -366,13 +381,48 @@ pub fn restore(
     Ok(restored)
 }
 
+/// Whether the verify command may never change `path` for this plan: the policy files,
+/// a path a `deny` rule covers, and a path covered by a rule with paths that the plan did
+/// not fall under (so its approvals were never asked for). Letters compare without case.
+fn verify_protected<'a>(rules: &'a Rules, plan: &'a Plan) -> impl Fn(&str) -> bool + 'a {
+    let unmet: Vec<&crate::rules::Rule> = rules
+        .rules
+        .iter()
+        .filter(|r| r.paths.is_some() && (r.deny || !r.applies_to(plan)))
+        .collect();
+    move |p: &str| {
+        crate::plan::model::is_policy_path(p, &rules.allowed_signers)
+            || unmet.iter().any(|r| r.matches(p))
+    }
+}
+
+/// The literal prefixes of the protected paths, kept out of the verify command's
+/// writable set so that the kernel refuses its writes there.
+fn verify_keep_out(rules: &Rules, plan: &Plan) -> Vec<String> {
+    let mut out = vec![
+        crate::workspace::RULES_FILE.to_string(),
+        rules.allowed_signers.clone(),
+    ];
+    for r in rules.rules.iter().filter(|r| r.deny || !r.applies_to(plan)) {
+        for (pattern, _) in r.paths.iter().flatten() {
+            out.extend(crate::paths::writable::literal_prefix(pattern));
+        }
+    }
+    out
+}
+
 /// Run the workspace's `[verify]` command after every step, before the commit. Its writes
-/// are confined to `writes` (build output, not part of the plan); it must not change what
-/// the run wrote. Returns its metrics; an error rolls the whole run back.
+/// are confined to `writes` (build output, not part of the plan), which never include a
+/// state folder, a nested workspace, the policy files, or a path the rules protect beyond
+/// what this plan was approved for (`verify_protected`): Landlock keeps the literal ones
+/// out, and an exact scan before and after catches the rest. A change outside `writes`
+/// fails the run; a protected file it changed is put back from a copy taken before it ran.
+/// Returns its metrics; an error rolls the whole run back.
 pub fn run_verify(
     ws: &Workspace,
     blobs: &BlobStore,
     rules: &Rules,
+    plan: &Plan,
     written: &[Change],
     sink: &mut dyn Write,
 ) -> Result<Option<serde_json::Value>> {
@@ -383,20 +433,54 @@ pub fn run_verify(
         Some(t) => crate::rules::parse_duration(t)?,
         None => Duration::from_secs(600),
     };
+    let writes = Globs::new(&v.writes)
+        .map_err(|e| Error::failed(format!("autonomy.toml: [verify] writes: {}", e.message)))?;
+    // A name is looked up in PATH without its relative entries (never a program a plan
+    // wrote); a path the rules name (`./ci/check.sh`) is theirs to choose.
+    let program = if v.run[0].contains('/') {
+        v.run[0].clone()
+    } else {
+        crate::plan::exec_check::resolve_program(
+            &v.run[0],
+            std::env::var_os("PATH").as_deref(),
+            &ws.root,
+        )
+        .map_err(|e| Error::failed(format!("the verify command: {}", e.message)))?
+    };
+    let protected = verify_protected(rules, plan);
+    let scan_before = scan(&ws.root)?;
+    let writes = writes.excluding(nested_workspaces(scan_before.keys().map(String::as_str)));
+    // Copies of the protected files, to put back whatever the command changes among them.
+    let mut kept: BTreeMap<String, State> = BTreeMap::new();
+    for (p, seen) in &scan_before {
+        if matches!(seen, Seen::File { .. }) && protected(p) {
+            kept.insert(p.clone(), capture_file(ws, blobs, p)?);
+        }
+    }
     let tmp = tempfile::Builder::new()
         .prefix("autonomy-verify-")
         .tempdir()
         .map_err(|e| Error::io("creating a temp folder", e))?;
-    let mut writable = if v.writes.is_empty() {
+    let mut writable = if writes.is_empty() {
         Vec::new()
     } else {
-        writable_dirs(&ws.root, &v.writes)
+        writable_dirs(
+            &ws.root,
+            &writes,
+            &scan_before,
+            &verify_keep_out(rules, plan),
+        )
     };
     writable.push(tmp.path().to_path_buf());
+    let mut argv = v.run.clone();
+    argv[0] = program;
     let spec = ExecSpec {
-        argv: v.run.clone(),
+        argv,
         cwd: ws.root.clone(),
-        env: vec![("TMPDIR".into(), tmp.path().display().to_string())],
+        env: vec![
+            child_path(ws),
+            ("TMPDIR".into(), tmp.path().display().to_string()),
+        ],
         timeout,
         max_output_bytes: rules.exec_max_output()?,
         memory_limit: rules
@@ -423,6 +507,57 @@ pub fn run_verify(
         "user_ms": outcome.user_cpu.as_millis() as u64, "sys_ms": outcome.sys_cpu.as_millis() as u64,
         "max_rss_kib": outcome.max_rss_kib, "output_blob": output_blob, "output_truncated": outcome.output_truncated,
     });
+    // What it changed that it may not: outside `writes`, or protected.
+    let scan_after = scan(&ws.root)?;
+    let keys: BTreeSet<&String> = scan_before.keys().chain(scan_after.keys()).collect();
+    let mut refused = Vec::new();
+    for p in keys {
+        let (b, a) = (scan_before.get(p), scan_after.get(p));
+        if b == a {
+            continue;
+        }
+        let declared = match (b, a) {
+            // A folder made for output (`__pycache__`): fine where outputs may go.
+            (None, Some(Seen::Dir)) => writes.covers(p) || writes.might_cover_under(p),
+            _ => writes.covers(p),
+        };
+        if !declared || protected(p) {
+            refused.push(p.clone());
+        }
+    }
+    if !refused.is_empty() {
+        let mut restored = Vec::new();
+        for p in &refused {
+            let rel = RelPath::parse(p)?;
+            match (kept.get(p), scan_before.get(p)) {
+                (Some(state), _) => put_state(ws, blobs, &rel, state)?,
+                (None, None) if protected(p) => {
+                    if let Some(Seen::File { .. }) = scan_after.get(p) {
+                        put_state(ws, blobs, &rel, &State::Absent)?;
+                    }
+                }
+                _ => continue,
+            }
+            restored.push(p.as_str());
+        }
+        let list: Vec<String> = refused
+            .iter()
+            .take(20)
+            .map(|p| {
+                let why = match (protected(p), restored.contains(&p.as_str())) {
+                    (true, true) => "protected beyond this plan's approvals; put back",
+                    (true, false) => "protected beyond this plan's approvals",
+                    (false, _) => "outside [verify] writes",
+                };
+                format!("  {p} ({why})")
+            })
+            .collect();
+        return Err(Error::failed(format!(
+            "the verify command {shown:?} changed paths it may not change:\n{}",
+            list.join("\n")
+        ))
+        .hint("keep the verify command's writes inside [verify] writes, away from the rules, the signers file and paths that need more approvals"));
+    }
     if outcome.status != ExitKind::Exited(0) {
         return Err(Error::failed(format!(
             "the verify command {shown:?} failed ({}); the workspace is not left in a state its own checks reject",

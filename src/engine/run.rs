@@ -249,7 +249,7 @@ pub fn execute(
             .chain(exec_changes.iter().map(|(_, c)| c.clone()))
             .collect();
         let mut sink = reporter.output();
-        match exec_step::run_verify(ws, blobs, rules, &written, &mut sink) {
+        match exec_step::run_verify(ws, blobs, rules, plan, &written, &mut sink) {
             Ok(m) => verify_metrics = m,
             Err(e) => failure = Some(e),
         }

@@ -73,6 +73,7 @@ const DEFAULT_FILE_MODE: u32 = 0o644;
 /// streamed into `staging`, hashed on the way, never held in memory).
 pub fn ops_from_file(
     pf: &PlanFile,
+    root: &Path,
     plan_dir: Option<&Path>,
     rules: &Rules,
     staging: &mut BlobBatch,
@@ -102,7 +103,7 @@ pub fn ops_from_file(
     for i in order {
         let a = &pf.action[i];
         let label = a.label(i);
-        let op = to_op(a, &label, plan_dir, rules, staging).map_err(|e| prefix(e, &label))?;
+        let op = to_op(a, root, plan_dir, rules, staging).map_err(|e| prefix(e, &label))?;
         ops.push((label, op));
     }
     Ok(ops)
@@ -196,7 +197,7 @@ fn mode_spec(a: &Action) -> Result<Option<ModeSpec>> {
 
 fn to_op(
     a: &Action,
-    _label: &str,
+    root: &Path,
     plan_dir: Option<&Path>,
     rules: &Rules,
     staging: &mut BlobBatch,
@@ -286,7 +287,7 @@ fn to_op(
                 mode,
             }
         }
-        "exec" => Op::Exec(exec_step(a, rules)?),
+        "exec" => Op::Exec(exec_step(a, rules, root)?),
         other => return Err(Error::failed(format!("unknown kind {other:?}"))),
     })
 }
@@ -812,38 +813,22 @@ fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Validate an exec action against the rules: exec must be allowed and argv[0] listed.
-fn exec_step(a: &Action, rules: &Rules) -> Result<ExecStep> {
+/// Validate an exec action (see `exec_check`) and record the absolute path its program
+/// resolves to in the planner's `PATH`.
+fn exec_step(a: &Action, rules: &Rules, root: &Path) -> Result<ExecStep> {
     let run = a.run.clone().unwrap_or_default();
-    let Some(program) = run.first() else {
-        return Err(Error::failed(
-            "an exec action needs `run = [\"program\", \"args\"...]`",
-        ));
-    };
-    if !rules.exec.allow {
-        return Err(Error::failed(format!(
-            "exec of {program:?} is refused: the rules do not allow exec steps"
-        ))
-        .hint(
-            "set `[exec] allow = true` and list the command in `[exec] commands` in autonomy.toml",
-        ));
-    }
-    if !rules.exec.commands.iter().any(|c| c == program) {
-        return Err(Error::failed(format!(
-            "exec of {program:?} is refused: it is not in `[exec] commands` in autonomy.toml"
-        ))
-        .hint(format!(
-            "allowed commands: {}",
-            if rules.exec.commands.is_empty() {
-                "none".to_string()
-            } else {
-                rules.exec.commands.join(", ")
-            }
-        )));
-    }
+    let env = a.env.clone().unwrap_or_default();
+    let touches = a.touches.clone().unwrap_or_default();
+    super::exec_check::check_inputs(&run, &env, &touches)?;
+    let name = &run[0];
+    super::exec_check::check_allowed(rules, name)?;
+    let program =
+        super::exec_check::resolve_program(name, std::env::var_os("PATH").as_deref(), root)?;
     let cwd = match a.cwd.as_deref() {
         None | Some("") | Some(".") => String::new(),
-        Some(c) => RelPath::parse(c)?.to_string(),
+        Some(c) => RelPath::parse(c)
+            .map_err(|e| Error::failed(format!("`cwd`: {}", e.message)))?
+            .to_string(),
     };
     let max = rules.exec_timeout()?;
     let timeout = match &a.timeout {
@@ -853,33 +838,15 @@ fn exec_step(a: &Action, rules: &Rules) -> Result<ExecStep> {
     if timeout > max {
         return Err(Error::failed(format!(
             "exec timeout {} is longer than the limit [exec] timeout ({}s) in autonomy.toml",
-            a.timeout.as_deref().unwrap_or(""),
+            crate::paths::shown(a.timeout.as_deref().unwrap_or("")),
             max.as_secs()
         )));
     }
-    let touches = a.touches.clone().unwrap_or_default();
-    for t in &touches {
-        crate::rules::compile_glob(t)?;
-        if t.trim_start_matches("./")
-            .trim_start_matches('/')
-            .to_ascii_lowercase()
-            .starts_with(".autonomy")
-        {
-            return Err(Error::failed(format!(
-                "`touches` {t:?} points into .autonomy/, which only autonomy itself may change"
-            )));
-        }
-    }
-    let env = a.env.clone().unwrap_or_default();
-    for k in env.keys() {
-        if k.is_empty() || k.contains('=') || k.contains('\0') {
-            return Err(Error::failed(format!(
-                "`env` has an invalid variable name {k:?}"
-            )));
-        }
-    }
+    crate::paths::Globs::new(&touches)
+        .map_err(|e| Error::failed(format!("`touches`: {}", e.message)))?;
     Ok(ExecStep {
         run,
+        program: Some(program),
         cwd,
         env,
         timeout_ms: timeout.as_millis() as u64,
@@ -908,7 +875,7 @@ pub fn compile(
         .collect();
     let ops = std::thread::scope(|s| {
         s.spawn(|| ws.rechecks(&targets));
-        ops_from_file(pf, plan_dir, rules, &mut staging)
+        ops_from_file(pf, &ws.root, plan_dir, rules, &mut staging)
     })?;
     compile_staged(ws, ops, meta, rules, staging)
 }
@@ -930,6 +897,7 @@ fn compile_staged<'a>(
     rules: &Rules,
     staging: BlobBatch<'a>,
 ) -> Result<Plan> {
+    super::file::check_meta(&meta.title, &meta.author, meta.description.as_deref())?;
     let mut overlay = Overlay::new(ws, staging);
     let mut exec: Vec<(String, ExecStep)> = Vec::new();
     for (label, op) in ops {
@@ -949,16 +917,8 @@ fn compile_staged<'a>(
     let mut plan = overlay.finish(meta, rules, !exec.is_empty())?;
     ws.save_hashes();
     for (label, step) in &exec {
-        let globs = step
-            .touches
-            .iter()
-            .map(|t| crate::rules::compile_glob(t))
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(c) = plan
-            .changes
-            .iter()
-            .find(|c| globs.iter().any(|g| g.is_match(&c.path)))
-        {
+        let globs = crate::paths::Globs::new(&step.touches)?;
+        if let Some(c) = plan.changes.iter().find(|c| globs.covers(&c.path)) {
             return Err(Error::failed(format!(
                 "{label}: its `touches` covers {}, which the plan also changes directly",
                 c.path
@@ -967,7 +927,7 @@ fn compile_staged<'a>(
         }
     }
     plan.exec = exec.into_iter().map(|(_, s)| s).collect();
-    rules.check_denied(&plan)?;
+    super::check::check_plan(ws, rules, &plan)?;
     Ok(plan)
 }
 

@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanFile {
+    #[serde(deserialize_with = "bounded::title")]
     pub title: String,
+    #[serde(default, deserialize_with = "bounded::author")]
     pub author: Option<String>,
+    #[serde(default, deserialize_with = "bounded::description")]
     pub description: Option<String>,
     #[serde(default)]
     pub action: Vec<Action>,
@@ -18,25 +21,240 @@ pub struct PlanFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
+    #[serde(default, deserialize_with = "bounded::name")]
     pub id: Option<String>,
+    #[serde(deserialize_with = "bounded::kind")]
     pub kind: String,
+    #[serde(default, deserialize_with = "bounded::path")]
     pub path: Option<String>,
+    #[serde(default, deserialize_with = "bounded::after")]
     pub after: Option<Vec<String>>,
     pub content: Option<String>,
     pub content_base64: Option<String>,
+    #[serde(default, deserialize_with = "bounded::path")]
     pub content_file: Option<String>,
+    #[serde(default, deserialize_with = "bounded::name")]
     pub mode: Option<String>,
     pub executable: Option<bool>,
     pub find: Option<String>,
     pub replace: Option<String>,
     pub count: Option<i64>,
+    #[serde(default, deserialize_with = "bounded::path")]
     pub from: Option<String>,
+    #[serde(default, deserialize_with = "bounded::path")]
     pub to: Option<String>,
+    #[serde(default, deserialize_with = "bounded::run")]
     pub run: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "bounded::touches")]
     pub touches: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "bounded::name")]
     pub timeout: Option<String>,
+    #[serde(default, deserialize_with = "bounded::path")]
     pub cwd: Option<String>,
+    #[serde(default, deserialize_with = "bounded::env")]
     pub env: Option<BTreeMap<String, String>>,
+}
+
+/// The size limits of a plan's text fields (SECURITY.md, "Input bounds"; docs/guide.md).
+pub mod limits {
+    /// A title: one line.
+    pub const MAX_TITLE_BYTES: usize = 1024;
+    /// An author (an identity).
+    pub const MAX_AUTHOR_BYTES: usize = 256;
+    /// A description.
+    pub const MAX_DESCRIPTION_BYTES: usize = 64 << 10;
+    /// An action's `id`, `kind`, `mode`, `timeout`, and each name in `after`.
+    pub const MAX_NAME_BYTES: usize = 128;
+    /// Names in one action's `after`.
+    pub const MAX_AFTER: usize = 1024;
+}
+
+/// Deserializers that refuse an oversized field while the plan file is parsed, before
+/// any copy of it is made (a 100 MB title costs the plan file's bytes and nothing more).
+mod bounded {
+    use super::limits::*;
+    use crate::paths::MAX_PATH_BYTES;
+    use crate::plan::exec_check::{
+        MAX_ARG_BYTES, MAX_ARGS, MAX_ENV_NAME_BYTES, MAX_ENV_VALUE_BYTES, MAX_ENV_VARS, MAX_TOUCHES,
+    };
+    use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    struct Str {
+        max: usize,
+        what: &'static str,
+    }
+
+    impl<'de> Visitor<'de> for Str {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a string of at most {} bytes", self.max)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            if v.len() > self.max {
+                return Err(E::custom(format!(
+                    "{} is {} bytes long; the limit is {}",
+                    self.what,
+                    v.len(),
+                    self.max
+                )));
+            }
+            Ok(v.to_string())
+        }
+    }
+
+    struct List {
+        max: usize,
+        each: usize,
+        what: &'static str,
+    }
+
+    impl<'de> Visitor<'de> for List {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a list of at most {} strings", self.max)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element_seed(Seed(Str {
+                max: self.each,
+                what: self.what,
+            }))? {
+                if out.len() == self.max {
+                    return Err(de::Error::custom(format!(
+                        "{} has more than {} entries",
+                        self.what, self.max
+                    )));
+                }
+                out.push(v);
+            }
+            Ok(out)
+        }
+    }
+
+    struct Seed(Str);
+
+    impl<'de> de::DeserializeSeed<'de> for Seed {
+        type Value = String;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_str(self.0)
+        }
+    }
+
+    struct Env;
+
+    impl<'de> Visitor<'de> for Env {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a table of at most {MAX_ENV_VARS} variables")
+        }
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<BTreeMap<String, String>, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(k) = map.next_key_seed(Seed(Str {
+                max: MAX_ENV_NAME_BYTES,
+                what: "an `env` name",
+            }))? {
+                let v = map.next_value_seed(Seed(Str {
+                    max: MAX_ENV_VALUE_BYTES,
+                    what: "an `env` value",
+                }))?;
+                if out.len() == MAX_ENV_VARS {
+                    return Err(de::Error::custom(format!(
+                        "`env` has more than {MAX_ENV_VARS} variables"
+                    )));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+
+    fn string<'de, D: Deserializer<'de>>(
+        d: D,
+        max: usize,
+        what: &'static str,
+    ) -> Result<String, D::Error> {
+        d.deserialize_str(Str { max, what })
+    }
+
+    pub fn title<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        string(d, MAX_TITLE_BYTES, "`title`")
+    }
+    pub fn kind<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        string(d, MAX_NAME_BYTES, "`kind`")
+    }
+    pub fn author<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        string(d, MAX_AUTHOR_BYTES, "`author`").map(Some)
+    }
+    pub fn description<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        string(d, MAX_DESCRIPTION_BYTES, "`description`").map(Some)
+    }
+    pub fn name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        string(d, MAX_NAME_BYTES, "the value").map(Some)
+    }
+    pub fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        string(d, MAX_PATH_BYTES, "a path").map(Some)
+    }
+    pub fn after<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        let v = List {
+            max: MAX_AFTER,
+            each: MAX_NAME_BYTES,
+            what: "`after`",
+        };
+        d.deserialize_seq(v).map(Some)
+    }
+    pub fn run<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        let v = List {
+            max: MAX_ARGS,
+            each: MAX_ARG_BYTES,
+            what: "`run`",
+        };
+        d.deserialize_seq(v).map(Some)
+    }
+    pub fn touches<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        let v = List {
+            max: MAX_TOUCHES,
+            each: MAX_PATH_BYTES,
+            what: "`touches`",
+        };
+        d.deserialize_seq(v).map(Some)
+    }
+    pub fn env<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+        d.deserialize_map(Env).map(Some)
+    }
+}
+
+/// The header of any plan, whatever door it came through (a plan file, a patch, a
+/// capture): bounded in size. (What a terminal would hide or act on is escaped wherever
+/// a title is shown: `render::diff::printable`.)
+pub fn check_meta(title: &str, author: &str, description: Option<&str>) -> Result<()> {
+    use limits::*;
+    if title.trim().is_empty() {
+        return Err(Error::failed("the plan's title must not be empty"));
+    }
+    for (what, text, max) in [
+        ("title", title, MAX_TITLE_BYTES),
+        ("author", author, MAX_AUTHOR_BYTES),
+        (
+            "description",
+            description.unwrap_or(""),
+            MAX_DESCRIPTION_BYTES,
+        ),
+    ] {
+        if text.len() > max {
+            return Err(Error::failed(format!(
+                "the plan's {what} is {} bytes long; the limit is {max}",
+                text.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub const KINDS: &[&str] = &["write", "edit", "delete", "move", "mkdir", "chmod", "exec"];
@@ -131,13 +349,47 @@ impl Action {
 }
 
 pub fn parse(text: &str, name: &str) -> Result<PlanFile> {
-    toml::from_str(text).map_err(|e| {
+    let bad = |e: toml::de::Error| {
         Error::failed(format!(
             "plan file {name} is not a valid plan: {}",
-            crate::error::clip_lines(e.to_string().trim_end(), 200)
+            describe(&e, text)
         ))
         .hint("see the plan file format in README.md (title, then [[action]] tables)")
-    })
+    };
+    // Parsed into a document that borrows from `text`, then deserialized without handing
+    // the deserializer the input: its errors would otherwise copy the whole file (and
+    // render the offending line whole, however long).
+    let doc = toml::de::DeTable::parse(text).map_err(bad)?;
+    PlanFile::deserialize(toml::de::Deserializer::from(doc)).map_err(bad)
+}
+
+/// `line L, column C: message`, then a short excerpt of that line around the column,
+/// with hidden characters escaped.
+fn describe(e: &toml::de::Error, text: &str) -> String {
+    let msg = crate::error::clip_lines(e.message().trim_end(), 200);
+    let Some(span) = e.span() else {
+        return msg;
+    };
+    let mut start = span.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..start].chars().count() + 1;
+    let skip = column.saturating_sub(41);
+    let excerpt: String = text[line_start..]
+        .chars()
+        .take_while(|&c| c != '\n')
+        .skip(skip)
+        .take(80)
+        .collect();
+    let lead = if skip > 0 { "…" } else { "" };
+    format!(
+        "line {line}, column {column}: {msg}\n  {line} | {lead}{}",
+        crate::paths::escape(&excerpt)
+    )
 }
 
 /// Parse `0755`, `755` or `0o755` into permission bits.

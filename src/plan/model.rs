@@ -105,6 +105,12 @@ pub struct Plan {
 #[serde(deny_unknown_fields)]
 pub struct ExecStep {
     pub run: Vec<String>,
+    /// The absolute path `run[0]` resolved to at plan time, against the planner's `PATH`
+    /// (relative entries and entries inside the workspace skipped), so that the plan id
+    /// names the binary that runs. Plans made before it was recorded have none; they can
+    /// be read but not applied (plan them again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
     /// Workspace-relative working folder ("" for the root).
     pub cwd: String,
     pub env: std::collections::BTreeMap<String, String>,
@@ -164,6 +170,11 @@ impl Plan {
                 }
             }
         }
+        for step in &plan.exec {
+            step.check_paths().map_err(|e| {
+                Error::integrity(format!("a stored exec step is invalid: {}", e.message))
+            })?;
+        }
         Ok(plan)
     }
 
@@ -172,11 +183,55 @@ impl Plan {
         self.id()[..12].to_string()
     }
 
-    /// Does this plan change the policy (rules or allowed signers)?
+    /// Does this plan change the policy (rules or allowed signers)? The changes that do,
+    /// compared without case (a case-insensitive file system has one such file per name).
     pub fn policy_paths(&self, signers_path: &str) -> Vec<&Change> {
         self.changes
             .iter()
-            .filter(|c| c.path == crate::workspace::RULES_FILE || c.path == signers_path)
+            .filter(|c| is_policy_path(&c.path, signers_path))
             .collect()
+    }
+
+    /// The exec `touches` globs that might match the rules or the allowed-signers file:
+    /// such a plan can change the policy too, and is judged and marked as a policy change.
+    pub fn policy_globs(&self, signers_path: &str) -> Vec<&str> {
+        // Globs never cover a state folder, so a signers file inside .autonomy/ is out of reach.
+        let policy: Vec<&str> = [crate::workspace::RULES_FILE, signers_path]
+            .into_iter()
+            .filter(|p| !crate::paths::names_state(p))
+            .collect();
+        self.exec
+            .iter()
+            .flat_map(|e| e.touches.iter())
+            .filter(|g| {
+                policy
+                    .iter()
+                    .any(|p| crate::paths::overlap::may_match(g, p, true))
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Whether `path` is the rules file or the allowed-signers file, in any case spelling.
+pub fn is_policy_path(path: &str, signers_path: &str) -> bool {
+    path.eq_ignore_ascii_case(crate::workspace::RULES_FILE)
+        || path.eq_ignore_ascii_case(signers_path)
+}
+
+impl ExecStep {
+    /// The path checks of a stored step (its `cwd` and `touches`), as at plan time.
+    pub fn check_paths(&self) -> Result<()> {
+        if !self.cwd.is_empty() {
+            let rel = RelPath::parse(&self.cwd)?;
+            if rel.as_str() != self.cwd {
+                return Err(Error::failed(format!(
+                    "exec cwd {} is not in normal form ({rel})",
+                    crate::paths::shown(&self.cwd)
+                )));
+            }
+        }
+        crate::paths::Globs::new(&self.touches)?;
+        Ok(())
     }
 }

@@ -112,16 +112,16 @@ pub fn human_size(n: u64) -> String {
 /// sequences that could move the cursor or erase lines and so hide a change) are shown as
 /// `\u{1b}`-style escapes.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text
-        .chars()
-        .any(|c| c.is_control() && c != '\t' && c != '\n')
-    {
+    // Control characters, and the invisible and bidirectional-control ones that would
+    // hide or reorder text (`crate::paths::forbidden_char`).
+    let hidden = |c: char| c != '\t' && c != '\n' && crate::paths::forbidden_char(c).is_some();
+    if !text.chars().any(hidden) {
         return std::borrow::Cow::Borrowed(text);
     }
     std::borrow::Cow::Owned(
         text.chars()
             .map(|c| {
-                if c.is_control() && c != '\t' && c != '\n' {
+                if hidden(c) {
                     c.escape_unicode().to_string()
                 } else {
                     c.to_string()

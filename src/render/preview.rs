@@ -145,7 +145,9 @@ pub fn build(input: &Input) -> PreviewDoc {
         risk_level: input.risk.level,
         risk_score: input.risk.score,
         risk_reasons: input.risk.reasons.clone(),
-        policy_change: changes.iter().any(|c| c.policy),
+        // Exec `touches` that might reach the policy files count too (the risk signal).
+        policy_change: changes.iter().any(|c| c.policy)
+            || input.risk.reasons.iter().any(|r| r.signal == "policy"),
         stat,
         changes,
         exec: plan.exec.clone(),
@@ -430,6 +432,16 @@ fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str)
             styled(&color::warn(), &shell_words::join(&e.run))
         );
         let _ = writeln!(out, "     argv:    {:?}", e.run);
+        let _ = writeln!(
+            out,
+            "     program: {}",
+            e.program
+                .as_deref()
+                .map(|p| crate::paths::escape(p).into_owned())
+                .unwrap_or_else(|| {
+                    "not resolved (planned by an older autonomy; plan it again to apply it)".into()
+                })
+        );
         let _ = writeln!(
             out,
             "     cwd:     {}",

@@ -15,6 +15,7 @@ mod generated;
 mod hashcache;
 mod help;
 mod hostile;
+mod hostile_paths;
 mod hostile_state;
 mod immutable;
 mod killrollback;
