@@ -283,9 +283,13 @@ pub fn search_path(path_var: Option<&OsStr>, root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// `PATH` for a command run on a plan's behalf: the search path above, joined.
+/// `PATH` for a command run on a plan's behalf: the search path above, joined. Never
+/// empty, since a shell reads an empty `PATH` as the current folder.
 pub fn child_path(path_var: Option<&OsStr>, root: &Path) -> OsString {
-    std::env::join_paths(search_path(path_var, root)).unwrap_or_default()
+    match std::env::join_paths(search_path(path_var, root)) {
+        Ok(p) if !p.is_empty() => p,
+        _ => OsString::from("/usr/local/bin:/usr/bin:/bin"),
+    }
 }
 
 /// Resolve `run[0]` at plan time against `path_var` (the planner's `PATH`) to the
@@ -445,6 +449,11 @@ mod tests {
         assert_eq!(
             search_path(Some(&path), ws.path()),
             [PathBuf::from("/usr/bin")]
+        );
+        let only_relative = std::env::join_paths([".", "bin", ""]).unwrap();
+        assert_eq!(
+            child_path(Some(&only_relative), ws.path()),
+            "/usr/local/bin:/usr/bin:/bin"
         );
     }
 }

@@ -235,3 +235,45 @@ impl ExecStep {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_with(exec: &str) -> String {
+        format!(
+            r#"{{"format":"autonomy-plan-v1","workspace":"w","created":"t","title":"t","author":"a","changes":[],"exec":[{exec}]}}"#
+        )
+    }
+
+    #[test]
+    fn plans_made_before_the_program_was_recorded_still_read_with_their_id() {
+        let old = plan_with(
+            r#"{"run":["sh","-c","true"],"cwd":"","env":{},"timeout_ms":1000,"touches":["gen/**"]}"#,
+        );
+        let plan = Plan::from_canonical(&old).expect("an old plan reads");
+        assert_eq!(plan.exec[0].program, None);
+        assert_eq!(
+            plan.canonical(),
+            old,
+            "its encoding, and so its id, is unchanged"
+        );
+        let new = plan_with(
+            r#"{"run":["sh"],"program":"/bin/sh","cwd":"","env":{},"timeout_ms":1000,"touches":[]}"#,
+        );
+        let plan = Plan::from_canonical(&new).expect("a new plan reads");
+        assert_eq!(plan.exec[0].program.as_deref(), Some("/bin/sh"));
+    }
+
+    #[test]
+    fn stored_exec_paths_are_checked() {
+        for bad in [
+            r#"{"run":["sh"],"cwd":"../x","env":{},"timeout_ms":1,"touches":[]}"#,
+            r#"{"run":["sh"],"cwd":"a/./b","env":{},"timeout_ms":1,"touches":[]}"#,
+            r#"{"run":["sh"],"cwd":"","env":{},"timeout_ms":1,"touches":["x/../.autonomy/allowed_signers"]}"#,
+            r#"{"run":["sh"],"cwd":"","env":{},"timeout_ms":1,"touches":["../elsewhere/**"]}"#,
+        ] {
+            assert!(Plan::from_canonical(&plan_with(bad)).is_err(), "{bad}");
+        }
+    }
+}
