@@ -72,7 +72,16 @@ pub fn run_plan(
     if let Some(e) = status_refusal(row) {
         // A replayed approval is the more important news: say so (exit 3).
         if row.status == "applied" && !approvals.is_empty() {
-            crate::approval::record::accept_files(s, &row.id, approvals)?;
+            use crate::approval::record;
+            let presented = record::verify_files(s, &row.id, approvals)?;
+            for p in &presented {
+                record::refuse_presented(
+                    s,
+                    &row.id,
+                    p,
+                    "not counted: the plan was already applied",
+                )?;
+            }
         }
         return Err(e);
     }
