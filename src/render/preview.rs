@@ -206,9 +206,12 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
             Some(h) => (input.contents)(&c.path, h),
         }
     };
+    let mut old_unknown = false;
     let (old, new) = match (fetch(old_hash), fetch(new_hash)) {
-        // Reviewing a bundle away from the workspace: show the new content in full.
+        // The old content is nowhere (a bundle from before bundles carried it, or a stale
+        // plan): show the new content in full, and count no lines as changed.
         (None, Some(Fetched::Bytes(n))) if is_text(&n) => {
+            old_unknown = true;
             doc.summary = Some(format!(
                 "the old content (sha256 {}) is not available here; showing the new content in full",
                 old_hash.map_or("-", |h| &h[..12])
@@ -252,9 +255,11 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
     };
     let old = String::from_utf8_lossy(&old);
     let new = String::from_utf8_lossy(&new);
-    let (a, d) = diff::counts(&old, &new);
-    doc.added_lines = a;
-    doc.removed_lines = d;
+    if !old_unknown {
+        let (a, d) = diff::counts(&old, &new);
+        doc.added_lines = a;
+        doc.removed_lines = d;
+    }
     doc.diff = Some(diff::hunks(&old, &new, &|_, s| s.to_string()));
     doc.styled_diff = Some(diff::hunks(&old, &new, input.styled));
     doc
@@ -363,6 +368,7 @@ pub fn render_text(
         let width = doc.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
         for c in &doc.changes {
             let detail = match (&c.summary, c.added_lines + c.removed_lines) {
+                (Some(_), _) if c.diff.is_some() => "new content only".to_string(),
                 (Some(_), _) => "bin".to_string(),
                 (None, 0) => c.action.clone(),
                 (None, _) => format!(

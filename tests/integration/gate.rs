@@ -433,6 +433,9 @@ fn a_stale_plan_is_marked_in_preview_and_status() {
         serde_json::from_slice(&env.output(&["preview", &id, "--format", "json"]).stdout).unwrap();
     assert_eq!(doc["stale"][0]["path"], "config.toml");
     assert_eq!(doc["stale"][0]["now"]["kind"], "file");
+    // The planned old content is gone: no line is counted as added or removed for it.
+    assert_eq!(doc["stat"]["added_lines"], 0, "{doc}");
+    assert_eq!(doc["stat"]["removed_lines"], 0, "{doc}");
     let text = text(&env.output(&["status"]));
     assert!(text.contains("STALE: config.toml changed"), "{text}");
     let json = env.status_json();
