@@ -46,12 +46,19 @@ impl Decision {
 /// the workspace for staleness while it is still pending or approved.
 pub fn decision(s: &Session, plan_id: &str) -> Result<Decision> {
     let row = s.resolve(Some(plan_id), crate::session::Default::Newest)?;
+    // The event that made the plan what it is: its rejection, its newest approval, or for a
+    // pending plan its newest decline.
+    let kind = match row.status.as_str() {
+        "rejected" => "plan.rejected",
+        "pending" => "approval.declined",
+        _ => "approval.granted",
+    };
     let last: Option<(String, String, String, String)> = s
         .journal
         .conn
         .query_row(
-            "SELECT kind, actor, data, at FROM events WHERE plan = ?1 AND kind IN ('approval.granted', 'approval.declined', 'plan.rejected') ORDER BY seq DESC LIMIT 1",
-            [&row.id],
+            "SELECT kind, actor, data, at FROM events WHERE plan = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1",
+            [row.id.as_str(), kind],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
