@@ -223,7 +223,7 @@ _autonomy() {
             return 0
             ;;
         autonomy__subcmd__approve)
-            opts="-o -C -h --reason --as --statement --sign-with --signature --statement-file --output --expires --bundle --color --format --help"
+            opts="-o -q -C -h --reason --as --statement --sign-with --signature --statement-file --output --expires --bundle --quiet --color --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -94,6 +94,8 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'
             cand --statement 'Print the approval statement to sign with any SSH tool, and nothing else'
+            cand -q 'With --sign-with or --statement: show only the diffstat before signing, not the whole diff'
+            cand --quiet 'With --sign-with or --statement: show only the diffstat before signing, not the whole diff'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

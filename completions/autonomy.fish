@@ -106,6 +106,7 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l format -d 
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l statement -d 'Print the approval statement to sign with any SSH tool, and nothing else'
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -s q -l quiet -d 'With --sign-with or --statement: show only the diffstat before signing, not the whole diff'
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand reject" -l reason -d 'Why; recorded in the journal' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand reject" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"

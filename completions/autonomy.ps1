@@ -102,6 +102,8 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
             [CompletionResult]::new('--statement', '--statement', [CompletionResultType]::ParameterName, 'Print the approval statement to sign with any SSH tool, and nothing else')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'With --sign-with or --statement: show only the diffstat before signing, not the whole diff')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'With --sign-with or --statement: show only the diffstat before signing, not the whole diff')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

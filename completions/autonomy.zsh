@@ -93,6 +93,8 @@ _arguments "${_arguments_options[@]}" : \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
 '--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
 '(--sign-with --signature)--statement[Print the approval statement to sign with any SSH tool, and nothing else]' \
+'-q[With --sign-with or --statement\: show only the diffstat before signing, not the whole diff]' \
+'--quiet[With --sign-with or --statement\: show only the diffstat before signing, not the whole diff]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '::plan -- Plan id or unique prefix (default\: the newest pending plan):_default' \

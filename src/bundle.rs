@@ -1,8 +1,9 @@
-//! Plan bundles: a self-contained file with a plan's canonical encoding and its new
-//! contents (the `before` side is hashes only; nothing else leaves the workspace), so a
-//! reviewer can preview and sign on a machine that has only the bundle. A bundle is
-//! untrusted input: its plan id is recomputed from its contents, and every blob must hash
-//! to its name.
+//! Plan bundles: a self-contained file with a plan's canonical encoding, its new contents
+//! and the old contents of every path it modifies or deletes (text up to the diff limit;
+//! larger ones by size), so a reviewer on a machine that has only the bundle sees the same
+//! diff, removed lines included, as in the workspace. Nothing else leaves the workspace. A
+//! bundle is untrusted input: its plan id is recomputed from its contents, and every blob
+//! must hash to its name (old contents included, so they are exactly the plan's `before`).
 
 use crate::error::{Error, Result};
 use crate::hash::{is_sha256_hex, sha256_hex};
@@ -27,18 +28,65 @@ struct BundleFile {
     id: Option<String>,
     plan: String,
     blobs: BTreeMap<String, String>,
+    /// Sizes of old contents too large to diff (left out of `blobs`), by hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    sizes: BTreeMap<String, u64>,
 }
 
 /// A bundle read back and checked.
 pub struct Bundle {
     pub id: String,
     pub plan: Plan,
+    /// New contents and old contents, each checked against its hash.
     pub blobs: BTreeMap<String, Vec<u8>>,
+    /// Old contents too large to diff: their sizes, by hash.
+    pub large: BTreeMap<String, u64>,
 }
 
-/// Write a bundle for `plan` taking new contents from `fetch`.
-pub fn write(path: &Path, plan: &Plan, fetch: &dyn Fn(&str) -> Result<Vec<u8>>) -> Result<u64> {
+/// An old content for the bundle.
+pub enum Old {
+    Bytes(Vec<u8>),
+    /// Too large to diff: only its size travels.
+    TooLarge(u64),
+}
+
+/// Write a bundle for `plan` taking new contents from `fetch` and the old contents of
+/// modified and deleted files from `fetch_old(path, hash)`, which must return exactly the
+/// bytes of that hash. A missing old content is an error naming the path.
+pub fn write(
+    path: &Path,
+    plan: &Plan,
+    fetch: &dyn Fn(&str) -> Result<Vec<u8>>,
+    fetch_old: &dyn Fn(&str, &str) -> Option<Old>,
+) -> Result<u64> {
     let mut blobs = BTreeMap::new();
+    let mut sizes = BTreeMap::new();
+    for c in &plan.changes {
+        if let Some(h) = c.before.file_hash()
+            && c.after.file_hash() != Some(h)
+            && !blobs.contains_key(h)
+        {
+            match fetch_old(&c.path, h) {
+                Some(Old::Bytes(bytes)) if sha256_hex(&bytes) == h => {
+                    blobs.insert(
+                        h.to_string(),
+                        base64::engine::general_purpose::STANDARD.encode(bytes),
+                    );
+                }
+                Some(Old::TooLarge(n)) => {
+                    sizes.insert(h.to_string(), n);
+                }
+                _ => {
+                    return Err(Error::stale(format!(
+                        "cannot export: the content {} had when the plan was made (sha256 {}) is neither in the store nor in the workspace any more",
+                        c.path,
+                        &h[..12]
+                    ))
+                    .hint("the plan is stale; make a new plan against the current files and export that"));
+                }
+            }
+        }
+    }
     for c in &plan.changes {
         if let Some(h) = c.after.file_hash()
             && c.before.file_hash() != Some(h)
@@ -56,6 +104,7 @@ pub fn write(path: &Path, plan: &Plan, fetch: &dyn Fn(&str) -> Result<Vec<u8>>) 
         id: Some(plan.id()),
         plan: plan.canonical(),
         blobs,
+        sizes,
     };
     let text = serde_json::to_string(&doc)
         .map_err(|e| Error::failed(format!("encoding the bundle: {e}")))?;
@@ -122,5 +171,17 @@ pub fn read(path: &Path) -> Result<Bundle> {
             return Err(bad(format!("the new content of {} is missing", c.path)));
         }
     }
-    Ok(Bundle { id, plan, blobs })
+    let mut large = BTreeMap::new();
+    for (hash, size) in doc.sizes {
+        if !is_sha256_hex(&hash) {
+            return Err(bad(format!("size entry {hash:?} is not a sha256")));
+        }
+        large.insert(hash, size);
+    }
+    Ok(Bundle {
+        id,
+        plan,
+        blobs,
+        large,
+    })
 }

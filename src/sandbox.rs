@@ -133,3 +133,101 @@ pub fn check_allow_write(path: &Path, state: &Path) -> Result<PathBuf> {
     }
     Ok(p)
 }
+
+/// The largest refused proposal kept under `.autonomy/spool-rejects/` (a larger one is
+/// journaled by size and hash only).
+pub const MAX_KEPT_REJECT: u64 = 16 << 20;
+
+/// Where refused spool proposals are kept, inside the state directory.
+pub const REJECTS_DIR: &str = "spool-rejects";
+
+/// The reply file next to a spool proposal: `NAME.decision` for `NAME` (`fix.toml` ->
+/// `fix.toml.decision`).
+pub fn decision_path(spool: &Path, proposal_name: &str) -> PathBuf {
+    spool.join(format!("{proposal_name}.decision"))
+}
+
+/// Write a reply file atomically (a fresh temp file with a random name, created
+/// exclusively, never through a link the agent planted, then renamed over the old reply),
+/// so the agent reads either the old or the new decision, never half of one.
+pub fn write_reply(spool: &Path, proposal_name: &str, doc: &serde_json::Value) -> Result<()> {
+    use std::io::Write;
+    let path = decision_path(spool, proposal_name);
+    let mut text = serde_json::to_string_pretty(doc)
+        .map_err(|e| Error::failed(format!("encoding {}: {e}", path.display())))?;
+    text.push('\n');
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".autonomy-reply-")
+        .tempfile_in(spool)
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    tmp.write_all(text.as_bytes())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    // The agent (the same user, or another one when the invoker is root) must read it.
+    let _ = std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    );
+    tmp.persist(&path)
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e.error))?;
+    Ok(())
+}
+
+/// Read a spool file without following a symlink, at most `cap + 1` bytes.
+pub fn read_spool_file(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    f.take(cap + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Keep a refused proposal's bytes under `.autonomy/spool-rejects/` as
+/// `<time>-<name>`; returns its path relative to the workspace root (`None` when it is
+/// too large to keep).
+pub fn keep_reject(state_dir: &Path, name: &str, bytes: &[u8]) -> Result<Option<String>> {
+    use std::os::unix::fs::DirBuilderExt;
+    if bytes.len() as u64 > MAX_KEPT_REJECT {
+        return Ok(None);
+    }
+    let dir = state_dir.join(REJECTS_DIR);
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),
+    }
+    let stamp = crate::ids::now_string().replace(':', "");
+    // The name came from the agent: keep it printable and inside the folder.
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let file = format!("{stamp}-{}-{safe}", crate::ids::random_hex(4));
+    let path = dir.join(&file);
+    let mut opts = std::fs::OpenOptions::new();
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("keeping the refused proposal {name}"), e))?;
+    std::io::Write::write_all(&mut f, bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(format!("keeping the refused proposal {name}"), e))?;
+    Ok(Some(format!(
+        "{}/{REJECTS_DIR}/{file}",
+        crate::workspace::STATE_DIR
+    )))
+}

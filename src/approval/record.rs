@@ -1,6 +1,7 @@
 //! Recording approvals in the journal: interactive decisions, and signed approval files
-//! verified in-process (each accepted one `approval.granted`, each refused one
-//! `approval.refused` with the reason in words).
+//! verified in-process. A presented file is journaled once its fate is known:
+//! `approval.granted` when it counted toward a run, `approval.refused` (with the reason in
+//! words) when it was invalid or did not count.
 //!
 //! A terminal decision records the OS user who typed it (`os_uid`, `os_user`) beside the
 //! identity it claims, since `--as` can claim any: for k-of-n rules terminal approvals
@@ -10,7 +11,7 @@
 
 use super::allowed_signers::AllowedSigners;
 use super::gate::{Held, Standing, evaluate};
-use super::verify::{VerifyContext, verify_approval};
+use super::verify::{Accepted, VerifyContext, verify_approval};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::session::Session;
@@ -95,13 +96,41 @@ pub fn load_signers(s: &Session) -> Result<AllowedSigners> {
     })
 }
 
-/// Verify each signed approval file for `plan_id`. Every accepted one is journaled and
-/// returned; the first refused one is journaled and returned as an exit-3 error.
-pub fn accept_files(
+/// A signed approval file that verified: valid, but not yet counted. Whether it counts is
+/// decided with the others held (`standings`); only then is it journaled, as
+/// `approval.granted` when it counts ([`grant_presented`]) or `approval.refused` when it
+/// does not ([`refuse_presented`]), so the journal never records more than happened.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    /// The file as named on the command line.
+    pub file: String,
+    pub accepted: Accepted,
+    /// The whole file, recorded with the approval when it counts.
+    pub bytes: Vec<u8>,
+}
+
+impl Presented {
+    pub fn held(&self) -> Held {
+        Held {
+            row: None,
+            principal: self.accepted.principal.clone(),
+            method: "ssh".into(),
+            key: Some(self.accepted.fingerprint.clone()),
+            os_uid: None,
+            os_user: None,
+        }
+    }
+}
+
+/// Verify each signed approval file for `plan_id`. Journals nothing for a valid file (see
+/// [`Presented`]). When any file is refused, every refused file is journaled as
+/// `approval.refused` with its reason, the valid ones as `approval.refused` too (they were
+/// not counted), and the first refusal is returned as an exit-3 error.
+pub fn verify_files(
     s: &mut Session,
     plan_id: &str,
     files: &[std::path::PathBuf],
-) -> Result<Vec<Held>> {
+) -> Result<Vec<Presented>> {
     if files.is_empty() {
         return Ok(Vec::new());
     }
@@ -110,7 +139,8 @@ pub fn accept_files(
     // Consumed by the plan's own run.committed events (an approval names one plan), or
     // by the table (any plan).
     let consumed = crate::store::derived::consumed_for_plan(&s.journal.conn, plan_id)?;
-    let mut out = Vec::new();
+    let mut valid = Vec::new();
+    let mut refused = Vec::new();
     for f in files {
         let name = f.display().to_string();
         let bytes = read_capped(f)?;
@@ -135,62 +165,92 @@ pub fn accept_files(
             is_consumed: &is_consumed,
         };
         match verify_approval(&bytes, &ctx) {
-            Ok(acc) => {
-                let rules = s.journal.rules_digest.clone();
-                let statement = acc.statement.render();
-                let row = s.journal.write(|tx| {
-                    let existing: Option<i64> = tx
-                        .query_row(
-                            "SELECT id FROM approvals WHERE plan = ?1 AND approval_id = ?2 AND consumed_by IS NULL",
-                            params![plan_id, acc.approval_id],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    let row = match existing {
-                        Some(id) => id,
-                        None => {
-                            tx.execute(
-                                "INSERT INTO approvals (plan, at, principal, method, decision, approval_id, key_fingerprint, statement, signature)
-                                 VALUES (?1, ?2, ?3, 'ssh', 'approve', ?4, ?5, ?6, ?7)",
-                                params![plan_id, crate::ids::now_string(), acc.principal, acc.approval_id, acc.fingerprint, statement, String::from_utf8_lossy(&bytes)],
-                            )?;
-                            tx.last_insert_rowid()
-                        }
-                    };
-                    crate::store::journal::append_event(
-                        tx,
-                        &rules,
-                        &acc.principal,
-                        "approval.granted",
-                        Some(plan_id),
-                        &json!({ "method": "ssh", "principal": acc.principal, "key_fingerprint": acc.fingerprint, "approval_id": acc.approval_id, "file": name }),
-                    )?;
-                    Ok(row)
-                })?;
-                out.push(Held {
-                    row: Some(row),
-                    principal: acc.principal,
-                    method: "ssh".into(),
-                    key: Some(acc.fingerprint),
-                    os_uid: None,
-                    os_user: None,
-                });
-            }
-            Err(refusal) => {
-                let reason = refusal.to_string();
-                let actor = s.actor.clone();
-                s.journal.event(
-                    &actor,
-                    "approval.refused",
-                    Some(plan_id),
-                    &json!({ "file": name, "reason": reason }),
-                )?;
-                return Err(Error::not_approved(format!("approval file {name} refused: {reason}"))
-                    .hint("nothing was changed; ask the approver for a new approval file for this plan"));
-            }
+            Ok(accepted) => valid.push(Presented {
+                file: name,
+                accepted,
+                bytes,
+            }),
+            Err(refusal) => refused.push((name, refusal.to_string())),
         }
     }
-    Ok(out)
+    let Some((first, first_reason)) = refused.first().cloned() else {
+        return Ok(valid);
+    };
+    let actor = s.actor.clone();
+    for (name, reason) in &refused {
+        s.journal.event(
+            &actor,
+            "approval.refused",
+            Some(plan_id),
+            &json!({ "file": name, "reason": reason }),
+        )?;
+    }
+    let why = format!("not counted: approval file {first} presented with it was refused");
+    for p in &valid {
+        refuse_presented(s, plan_id, p, &why)?;
+    }
+    Err(
+        Error::not_approved(format!("approval file {first} refused: {first_reason}"))
+            .hint("nothing was changed; ask the approver for a new approval file for this plan"),
+    )
+}
+
+/// Record a presented approval that counts: its row in the approvals table (reused when
+/// the same file was counted before and not consumed) and `approval.granted`. Returns the
+/// row, to mark consumed when the run commits.
+pub fn grant_presented(s: &mut Session, plan_id: &str, p: &Presented) -> Result<i64> {
+    let rules = s.journal.rules_digest.clone();
+    let acc = &p.accepted;
+    let statement = acc.statement.render();
+    let name = &p.file;
+    s.journal.write(|tx| {
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM approvals WHERE plan = ?1 AND approval_id = ?2 AND consumed_by IS NULL",
+                params![plan_id, acc.approval_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let row = match existing {
+            Some(id) => id,
+            None => {
+                tx.execute(
+                    "INSERT INTO approvals (plan, at, principal, method, decision, approval_id, key_fingerprint, statement, signature)
+                     VALUES (?1, ?2, ?3, 'ssh', 'approve', ?4, ?5, ?6, ?7)",
+                    params![plan_id, crate::ids::now_string(), acc.principal, acc.approval_id, acc.fingerprint, statement, String::from_utf8_lossy(&p.bytes)],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        crate::store::journal::append_event(
+            tx,
+            &rules,
+            &acc.principal,
+            "approval.granted",
+            Some(plan_id),
+            &json!({ "method": "ssh", "principal": acc.principal, "key_fingerprint": acc.fingerprint, "approval_id": acc.approval_id, "file": name }),
+        )?;
+        Ok(row)
+    })
+}
+
+/// Record a valid presented approval that did not count (the threshold was not met, it
+/// duplicates a signer or key already counted, the plan was declined or already applied):
+/// `approval.refused` with `valid: true` and the reason. Nothing is stored as held, and
+/// its approval id stays unused, so the same file may be presented again.
+pub fn refuse_presented(s: &mut Session, plan_id: &str, p: &Presented, reason: &str) -> Result<()> {
+    let actor = s.actor.clone();
+    let acc = &p.accepted;
+    s.journal.event(
+        &actor,
+        "approval.refused",
+        Some(plan_id),
+        &json!({
+            "file": p.file, "reason": reason, "valid": true, "method": "ssh",
+            "principal": acc.principal, "key_fingerprint": acc.fingerprint, "approval_id": acc.approval_id,
+        }),
+    )?;
+    Ok(())
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>> {

@@ -11,9 +11,11 @@ use std::time::Duration;
 /// Apply an approved plan as one all-or-nothing run
 ///
 /// In order: take the workspace lock (exit 5 if busy), refuse while an interrupted run exists
-/// (exit 6), check approvals against the rules (exit 3; at a terminal with no approval yet,
-/// preview and ask), check that every path is still as planned (exit 4, naming each drifted
-/// path), then replace each path atomically, printing each step. On any failure every path is
+/// (exit 6), check approvals against the rules (exit 3; at a terminal, when your approval is
+/// all that is missing and the plan is not stale, preview and ask as `autonomy approve`
+/// does), check that every path is still as planned (exit 4, naming each drifted path), then
+/// replace each path atomically, printing each step. A presented approval file is journaled
+/// as granted only when it counts toward the run; otherwise as refused, with why. On any failure every path is
 /// put back and the run is recorded as failed (exit 1); the same plan may be applied again
 /// once the cause is gone.
 ///
@@ -72,7 +74,16 @@ pub fn run_plan(
     if let Some(e) = status_refusal(row) {
         // A replayed approval is the more important news: say so (exit 3).
         if row.status == "applied" && !approvals.is_empty() {
-            crate::approval::record::accept_files(s, &row.id, approvals)?;
+            use crate::approval::record;
+            let presented = record::verify_files(s, &row.id, approvals)?;
+            for p in &presented {
+                record::refuse_presented(
+                    s,
+                    &row.id,
+                    p,
+                    "not counted: the plan was already applied",
+                )?;
+            }
         }
         return Err(e);
     }

@@ -1,20 +1,32 @@
 //! `autonomy approve`
 
-use super::{Ctx, gate, ui};
+use super::{Ctx, gate, prompt, ui};
+use crate::approval::outlook::Outlook;
 use crate::approval::{record, sshsig, statement::Statement};
 use crate::error::{Error, Result};
+use crate::plan::Plan;
 use crate::session::{Default, Session, status_refusal};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Approve a plan at a terminal, or write a signed approval file
 ///
-/// At a terminal (stdin and stderr both terminals) the full preview is shown, then
-/// `Approve plan ID? [y/N]` (default no). The decision is recorded either way; a declined
-/// plan can still be approved later. Without a terminal this refuses (exit 3): use a signed
-/// approval instead.
+/// At a terminal (stdin and stderr both terminals) the full preview is shown (through the
+/// pager; quit it to go on), then a short summary (files, lines, risk, what your approval
+/// counts for and what the rules still need) and `Approve plan ID? [y/N]`. The answer is a
+/// line ended by Enter: `y` or `yes` approves, anything else declines (`no: REASON` records
+/// the reason, which goes back to the plan's author). Keys typed before the question
+/// appeared are discarded. A high-risk plan asks for the first 4 hex digits of its id
+/// instead of y. The decision is recorded either way; a declined plan can still be approved
+/// later. Where your approval is not enough for the rules (they need signed approvals, or
+/// more people), it says what is still needed instead of calling the plan approved. A plan
+/// whose files changed since it was made is stale: it is not offered (exit 4). Without a
+/// terminal this refuses (exit 3): use a signed approval instead.
 ///
 /// Signed approvals (for pipelines) need no terminal and record nothing by themselves; the
-/// file counts when presented with `autonomy apply --approval FILE`.
+/// file counts when presented with `autonomy apply --approval FILE`. Before signing, the
+/// preview (only its diffstat with --quiet) and the statement are shown on stderr; at a
+/// terminal you confirm as above. A stale plan is not signed (exit 4).
 ///
 /// Without PLAN, the newest pending plan.
 ///
@@ -60,6 +72,20 @@ pub struct ApproveArgs {
     /// with --statement, --sign-with or --signature.
     #[arg(long, value_name = "FILE", conflicts_with = "plan", value_hint = clap::ValueHint::FilePath)]
     pub bundle: Option<PathBuf>,
+    /// With --sign-with or --statement: show only the diffstat before signing, not the
+    /// whole diff.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// What is being signed, and how to show it.
+enum Target<'a> {
+    Stored {
+        s: &'a Session,
+        plan: &'a Plan,
+        status: &'a str,
+    },
+    Bundle(&'a crate::bundle::Bundle),
 }
 
 pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
@@ -78,7 +104,18 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| crate::identity::acting_identity(&ctx.dir)),
         );
-        return sign(ctx, &args, &bundle.id, &bundle.plan.workspace, &approver);
+        let stale = super::preview::bundle_stale(ctx, &bundle)?;
+        if !stale.is_empty() {
+            return Err(gate::stale_error(&bundle.id, &stale, "signed"));
+        }
+        return sign(
+            ctx,
+            &args,
+            &bundle.id,
+            &bundle.plan.workspace,
+            &approver,
+            Target::Bundle(&bundle),
+        );
     }
     let mut s = Session::open(&ctx.dir)?;
     let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
@@ -87,51 +124,128 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
     }
     let short = row.id[..12].to_string();
     let approver = crate::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
+    let plan = s.load_plan(&row.id)?;
     if signing {
-        return sign(ctx, &args, &row.id, &s.workspace_id()?, &approver);
+        gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "signed")?;
+        let workspace = s.workspace_id()?;
+        let target = Target::Stored {
+            s: &s,
+            plan: &plan,
+            status: &row.status,
+        };
+        return sign(ctx, &args, &row.id, &workspace, &approver, target);
     }
     // Interactive.
     s.refuse_if_interrupted()?;
+    gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "approved")?;
     if !ui::interactive() {
         return Err(Error::not_approved(format!("approving plan {short} needs a terminal (stdin and stderr), and there is none"))
             .hint(format!(
                 "approve it at a terminal with `autonomy approve {short}`, or sign it: `autonomy approve {short} --sign-with KEY` and pass --approval FILE to apply"
             )));
     }
-    let plan = s.load_plan(&row.id)?;
-    super::preview::show(&s, &row.id, &plan, &row.status, false, true)?;
-    let yes = gate::ask(&short)?;
-    record::record_decision(&mut s, &row.id, &approver, yes, args.reason.as_deref())?;
-    if yes {
-        // Recorded, but say what is still missing rather than "approved" (one OS user
-        // approving under a second name with --as is still one person).
-        match record::still_needed(&s, &row.id, &plan).ok().flatten() {
-            Some(missing) => ui::say(&format!(
-                "Recorded the approval of plan {short} as {approver}, but the plan is not approved yet:\n{missing}"
-            )),
-            None => ui::say(&format!(
-                "Approved plan {short} as {approver}. Apply it with `autonomy apply {short}`."
-            )),
+    let held = record::recorded(&s, &row.id)?;
+    let outlook = gate::outlook_with(&s, &plan, &held, gate::terminal(&approver))?;
+    if outlook.counts_for_nothing() {
+        return nothing_to_add(ctx, &short, &approver, &outlook);
+    }
+    let answer = gate::offer(&s, &row.id, &plan, &row.status, &approver, &outlook)?;
+    let reason = args.reason.clone().or_else(|| answer.reason.clone());
+    record::record_decision(
+        &mut s,
+        &row.id,
+        &approver,
+        answer.approve,
+        reason.as_deref(),
+    )?;
+    if ctx.json() {
+        ui::json(&serde_json::json!({
+            "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "approver": approver,
+            "approved": answer.approve, "ready": answer.approve && outlook.ready_after,
+            "counts_for": outlook.counts_for, "still_needed": outlook.still_needed,
+        }));
+    }
+    if !answer.approve {
+        return Err(gate::declined_error(&short, &answer, true));
+    }
+    let counts: Vec<String> = outlook
+        .counts_for
+        .iter()
+        .map(|p| p.counted_sentence())
+        .collect();
+    if outlook.ready_after {
+        ui::say(&format!(
+            "Approved plan {short} as {approver}; every rule is met. Apply it with `autonomy apply {short}`."
+        ));
+        return Ok(());
+    }
+    let missing: Vec<String> = outlook
+        .still_needed
+        .iter()
+        .map(|p| format!("  - {}", p.missing_sentence()))
+        .collect();
+    ui::say(&format!(
+        "Recorded {approver}'s approval of plan {short}; it counts for {}.\nPlan {short} cannot be applied yet; the rules still need:\n{}",
+        counts.join(", "),
+        missing.join("\n")
+    ));
+    ui::say(&format!("hint: {}", still_needed_hint(&short, &outlook)));
+    Ok(())
+}
+
+/// `approve` when a terminal approval by this person would change nothing the rules count:
+/// say why, record nothing, ask nothing.
+fn nothing_to_add(ctx: &Ctx, short: &str, approver: &str, outlook: &Outlook) -> Result<()> {
+    if outlook.ready_before {
+        if ctx.json() {
+            ui::json(&serde_json::json!({
+                "format_version": crate::render::FORMAT_VERSION, "plan": short, "approver": approver,
+                "approved": false, "ready": true, "counts_for": [], "still_needed": [],
+            }));
         }
-        Ok(())
+        ui::say(&format!(
+            "Plan {short} is already approved and every rule is met; an approval by {approver} would add nothing, so none was recorded. Apply it with `autonomy apply {short}`."
+        ));
+        return Ok(());
+    }
+    let missing: Vec<String> = outlook
+        .still_needed
+        .iter()
+        .map(|p| format!("  - {}", p.missing_sentence()))
+        .collect();
+    Err(Error::not_approved(format!(
+        "an approval by {approver} at this terminal would not count for plan {short} (a signed-only rule, or {approver} already counts); nothing was asked or recorded. The rules still need:\n{}",
+        missing.join("\n")
+    ))
+    .hint(still_needed_hint(short, outlook)))
+}
+
+fn still_needed_hint(short: &str, outlook: &Outlook) -> String {
+    if outlook.still_needed.iter().any(|p| p.signed) {
+        format!(
+            "have approvers sign it (`autonomy approve {short} --sign-with KEY`) and pass each file to `autonomy apply {short} --approval FILE`"
+        )
     } else {
-        Err(Error::not_approved(format!("plan {short} was declined by {approver}; nothing was approved"))
-            .hint(format!("it stays pending; approve it later with `autonomy approve {short}`, or `autonomy reject {short}`")))
+        format!("another person approves it with `autonomy approve {short}` at their terminal")
     }
 }
 
 /// The signing paths: print the statement, sign it here, or wrap an external signature.
+/// Before a statement is printed or signed, the preview and the statement are shown on
+/// stderr; at a terminal, the signer confirms.
 fn sign(
     ctx: &Ctx,
     args: &ApproveArgs,
     plan_id: &str,
     workspace: &str,
     approver: &str,
+    target: Target,
 ) -> Result<()> {
     let short = &plan_id[..12];
     if args.statement || args.sign_with.is_some() {
         let st = new_statement(workspace, plan_id, approver, &args.expires)?;
         let text = st.render();
+        let level = show_before_signing(ctx, args, plan_id, approver, &target)?;
         if args.statement {
             ui::print(&text);
             ui::say(&format!(
@@ -141,6 +255,26 @@ fn sign(
             return Ok(());
         }
         let key = args.sign_with.as_deref().unwrap_or(Path::new(""));
+        ui::say(&format!(
+            "Statement to sign with {}:\n{}",
+            key.display(),
+            text.lines()
+                .map(|l| format!("  {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+        if ui::interactive() {
+            let (question, expect) = gate::question("Sign", plan_id, level);
+            let answer = prompt::ask(&question, &expect)?;
+            if !answer.approve {
+                return Err(Error::not_approved(format!(
+                    "plan {short} was not signed; no approval file was written"
+                ))
+                .hint(format!(
+                    "sign it later with `autonomy approve {short} --sign-with KEY`"
+                )));
+            }
+        }
         let pem = sshsig::sign(&ctx.dir.join(key), text.as_bytes())
             .map_err(|e| Error::failed(format!("signing with {}: {e}", key.display())))?;
         return write_approval(ctx, args, short, &text, &pem, &st);
@@ -171,6 +305,58 @@ fn sign(
         ))
     })?;
     write_approval(ctx, args, short, &text, &pem, &st)
+}
+
+/// Show what is about to be signed: the preview (the diffstat with --quiet) on stderr, or
+/// paged when stdout is a terminal that carries nothing else, then a summary. Returns the
+/// plan's risk level (for the confirmation).
+fn show_before_signing(
+    ctx: &Ctx,
+    args: &ApproveArgs,
+    plan_id: &str,
+    approver: &str,
+    target: &Target,
+) -> Result<crate::risk::Level> {
+    use super::preview::{Dest, emit};
+    let dest = if args.statement || ctx.json() || !std::io::stdout().is_terminal() {
+        Dest::Stderr
+    } else {
+        Dest::Paged
+    };
+    let (doc, outlook) = match target {
+        Target::Stored { s, plan, status } => {
+            let doc = super::preview::build_doc(s, plan_id, plan, status, dest.styled())?;
+            let held = record::recorded(s, plan_id)?;
+            // The key's fingerprint is known only once it signs; any key distinct from the
+            // ones held counts the same.
+            let signed = crate::approval::gate::Held {
+                row: None,
+                principal: approver.to_string(),
+                method: "ssh".into(),
+                key: Some("the signing key".into()),
+                os_uid: None,
+                os_user: None,
+            };
+            let outlook = gate::outlook_with(s, plan, &held, signed)?;
+            (doc, Some(outlook))
+        }
+        Target::Bundle(b) => (super::preview::bundle_doc(ctx, b, dest.styled())?, None),
+    };
+    emit(&doc, args.quiet, dest, false)?;
+    let mut summary = crate::render::preview::prompt_summary(
+        &doc,
+        approver,
+        "signed; it counts once presented to `autonomy apply --approval FILE`, if the allowed signers list this key for you",
+        outlook.as_ref(),
+        &ui::err_style,
+    );
+    if outlook.is_none() {
+        summary.push_str(
+            "  Which rules it counts for is decided by the workspace's rules when it is presented to `autonomy apply`.\n",
+        );
+    }
+    eprint!("{summary}");
+    Ok(doc.risk_level)
 }
 
 fn new_statement(

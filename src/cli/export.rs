@@ -1,15 +1,19 @@
 //! `autonomy export`
 
 use super::{Ctx, ui};
+use crate::bundle::Old;
 use crate::error::Result;
+use crate::render::preview::Fetched;
 use crate::session::{Default, Session};
 use std::path::PathBuf;
 
 /// Write a plan bundle for review on another machine
 ///
-/// The bundle holds the plan and its new contents; the `before` side is hashes only, so
-/// nothing else leaves the workspace. A reviewer previews and signs it on their own machine
-/// (run inside their checkout, the preview shows real diffs where their files match).
+/// The bundle holds the plan, its new contents and the old contents of the files it modifies
+/// or deletes (each checked against its hash when read), so a reviewer previews the same
+/// diff, removed lines included, on a machine that has only the bundle, and signs it there.
+/// A pending or approved plan whose files changed since it was made is stale and is not
+/// exported (exit 4).
 ///
 /// Without PLAN, the newest pending plan.
 ///
@@ -33,8 +37,20 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     let mut s = Session::open(&ctx.dir)?;
     let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
     let plan = s.load_plan(&row.id)?;
+    let stale = super::preview::stale_paths(&s, &plan, &row.status)?;
+    if !stale.is_empty() {
+        return Err(super::gate::stale_error(
+            &row.id,
+            &stale,
+            "exported for review",
+        ));
+    }
     let out = ctx.dir.join(&args.output);
-    let size = crate::bundle::write(&out, &plan, &|h| s.blobs.read(h))?;
+    let fetch_old = |path: &str, hash: &str| match super::preview::fetch(&s, path, hash)? {
+        Fetched::Bytes(b) => Some(Old::Bytes(b)),
+        Fetched::TooLarge(n) => Some(Old::TooLarge(n)),
+    };
+    let size = crate::bundle::write(&out, &plan, &|h| s.blobs.read(h), &fetch_old)?;
     s.event(
         "plan.exported",
         Some(&row.id),

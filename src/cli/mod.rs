@@ -14,6 +14,7 @@ mod init;
 mod log;
 mod plan;
 mod preview;
+mod prompt;
 mod recover;
 mod reject;
 mod rollback;

@@ -3,7 +3,7 @@
 use super::{Ctx, ui};
 use crate::approval::record;
 use crate::error::Result;
-use crate::plan::Plan;
+use crate::plan::{Plan, State};
 use crate::render::diff::MAX_DIFF_BYTES;
 use crate::render::preview::{self, Fetched, PreviewDoc};
 use crate::session::{Default, Session};
@@ -51,7 +51,11 @@ pub fn run(args: PreviewArgs, ctx: &Ctx) -> Result<()> {
         let doc = build_doc(&s, &row.id, &plan, &row.status, &|_, t| t.to_string())?;
         ui::json(&doc);
     } else {
-        show(&s, &row.id, &plan, &row.status, args.stat, false)?;
+        let doc = show(&s, &row.id, &plan, &row.status, args.stat, false)?;
+        if !doc.stale.is_empty() {
+            // Also on stderr, after the pager: the warning must not scroll away.
+            ui::say(preview::stale_banner(&doc, &ui::err_style).trim_end());
+        }
     }
     s.event(
         "plan.previewed",
@@ -59,6 +63,15 @@ pub fn run(args: PreviewArgs, ctx: &Ctx) -> Result<()> {
         serde_json::json!({ "stat": args.stat }),
     )?;
     Ok(())
+}
+
+/// Paths of a stored plan that no longer hold its `before`, for a plan that may still be
+/// approved or applied (pending or approved); empty otherwise.
+pub fn stale_paths(s: &Session, plan: &Plan, status: &str) -> Result<Vec<(String, State)>> {
+    if !matches!(status, "pending" | "approved") {
+        return Ok(Vec::new());
+    }
+    crate::engine::run::drift(&s.ws, plan)
 }
 
 /// Build the preview document for a stored plan.
@@ -77,6 +90,7 @@ pub fn build_doc(
         .iter()
         .map(|c| c.path.as_str())
         .collect();
+    let stale = stale_paths(s, plan, status)?;
     let contents = |path: &str, hash: &str| fetch(s, path, hash);
     Ok(preview::build(&preview::Input {
         id: plan_id,
@@ -86,13 +100,41 @@ pub fn build_doc(
         held: &held,
         risk: crate::risk::in_force(&s.journal.conn, plan_id, plan, &signers)?,
         policy_paths: &policy,
+        stale: &stale,
         contents: &contents,
         styled,
     }))
 }
 
+/// Where a preview goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Dest {
+    /// stdout, through the pager when stdout is a terminal.
+    Paged,
+    /// stderr (stdout carries data, or is not a terminal before a prompt).
+    Stderr,
+}
+
+impl Dest {
+    /// Before a prompt: paged when stdout is a terminal, else on stderr so the person at
+    /// the terminal still sees it (`autonomy approve > log`).
+    pub fn for_prompt() -> Dest {
+        if std::io::stdout().is_terminal() {
+            Dest::Paged
+        } else {
+            Dest::Stderr
+        }
+    }
+    pub fn styled(self) -> &'static dyn Fn(&Style, &str) -> String {
+        match self {
+            Dest::Paged => &ui::out_style,
+            Dest::Stderr => &ui::err_style,
+        }
+    }
+}
+
 /// Render the preview to the terminal: paged on stdout, or on stderr before a prompt when
-/// stdout is not a terminal.
+/// stdout is not a terminal. Returns the document shown.
 pub fn show(
     s: &Session,
     plan_id: &str,
@@ -100,18 +142,32 @@ pub fn show(
     status: &str,
     stat_only: bool,
     for_prompt: bool,
-) -> Result<()> {
-    let to_stderr = for_prompt && !std::io::stdout().is_terminal();
-    let styled: &dyn Fn(&Style, &str) -> String = if to_stderr {
-        &ui::err_style
+) -> Result<PreviewDoc> {
+    let dest = if for_prompt {
+        Dest::for_prompt()
     } else {
-        &ui::out_style
+        Dest::Paged
     };
-    let doc = build_doc(s, plan_id, plan, status, styled)?;
-    let text = preview::render_text(&doc, stat_only, styled);
-    if to_stderr {
+    let doc = build_doc(s, plan_id, plan, status, dest.styled())?;
+    emit(&doc, stat_only, dest, for_prompt)?;
+    Ok(doc)
+}
+
+/// Write a built preview to `dest`. Before a prompt, a paged preview ends by saying how to
+/// get to the question (quit the pager), since the question comes only after it closes.
+pub fn emit(doc: &PreviewDoc, stat_only: bool, dest: Dest, for_prompt: bool) -> Result<()> {
+    let mut text = preview::render_text(doc, stat_only, dest.styled());
+    if dest == Dest::Stderr {
         eprint!("{text}");
-    } else if let Err(e) = crate::render::pager::page(&text) {
+        return Ok(());
+    }
+    if for_prompt {
+        text.push_str(&format!(
+            "\n(End of the preview of plan {}. Quit the pager (q) to get to the question.)\n",
+            &doc.plan.id[..12.min(doc.plan.id.len())]
+        ));
+    }
+    if let Err(e) = crate::render::pager::page(&text) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -121,7 +177,7 @@ pub fn show(
 }
 
 /// Contents by hash: the blob store first, then the workspace file if it still matches.
-fn fetch(s: &Session, path: &str, hash: &str) -> Option<Fetched> {
+pub(super) fn fetch(s: &Session, path: &str, hash: &str) -> Option<Fetched> {
     if let Some(size) = s.blobs.size(hash) {
         if size > MAX_DIFF_BYTES as u64 {
             return Some(Fetched::TooLarge(size));
@@ -143,10 +199,34 @@ fn fetch(s: &Session, path: &str, hash: &str) -> Option<Fetched> {
     (crate::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
 }
 
-/// Preview a bundle: new contents from the bundle, old contents from the current folder
-/// where a file there matches the plan's `before` hash.
+/// Preview a bundle: old and new contents from the bundle (old contents of older bundles
+/// from the current folder where a file there matches the plan's `before` hash).
 fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<()> {
     let bundle = crate::bundle::read(&ctx.dir.join(path))?;
+    let styled: &dyn Fn(&Style, &str) -> String = if ctx.json() {
+        &|_, t| t.to_string()
+    } else {
+        &ui::out_style
+    };
+    let doc = bundle_doc(ctx, &bundle, styled)?;
+    if ctx.json() {
+        ui::json(&doc);
+        return Ok(());
+    }
+    emit(&doc, stat_only, Dest::Paged, false)?;
+    if !doc.stale.is_empty() {
+        ui::say(preview::stale_banner(&doc, &ui::err_style).trim_end());
+    }
+    Ok(())
+}
+
+/// The preview document of a bundle. Inside the workspace the plan was made in, staleness
+/// is checked against it too.
+pub fn bundle_doc(
+    ctx: &Ctx,
+    bundle: &crate::bundle::Bundle,
+    styled: &dyn Fn(&Style, &str) -> String,
+) -> Result<PreviewDoc> {
     let contents = |rel: &str, hash: &str| -> Option<Fetched> {
         if let Some(b) = bundle.blobs.get(hash) {
             return Some(if b.len() > MAX_DIFF_BYTES {
@@ -154,6 +234,9 @@ fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<
             } else {
                 Fetched::Bytes(b.clone())
             });
+        }
+        if let Some(&size) = bundle.large.get(hash) {
+            return Some(Fetched::TooLarge(size));
         }
         let rel = RelPath::parse(rel).ok()?;
         let local = crate::workspace::Workspace::open(&ctx.dir).ok()?;
@@ -174,11 +257,6 @@ fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<
         .iter()
         .map(|c| c.path.as_str())
         .collect();
-    let styled: &dyn Fn(&Style, &str) -> String = if ctx.json() {
-        &|_, t| t.to_string()
-    } else {
-        &ui::out_style
-    };
     // Away from the workspace there is no history: plan signals only.
     let mut risk = crate::risk::assess(&bundle.plan, crate::rules::DEFAULT_SIGNERS, None)?;
     risk.reasons.insert(0, crate::risk::Reason {
@@ -186,7 +264,8 @@ fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<
         weight: 0,
         reason: "reviewing a bundle: the history signals and approvals are judged by the workspace's rules when the plan is applied".into(),
     });
-    let doc = preview::build(&preview::Input {
+    let stale = bundle_stale(ctx, bundle)?;
+    Ok(preview::build(&preview::Input {
         id: &bundle.id,
         plan: &bundle.plan,
         status: "bundle",
@@ -194,13 +273,25 @@ fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<
         held: &[],
         risk,
         policy_paths: &policy,
+        stale: &stale,
         contents: &contents,
         styled,
-    });
-    if ctx.json() {
-        ui::json(&doc);
-        return Ok(());
+    }))
+}
+
+/// Drift of a bundle's plan when the current folder is inside the very workspace it was
+/// made for (a reviewer's plain checkout has no `.autonomy/`: nothing to check there; the
+/// workspace checks again at apply time).
+pub fn bundle_stale(ctx: &Ctx, bundle: &crate::bundle::Bundle) -> Result<Vec<(String, State)>> {
+    let Ok(s) = Session::open_read_only(&ctx.dir) else {
+        return Ok(Vec::new());
+    };
+    if s.workspace_id().ok().as_deref() != Some(bundle.plan.workspace.as_str()) {
+        return Ok(Vec::new());
     }
-    let text = preview::render_text(&doc, stat_only, styled);
-    crate::render::pager::page(&text).map_err(|e| crate::Error::io("writing the preview", e))
+    let status = s
+        .resolve(Some(&bundle.id), Default::Newest)
+        .map(|r| r.status)
+        .unwrap_or_else(|_| "pending".into());
+    stale_paths(&s, &bundle.plan, &status)
 }

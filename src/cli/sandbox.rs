@@ -124,12 +124,21 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
             let mut s = Session::open(&dir)?;
             s.actor = agent;
             let mut seen = Seen::new();
+            let mut replies = Replies::default();
             while !done.load(Ordering::Relaxed) {
-                plan_ready(&mut s, &spool, &mut seen, Duration::from_millis(300));
+                plan_ready(
+                    &mut s,
+                    &spool,
+                    &mut seen,
+                    Duration::from_millis(300),
+                    &mut replies,
+                );
+                replies.refresh(&s, &spool, false);
                 std::thread::sleep(Duration::from_millis(200));
             }
             // One more scan after the agent exits: everything it wrote counts.
-            plan_ready(&mut s, &spool, &mut seen, Duration::ZERO);
+            plan_ready(&mut s, &spool, &mut seen, Duration::ZERO, &mut replies);
+            replies.refresh(&s, &spool, true);
             Ok(())
         })
     };
@@ -138,9 +147,23 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
     done.store(true, Ordering::Relaxed);
     let watched = watcher
         .join()
-        .map_err(|_| Error::failed("the spool watcher stopped unexpectedly"))?;
-    let outcome = outcome.map_err(|e| Error::failed(format!("running the agent: {e}")))?;
-    watched?;
+        .map_err(|_| Error::failed("the spool watcher stopped unexpectedly"))
+        .and_then(|w| w);
+    // Every started sandbox ends in the journal, also when the agent could not be started.
+    let outcome = match outcome
+        .map_err(|e| Error::failed(format!("running the agent: {e}")))
+        .and_then(|o| watched.map(|()| o))
+    {
+        Ok(o) => o,
+        Err(e) => {
+            s.event(
+                "sandbox.finished",
+                None,
+                serde_json::json!({ "agent": agent, "exit": null, "error": e.message }),
+            )?;
+            return Err(e);
+        }
+    };
     let changes = metadata_changes(&meta_before, &metadata_snapshot(&s.ws.root));
     if !changes.is_empty() {
         ui::say(&format!(
@@ -167,15 +190,39 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
-/// Plan every complete spool file; report each id or refusal.
-fn plan_ready(s: &mut Session, spool: &Path, seen: &mut Seen, settle: Duration) {
+/// Plan every complete spool file; report each id or refusal. Each proposal gets a reply
+/// file next to it (`NAME.decision`): its plan id and decision, or why it was refused. A
+/// refused proposal is journaled (`sandbox.proposal_refused`) and kept under
+/// `.autonomy/spool-rejects/`.
+fn plan_ready(
+    s: &mut Session,
+    spool: &Path,
+    seen: &mut Seen,
+    settle: Duration,
+    replies: &mut Replies,
+) {
     for (path, stamp) in ready_files(spool, seen, settle) {
         seen.insert(path.clone(), stamp);
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match plan_one(s, &path) {
+        let bytes = crate::sandbox::read_spool_file(&path, MAX_PROPOSAL)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e));
+        let planned = bytes
+            .as_ref()
+            .map_err(|e| Error::failed(e.message.clone()))
+            .and_then(|b| {
+                if b.len() as u64 > MAX_PROPOSAL {
+                    Err(Error::failed(format!(
+                        "{name} is larger than {} MiB",
+                        MAX_PROPOSAL >> 20
+                    )))
+                } else {
+                    plan_one(s, &path, b.clone())
+                }
+            });
+        match planned {
             Ok((id, title)) => {
                 ui::println(&id[..12]);
                 ui::say(&format!(
@@ -183,16 +230,99 @@ fn plan_ready(s: &mut Session, spool: &Path, seen: &mut Seen, settle: Duration) 
                     &id[..12],
                     s.actor
                 ));
+                replies.planned(s, spool, &name, &id);
             }
-            Err(e) => ui::say(&format!("autonomy: {name} refused: {}", e.message)),
+            Err(e) => {
+                ui::say(&format!("autonomy: {name} refused: {}", e.message));
+                let bytes = bytes.unwrap_or_default();
+                let kept = crate::sandbox::keep_reject(&s.ws.state_path(), &name, &bytes);
+                let (kept, keep_error) = match kept {
+                    Ok(k) => (k, None),
+                    Err(k) => (None, Some(k.message)),
+                };
+                let agent = s.actor.clone();
+                if let Err(j) = s.event(
+                    "sandbox.proposal_refused",
+                    None,
+                    serde_json::json!({
+                        "agent": agent, "file": name, "reason": e.message, "bytes": bytes.len(),
+                        "sha256": crate::hash::sha256_hex(&bytes), "kept": kept, "keep_error": keep_error,
+                    }),
+                ) {
+                    ui::say(&format!("autonomy: journaling the refusal of {name}: {}", j.message));
+                }
+                replies.refused(spool, &name, &e.message);
+            }
         }
     }
 }
 
-fn plan_one(s: &mut Session, path: &Path) -> Result<(String, String)> {
+/// The largest spool file read as a proposal (as for `autonomy plan FILE`).
+const MAX_PROPOSAL: u64 = 256 << 20;
+
+/// The reply files this sandbox keeps up to date: proposal name -> plan id and the
+/// decision last written.
+#[derive(Default)]
+struct Replies {
+    planned: Vec<(String, String, Option<crate::approval::decision::Decision>)>,
+    last_refresh: Option<std::time::Instant>,
+}
+
+impl Replies {
+    fn planned(&mut self, s: &Session, spool: &Path, name: &str, id: &str) {
+        self.planned.retain(|(n, _, _)| n != name);
+        self.planned.push((name.to_string(), id.to_string(), None));
+        self.last_refresh = None;
+        self.refresh(s, spool, true);
+    }
+
+    fn refused(&mut self, spool: &Path, name: &str, reason: &str) {
+        self.planned.retain(|(n, _, _)| n != name);
+        let doc = serde_json::json!({
+            "format_version": crate::render::FORMAT_VERSION, "file": name, "plan": null,
+            "decision": "refused", "reason": reason, "ready": false,
+        });
+        if let Err(e) = crate::sandbox::write_reply(spool, name, &doc) {
+            ui::say(&format!("autonomy: {}", e.message));
+        }
+    }
+
+    /// Rewrite each reply whose decision changed (at most once a second unless `now`).
+    fn refresh(&mut self, s: &Session, spool: &Path, now: bool) {
+        if !now
+            && self
+                .last_refresh
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_refresh = Some(std::time::Instant::now());
+        for (name, id, last) in &mut self.planned {
+            let Ok(d) = crate::approval::decision::decision(s, id) else {
+                continue;
+            };
+            if last.as_ref() == Some(&d) {
+                continue;
+            }
+            let mut doc = serde_json::to_value(&d).unwrap_or_default();
+            if let Some(o) = doc.as_object_mut() {
+                o.insert(
+                    "format_version".into(),
+                    crate::render::FORMAT_VERSION.into(),
+                );
+                o.insert("file".into(), name.clone().into());
+                o.insert("short".into(), id[..12].to_string().into());
+            }
+            match crate::sandbox::write_reply(spool, name, &doc) {
+                Ok(()) => *last = Some(d),
+                Err(e) => ui::say(&format!("autonomy: {}", e.message)),
+            }
+        }
+    }
+}
+
+fn plan_one(s: &mut Session, path: &Path, bytes: Vec<u8>) -> Result<(String, String)> {
     use crate::plan::compile::{self, Meta};
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let name = path.display().to_string();
     let plan = if path.extension().is_some_and(|e| e == "toml") {
         let text =

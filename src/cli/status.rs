@@ -2,13 +2,16 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
-use crate::render::status::{InterruptedDoc, RulesDoc, StatusDoc, render_text};
-use crate::session::Session;
+use crate::render::status::{InterruptedDoc, RulesDoc, StatusDoc, StatusPlan, render_text};
+use crate::session::{PlanRow, Session};
 
 /// Show pending, approved and applied plans, and what needs attention
 ///
 /// Lists the plans by status (id and title each), the lock holder if any, an interrupted run
-/// if any, and whether the rules file (autonomy.toml) parses.
+/// if any, and whether the rules file (autonomy.toml) parses. An approved plan is marked
+/// "approved and ready to apply" when the approvals held meet every rule, else "approved,
+/// still needs …" with what is missing. A pending or approved plan whose files changed since
+/// it was made is marked STALE: it can no longer be approved or applied.
 ///
 /// Examples:
 ///   autonomy status
@@ -37,9 +40,9 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
             .unwrap_or_else(|_| s.ws.root.clone())
             .display()
             .to_string(),
-        pending: s.plans_with_status(&["pending"], args.limit)?,
-        approved: s.plans_with_status(&["approved"], args.limit)?,
-        applied: s.plans_with_status(&["applied"], args.limit)?,
+        pending: annotate(&s, s.plans_with_status(&["pending"], args.limit)?),
+        approved: annotate(&s, s.plans_with_status(&["approved"], args.limit)?),
+        applied: annotate(&s, s.plans_with_status(&["applied"], args.limit)?),
         lock_holder: holder,
         interrupted_run: interrupted.map(|(run, plan)| InterruptedDoc { run, plan }),
         rules: RulesDoc {
@@ -55,4 +58,48 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
         ui::print(&render_text(&doc, &ui::out_style));
     }
     Ok(())
+}
+
+/// Readiness and staleness of each listed plan. A check that fails (an unreadable plan or
+/// path, rules that do not parse) is reported in the plan's line, never fails `status`.
+fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
+    rows.into_iter()
+        .map(|row| {
+            let mut p = StatusPlan {
+                row,
+                ready: false,
+                still_needed: Vec::new(),
+                stale: Vec::new(),
+            };
+            if !matches!(p.row.status.as_str(), "pending" | "approved") {
+                return p;
+            }
+            let plan = match s.load_plan(&p.row.id) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    p.still_needed = vec![e.message];
+                    return p;
+                }
+            };
+            match crate::engine::run::drift(&s.ws, &plan) {
+                Ok(d) => p.stale = d.into_iter().map(|(path, _)| path).collect(),
+                Err(e) => p.stale = vec![format!("(cannot check: {})", e.message)],
+            }
+            if p.row.status == "approved" {
+                let standings = crate::approval::record::recorded(s, &p.row.id)
+                    .and_then(|held| crate::approval::record::standings(s, &plan, &held));
+                match standings {
+                    Ok(st) => {
+                        p.still_needed = crate::approval::outlook::unmet(&st)
+                            .iter()
+                            .map(|m| m.missing_sentence())
+                            .collect();
+                        p.ready = p.still_needed.is_empty() && p.stale.is_empty();
+                    }
+                    Err(e) => p.still_needed = vec![e.message],
+                }
+            }
+            p
+        })
+        .collect()
 }

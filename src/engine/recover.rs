@@ -1,5 +1,6 @@
 //! Recovery after a crash: the interrupted run's paths are each decided by what is there
-//! now (after -> undo, before -> leave, anything else -> stop and report). Idempotent.
+//! now (after -> undo, before -> leave, anything else -> stop and report). Idempotent. A
+//! recovery that stops is journaled (`run.recovery_stopped`) with the paths it did restore.
 
 use super::fsops::{StepCtx, backup_dir_path};
 use super::{Reporter, execution_order, failpoint};
@@ -68,21 +69,35 @@ pub fn recover(
             entry.insert(path, state);
         }
     }
-    for (k, before) in snapshots.iter().rev() {
-        let step = plan.exec.get(*k).ok_or_else(|| {
-            crate::error::Error::integrity(format!(
-                "run {run} has a snapshot for exec step {k}, which its plan lacks"
-            ))
-        })?;
-        restored.extend(super::exec_step::restore(ws, blobs, step, before)?);
-    }
-    for &i in execution_order(&plan.changes).iter().rev() {
-        let c = &plan.changes[i];
-        if ctx.backward(i, c)? {
-            reporter.undo(c);
-            restored.push(c.path.clone());
+    // Stopping part-way (a path that is neither `after` nor `before`, exit 4; an I/O error)
+    // leaves the paths restored so far restored: journal exactly those, and where it stopped.
+    let outcome = (|| -> Result<()> {
+        for (k, before) in snapshots.iter().rev() {
+            let step = plan.exec.get(*k).ok_or_else(|| {
+                crate::error::Error::integrity(format!(
+                    "run {run} has a snapshot for exec step {k}, which its plan lacks"
+                ))
+            })?;
+            restored.extend(super::exec_step::restore(ws, blobs, step, before)?);
         }
-        failpoint("recover.after_step");
+        for &i in execution_order(&plan.changes).iter().rev() {
+            let c = &plan.changes[i];
+            if ctx.backward(i, c)? {
+                reporter.undo(c);
+                restored.push(c.path.clone());
+            }
+            failpoint("recover.after_step");
+        }
+        Ok(())
+    })();
+    if let Err(e) = outcome {
+        journal.event(
+            actor,
+            "run.recovery_stopped",
+            Some(&plan_id),
+            &json!({ "run": run, "restored": restored, "error": e.message, "exit": e.kind.exit_code() }),
+        )?;
+        return Err(e);
     }
     let rules = journal.rules_digest.clone();
     journal.write(|tx| {

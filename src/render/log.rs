@@ -65,6 +65,11 @@ pub fn summary(e: &Event) -> String {
             format!("approved by {} ({}{key})", s("principal"), s("method"))
         }
         "approval.declined" => format!("declined by {}", s("principal")),
+        "approval.refused" if d.get("valid").and_then(Value::as_bool) == Some(true) => format!(
+            "approval by {} not counted: {}",
+            s("principal"),
+            s("reason")
+        ),
         "approval.refused" => format!("approval refused: {}", s("reason")),
         "plan.rejected" => format!("rejected by {}", s("principal")),
         "run.started" => format!(
@@ -94,6 +99,28 @@ pub fn summary(e: &Event) -> String {
                 .and_then(Value::as_array)
                 .map_or(0, Vec::len)
         ),
+        "run.recovery_stopped" => format!(
+            "recovery of run {} stopped after restoring {} path(s): {}",
+            n("run"),
+            d.get("restored")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len),
+            s("error").lines().next().unwrap_or("")
+        ),
+        "sandbox.proposal_refused" => format!(
+            "{} from {} refused: {}{}",
+            s("file"),
+            s("agent"),
+            s("reason").lines().next().unwrap_or(""),
+            d.get("kept")
+                .and_then(Value::as_str)
+                .map(|k| format!(" (kept as {k})"))
+                .unwrap_or_default()
+        ),
+        "sandbox.finished" if d.get("error").is_some_and(|e| !e.is_null()) => {
+            format!("{} did not run: {}", s("agent"), s("error"))
+        }
+        "sandbox.finished" => format!("{} exited with status {}", s("agent"), n("exit")),
         "rules.changed" => format!(
             "rules changed ({} -> {})",
             short(&s("from")),

@@ -32,6 +32,10 @@ pub struct PreviewDoc {
     pub risk_score: u32,
     pub risk_reasons: Vec<Reason>,
     pub policy_change: bool,
+    /// Paths whose current state is no longer the plan's `before` (checked for pending and
+    /// approved plans): the plan is stale, cannot be approved or applied, and its diff is
+    /// against the files as they were when it was planned.
+    pub stale: Vec<StaleDoc>,
     pub stat: StatDoc,
     pub changes: Vec<ChangeDoc>,
     /// Commands run after the file changes, exactly as they will run.
@@ -64,6 +68,15 @@ pub struct RequirementDoc {
     pub held: u32,
     pub signed: bool,
     pub paths: Vec<String>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct StaleDoc {
+    pub path: String,
+    /// What the plan expects there (its `before`).
+    pub planned: State,
+    /// What is there now.
+    pub now: State,
 }
 
 #[derive(Serialize, Default)]
@@ -100,6 +113,8 @@ pub struct Input<'a> {
     pub held: &'a [Held],
     pub risk: Assessment,
     pub policy_paths: &'a [&'a str],
+    /// Paths that drifted from the plan's `before`, with what is there now.
+    pub stale: &'a [(String, State)],
     pub contents: Contents<'a>,
     pub styled: &'a dyn Fn(&Style, &str) -> String,
 }
@@ -148,6 +163,19 @@ pub fn build(input: &Input) -> PreviewDoc {
         // Exec `touches` that might reach the policy files count too (the risk signal).
         policy_change: changes.iter().any(|c| c.policy)
             || input.risk.reasons.iter().any(|r| r.signal == "policy"),
+        stale: input
+            .stale
+            .iter()
+            .map(|(path, now)| StaleDoc {
+                path: path.clone(),
+                planned: plan
+                    .changes
+                    .iter()
+                    .find(|c| &c.path == path)
+                    .map_or(State::Absent, |c| c.before.clone()),
+                now: now.clone(),
+            })
+            .collect(),
         stat,
         changes,
         exec: plan.exec.clone(),
@@ -180,9 +208,12 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
             Some(h) => (input.contents)(&c.path, h),
         }
     };
+    let mut old_unknown = false;
     let (old, new) = match (fetch(old_hash), fetch(new_hash)) {
-        // Reviewing a bundle away from the workspace: show the new content in full.
+        // The old content is nowhere (a bundle from before bundles carried it, or a stale
+        // plan): show the new content in full, and count no lines as changed.
         (None, Some(Fetched::Bytes(n))) if is_text(&n) => {
+            old_unknown = true;
             doc.summary = Some(format!(
                 "the old content (sha256 {}) is not available here; showing the new content in full",
                 old_hash.map_or("-", |h| &h[..12])
@@ -226,9 +257,11 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
     };
     let old = String::from_utf8_lossy(&old);
     let new = String::from_utf8_lossy(&new);
-    let (a, d) = diff::counts(&old, &new);
-    doc.added_lines = a;
-    doc.removed_lines = d;
+    if !old_unknown {
+        let (a, d) = diff::counts(&old, &new);
+        doc.added_lines = a;
+        doc.removed_lines = d;
+    }
     doc.diff = Some(diff::hunks(&old, &new, &|_, s| s.to_string()));
     doc.styled_diff = Some(diff::hunks(&old, &new, input.styled));
     doc
@@ -307,6 +340,10 @@ pub fn render_text(
             let _ = writeln!(out, "    {}", diff::printable(line));
         }
     }
+    if !doc.stale.is_empty() {
+        let _ = writeln!(out);
+        let _ = write!(out, "{}", stale_banner(doc, styled));
+    }
     if doc.policy_change {
         let _ = writeln!(out);
         let _ = writeln!(
@@ -342,6 +379,7 @@ pub fn render_text(
         let width = doc.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
         for c in &doc.changes {
             let detail = match (&c.summary, c.added_lines + c.removed_lines) {
+                (Some(_), _) if c.diff.is_some() => "new content only".to_string(),
                 (Some(_), _) => "bin".to_string(),
                 (None, 0) => c.action.clone(),
                 (None, _) => format!(
@@ -368,6 +406,20 @@ pub fn render_text(
             color::header()
         };
         let _ = writeln!(out, "{}", styled(&st, &head));
+        if let Some(d) = doc.stale.iter().find(|d| d.path == c.path) {
+            let _ = writeln!(
+                out,
+                "{}",
+                styled(
+                    &color::danger(),
+                    &format!(
+                        "    STALE: changed since the plan was made (planned {}, now {}); the diff below is against the planned content",
+                        d.planned.describe(),
+                        d.now.describe()
+                    )
+                )
+            );
+        }
         if let Some(from) = &c.from {
             let _ = writeln!(
                 out,
@@ -412,6 +464,121 @@ pub fn render_text(
         "{} file(s) changed, {} insertion(s)(+), {} deletion(s)(-)",
         doc.stat.files, doc.stat.added_lines, doc.stat.removed_lines
     );
+    out
+}
+
+/// The stale banner: which paths changed since planning, and what to do.
+pub fn stale_banner(doc: &PreviewDoc, styled: &dyn Fn(&Style, &str) -> String) -> String {
+    let mut out = String::new();
+    let short = &doc.plan.id[..12.min(doc.plan.id.len())];
+    let _ = writeln!(
+        out,
+        "{}",
+        styled(
+            &color::danger(),
+            &format!(
+                "STALE: {} path(s) changed since plan {short} was made; it can no longer be approved or applied:",
+                doc.stale.len()
+            )
+        )
+    );
+    for d in doc.stale.iter().take(20) {
+        let _ = writeln!(
+            out,
+            "  {}: planned {}, now {}",
+            diff::printable(&d.path),
+            d.planned.describe(),
+            d.now.describe()
+        );
+    }
+    if doc.stale.len() > 20 {
+        let _ = writeln!(out, "  … and {} more", doc.stale.len() - 20);
+    }
+    let _ = writeln!(
+        out,
+        "The diff shows the change against the files as they were when it was planned. Make a new plan against the current files (and `autonomy reject {short}` this one)."
+    );
+    out
+}
+
+/// The compact summary printed right above an approval prompt (after the pager closed):
+/// what changes, the risk, and what this approval counts for and what stays missing.
+pub fn prompt_summary(
+    doc: &PreviewDoc,
+    approver: &str,
+    how: &str,
+    outlook: Option<&crate::approval::outlook::Outlook>,
+    styled: &dyn Fn(&Style, &str) -> String,
+) -> String {
+    let mut out = String::new();
+    let p = &doc.plan;
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{} {} {:?} by {}",
+        styled(&color::header(), "Plan"),
+        styled(&color::id(), &p.id[..12.min(p.id.len())]),
+        diff::printable(&p.title).as_ref(),
+        diff::printable(&p.author)
+    );
+    let risk = format!(
+        "risk {} (score {})",
+        doc.risk_level.as_str(),
+        doc.risk_score
+    );
+    let risk_style = match doc.risk_level {
+        Level::High => color::danger(),
+        Level::Medium => color::warn(),
+        Level::Low => Style::new(),
+    };
+    let _ = writeln!(
+        out,
+        "  {} file(s) changed, {} {} line(s); {}{}{}",
+        doc.stat.files,
+        styled(&color::added(), &format!("+{}", doc.stat.added_lines)),
+        styled(&color::removed(), &format!("-{}", doc.stat.removed_lines)),
+        styled(&risk_style, &risk),
+        if doc.exec.is_empty() {
+            String::new()
+        } else {
+            format!("; runs {} command(s)", doc.exec.len())
+        },
+        if doc.policy_change {
+            "; POLICY CHANGE"
+        } else {
+            ""
+        }
+    );
+    if let Some(o) = outlook {
+        let counts: Vec<String> = o.counts_for.iter().map(|p| p.counted_sentence()).collect();
+        let _ = writeln!(
+            out,
+            "  Your approval ({approver}, {how}) counts for: {}",
+            if counts.is_empty() {
+                "nothing the rules count".to_string()
+            } else {
+                counts.join(", ")
+            }
+        );
+        if o.still_needed.is_empty() {
+            let _ = writeln!(
+                out,
+                "  With it, every rule is met: the plan can be applied."
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  {}",
+                styled(
+                    &color::warn(),
+                    "Still needed after it (the plan cannot be applied until then):"
+                )
+            );
+            for m in &o.still_needed {
+                let _ = writeln!(out, "    - {}", m.missing_sentence());
+            }
+        }
+    }
     out
 }
 

@@ -11,12 +11,27 @@ pub struct StatusDoc {
     pub format_version: u32,
     pub workspace: String,
     pub root: String,
-    pub pending: Vec<PlanRow>,
-    pub approved: Vec<PlanRow>,
-    pub applied: Vec<PlanRow>,
+    pub pending: Vec<StatusPlan>,
+    pub approved: Vec<StatusPlan>,
+    pub applied: Vec<StatusPlan>,
     pub lock_holder: Option<String>,
     pub interrupted_run: Option<InterruptedDoc>,
     pub rules: RulesDoc,
+}
+
+/// A listed plan: its row, and for a plan that may still be applied, whether it can be.
+#[derive(Serialize)]
+pub struct StatusPlan {
+    #[serde(flatten)]
+    pub row: PlanRow,
+    /// Every rule is met by the approvals held and the plan is not stale: `apply` can run
+    /// it (approved plans only; false otherwise).
+    pub ready: bool,
+    /// For an approved plan: the requirements still unmet, in words.
+    pub still_needed: Vec<String>,
+    /// For a pending or approved plan: paths changed since it was planned (it can no longer
+    /// be approved or applied).
+    pub stale: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -60,12 +75,30 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
     ] {
         let _ = writeln!(out, "{} {name} plan(s)", rows.len());
         for r in rows.iter() {
+            let note = if !r.stale.is_empty() {
+                styled(
+                    &color::danger(),
+                    &format!(
+                        "  STALE: {} changed since it was planned; it cannot be approved or applied",
+                        short_paths(&r.stale)
+                    ),
+                )
+            } else if name == "approved" && r.ready {
+                styled(&color::added(), "  approved and ready to apply")
+            } else if name == "approved" {
+                styled(
+                    &color::warn(),
+                    &format!("  approved, still needs: {}", r.still_needed.join("; ")),
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "  {}  {}  ({})",
-                styled(&color::id(), &r.id[..12]),
-                super::diff::printable(&r.title),
-                super::diff::printable(&r.author)
+                "  {}  {}  ({}){note}",
+                styled(&color::id(), &r.row.id[..12]),
+                super::diff::printable(&r.row.title),
+                super::diff::printable(&r.row.author)
             );
         }
     }
@@ -95,4 +128,17 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
         }
     }
     out
+}
+
+fn short_paths(paths: &[String]) -> String {
+    let shown: Vec<String> = paths
+        .iter()
+        .take(3)
+        .map(|p| super::diff::printable(p).into_owned())
+        .collect();
+    if paths.len() > 3 {
+        format!("{} and {} more", shown.join(", "), paths.len() - 3)
+    } else {
+        shown.join(", ")
+    }
 }

@@ -154,7 +154,9 @@ impl Env {
     }
 
     /// Run `autonomy ARGS` in a real pseudo-terminal, answering the approval prompt with
-    /// `answer`. Returns (everything printed, exit code).
+    /// `answer`. A high-risk plan's prompt asks for the first 4 hex digits of its id; there
+    /// an `answer` of `y` is given as those digits (tests/integration/gate.rs checks that a
+    /// plain `y` declines). Returns (everything printed, exit code).
     pub fn tty(&self, args: &[&str], answer: &str) -> (String, i32) {
         let mut c = std::process::Command::new(bin());
         c.args(args)
@@ -164,7 +166,17 @@ impl Env {
             .env("PAGER", "cat")
             .env_remove("CI");
         let mut p = rexpect::session::spawn_command(c, Some(20_000)).expect("spawn in pty");
-        let mut out = p.exp_string("[y/N]").expect("prompt shown");
+        let (mut out, found) = p
+            .exp_regex(r"\[y/N\]|high-risk plan [0-9a-f]{12}\? Type the first 4 hex digits")
+            .expect("prompt shown");
+        let digits = found.strip_prefix("high-risk plan ").map(|rest| &rest[..4]);
+        let answer = match digits {
+            Some(d) if answer == "y" => d,
+            _ => answer,
+        };
+        if digits.is_some() {
+            out.push_str(&found);
+        }
         p.send_line(answer).expect("answer");
         out.push_str(&p.exp_eof().unwrap_or_default());
         let code = match p.process().wait() {

@@ -39,8 +39,10 @@ fn an_edit_after_plan_that_keeps_size_and_mtime_is_still_drift() {
     let id = env.plan(PLAN);
     let cache = std::fs::read(env.path(".autonomy/hashes")).expect("the plan saved hashes");
     assert!(String::from_utf8_lossy(&cache).contains("a.txt"));
-    sneaky_edit(&env, "a.txt", "BEFORE\n");
     env.approve(&id);
+    sneaky_edit(&env, "a.txt", "BEFORE\n");
+    // Neither approving again nor applying is fooled by the remembered hash.
+    env.cmd().args(["approve", &id]).assert().code(4);
     let out = env.cmd().args(["apply", &id]).assert().code(4);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("a.txt"), "{err}");
@@ -69,8 +71,9 @@ fn an_edit_after_apply_that_keeps_size_and_mtime_blocks_rollback() {
     )
     .expect("utf8");
     // ... then the file changes behind its back, keeping its size and mtime.
-    sneaky_edit(&env, "a.txt", "AFTER\n");
     env.approve(rev.trim());
+    sneaky_edit(&env, "a.txt", "AFTER\n");
+    env.cmd().args(["approve", rev.trim()]).assert().code(4);
     env.cmd().args(["rollback", &id]).assert().code(4);
     assert_eq!(env.read_str("a.txt"), "AFTER\n");
     env.verify_ok();

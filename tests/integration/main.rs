@@ -11,6 +11,7 @@ mod exec;
 mod failpoints;
 mod frontdoors;
 mod fuzz;
+mod gate;
 mod generated;
 mod hashcache;
 mod help;

@@ -268,15 +268,26 @@ fn assert_refused_reason(env: &Env, id: &str, files: &[&Path], words: &[&str]) -
     assert_eq!(env.tree(), tree, "a refused apply changed the workspace");
     let after = events(env);
     let new: Vec<_> = after[before.len()..].to_vec();
+    // Every presented file is journaled as refused (an invalid one with its reason, a
+    // valid one as not counted), and none as granted.
     let refused = of_kind(&new, "approval.refused");
-    assert_eq!(refused.len(), 1, "one approval.refused event: {new:#?}");
-    assert_eq!(refused[0]["plan"], id, "{:#?}", refused[0]);
-    let reason = refused[0]["data"]["reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains(words[0]),
-        "reason {reason:?} lacks {:?}",
-        words[0]
+    assert_eq!(
+        refused.len(),
+        files.len(),
+        "one approval.refused event per presented file: {new:#?}"
     );
+    assert!(
+        of_kind(&new, "approval.granted").is_empty(),
+        "a refused apply journaled a granted approval: {new:#?}"
+    );
+    for r in &refused {
+        assert_eq!(r["plan"], id, "{r:#?}");
+    }
+    let reason = refused
+        .iter()
+        .filter_map(|r| r["data"]["reason"].as_str())
+        .find(|r| r.contains(words[0]))
+        .unwrap_or_else(|| panic!("no refusal reason says {:?}: {refused:#?}", words[0]));
     assert!(
         of_kind(&new, "run.started").is_empty(),
         "a refused apply started a run"
@@ -1609,7 +1620,11 @@ fn tampered_bundle_blob_is_refused() {
     let bundle = export(&d.env, &d.id);
     let mut doc = read_bundle(&bundle);
     let blobs = doc["blobs"].as_object_mut().expect("blobs");
-    assert_eq!(blobs.len(), 1);
+    assert_eq!(
+        blobs.len(),
+        2,
+        "the new and the old content of deploy/app.yml"
+    );
     let (_, b64) = blobs.iter_mut().next().expect("one blob");
     let mut bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.as_str().expect("b64"))
