@@ -214,7 +214,8 @@ fn nothing_to_add(ctx: &Ctx, short: &str, approver: &str, outlook: &Outlook) -> 
         .map(|p| format!("  - {}", p.missing_sentence()))
         .collect();
     Err(Error::not_approved(format!(
-        "an approval by {approver} at this terminal would not count for plan {short} (a signed-only rule, or {approver} already counts); nothing was asked or recorded. The rules still need:\n{}",
+        "an approval by {approver} at this terminal would not count for plan {short}: the rules need signed approvals, or this OS user ({}) already counts (terminal approvals count once per OS user, whatever `--as` names); nothing was asked or recorded. The rules still need:\n{}",
+        crate::identity::os_user().1.unwrap_or_else(|| format!("uid {}", crate::identity::os_user().0)),
         missing.join("\n")
     ))
     .hint(still_needed_hint(short, outlook)))

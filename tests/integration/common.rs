@@ -186,6 +186,25 @@ impl Env {
         (out, code)
     }
 
+    /// Run `autonomy ARGS` in a real pseudo-terminal and type nothing: for commands that
+    /// must finish without asking. Returns (everything printed, exit code).
+    pub fn tty_unanswered(&self, args: &[&str]) -> (String, i32) {
+        let mut c = std::process::Command::new(bin());
+        c.args(args)
+            .current_dir(&self.root)
+            .env("AUTONOMY_ACTOR", ACTOR)
+            .env("NO_COLOR", "1")
+            .env("PAGER", "cat")
+            .env_remove("CI");
+        let mut p = rexpect::session::spawn_command(c, Some(20_000)).expect("spawn in pty");
+        let out = p.exp_eof().expect("finishes without asking");
+        let code = match p.process().wait() {
+            Ok(rexpect::process::WaitStatus::Exited(_, c)) => c,
+            other => panic!("unexpected status {other:?}"),
+        };
+        (out, code)
+    }
+
     /// Approve `id` at a (pseudo-)terminal with "y".
     pub fn approve(&self, id: &str) {
         let (out, code) = self.tty(&["approve", id], "y");
