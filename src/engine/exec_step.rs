@@ -6,7 +6,7 @@
 
 use super::fsops::put_state;
 use crate::error::{Error, Result};
-use crate::exec::{Confinement, ExecSpec, ExitKind};
+use crate::exec::{Confinement, ExecSpec, ExitKind, Isolation, IsolationMode};
 use crate::plan::{Change, ExecStep, State};
 use crate::rules::{Rules, compile_glob};
 use crate::store::blobs::BlobStore;
@@ -165,6 +165,16 @@ pub fn writable_dirs(root: &Path, step_touches: &[String]) -> Vec<PathBuf> {
     out.into_iter().collect()
 }
 
+/// Private namespaces where the kernel allows them (else Landlock and the scan): the
+/// workspace stays visible read-only wherever it lives, the lock is out of reach.
+fn isolation(ws: &Workspace) -> Isolation {
+    Isolation {
+        mode: IsolationMode::Preferred,
+        visible: vec![ws.root.clone()],
+        masked: vec![ws.state_path().join("lock")],
+    }
+}
+
 /// Run one step. `before` is its journaled snapshot. On success the step's changes inside
 /// `touches` (files and new folders) are returned; any change outside is an error.
 pub fn run_step(
@@ -212,6 +222,7 @@ pub fn run_step(
             read_write: writable,
         },
         confinement_required: false,
+        isolation: isolation(ws),
     };
     let shown = step.run.join(" ");
     let outcome =
@@ -232,6 +243,7 @@ pub fn run_step(
         "output_truncated": outcome.output_truncated,
         "output_blob": output_blob,
         "confined": outcome.confined,
+        "isolated": outcome.isolated,
     });
     let status_err = match outcome.status {
         ExitKind::Exited(0) => None,
@@ -409,6 +421,7 @@ pub fn run_verify(
             read_write: writable,
         },
         confinement_required: false,
+        isolation: isolation(ws),
     };
     let shown = v.run.join(" ");
     let outcome = crate::exec::run(&spec, sink)
