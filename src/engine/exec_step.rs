@@ -125,6 +125,8 @@ pub struct StepResult {
 
 /// The folders Landlock may open for writing: the literal prefix of each glob. A glob
 /// that can match at the top level opens every top-level folder except `.autonomy/`.
+/// Symlinks are never followed: a folder reached through one is not opened (the prefix
+/// stops before it), and a top-level symlink is never part of the set.
 pub fn writable_dirs(root: &Path, step_touches: &[String]) -> Vec<PathBuf> {
     let mut out = BTreeSet::new();
     for t in step_touches {
@@ -144,8 +146,9 @@ pub fn writable_dirs(root: &Path, step_touches: &[String]) -> Vec<PathBuf> {
         };
         let mut dir = root.to_path_buf();
         for c in literal {
-            if dir.join(c).is_dir() {
-                dir.push(c);
+            let next = dir.join(c);
+            if std::fs::symlink_metadata(&next).is_ok_and(|m| m.is_dir()) {
+                dir = next;
             } else {
                 break;
             }
@@ -153,7 +156,8 @@ pub fn writable_dirs(root: &Path, step_touches: &[String]) -> Vec<PathBuf> {
         if dir == root {
             if let Ok(rd) = std::fs::read_dir(root) {
                 for e in rd.flatten() {
-                    if e.file_name() != STATE_DIR {
+                    let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+                    if e.file_name() != STATE_DIR && !is_link {
                         out.insert(e.path());
                     }
                 }
@@ -166,13 +170,60 @@ pub fn writable_dirs(root: &Path, step_touches: &[String]) -> Vec<PathBuf> {
 }
 
 /// Private namespaces where the kernel allows them (else Landlock and the scan): the
-/// workspace stays visible read-only wherever it lives, the lock is out of reach.
-fn isolation(ws: &Workspace) -> Isolation {
+/// workspace stays visible read-only wherever it lives, so do nested workspaces' state
+/// folders even inside a writable folder, and the lock is out of reach.
+fn isolation(ws: &Workspace, scan: &BTreeMap<String, Seen>) -> Isolation {
+    let mut visible = vec![ws.root.clone()];
+    for (rel, seen) in scan {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        if *seen == Seen::Dir && name == STATE_DIR {
+            visible.push(ws.root.join(rel));
+        }
+    }
     Isolation {
         mode: IsolationMode::Preferred,
-        visible: vec![ws.root.clone()],
+        visible,
         masked: vec![ws.state_path().join("lock")],
     }
+}
+
+/// The folders the verify command may write: those a `writes` pattern covers entirely
+/// (`target/**`, `**/__pycache__/**`; `**` is every top-level entry but `.autonomy/`).
+/// A pattern that names files (`*.log`) opens nothing, so that everything the command
+/// can write is declared: there is never an undeclared write to undo.
+fn covered_dirs(
+    root: &Path,
+    writes: &[String],
+    scan: &BTreeMap<String, Seen>,
+) -> Result<Vec<PathBuf>> {
+    let mut found: BTreeSet<&String> = BTreeSet::new();
+    for w in writes {
+        let w = w.trim_start_matches('/');
+        if w == "**" {
+            found.extend(scan.keys().filter(|rel| !rel.contains('/')));
+            continue;
+        }
+        let Some(prefix) = w.strip_suffix("/**") else {
+            continue;
+        };
+        let g = compile_glob(prefix)?;
+        found.extend(
+            scan.iter()
+                .filter(|(rel, seen)| **seen == Seen::Dir && g.is_match(rel.as_str()))
+                .map(|(rel, _)| rel),
+        );
+    }
+    // Only the outermost of nested folders.
+    let list: Vec<&String> = found.iter().copied().collect();
+    Ok(list
+        .iter()
+        .filter(|rel| {
+            !list
+                .iter()
+                .any(|o| rel.starts_with(&format!("{o}/")))
+        })
+        .map(|rel| root.join(rel))
+        .collect())
 }
 
 /// Run one step. `before` is its journaled snapshot. On success the step's changes inside
@@ -187,6 +238,7 @@ pub fn run_step(
 ) -> Result<StepResult> {
     let g = globs(step)?;
     let scan_before = scan(&ws.root)?;
+    let isolation = isolation(ws, &scan_before);
     let tmp = tempfile::Builder::new()
         .prefix("autonomy-exec-")
         .tempdir()
@@ -222,7 +274,7 @@ pub fn run_step(
             read_write: writable,
         },
         confinement_required: false,
-        isolation: isolation(ws),
+        isolation,
     };
     let shown = step.run.join(" ");
     let outcome =
@@ -399,11 +451,14 @@ pub fn run_verify(
         .prefix("autonomy-verify-")
         .tempdir()
         .map_err(|e| Error::io("creating a temp folder", e))?;
-    let mut writable = if v.writes.is_empty() {
-        Vec::new()
-    } else {
-        writable_dirs(&ws.root, &v.writes)
-    };
+    // Scanned before and after like an exec step: nothing outside `writes` may change.
+    let declared = v
+        .writes
+        .iter()
+        .map(|w| compile_glob(w))
+        .collect::<Result<Vec<_>>>()?;
+    let scan_before = scan(&ws.root)?;
+    let mut writable = covered_dirs(&ws.root, &v.writes, &scan_before)?;
     writable.push(tmp.path().to_path_buf());
     let spec = ExecSpec {
         argv: v.run.clone(),
@@ -421,7 +476,7 @@ pub fn run_verify(
             read_write: writable,
         },
         confinement_required: false,
-        isolation: isolation(ws),
+        isolation: isolation(ws, &scan_before),
     };
     let shown = v.run.join(" ");
     let outcome = crate::exec::run(&spec, sink)
@@ -435,7 +490,29 @@ pub fn run_verify(
         "argv": v.run, "wall_ms": outcome.wall.as_millis() as u64,
         "user_ms": outcome.user_cpu.as_millis() as u64, "sys_ms": outcome.sys_cpu.as_millis() as u64,
         "max_rss_kib": outcome.max_rss_kib, "output_blob": output_blob, "output_truncated": outcome.output_truncated,
+        "confined": outcome.confined, "isolated": outcome.isolated,
     });
+    let scan_after = scan(&ws.root)?;
+    let keys: BTreeSet<&String> = scan_before.keys().chain(scan_after.keys()).collect();
+    let undeclared: Vec<&String> = keys
+        .into_iter()
+        .filter(|p| scan_before.get(*p) != scan_after.get(*p))
+        .filter(|p| !matches(&declared, p) && !matches(&declared, &format!("{p}/x")))
+        .collect();
+    if !undeclared.is_empty() {
+        let list: Vec<String> = undeclared.iter().take(20).map(|p| format!("  {p}")).collect();
+        return Err(Error::failed(format!(
+            "the verify command {shown:?} changed paths outside its declared `writes`:\n{}{}",
+            list.join("\n"),
+            if outcome.isolated {
+                ""
+            } else {
+                "\n(private namespaces are unavailable here, so it could: what the run wrote \
+                 is put back, other paths are left as the command left them)"
+            }
+        ))
+        .hint("declare what the verify command writes in `[verify] writes` (folders: `target/**`)"));
+    }
     if outcome.status != ExitKind::Exited(0) {
         return Err(Error::failed(format!(
             "the verify command {shown:?} failed ({}); the workspace is not left in a state its own checks reject",
