@@ -217,11 +217,7 @@ fn covered_dirs(
     let list: Vec<&String> = found.iter().copied().collect();
     Ok(list
         .iter()
-        .filter(|rel| {
-            !list
-                .iter()
-                .any(|o| rel.starts_with(&format!("{o}/")))
-        })
+        .filter(|rel| !list.iter().any(|o| rel.starts_with(&format!("{o}/"))))
         .map(|rel| root.join(rel))
         .collect())
 }
@@ -500,7 +496,11 @@ pub fn run_verify(
         .filter(|p| !matches(&declared, p) && !matches(&declared, &format!("{p}/x")))
         .collect();
     if !undeclared.is_empty() {
-        let list: Vec<String> = undeclared.iter().take(20).map(|p| format!("  {p}")).collect();
+        let list: Vec<String> = undeclared
+            .iter()
+            .take(20)
+            .map(|p| format!("  {p}"))
+            .collect();
         return Err(Error::failed(format!(
             "the verify command {shown:?} changed paths outside its declared `writes`:\n{}{}",
             list.join("\n"),
@@ -511,7 +511,9 @@ pub fn run_verify(
                  is put back, other paths are left as the command left them)"
             }
         ))
-        .hint("declare what the verify command writes in `[verify] writes` (folders: `target/**`)"));
+        .hint(
+            "declare what the verify command writes in `[verify] writes` (folders: `target/**`)",
+        ));
     }
     if outcome.status != ExitKind::Exited(0) {
         return Err(Error::failed(format!(
