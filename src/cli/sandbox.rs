@@ -17,18 +17,20 @@ use std::time::Duration;
 
 /// Run an agent read-only; it proposes plans through a spool
 ///
-/// The agent runs in private namespaces where the whole file system is read-only except
-/// the spool, a private TMPDIR and each --allow-write PATH (never .autonomy/); /tmp,
-/// /run, /dev/shm, $XDG_RUNTIME_DIR, ~/.ssh and ~/.gnupg are empty, and the user's Unix
-/// sockets (tmux, ssh-agent, D-Bus...) are out of reach. Landlock, no_new_privs and no
-/// capabilities (root included) on top; refused where the kernel lacks namespaces or
-/// Landlock, never run unconfined. SSH_AUTH_SOCK, TMUX, DBUS_* and similar variables are
-/// removed from its environment; the rest passes through. When the agent exits, every
-/// process it started is killed. It proposes by writing plan files (*.toml) or patches
-/// (*.diff, at most 64 MiB) into $AUTONOMY_SPOOL; each file, once complete, becomes a
-/// pending plan with the agent as actor, and its id is printed. Nothing is applied without
-/// approval. The agent's output passes through (stdout and stderr both on stdout; control
-/// characters shown escaped when stdout is a terminal); its exit status is returned.
+/// The agent proposes by writing plan files (*.toml) or patches (*.diff, at most 64 MiB)
+/// into $AUTONOMY_SPOOL; each file, once complete, becomes a pending plan with the agent
+/// as actor, and its id is printed. Nothing is applied without approval. Its output
+/// passes through (stdout and stderr both on stdout; escape sequences shown, not obeyed,
+/// when stdout is a terminal); its exit status is returned.
+///
+/// The agent runs confined, never otherwise: in private namespaces where the whole file
+/// system is read-only except the spool, a private TMPDIR and each --allow-write PATH;
+/// where /tmp, /run, /dev/shm, $XDG_RUNTIME_DIR, ~/.ssh and ~/.gnupg are empty and the
+/// user's Unix sockets (tmux, ssh-agent, D-Bus...) are out of reach; under Landlock, with
+/// no_new_privs and no capabilities, root included. SSH_AUTH_SOCK, TMUX, DBUS_* and
+/// similar variables are removed from its environment; the rest passes through. Every
+/// process it started is killed when it exits. Refused where the kernel lacks user
+/// namespaces (when not root) or Landlock.
 ///
 /// Example:
 ///   autonomy sandbox --allow-write target -- my-agent --task "rename the timeout key"
@@ -38,7 +40,9 @@ pub struct SandboxArgs {
     /// The spool folder (default: a fresh folder under $TMPDIR).
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub spool: Option<PathBuf>,
-    /// A folder the agent may write (build output such as target/); repeatable.
+    /// A folder the agent may write (build output such as target/); repeatable. Never
+    /// .autonomy/, never through a symlink inside the workspace; /tmp and the other
+    /// hidden folders stay hidden.
     #[arg(long = "allow-write", value_name = "PATH", value_hint = clap::ValueHint::DirPath)]
     pub allow_write: Vec<PathBuf>,
     /// The agent's name in the journal (default: agent:<command name>).

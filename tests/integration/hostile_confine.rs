@@ -68,7 +68,8 @@ struct Bounded {
 }
 
 /// Runs `cmd`, killing it after `limit` (so a hang fails the test instead of hanging
-/// the suite), and reports its peak memory from `wait4`.
+/// the suite), and reports its peak memory from `wait4` (which also reaps it).
+#[allow(clippy::zombie_processes)]
 fn run_bounded(mut cmd: Command, limit: Duration) -> Bounded {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
