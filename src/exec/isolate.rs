@@ -818,10 +818,10 @@ fn init(
         .stderr(Stdio::inherit());
     let rlimit = spec.rlimit_as.map(super::runner::child_rlimit);
     let ruleset_fd = ruleset.map(PreparedRuleset::raw_fd);
-    let scoped = ruleset.is_some();
     // SAFETY: this process is single-threaded; the closure only makes system calls.
+    // no_new_privs and no capabilities whether or not there is a Landlock ruleset.
     unsafe {
-        cmd.pre_exec(move || super::runner::child_setup(rlimit, ruleset_fd, scoped));
+        cmd.pre_exec(move || super::runner::child_setup(rlimit, ruleset_fd, true));
     }
     let child = match cmd.spawn() {
         Ok(c) => c,

@@ -222,14 +222,15 @@ fn run_isolated(
     {
         reachable.push(home);
     }
-    let mut mask: Vec<PathBuf> = spec
+    // Canonical, like every path the helper mounts on; a missing file needs no cover.
+    let mask: Vec<PathBuf> = spec
         .isolation
         .masked
         .iter()
-        .filter(|p| p.symlink_metadata().is_ok())
         .cloned()
+        .chain(isolate::named_sockets(env))
+        .filter_map(|p| p.canonicalize().ok())
         .collect();
-    mask.extend(isolate::named_sockets(env));
     let (report_r, report_w) = pipe_cloexec().map_err(|source| ExecError::Io {
         context: "creating the report pipe",
         source,

@@ -804,3 +804,124 @@ fn without_kernel_confinement_the_scan_fails_a_verify_that_writes_undeclared_pat
     after.remove("src/evil.txt");
     assert_eq!(after, before);
 }
+
+#[test]
+fn an_unprivileged_user_is_confined_through_a_user_namespace() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !have("setpriv") {
+        skip("needs root and setpriv to run autonomy as another (unprivileged) user");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let base = tempfile::tempdir().unwrap();
+    let chown = |p: &Path| std::os::unix::fs::chown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+    chown(base.path());
+    let ws = base.path().join("ws");
+    let as_nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(args)
+            .current_dir(base.path())
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", base.path())
+            .env("AUTONOMY_ACTOR", ACTOR)
+            .env("NO_COLOR", "1");
+        c
+    };
+    let st = as_nobody(&["mkdir", "ws"]).status().unwrap();
+    assert!(st.success());
+    let bin = bin();
+    let mut init = as_nobody(&[bin.to_str().unwrap(), "init"]);
+    init.current_dir(&ws);
+    assert!(init.status().unwrap().success());
+    std::fs::write(ws.join("f.txt"), "mine\n").unwrap();
+    chown(&ws.join("f.txt"));
+    // Root's listeners, open to everyone: only the confinement stands in the way.
+    let visible = visible_dir();
+    std::fs::set_permissions(visible.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socks = [
+        Listener::path(&base.path().join("user.sock")),
+        Listener::path(&visible.path().join("vis.sock")),
+    ];
+    for l in &socks {
+        std::fs::set_permissions(&l.addr, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let conn = visible.path().join("connect.pl");
+    std::fs::write(&conn, CONNECT_PL).unwrap();
+    let addrs: Vec<&str> = socks.iter().map(|l| l.addr.as_str()).collect();
+    let mut direct = vec!["perl", conn.to_str().unwrap()];
+    direct.extend(&addrs);
+    let direct = as_nobody(&direct).output().unwrap();
+    let direct = String::from_utf8_lossy(&direct.stdout).into_owned();
+    assert_eq!(direct.matches("CONNECTED").count(), socks.len(), "{direct}");
+    for l in &socks {
+        assert!(l.was_reached());
+    }
+    let tag = format!("95{}.5", std::process::id());
+    let agent = base.path().join("agent.sh");
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\nperl {} {}\necho x > f.txt || echo write-refused\n\
+             chmod 777 f.txt || echo chmod-refused\n\
+             setsid sleep {tag} </dev/null >/dev/null 2>&1 &\necho done\n",
+            conn.display(),
+            addrs.join(" ")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    chown(&agent);
+    let mode = std::fs::metadata(ws.join("f.txt")).unwrap().mode();
+    let mut c = as_nobody(&[
+        bin.to_str().unwrap(),
+        "sandbox",
+        "--",
+        agent.to_str().unwrap(),
+    ]);
+    c.current_dir(&ws);
+    let out = run_bounded(c, Duration::from_secs(60));
+    if out.stderr.contains("private namespaces are unavailable") {
+        skip(&format!(
+            "unprivileged user namespaces are disabled here: {}",
+            out.stderr
+        ));
+        return;
+    }
+    assert!(out.stdout.contains("done"), "{out:?}");
+    assert!(!out.stdout.contains("CONNECTED"), "{}", out.stdout);
+    for l in &socks {
+        assert!(!l.was_reached(), "the agent reached {}", l.addr);
+    }
+    assert!(out.stdout.contains("write-refused") && out.stdout.contains("chmod-refused"));
+    assert_eq!(std::fs::read_to_string(ws.join("f.txt")).unwrap(), "mine\n");
+    assert_eq!(std::fs::metadata(ws.join("f.txt")).unwrap().mode(), mode);
+    assert_eq!(left_after(&format!("sleep {tag}")), Vec::<String>::new());
+}
+
+#[test]
+fn without_landlock_an_exec_step_still_has_no_capabilities_and_a_read_only_view() {
+    let env = Env::new();
+    env.write("autonomy.toml", EXEC_RULES);
+    env.write("gen/.keep", "");
+    env.write("out.txt", "keep\n");
+    let mode = env.mode("out.txt");
+    let id = env.plan(&format!(
+        "title = \"caps\"\n[[action]]\nkind = \"exec\"\nrun = [\"sh\", \"-c\", {:?}]\ntouches = [\"gen/**\"]\n",
+        "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status > gen/status.txt; chmod 600 out.txt; true"
+    ));
+    env.approve(&id);
+    let out = env
+        .cmd()
+        .env("AUTONOMY_LANDLOCK", "off")
+        .args(["apply", &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let status = env.read_str("gen/status.txt");
+    assert!(status.contains("CapEff:\t0000000000000000"), "{status}");
+    assert!(status.contains("CapBnd:\t0000000000000000"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    assert_eq!(env.mode("out.txt"), mode);
+}
