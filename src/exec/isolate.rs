@@ -14,8 +14,9 @@
 //!    the writable set) with `open_tree`, and turns the whole file system read-only
 //!    (`mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)`);
 //! 3. replaces the places where other programs keep their sockets (`/tmp`, `/var/tmp`,
-//!    `/run`, `/dev/shm`, `$XDG_RUNTIME_DIR`, the folders of `SSH_AUTH_SOCK` and the like,
-//!    `~/.ssh`, `~/.gnupg`) with empty private tmpfs, puts the kept trees back at their
+//!    `/run`, `$XDG_RUNTIME_DIR`, the folders of `SSH_AUTH_SOCK` and the like, `~/.ssh`,
+//!    `~/.gnupg`) with empty private tmpfs, rebuilds `/dev` with only harmless devices
+//!    (and a private `/dev/shm`), puts the kept trees back at their
 //!    paths (read-only, the writable set read-write), and covers every pathname Unix
 //!    socket that exists at that moment (`/proc/net/unix`) and `.autonomy/lock` with
 //!    `/dev/null`;
@@ -55,6 +56,20 @@ pub const NAMESPACES_ENV_VAR: &str = "AUTONOMY_NAMESPACES";
 
 /// Size of each private tmpfs that replaces a socket folder.
 const TMPFS_OPTIONS: &str = "mode=1777,size=256m,nr_inodes=65536";
+
+/// The devices a command finds in its `/dev` (each bound from the real one, read-only
+/// mount, so only writes to the device itself work: Landlock allows only `/dev/null`).
+/// Disks, terminals (`/dev/pts`), consoles and input devices are not there, so even a
+/// root command without Landlock can neither write a raw disk nor read keystrokes.
+/// `/dev/tty` is kept so that a program asking for a terminal gets "no such device".
+const DEV_FILES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
 
 /// Largest spec the helper accepts on stdin.
 const MAX_SPEC: u64 = 64 << 20;
@@ -170,7 +185,9 @@ impl Report {
 }
 
 /// The standard places where other programs listen (sockets) or keep per-session
-/// state, the folders named by this process's socket variables, and the user's key
+/// state, `/dev` (rebuilt with only the harmless devices, see [`DEV_FILES`]: no disks,
+/// no terminals, no input devices), the folders named by this process's socket
+/// variables, and the user's key
 /// folders (`~/.ssh`, `~/.gnupg`: approvals are signed with those keys). Only existing
 /// real folders are returned, canonical, without duplicates. A socket's folder that is
 /// the home folder or holds it is left alone (the socket itself is covered instead).
@@ -178,7 +195,7 @@ pub(super) fn hidden_folders() -> Vec<PathBuf> {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .and_then(|h| h.canonicalize().ok());
-    let mut out: Vec<PathBuf> = ["/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm"]
+    let mut out: Vec<PathBuf> = ["/tmp", "/var/tmp", "/run", "/var/run", "/dev"]
         .iter()
         .map(PathBuf::from)
         .collect();
@@ -596,7 +613,12 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf]) -> Result<(), Fail> {
             ro.push(v);
         }
     }
-    for v in spec.reachable.iter().map(|p| path_of(p)) {
+    let dev_hidden = hide.iter().any(|h| h == Path::new("/dev"));
+    let devices = DEV_FILES
+        .iter()
+        .map(PathBuf::from)
+        .filter(|d| dev_hidden && d.exists());
+    for v in spec.reachable.iter().map(|p| path_of(p)).chain(devices) {
         let covered = ro.iter().chain(&rw).any(|o| is_under(&v, o));
         if !covered && hidden(&v) {
             ro.push(v);
@@ -662,6 +684,7 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf]) -> Result<(), Fail> {
     steps.sort_by(|a, b| depth(&a.0).cmp(&depth(&b.0)).then(a.1.cmp(&b.1)));
     let tmpfs_opts =
         CString::new(TMPFS_OPTIONS).map_err(|_| Fail::Error("tmpfs options".into()))?;
+    let dev_opts = c"mode=755,size=1m,nr_inodes=1024".to_owned();
     for (path, _, step) in steps {
         let c = cstr(path.as_os_str().as_bytes())?;
         match step {
@@ -675,14 +698,23 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf]) -> Result<(), Fail> {
                 if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                     continue;
                 }
+                let opts = if path == Path::new("/dev") {
+                    &dev_opts
+                } else {
+                    &tmpfs_opts
+                };
                 mount(
                     c"tmpfs",
                     &c,
                     Some(c"tmpfs"),
                     libc::MS_NOSUID | libc::MS_NODEV,
-                    Some(&tmpfs_opts),
+                    Some(opts),
                 )
                 .map_err(|e| error(format!("hiding {}", path.display()), e))?;
+                // Before anything deeper is put back (a workspace in /dev/shm).
+                if path == Path::new("/dev") {
+                    populate_dev(&tmpfs_opts)?;
+                }
             }
             Step::Mask => {
                 let Ok(meta) = std::fs::symlink_metadata(&path) else {
@@ -697,6 +729,37 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf]) -> Result<(), Fail> {
         }
     }
     Ok(())
+}
+
+/// The rest of a rebuilt `/dev`: the `/proc/self/fd` links, an empty private `/dev/shm`,
+/// an empty `/dev/pts` (no terminal of the user's is reachable).
+fn populate_dev(tmpfs_opts: &CStr) -> Result<(), Fail> {
+    let mk = |what: &str, r: io::Result<()>| match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(error(format!("creating /dev/{what}"), e)),
+    };
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        mk(
+            name,
+            std::os::unix::fs::symlink(target, Path::new("/dev").join(name)),
+        )?;
+    }
+    mk("pts", std::fs::create_dir("/dev/pts"))?;
+    mk("shm", std::fs::create_dir("/dev/shm"))?;
+    mount(
+        c"tmpfs",
+        c"/dev/shm",
+        Some(c"tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(tmpfs_opts),
+    )
+    .map_err(|e| error("mounting /dev/shm".into(), e))
 }
 
 /// Creates the mount point for a kept tree inside a private tmpfs when it is missing.

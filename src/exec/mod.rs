@@ -10,8 +10,10 @@
 //!
 //! - **Private namespaces** ([`Isolation`], see `isolate.rs`): a mount namespace where
 //!   the whole file system is read-only except the declared writable set, where `/tmp`,
-//!   `/var/tmp`, `/run`, `/dev/shm`, `$XDG_RUNTIME_DIR`, the folders of the user's socket
-//!   variables, `~/.ssh` and `~/.gnupg` are empty private tmpfs, and where every pathname
+//!   `/var/tmp`, `/run`, `$XDG_RUNTIME_DIR`, the folders of the user's socket variables,
+//!   `~/.ssh` and `~/.gnupg` are empty private tmpfs, `/dev` holds only `null`, `zero`,
+//!   `full`, `random`, `urandom` and `tty` (no disks, terminals or input devices), and
+//!   where every pathname
 //!   Unix socket that exists when the command starts (and `.autonomy/lock`) is covered by
 //!   `/dev/null`; a PID namespace (outside processes cannot be named, and everything left
 //!   in it dies with the command: setsid'd daemons too); an IPC namespace; a user

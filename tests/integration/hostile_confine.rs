@@ -925,3 +925,39 @@ fn without_landlock_an_exec_step_still_has_no_capabilities_and_a_read_only_view(
     assert!(status.contains("NoNewPrivs:\t1"), "{status}");
     assert_eq!(env.mode("out.txt"), mode);
 }
+
+#[test]
+fn a_confined_command_sees_no_disks_terminals_or_input_devices() {
+    let env = Env::new();
+    let agent = script(
+        &env,
+        "agent.sh",
+        "ls -A /dev; ls -A /dev/pts | sed 's/^/pts:/'\n\
+         echo ok > /dev/null && head -c 1 /dev/zero | wc -c && echo devices-work\n",
+    );
+    let out = sandbox(&env, &agent, &[]);
+    assert!(out.stdout.contains("devices-work"), "{out:?}");
+    let allowed = [
+        "fd",
+        "full",
+        "null",
+        "pts",
+        "random",
+        "shm",
+        "stderr",
+        "stdin",
+        "stdout",
+        "tty",
+        "urandom",
+        "zero",
+        "1",
+        "devices-work",
+    ];
+    for line in out.stdout.lines() {
+        assert!(
+            allowed.contains(&line),
+            "{line:?} is reachable in the sandbox's /dev:\n{}",
+            out.stdout
+        );
+    }
+}
