@@ -209,7 +209,7 @@ set edit:completion:arg-completer[autonomy] = {|@words|
         }
         &'autonomy;sandbox'= {
             cand --spool 'The spool folder (default: a fresh folder under $TMPDIR)'
-            cand --allow-write 'A folder the agent may write (build output such as target/); repeatable'
+            cand --allow-write 'A folder the agent may write (build output such as target/); repeatable. Never .autonomy/, never through a symlink inside the workspace; /tmp and the other hidden folders stay hidden'
             cand --as 'The agent''s name in the journal (default: agent:<command name>)'
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'

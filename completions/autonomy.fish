@@ -220,7 +220,7 @@ jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand gc" -l dry-run -d 'Only list what would be removed'
 complete -c autonomy -n "__fish_autonomy_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l spool -d 'The spool folder (default: a fresh folder under $TMPDIR)' -r -f -a "(__fish_complete_directories)"
-complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l allow-write -d 'A folder the agent may write (build output such as target/); repeatable' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l allow-write -d 'A folder the agent may write (build output such as target/); repeatable. Never .autonomy/, never through a symlink inside the workspace; /tmp and the other hidden folders stay hidden' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l as -d 'The agent\'s name in the journal (default: agent:<command name>)' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''

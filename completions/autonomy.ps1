@@ -232,7 +232,7 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
         }
         'autonomy;sandbox' {
             [CompletionResult]::new('--spool', '--spool', [CompletionResultType]::ParameterName, 'The spool folder (default: a fresh folder under $TMPDIR)')
-            [CompletionResult]::new('--allow-write', '--allow-write', [CompletionResultType]::ParameterName, 'A folder the agent may write (build output such as target/); repeatable')
+            [CompletionResult]::new('--allow-write', '--allow-write', [CompletionResultType]::ParameterName, 'A folder the agent may write (build output such as target/); repeatable. Never .autonomy/, never through a symlink inside the workspace; /tmp and the other hidden folders stay hidden')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The agent''s name in the journal (default: agent:<command name>)')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')

@@ -264,7 +264,7 @@ _arguments "${_arguments_options[@]}" : \
 (sandbox)
 _arguments "${_arguments_options[@]}" : \
 '--spool=[The spool folder (default\: a fresh folder under \$TMPDIR)]:DIR:_files -/' \
-'*--allow-write=[A folder the agent may write (build output such as target/); repeatable]:PATH:_files -/' \
+'*--allow-write=[A folder the agent may write (build output such as target/); repeatable. Never .autonomy/, never through a symlink inside the workspace; /tmp and the other hidden folders stay hidden]:PATH:_files -/' \
 '--as=[The agent'\''s name in the journal (default\: agent\:<command name>)]:ID:_default' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \

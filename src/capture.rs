@@ -8,7 +8,7 @@
 //! command write through into the workspace. Symlinks are not copied.
 
 use crate::error::{Error, Result};
-use crate::exec::{Confinement, ExecOutcome, ExecSpec, ExitKind};
+use crate::exec::{Confinement, ExecOutcome, ExecSpec, ExitKind, Isolation, IsolationMode};
 use crate::plan::compile::{ModeSpec, Op};
 use crate::workspace::{RelPath, STATE_DIR};
 use std::collections::BTreeMap;
@@ -160,6 +160,11 @@ pub fn capture(
             read_write: vec![scratch.path().to_path_buf()],
         },
         confinement_required: true,
+        isolation: Isolation {
+            mode: IsolationMode::Required,
+            visible: Vec::new(),
+            masked: vec![root.join(STATE_DIR).join("lock")],
+        },
     };
     let outcome = crate::exec::run(&spec, sink).map_err(|e| {
         Error::failed(format!(

@@ -1,12 +1,17 @@
-//! `autonomy sandbox`: run an agent with the workspace and `.autonomy/` read-only
-//! (Landlock; refused where the kernel lacks it), so its only way to change the project is
-//! a plan file or patch written into the spool, which becomes a pending plan that a person
-//! must approve. Metadata changes Landlock cannot stop (mode, owner, times) are detected by
-//! comparing the tree before and after.
+//! `autonomy sandbox`: run an agent confined (private namespaces and Landlock, see
+//! `crate::exec`; refused where the kernel lacks either), with the workspace and
+//! `.autonomy/` read-only, so its only way to change the project is a plan file or patch
+//! written into the spool, which becomes a pending plan that a person must approve. The
+//! tree's metadata is compared before and after as a second line (the read-only mounts
+//! already stop mode, owner and time changes).
+//!
+//! Everything the agent leaves in the spool is untrusted input: read with
+//! [`read_untrusted`] (no symlinks, no FIFOs or devices, at most [`MAX_SPOOL_FILE`]).
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -48,6 +53,54 @@ pub fn ready_files(
     }
     out.sort();
     out
+}
+
+/// The largest spool file (plan or patch) that is planned: 64 MiB. A plan's big contents
+/// belong in `content_file`s, which have the rules' `max_file_bytes` limit.
+pub const MAX_SPOOL_FILE: u64 = 64 << 20;
+
+/// Reads a file someone else controls (a spool file) without trusting it: opened with
+/// `O_NOFOLLOW | O_NONBLOCK` (a symlink is refused, a FIFO cannot block the open), checked
+/// on the opened descriptor to be a regular file (so a swap after listing the folder
+/// changes nothing), and read to at most `max` bytes (one more byte is read to tell a
+/// larger file, which is refused). Never hangs, never holds more than `max + 1` bytes.
+pub fn read_untrusted(path: &Path, max: u64) -> Result<Vec<u8>> {
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::failed(format!("{shown} is a symlink; only regular files are read"))
+            } else {
+                Error::io(format!("reading {shown}"), e)
+            }
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(format!("reading {shown}"), e))?;
+    if !meta.is_file() {
+        return Err(Error::failed(format!(
+            "{shown} is not a regular file (FIFOs, sockets and devices are never read)"
+        )));
+    }
+    if meta.len() > max {
+        return Err(Error::failed(format!(
+            "{shown} is {} bytes, over the {max}-byte limit for spool files",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(format!("reading {shown}"), e))?;
+    if bytes.len() as u64 > max {
+        return Err(Error::failed(format!(
+            "{shown} grew past the {max}-byte limit for spool files while it was read"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Mode, owner and times of every path in the tree (symlinks not followed).
@@ -116,14 +169,35 @@ pub fn metadata_changes(before: &Meta, after: &Meta) -> Vec<String> {
 }
 
 /// Refuse a writable path that would open `.autonomy/` (the state dir, inside it, or a
-/// folder that contains it).
+/// folder that contains it), or that goes through a symlink inside the workspace (one an
+/// agent could have planted to point the writable set somewhere else). Symlinks outside
+/// the workspace (`/home -> /var/home`) are the system's and are followed.
 pub fn check_allow_write(path: &Path, state: &Path) -> Result<PathBuf> {
-    let p = std::path::absolute(path)
+    let abs = std::path::absolute(path)
         .map_err(|e| Error::io(format!("resolving {}", path.display()), e))?;
-    let p = p
+    let state = state.canonicalize().unwrap_or_else(|_| state.to_path_buf());
+    let root = state.parent().unwrap_or(&state).to_path_buf();
+    let mut cur = PathBuf::new();
+    for comp in abs.components() {
+        cur.push(comp);
+        let is_link = std::fs::symlink_metadata(&cur).is_ok_and(|m| m.file_type().is_symlink());
+        let in_workspace = cur
+            .parent()
+            .and_then(|p| p.canonicalize().ok())
+            .is_some_and(|p| p.starts_with(&root));
+        if is_link && in_workspace {
+            return Err(Error::usage(format!(
+                "--allow-write {} goes through the symlink {} inside the workspace; \
+                 writable folders are never reached through symlinks",
+                path.display(),
+                cur.display()
+            ))
+            .hint("name the real folder"));
+        }
+    }
+    let p = abs
         .canonicalize()
         .map_err(|e| Error::io(format!("--allow-write {}", path.display()), e))?;
-    let state = state.canonicalize().unwrap_or_else(|_| state.to_path_buf());
     if p.starts_with(&state) || state.starts_with(&p) {
         return Err(Error::usage(format!(
             "--allow-write {} would let the agent write into .autonomy/; that is never allowed",
@@ -170,22 +244,6 @@ pub fn write_reply(spool: &Path, proposal_name: &str, doc: &serde_json::Value) -
     tmp.persist(&path)
         .map_err(|e| Error::io(format!("writing {}", path.display()), e.error))?;
     Ok(())
-}
-
-/// Read a spool file without following a symlink, at most `cap + 1` bytes.
-pub fn read_spool_file(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mut bytes = Vec::new();
-    f.take(cap + 1).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// Keep a refused proposal's bytes under `.autonomy/spool-rejects/` as

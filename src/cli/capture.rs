@@ -30,7 +30,8 @@ pub fn plan_capture(
         "Running {:?} in a scratch copy of the workspace (the workspace is not touched)",
         argv.join(" ")
     ));
-    let mut sink = std::io::stderr();
+    // The command's output is shown with its escape sequences made visible.
+    let mut sink = crate::render::termsafe::TerminalSafe::new(std::io::stderr());
     let captured = crate::capture::capture(&s.ws.root, argv, &scopes, timeout, &mut sink)?;
     for l in &captured.skipped_symlinks {
         ui::say(&format!("note: symlink {l} was not copied or compared"));

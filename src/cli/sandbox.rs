@@ -2,9 +2,13 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
-use crate::exec::{Confinement, ExecSpec, ExitKind, LandlockStatus};
-use crate::sandbox::{Seen, check_allow_write, metadata_changes, metadata_snapshot, ready_files};
+use crate::exec::{Confinement, ExecSpec, ExitKind, Isolation, IsolationMode, LandlockStatus};
+use crate::sandbox::{
+    MAX_SPOOL_FILE, Seen, check_allow_write, metadata_changes, metadata_snapshot, read_untrusted,
+    ready_files,
+};
 use crate::session::Session;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,15 +17,20 @@ use std::time::Duration;
 
 /// Run an agent read-only; it proposes plans through a spool
 ///
-/// The workspace and .autonomy/ are read-only to the agent (Linux Landlock; refused where the
-/// kernel lacks it, never run unconfined). The agent runs with no_new_privs and no
-/// capabilities, root included. It proposes by writing plan files (*.toml) or patches
-/// (*.diff) into $AUTONOMY_SPOOL; each file, once complete, becomes a pending plan with the
-/// agent as actor, and its id is printed. Nothing is applied without approval. The agent's
-/// output passes through (stdout and stderr both on stdout); its exit status is returned.
+/// The agent proposes by writing plan files (*.toml) or patches (*.diff, at most 64 MiB)
+/// into $AUTONOMY_SPOOL; each file, once complete, becomes a pending plan with the agent
+/// as actor, and its id is printed. Nothing is applied without approval. Its output
+/// passes through (stdout and stderr both on stdout; escape sequences shown, not obeyed,
+/// when stdout is a terminal); its exit status is returned.
 ///
-/// Writable for the agent: the spool, a private TMPDIR, and each --allow-write PATH (never
-/// .autonomy/). Mode, owner and time changes Landlock cannot stop are reported.
+/// The agent runs confined, never otherwise: in private namespaces where the whole file
+/// system is read-only except the spool, a private TMPDIR and each --allow-write PATH;
+/// where /tmp, /run, /dev/shm, $XDG_RUNTIME_DIR, ~/.ssh and ~/.gnupg are empty and the
+/// user's Unix sockets (tmux, ssh-agent, D-Bus...) are out of reach; under Landlock, with
+/// no_new_privs and no capabilities, root included. SSH_AUTH_SOCK, TMUX, DBUS_* and
+/// similar variables are removed from its environment; the rest passes through. Every
+/// process it started is killed when it exits. Refused where the kernel lacks user
+/// namespaces (when not root) or Landlock.
 ///
 /// Example:
 ///   autonomy sandbox --allow-write target -- my-agent --task "rename the timeout key"
@@ -31,7 +40,9 @@ pub struct SandboxArgs {
     /// The spool folder (default: a fresh folder under $TMPDIR).
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub spool: Option<PathBuf>,
-    /// A folder the agent may write (build output such as target/); repeatable.
+    /// A folder the agent may write (build output such as target/); repeatable. Never
+    /// .autonomy/, never through a symlink inside the workspace; /tmp and the other
+    /// hidden folders stay hidden.
     #[arg(long = "allow-write", value_name = "PATH", value_hint = clap::ValueHint::DirPath)]
     pub allow_write: Vec<PathBuf>,
     /// The agent's name in the journal (default: agent:<command name>).
@@ -52,6 +63,16 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         ))
         .hint(
             "autonomy never runs an agent unconfined; use a kernel with Landlock (5.13+) enabled",
+        ));
+    }
+    if let Err(reason) = crate::exec::isolation_status() {
+        return Err(Error::failed(format!(
+            "cannot sandbox the agent: private namespaces are unavailable ({reason})"
+        ))
+        .hint(
+            "autonomy never runs an agent unconfined; run as root, or allow unprivileged user \
+             namespaces (sysctl kernel.unprivileged_userns_clone=1, or the AppArmor profile \
+             that restricts them)",
         ));
     }
     let name = Path::new(&args.command[0])
@@ -96,9 +117,9 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         spool.display()
     ));
     let meta_before = metadata_snapshot(&s.ws.root);
-    let mut env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k != "TMPDIR" && k != "AUTONOMY_SPOOL")
-        .collect();
+    // The agent's environment passes through (it needs its API keys), minus every
+    // variable that leads into another process of the user's session.
+    let mut env = crate::exec::environ::passthrough_env(&["TMPDIR", "AUTONOMY_SPOOL"]);
     env.push(("AUTONOMY_SPOOL".into(), spool.display().to_string()));
     env.push(("TMPDIR".into(), tmp.display().to_string()));
     let spec = ExecSpec {
@@ -112,6 +133,11 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
             read_write: writable,
         },
         confinement_required: true,
+        isolation: Isolation {
+            mode: IsolationMode::Required,
+            visible: vec![s.ws.root.clone()],
+            masked: vec![s.ws.state_path().join("lock")],
+        },
     };
     // The spool watcher plans each complete file while the agent runs.
     let done = Arc::new(AtomicBool::new(false));
@@ -142,8 +168,17 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
             Ok(())
         })
     };
-    let mut out = std::io::stdout();
+    // On a terminal the agent's escape sequences are shown, not obeyed: they could
+    // otherwise erase or rewrite autonomy's own lines (which plans arrived) or talk to
+    // the terminal. A pipe or file gets the bytes unchanged.
+    let stdout = std::io::stdout();
+    let mut out: Box<dyn std::io::Write> = if stdout.is_terminal() {
+        Box::new(crate::render::termsafe::TerminalSafe::new(stdout))
+    } else {
+        Box::new(stdout)
+    };
     let outcome = crate::exec::run(&spec, &mut out);
+    drop(out);
     done.store(true, Ordering::Relaxed);
     let watched = watcher
         .join()
@@ -207,21 +242,12 @@ fn plan_ready(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let bytes = crate::sandbox::read_spool_file(&path, MAX_PROPOSAL)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e));
+        // One bounded, no-follow reader for everything the agent wrote.
+        let bytes = read_untrusted(&path, MAX_SPOOL_FILE);
         let planned = bytes
             .as_ref()
             .map_err(|e| Error::failed(e.message.clone()))
-            .and_then(|b| {
-                if b.len() as u64 > MAX_PROPOSAL {
-                    Err(Error::failed(format!(
-                        "{name} is larger than {} MiB",
-                        MAX_PROPOSAL >> 20
-                    )))
-                } else {
-                    plan_one(s, &path, b.clone())
-                }
-            });
+            .and_then(|b| plan_one(s, &path, b.clone()));
         match planned {
             Ok((id, title)) => {
                 ui::println(&id[..12]);
@@ -258,8 +284,6 @@ fn plan_ready(
 }
 
 /// The largest spool file read as a proposal (as for `autonomy plan FILE`).
-const MAX_PROPOSAL: u64 = 256 << 20;
-
 /// The reply files this sandbox keeps up to date: proposal name -> plan id and the
 /// decision last written.
 #[derive(Default)]

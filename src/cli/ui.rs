@@ -113,7 +113,10 @@ impl crate::engine::Reporter for StepPrinter {
     fn command(&mut self, what: &str, argv: &[String]) {
         say(&format!("  {:<7} {}", what, shell_words::join(argv)));
     }
+    /// Command output (exec steps, the verify command) is the plan's, not ours: its
+    /// escape sequences are shown, never obeyed, so it cannot erase or rewrite the
+    /// lines that say what the run did. The raw bytes are kept in the journal.
     fn output(&mut self) -> Box<dyn Write> {
-        Box::new(io::stderr())
+        Box::new(crate::render::termsafe::TerminalSafe::new(io::stderr()))
     }
 }

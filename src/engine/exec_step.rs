@@ -6,10 +6,10 @@
 
 use super::fsops::put_state;
 use crate::error::{Error, Result};
-use crate::exec::{Confinement, ExecSpec, ExitKind};
+use crate::exec::{Confinement, ExecSpec, ExitKind, Isolation, IsolationMode};
 use crate::paths::{Globs, nested_workspaces};
 use crate::plan::{Change, ExecStep, Plan, State};
-use crate::rules::Rules;
+use crate::rules::{Rules, compile_glob};
 use crate::store::blobs::BlobStore;
 use crate::workspace::{RelPath, STATE_DIR, Workspace};
 use std::collections::{BTreeMap, BTreeSet};
@@ -170,6 +170,59 @@ fn child_path(ws: &Workspace) -> (String, String) {
     ("PATH".into(), p.to_string_lossy().into_owned())
 }
 
+/// Private namespaces where the kernel allows them (else Landlock and the scan): the
+/// workspace stays visible read-only wherever it lives, so do nested workspaces' state
+/// folders even inside a writable folder, and the lock is out of reach.
+fn isolation(ws: &Workspace, scan: &BTreeMap<String, Seen>) -> Isolation {
+    let mut visible = vec![ws.root.clone()];
+    for (rel, seen) in scan {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        if *seen == Seen::Dir && name == STATE_DIR {
+            visible.push(ws.root.join(rel));
+        }
+    }
+    Isolation {
+        mode: IsolationMode::Preferred,
+        visible,
+        masked: vec![ws.state_path().join("lock")],
+    }
+}
+
+/// The folders the verify command may write: those a `writes` pattern covers entirely
+/// (`target/**`, `**/__pycache__/**`; `**` is every top-level entry but `.autonomy/`).
+/// A pattern that names files (`*.log`) opens nothing, so that everything the command
+/// can write is declared: there is never an undeclared write to undo.
+fn covered_dirs(
+    root: &Path,
+    writes: &[String],
+    scan: &BTreeMap<String, Seen>,
+) -> Result<Vec<PathBuf>> {
+    let mut found: BTreeSet<&String> = BTreeSet::new();
+    for w in writes {
+        let w = w.trim_start_matches('/');
+        if w == "**" {
+            found.extend(scan.keys().filter(|rel| !rel.contains('/')));
+            continue;
+        }
+        let Some(prefix) = w.strip_suffix("/**") else {
+            continue;
+        };
+        let g = compile_glob(prefix)?;
+        found.extend(
+            scan.iter()
+                .filter(|(rel, seen)| **seen == Seen::Dir && g.is_match(rel.as_str()))
+                .map(|(rel, _)| rel),
+        );
+    }
+    // Only the outermost of nested folders.
+    let list: Vec<&String> = found.iter().copied().collect();
+    Ok(list
+        .iter()
+        .filter(|rel| !list.iter().any(|o| rel.starts_with(&format!("{o}/"))))
+        .map(|rel| root.join(rel))
+        .collect())
+}
+
 /// Run one step. `before` is its journaled snapshot. On success the step's changes inside
 /// `touches` (files and new folders) are returned; any change outside is an error.
 pub fn run_step(
@@ -183,6 +236,7 @@ pub fn run_step(
     crate::plan::exec_check::check_step(rules, step, &ws.root)?;
     let scan_before = scan(&ws.root)?;
     let g = globs(step, &scan_before)?;
+    let isolation = isolation(ws, &scan_before);
     let tmp = tempfile::Builder::new()
         .prefix("autonomy-exec-")
         .tempdir()
@@ -227,6 +281,7 @@ pub fn run_step(
             read_write: writable,
         },
         confinement_required: false,
+        isolation,
     };
     let shown = step.run.join(" ");
     let outcome =
@@ -247,6 +302,7 @@ pub fn run_step(
         "output_truncated": outcome.output_truncated,
         "output_blob": output_blob,
         "confined": outcome.confined,
+        "isolated": outcome.isolated,
     });
     let status_err = match outcome.status {
         ExitKind::Exited(0) => None,
@@ -411,6 +467,49 @@ fn verify_keep_out(rules: &Rules, plan: &Plan) -> Vec<String> {
     out
 }
 
+/// Create the literal output folders `writes` names (`target/**` makes `target/`), as the
+/// build would on its first run: only folders a pattern covers entirely are writable to
+/// the command, so one that does not exist yet could never be written. Each component is
+/// created and opened beneath the workspace without following a symlink.
+fn create_output_dirs(
+    ws: &Workspace,
+    writes: &[String],
+    protected: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    use cap_fs_ext::DirExt;
+    for w in writes {
+        let Some(prefix) = w.trim_start_matches('/').strip_suffix("/**") else {
+            continue;
+        };
+        if prefix.contains(['*', '?', '[', '{', '\\']) || protected(prefix) {
+            continue;
+        }
+        let Ok(rel) = RelPath::parse(prefix) else {
+            continue;
+        };
+        let mut dir = ws.open_dir(None)?;
+        for name in rel.as_str().split('/') {
+            match dir.create_dir(name) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("creating the verify output folder {rel}"),
+                        e,
+                    ));
+                }
+            }
+            dir = dir.open_dir_nofollow(name).map_err(|e| {
+                Error::io(
+                    format!("opening the verify output folder {rel} (a symlink is never followed)"),
+                    e,
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Run the workspace's `[verify]` command after every step, before the commit. Its writes
 /// are confined to `writes` (build output, not part of the plan), which never include a
 /// state folder, a nested workspace, the policy files, or a path the rules protect beyond
@@ -448,6 +547,7 @@ pub fn run_verify(
         .map_err(|e| Error::failed(format!("the verify command: {}", e.message)))?
     };
     let protected = verify_protected(rules, plan);
+    create_output_dirs(ws, &v.writes, &protected)?;
     let scan_before = scan(&ws.root)?;
     let writes = writes.excluding(nested_workspaces(scan_before.keys().map(String::as_str)));
     // Copies of the protected files, to put back whatever the command changes among them.
@@ -461,16 +561,26 @@ pub fn run_verify(
         .prefix("autonomy-verify-")
         .tempdir()
         .map_err(|e| Error::io("creating a temp folder", e))?;
-    let mut writable = if writes.is_empty() {
-        Vec::new()
-    } else {
-        writable_dirs(
-            &ws.root,
-            &writes,
-            &scan_before,
-            &verify_keep_out(rules, plan),
-        )
-    };
+    // The kernel lets it write only folders a `writes` pattern covers entirely, less any
+    // that hold a protected path or a nested workspace; the scan below catches the rest.
+    let keep_out = verify_keep_out(rules, plan);
+    let mut writable: Vec<PathBuf> = covered_dirs(&ws.root, &v.writes, &scan_before)?
+        .into_iter()
+        .filter(|dir| {
+            let rel = dir
+                .strip_prefix(&ws.root)
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let under = format!("{rel}/");
+            !protected(&rel)
+                && !keep_out.iter().any(|k| k == &rel || k.starts_with(&under))
+                && !scan_before.iter().any(|(p, seen)| {
+                    p.starts_with(&under)
+                        && (protected(p)
+                            || (*seen == Seen::Dir && p.rsplit('/').next() == Some(STATE_DIR)))
+                })
+        })
+        .collect();
     writable.push(tmp.path().to_path_buf());
     let mut argv = v.run.clone();
     argv[0] = program;
@@ -493,6 +603,7 @@ pub fn run_verify(
             read_write: writable,
         },
         confinement_required: false,
+        isolation: isolation(ws, &scan_before),
     };
     let shown = v.run.join(" ");
     let outcome = crate::exec::run(&spec, sink)
@@ -506,6 +617,7 @@ pub fn run_verify(
         "argv": v.run, "wall_ms": outcome.wall.as_millis() as u64,
         "user_ms": outcome.user_cpu.as_millis() as u64, "sys_ms": outcome.sys_cpu.as_millis() as u64,
         "max_rss_kib": outcome.max_rss_kib, "output_blob": output_blob, "output_truncated": outcome.output_truncated,
+        "confined": outcome.confined, "isolated": outcome.isolated,
     });
     // What it changed that it may not: outside `writes`, or protected.
     let scan_after = scan(&ws.root)?;
@@ -547,7 +659,7 @@ pub fn run_verify(
                 let why = match (protected(p), restored.contains(&p.as_str())) {
                     (true, true) => "protected beyond this plan's approvals; put back",
                     (true, false) => "protected beyond this plan's approvals",
-                    (false, _) => "outside [verify] writes",
+                    (false, _) => "outside its declared `writes`",
                 };
                 format!("  {p} ({why})")
             })

@@ -13,7 +13,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use landlock::{ABI, AccessFs, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr};
+use landlock::{
+    ABI, Access, AccessFs, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr, Scope,
+};
 use landlock::{RulesetCreated, RulesetCreatedAttr};
 
 use super::ExecError;
@@ -83,15 +85,23 @@ pub(super) struct PreparedRuleset {
 
 impl PreparedRuleset {
     /// Builds a ruleset that handles every write-type right known to `abi`
-    /// and grants them only beneath `read_write` and on `/dev/null`.
+    /// and grants them only beneath `read_write` and on `/dev/null`. From ABI 6 on it
+    /// also scopes abstract Unix sockets and signals to the command's own domain: it
+    /// cannot connect to an abstract socket another process listens on, nor signal a
+    /// process outside. (Ptrace of outside processes is refused at every ABI.)
+    /// Paths are opened without following a final symlink.
     pub(super) fn build(abi: i32, read_write: &[PathBuf]) -> Result<Self, ExecError> {
         let abi = ABI::from(abi);
         let write = AccessFs::from_write(abi);
         let file_rights = AccessFs::from_file(abi);
-        let mut created: RulesetCreated = Ruleset::default()
+        let scopes = Scope::from_all(abi);
+        let mut ruleset = Ruleset::default()
             .set_compatibility(CompatLevel::HardRequirement)
-            .handle_access(write)?
-            .create()?;
+            .handle_access(write)?;
+        if !scopes.is_empty() {
+            ruleset = ruleset.scope(scopes)?;
+        }
+        let mut created: RulesetCreated = ruleset.create()?;
         let dev_null = Path::new("/dev/null");
         let extra = dev_null.exists().then_some(dev_null);
         for path in read_write.iter().map(PathBuf::as_path).chain(extra) {
@@ -99,12 +109,15 @@ impl PreparedRuleset {
                 path: path.to_path_buf(),
                 source,
             };
-            let meta = std::fs::metadata(path).map_err(path_err)?;
             let file = OpenOptions::new()
                 .read(true)
-                .custom_flags(libc::O_PATH)
+                .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
                 .open(path)
                 .map_err(path_err)?;
+            let meta = file.metadata().map_err(path_err)?;
+            if meta.file_type().is_symlink() {
+                return Err(path_err(io::Error::from_raw_os_error(libc::ELOOP)));
+            }
             let access = if meta.is_dir() {
                 write
             } else {

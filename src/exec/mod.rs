@@ -1,28 +1,46 @@
-//! Confined, bounded execution of plan-step commands (Linux only).
+//! Confined, bounded execution of commands run on a plan's behalf (Linux only).
 //!
-//! [`run`] starts one command without a shell, with a scrubbed environment,
-//! stdin from `/dev/null`, in its own session / process group, optionally
-//! under a Landlock ruleset that forbids filesystem writes outside declared
-//! directories, with an optional `RLIMIT_AS` cap and a wall-clock timeout.
-//! Output from stdout and stderr is streamed to a caller-provided sink as it
-//! arrives; only a bounded prefix is kept in the returned [`ExecOutcome`].
+//! [`run`] starts one command without a shell, stdin from `/dev/null`, in its own
+//! session / process group, with a wall-clock timeout and an optional `RLIMIT_AS` cap.
+//! Output from stdout and stderr is streamed to a caller-provided sink as it arrives;
+//! only a bounded prefix is kept in the returned [`ExecOutcome`].
 //!
-//! Process-group policy: the child calls `setsid()` before `exec`, so its pid
-//! is also its process-group id. When the timeout expires, the whole group
-//! gets `SIGKILL`. When the direct child exits on its own, the rest of its
-//! group (background jobs, daemons that did not create their own session) is
-//! also killed with `SIGKILL` before the child is reaped, so no grandchild
-//! outlives the step. A descendant that deliberately calls `setsid()` /
-//! `setpgid()` itself escapes the group; its output is drained for at most
-//! [`EXIT_DRAIN_GRACE`] after the direct child exits, then the pipes are
-//! dropped.
+//! Confinement ([`Confinement::ReadOnlyExcept`]) has two layers, both enforced by the
+//! kernel:
 //!
-//! Descriptors: the child gets `/dev/null` as stdin and two pipes as
-//! stdout/stderr; every other descriptor is marked close-on-exec in the child
-//! (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`), because Landlock does not
-//! restrict descriptors that are already open.
+//! - **Private namespaces** ([`Isolation`], see `isolate.rs`): a mount namespace where
+//!   the whole file system is read-only except the declared writable set, where `/tmp`,
+//!   `/var/tmp`, `/run`, `$XDG_RUNTIME_DIR`, the folders of the user's socket variables,
+//!   `~/.ssh` and `~/.gnupg` are empty private tmpfs, `/dev` holds only `null`, `zero`,
+//!   `full`, `random`, `urandom` and `tty` (no disks, terminals or input devices), and
+//!   where every pathname
+//!   Unix socket that exists when the command starts (and `.autonomy/lock`) is covered by
+//!   `/dev/null`; a PID namespace (outside processes cannot be named, and everything left
+//!   in it dies with the command: setsid'd daemons too); an IPC namespace; a user
+//!   namespace when not root. Set up by a re-executed helper, not between fork and exec.
+//! - **Landlock**: writes only beneath the writable set and on `/dev/null`; abstract Unix
+//!   sockets and signals scoped to the command (Landlock ABI 6+); ptrace of processes
+//!   outside the domain refused (any ABI). With `no_new_privs` and no capabilities, root
+//!   included (bounding, ambient, effective, permitted and inheritable sets emptied).
+//!
+//! Where namespaces are unavailable, [`IsolationMode::Required`] refuses to run and
+//! [`IsolationMode::Preferred`] falls back to Landlock alone, with the old process-group
+//! policy: the child calls `setsid()`, and when it exits or times out its group gets
+//! `SIGKILL`; a descendant that calls `setsid()` itself escapes that kill, and its output
+//! is drained for at most [`EXIT_DRAIN_GRACE`].
+//!
+//! The program is executed by absolute path: `argv[0]` with a `/` is taken relative to
+//! `cwd`, without one it is looked up in the scrubbed `PATH`, from which relative
+//! entries are removed first ([`environ::sanitize_path`]).
+//!
+//! Descriptors: the child gets `/dev/null` as stdin and two pipes as stdout/stderr;
+//! every other descriptor is marked close-on-exec in the child
+//! (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`), because Landlock does not restrict
+//! descriptors that are already open.
 
 mod confine;
+pub mod environ;
+mod isolate;
 mod runner;
 
 #[cfg(test)]
@@ -33,7 +51,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use confine::{LANDLOCK_ENV_VAR, LandlockStatus, landlock_status};
-pub use runner::{EXIT_DRAIN_GRACE, run};
+pub use isolate::{NAMESPACES_ENV_VAR, init_from_main};
+pub use runner::{EXIT_DRAIN_GRACE, isolation_status, run};
 
 /// Filesystem confinement requested for a command.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -49,6 +68,32 @@ pub enum Confinement {
         /// Directories (or files) that stay writable. Each must exist.
         read_write: Vec<PathBuf>,
     },
+}
+
+/// Whether a confined command runs in private namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationMode {
+    /// Landlock only (if confined at all).
+    #[default]
+    Off,
+    /// Namespaces where the kernel allows them, else Landlock only.
+    Preferred,
+    /// Namespaces or nothing: refuse to run where they are unavailable.
+    Required,
+}
+
+/// The namespace half of confinement; used only with [`Confinement::ReadOnlyExcept`].
+#[derive(Debug, Clone, Default)]
+pub struct Isolation {
+    /// Whether to use namespaces.
+    pub mode: IsolationMode,
+    /// Trees that must stay visible (read-only) even when they lie under a hidden folder
+    /// such as `/tmp`: the workspace, the plan's folder. `cwd`, the program and `HOME`
+    /// are added automatically.
+    pub visible: Vec<PathBuf>,
+    /// Files covered by `/dev/null` (for example `.autonomy/lock`, which a command could
+    /// otherwise hold with `flock` on a read-only descriptor).
+    pub masked: Vec<PathBuf>,
 }
 
 /// Everything needed to run one command.
@@ -73,6 +118,8 @@ pub struct ExecSpec {
     pub confinement: Confinement,
     /// If true and Landlock is unavailable, refuse to run at all.
     pub confinement_required: bool,
+    /// Private namespaces (with [`Confinement::ReadOnlyExcept`]).
+    pub isolation: Isolation,
 }
 
 /// How the command ended.
@@ -107,6 +154,8 @@ pub struct ExecOutcome {
     pub max_rss_kib: u64,
     /// Whether a Landlock ruleset was enforced on the child.
     pub confined: bool,
+    /// Whether the child ran in private namespaces.
+    pub isolated: bool,
 }
 
 /// Errors from [`run`].
@@ -133,6 +182,18 @@ pub enum ExecError {
     #[error("Landlock confinement required but unavailable: {reason}")]
     LandlockUnavailable {
         /// Why Landlock is unavailable.
+        reason: String,
+    },
+    /// Namespaces were required but cannot be used here; nothing ran.
+    #[error("private namespaces required but unavailable: {reason}")]
+    IsolationUnavailable {
+        /// Why.
+        reason: String,
+    },
+    /// Setting up the private namespaces failed; nothing ran.
+    #[error("cannot confine the command: {reason}")]
+    Isolation {
+        /// What failed.
         reason: String,
     },
     /// A writable path for the ruleset could not be opened.

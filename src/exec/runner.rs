@@ -3,7 +3,8 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,8 @@ use rustix::process::{
 };
 
 use super::confine::{LandlockStatus, PreparedRuleset, landlock_status, restrict_self};
-use super::{Confinement, ExecError, ExecOutcome, ExecSpec, ExitKind};
+use super::isolate::{self, Report};
+use super::{Confinement, ExecError, ExecOutcome, ExecSpec, ExitKind, IsolationMode};
 
 /// How long output is still drained after the direct child has exited (or
 /// was killed at the timeout) and its group was killed. Only matters when a
@@ -34,7 +36,7 @@ const READ_CHUNK: usize = 64 * 1024;
 ///
 /// Returns once the direct child has been reaped and the output pipes are
 /// drained: at the latest about `timeout + EXIT_DRAIN_GRACE` after the start.
-/// See the module documentation for the process-group policy.
+/// See the module documentation for the confinement and process-group policy.
 pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, ExecError> {
     let Some(command) = spec.argv.first() else {
         return Err(ExecError::EmptyArgv);
@@ -50,11 +52,308 @@ pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, Exe
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_os_str());
     let program = resolve_program(command, &spec.cwd, path_var)?;
-    let ruleset = prepare_confinement(spec)?;
+    let Confinement::ReadOnlyExcept { read_write } = &spec.confinement else {
+        return run_direct(spec, &program, &env, None, false, out_sink);
+    };
+    let abi = match landlock_status() {
+        LandlockStatus::Available { abi } => Some(abi),
+        LandlockStatus::Unavailable { reason } if spec.confinement_required => {
+            return Err(ExecError::LandlockUnavailable { reason });
+        }
+        LandlockStatus::Unavailable { .. } => None,
+    };
+    if spec.isolation.mode != IsolationMode::Off {
+        match isolate::availability() {
+            Ok(()) => {
+                if let Some(outcome) =
+                    run_isolated(spec, &program, &env, abi, read_write, out_sink)?
+                {
+                    return Ok(outcome);
+                }
+            }
+            Err(reason) if spec.isolation.mode == IsolationMode::Required => {
+                return Err(ExecError::IsolationUnavailable { reason });
+            }
+            Err(_) => {}
+        }
+    }
+    let ruleset = match abi {
+        Some(abi) => Some(PreparedRuleset::build(abi, read_write)?),
+        None => None,
+    };
+    run_direct(spec, &program, &env, ruleset, true, out_sink)
+}
+
+/// Whether commands can run in private namespaces here (probed once per process by
+/// starting the helper with nothing to run); the reason when not.
+pub fn isolation_status() -> Result<(), String> {
+    static PROBED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    isolate::availability()?;
+    PROBED
+        .get_or_init(|| {
+            let probe = probe_isolation();
+            if let Err(reason) = &probe {
+                isolate::mark_unavailable(reason);
+            }
+            probe
+        })
+        .clone()
+}
+
+fn probe_isolation() -> Result<(), String> {
+    let (report_r, report_w) = pipe_cloexec().map_err(|e| format!("creating a pipe: {e}"))?;
+    let spec = isolate::HelperSpec {
+        program: Vec::new(),
+        argv: Vec::new(),
+        env: Vec::new(),
+        cwd: b"/".to_vec(),
+        rlimit_as: None,
+        landlock_abi: None,
+        read_write: Vec::new(),
+        visible: Vec::new(),
+        reachable: Vec::new(),
+        hide: path_bytes(&isolate::hidden_folders()),
+        mask: Vec::new(),
+        report_fd: report_w.as_raw_fd(),
+        uid: rustix::process::geteuid().as_raw(),
+        gid: rustix::process::getegid().as_raw(),
+        probe: true,
+    };
+    let json = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
+    let mut child = isolate::helper_command(report_w.as_raw_fd())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting the namespace helper: {e}"))?;
+    drop(report_w);
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&json);
+    }
+    let _ = child.wait();
+    match Report::parse(&read_report(&report_r)) {
+        Some(Report::Finished { .. }) => Ok(()),
+        Some(Report::Unavailable(r) | Report::Error(r)) => Err(r),
+        None => Err("the namespace helper did not answer".to_owned()),
+    }
+}
+
+fn path_bytes(paths: &[PathBuf]) -> Vec<Vec<u8>> {
+    paths
+        .iter()
+        .map(|p| p.as_os_str().as_bytes().to_vec())
+        .collect()
+}
+
+fn pipe_cloexec() -> io::Result<(File, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors that we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Reads the helper's report: everything until EOF, waiting at most two seconds for the
+/// last writer (the namespace's PID 1, which may outlive a killed helper by a moment).
+fn read_report(r: &File) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        let mut fds = [PollFd::new(r, PollFlags::IN)];
+        let Ok(left) = Timespec::try_from(deadline - now) else {
+            break;
+        };
+        match poll(&mut fds, Some(&left)) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(Errno::INTR) => continue,
+            Err(_) => break,
+        }
+        match (&*r).read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.len() > 64 * 1024 {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Runs the command through the namespace helper. `Ok(None)`: the kernel refused the
+/// namespaces (nothing ran) and the caller may fall back.
+fn run_isolated(
+    spec: &ExecSpec,
+    program: &Path,
+    env: &[(OsString, OsString)],
+    abi: Option<i32>,
+    read_write: &[PathBuf],
+    out_sink: &mut dyn Write,
+) -> Result<Option<ExecOutcome>, ExecError> {
+    let canon = |p: &Path| {
+        p.canonicalize()
+            .map_err(|source| ExecError::ConfinementPath {
+                path: p.to_path_buf(),
+                source,
+            })
+    };
+    let rw = read_write
+        .iter()
+        .map(|p| canon(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let program = canon(program)?;
+    let cwd = canon(&spec.cwd)?;
+    let mut visible = Vec::new();
+    for v in &spec.isolation.visible {
+        visible.push(canon(v)?);
+    }
+    let mut reachable = vec![cwd.clone(), program.clone()];
+    if let Some(home) = std::env::var_os("HOME").and_then(|h| PathBuf::from(h).canonicalize().ok())
+    {
+        reachable.push(home);
+    }
+    // Canonical, like every path the helper mounts on; a missing file needs no cover.
+    let mask: Vec<PathBuf> = spec
+        .isolation
+        .masked
+        .iter()
+        .cloned()
+        .chain(isolate::named_sockets(env))
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    let (report_r, report_w) = pipe_cloexec().map_err(|source| ExecError::Io {
+        context: "creating the report pipe",
+        source,
+    })?;
+    let hs = isolate::HelperSpec {
+        program: program.as_os_str().as_bytes().to_vec(),
+        argv: spec.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                kv
+            })
+            .collect(),
+        cwd: cwd.as_os_str().as_bytes().to_vec(),
+        rlimit_as: spec.memory_limit,
+        landlock_abi: abi,
+        read_write: path_bytes(&rw),
+        visible: path_bytes(&visible),
+        reachable: path_bytes(&reachable),
+        hide: path_bytes(&isolate::hidden_folders()),
+        mask: path_bytes(&mask),
+        report_fd: report_w.as_raw_fd(),
+        uid: rustix::process::geteuid().as_raw(),
+        gid: rustix::process::getegid().as_raw(),
+        probe: false,
+    };
+    let json = serde_json::to_vec(&hs).map_err(|e| ExecError::Isolation {
+        reason: format!("encoding the helper's spec: {e}"),
+    })?;
+    let start = Instant::now();
+    let mut child = isolate::helper_command(report_w.as_raw_fd())
+        .spawn()
+        .map_err(|source| ExecError::Spawn {
+            program: PathBuf::from("/proc/self/exe"),
+            source,
+        })?;
+    drop(report_w);
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that died early shows up below as a missing report.
+        let _ = stdin.write_all(&json);
+    }
+    let (raw_status, usage, timed_out, capture) = supervise_child(child, spec, start, out_sink)?;
+    let wall = start.elapsed();
+    let report = Report::parse(&read_report(&report_r));
+    let (status, user_cpu, sys_cpu, max_rss_kib) = match report {
+        Some(Report::Unavailable(reason)) => {
+            isolate::mark_unavailable(&reason);
+            if spec.isolation.mode == IsolationMode::Required {
+                return Err(ExecError::IsolationUnavailable { reason });
+            }
+            return Ok(None);
+        }
+        Some(Report::Error(reason)) => return Err(ExecError::Isolation { reason }),
+        _ if timed_out => (
+            ExitKind::TimedOut,
+            timeval_to_duration(usage.ru_utime),
+            timeval_to_duration(usage.ru_stime),
+            u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        ),
+        Some(Report::Finished {
+            status,
+            user_us,
+            sys_us,
+            max_rss_kib,
+        }) => (
+            exit_kind(status),
+            Duration::from_micros(user_us),
+            Duration::from_micros(sys_us),
+            max_rss_kib,
+        ),
+        None if libc::WIFSIGNALED(raw_status) => (
+            ExitKind::Signaled(libc::WTERMSIG(raw_status)),
+            timeval_to_duration(usage.ru_utime),
+            timeval_to_duration(usage.ru_stime),
+            u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        ),
+        None => {
+            return Err(ExecError::Isolation {
+                reason: format!(
+                    "the namespace helper ended without a report (wait status {raw_status:#x})"
+                ),
+            });
+        }
+    };
+    Ok(Some(ExecOutcome {
+        status,
+        kept_output: capture.kept,
+        output_truncated: capture.truncated,
+        total_output_bytes: capture.total,
+        wall,
+        user_cpu,
+        sys_cpu,
+        max_rss_kib,
+        confined: abi.is_some(),
+        isolated: true,
+    }))
+}
+
+fn exit_kind(raw_status: i32) -> ExitKind {
+    if libc::WIFEXITED(raw_status) {
+        ExitKind::Exited(libc::WEXITSTATUS(raw_status))
+    } else {
+        ExitKind::Signaled(libc::WTERMSIG(raw_status))
+    }
+}
+
+/// Runs the command as a direct child: Landlock (when `ruleset` is given) applied
+/// between fork and exec; `confine` also sets `no_new_privs` and drops capabilities.
+fn run_direct(
+    spec: &ExecSpec,
+    program: &Path,
+    env: &[(OsString, OsString)],
+    ruleset: Option<PreparedRuleset>,
+    confine: bool,
+    out_sink: &mut dyn Write,
+) -> Result<ExecOutcome, ExecError> {
+    let command = &spec.argv[0];
     let confined = ruleset.is_some();
     let rlimit = spec.memory_limit.map(child_rlimit);
-
-    let mut cmd = Command::new(&program);
+    let mut cmd = Command::new(program);
     cmd.arg0(command)
         .args(&spec.argv[1..])
         .env_clear()
@@ -65,18 +364,48 @@ pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, Exe
         .stderr(Stdio::piped());
     let ruleset_fd = ruleset.as_ref().map(PreparedRuleset::raw_fd);
     // SAFETY: the closure runs between fork and exec; it only performs raw
-    // system calls (setsid, setrlimit, prctl, landlock_restrict_self) on
+    // system calls (setsid, setrlimit, prctl, landlock_restrict_self, capset) on
     // values computed before the fork, and neither allocates nor locks.
     unsafe {
-        cmd.pre_exec(move || child_setup(rlimit, ruleset_fd));
+        cmd.pre_exec(move || child_setup(rlimit, ruleset_fd, confine));
     }
-
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
-        program: program.clone(),
+    let child = cmd.spawn().map_err(|source| ExecError::Spawn {
+        program: program.to_path_buf(),
         source,
     })?;
     drop(ruleset);
+    let (raw_status, usage, timed_out, capture) = supervise_child(child, spec, start, out_sink)?;
+    let wall = start.elapsed();
+    let status = if timed_out {
+        ExitKind::TimedOut
+    } else {
+        exit_kind(raw_status)
+    };
+    Ok(ExecOutcome {
+        status,
+        kept_output: capture.kept,
+        output_truncated: capture.truncated,
+        total_output_bytes: capture.total,
+        wall,
+        user_cpu: timeval_to_duration(usage.ru_utime),
+        sys_cpu: timeval_to_duration(usage.ru_stime),
+        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        confined,
+        isolated: false,
+    })
+}
+
+type Supervised<'a> = (i32, libc::rusage, bool, Capture<'a>);
+
+/// Streams a spawned child's output until it has exited (or timed out) and its pipes
+/// are drained; the child must lead its own process group.
+fn supervise_child<'a>(
+    mut child: std::process::Child,
+    spec: &ExecSpec,
+    start: Instant,
+    out_sink: &'a mut dyn Write,
+) -> Result<Supervised<'a>, ExecError> {
     let mut reaper = Reaper {
         pid: Pid::from_child(&child),
         reaped: false,
@@ -99,26 +428,7 @@ pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, Exe
     let deadline = start.checked_add(spec.timeout);
     let (raw_status, usage, timed_out) =
         supervise(&mut reaper, pipes, pidfd, deadline, &mut capture)?;
-    let wall = start.elapsed();
-
-    let status = if timed_out {
-        ExitKind::TimedOut
-    } else if libc::WIFEXITED(raw_status) {
-        ExitKind::Exited(libc::WEXITSTATUS(raw_status))
-    } else {
-        ExitKind::Signaled(libc::WTERMSIG(raw_status))
-    };
-    Ok(ExecOutcome {
-        status,
-        kept_output: capture.kept,
-        output_truncated: capture.truncated,
-        total_output_bytes: capture.total,
-        wall,
-        user_cpu: timeval_to_duration(usage.ru_utime),
-        sys_cpu: timeval_to_duration(usage.ru_stime),
-        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        confined,
-    })
+    Ok((raw_status, usage, timed_out, capture))
 }
 
 /// Poll loop over stdout, stderr and the child's pidfd. Returns the raw wait
@@ -303,8 +613,14 @@ impl Drop for Reaper {
     }
 }
 
-/// Runs in the child between fork and exec. Async-signal-safe only.
-fn child_setup(rlimit: Option<Rlimit>, ruleset_fd: Option<i32>) -> io::Result<()> {
+/// Runs in the child between fork and exec. Async-signal-safe only. `confine` sets
+/// `no_new_privs` and drops every capability (root included) even where there is no
+/// Landlock ruleset to enforce.
+pub(super) fn child_setup(
+    rlimit: Option<Rlimit>,
+    ruleset_fd: Option<i32>,
+    confine: bool,
+) -> io::Result<()> {
     mark_inherited_fds_cloexec()?;
     setsid()?;
     if let Some(limit) = rlimit {
@@ -312,6 +628,9 @@ fn child_setup(rlimit: Option<Rlimit>, ruleset_fd: Option<i32>) -> io::Result<()
     }
     if let Some(fd) = ruleset_fd {
         restrict_self(fd)?;
+    }
+    if confine || ruleset_fd.is_some() {
+        rustix::thread::set_no_new_privs(true)?;
         drop_capabilities()?;
     }
     Ok(())
@@ -377,7 +696,7 @@ fn drop_capabilities() -> io::Result<()> {
 /// (Landlock cannot restrict already-open descriptors). They stay open until
 /// `exec`, which keeps std's exec-error pipe and the ruleset fd usable.
 /// Kernels without `CLOSE_RANGE_CLOEXEC` (< 5.11) are tolerated.
-fn mark_inherited_fds_cloexec() -> io::Result<()> {
+pub(super) fn mark_inherited_fds_cloexec() -> io::Result<()> {
     // SAFETY: plain system call on integer arguments.
     let ret = unsafe {
         libc::syscall(
@@ -399,7 +718,7 @@ fn mark_inherited_fds_cloexec() -> io::Result<()> {
 
 /// The child's `RLIMIT_AS`, clamped to the parent's hard limit so that an
 /// unprivileged parent never fails trying to raise it.
-fn child_rlimit(bytes: u64) -> Rlimit {
+pub(super) fn child_rlimit(bytes: u64) -> Rlimit {
     let hard = getrlimit(Resource::As).maximum;
     let value = hard.map_or(bytes, |h| h.min(bytes));
     Rlimit {
@@ -408,21 +727,8 @@ fn child_rlimit(bytes: u64) -> Rlimit {
     }
 }
 
-fn prepare_confinement(spec: &ExecSpec) -> Result<Option<PreparedRuleset>, ExecError> {
-    let Confinement::ReadOnlyExcept { read_write } = &spec.confinement else {
-        return Ok(None);
-    };
-    match landlock_status() {
-        LandlockStatus::Available { abi } => PreparedRuleset::build(abi, read_write).map(Some),
-        LandlockStatus::Unavailable { reason } if spec.confinement_required => {
-            Err(ExecError::LandlockUnavailable { reason })
-        }
-        LandlockStatus::Unavailable { .. } => Ok(None),
-    }
-}
-
 /// `PATH`, `HOME`, `LANG` from the parent (if set), overridden/extended by
-/// the declared variables.
+/// the declared variables; `PATH` without relative entries.
 fn build_env(declared: &[(String, String)]) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = PASSTHROUGH_VARS
         .iter()
@@ -431,6 +737,11 @@ fn build_env(declared: &[(String, String)]) -> Vec<(OsString, OsString)> {
     for (k, v) in declared {
         env.retain(|(existing, _)| existing != k.as_str());
         env.push((k.into(), v.into()));
+    }
+    for (k, v) in &mut env {
+        if k == "PATH" {
+            *v = super::environ::sanitize_path(v);
+        }
     }
     env
 }

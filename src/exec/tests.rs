@@ -19,6 +19,7 @@ fn spec(argv: &[&str], cwd: &Path) -> ExecSpec {
         memory_limit: None,
         confinement: Confinement::None,
         confinement_required: false,
+        isolation: Default::default(),
     }
 }
 

@@ -307,7 +307,12 @@ fn stage_content_file(
         RelPath::parse(raw).map_err(|e| Error::failed(format!("`content_file`: {}", e.message)))?;
     let root = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
         .map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
-    let file = root.open(rel.as_str()).map_err(|e| {
+    // Non-blocking, so that a FIFO cannot hang the open; then only a regular file is read
+    // (a spool plan's content_file is the agent's to choose).
+    let mut opts = cap_std::fs::OpenOptions::new();
+    opts.read(true);
+    cap_std::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK | libc::O_NOCTTY);
+    let file = root.open_with(rel.as_str(), &opts).map_err(|e| {
         Error::io(
             format!(
                 "reading content_file {raw} (relative to {}, and it must stay inside it)",
@@ -316,6 +321,12 @@ fn stage_content_file(
             e,
         )
     })?;
+    let is_file = file.metadata().is_ok_and(|m| m.is_file());
+    if !is_file {
+        return Err(Error::failed(format!(
+            "content_file {raw} is not a regular file (FIFOs, sockets and devices are never read)"
+        )));
+    }
     let (hash, size) = staging
         .put_reader(file.take(max + 1))
         .map_err(|e| Error::failed(format!("reading content_file {raw}: {}", e.message)))?;

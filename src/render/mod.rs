@@ -8,6 +8,7 @@ pub mod pager;
 pub mod preview;
 pub mod stats;
 pub mod status;
+pub mod termsafe;
 
 /// The version of every JSON document we print; additive changes keep it.
 pub const FORMAT_VERSION: u32 = 1;

@@ -265,6 +265,7 @@ fn without_landlock_the_workspace_scan_catches_an_undeclared_write() {
     let out = env
         .cmd()
         .env("AUTONOMY_LANDLOCK", "off")
+        .env("AUTONOMY_NAMESPACES", "off")
         .args(["apply", &id])
         .assert()
         .code(1)

@@ -587,6 +587,8 @@ fn finding_4_verify_cannot_change_a_path_that_needs_more_approvals() {
 #[test]
 fn finding_4_verify_may_write_its_declared_output() {
     let env = verify_env("sh test_x.sh");
+    // Verify may write inside folders its `writes` cover entirely, when they exist.
+    env.write("src/__pycache__/old.pyc", "o\n");
     let out = verify_attack(
         &env,
         "mkdir -p src/__pycache__ && echo c > src/__pycache__/app.pyc\n",

@@ -16,6 +16,7 @@ mod generated;
 mod hashcache;
 mod help;
 mod hostile;
+mod hostile_confine;
 mod hostile_paths;
 mod hostile_state;
 mod immutable;
