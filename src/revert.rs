@@ -204,7 +204,9 @@ pub fn build(
     }
     if changes.is_empty() {
         return Err(Error::failed(format!(
-            "nothing to roll back: the selected path(s) of plan {short} already hold their content from before it"
+            "nothing to roll back: {} of plan {short} already {} their content from before it",
+            if selected.len() == 1 { "the selected path" } else { "the selected paths" },
+            if selected.len() == 1 { "holds" } else { "hold" }
         ))
         .hint("`autonomy preview` shows what the plan changed; nothing was changed"));
     }
@@ -505,8 +507,8 @@ fn relabel(line: &str) -> String {
 /// The exit-4 error listing every conflicted path and hunk.
 pub fn conflict_error(short: &str, conflicts: &[Conflict]) -> Error {
     let mut msg = format!(
-        "cannot roll back plan {short}: {} path(s) changed since it was applied, and those changes conflict with undoing it:",
-        conflicts.len()
+        "cannot roll back plan {short}: {} changed since it was applied, and those changes conflict with undoing it:",
+        crate::text::count(conflicts.len() as u64, "path")
     );
     for c in conflicts {
         let _ = write!(msg, "\n  {}: {}", c.path, c.reason);

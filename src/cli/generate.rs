@@ -108,8 +108,8 @@ pub fn main() -> ExitCode {
     match write_all(&args.dir) {
         Ok(written) => {
             super::ui::say(&format!(
-                "Wrote {} file(s) under {}",
-                written.len(),
+                "Wrote {} under {}",
+                crate::text::count(written.len() as u64, "file"),
                 args.dir.display()
             ));
             ExitCode::SUCCESS

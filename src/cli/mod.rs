@@ -41,6 +41,10 @@ Exit codes:
   6  an interrupted run needs `autonomy recover`
   7  integrity failure (journal or blob store)";
 
+/// The help heading of the options every command takes, kept apart from each command's own
+/// (as cargo and jj do).
+const GLOBAL: &str = "Global options";
+
 /// Make autonomous changes safe: plan, preview, approve, apply, roll back, audit
 ///
 /// An actor (an AI agent, a bot, a script) proposes a plan; a person previews the exact
@@ -67,13 +71,13 @@ Exit codes:
 )]
 pub struct Cli {
     /// Run as if started in DIR.
-    #[arg(short = 'C', global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    #[arg(short = 'C', global = true, help_heading = GLOBAL, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub dir: Option<PathBuf>,
     /// When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto).
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
     /// Output format for commands that print data (jsonl: log only).
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,
     #[command(subcommand)]
     pub command: Command,

@@ -23,7 +23,9 @@ use std::path::PathBuf;
 /// --path GLOB reverts only those of the plan's paths (repeatable); the plan stays
 /// `applied` until every path has been reverted, then becomes `rolled_back`.
 ///
-/// Without PLAN, the newest applied plan.
+/// Without PLAN, the newest applied plan that is not itself a rollback (so a second bare
+/// `autonomy rollback` undoes the plan before, not the rollback); name a rollback plan to
+/// undo it.
 ///
 /// Examples:
 ///   autonomy rollback
@@ -33,7 +35,7 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct RollbackArgs {
-    /// Plan id or unique prefix (default: the newest applied plan).
+    /// Plan id or unique prefix (default: the newest applied plan that is not a rollback).
     #[arg(value_name = "PLAN", add = clap_complete::ArgValueCompleter::new(super::complete::applied_plans))]
     pub plan: Option<String>,
     /// Only create the reverse plan and print its id; a later `rollback PLAN` reuses it.
@@ -60,7 +62,7 @@ pub fn run(args: RollbackArgs, ctx: &Ctx) -> Result<()> {
         .map_err(|e| {
             if args.plan.is_none() {
                 Error::usage("there is no applied plan to roll back")
-                    .hint("`autonomy status` lists the plans")
+                    .hint("`autonomy status` lists the plans; to undo a rollback itself, name its plan: `autonomy rollback PLAN`")
             } else {
                 e
             }

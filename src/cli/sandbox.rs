@@ -18,7 +18,12 @@ use std::time::Duration;
 /// capabilities, root included. It proposes by writing plan files (*.toml) or patches
 /// (*.diff) into $AUTONOMY_SPOOL; each file, once complete, becomes a pending plan with the
 /// agent as actor, and its id is printed. Nothing is applied without approval. The agent's
-/// output passes through (stdout and stderr both on stdout); its exit status is returned.
+/// output passes through (stdout and stderr both on stdout).
+///
+/// Exit status: 0 when the agent exited 0; 1 when it failed (its own status, or the signal
+/// that ended it, is printed, journaled and in `--format json` as `agent_exit`), so that
+/// 2-7 always keep autonomy's own meanings (3 is never an agent's "3"); any refusal before
+/// the agent starts exits with autonomy's code for it.
 ///
 /// Writable for the agent: the spool, a private TMPDIR, and each --allow-write PATH (never
 /// .autonomy/). Mode, owner and time changes Landlock cannot stop are reported.
@@ -120,17 +125,19 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         let spool = spool.clone();
         let dir = ctx.dir.clone();
         let agent = agent.clone();
-        std::thread::spawn(move || -> Result<()> {
+        let json = ctx.json();
+        std::thread::spawn(move || -> Result<Vec<String>> {
             let mut s = Session::open(&dir)?;
             s.actor = agent;
             let mut seen = Seen::new();
+            let mut planned = Vec::new();
             while !done.load(Ordering::Relaxed) {
-                plan_ready(&mut s, &spool, &mut seen, Duration::from_millis(300));
+                plan_ready(&mut s, &spool, &mut seen, Duration::from_millis(300), json, &mut planned);
                 std::thread::sleep(Duration::from_millis(200));
             }
             // One more scan after the agent exits: everything it wrote counts.
-            plan_ready(&mut s, &spool, &mut seen, Duration::ZERO);
-            Ok(())
+            plan_ready(&mut s, &spool, &mut seen, Duration::ZERO, json, &mut planned);
+            Ok(planned)
         })
     };
     let mut out = std::io::stdout();
@@ -140,12 +147,12 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         .join()
         .map_err(|_| Error::failed("the spool watcher stopped unexpectedly"))?;
     let outcome = outcome.map_err(|e| Error::failed(format!("running the agent: {e}")))?;
-    watched?;
+    let planned = watched?;
     let changes = metadata_changes(&meta_before, &metadata_snapshot(&s.ws.root));
     if !changes.is_empty() {
         ui::say(&format!(
-            "warning: the agent changed file metadata Landlock cannot stop ({} path(s)):",
-            changes.len()
+            "warning: the agent changed file metadata Landlock cannot stop ({}):",
+            crate::text::count(changes.len() as u64, "path")
         ));
         for c in changes.iter().take(50) {
             ui::say(&format!("  {c}"));
@@ -161,14 +168,39 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         None,
         serde_json::json!({ "agent": agent, "exit": code, "metadata_changes": changes, "duration_ms": outcome.wall.as_millis() as u64 }),
     )?;
+    let how = match outcome.status {
+        ExitKind::Exited(c) => format!("exited with status {c}"),
+        ExitKind::Signaled(sig) => format!("was killed by signal {sig}"),
+        ExitKind::TimedOut => "timed out".to_string(),
+    };
+    if ctx.json() {
+        ui::json(&serde_json::json!({
+            "format_version": crate::render::FORMAT_VERSION, "agent": agent,
+            "agent_exit": code, "plans": planned, "metadata_changes": changes,
+        }));
+    }
     ui::say(&format!(
-        "{agent} exited with status {code}. Nothing was applied; review with `autonomy status`."
+        "{agent} {how}; {} proposed. Nothing was applied; review with `autonomy status`.",
+        crate::text::count(planned.len() as u64, "plan")
     ));
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    // The agent's own status never reaches our exit code: 3 would read "not approved".
+    Ok(if code == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-/// Plan every complete spool file; report each id or refusal.
-fn plan_ready(s: &mut Session, spool: &Path, seen: &mut Seen, settle: Duration) {
+/// Plan every complete spool file; report each id (stdout, except in JSON mode, where the
+/// final document lists them) or refusal (an `error:` line on stderr, as every error).
+fn plan_ready(
+    s: &mut Session,
+    spool: &Path,
+    seen: &mut Seen,
+    settle: Duration,
+    json: bool,
+    planned: &mut Vec<String>,
+) {
     for (path, stamp) in ready_files(spool, seen, settle) {
         seen.insert(path.clone(), stamp);
         let name = path
@@ -177,14 +209,20 @@ fn plan_ready(s: &mut Session, spool: &Path, seen: &mut Seen, settle: Duration) 
             .unwrap_or_default();
         match plan_one(s, &path) {
             Ok((id, title)) => {
-                ui::println(&id[..12]);
+                if !json {
+                    ui::println(&id[..12]);
+                }
                 ui::say(&format!(
-                    "autonomy: {name} -> pending plan {} {title:?} (by {})",
+                    "{name}: pending plan {} {title:?} (by {})",
                     &id[..12],
                     s.actor
                 ));
+                planned.push(id);
             }
-            Err(e) => ui::say(&format!("autonomy: {name} refused: {}", e.message)),
+            Err(e) => ui::error(
+                &Error::new(e.kind, format!("spool file {name} refused: {}", e.message))
+                    .hint(e.hint.unwrap_or_else(|| "the agent may write a corrected file under a new name".into())),
+            ),
         }
     }
 }
