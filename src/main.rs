@@ -3,6 +3,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Shell completion first: `COMPLETE=bash autonomy` prints the script, and the shell
     // calls back here for candidates.
-    clap_complete::CompleteEnv::with_factory(autonomy::cli::command).complete();
+    clap_complete::CompleteEnv::with_factory(autonomy::cli::command)
+        .shells(autonomy::cli::complete::SHELLS)
+        .complete();
     autonomy::cli::main()
 }

@@ -205,7 +205,11 @@ pub fn build(
     if changes.is_empty() {
         return Err(Error::failed(format!(
             "nothing to roll back: {} of plan {short} already {} their content from before it",
-            if selected.len() == 1 { "the selected path" } else { "the selected paths" },
+            if selected.len() == 1 {
+                "the selected path"
+            } else {
+                "the selected paths"
+            },
             if selected.len() == 1 { "holds" } else { "hold" }
         ))
         .hint("`autonomy preview` shows what the plan changed; nothing was changed"));

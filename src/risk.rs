@@ -221,7 +221,10 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
         out.push(Reason {
             signal: "executable",
             weight: 1,
-            reason: format!("makes {} executable", crate::text::count(exec_on as u64, "file")),
+            reason: format!(
+                "makes {} executable",
+                crate::text::count(exec_on as u64, "file")
+            ),
         });
     }
     out
@@ -293,7 +296,10 @@ fn history_signals(conn: &Connection, plan: &Plan, exclude: &str) -> Result<Vec<
             .map(|(p, h)| format!("{p}: {} of its last {} plans {verb}", what(h), h.decided))
             .collect();
         if v.len() > 3 {
-            parts.push(format!("and {} more", crate::text::count((v.len() - 3) as u64, "path")));
+            parts.push(format!(
+                "and {} more",
+                crate::text::count((v.len() - 3) as u64, "path")
+            ));
         }
         parts.join("; ")
     };

@@ -248,10 +248,7 @@ impl Session {
                 Default::NewestApproved => ("status = 'approved'", "approved"),
                 // A reversal is not what a bare `rollback` means to undo: that would roll
                 // back the rollback.
-                Default::NewestApplied => (
-                    "status = 'applied' AND reverses IS NULL",
-                    "applied",
-                ),
+                Default::NewestApplied => ("status = 'applied' AND reverses IS NULL", "applied"),
                 Default::Newest => ("1 = 1", "any"),
             };
             let sql = format!(

@@ -7,6 +7,7 @@ pub mod file;
 pub mod gate;
 pub mod record;
 pub mod refusal;
+pub mod signers_edit;
 pub mod sshsig;
 pub mod statement;
 pub mod verify;

@@ -9,10 +9,13 @@ use std::path::PathBuf;
 
 /// Compile a plan file, a patch or a captured command into a pending plan
 ///
-/// The plan file (TOML) lists actions: write, edit, delete, move, mkdir, chmod. Edits are
-/// resolved to full contents now, so the preview shows and the approval covers exactly the
-/// bytes that `apply` will write. Prints the plan id (12 hex digits) on stdout and a summary
-/// on stderr.
+/// The plan file (TOML) has a title and a list of actions, each of one kind: write, edit,
+/// delete, move, mkdir, chmod, symlink, exec. `autonomy help plan-file` (or `man 5
+/// autonomy-plan`) describes every key. Edits are resolved to full contents now, so the
+/// preview shows and the approval covers exactly the bytes that `apply` will write. Prints
+/// the plan id (12 hex digits) on stdout and a summary on stderr. A plan that would change
+/// nothing is no error: it prints no id, says so, and exits 0; an identical pending plan
+/// already stored is reported by its id.
 ///
 /// Example plan file:
 ///   title = "Bump the version"
@@ -88,7 +91,9 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
         Err(e) if e.message == compile::CHANGES_NOTHING => {
             return nothing_to_plan(
                 ctx,
-                &format!("plan file {name} changes nothing: every action leaves the workspace as it is"),
+                &format!(
+                    "plan file {name} changes nothing: every action leaves the workspace as it is"
+                ),
             );
         }
         Err(mut e) => {
@@ -104,7 +109,7 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
         && matches!(row.status.as_str(), "pending" | "approved")
     {
         ui::say(&format!(
-            "An identical plan {} is already stored ({}).",
+            "An identical plan {} is already stored ({}); nothing new was planned.",
             &existing[..12],
             row.status
         ));

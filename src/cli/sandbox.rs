@@ -132,11 +132,25 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
             let mut seen = Seen::new();
             let mut planned = Vec::new();
             while !done.load(Ordering::Relaxed) {
-                plan_ready(&mut s, &spool, &mut seen, Duration::from_millis(300), json, &mut planned);
+                plan_ready(
+                    &mut s,
+                    &spool,
+                    &mut seen,
+                    Duration::from_millis(300),
+                    json,
+                    &mut planned,
+                );
                 std::thread::sleep(Duration::from_millis(200));
             }
             // One more scan after the agent exits: everything it wrote counts.
-            plan_ready(&mut s, &spool, &mut seen, Duration::ZERO, json, &mut planned);
+            plan_ready(
+                &mut s,
+                &spool,
+                &mut seen,
+                Duration::ZERO,
+                json,
+                &mut planned,
+            );
             Ok(planned)
         })
     };
@@ -220,8 +234,11 @@ fn plan_ready(
                 planned.push(id);
             }
             Err(e) => ui::error(
-                &Error::new(e.kind, format!("spool file {name} refused: {}", e.message))
-                    .hint(e.hint.unwrap_or_else(|| "the agent may write a corrected file under a new name".into())),
+                &Error::new(e.kind, format!("spool file {name} refused: {}", e.message)).hint(
+                    e.hint.unwrap_or_else(|| {
+                        "the agent may write a corrected file under a new name".into()
+                    }),
+                ),
             ),
         }
     }

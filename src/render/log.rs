@@ -80,7 +80,10 @@ pub fn summary(e: &Event) -> String {
         },
         "plan.exported" => format!("exported to {} ({})", s("file"), size(n("bytes"))),
         "approval.granted" => {
-            let how = match (s("method").as_str(), d.get("key_fingerprint").and_then(Value::as_str)) {
+            let how = match (
+                s("method").as_str(),
+                d.get("key_fingerprint").and_then(Value::as_str),
+            ) {
                 ("terminal", _) => "at a terminal".to_string(),
                 (_, Some(key)) => match d.get("file").and_then(Value::as_str) {
                     Some(f) => format!("signed, key {key}, file {f}"),
@@ -138,7 +141,9 @@ pub fn summary(e: &Event) -> String {
             "run {} recovered: {} put back",
             n("run"),
             count(
-                d.get("restored").and_then(Value::as_array).map_or(0, Vec::len) as u64,
+                d.get("restored")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len) as u64,
                 "path"
             )
         ),
@@ -155,7 +160,11 @@ pub fn summary(e: &Event) -> String {
             format!(
                 "allowed signer {} {}{key}; signers file {} -> {}",
                 s("principal"),
-                if s("action") == "remove" { "removed" } else { "added" },
+                if s("action") == "remove" {
+                    "removed"
+                } else {
+                    "added"
+                },
                 short(&s("from")),
                 short(&s("to"))
             )

@@ -141,7 +141,11 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
     if waiting.is_empty() {
         let _ = writeln!(out, "No pending plans.");
     } else {
-        let _ = writeln!(out, "{} (approve or reject):", count(waiting.len() as u64, "pending plan"));
+        let _ = writeln!(
+            out,
+            "{} (approve or reject):",
+            count(waiting.len() as u64, "pending plan")
+        );
         for r in waiting {
             row(&mut out, r, "", styled);
         }
