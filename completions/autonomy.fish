@@ -131,6 +131,7 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -s h -l help -d
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l path -d 'Revert only the plan\'s paths matching GLOB (repeatable; `*` stays in a folder, `**` crosses folders, a pattern without `/` matches the name at any depth)' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l approval -d 'A signed approval file for the reverse plan (repeatable)' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l wait -d 'Wait up to SECS for the workspace lock instead of failing at once' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -s o -l output -d 'The folder for --merge and --continue (default: .autonomy/merge/PLAN12/)' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''
@@ -139,6 +140,8 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l format -d
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l plan-only -d 'Only create the reverse plan and print its id; a later `rollback PLAN` reuses it'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l merge -d 'On line conflicts, write each conflicted file with diff3 markers for you to resolve, then stop; `--continue` picks up the resolution'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l continue -d 'Make the reverse plan with the conflicts resolved by hand after `--merge`'
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand show" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand show" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''

@@ -126,10 +126,14 @@ _arguments "${_arguments_options[@]}" : \
 '*--path=[Revert only the plan'\''s paths matching GLOB (repeatable; \`*\` stays in a folder, \`**\` crosses folders, a pattern without \`/\` matches the name at any depth)]:GLOB:_default' \
 '*--approval=[A signed approval file for the reverse plan (repeatable)]:FILE:_files' \
 '--wait=[Wait up to SECS for the workspace lock instead of failing at once]:SECS:_default' \
+'-o+[The folder for --merge and --continue (default\: .autonomy/merge/PLAN12/)]:DIR:_files -/' \
+'--output=[The folder for --merge and --continue (default\: .autonomy/merge/PLAN12/)]:DIR:_files -/' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
 '--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
 '--plan-only[Only create the reverse plan and print its id; a later \`rollback PLAN\` reuses it]' \
+'(--continue)--merge[On line conflicts, write each conflicted file with diff3 markers for you to resolve, then stop; \`--continue\` picks up the resolution]' \
+'--continue[Make the reverse plan with the conflicts resolved by hand after \`--merge\`]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '::plan -- Plan id or unique prefix (default\: the newest applied plan that is not a rollback):_default' \

@@ -100,9 +100,13 @@ pub fn rules_summary(r: &Rules) -> Vec<String> {
 }
 
 fn row(out: &mut String, r: &PlanRow, note: &str, styled: &dyn Fn(&Style, &str) -> String) {
+    let reverses = match &r.reverses {
+        Some(orig) => format!(" reverses {}", orig.get(..12).unwrap_or(orig)),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "  {}  {}  {}  ({}){note}",
+        "  {}  {}  {}  ({}){reverses}{note}",
         styled(&color::id(), r.id.get(..12).unwrap_or(&r.id)),
         r.created,
         printable(&r.title),
@@ -177,11 +181,7 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
         }
         let _ = writeln!(out, "{}{next}:", count(rows.len() as u64, what));
         for r in rows {
-            let note = match &r.reverses {
-                Some(orig) => format!(" reverses {}", orig.get(..12).unwrap_or(orig)),
-                None => String::new(),
-            };
-            row(&mut out, r, &note, styled);
+            row(&mut out, r, "", styled);
         }
     }
     let _ = writeln!(out);
