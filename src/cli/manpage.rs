@@ -312,7 +312,7 @@ fn options_section(out: &mut String, title: &str, args: &[&clap::Arg]) {
             .map(|h| h.to_string())
             .unwrap_or_default();
         let mut text = help.trim().to_string();
-        if !text.is_empty() && !text.ends_with(['.', ')', ':']) {
+        if !text.is_empty() && !text.ends_with(['.', ':']) {
             text.push('.');
         }
         let values: Vec<String> = arg
@@ -387,14 +387,14 @@ fn command_page(cmd: &clap::Command, name: &str, see_also: &[String], main: bool
         out.push_str(".SH COMMANDS\n");
         for sub in subs {
             let page = if main {
-                format!("autonomy-{}(1)", sub.get_name())
+                format!("{}(1)", b(&format!("autonomy-{}", sub.get_name())))
             } else {
-                format!("{words} {}", sub.get_name())
+                b(&format!("{words} {}", sub.get_name()))
             };
             let _ = writeln!(
                 out,
                 ".TP\n{}\n{}",
-                b(&page),
+                page,
                 esc(&sub.get_about().map(|a| a.to_string()).unwrap_or_default())
             );
         }
@@ -404,8 +404,8 @@ fn command_page(cmd: &clap::Command, name: &str, see_also: &[String], main: bool
         for t in &TOPICS {
             let _ = writeln!(
                 out,
-                ".TP\n{}\n{} (also `autonomy help {}`).",
-                b(&format!("{}(5)", t.page)),
+                ".TP\n{}(5)\n{} (also `autonomy help {}`).",
+                b(t.page),
                 esc(&capitalised(t.summary)),
                 esc(t.name)
             );

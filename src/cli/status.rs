@@ -44,6 +44,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
             .display()
             .to_string(),
         pending: s.plans_with_status(&["pending"], args.limit)?,
+        waiting: waiting(&s, args.limit)?,
         declined: declined(&s, args.limit)?,
         approved: s.plans_with_status(&["approved"], args.limit)?,
         applied: s.plans_with_status(&["applied"], args.limit)?,
@@ -65,6 +66,21 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
         ui::print(&render_text(&doc, &ui::out_style));
     }
     Ok(())
+}
+
+/// Pending plans no one has declined (no decision yet, or the latest is not a decline),
+/// newest first.
+fn waiting(s: &Session, limit: usize) -> Result<Vec<crate::session::PlanRow>> {
+    let mut stmt = s.journal.conn.prepare(
+        "SELECT p.id, p.status, p.title, p.author, p.created, p.reverses FROM plans p
+         WHERE p.status = 'pending' AND COALESCE(
+             (SELECT decision FROM approvals WHERE plan = p.id ORDER BY id DESC LIMIT 1), '') <> 'decline'
+         ORDER BY p.seq DESC LIMIT ?1",
+    )?;
+    let rows = stmt
+        .query_map([limit as i64], row_to_plan)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 /// Pending plans whose latest decision is a decline, newest first.

@@ -250,14 +250,17 @@ pub struct Layout {
     /// The terminal's width, if the lines must fit one.
     pub width: Option<usize>,
     pub oneline: bool,
+    /// Whether the actor column is shown (not with --oneline, nor where there is no room).
+    actor_shown: bool,
     seq: usize,
     time: usize,
     kind: usize,
     actor: usize,
 }
 
-/// The widest a kind or actor column gets before its values are shortened with `…`.
-const MAX_KIND: usize = 16;
+/// The widest a kind or actor column gets before its values are shortened with `…` (17:
+/// `approval.declined`, the longest kind the journal writes, stays whole).
+const MAX_KIND: usize = 17;
 const MAX_ACTOR: usize = 20;
 /// A summary never gets narrower than this while other columns can still give way.
 const MIN_SUMMARY: usize = 20;
@@ -269,6 +272,7 @@ impl Layout {
         let mut l = Layout {
             width,
             oneline,
+            actor_shown: !oneline,
             seq: widest(&|e| e.seq.to_string().len()).max(3),
             time: 20,
             kind: widest(&|e| console::measure_text_width(&e.kind)).min(MAX_KIND),
@@ -280,11 +284,13 @@ impl Layout {
         };
         if let Some(w) = width {
             // Give way in order: the actor down to 12, the time to `MM-DD HH:MM`, the
-            // actor to 8, the kind to 12.
-            let steps: [&dyn Fn(&mut Layout); 4] = [
+            // actor to 8, no actor column at all (the summaries name the principal where
+            // it matters), the kind to 12.
+            let steps: [&dyn Fn(&mut Layout); 5] = [
                 &|l| l.actor = l.actor.min(12),
                 &|l| l.time = 11,
                 &|l| l.actor = l.actor.min(8),
+                &|l| l.actor_shown = false,
                 &|l| l.kind = l.kind.min(12),
             ];
             for step in steps {
@@ -299,7 +305,7 @@ impl Layout {
 
     /// Columns before the summary, separators included.
     fn fixed(&self) -> usize {
-        let actor = if self.oneline { 0 } else { self.actor + 2 };
+        let actor = if self.actor_shown { self.actor + 2 } else { 0 };
         self.seq + 2 + self.time + 2 + self.kind + 2 + 12 + 2 + actor
     }
 }
@@ -348,18 +354,18 @@ pub fn render_text(
             styled(&kind_style, &cell(&e.kind, layout.kind)),
             styled(&color::id(), &cell(plan, 12)),
         );
-        if !layout.oneline {
+        if layout.actor_shown {
             line.push_str(&cell(&printable(&e.actor), layout.actor));
             line.push_str("  ");
         }
         let text = printable(&summary(e)).into_owned();
-        let text = match layout.width {
-            Some(w) => console::truncate_str(&text, w.saturating_sub(layout.fixed()).max(10), "…")
-                .into_owned(),
-            None => text,
-        };
         line.push_str(&text);
-        let _ = writeln!(out, "{}", line.trim_end());
+        // Whatever the width, the line fits it (cut with `…`; escapes are not counted).
+        let line = match layout.width {
+            Some(w) => console::truncate_str(line.trim_end(), w, "…").into_owned(),
+            None => line.trim_end().to_string(),
+        };
+        let _ = writeln!(out, "{line}");
     }
     out
 }

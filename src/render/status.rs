@@ -18,6 +18,9 @@ pub struct StatusDoc {
     pub root: String,
     /// Every plan whose status is `pending`, declined ones included (see `declined`).
     pub pending: Vec<PlanRow>,
+    /// The pending plans no one has declined: what waits for a first decision.
+    #[serde(skip)]
+    pub waiting: Vec<PlanRow>,
     /// The pending plans whose latest decision is a decline: they wait for a new decision.
     pub declined: Vec<DeclinedRow>,
     pub approved: Vec<PlanRow>,
@@ -134,13 +137,7 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
     if let Some(h) = &doc.lock_holder {
         let _ = writeln!(out, "Lock held by {h}");
     }
-    let declined: std::collections::BTreeSet<&str> =
-        doc.declined.iter().map(|d| d.plan.id.as_str()).collect();
-    let waiting: Vec<&PlanRow> = doc
-        .pending
-        .iter()
-        .filter(|r| !declined.contains(r.id.as_str()))
-        .collect();
+    let waiting = &doc.waiting;
     let _ = writeln!(out);
     if waiting.is_empty() {
         let _ = writeln!(out, "No pending plans.");
@@ -204,6 +201,10 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
                     &color::danger(),
                     &format!("Rules: autonomy.toml does not parse: {e}")
                 )
+            );
+            let _ = writeln!(
+                out,
+                "  (see the rules file format: `autonomy help rules-file`)"
             );
         }
     }

@@ -504,8 +504,9 @@ fn sign_with_default_output_and_json() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["plan"], d.id.as_str());
     assert_eq!(doc["approver"], ALICE);
-    // Default output: <plan12>.approval in the current directory (the workspace).
-    let default = format!("{}.approval", &d.id[..12]);
+    // Default output: .autonomy/approvals/<plan12>.approval, never the workspace's tree
+    // (where the next capture would pick it up).
+    let default = format!(".autonomy/approvals/{}.approval", &d.id[..12]);
     assert_eq!(doc["file"], default.as_str());
     let file = d.env.path(&default);
     assert!(file.exists());
