@@ -333,7 +333,17 @@ fn log_columns_do_not_shift_with_colour_and_fit_a_narrow_terminal() {
     }
     let out = pinned(&env, NOW)
         .env("COLUMNS", "80")
-        .args(["log", "-n", "8", "--kind", "plan.created", "--kind", "plan.rejected", "--kind", "run"])
+        .args([
+            "log",
+            "-n",
+            "8",
+            "--kind",
+            "plan.created",
+            "--kind",
+            "plan.rejected",
+            "--kind",
+            "run",
+        ])
         .output()
         .unwrap();
     insta::assert_snapshot!(
