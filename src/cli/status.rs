@@ -11,9 +11,10 @@ use crate::session::{Session, row_to_plan};
 ///
 /// Lists the plans by status, each with its id, creation time, title and author: pending
 /// (waiting for a decision), declined (a person said no; they can still approve later, or
-/// reject), approved (ready to apply), applied (can be rolled back), rolled back and
-/// rejected. Then the lock holder if any, an interrupted run if any, and the rules in force
-/// (autonomy.toml, or the defaults) in a few words, or why the rules file does not parse.
+/// reject), approved (ready to apply), applied (can be rolled back) and rolled back (a
+/// rejected plan is final and not listed). Then the lock holder if any, an interrupted run
+/// if any, and the rules in force (autonomy.toml, or the defaults) in a few words, or why
+/// the rules file does not parse.
 ///
 /// Examples:
 ///   autonomy status
@@ -49,7 +50,6 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
         approved: s.plans_with_status(&["approved"], args.limit)?,
         applied: s.plans_with_status(&["applied"], args.limit)?,
         rolled_back: s.plans_with_status(&["rolled_back"], args.limit)?,
-        rejected: s.plans_with_status(&["rejected"], args.limit)?,
         lock_holder: holder,
         interrupted_run: interrupted.map(|(run, plan)| InterruptedDoc { run, plan }),
         rules: RulesDoc {

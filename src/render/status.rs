@@ -26,7 +26,6 @@ pub struct StatusDoc {
     pub approved: Vec<PlanRow>,
     pub applied: Vec<PlanRow>,
     pub rolled_back: Vec<PlanRow>,
-    pub rejected: Vec<PlanRow>,
     pub lock_holder: Option<String>,
     pub interrupted_run: Option<InterruptedDoc>,
     pub rules: RulesDoc,
@@ -171,7 +170,6 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
         ("approved plan", " (apply)", &doc.approved),
         ("applied plan", " (roll back)", &doc.applied),
         ("rolled-back plan", "", &doc.rolled_back),
-        ("rejected plan", "", &doc.rejected),
     ] {
         if rows.is_empty() {
             continue;

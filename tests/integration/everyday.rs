@@ -466,6 +466,10 @@ fn status_in_every_state() {
     );
     let out = run(&env, &["status"]);
     insta::assert_snapshot!("status_every_plan_state", shown(&env, &out));
+    assert!(
+        !out.stdout.contains(&rejected),
+        "a rejected plan is final, not listed"
+    );
     // The declined plan is listed as declined, not as waiting for a decision.
     let waiting = out
         .stdout
