@@ -27,22 +27,24 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --version 'Print version'
             cand init 'Create a workspace (.autonomy/) in this folder'
             cand plan 'Compile a plan file, a patch or a captured command into a pending plan'
-            cand status 'Show pending, approved and applied plans, and what needs attention'
+            cand status 'Show the plans by status, the rules in force, and what needs attention'
             cand preview 'Show exactly what a plan would change'
             cand approve 'Approve a plan at a terminal, or write a signed approval file'
             cand reject 'Reject a plan for good'
             cand apply 'Apply an approved plan as one all-or-nothing run'
             cand rollback 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
+            cand show 'Print a plan''s canonical JSON, or a path''s content after (or before) it'
             cand export 'Write a plan bundle for review on another machine'
             cand log 'Show the journal, newest first'
             cand stats 'Show how plans fare, from the journal'
             cand rules 'Work with the rules file, autonomy.toml'
+            cand signers 'Manage who may sign approvals: the allowed-signers file'
             cand recover 'Put the workspace back after an interrupted run'
             cand verify 'Check the journal''s hash chain, the blob store and every signature'
             cand gc 'Remove blobs that no plan or snapshot needs'
             cand sandbox 'Run an agent read-only; it proposes plans through a spool'
             cand completions 'Print a static completion script for a shell'
-            cand help 'Print this message or the help of the given subcommand(s)'
+            cand help 'Show help for a command, or describe a file format'
         }
         &'autonomy;init'= {
             cand -C 'Run as if started in DIR'
@@ -86,8 +88,8 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --sign-with 'Sign the statement with this SSH private key and write an approval file'
             cand --signature 'Turn `ssh-keygen -Y sign` output (STATEMENT.sig next to STATEMENT) into an approval file'
             cand --statement-file 'The statement that --signature signed (default: the signature''s path without `.sig`)'
-            cand -o 'Where to write the approval file (default: <plan12>.approval)'
-            cand --output 'Where to write the approval file (default: <plan12>.approval)'
+            cand -o 'Where to write the approval file (default: .autonomy/approvals/<plan12>.approval in a workspace, else <plan12>.approval here)'
+            cand --output 'Where to write the approval file (default: .autonomy/approvals/<plan12>.approval in a workspace, else <plan12>.approval here)'
             cand --expires 'How long a signed approval stays valid'
             cand --bundle 'Approve the plan in this bundle (from `autonomy export`); needs no workspace. Use with --statement, --sign-with or --signature'
             cand -C 'Run as if started in DIR'
@@ -120,10 +122,22 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --path 'Revert only the plan''s paths matching GLOB (repeatable; `*` stays in a folder, `**` crosses folders, a pattern without `/` matches the name at any depth)'
             cand --approval 'A signed approval file for the reverse plan (repeatable)'
             cand --wait 'Wait up to SECS for the workspace lock instead of failing at once'
+            cand -o 'The folder for --merge and --continue (default: .autonomy/merge/PLAN12/)'
+            cand --output 'The folder for --merge and --continue (default: .autonomy/merge/PLAN12/)'
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'
             cand --plan-only 'Only create the reverse plan and print its id; a later `rollback PLAN` reuses it'
+            cand --merge 'On line conflicts, write each conflicted file with diff3 markers for you to resolve, then stop; `--continue` picks up the resolution'
+            cand --continue 'Make the reverse plan with the conflicts resolved by hand after `--merge`'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'autonomy;show'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand --before 'The content before the plan instead of after it (needs `:PATH`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -139,9 +153,13 @@ set edit:completion:arg-completer[autonomy] = {|@words|
         &'autonomy;log'= {
             cand -n 'Show at most N events'
             cand --limit 'Show at most N events'
+            cand --kind 'Only events of this kind, family (`run`) or glob (`approval.*`); repeatable'
+            cand --actor 'Only events by this actor (an identity, or a glob such as `agent:*`); repeatable'
+            cand --since 'Only events since WHEN: a duration back from now (`30m`, `2h`, `7d`) or a date'
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand --oneline 'One short line per event: seq, time, kind, plan, summary'
             cand --head 'Print `SEQ:HASH` of the chain head and nothing else'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -162,7 +180,6 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand suggest 'Propose additions to autonomy.toml from the history, as a unified diff'
-            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'autonomy;rules;suggest'= {
             cand --since 'Look at plans created since then: a duration back from now (30d, 12h, 2w) or a date'
@@ -174,13 +191,37 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
-        &'autonomy;rules;help'= {
-            cand suggest 'Propose additions to autonomy.toml from the history, as a unified diff'
-            cand help 'Print this message or the help of the given subcommand(s)'
+        &'autonomy;signers'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand add 'Trust a public key to sign approvals as PRINCIPAL'
+            cand list 'List the allowed signers, with each key''s fingerprint'
+            cand remove 'Stop trusting PRINCIPAL''s keys (or one of them, with --key)'
         }
-        &'autonomy;rules;help;suggest'= {
+        &'autonomy;signers;add'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
-        &'autonomy;rules;help;help'= {
+        &'autonomy;signers;list'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'autonomy;signers;remove'= {
+            cand --key 'Only the key with this fingerprint (SHA256:…, as `signers list` shows it)'
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'autonomy;recover'= {
             cand --wait 'Wait up to SECS for the workspace lock instead of failing at once'
@@ -225,63 +266,11 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'autonomy;help'= {
-            cand init 'Create a workspace (.autonomy/) in this folder'
-            cand plan 'Compile a plan file, a patch or a captured command into a pending plan'
-            cand status 'Show pending, approved and applied plans, and what needs attention'
-            cand preview 'Show exactly what a plan would change'
-            cand approve 'Approve a plan at a terminal, or write a signed approval file'
-            cand reject 'Reject a plan for good'
-            cand apply 'Apply an approved plan as one all-or-nothing run'
-            cand rollback 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
-            cand export 'Write a plan bundle for review on another machine'
-            cand log 'Show the journal, newest first'
-            cand stats 'Show how plans fare, from the journal'
-            cand rules 'Work with the rules file, autonomy.toml'
-            cand recover 'Put the workspace back after an interrupted run'
-            cand verify 'Check the journal''s hash chain, the blob store and every signature'
-            cand gc 'Remove blobs that no plan or snapshot needs'
-            cand sandbox 'Run an agent read-only; it proposes plans through a spool'
-            cand completions 'Print a static completion script for a shell'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'autonomy;help;init'= {
-        }
-        &'autonomy;help;plan'= {
-        }
-        &'autonomy;help;status'= {
-        }
-        &'autonomy;help;preview'= {
-        }
-        &'autonomy;help;approve'= {
-        }
-        &'autonomy;help;reject'= {
-        }
-        &'autonomy;help;apply'= {
-        }
-        &'autonomy;help;rollback'= {
-        }
-        &'autonomy;help;export'= {
-        }
-        &'autonomy;help;log'= {
-        }
-        &'autonomy;help;stats'= {
-        }
-        &'autonomy;help;rules'= {
-            cand suggest 'Propose additions to autonomy.toml from the history, as a unified diff'
-        }
-        &'autonomy;help;rules;suggest'= {
-        }
-        &'autonomy;help;recover'= {
-        }
-        &'autonomy;help;verify'= {
-        }
-        &'autonomy;help;gc'= {
-        }
-        &'autonomy;help;sandbox'= {
-        }
-        &'autonomy;help;completions'= {
-        }
-        &'autonomy;help;help'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
     ]
     $completions[$command]

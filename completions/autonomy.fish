@@ -35,22 +35,24 @@ complete -c autonomy -n "__fish_autonomy_needs_command" -s h -l help -d 'Print h
 complete -c autonomy -n "__fish_autonomy_needs_command" -s V -l version -d 'Print version'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "init" -d 'Create a workspace (.autonomy/) in this folder'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "plan" -d 'Compile a plan file, a patch or a captured command into a pending plan'
-complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "status" -d 'Show pending, approved and applied plans, and what needs attention'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "status" -d 'Show the plans by status, the rules in force, and what needs attention'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "preview" -d 'Show exactly what a plan would change'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "approve" -d 'Approve a plan at a terminal, or write a signed approval file'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "reject" -d 'Reject a plan for good'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "apply" -d 'Apply an approved plan as one all-or-nothing run'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "rollback" -d 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "show" -d 'Print a plan\'s canonical JSON, or a path\'s content after (or before) it'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "export" -d 'Write a plan bundle for review on another machine'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "log" -d 'Show the journal, newest first'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "stats" -d 'Show how plans fare, from the journal'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "rules" -d 'Work with the rules file, autonomy.toml'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "signers" -d 'Manage who may sign approvals: the allowed-signers file'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "recover" -d 'Put the workspace back after an interrupted run'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "verify" -d 'Check the journal\'s hash chain, the blob store and every signature'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "gc" -d 'Remove blobs that no plan or snapshot needs'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "completions" -d 'Print a static completion script for a shell'
-complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "help" -d 'Show help for a command, or describe a file format'
 complete -c autonomy -n "__fish_autonomy_using_subcommand init" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand init" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''
@@ -95,7 +97,7 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l as -d 'App
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l sign-with -d 'Sign the statement with this SSH private key and write an approval file' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l signature -d 'Turn `ssh-keygen -Y sign` output (STATEMENT.sig next to STATEMENT) into an approval file' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l statement-file -d 'The statement that --signature signed (default: the signature\'s path without `.sig`)' -r -F
-complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -s o -l output -d 'Where to write the approval file (default: <plan12>.approval)' -r -F
+complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -s o -l output -d 'Where to write the approval file (default: .autonomy/approvals/<plan12>.approval in a workspace, else <plan12>.approval here)' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l expires -d 'How long a signed approval stays valid' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -l bundle -d 'Approve the plan in this bundle (from `autonomy export`); needs no workspace. Use with --statement, --sign-with or --signature' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand approve" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
@@ -130,6 +132,7 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand apply" -s h -l help -d
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l path -d 'Revert only the plan\'s paths matching GLOB (repeatable; `*` stays in a folder, `**` crosses folders, a pattern without `/` matches the name at any depth)' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l approval -d 'A signed approval file for the reverse plan (repeatable)' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l wait -d 'Wait up to SECS for the workspace lock instead of failing at once' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -s o -l output -d 'The folder for --merge and --continue (default: .autonomy/merge/PLAN12/)' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''
@@ -138,7 +141,18 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l format -d
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l plan-only -d 'Only create the reverse plan and print its id; a later `rollback PLAN` reuses it'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l merge -d 'On line conflicts, write each conflicted file with diff3 markers for you to resolve, then stop; `--continue` picks up the resolution'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -l continue -d 'Make the reverse plan with the conflicts resolved by hand after `--merge`'
 complete -c autonomy -n "__fish_autonomy_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand show" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand show" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand show" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand show" -l before -d 'The content before the plan instead of after it (needs `:PATH`)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand export" -s o -l output -d 'Where to write the bundle' -r -F
 complete -c autonomy -n "__fish_autonomy_using_subcommand export" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand export" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
@@ -149,6 +163,9 @@ json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s n -l limit -d 'Show at most N events' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l kind -d 'Only events of this kind, family (`run`) or glob (`approval.*`); repeatable' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l actor -d 'Only events by this actor (an identity, or a glob such as `agent:*`); repeatable' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l since -d 'Only events since WHEN: a duration back from now (`30m`, `2h`, `7d`) or a date' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''
@@ -156,6 +173,7 @@ never\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
 json\t''
 jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l oneline -d 'One short line per event: seq, time, kind, plan, summary'
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l head -d 'Print `SEQ:HASH` of the chain head and nothing else'
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l since -d 'Only plans created (and runs started) since then: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default: the whole history' -r
@@ -168,16 +186,15 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l format -d 'O
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
-complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
 json\t''
 jsonl\t''"
-complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'
-complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and not __fish_seen_subcommand_from suggest" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'
 complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l since -d 'Look at plans created since then: a duration back from now (30d, 12h, 2w) or a date' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l depth -d 'Group paths by directory at this depth (1: top-level folders)' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
@@ -189,8 +206,42 @@ json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -l plan -d 'Make the suggestion a pending plan (a `write` of the new autonomy.toml) and print its id; it needs approval like any other plan'
 complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from suggest" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'
-complete -c autonomy -n "__fish_autonomy_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and not __fish_seen_subcommand_from add list remove" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and not __fish_seen_subcommand_from add list remove" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and not __fish_seen_subcommand_from add list remove" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and not __fish_seen_subcommand_from add list remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and not __fish_seen_subcommand_from add list remove" -f -a "add" -d 'Trust a public key to sign approvals as PRINCIPAL'
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and not __fish_seen_subcommand_from add list remove" -f -a "list" -d 'List the allowed signers, with each key\'s fingerprint'
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and not __fish_seen_subcommand_from add list remove" -f -a "remove" -d 'Stop trusting PRINCIPAL\'s keys (or one of them, with --key)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from add" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from add" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from add" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from list" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from list" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from list" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from remove" -l key -d 'Only the key with this fingerprint (SHA256:…, as `signers list` shows it)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from remove" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from remove" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from remove" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand signers; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -l wait -d 'Wait up to SECS for the workspace lock instead of failing at once' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
@@ -238,22 +289,11 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -l format
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "init" -d 'Create a workspace (.autonomy/) in this folder'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "plan" -d 'Compile a plan file, a patch or a captured command into a pending plan'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "status" -d 'Show pending, approved and applied plans, and what needs attention'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "preview" -d 'Show exactly what a plan would change'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "approve" -d 'Approve a plan at a terminal, or write a signed approval file'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "reject" -d 'Reject a plan for good'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "apply" -d 'Apply an approved plan as one all-or-nothing run'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "rollback" -d 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "export" -d 'Write a plan bundle for review on another machine'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "log" -d 'Show the journal, newest first'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "stats" -d 'Show how plans fare, from the journal'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "rules" -d 'Work with the rules file, autonomy.toml'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "recover" -d 'Put the workspace back after an interrupted run'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "verify" -d 'Check the journal\'s hash chain, the blob store and every signature'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "gc" -d 'Remove blobs that no plan or snapshot needs'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "completions" -d 'Print a static completion script for a shell'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and not __fish_seen_subcommand_from init plan status preview approve reject apply rollback export log stats rules recover verify gc sandbox completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c autonomy -n "__fish_autonomy_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "suggest" -d 'Propose additions to autonomy.toml from the history, as a unified diff'
+complete -c autonomy -n "__fish_autonomy_using_subcommand help" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand help" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand help" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand help" -s h -l help -d 'Print help (see more with \'--help\')'

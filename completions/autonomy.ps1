@@ -30,22 +30,24 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create a workspace (.autonomy/) in this folder')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Compile a plan file, a patch or a captured command into a pending plan')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show pending, approved and applied plans, and what needs attention')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the plans by status, the rules in force, and what needs attention')
             [CompletionResult]::new('preview', 'preview', [CompletionResultType]::ParameterValue, 'Show exactly what a plan would change')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve a plan at a terminal, or write a signed approval file')
             [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a plan for good')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply an approved plan as one all-or-nothing run')
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print a plan''s canonical JSON, or a path''s content after (or before) it')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a plan bundle for review on another machine')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the journal, newest first')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show how plans fare, from the journal')
             [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'Work with the rules file, autonomy.toml')
+            [CompletionResult]::new('signers', 'signers', [CompletionResultType]::ParameterValue, 'Manage who may sign approvals: the allowed-signers file')
             [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Put the workspace back after an interrupted run')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the journal''s hash chain, the blob store and every signature')
             [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Remove blobs that no plan or snapshot needs')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Run an agent read-only; it proposes plans through a spool')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a static completion script for a shell')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Show help for a command, or describe a file format')
             break
         }
         'autonomy;init' {
@@ -94,8 +96,8 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('--sign-with', '--sign-with', [CompletionResultType]::ParameterName, 'Sign the statement with this SSH private key and write an approval file')
             [CompletionResult]::new('--signature', '--signature', [CompletionResultType]::ParameterName, 'Turn `ssh-keygen -Y sign` output (STATEMENT.sig next to STATEMENT) into an approval file')
             [CompletionResult]::new('--statement-file', '--statement-file', [CompletionResultType]::ParameterName, 'The statement that --signature signed (default: the signature''s path without `.sig`)')
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the approval file (default: <plan12>.approval)')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the approval file (default: <plan12>.approval)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the approval file (default: .autonomy/approvals/<plan12>.approval in a workspace, else <plan12>.approval here)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the approval file (default: .autonomy/approvals/<plan12>.approval in a workspace, else <plan12>.approval here)')
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'How long a signed approval stays valid')
             [CompletionResult]::new('--bundle', '--bundle', [CompletionResultType]::ParameterName, 'Approve the plan in this bundle (from `autonomy export`); needs no workspace. Use with --statement, --sign-with or --signature')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
@@ -131,10 +133,23 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Revert only the plan''s paths matching GLOB (repeatable; `*` stays in a folder, `**` crosses folders, a pattern without `/` matches the name at any depth)')
             [CompletionResult]::new('--approval', '--approval', [CompletionResultType]::ParameterName, 'A signed approval file for the reverse plan (repeatable)')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait up to SECS for the workspace lock instead of failing at once')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'The folder for --merge and --continue (default: .autonomy/merge/PLAN12/)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'The folder for --merge and --continue (default: .autonomy/merge/PLAN12/)')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
             [CompletionResult]::new('--plan-only', '--plan-only', [CompletionResultType]::ParameterName, 'Only create the reverse plan and print its id; a later `rollback PLAN` reuses it')
+            [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'On line conflicts, write each conflicted file with diff3 markers for you to resolve, then stop; `--continue` picks up the resolution')
+            [CompletionResult]::new('--continue', '--continue', [CompletionResultType]::ParameterName, 'Make the reverse plan with the conflicts resolved by hand after `--merge`')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'autonomy;show' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'The content before the plan instead of after it (needs `:PATH`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -152,9 +167,13 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
         'autonomy;log' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Show at most N events')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show at most N events')
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only events of this kind, family (`run`) or glob (`approval.*`); repeatable')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Only events by this actor (an identity, or a glob such as `agent:*`); repeatable')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events since WHEN: a duration back from now (`30m`, `2h`, `7d`) or a date')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('--oneline', '--oneline', [CompletionResultType]::ParameterName, 'One short line per event: seq, time, kind, plan, summary')
             [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'Print `SEQ:HASH` of the chain head and nothing else')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -177,7 +196,6 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('suggest', 'suggest', [CompletionResultType]::ParameterValue, 'Propose additions to autonomy.toml from the history, as a unified diff')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'autonomy;rules;suggest' {
@@ -191,15 +209,40 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
-        'autonomy;rules;help' {
-            [CompletionResult]::new('suggest', 'suggest', [CompletionResultType]::ParameterValue, 'Propose additions to autonomy.toml from the history, as a unified diff')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+        'autonomy;signers' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Trust a public key to sign approvals as PRINCIPAL')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the allowed signers, with each key''s fingerprint')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Stop trusting PRINCIPAL''s keys (or one of them, with --key)')
             break
         }
-        'autonomy;rules;help;suggest' {
+        'autonomy;signers;add' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
-        'autonomy;rules;help;help' {
+        'autonomy;signers;list' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'autonomy;signers;remove' {
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Only the key with this fingerprint (SHA256:…, as `signers list` shows it)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'autonomy;recover' {
@@ -250,82 +293,11 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             break
         }
         'autonomy;help' {
-            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create a workspace (.autonomy/) in this folder')
-            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Compile a plan file, a patch or a captured command into a pending plan')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show pending, approved and applied plans, and what needs attention')
-            [CompletionResult]::new('preview', 'preview', [CompletionResultType]::ParameterValue, 'Show exactly what a plan would change')
-            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve a plan at a terminal, or write a signed approval file')
-            [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a plan for good')
-            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply an approved plan as one all-or-nothing run')
-            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Undo an applied plan: make its reverse plan, preview it, approve it, apply it')
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a plan bundle for review on another machine')
-            [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the journal, newest first')
-            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show how plans fare, from the journal')
-            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'Work with the rules file, autonomy.toml')
-            [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Put the workspace back after an interrupted run')
-            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the journal''s hash chain, the blob store and every signature')
-            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Remove blobs that no plan or snapshot needs')
-            [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Run an agent read-only; it proposes plans through a spool')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a static completion script for a shell')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'autonomy;help;init' {
-            break
-        }
-        'autonomy;help;plan' {
-            break
-        }
-        'autonomy;help;status' {
-            break
-        }
-        'autonomy;help;preview' {
-            break
-        }
-        'autonomy;help;approve' {
-            break
-        }
-        'autonomy;help;reject' {
-            break
-        }
-        'autonomy;help;apply' {
-            break
-        }
-        'autonomy;help;rollback' {
-            break
-        }
-        'autonomy;help;export' {
-            break
-        }
-        'autonomy;help;log' {
-            break
-        }
-        'autonomy;help;stats' {
-            break
-        }
-        'autonomy;help;rules' {
-            [CompletionResult]::new('suggest', 'suggest', [CompletionResultType]::ParameterValue, 'Propose additions to autonomy.toml from the history, as a unified diff')
-            break
-        }
-        'autonomy;help;rules;suggest' {
-            break
-        }
-        'autonomy;help;recover' {
-            break
-        }
-        'autonomy;help;verify' {
-            break
-        }
-        'autonomy;help;gc' {
-            break
-        }
-        'autonomy;help;sandbox' {
-            break
-        }
-        'autonomy;help;completions' {
-            break
-        }
-        'autonomy;help;help' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
     })

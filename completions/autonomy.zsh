@@ -85,8 +85,8 @@ _arguments "${_arguments_options[@]}" : \
 '(--signature)--sign-with=[Sign the statement with this SSH private key and write an approval file]:KEY:_files' \
 '--signature=[Turn \`ssh-keygen -Y sign\` output (STATEMENT.sig next to STATEMENT) into an approval file]:FILE:_files' \
 '--statement-file=[The statement that --signature signed (default\: the signature'\''s path without \`.sig\`)]:FILE:_files' \
-'-o+[Where to write the approval file (default\: <plan12>.approval)]:FILE:_files' \
-'--output=[Where to write the approval file (default\: <plan12>.approval)]:FILE:_files' \
+'-o+[Where to write the approval file (default\: .autonomy/approvals/<plan12>.approval in a workspace, else <plan12>.approval here)]:FILE:_files' \
+'--output=[Where to write the approval file (default\: .autonomy/approvals/<plan12>.approval in a workspace, else <plan12>.approval here)]:FILE:_files' \
 '--expires=[How long a signed approval stays valid]:DURATION:_default' \
 '()--bundle=[Approve the plan in this bundle (from \`autonomy export\`); needs no workspace. Use with --statement, --sign-with or --signature]:FILE:_files' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
@@ -128,13 +128,28 @@ _arguments "${_arguments_options[@]}" : \
 '*--path=[Revert only the plan'\''s paths matching GLOB (repeatable; \`*\` stays in a folder, \`**\` crosses folders, a pattern without \`/\` matches the name at any depth)]:GLOB:_default' \
 '*--approval=[A signed approval file for the reverse plan (repeatable)]:FILE:_files' \
 '--wait=[Wait up to SECS for the workspace lock instead of failing at once]:SECS:_default' \
+'-o+[The folder for --merge and --continue (default\: .autonomy/merge/PLAN12/)]:DIR:_files -/' \
+'--output=[The folder for --merge and --continue (default\: .autonomy/merge/PLAN12/)]:DIR:_files -/' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
 '--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
 '--plan-only[Only create the reverse plan and print its id; a later \`rollback PLAN\` reuses it]' \
+'(--continue)--merge[On line conflicts, write each conflicted file with diff3 markers for you to resolve, then stop; \`--continue\` picks up the resolution]' \
+'--continue[Make the reverse plan with the conflicts resolved by hand after \`--merge\`]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
-'::plan -- Plan id or unique prefix (default\: the newest applied plan):_default' \
+'::plan -- Plan id or unique prefix (default\: the newest applied plan that is not a rollback):_default' \
+&& ret=0
+;;
+(show)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--before[The content before the plan instead of after it (needs \`\:PATH\`)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+':what -- A plan id or unique prefix, optionally with `\:PATH` (a path the plan changes):_default' \
 && ret=0
 ;;
 (export)
@@ -153,10 +168,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '-n+[Show at most N events]:N:_default' \
 '--limit=[Show at most N events]:N:_default' \
+'*--kind=[Only events of this kind, family (\`run\`) or glob (\`approval.*\`); repeatable]:KIND:_default' \
+'*--actor=[Only events by this actor (an identity, or a glob such as \`agent\:*\`); repeatable]:ACTOR:_default' \
+'--since=[Only events since WHEN\: a duration back from now (\`30m\`, \`2h\`, \`7d\`) or a date]:WHEN:_default' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
 '--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
-'(-n --limit)--head[Print \`SEQ\:HASH\` of the chain head and nothing else]' \
+'--oneline[One short line per event\: seq, time, kind, plan, summary]' \
+'(-n --limit --oneline --kind --actor --since)--head[Print \`SEQ\:HASH\` of the chain head and nothing else]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '::plan -- Only events of this plan (id or unique prefix):_default' \
@@ -202,29 +221,57 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
-(help)
-_arguments "${_arguments_options[@]}" : \
-":: :_autonomy__subcmd__rules__subcmd__help_commands" \
-"*::: :->help" \
-&& ret=0
-
-    case $state in
-    (help)
-        words=($line[1] "${words[@]}")
-        (( CURRENT += 1 ))
-        curcontext="${curcontext%:*:*}:autonomy-rules-help-command-$line[1]:"
-        case $line[1] in
-            (suggest)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(help)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
         esac
     ;;
 esac
+;;
+(signers)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+":: :_autonomy__subcmd__signers_commands" \
+"*::: :->signers" \
+&& ret=0
+
+    case $state in
+    (signers)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-signers-command-$line[1]:"
+        case $line[1] in
+            (add)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help]' \
+'--help[Print help]' \
+':principal -- The identity approvals are made as (e.g. alice@example.com):_default' \
+':key -- The public key file (`.pub`), or `-` for stdin:_files' \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(remove)
+_arguments "${_arguments_options[@]}" : \
+'--key=[Only the key with this fingerprint (SHA256\:…, as \`signers list\` shows it)]:FINGERPRINT:_default' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help]' \
+'--help[Print help]' \
+':principal -- The identity to remove:_default' \
+&& ret=0
 ;;
         esac
     ;;
@@ -286,107 +333,13 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (help)
 _arguments "${_arguments_options[@]}" : \
-":: :_autonomy__subcmd__help_commands" \
-"*::: :->help" \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'*::what -- A command (and subcommand), or a topic\: plan-file, rules-file:_default' \
 && ret=0
-
-    case $state in
-    (help)
-        words=($line[1] "${words[@]}")
-        (( CURRENT += 1 ))
-        curcontext="${curcontext%:*:*}:autonomy-help-command-$line[1]:"
-        case $line[1] in
-            (init)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(plan)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(status)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(preview)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(approve)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(reject)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(apply)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(rollback)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(export)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(log)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(stats)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(rules)
-_arguments "${_arguments_options[@]}" : \
-":: :_autonomy__subcmd__help__subcmd__rules_commands" \
-"*::: :->rules" \
-&& ret=0
-
-    case $state in
-    (rules)
-        words=($line[1] "${words[@]}")
-        (( CURRENT += 1 ))
-        curcontext="${curcontext%:*:*}:autonomy-help-rules-command-$line[1]:"
-        case $line[1] in
-            (suggest)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-        esac
-    ;;
-esac
-;;
-(recover)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(verify)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(gc)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(sandbox)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(completions)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-(help)
-_arguments "${_arguments_options[@]}" : \
-&& ret=0
-;;
-        esac
-    ;;
-esac
 ;;
         esac
     ;;
@@ -398,22 +351,24 @@ _autonomy_commands() {
     local commands; commands=(
 'init:Create a workspace (.autonomy/) in this folder' \
 'plan:Compile a plan file, a patch or a captured command into a pending plan' \
-'status:Show pending, approved and applied plans, and what needs attention' \
+'status:Show the plans by status, the rules in force, and what needs attention' \
 'preview:Show exactly what a plan would change' \
 'approve:Approve a plan at a terminal, or write a signed approval file' \
 'reject:Reject a plan for good' \
 'apply:Apply an approved plan as one all-or-nothing run' \
 'rollback:Undo an applied plan\: make its reverse plan, preview it, approve it, apply it' \
+'show:Print a plan'\''s canonical JSON, or a path'\''s content after (or before) it' \
 'export:Write a plan bundle for review on another machine' \
 'log:Show the journal, newest first' \
 'stats:Show how plans fare, from the journal' \
 'rules:Work with the rules file, autonomy.toml' \
+'signers:Manage who may sign approvals\: the allowed-signers file' \
 'recover:Put the workspace back after an interrupted run' \
 'verify:Check the journal'\''s hash chain, the blob store and every signature' \
 'gc:Remove blobs that no plan or snapshot needs' \
 'sandbox:Run an agent read-only; it proposes plans through a spool' \
 'completions:Print a static completion script for a shell' \
-'help:Print this message or the help of the given subcommand(s)' \
+'help:Show help for a command, or describe a file format' \
     )
     _describe -t commands 'autonomy commands' commands "$@"
 }
@@ -444,124 +399,8 @@ _autonomy__subcmd__gc_commands() {
 }
 (( $+functions[_autonomy__subcmd__help_commands] )) ||
 _autonomy__subcmd__help_commands() {
-    local commands; commands=(
-'init:Create a workspace (.autonomy/) in this folder' \
-'plan:Compile a plan file, a patch or a captured command into a pending plan' \
-'status:Show pending, approved and applied plans, and what needs attention' \
-'preview:Show exactly what a plan would change' \
-'approve:Approve a plan at a terminal, or write a signed approval file' \
-'reject:Reject a plan for good' \
-'apply:Apply an approved plan as one all-or-nothing run' \
-'rollback:Undo an applied plan\: make its reverse plan, preview it, approve it, apply it' \
-'export:Write a plan bundle for review on another machine' \
-'log:Show the journal, newest first' \
-'stats:Show how plans fare, from the journal' \
-'rules:Work with the rules file, autonomy.toml' \
-'recover:Put the workspace back after an interrupted run' \
-'verify:Check the journal'\''s hash chain, the blob store and every signature' \
-'gc:Remove blobs that no plan or snapshot needs' \
-'sandbox:Run an agent read-only; it proposes plans through a spool' \
-'completions:Print a static completion script for a shell' \
-'help:Print this message or the help of the given subcommand(s)' \
-    )
+    local commands; commands=()
     _describe -t commands 'autonomy help commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__apply_commands] )) ||
-_autonomy__subcmd__help__subcmd__apply_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help apply commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__approve_commands] )) ||
-_autonomy__subcmd__help__subcmd__approve_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help approve commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__completions_commands] )) ||
-_autonomy__subcmd__help__subcmd__completions_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help completions commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__export_commands] )) ||
-_autonomy__subcmd__help__subcmd__export_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help export commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__gc_commands] )) ||
-_autonomy__subcmd__help__subcmd__gc_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help gc commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__help_commands] )) ||
-_autonomy__subcmd__help__subcmd__help_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help help commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__init_commands] )) ||
-_autonomy__subcmd__help__subcmd__init_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help init commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__log_commands] )) ||
-_autonomy__subcmd__help__subcmd__log_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help log commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__plan_commands] )) ||
-_autonomy__subcmd__help__subcmd__plan_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help plan commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__preview_commands] )) ||
-_autonomy__subcmd__help__subcmd__preview_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help preview commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__recover_commands] )) ||
-_autonomy__subcmd__help__subcmd__recover_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help recover commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__reject_commands] )) ||
-_autonomy__subcmd__help__subcmd__reject_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help reject commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__rollback_commands] )) ||
-_autonomy__subcmd__help__subcmd__rollback_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help rollback commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__rules_commands] )) ||
-_autonomy__subcmd__help__subcmd__rules_commands() {
-    local commands; commands=(
-'suggest:Propose additions to autonomy.toml from the history, as a unified diff' \
-    )
-    _describe -t commands 'autonomy help rules commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__rules__subcmd__suggest_commands] )) ||
-_autonomy__subcmd__help__subcmd__rules__subcmd__suggest_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help rules suggest commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__sandbox_commands] )) ||
-_autonomy__subcmd__help__subcmd__sandbox_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help sandbox commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__stats_commands] )) ||
-_autonomy__subcmd__help__subcmd__stats_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help stats commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__status_commands] )) ||
-_autonomy__subcmd__help__subcmd__status_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help status commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__help__subcmd__verify_commands] )) ||
-_autonomy__subcmd__help__subcmd__verify_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy help verify commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__init_commands] )) ||
 _autonomy__subcmd__init_commands() {
@@ -602,27 +441,8 @@ _autonomy__subcmd__rollback_commands() {
 _autonomy__subcmd__rules_commands() {
     local commands; commands=(
 'suggest:Propose additions to autonomy.toml from the history, as a unified diff' \
-'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'autonomy rules commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__rules__subcmd__help_commands] )) ||
-_autonomy__subcmd__rules__subcmd__help_commands() {
-    local commands; commands=(
-'suggest:Propose additions to autonomy.toml from the history, as a unified diff' \
-'help:Print this message or the help of the given subcommand(s)' \
-    )
-    _describe -t commands 'autonomy rules help commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__rules__subcmd__help__subcmd__help_commands] )) ||
-_autonomy__subcmd__rules__subcmd__help__subcmd__help_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy rules help help commands' commands "$@"
-}
-(( $+functions[_autonomy__subcmd__rules__subcmd__help__subcmd__suggest_commands] )) ||
-_autonomy__subcmd__rules__subcmd__help__subcmd__suggest_commands() {
-    local commands; commands=()
-    _describe -t commands 'autonomy rules help suggest commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__rules__subcmd__suggest_commands] )) ||
 _autonomy__subcmd__rules__subcmd__suggest_commands() {
@@ -633,6 +453,35 @@ _autonomy__subcmd__rules__subcmd__suggest_commands() {
 _autonomy__subcmd__sandbox_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy sandbox commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__show_commands] )) ||
+_autonomy__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy show commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__signers_commands] )) ||
+_autonomy__subcmd__signers_commands() {
+    local commands; commands=(
+'add:Trust a public key to sign approvals as PRINCIPAL' \
+'list:List the allowed signers, with each key'\''s fingerprint' \
+'remove:Stop trusting PRINCIPAL'\''s keys (or one of them, with --key)' \
+    )
+    _describe -t commands 'autonomy signers commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__signers__subcmd__add_commands] )) ||
+_autonomy__subcmd__signers__subcmd__add_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy signers add commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__signers__subcmd__list_commands] )) ||
+_autonomy__subcmd__signers__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy signers list commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__signers__subcmd__remove_commands] )) ||
+_autonomy__subcmd__signers__subcmd__remove_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy signers remove commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__stats_commands] )) ||
 _autonomy__subcmd__stats_commands() {

@@ -168,8 +168,8 @@ pub fn capture(
     };
     let outcome = crate::exec::run(&spec, sink).map_err(|e| {
         Error::failed(format!(
-            "running {:?} in the scratch copy: {e}",
-            argv.join(" ")
+            "running `{}` in the scratch copy: {e}",
+            shell_words::join(argv)
         ))
         .hint("nothing was planned and the workspace was not touched")
     })?;
@@ -177,8 +177,8 @@ pub fn capture(
         ExitKind::Exited(0) => {}
         other => {
             return Err(Error::failed(format!(
-                "{:?} failed in the scratch copy ({}); nothing was planned",
-                argv.join(" "),
+                "`{}` failed in the scratch copy ({}); nothing was planned",
+                shell_words::join(argv),
                 describe(other)
             ))
             .hint("the workspace was not touched; fix the command and capture again"));

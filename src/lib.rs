@@ -26,6 +26,7 @@ pub mod session;
 pub mod stats;
 pub mod store;
 pub mod suggest;
+pub mod text;
 pub mod workspace;
 
 pub use error::{Error, Kind, Result};

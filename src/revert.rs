@@ -32,6 +32,11 @@ pub struct Conflict {
     /// Each conflicted hunk with a little context, in diff3 style (current / the plan's
     /// `after` / the plan's `before`). Empty when the conflict is not about lines.
     pub hunks: Vec<String>,
+    /// For a line conflict: the whole file with diff3 conflict markers, and the hash of
+    /// the current file it was merged from (`rollback --merge` writes it for a person to
+    /// resolve).
+    #[serde(skip)]
+    pub marked: Option<(Vec<u8>, String)>,
 }
 
 /// A reverse plan ready to be stored, and how each selected path was handled.
@@ -133,6 +138,34 @@ pub fn build(
     author: &str,
 ) -> Result<Revert> {
     let short = &orig_id[..12.min(orig_id.len())];
+    build_resolved(
+        ws,
+        blobs,
+        orig_id,
+        orig,
+        selected,
+        globs,
+        author,
+        &Default::default(),
+    )?
+    .map_err(|conflicts| conflict_error(short, &conflicts))
+}
+
+/// [`build`], with `resolved` contents (a person's resolution of a line conflict, by path)
+/// taking the place of the merge for their paths, and the conflicts returned as they are
+/// instead of as an error.
+#[allow(clippy::too_many_arguments)]
+pub fn build_resolved(
+    ws: &Workspace,
+    blobs: &BlobStore,
+    orig_id: &str,
+    orig: &Plan,
+    selected: &[String],
+    globs: &[String],
+    author: &str,
+    resolved: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<std::result::Result<Revert, Vec<Conflict>>> {
+    let short = &orig_id[..12.min(orig_id.len())];
     let chosen: BTreeSet<&str> = selected.iter().map(String::as_str).collect();
     let partial = chosen.len() < orig.changes.len();
     let mut changes = Vec::new();
@@ -172,7 +205,19 @@ pub fn build(
             unchanged.push(c.path.clone());
             continue;
         }
-        match merge_path(ws, blobs, &rel, c, &now)? {
+        let merge = match (resolved.get(&c.path), &now, &c.before, &c.after) {
+            (
+                Some(bytes),
+                State::File { mode: n_mode, .. },
+                State::File { mode: b_mode, .. },
+                State::File { mode: a_mode, .. },
+            ) => Merge::Clean {
+                bytes: bytes.clone(),
+                mode: merge_mode(*a_mode, *n_mode, *b_mode).unwrap_or(*n_mode),
+            },
+            _ => merge_path(ws, blobs, &rel, c, &now)?,
+        };
+        match merge {
             Merge::Clean { bytes, mode } => {
                 let hash = sha256_hex(&bytes);
                 let after = State::File { sha256: hash, mode };
@@ -191,20 +236,31 @@ pub fn build(
                     from: None,
                 });
             }
-            Merge::Conflict { reason, hunks } => conflicts.push(Conflict {
+            Merge::Conflict {
+                reason,
+                hunks,
+                marked,
+            } => conflicts.push(Conflict {
                 path: c.path.clone(),
                 reason,
                 hunks,
+                marked: marked.map(|m| (m, now.file_hash().unwrap_or_default().to_string())),
             }),
         }
     }
     conflicts.extend(folders_with_new_contents(ws, &changes)?);
     if !conflicts.is_empty() {
-        return Err(conflict_error(short, &conflicts));
+        return Ok(Err(conflicts));
     }
     if changes.is_empty() {
         return Err(Error::failed(format!(
-            "nothing to roll back: the selected path(s) of plan {short} already hold their content from before it"
+            "nothing to roll back: {} of plan {short} already {} their content from before it",
+            if selected.len() == 1 {
+                "the selected path"
+            } else {
+                "the selected paths"
+            },
+            if selected.len() == 1 { "holds" } else { "hold" }
         ))
         .hint("`autonomy preview` shows what the plan changed; nothing was changed"));
     }
@@ -230,7 +286,7 @@ pub fn build(
     } else {
         format!("Roll back: {}", orig.title)
     };
-    Ok(Revert {
+    Ok(Ok(Revert {
         plan: Plan {
             format: PLAN_FORMAT.to_string(),
             workspace: orig.workspace.clone(),
@@ -247,7 +303,7 @@ pub fn build(
         merged,
         unchanged,
         blobs: new_blobs,
-    })
+    }))
 }
 
 /// A folder the reverse plan removes must hold nothing but what the reverse plan removes
@@ -285,6 +341,7 @@ fn folders_with_new_contents(ws: &Workspace, changes: &[Change]) -> Result<Vec<C
                     added.join(", ")
                 ),
                 hunks: Vec::new(),
+                marked: None,
             });
         }
     }
@@ -292,14 +349,23 @@ fn folders_with_new_contents(ws: &Workspace, changes: &[Change]) -> Result<Vec<C
 }
 
 enum Merge {
-    Clean { bytes: Vec<u8>, mode: u32 },
-    Conflict { reason: String, hunks: Vec<String> },
+    Clean {
+        bytes: Vec<u8>,
+        mode: u32,
+    },
+    Conflict {
+        reason: String,
+        hunks: Vec<String>,
+        /// The whole file with conflict markers (line conflicts only).
+        marked: Option<Vec<u8>>,
+    },
 }
 
 fn conflict(reason: impl Into<String>) -> Result<Merge> {
     Ok(Merge::Conflict {
         reason: reason.into(),
         hunks: Vec::new(),
+        marked: None,
     })
 }
 
@@ -381,6 +447,7 @@ fn merge_path(
         Err(marked) => Ok(Merge::Conflict {
             reason: "the plan's change and a later change touch the same lines".into(),
             hunks: conflict_hunks(&marked),
+            marked: Some(relabel_all(&marked)),
         }),
     }
 }
@@ -490,6 +557,46 @@ fn conflict_hunks(marked: &[u8]) -> Vec<String> {
     out
 }
 
+/// The whole marked-up file with the markers named for what each side is.
+fn relabel_all(marked: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(marked);
+    text.split_inclusive('\n')
+        .map(|l| {
+            if is_marker(l) {
+                let mut r = relabel(l);
+                if !l.ends_with('\n') {
+                    r.pop();
+                }
+                r
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<String>()
+        .into_bytes()
+}
+
+fn is_marker(line: &str) -> bool {
+    ["<<<<<<<", "|||||||", ">>>>>>>"]
+        .iter()
+        .any(|m| line.starts_with(m))
+}
+
+/// The line numbers (1-based) of conflict markers left in `bytes`: a resolution must have
+/// none (`=======` alone is common in text, so the three distinctive markers count).
+pub fn leftover_markers(bytes: &[u8]) -> Vec<usize> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            ["<<<<<<< ", "||||||| ", ">>>>>>> "]
+                .iter()
+                .any(|m| l.starts_with(m))
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
 fn relabel(line: &str) -> String {
     if line.starts_with("<<<<<<<") {
         "<<<<<<< current (later changes)\n".into()
@@ -505,8 +612,8 @@ fn relabel(line: &str) -> String {
 /// The exit-4 error listing every conflicted path and hunk.
 pub fn conflict_error(short: &str, conflicts: &[Conflict]) -> Error {
     let mut msg = format!(
-        "cannot roll back plan {short}: {} path(s) changed since it was applied, and those changes conflict with undoing it:",
-        conflicts.len()
+        "cannot roll back plan {short}: {} changed since it was applied, and those changes conflict with undoing it:",
+        crate::text::count(conflicts.len() as u64, "path")
     );
     for c in conflicts {
         let _ = write!(msg, "\n  {}: {}", c.path, c.reason);
@@ -599,6 +706,7 @@ mod tests {
                 path: "f.txt".into(),
                 reason: "r".into(),
                 hunks: vec!["<<<<<<< current\nevil\u{1b}[2K\n".into()],
+                marked: None,
             }],
         );
         assert!(!e.message.contains('\u{1b}'), "{}", e.message);

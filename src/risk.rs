@@ -170,8 +170,8 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
             signal: "exec",
             weight: 3,
             reason: format!(
-                "runs {} command(s); effects outside their declared paths and outside the file system cannot be rolled back",
-                plan.exec.len()
+                "runs {}; effects outside their declared paths and outside the file system cannot be rolled back",
+                crate::text::count(plan.exec.len() as u64, "command")
             ),
         });
     }
@@ -205,13 +205,13 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
             out.push(Reason {
                 signal: "deletions",
                 weight: 2,
-                reason: format!("deletes {deleted} file(s)"),
+                reason: format!("deletes {}", crate::text::count(deleted as u64, "file")),
             });
         } else if deleted > 0 {
             out.push(Reason {
                 signal: "deletions",
                 weight: 1,
-                reason: format!("deletes {deleted} file(s)"),
+                reason: format!("deletes {}", crate::text::count(deleted as u64, "file")),
             });
         }
     }
@@ -227,7 +227,10 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
         out.push(Reason {
             signal: "executable",
             weight: 1,
-            reason: format!("makes {exec_on} file(s) executable"),
+            reason: format!(
+                "makes {} executable",
+                crate::text::count(exec_on as u64, "file")
+            ),
         });
     }
     out
@@ -299,7 +302,10 @@ fn history_signals(conn: &Connection, plan: &Plan, exclude: &str) -> Result<Vec<
             .map(|(p, h)| format!("{p}: {} of its last {} plans {verb}", what(h), h.decided))
             .collect();
         if v.len() > 3 {
-            parts.push(format!("and {} more path(s)", v.len() - 3));
+            parts.push(format!(
+                "and {} more",
+                crate::text::count((v.len() - 3) as u64, "path")
+            ));
         }
         parts.join("; ")
     };

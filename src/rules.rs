@@ -239,7 +239,7 @@ impl Rules {
     pub fn parse(bytes: &[u8]) -> Result<Rules> {
         let bad = |msg: String| {
             Error::failed(format!("autonomy.toml: {msg}"))
-                .hint("fix the rules file; see README.md, \"Rules\"")
+                .hint("fix the rules file; see its format: `autonomy help rules-file` (or `man 5 autonomy-rules`)")
         };
         let text = std::str::from_utf8(bytes).map_err(|_| bad("is not UTF-8".into()))?;
         let file: RulesFile = toml::from_str(text)

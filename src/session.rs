@@ -45,9 +45,11 @@ impl Session {
     pub fn init(dir: &Path) -> Result<(Session, String)> {
         let state = dir.join(STATE_DIR);
         if state.exists() {
+            // Name the folder absolutely: `.` tells nobody which workspace it is.
+            let shown = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
             return Err(Error::failed(format!(
                 "{} already holds an autonomy workspace",
-                dir.display()
+                shown.display()
             ))
             .hint("use it as it is; `autonomy status` shows its plans"));
         }
@@ -244,7 +246,9 @@ impl Session {
             let (filter, what) = match default {
                 Default::NewestPending => ("status = 'pending'", "pending"),
                 Default::NewestApproved => ("status = 'approved'", "approved"),
-                Default::NewestApplied => ("status = 'applied'", "applied"),
+                // A reversal is not what a bare `rollback` means to undo: that would roll
+                // back the rollback.
+                Default::NewestApplied => ("status = 'applied' AND reverses IS NULL", "applied"),
                 Default::Newest => ("1 = 1", "any"),
             };
             let sql = format!(

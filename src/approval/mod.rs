@@ -9,6 +9,7 @@ pub mod gate;
 pub mod outlook;
 pub mod record;
 pub mod refusal;
+pub mod signers_edit;
 pub mod sshsig;
 pub mod statement;
 pub mod verify;

@@ -280,9 +280,9 @@ pub fn unmet_error(short: &str, standings: &[Standing]) -> Error {
         .filter(|s| !s.met())
         .map(|s| {
             let what = if s.requirement.signed {
-                "signed approval(s)"
+                "signed approval"
             } else {
-                "approval(s)"
+                "approval"
             };
             let scope = if s.requirement.paths.is_empty() {
                 String::new()
@@ -290,8 +290,10 @@ pub fn unmet_error(short: &str, standings: &[Standing]) -> Error {
                 format!(" (paths: {})", s.requirement.paths.join(", "))
             };
             format!(
-                "  rule {:?}: needs {} {what}, has {}{scope}",
-                s.requirement.name, s.requirement.approvals, s.held
+                "  rule {:?}: needs {}, has {}{scope}",
+                s.requirement.name,
+                crate::text::count(s.requirement.approvals, what),
+                s.held
             )
         })
         .collect();

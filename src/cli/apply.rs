@@ -115,9 +115,9 @@ pub fn run_plan(
         "Rolling back with"
     };
     ui::say(&format!(
-        "{verb} plan {short} {:?} ({} change(s))",
+        "{verb} plan {short} {:?} ({})",
         plan.title,
-        plan.changes.len()
+        crate::text::count(plan.changes.len() as u64, "change")
     ));
     let mut reporter = super::ui::StepPrinter::new(plan.changes.len());
     let actor = s.actor.clone();
@@ -141,22 +141,24 @@ pub fn run_plan(
     }
     match &plan.reverses {
         None => ui::say(&format!(
-            "Applied plan {short}: {} change(s), {} byte(s) written in {} ms. Undo it with `autonomy rollback {short}`.",
-            outcome.files_changed, outcome.bytes_written, outcome.duration_ms
+            "Applied plan {short}: {}, {} written in {}. Undo it with `autonomy rollback {short}`.",
+            crate::text::count(outcome.files_changed as u64, "change"),
+            crate::text::size(outcome.bytes_written),
+            crate::text::duration_ms(outcome.duration_ms)
         )),
         Some(orig) if s.resolve(Some(orig), Default::Newest)?.status == "applied" => {
             ui::say(&format!(
-                "Rolled back part of plan {0}: {1} path(s) restored in {2} ms (rollback plan {short}). Plan {0} stays applied; `autonomy rollback {0}` reverts the rest.",
+                "Rolled back part of plan {0}: {1} restored in {2} (rollback plan {short}). Plan {0} stays applied; `autonomy rollback {0}` reverts the rest.",
                 &orig[..12],
-                outcome.files_changed,
-                outcome.duration_ms
+                crate::text::count(outcome.files_changed as u64, "path"),
+                crate::text::duration_ms(outcome.duration_ms)
             ))
         }
         Some(orig) => ui::say(&format!(
-            "Rolled back plan {}: {} path(s) restored in {} ms (rollback plan {short}).",
+            "Rolled back plan {}: {} restored in {} (rollback plan {short}).",
             &orig[..12],
-            outcome.files_changed,
-            outcome.duration_ms
+            crate::text::count(outcome.files_changed as u64, "path"),
+            crate::text::duration_ms(outcome.duration_ms)
         )),
     }
     Ok(())

@@ -62,7 +62,8 @@ pub struct ApproveArgs {
     /// The statement that --signature signed (default: the signature's path without `.sig`).
     #[arg(long, value_name = "FILE", requires = "signature", value_hint = clap::ValueHint::FilePath)]
     pub statement_file: Option<PathBuf>,
-    /// Where to write the approval file (default: <plan12>.approval).
+    /// Where to write the approval file (default: .autonomy/approvals/<plan12>.approval in a
+    /// workspace, else <plan12>.approval here).
     #[arg(short = 'o', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
     /// How long a signed approval stays valid.
@@ -410,10 +411,10 @@ fn write_approval(
     pem: &str,
     st: &Statement,
 ) -> Result<()> {
-    let out = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{short}.approval")));
+    let out = match &args.output {
+        Some(p) => p.clone(),
+        None => default_output(ctx, short)?,
+    };
     let body = crate::approval::file::assemble(text, pem);
     std::fs::write(ctx.dir.join(&out), body)
         .map_err(|e| Error::io(format!("writing approval file {}", out.display()), e))?;
@@ -432,4 +433,25 @@ fn write_approval(
         out.display()
     ));
     Ok(())
+}
+
+/// Where an approval file goes when `-o` is not given. Never the workspace itself, where
+/// the next capture, patch or `git add -A` would pick it up: inside a workspace it goes to
+/// `.autonomy/approvals/` (kept out of git and of every plan); elsewhere (a reviewer's
+/// machine with a bundle) to the current folder. Returned relative to the current folder
+/// where it lies below it, as people type it.
+fn default_output(ctx: &Ctx, short: &str) -> Result<PathBuf> {
+    let name = format!("{short}.approval");
+    let Ok(ws) = crate::workspace::Workspace::discover(&ctx.dir) else {
+        return Ok(PathBuf::from(name));
+    };
+    let dir = ws.state_path().join("approvals");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let here = std::path::absolute(&ctx.dir).unwrap_or_else(|_| ctx.dir.clone());
+    let full = dir.join(name);
+    Ok(full
+        .strip_prefix(&here)
+        .map(Path::to_path_buf)
+        .unwrap_or(full))
 }

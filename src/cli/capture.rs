@@ -27,8 +27,8 @@ pub fn plan_capture(
         None => std::time::Duration::from_secs(600),
     };
     ui::say(&format!(
-        "Running {:?} in a scratch copy of the workspace (the workspace is not touched)",
-        argv.join(" ")
+        "Running `{}` in a scratch copy of the workspace (the workspace is not touched)",
+        shell_words::join(argv)
     ));
     // The command's output is shown with its escape sequences made visible.
     let mut sink = crate::render::termsafe::TerminalSafe::new(std::io::stderr());
@@ -36,21 +36,21 @@ pub fn plan_capture(
     for l in &captured.skipped_symlinks {
         ui::say(&format!("note: symlink {l} was not copied or compared"));
     }
+    let shown = shell_words::join(argv);
     if captured.ops.is_empty() {
-        return Err(Error::failed(format!(
-            "{:?} changed nothing in the scratch copy; there is nothing to plan",
-            argv.join(" ")
-        )));
+        return super::plan::nothing_to_plan(
+            ctx,
+            &format!("`{shown}` changed nothing in the scratch copy"),
+        );
     }
     let meta = Meta {
         workspace: s.workspace_id()?,
         title: title
             .map(str::to_string)
-            .unwrap_or_else(|| format!("Captured: {}", argv.join(" "))),
+            .unwrap_or_else(|| format!("Captured: {shown}")),
         author: s.actor.clone(),
         description: Some(format!(
-            "Changes made by `{}` in a scratch copy of the workspace.",
-            argv.join(" ")
+            "Changes made by `{shown}` in a scratch copy of the workspace."
         )),
     };
     let plan = compile::compile_ops(&s.ws, captured.ops, meta, s.rules()?, &s.blobs)?;

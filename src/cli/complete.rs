@@ -1,11 +1,107 @@
 //! Dynamic completion candidates: plan ids that fit the command, newest first, each with
 //! its title and status, read from the journal read-only. Any error yields nothing.
+//!
+//! Plan ids come before options (a word without a leading `-` is far more often an id),
+//! and bash, which has no column for descriptions, gets each title next to its id when it
+//! lists several candidates, as cobra-based tools do.
 
 use clap_complete::CompletionCandidate;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 const CAP: usize = 100;
+
+const PLANS_TAG: &str = "plans";
+
+/// The shells `COMPLETE=SHELL autonomy` serves: clap_complete's, with bash showing help.
+pub const SHELLS: clap_complete::env::Shells<'static> = clap_complete::env::Shells(&[
+    &BashWithHelp,
+    &clap_complete::env::Elvish,
+    &clap_complete::env::Fish,
+    &clap_complete::env::Powershell,
+    &clap_complete::env::Zsh,
+]);
+
+/// clap_complete's bash adapter, but where bash lists several candidates each shows its
+/// help (a plan's title and status) after it, padded into a column. A single candidate,
+/// and the menu-complete and insert-completions modes that put candidates on the command
+/// line, get the bare value.
+pub struct BashWithHelp;
+
+impl clap_complete::env::EnvCompleter for BashWithHelp {
+    fn name(&self) -> &'static str {
+        "bash"
+    }
+    fn is(&self, name: &str) -> bool {
+        name == "bash"
+    }
+    fn write_registration(
+        &self,
+        var: &str,
+        name: &str,
+        bin: &str,
+        completer: &str,
+        buf: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let mut script = Vec::new();
+        clap_complete::env::Bash.write_registration(var, name, bin, completer, &mut script)?;
+        // Tell the completer how wide the terminal is (COLUMNS is not exported).
+        let script = String::from_utf8_lossy(&script).replacen(
+            "_CLAP_IFS=\"$IFS\" \\",
+            "_CLAP_IFS=\"$IFS\" \\\n        _AUTONOMY_COLUMNS=\"${COLUMNS:-80}\" \\",
+            1,
+        );
+        buf.write_all(script.as_bytes())
+    }
+    fn write_complete(
+        &self,
+        cmd: &mut clap::Command,
+        args: Vec<std::ffi::OsString>,
+        current_dir: Option<&Path>,
+        buf: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let index: usize = std::env::var("_CLAP_COMPLETE_INDEX")
+            .ok()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or_default();
+        let ifs = std::env::var("_CLAP_IFS").unwrap_or_else(|_| "\n".into());
+        // 37: menu-complete, 42: insert-completions: the value goes onto the command line.
+        let inserting = matches!(
+            std::env::var("_CLAP_COMPLETE_COMP_TYPE").as_deref(),
+            Ok("37" | "42")
+        );
+        let columns: usize = std::env::var("_AUTONOMY_COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(80);
+        let completions = clap_complete::engine::complete(cmd, args, index, current_dir)?;
+        let described = completions.len() > 1 && !inserting;
+        let width = completions
+            .iter()
+            .map(|c| c.get_value().len())
+            .max()
+            .unwrap_or(0);
+        let lines: Vec<String> = completions
+            .iter()
+            .map(|c| {
+                let value = c.get_value().to_string_lossy().into_owned();
+                match c.get_help() {
+                    Some(help) if described => {
+                        let help = help.to_string();
+                        let line = format!(
+                            "{value:<width$}  ({})",
+                            help.lines().next().unwrap_or_default()
+                        );
+                        console::truncate_str(&line, columns.saturating_sub(1).max(width), "…)")
+                            .into_owned()
+                    }
+                    _ => value,
+                }
+            })
+            .collect();
+        buf.write_all(lines.join(&ifs).as_bytes())
+    }
+}
 
 fn candidates(current: &OsStr, statuses: &[&str]) -> Vec<CompletionCandidate> {
     // The prefix typed so far narrows the query itself, so a plan older than the newest
@@ -118,6 +214,9 @@ fn query(db: &Path, statuses: &[&str], prefix: &str) -> crate::Result<Vec<Comple
         out.push(
             CompletionCandidate::new(id.get(..12).unwrap_or(&id).to_string())
                 .help(Some(help.into()))
+                // clap_complete orders candidates by the first appearance of their tag; the
+                // options carry none, so tagged ids, offered first, stay first.
+                .tag(Some(PLANS_TAG.into()))
                 .display_order(Some(n)),
         );
     }

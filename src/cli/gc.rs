@@ -61,8 +61,8 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     if args.dry_run {
         report();
         ui::say(&format!(
-            "Would remove {} blob(s), {}.",
-            garbage.len(),
+            "Would remove {}, {}.",
+            crate::text::count(garbage.len() as u64, "blob"),
             human_size(bytes)
         ));
         return Ok(());
@@ -81,8 +81,8 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     )?;
     report();
     ui::say(&format!(
-        "Removed {} blob(s), {}.",
-        garbage.len(),
+        "Removed {}, {}.",
+        crate::text::count(garbage.len() as u64, "blob"),
         human_size(bytes)
     ));
     Ok(())

@@ -2,21 +2,29 @@
 
 use super::{Ctx, Format, ui};
 use crate::error::{Error, Result};
-use crate::render::log::{event_json, render_text};
+use crate::render::log::{Layout, event_json, render_text};
 use crate::session::{Default, Session};
 use crate::store::journal::{EVENT_COLUMNS, row_to_event};
 use std::io::{IsTerminal, Write};
 
 /// Show the journal, newest first
 ///
-/// One line per event: sequence number, time, event, plan, actor, summary. Every decision and
-/// effect is an event in an append-only, hash-chained table. `--head` prints exactly
-/// `SEQ:HASH` of the chain head, to record outside this machine (a CI log) and check later
-/// with `autonomy verify --expect-head SEQ:HASH`.
+/// One line per event: sequence number, time (UTC), event kind, plan, actor, and what
+/// happened in words. On a terminal the lines fit its width (long kinds, actors and
+/// summaries are shortened with `…`; COLUMNS sets the width elsewhere); `--oneline` leaves
+/// out the actor. Every decision and effect is an event in an append-only, hash-chained
+/// table. `--head` prints exactly `SEQ:HASH` of the chain head, to record outside this
+/// machine (a CI log) and check later with `autonomy verify --expect-head SEQ:HASH`.
+///
+/// Filters combine: `--kind` takes an event kind (`run.committed`), a family (`run`
+/// matches every `run.*`) or a glob (`approval.*`); `--actor` an identity or a glob;
+/// `--since` a duration back from now (`30m`, `2h`, `7d`) or a date (`2026-11-01`).
 ///
 /// Examples:
 ///   autonomy log -n 5
 ///   autonomy log 3f9c
+///   autonomy log --oneline --kind run --since 1d
+///   autonomy log --actor 'agent:*'
 ///   autonomy log --format jsonl | ship-to-siem
 ///   autonomy log --head
 #[derive(Debug, clap::Args)]
@@ -28,8 +36,20 @@ pub struct LogArgs {
     /// Show at most N events.
     #[arg(short = 'n', long, value_name = "N")]
     pub limit: Option<u64>,
+    /// One short line per event: seq, time, kind, plan, summary.
+    #[arg(long)]
+    pub oneline: bool,
+    /// Only events of this kind, family (`run`) or glob (`approval.*`); repeatable.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Vec<String>,
+    /// Only events by this actor (an identity, or a glob such as `agent:*`); repeatable.
+    #[arg(long, value_name = "ACTOR")]
+    pub actor: Vec<String>,
+    /// Only events since WHEN: a duration back from now (`30m`, `2h`, `7d`) or a date.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
     /// Print `SEQ:HASH` of the chain head and nothing else.
-    #[arg(long, conflicts_with_all = ["plan", "limit"])]
+    #[arg(long, conflicts_with_all = ["plan", "limit", "oneline", "kind", "actor", "since"])]
     pub head: bool,
 }
 
@@ -49,24 +69,61 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
         }
         return Ok(());
     }
-    let plan = match &args.plan {
-        Some(p) => Some(s.resolve(Some(p), Default::Newest)?.id),
-        None => None,
+    if args.oneline && ctx.format != Format::Text {
+        return Err(Error::usage(
+            "--oneline is a text layout; leave out --format, or drop --oneline",
+        ));
+    }
+    // Every filter is a WHERE clause; a plan's events come from its index.
+    let mut filter: Vec<String> = Vec::new();
+    let mut params: Vec<String> = Vec::new();
+    let mut param = |value: String| {
+        params.push(value);
+        format!("?{}", params.len())
     };
+    if let Some(p) = &args.plan {
+        let id = s.resolve(Some(p), Default::Newest)?.id;
+        filter.push(format!("plan = {}", param(id)));
+    }
+    if !args.kind.is_empty() {
+        let any: Vec<String> = args
+            .kind
+            .iter()
+            .map(|k| {
+                if k.contains(['*', '?', '[']) {
+                    format!("kind GLOB {}", param(k.clone()))
+                } else {
+                    let exact = param(k.clone());
+                    let family = param(format!("{}.*", glob_escape(k)));
+                    format!("kind = {exact} OR kind GLOB {family}")
+                }
+            })
+            .collect();
+        filter.push(format!("({})", any.join(" OR ")));
+    }
+    if !args.actor.is_empty() {
+        let any: Vec<String> = args
+            .actor
+            .iter()
+            .map(|a| format!("actor GLOB {}", param(a.clone())))
+            .collect();
+        filter.push(format!("({})", any.join(" OR ")));
+    }
+    if let Some(since) = &args.since {
+        let from = crate::stats::parse_since(since, crate::ids::now())?;
+        filter.push(format!("at >= {}", param(from)));
+    }
     let limit = args.limit.map_or(-1, |n| n as i64);
-    // Two statements rather than `?1 IS NULL OR plan = ?1`, so that a plan's events come
-    // from its index instead of a scan of the whole journal.
-    let sql = match plan {
-        Some(_) => {
-            format!("SELECT {EVENT_COLUMNS} FROM events WHERE plan = ?1 ORDER BY seq DESC LIMIT ?2")
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events{} ORDER BY seq DESC LIMIT {limit}",
+        if filter.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", filter.join(" AND "))
         }
-        None => format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?1"),
-    };
+    );
     let mut stmt = s.journal.conn.prepare(&sql)?;
-    let rows = match &plan {
-        Some(p) => stmt.query_map(rusqlite::params![p, limit], row_to_event)?,
-        None => stmt.query_map(rusqlite::params![limit], row_to_event)?,
-    };
+    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), row_to_event)?;
     let closed = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
@@ -76,23 +133,29 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
     match ctx.format {
         Format::Text if std::io::stdout().is_terminal() => {
             let events = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-            let text = render_text(&events, &ui::out_style);
+            let layout = Layout::new(&events, terminal_width(), args.oneline);
+            let text = render_text(&events, &layout, &ui::out_style);
             crate::render::pager::page(&text).map_err(closed)?;
         }
         Format::Text => {
             // Not a terminal, so no pager: stream, a chunk of events at a time, so that a
-            // journal of any length prints in bounded memory.
+            // journal of any length prints in bounded memory. The first chunk decides
+            // the column widths.
             let mut out = std::io::stdout().lock();
             let mut chunk = Vec::with_capacity(CHUNK);
+            let mut layout: Option<Layout> = None;
+            let width = terminal_width();
             for e in rows {
                 chunk.push(e?);
                 if chunk.len() == CHUNK {
-                    out.write_all(render_text(&chunk, &ui::out_style).as_bytes())
+                    let l = layout.get_or_insert_with(|| Layout::new(&chunk, width, args.oneline));
+                    out.write_all(render_text(&chunk, l, &ui::out_style).as_bytes())
                         .map_err(closed)?;
                     chunk.clear();
                 }
             }
-            out.write_all(render_text(&chunk, &ui::out_style).as_bytes())
+            let l = layout.unwrap_or_else(|| Layout::new(&chunk, width, args.oneline));
+            out.write_all(render_text(&chunk, &l, &ui::out_style).as_bytes())
                 .and_then(|()| out.flush())
                 .map_err(closed)?;
         }
@@ -118,7 +181,9 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
                 // Each line stands alone, so each carries the format version.
                 let mut v = event_json(&e?);
                 v["format_version"] = crate::render::FORMAT_VERSION.into();
-                buf.push_str(&v.to_string());
+                let line = crate::render::json_document(&v, false)
+                    .map_err(|e| Error::failed(format!("encoding JSON: {e}")))?;
+                buf.push_str(&line);
                 buf.push('\n');
                 if buf.len() > 1 << 16 {
                     ui::print(&buf);
@@ -131,11 +196,35 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// The width lines must fit: the terminal's when stdout is one, else `COLUMNS` if set;
+/// otherwise lines are not cut (a pipe gets every word).
+fn terminal_width() -> Option<usize> {
+    if std::io::stdout().is_terminal()
+        && let Some((_, cols)) = console::Term::stdout().size_checked()
+    {
+        return Some(cols as usize);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c: &usize| c > 0)
+}
+
+/// `kind` as a literal inside a GLOB pattern.
+fn glob_escape(kind: &str) -> String {
+    kind.chars()
+        .map(|c| match c {
+            '*' | '?' | '[' => format!("[{c}]"),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// Events per chunk of streamed text.
 const CHUNK: usize = 4096;
 
-/// `{"events": [...], "format_version": 1}` (serde_json's key order), the events
-/// serialized as they are read.
+/// `{"format_version": 1, "events": [...]}` (the version first, as in every document), the
+/// events serialized as they are read.
 struct JsonDoc<I> {
     rows: std::cell::RefCell<Option<I>>,
     error: std::cell::RefCell<Option<rusqlite::Error>>,
@@ -169,8 +258,8 @@ impl<I: Iterator<Item = rusqlite::Result<crate::store::journal::Event>>> serde::
             }
         }
         let mut map = ser.serialize_map(Some(2))?;
-        map.serialize_entry("events", &Events(self))?;
         map.serialize_entry("format_version", &crate::render::FORMAT_VERSION)?;
+        map.serialize_entry("events", &Events(self))?;
         map.end()
     }
 }

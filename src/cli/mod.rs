@@ -10,8 +10,10 @@ mod export;
 mod gate;
 mod gc;
 pub mod generate;
+mod help;
 mod init;
 mod log;
+mod manpage;
 mod plan;
 mod preview;
 mod prompt;
@@ -20,8 +22,11 @@ mod reject;
 mod rollback;
 mod rules;
 mod sandbox;
+mod show;
+mod signers;
 mod stats;
 mod status;
+pub mod topics;
 pub mod ui;
 mod verify;
 
@@ -31,16 +36,38 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub const EXIT_CODES: &str = "\
+/// The exit codes, as `--help` and the man pages list them.
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
-  0  done
-  1  error (I/O, failed run, bad plan file, a path the rules deny)
+  0  done, or nothing to do (nothing to plan: no id is printed; an identical plan exists)
+  1  error (I/O, failed run, bad plan file, a path the rules deny; a sandboxed agent failed)
   2  usage
   3  not approved (missing, declined, invalid, expired, below threshold)
   4  stale or conflict (the workspace differs from the plan's `before`)
   5  busy (another process holds .autonomy/lock)
   6  an interrupted run needs `autonomy recover`
-  7  integrity failure (journal or blob store)";
+  7  integrity failure (journal or blob store)"
+    };
+}
+
+pub const EXIT_CODES: &str = exit_codes!();
+
+/// The end of `autonomy --help`: the file formats, then the exit codes.
+const AFTER_LONG_HELP: &str = concat!(
+    "\
+File formats:
+  autonomy help plan-file   the plan file (TOML) that `autonomy plan` reads
+  autonomy help rules-file  the rules file, autonomy.toml
+
+",
+    exit_codes!()
+);
+
+/// The help heading of the options every command takes, kept apart from each command's own
+/// (as cargo and jj do).
+const GLOBAL: &str = "Global options";
 
 /// Make autonomous changes safe: plan, preview, approve, apply, roll back, audit
 ///
@@ -63,18 +90,19 @@ Exit codes:
     name = "autonomy",
     version,
     verbatim_doc_comment,
-    after_long_help = EXIT_CODES,
+    after_long_help = AFTER_LONG_HELP,
+    disable_help_subcommand = true,
     max_term_width = 100
 )]
 pub struct Cli {
     /// Run as if started in DIR.
-    #[arg(short = 'C', global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    #[arg(short = 'C', global = true, help_heading = GLOBAL, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub dir: Option<PathBuf>,
     /// When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto).
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
     /// Output format for commands that print data (jsonl: log only).
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,
     #[command(subcommand)]
     pub command: Command,
@@ -98,15 +126,18 @@ pub enum Command {
     Reject(reject::RejectArgs),
     Apply(apply::ApplyArgs),
     Rollback(rollback::RollbackArgs),
+    Show(show::ShowArgs),
     Export(export::ExportArgs),
     Log(log::LogArgs),
     Stats(stats::StatsArgs),
     Rules(rules::RulesArgs),
+    Signers(signers::SignersArgs),
     Recover(recover::RecoverArgs),
     Verify(verify::VerifyArgs),
     Gc(gc::GcArgs),
     Sandbox(sandbox::SandboxArgs),
     Completions(completions::CompletionsArgs),
+    Help(help::HelpArgs),
 }
 
 /// What every command gets besides its own arguments.
@@ -175,10 +206,12 @@ pub fn main() -> ExitCode {
         Command::Reject(a) => reject::run(a, &ctx),
         Command::Apply(a) => apply::run(a, &ctx),
         Command::Rollback(a) => rollback::run(a, &ctx),
+        Command::Show(a) => show::run(a, &ctx),
         Command::Export(a) => export::run(a, &ctx),
         Command::Log(a) => log::run(a, &ctx),
         Command::Stats(a) => stats::run(a, &ctx),
         Command::Rules(a) => rules::run(a, &ctx),
+        Command::Signers(a) => signers::run(a, &ctx),
         Command::Recover(a) => recover::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
@@ -187,6 +220,7 @@ pub fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Completions(a) => completions::run(a, &ctx),
+        Command::Help(a) => help::run(a, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,10 +9,13 @@ use std::path::PathBuf;
 
 /// Compile a plan file, a patch or a captured command into a pending plan
 ///
-/// The plan file (TOML) lists actions: write, edit, delete, move, mkdir, chmod. Edits are
-/// resolved to full contents now, so the preview shows and the approval covers exactly the
-/// bytes that `apply` will write. Prints the plan id (12 hex digits) on stdout and a summary
-/// on stderr.
+/// The plan file (TOML) has a title and a list of actions, each of one kind: write, edit,
+/// delete, move, mkdir, chmod, symlink, exec. `autonomy help plan-file` (or `man 5
+/// autonomy-plan`) describes every key. Edits are resolved to full contents now, so the
+/// preview shows and the approval covers exactly the bytes that `apply` will write. Prints
+/// the plan id (12 hex digits) on stdout and a summary on stderr. A plan that would change
+/// nothing is no error: it prints no id, says so, and exits 0; an identical pending plan
+/// already stored is reported by its id.
 ///
 /// Example plan file:
 ///   title = "Bump the version"
@@ -84,12 +87,21 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
         description: pf.description.clone(),
     };
     let rules = s.rules()?;
-    let plan = compile::compile(&s.ws, &pf, plan_dir.as_deref(), meta, rules, &s.blobs).map_err(
-        |mut e| {
+    let plan = match compile::compile(&s.ws, &pf, plan_dir.as_deref(), meta, rules, &s.blobs) {
+        Err(e) if e.message == compile::CHANGES_NOTHING => {
+            return nothing_to_plan(
+                ctx,
+                &format!(
+                    "plan file {name} changes nothing: every action leaves the workspace as it is"
+                ),
+            );
+        }
+        Err(mut e) => {
             e.message = format!("plan file {name}: {}", e.message);
-            e
-        },
-    )?;
+            return Err(e);
+        }
+        Ok(plan) => plan,
+    };
     // The same plan file compiled twice within one second against the same workspace is
     // the same plan (same bytes, same id): report the stored one instead of failing.
     let existing = plan.id();
@@ -97,7 +109,7 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
         && matches!(row.status.as_str(), "pending" | "approved")
     {
         ui::say(&format!(
-            "An identical plan {} is already stored ({}).",
+            "An identical plan {} is already stored ({}); nothing new was planned.",
             &existing[..12],
             row.status
         ));
@@ -132,7 +144,15 @@ fn plan_patch(
         author: s.actor.clone(),
         description: None,
     };
-    let plan = compile::compile_ops(&s.ws, ops, meta, s.rules()?, &s.blobs)?;
+    let plan = match compile::compile_ops(&s.ws, ops, meta, s.rules()?, &s.blobs) {
+        Err(e) if e.message == compile::CHANGES_NOTHING => {
+            return nothing_to_plan(
+                ctx,
+                &format!("patch {name} changes nothing: the workspace already holds its result"),
+            );
+        }
+        other => other?,
+    };
     let id = s.insert_plan(&plan, "patch")?;
     report(ctx, &id, &plan);
     Ok(())
@@ -161,15 +181,42 @@ fn read_bytes(path: &std::path::Path, base: &std::path::Path) -> Result<Vec<u8>>
     Ok(bytes)
 }
 
+/// A no-op is not a failure (exit 0), and no plan is made: stdout stays empty (`plan`
+/// is null in JSON), so `id=$(autonomy plan ...)` is empty, and stderr says why.
+pub fn nothing_to_plan(ctx: &Ctx, why: &str) -> Result<()> {
+    if ctx.json() {
+        ui::json(&serde_json::json!({
+            "format_version": crate::render::FORMAT_VERSION, "plan": null, "nothing_to_plan": why,
+        }));
+    }
+    ui::say(&format!("Nothing to plan: {why}. No plan was made."));
+    Ok(())
+}
+
 /// Print the id (stdout) and a one-line summary (stderr).
 pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
     let mut counts = std::collections::BTreeMap::new();
     for c in &plan.changes {
         *counts.entry(c.verb()).or_insert(0usize) += 1;
     }
-    let mut parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let mut parts: Vec<String> = counts
+        .iter()
+        .map(|(k, v)| {
+            let what = match *k {
+                "create" => "new",
+                "modify" => "modified",
+                "delete" => "deleted",
+                "move" => "moved",
+                "chmod" => "mode changed",
+                "mkdir" => "new folder",
+                "rmdir" => "removed folder",
+                other => other,
+            };
+            format!("{v} {what}")
+        })
+        .collect();
     if !plan.exec.is_empty() {
-        parts.push(format!("{} exec step(s)", plan.exec.len()));
+        parts.push(crate::text::count(plan.exec.len() as u64, "exec step"));
     }
     if ctx.json() {
         ui::json(&serde_json::json!({
@@ -181,10 +228,10 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
         ui::println(&id[..12]);
     }
     ui::say(&format!(
-        "Planned {} {:?}: {} change(s) ({}). Review it with `autonomy preview {}`.",
+        "Planned {} {:?}: {} ({}). Review it with `autonomy preview {}`.",
         &id[..12],
         plan.title,
-        plan.changes.len(),
+        crate::text::count(plan.changes.len() as u64, "change"),
         parts.join(", "),
         &id[..12]
     ));

@@ -82,7 +82,8 @@ pub fn build_doc(
     status: &str,
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> Result<PreviewDoc> {
-    let held = record::recorded(s, plan_id)?;
+    let mut held = record::recorded(s, plan_id)?;
+    held.extend(signed_and_used(s, plan_id)?);
     let standings = record::standings(s, plan, &held)?;
     let signers = s.rules()?.allowed_signers.clone();
     let policy: Vec<&str> = plan
@@ -131,6 +132,30 @@ impl Dest {
             Dest::Stderr => &ui::err_style,
         }
     }
+}
+
+/// The signed approvals a committed run of the plan counted: they are part of what was
+/// held, so the preview of an applied plan shows them instead of "missing".
+fn signed_and_used(s: &Session, plan_id: &str) -> Result<Vec<crate::approval::gate::Held>> {
+    let mut stmt = s.journal.conn.prepare(
+        "SELECT a.id, a.principal, a.method, a.key_fingerprint FROM approvals a
+         JOIN runs r ON r.id = a.consumed_by
+         WHERE a.plan = ?1 AND a.method <> 'terminal' AND a.decision = 'approve' AND r.state = 'committed'
+         ORDER BY a.id",
+    )?;
+    let rows = stmt
+        .query_map([plan_id], |r| {
+            Ok(crate::approval::gate::Held {
+                row: Some(r.get(0)?),
+                principal: r.get(1)?,
+                method: r.get(2)?,
+                key: r.get(3)?,
+                os_uid: None,
+                os_user: None,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 /// Render the preview to the terminal: paged on stdout, or on stderr before a prompt when

@@ -38,10 +38,10 @@ pub fn run(args: RecoverArgs, ctx: &Ctx) -> Result<()> {
     match done {
         None => ui::say("Nothing to recover: no run was interrupted."),
         Some(r) => ui::say(&format!(
-            "Recovered run {} of plan {}: {} path(s) put back as they were before it. Check with `autonomy verify`.",
+            "Recovered run {} of plan {}: {} put back as they were before it. Check with `autonomy verify`.",
             r.run,
             &r.plan[..12],
-            r.restored.len()
+            crate::text::count(r.restored.len() as u64, "path")
         )),
     }
     Ok(())

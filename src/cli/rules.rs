@@ -162,15 +162,15 @@ fn suggest(args: SuggestArgs, ctx: &Ctx) -> Result<()> {
                 ui::println(&id[..12]);
             }
             ui::say(&format!(
-                "Planned {} \"Tighten the rules from history\": {} suggested rule(s) as a change to {RULES_FILE}. Review it with `autonomy preview {}`; it applies only once approved.",
+                "Planned {} \"Tighten the rules from history\": {} as a change to {RULES_FILE}. Review it with `autonomy preview {}`; it applies only once approved.",
                 &id[..12],
-                found.suggestions.len(),
+                crate::text::count(found.suggestions.len() as u64, "suggested rule"),
                 &id[..12]
             ));
         }
         None => ui::say(&format!(
-            "{} suggested rule(s). Nothing was changed; `autonomy rules suggest --plan` makes them a plan to review and approve.",
-            found.suggestions.len()
+            "{}. Nothing was changed; `autonomy rules suggest --plan` makes them a plan to review and approve.",
+            crate::text::count(found.suggestions.len() as u64, "suggested rule")
         )),
     }
     Ok(())

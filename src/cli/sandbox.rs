@@ -21,7 +21,10 @@ use std::time::Duration;
 /// into $AUTONOMY_SPOOL; each file, once complete, becomes a pending plan with the agent
 /// as actor, and its id is printed. Nothing is applied without approval. Its output
 /// passes through (stdout and stderr both on stdout; escape sequences shown, not obeyed,
-/// when stdout is a terminal); its exit status is returned.
+/// when stdout is a terminal); its exit status is returned, and also printed, journaled
+/// and in `--format json` as `agent_exit` (an agent's own 3 is not autonomy's "not
+/// approved": compare with `agent_exit`). A refusal before the agent starts exits with
+/// autonomy's code for it.
 ///
 /// The agent runs confined, never otherwise: in private namespaces where the whole file
 /// system is read-only except the spool, a private TMPDIR and each --allow-write PATH;
@@ -146,26 +149,38 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         let spool = spool.clone();
         let dir = ctx.dir.clone();
         let agent = agent.clone();
-        std::thread::spawn(move || -> Result<()> {
+        let json = ctx.json();
+        std::thread::spawn(move || -> Result<Vec<String>> {
             let mut s = Session::open(&dir)?;
             s.actor = agent;
             let mut seen = Seen::new();
             let mut replies = Replies::default();
+            let mut planned = Vec::new();
             while !done.load(Ordering::Relaxed) {
                 plan_ready(
                     &mut s,
                     &spool,
                     &mut seen,
                     Duration::from_millis(300),
+                    json,
+                    &mut planned,
                     &mut replies,
                 );
                 replies.refresh(&s, &spool, false);
                 std::thread::sleep(Duration::from_millis(200));
             }
             // One more scan after the agent exits: everything it wrote counts.
-            plan_ready(&mut s, &spool, &mut seen, Duration::ZERO, &mut replies);
+            plan_ready(
+                &mut s,
+                &spool,
+                &mut seen,
+                Duration::ZERO,
+                json,
+                &mut planned,
+                &mut replies,
+            );
             replies.refresh(&s, &spool, true);
-            Ok(())
+            Ok(planned)
         })
     };
     // On a terminal the agent's escape sequences are shown, not obeyed: they could
@@ -185,9 +200,9 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         .map_err(|_| Error::failed("the spool watcher stopped unexpectedly"))
         .and_then(|w| w);
     // Every started sandbox ends in the journal, also when the agent could not be started.
-    let outcome = match outcome
+    let (outcome, planned) = match outcome
         .map_err(|e| Error::failed(format!("running the agent: {e}")))
-        .and_then(|o| watched.map(|()| o))
+        .and_then(|o| watched.map(|planned| (o, planned)))
     {
         Ok(o) => o,
         Err(e) => {
@@ -202,8 +217,8 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
     let changes = metadata_changes(&meta_before, &metadata_snapshot(&s.ws.root));
     if !changes.is_empty() {
         ui::say(&format!(
-            "warning: the agent changed file metadata Landlock cannot stop ({} path(s)):",
-            changes.len()
+            "warning: the agent changed file metadata Landlock cannot stop ({}):",
+            crate::text::count(changes.len() as u64, "path")
         ));
         for c in changes.iter().take(50) {
             ui::say(&format!("  {c}"));
@@ -219,21 +234,37 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         None,
         serde_json::json!({ "agent": agent, "exit": code, "metadata_changes": changes, "duration_ms": outcome.wall.as_millis() as u64 }),
     )?;
+    let how = match outcome.status {
+        ExitKind::Exited(c) => format!("exited with status {c}"),
+        ExitKind::Signaled(sig) => format!("was killed by signal {sig}"),
+        ExitKind::TimedOut => "timed out".to_string(),
+    };
+    if ctx.json() {
+        ui::json(&serde_json::json!({
+            "format_version": crate::render::FORMAT_VERSION, "agent": agent,
+            "agent_exit": code, "plans": planned, "metadata_changes": changes,
+        }));
+    }
     ui::say(&format!(
-        "{agent} exited with status {code}. Nothing was applied; review with `autonomy status`."
+        "{agent} {how}; {} proposed. Nothing was applied; review with `autonomy status`.",
+        crate::text::count(planned.len() as u64, "plan")
     ));
+    // The agent's exit status is returned, as the contract says (DESIGN.md, `sandbox`).
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
-/// Plan every complete spool file; report each id or refusal. Each proposal gets a reply
-/// file next to it (`NAME.decision`): its plan id and decision, or why it was refused. A
-/// refused proposal is journaled (`sandbox.proposal_refused`) and kept under
-/// `.autonomy/spool-rejects/`.
+/// Plan every complete spool file; report each id (stdout, except in JSON mode, where the
+/// final document lists them) or refusal (an `error:` line on stderr, as every error).
+/// Each proposal gets a reply file next to it (`NAME.decision`): its plan id and decision,
+/// or why it was refused. A refused proposal is journaled (`sandbox.proposal_refused`) and
+/// kept under `.autonomy/spool-rejects/`.
 fn plan_ready(
     s: &mut Session,
     spool: &Path,
     seen: &mut Seen,
     settle: Duration,
+    json: bool,
+    planned: &mut Vec<String>,
     replies: &mut Replies,
 ) {
     for (path, stamp) in ready_files(spool, seen, settle) {
@@ -244,22 +275,31 @@ fn plan_ready(
             .unwrap_or_default();
         // One bounded, no-follow reader for everything the agent wrote.
         let bytes = read_untrusted(&path, MAX_SPOOL_FILE);
-        let planned = bytes
+        let proposal = bytes
             .as_ref()
             .map_err(|e| Error::failed(e.message.clone()))
             .and_then(|b| plan_one(s, &path, b.clone()));
-        match planned {
+        match proposal {
             Ok((id, title)) => {
-                ui::println(&id[..12]);
+                if !json {
+                    ui::println(&id[..12]);
+                }
                 ui::say(&format!(
-                    "autonomy: {name} -> pending plan {} {title:?} (by {})",
+                    "{name}: pending plan {} {title:?} (by {})",
                     &id[..12],
                     s.actor
                 ));
+                planned.push(id.clone());
                 replies.planned(s, spool, &name, &id);
             }
             Err(e) => {
-                ui::say(&format!("autonomy: {name} refused: {}", e.message));
+                ui::error(
+                    &Error::new(e.kind, format!("spool file {name} refused: {}", e.message)).hint(
+                        e.hint.clone().unwrap_or_else(|| {
+                            "the agent may write a corrected file under a new name".into()
+                        }),
+                    ),
+                );
                 let bytes = bytes.unwrap_or_default();
                 let kept = crate::sandbox::keep_reject(&s.ws.state_path(), &name, &bytes);
                 let (kept, keep_error) = match kept {
@@ -275,7 +315,7 @@ fn plan_ready(
                         "sha256": crate::hash::sha256_hex(&bytes), "kept": kept, "keep_error": keep_error,
                     }),
                 ) {
-                    ui::say(&format!("autonomy: journaling the refusal of {name}: {}", j.message));
+                    ui::error(&Error::failed(format!("journaling the refusal of {name}: {}", j.message)));
                 }
                 replies.refused(spool, &name, &e.message);
             }

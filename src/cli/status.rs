@@ -2,19 +2,27 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
-use crate::render::status::{InterruptedDoc, RulesDoc, StatusDoc, StatusPlan, render_text};
-use crate::session::{PlanRow, Session};
+use crate::render::status::{
+    DeclinedRow, InterruptedDoc, RulesDoc, StatusDoc, StatusPlan, render_text, rules_summary,
+};
+use crate::session::{PlanRow, Session, row_to_plan};
 
-/// Show pending, approved and applied plans, and what needs attention
+/// Show the plans by status, the rules in force, and what needs attention
 ///
-/// Lists the plans by status (id and title each), the lock holder if any, an interrupted run
-/// if any, and whether the rules file (autonomy.toml) parses. An approved plan is marked
-/// "approved and ready to apply" when the approvals held meet every rule, else "approved,
-/// still needs …" with what is missing. A pending or approved plan whose files changed since
-/// it was made is marked STALE: it can no longer be approved or applied.
+/// Lists the plans by status, each with its id, creation time, title and author: pending
+/// (waiting for a decision), declined (a person said no; they can still approve later, or
+/// reject), approved (ready to apply), applied (can be rolled back) and rolled back (a
+/// rejected plan is final and not listed). Then the lock holder if any, an interrupted run
+/// if any, and the rules in force (autonomy.toml, or the defaults) in a few words, or why
+/// the rules file does not parse.
+/// An approved plan is marked "approved and ready to apply" when the approvals held meet
+/// every rule, else "approved, still needs …" with what is missing. A pending or approved
+/// plan whose files changed since it was made is marked STALE: it can no longer be approved
+/// or applied.
 ///
 /// Examples:
 ///   autonomy status
+///   autonomy status -n 5
 ///   autonomy status --format json | jq -r '.pending[].id'
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
@@ -41,8 +49,11 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
             .display()
             .to_string(),
         pending: annotate(&s, s.plans_with_status(&["pending"], args.limit)?),
+        waiting: annotate(&s, waiting(&s, args.limit)?),
+        declined: declined(&s, args.limit)?,
         approved: annotate(&s, s.plans_with_status(&["approved"], args.limit)?),
         applied: annotate(&s, s.plans_with_status(&["applied"], args.limit)?),
+        rolled_back: s.plans_with_status(&["rolled_back"], args.limit)?,
         lock_holder: holder,
         interrupted_run: interrupted.map(|(run, plan)| InterruptedDoc { run, plan }),
         rules: RulesDoc {
@@ -50,6 +61,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
             ok: s.rules.is_ok(),
             error: s.rules.as_ref().err().map(|e| e.message.clone()),
             digest: s.journal.rules_digest.clone(),
+            summary: s.rules.as_ref().map(rules_summary).unwrap_or_default(),
         },
     };
     if ctx.json() {
@@ -102,4 +114,39 @@ fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
             p
         })
         .collect()
+}
+
+/// Pending plans no one has declined (no decision yet, or the latest is not a decline),
+/// newest first.
+fn waiting(s: &Session, limit: usize) -> Result<Vec<crate::session::PlanRow>> {
+    let mut stmt = s.journal.conn.prepare(
+        "SELECT p.id, p.status, p.title, p.author, p.created, p.reverses FROM plans p
+         WHERE p.status = 'pending' AND COALESCE(
+             (SELECT decision FROM approvals WHERE plan = p.id ORDER BY id DESC LIMIT 1), '') <> 'decline'
+         ORDER BY p.seq DESC LIMIT ?1",
+    )?;
+    let rows = stmt
+        .query_map([limit as i64], row_to_plan)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Pending plans whose latest decision is a decline, newest first.
+fn declined(s: &Session, limit: usize) -> Result<Vec<DeclinedRow>> {
+    let mut stmt = s.journal.conn.prepare(
+        "SELECT p.id, p.status, p.title, p.author, p.created, p.reverses, a.principal, a.reason
+         FROM plans p JOIN approvals a ON a.id = (SELECT MAX(id) FROM approvals WHERE plan = p.id)
+         WHERE p.status = 'pending' AND a.decision = 'decline'
+         ORDER BY p.seq DESC LIMIT ?1",
+    )?;
+    let rows = stmt
+        .query_map([limit as i64], |r| {
+            Ok(DeclinedRow {
+                plan: row_to_plan(r)?,
+                declined_by: r.get(6)?,
+                reason: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }

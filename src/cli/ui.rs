@@ -33,7 +33,7 @@ pub fn println(text: &str) {
 
 /// Print one JSON document on stdout.
 pub fn json(value: &impl serde::Serialize) {
-    match serde_json::to_string_pretty(value) {
+    match crate::render::json_document(value, true) {
         Ok(s) => println(&s),
         Err(e) => eprintln!("error: encoding JSON: {e}"),
     }

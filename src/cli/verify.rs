@@ -62,8 +62,8 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
         return Err(Error::new(
             Kind::Integrity,
             format!(
-                "verify found {} problem(s):\n{}",
-                report.problems.len(),
+                "verify found {}:\n{}",
+                crate::text::count(report.problems.len() as u64, "problem"),
                 list.join("\n")
             ),
         )

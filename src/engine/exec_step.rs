@@ -283,9 +283,9 @@ pub fn run_step(
         confinement_required: false,
         isolation,
     };
-    let shown = step.run.join(" ");
+    let shown = shell_words::join(&step.run);
     let outcome =
-        crate::exec::run(&spec, sink).map_err(|e| Error::failed(format!("exec {shown:?}: {e}")))?;
+        crate::exec::run(&spec, sink).map_err(|e| Error::failed(format!("exec `{shown}`: {e}")))?;
     let output_blob = if outcome.kept_output.is_empty() {
         None
     } else {
@@ -338,7 +338,7 @@ pub fn run_step(
         }
     }
     if let Some(why) = status_err {
-        return Err(Error::failed(format!("exec {shown:?} failed ({why})")));
+        return Err(Error::failed(format!("exec `{shown}` failed ({why})")));
     }
     if !undeclared.is_empty() {
         let list: Vec<String> = undeclared
@@ -347,7 +347,7 @@ pub fn run_step(
             .map(|p| format!("  {p}"))
             .collect();
         return Err(Error::failed(format!(
-            "exec {shown:?} changed paths outside its declared `touches`:\n{}",
+            "exec `{shown}` changed paths outside its declared `touches`:\n{}",
             list.join("\n")
         ))
         .hint(
@@ -374,7 +374,7 @@ pub fn run_step(
         if a != b {
             if let Some(rule) = rules.rules.iter().find(|r| r.deny && r.matches(p)) {
                 return Err(Error::failed(format!(
-                    "exec {shown:?} changed {p}, which rule {:?} denies",
+                    "exec `{shown}` changed {p}, which rule {:?} denies",
                     rule.name
                 )));
             }
@@ -605,9 +605,9 @@ pub fn run_verify(
         confinement_required: false,
         isolation: isolation(ws, &scan_before),
     };
-    let shown = v.run.join(" ");
+    let shown = shell_words::join(&v.run);
     let outcome = crate::exec::run(&spec, sink)
-        .map_err(|e| Error::failed(format!("verify command {shown:?}: {e}")))?;
+        .map_err(|e| Error::failed(format!("verify command `{shown}`: {e}")))?;
     let output_blob = if outcome.kept_output.is_empty() {
         None
     } else {
@@ -672,7 +672,7 @@ pub fn run_verify(
     }
     if outcome.status != ExitKind::Exited(0) {
         return Err(Error::failed(format!(
-            "the verify command {shown:?} failed ({}); the workspace is not left in a state its own checks reject",
+            "the verify command `{shown}` failed ({}); the workspace is not left in a state its own checks reject",
             crate::capture::describe(outcome.status)
         ))
         .hint("see its output above (also kept in the journal); fix the plan and apply again"));
@@ -681,7 +681,7 @@ pub fn run_verify(
         let rel = RelPath::parse(&c.path)?;
         if ws.state(&rel)? != c.after {
             return Err(Error::failed(format!(
-                "the verify command {shown:?} changed {}, which the run wrote",
+                "the verify command `{shown}` changed {}, which the run wrote",
                 c.path
             )));
         }

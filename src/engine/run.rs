@@ -101,8 +101,8 @@ pub fn drift(ws: &Workspace, plan: &Plan) -> Result<Vec<(String, State)>> {
 pub fn drift_error(plan_short: &str, drifted: &[(String, State)]) -> Error {
     let list: Vec<String> = drifted.iter().map(|(p, _)| format!("  {p}")).collect();
     Error::stale(format!(
-        "plan {plan_short} no longer matches the workspace; {} path(s) changed since it was planned:\n{}",
-        drifted.len(),
+        "plan {plan_short} no longer matches the workspace; {} changed since it was planned:\n{}",
+        crate::text::count(drifted.len() as u64, "path"),
         list.join("\n")
     ))
     .hint("nothing was changed; make a new plan against the current files")
@@ -262,7 +262,7 @@ pub fn execute(
                     format!(
                         "{}\nthen putting back what `{}` touched failed too: {}",
                         err.message,
-                        plan.exec[*k].run.join(" "),
+                        shell_words::join(&plan.exec[*k].run),
                         e.message
                     ),
                 )

@@ -333,7 +333,8 @@ fn stage_content_file(
     if size > max {
         staging.discard(&hash);
         return Err(Error::failed(format!(
-            "content_file {raw} is larger than the limit max_file_bytes ({max} bytes)"
+            "content_file {raw} is larger than the limit max_file_bytes ({})",
+            crate::text::size(max)
         )));
     }
     Ok(hash)
@@ -710,15 +711,16 @@ impl<'a> Overlay<'a> {
                     })?;
                     if len > rules.limits.max_file_bytes {
                         return Err(Error::failed(format!(
-                            "{path} would be {len} bytes, over the limit max_file_bytes ({} bytes) in autonomy.toml",
-                            rules.limits.max_file_bytes
+                            "{path} would be {}, over the limit max_file_bytes ({}) in autonomy.toml",
+                            crate::text::size(len),
+                            crate::text::size(rules.limits.max_file_bytes)
                         )));
                     }
                     plan_bytes += len;
                     if plan_bytes > rules.limits.max_plan_bytes {
                         return Err(Error::failed(format!(
-                            "the plan's new content exceeds max_plan_bytes ({} bytes) in autonomy.toml",
-                            rules.limits.max_plan_bytes
+                            "the plan's new content exceeds max_plan_bytes ({}) in autonomy.toml",
+                            crate::text::size(rules.limits.max_plan_bytes)
                         ))
                         .hint("split the work into smaller plans"));
                     }
@@ -737,9 +739,7 @@ impl<'a> Overlay<'a> {
             });
         }
         if changes.is_empty() && !allow_empty {
-            return Err(Error::failed(
-                "the plan changes nothing: every action leaves the workspace as it is",
-            ));
+            return Err(Error::failed(CHANGES_NOTHING));
         }
         if changes.len() as u64 > rules.limits.max_changes {
             return Err(Error::failed(format!(
@@ -864,6 +864,11 @@ fn exec_step(a: &Action, rules: &Rules, root: &Path) -> Result<ExecStep> {
         touches,
     })
 }
+
+/// The error a plan that changes nothing fails with; `autonomy plan` reports it as a no-op
+/// (exit 0, no id), not as a failure.
+pub const CHANGES_NOTHING: &str =
+    "the plan changes nothing: every action leaves the workspace as it is";
 
 /// Compile a plan file end to end.
 pub fn compile(

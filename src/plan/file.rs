@@ -259,6 +259,55 @@ pub fn check_meta(title: &str, author: &str, description: Option<&str>) -> Resul
 
 pub const KINDS: &[&str] = &["write", "edit", "delete", "move", "mkdir", "chmod", "exec"];
 
+/// The header keys of a plan file.
+pub const HEADER_KEYS: &[&str] = &["title", "author", "description", "action"];
+/// The keys every action takes, whatever its kind.
+pub const COMMON_KEYS: &[&str] = &["kind", "id", "after"];
+/// The keys each kind takes besides the common ones.
+pub const KIND_KEYS: &[(&str, &[&str])] = &[
+    (
+        "write",
+        &[
+            "path",
+            "content",
+            "content_base64",
+            "content_file",
+            "mode",
+            "executable",
+        ],
+    ),
+    ("edit", &["path", "find", "replace", "count"]),
+    ("delete", &["path"]),
+    ("move", &["from", "to"]),
+    ("mkdir", &["path"]),
+    ("chmod", &["path", "mode", "executable"]),
+    ("exec", &["run", "touches", "timeout", "cwd", "env"]),
+];
+
+/// Where every error about a plan file sends the reader: the format's own page.
+pub const FORMAT_HINT: &str =
+    "see the plan file format: `autonomy help plan-file` (or `man 5 autonomy-plan`)";
+
+fn kind_keys(kind: &str) -> Option<&'static [&'static str]> {
+    KIND_KEYS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, keys)| *keys)
+}
+
+/// Every key an action may have, of any kind.
+fn action_keys() -> Vec<&'static str> {
+    let mut all: Vec<&str> = COMMON_KEYS.to_vec();
+    for (_, keys) in KIND_KEYS {
+        for k in *keys {
+            if !all.contains(k) {
+                all.push(k);
+            }
+        }
+    }
+    all
+}
+
 impl Action {
     /// A name for this action in error messages: `action 3 (write VERSION)`.
     pub fn label(&self, index: usize) -> String {
@@ -310,38 +359,25 @@ impl Action {
             ("cwd", self.cwd.is_some()),
             ("env", self.env.is_some()),
         ];
-        let allowed: &[&str] = match self.kind.as_str() {
-            "write" => &[
-                "path",
-                "content",
-                "content_base64",
-                "content_file",
-                "mode",
-                "executable",
-            ],
-            "edit" => &["path", "find", "replace", "count"],
-            "delete" => &["path"],
-            "move" => &["from", "to"],
-            "mkdir" => &["path"],
-            "chmod" => &["path", "mode", "executable"],
-            "exec" => &["run", "touches", "timeout", "cwd", "env"],
-            other => {
-                return Err(Error::failed(format!(
-                    "action {}: unknown kind {}; expected one of {}",
-                    index + 1,
-                    crate::error::clip_lines(&format!("{other:?}"), 80),
-                    KINDS.join(", ")
-                )));
-            }
+        let Some(allowed) = kind_keys(&self.kind) else {
+            return Err(Error::failed(format!(
+                "action {}: unknown kind {}; expected one of {}",
+                index + 1,
+                crate::error::clip_lines(&format!("{:?}", self.kind), 80),
+                KINDS.join(", ")
+            ))
+            .hint(FORMAT_HINT));
         };
         for (key, set) in present {
             if set && !allowed.contains(&key) {
                 return Err(Error::failed(format!(
-                    "{}: `{key}` is not a key of a {} action (it takes {})",
+                    "{}: `{key}` is not a key of a {} action (it takes {}, and {})",
                     self.label(index),
                     self.kind,
-                    allowed.join(", ")
-                )));
+                    allowed.join(", "),
+                    COMMON_KEYS.join(", ")
+                ))
+                .hint(FORMAT_HINT));
             }
         }
         Ok(())
@@ -349,12 +385,21 @@ impl Action {
 }
 
 pub fn parse(text: &str, name: &str) -> Result<PlanFile> {
+    // Keys first, in the order they appear: serde reports unknown keys in its map's order
+    // (alphabetical) and cuts the list of valid ones short.
+    if let Some(bad) = first_bad_key(text) {
+        return Err(Error::failed(format!(
+            "plan file {name}, line {}: {}",
+            bad.line, bad.message
+        ))
+        .hint(FORMAT_HINT));
+    }
     let bad = |e: toml::de::Error| {
         Error::failed(format!(
             "plan file {name} is not a valid plan: {}",
             describe(&e, text)
         ))
-        .hint("see the plan file format in README.md (title, then [[action]] tables)")
+        .hint(FORMAT_HINT)
     };
     // Parsed into a document that borrows from `text`, then deserialized without handing
     // the deserializer the input: its errors would otherwise copy the whole file (and
@@ -392,6 +437,104 @@ fn describe(e: &toml::de::Error, text: &str) -> String {
     )
 }
 
+/// A key that does not belong where it is, and where it is.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadKey {
+    pub line: usize,
+    pub message: String,
+}
+
+/// The first key (by position in the file) that the plan file format does not allow
+/// where it stands: an unknown header key, a key no action takes, or a key the action's
+/// kind does not take. `None` when every key is in its place, or when the text is not
+/// TOML at all (the parser then says why).
+pub fn first_bad_key(text: &str) -> Option<BadKey> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let clip = |s: &str| {
+        crate::error::clip_lines(
+            &s.chars().flat_map(char::escape_debug).collect::<String>(),
+            80,
+        )
+    };
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for (key, value) in doc.get_ref().iter() {
+        let k: &str = key.get_ref();
+        if !HEADER_KEYS.contains(&k) {
+            found.push((
+                key.span().start,
+                format!(
+                    "unknown key `{}` in the header; a plan file takes {}, then [[action]] tables",
+                    clip(k),
+                    HEADER_KEYS[..3].join(", ")
+                ),
+            ));
+            continue;
+        }
+        if k != "action" {
+            continue;
+        }
+        let Some(actions) = value.get_ref().as_array() else {
+            continue;
+        };
+        let all = action_keys();
+        for (i, item) in actions.iter().enumerate() {
+            let Some(table) = item.get_ref().as_table() else {
+                continue;
+            };
+            let text_of = |name: &str| match table.get(name).map(|v| v.get_ref()) {
+                Some(DeValue::String(s)) => Some(s.to_string()),
+                _ => None,
+            };
+            let kind = text_of("kind");
+            let target = text_of("path")
+                .or_else(|| text_of("from"))
+                .unwrap_or_default();
+            let label = match &kind {
+                Some(kind) => format!("action {} ({} {})", i + 1, clip(kind), clip(&target))
+                    .replace(" )", ")"),
+                None => format!("action {}", i + 1),
+            };
+            let allowed = kind.as_deref().and_then(kind_keys);
+            for (key, _) in table.iter() {
+                let k: &str = key.get_ref();
+                let message = if !all.contains(&k) {
+                    match (&kind, allowed) {
+                        (Some(kind), Some(keys)) => format!(
+                            "{label}: unknown key `{}`; a {kind} action takes {}, and {}",
+                            clip(k),
+                            keys.join(", "),
+                            COMMON_KEYS.join(", ")
+                        ),
+                        _ => format!(
+                            "{label}: unknown key `{}`; an action takes {}",
+                            clip(k),
+                            all.join(", ")
+                        ),
+                    }
+                } else if let (Some(kind), Some(keys)) = (&kind, allowed)
+                    && !keys.contains(&k)
+                    && !COMMON_KEYS.contains(&k)
+                {
+                    format!(
+                        "{label}: `{k}` is not a key of a {kind} action; it takes {}, and {}",
+                        keys.join(", "),
+                        COMMON_KEYS.join(", ")
+                    )
+                } else {
+                    continue;
+                };
+                found.push((key.span().start, message));
+            }
+        }
+    }
+    let (offset, message) = found.into_iter().min_by_key(|(at, _)| *at)?;
+    let line = text
+        .get(..offset)
+        .map_or(1, |t| t.matches('\n').count() + 1);
+    Some(BadKey { line, message })
+}
+
 /// Parse `0755`, `755` or `0o755` into permission bits.
 pub fn parse_mode(raw: &str) -> Option<u32> {
     let digits = raw.trim_start_matches("0o");
@@ -399,4 +542,46 @@ pub fn parse_mode(raw: &str) -> Option<u32> {
         return None;
     }
     u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_bad_key_in_the_file_is_reported() {
+        let text = "title = \"x\"\n[[action]]\nkind = \"write\"\npaht = \"a\"\ncontnt = \"b\"\n";
+        let bad = first_bad_key(text).expect("a bad key");
+        assert_eq!(bad.line, 4);
+        assert!(bad.message.contains("`paht`"), "{}", bad.message);
+        assert!(
+            bad.message.contains("content_file, mode, executable"),
+            "{}",
+            bad.message
+        );
+        let text = "title = \"x\"\ntitel = \"y\"\nautor = \"z\"\n";
+        assert!(
+            first_bad_key(text)
+                .expect("bad")
+                .message
+                .contains("`titel`")
+        );
+    }
+
+    #[test]
+    fn a_key_of_another_kind_is_named_with_the_keys_this_kind_takes() {
+        let text = "title = \"x\"\n[[action]]\nkind = \"delete\"\npath = \"a\"\nfind = \"b\"\n";
+        let bad = first_bad_key(text).expect("a bad key");
+        assert_eq!(bad.line, 5);
+        assert_eq!(
+            bad.message,
+            "action 1 (delete a): `find` is not a key of a delete action; it takes path, and kind, id, after"
+        );
+        assert!(
+            first_bad_key(
+                "title = \"x\"\n[[action]]\nkind = \"write\"\npath = \"a\"\ncontent = \"b\"\n"
+            )
+            .is_none()
+        );
+    }
 }

@@ -92,20 +92,9 @@ fn range(start: usize, len: usize) -> String {
     }
 }
 
-/// Human size: 1.2 KiB.
+/// Human size: 1.2 KiB (one format everywhere: [`crate::text::size`]).
 pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    crate::text::size(n)
 }
 
 /// Text safe to put on a terminal: control characters other than tab and newline (escape

@@ -12,3 +12,36 @@ pub mod termsafe;
 
 /// The version of every JSON document we print; additive changes keep it.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// One JSON document as every command prints it: `format_version` first, then every key in
+/// alphabetical order at every depth. One order for every command, so that documents diff
+/// cleanly and read alike (docs/json.md).
+pub fn json_document(value: &impl serde::Serialize, pretty: bool) -> serde_json::Result<String> {
+    let v = serde_json::to_value(value)?;
+    if pretty {
+        serde_json::to_string_pretty(&VersionFirst(&v))
+    } else {
+        serde_json::to_string(&VersionFirst(&v))
+    }
+}
+
+/// A value whose top-level `format_version` is written first; everything else keeps
+/// serde_json's map order, which is alphabetical.
+pub struct VersionFirst<'a>(pub &'a serde_json::Value);
+
+impl serde::Serialize for VersionFirst<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let serde_json::Value::Object(map) = self.0 else {
+            return self.0.serialize(ser);
+        };
+        let mut out = ser.serialize_map(Some(map.len()))?;
+        if let Some(v) = map.get("format_version") {
+            out.serialize_entry("format_version", v)?;
+        }
+        for (k, v) in map.iter().filter(|(k, _)| *k != "format_version") {
+            out.serialize_entry(k, v)?;
+        }
+        out.end()
+    }
+}

@@ -1,5 +1,7 @@
 //! The pager for long output on a terminal: `AUTONOMY_PAGER`, else `PAGER`, else
-//! `less -FRX`; never used when stdout is not a terminal. A closed pipe on stdout
+//! `less -FRX`; never used when stdout is not a terminal. As git does, `LESS=FRX` and
+//! `LV=-c` are set for the pager when unset, so that `PAGER=less` shows colours instead of
+//! raw escapes and short output does not clear the screen. A closed pipe on stdout
 //! (`autonomy log | head`) ends the program quietly, as `cli::ui::print` does.
 
 use std::io::{self, IsTerminal, Write};
@@ -15,7 +17,7 @@ pub fn page(text: &str) -> io::Result<()> {
         let words = shell_words::split(&pager).unwrap_or_default();
         if let Some((prog, args)) = words.split_first()
             && !(prog == "cat" && args.is_empty())
-            && let Ok(mut child) = Command::new(prog).args(args).stdin(Stdio::piped()).spawn()
+            && let Ok(mut child) = pager_command(prog, args).spawn()
         {
             if let Some(mut stdin) = child.stdin.take() {
                 // The user quitting the pager early closes the pipe: not an error.
@@ -30,4 +32,17 @@ pub fn page(text: &str) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
         other => other,
     }
+}
+
+/// The pager's command, with git's defaults for `less` and `lv` where the user set none.
+fn pager_command(prog: &str, args: &[String]) -> Command {
+    let mut c = Command::new(prog);
+    c.args(args).stdin(Stdio::piped());
+    if std::env::var_os("LESS").is_none() {
+        c.env("LESS", "FRX");
+    }
+    if std::env::var_os("LV").is_none() {
+        c.env("LV", "-c");
+    }
+    c
 }

@@ -297,7 +297,11 @@ pub fn render_text(
         .requirements
         .iter()
         .map(|r| {
-            let what = if r.signed { "signed " } else { "" };
+            let what = if r.signed {
+                "signed approval"
+            } else {
+                "approval"
+            };
             let scope = if r.paths.is_empty() {
                 String::new()
             } else {
@@ -305,8 +309,10 @@ pub fn render_text(
             };
             let mark = if r.held >= r.needed { "ok" } else { "missing" };
             format!(
-                "{}: {}/{} {what}approval(s){scope} [{mark}]",
-                r.name, r.held, r.needed
+                "{}: {} of {}{scope} [{mark}]",
+                r.name,
+                r.held,
+                crate::text::count(r.needed, what)
             )
         })
         .collect();
@@ -390,11 +396,7 @@ pub fn render_text(
             };
             let _ = writeln!(out, " {:<width$} | {}", c.path, detail);
         }
-        let _ = writeln!(
-            out,
-            " {} file(s) changed, {} insertion(s)(+), {} deletion(s)(-)",
-            doc.stat.files, doc.stat.added_lines, doc.stat.removed_lines
-        );
+        let _ = writeln!(out, " {}", stat_line(&doc.stat));
         return out;
     }
     for c in &doc.changes {
@@ -459,11 +461,7 @@ pub fn render_text(
         let _ = writeln!(out);
     }
     render_exec(&mut out, doc, styled);
-    let _ = writeln!(
-        out,
-        "{} file(s) changed, {} insertion(s)(+), {} deletion(s)(-)",
-        doc.stat.files, doc.stat.added_lines, doc.stat.removed_lines
-    );
+    let _ = writeln!(out, "{}", stat_line(&doc.stat));
     out
 }
 
@@ -662,4 +660,15 @@ fn short_list(paths: &[String]) -> String {
     } else {
         format!("{}, … ({} paths)", paths[..3].join(", "), paths.len())
     }
+}
+
+/// git's diffstat summary: "1 file changed, 2 insertions(+), 1 deletion(-)".
+fn stat_line(s: &StatDoc) -> String {
+    use crate::text::count;
+    format!(
+        "{} changed, {}(+), {}(-)",
+        count(s.files as u64, "file"),
+        count(s.added_lines as u64, "insertion"),
+        count(s.removed_lines as u64, "deletion")
+    )
 }

@@ -24,17 +24,17 @@ pub fn render_text(s: &Stats, window: &str) -> String {
     let _ = writeln!(
         out,
         "Approval latency  {}",
-        pct(&s.approval_latency_s, "plan(s)", &seconds)
+        pct(&s.approval_latency_s, "plan", &seconds)
     );
     let _ = writeln!(
         out,
         "Apply duration    {}",
-        pct(&s.apply_ms, "run(s)", &millis)
+        pct(&s.apply_ms, "run", &millis)
     );
     let _ = writeln!(
         out,
         "Verify duration   {}",
-        pct(&s.verify_ms, "run(s)", &millis)
+        pct(&s.verify_ms, "run", &millis)
     );
     let e = &s.exec;
     if e.steps == 0 {
@@ -42,9 +42,9 @@ pub fn render_text(s: &Stats, window: &str) -> String {
     } else {
         let _ = writeln!(
             out,
-            "Exec steps        {} in {} run(s): CPU {} (user {}, sys {}), peak memory {}",
+            "Exec steps        {} in {}: CPU {} (user {}, sys {}), peak memory {}",
             e.steps,
-            e.runs,
+            crate::text::count(e.runs, "run"),
             millis(e.cpu_ms),
             millis(e.user_ms),
             millis(e.sys_ms),
@@ -92,11 +92,11 @@ pub fn render_text(s: &Stats, window: &str) -> String {
 fn pct(p: &Percentiles, unit: &str, fmt: &dyn Fn(i64) -> String) -> String {
     match (p.p50, p.p95) {
         (Some(a), Some(b)) => format!(
-            "p50 {}, p95 {}, max {} ({} {unit})",
+            "p50 {}, p95 {}, max {} ({})",
             fmt(a),
             fmt(b),
             fmt(p.max.unwrap_or(b)),
-            p.count
+            crate::text::count(p.count, unit)
         ),
         _ => "none recorded".into(),
     }

@@ -39,11 +39,20 @@ pub fn acquire(state_dir: &Path, command: &str, wait: Option<Duration>) -> Resul
                     continue;
                 }
                 let holder = read_holder(&mut file);
+                // After a --wait, repeating "pass --wait" would not help: say how long we
+                // waited and suggest a longer wait instead.
+                let hint = match wait {
+                    Some(w) if !w.is_zero() => format!(
+                        "waited {}s for it; wait for it to finish, or pass a longer --wait",
+                        w.as_secs()
+                    ),
+                    _ => "wait for it to finish, or pass --wait SECS to wait for the lock".into(),
+                };
                 return Err(Error::new(
                     Kind::Busy,
                     format!("the workspace is busy: {holder} holds .autonomy/lock"),
                 )
-                .hint("wait for it to finish, or pass --wait SECS to wait for the lock"));
+                .hint(hint));
             }
             Err(e) => return Err(Error::io("locking .autonomy/lock", e.into())),
         }

@@ -42,7 +42,7 @@ pub fn read_config_file(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     if bytes.len() as u64 > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("larger than {max} bytes"),
+            format!("larger than {}", crate::text::size(max)),
         ));
     }
     Ok(bytes)

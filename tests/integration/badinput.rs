@@ -87,7 +87,7 @@ fn malformed_plan_files() {
     refused(
         &env,
         "title = \"x\"\ntitel = \"typo\"\n",
-        &["unknown field `titel`"],
+        &["unknown key `titel`", "line 2"],
     );
     refused(
         &env,
@@ -95,7 +95,7 @@ fn malformed_plan_files() {
             "write",
             "path = \"a.txt\"\ncontent = \"x\"\ncolour = \"red\"",
         ),
-        &["unknown field `colour`", "line 6"],
+        &["unknown key `colour`", "line 6"],
     );
     refused(
         &env,
@@ -143,11 +143,17 @@ fn malformed_plan_files() {
         &one("write", "path = \"a.txt\"\ncontent_base64 = \"!!!\""),
         &["action 1 (write a.txt)", "base64"],
     );
-    refused(
-        &env,
-        &one("write", "path = \"a.txt\"\ncontent = \"hello hello\\n\""),
-        &["changes nothing"],
-    );
+    // A plan that changes nothing is a no-op, not an error: exit 0, no id, and no plan.
+    let plans = env.plan_ids();
+    let file = env.plan_file(one(
+        "write",
+        "path = \"a.txt\"\ncontent = \"hello hello\\n\"",
+    ));
+    let out = env.run(&["plan", file.to_str().expect("utf8")]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(out.stderr.contains("changes nothing"), "{out:?}");
+    assert_eq!(env.plan_ids(), plans);
 }
 
 #[test]

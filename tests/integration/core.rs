@@ -122,7 +122,7 @@ fn plan_from_a_file_and_from_stdin_prints_a_12_hex_id() {
     );
     assert_eq!(out.stdout, format!("{id1}\n"));
     assert!(
-        out.stderr.contains(id1) && out.stderr.contains("1 modify"),
+        out.stderr.contains(id1) && out.stderr.contains("1 modified"),
         "{out:?}"
     );
 
@@ -220,7 +220,7 @@ content = "hello\n"
     assert!(t.contains("Title:     Second plan"), "{t}");
     assert!(t.contains("Author:    agent:bot"), "{t}");
     assert!(t.contains("Status:    pending"), "{t}");
-    assert!(t.contains("Approvals: default: 0/1"), "{t}");
+    assert!(t.contains("Approvals: default: 0 of 1 approval"), "{t}");
     assert!(t.contains("-two") && t.contains("+TWO"), "{t}");
     assert!(
         t.contains("new file new/file.txt") && t.contains("+hello"),
@@ -513,7 +513,7 @@ content = "changed by plan\n"
             "drifted path {p} not named: {out:?}"
         );
     }
-    assert!(out.stderr.contains("4 path(s)"), "{out:?}");
+    assert!(out.stderr.contains("4 paths changed"), "{out:?}");
     assert!(!out.stderr.contains("fine.txt"), "{out:?}");
     assert_eq!(env.tree(), drifted, "{}", tree_diff(&env.tree(), &drifted));
     assert!(!env.event_kinds().iter().any(|k| k.starts_with("run.")));
@@ -809,7 +809,7 @@ path = "c.txt"
         "{out:?}"
     );
     assert!(!out.stderr.contains("b.txt"), "{out:?}");
-    assert!(out.stderr.contains("2 path(s)"), "{out:?}");
+    assert!(out.stderr.contains("2 paths changed"), "{out:?}");
     assert_eq!(env.tree(), edited);
     assert_eq!(env.plan_ids().len(), plans, "no reverse plan is made");
     let (out, code) = env.tty_no_prompt(&["rollback", &id]);
@@ -848,8 +848,12 @@ content = "two\n"
     let (out, code) = env.tty(&["rollback", &rev], "y");
     assert_eq!(code, 0, "{out}");
     assert_eq!(env.tree(), after, "{}", tree_diff(&env.tree(), &after));
-    // And back once more.
-    let (out, code) = env.tty(&["rollback"], "y");
+    // And back once more, naming it: a bare `rollback` never picks a rollback plan.
+    let rev2 = env.status_json()["applied"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (out, code) = env.tty(&["rollback", &rev2], "y");
     assert_eq!(code, 0, "{out}");
     assert_eq!(env.tree(), before);
     env.verify_ok();

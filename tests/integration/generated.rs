@@ -84,18 +84,34 @@ fn every_man_page_has_exit_status_and_files() {
         .iter()
         .filter(|(k, _)| k.starts_with("man/"))
         .collect();
-    // The main page and one per command.
+    // The main page and one per command (section 1), one per file format (section 5).
     let commands = autonomy::cli::command()
         .get_subcommands()
         .filter(|c| !c.is_hide_set())
         .count();
+    let formats = autonomy::cli::topics::TOPICS.len();
     assert_eq!(
         pages.len(),
-        commands + 1,
+        commands + 1 + formats,
         "{:?}",
         pages.iter().map(|p| p.0).collect::<Vec<_>>()
     );
-    for (name, bytes) in pages {
+    let (commands_pages, format_pages): (Vec<_>, Vec<_>) =
+        pages.into_iter().partition(|(k, _)| k.ends_with(".1"));
+    assert_eq!(format_pages.len(), formats);
+    for (name, bytes) in format_pages {
+        let text = String::from_utf8_lossy(bytes);
+        for needle in [
+            ".TH AUTONOMY\\-",
+            " 5 ",
+            ".SH NAME",
+            ".SH DESCRIPTION",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(text.contains(needle), "{name} lacks {needle:?}");
+        }
+    }
+    for (name, bytes) in commands_pages {
         let text = String::from_utf8_lossy(bytes);
         for needle in [
             ".SH \"EXIT STATUS\"",
@@ -119,7 +135,8 @@ fn every_man_page_has_exit_status_and_files() {
         String::from_utf8_lossy(&std::fs::read(repo().join("man/autonomy.1")).expect("read"))
             .into_owned();
     for needle in [
-        "autonomy\\-rollback(1)",
+        "autonomy\\-rollback\\fR(1)",
+        "autonomy\\-plan\\fR(5)",
         ".SH ENVIRONMENT",
         "AUTONOMY_PAGER",
         "NO_COLOR",

@@ -400,7 +400,13 @@ fn plan_cases() -> Vec<PlanCase> {
         p("move_onto_existing", action("kind = \"move\"\nfrom = \"a.txt\"\nto = \"sub/x.txt\"")),
         p("delete_missing", action("kind = \"delete\"\npath = \"nope.txt\"")),
         p("file_becomes_folder", "title = \"t\"\n[[action]]\nkind = \"delete\"\npath = \"a.txt\"\n[[action]]\nkind = \"mkdir\"\npath = \"a.txt\"\n".into()),
-        p("changes_nothing", write_to("a.txt").replace("pwned\\n", "alpha\\n")),
+        // A plan that changes nothing is a no-op (exit 0, no plan), not an error.
+        PlanCase {
+            name: "changes_nothing",
+            setup: nothing(),
+            plan: text_plan(write_to("a.txt").replace("pwned\\n", "alpha\\n")),
+            codes: &[0],
+        },
         with(
             "fifo_in_workspace",
             Box::new(|env| {

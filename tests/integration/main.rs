@@ -7,6 +7,7 @@ mod completion;
 mod core;
 mod crash;
 mod diskfull;
+mod everyday;
 mod exec;
 mod failpoints;
 mod frontdoors;

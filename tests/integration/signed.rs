@@ -515,8 +515,9 @@ fn sign_with_default_output_and_json() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["plan"], d.id.as_str());
     assert_eq!(doc["approver"], ALICE);
-    // Default output: <plan12>.approval in the current directory (the workspace).
-    let default = format!("{}.approval", &d.id[..12]);
+    // Default output: .autonomy/approvals/<plan12>.approval, never the workspace's tree
+    // (where the next capture would pick it up).
+    let default = format!(".autonomy/approvals/{}.approval", &d.id[..12]);
     assert_eq!(doc["file"], default.as_str());
     let file = d.env.path(&default);
     assert!(file.exists());
@@ -838,7 +839,7 @@ fn refuses_below_threshold() {
         &d.id,
         &[&alice],
         &[
-            "rule \"production config\": needs 2 signed approval(s), has 1",
+            "rule \"production config\": needs 2 signed approvals, has 1",
             "(paths: deploy/app.yml)",
         ],
     );
@@ -899,14 +900,14 @@ fn one_signer_twice_counts_once() {
         &d.env,
         &d.id,
         &[&a1, &a1],
-        &["needs 2 signed approval(s), has 1"],
+        &["needs 2 signed approvals, has 1"],
     );
     // Two files (two approval ids) by the same key and principal.
     assert_below_threshold(
         &d.env,
         &d.id,
         &[&a1, &a2],
-        &["needs 2 signed approval(s), has 1"],
+        &["needs 2 signed approvals, has 1"],
     );
     // Alice with a second key of her own is still one principal.
     let alice2 = ed25519(&d.env, "alice2");
@@ -919,7 +920,7 @@ fn one_signer_twice_counts_once() {
         &d.env,
         &d.id,
         &[&a1, &a3],
-        &["needs 2 signed approval(s), has 1"],
+        &["needs 2 signed approvals, has 1"],
     );
     assert_not_applied(&d.env);
     let b = sign_with(&d.env, &d.id, &d.bob, BOB);
@@ -943,7 +944,7 @@ fn two_principals_sharing_one_key_count_once() {
             &d.env,
             &d.id,
             &[&a, &b],
-            &["needs 2 signed approval(s), has 1"],
+            &["needs 2 signed approvals, has 1"],
         );
     }
     // Bob with his own key makes two.
@@ -974,7 +975,7 @@ fn terminal_approval_counts_for_default_rule_not_signed_rule() {
         &env,
         &id,
         &[&file],
-        &["rule \"default\": needs 2 approval(s), has 1"],
+        &["rule \"default\": needs 2 approvals, has 1"],
     );
     // An approval typed at a (pseudo-)terminal.
     env.approve(&id);
@@ -988,11 +989,11 @@ fn terminal_approval_counts_for_default_rule_not_signed_rule() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     let err = stderr_of(&out);
     assert!(
-        err.contains("rule \"production config\": needs 1 signed approval(s), has 0"),
+        err.contains("rule \"production config\": needs 1 signed approval, has 0"),
         "{err}"
     );
     assert!(
-        err.contains("rule \"default\": needs 2 approval(s), has 1"),
+        err.contains("rule \"default\": needs 2 approvals, has 1"),
         "{err}"
     );
     assert_not_applied(&env);
@@ -1361,7 +1362,7 @@ fn every_event_carries_the_rules_digest_and_changes_are_journaled() {
     // The text log says so too.
     let log = String::from_utf8(env.cmd().arg("log").output().expect("log").stdout).expect("utf8");
     assert!(
-        log.contains(&format!("rules changed ({} -> {})", &d1[..12], &d2[..12])),
+        log.contains(&format!("rules changed: {} -> {}", &d1[..12], &d2[..12])),
         "{log}"
     );
 }
@@ -1425,10 +1426,10 @@ content = "hi\n"
     )
     .expect("utf8");
     for want in [
-        "default: 0/1 approval(s) [missing]",
-        "production config: 0/2 signed approval(s) for deploy/app.yml, infra/prod/main.tf [missing]",
+        "default: 0 of 1 approval [missing]",
+        "production config: 0 of 2 signed approvals for deploy/app.yml, infra/prod/main.tf [missing]",
         // A rule without paths applies to every plan (and lists no paths).
-        "everything: 0/1 approval(s) [missing]",
+        "everything: 0 of 1 approval [missing]",
     ] {
         assert!(text.contains(want), "preview lacks {want:?}:\n{text}");
     }
@@ -1470,10 +1471,10 @@ content = "hi\n"
             .stdout,
     )
     .expect("utf8");
-    assert!(text.contains("default: 1/1 approval(s) [ok]"), "{text}");
-    assert!(text.contains("everything: 1/1 approval(s)"), "{text}");
+    assert!(text.contains("default: 1 of 1 approval [ok]"), "{text}");
+    assert!(text.contains("everything: 1 of 1 approval"), "{text}");
     assert!(
-        text.contains("production config: 0/2 signed approval(s)"),
+        text.contains("production config: 0 of 2 signed approvals"),
         "{text}"
     );
     assert!(

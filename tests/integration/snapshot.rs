@@ -39,12 +39,12 @@ Title:     Raise the timeout and record the version
 Author:    agent:refactor-bot
 Created:   2026-11-23T10:00:00Z
 Status:    pending
-Approvals: default: 0/1 approval(s) [missing]
+Approvals: default: 0 of 1 approval [missing]
 
     The upstream service got slower; 500 ms times out under load.
 
 Risk: low (score 1):
-  - deletes 1 file(s) [deletions +1]
+  - deletes 1 file [deletions +1]
 
 new file VERSION
     new file mode 0644
@@ -68,7 +68,7 @@ deleted notes.txt
 @@ -1 +0,0 @@
 -old
 
-3 file(s) changed, 2 insertion(s)(+), 2 deletion(s)(-)
+3 files changed, 2 insertions(+), 2 deletions(-)
 "#;
     assert_eq!(String::from_utf8_lossy(&out), expected);
 }
