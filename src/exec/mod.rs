@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use confine::{LANDLOCK_ENV_VAR, LandlockStatus, landlock_status};
-pub use runner::{EXIT_DRAIN_GRACE, run};
+pub use runner::{EXIT_DRAIN_GRACE, run, run_cancellable};
 
 /// Filesystem confinement requested for a command.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -36,6 +36,17 @@ const READ_CHUNK: usize = 64 * 1024;
 /// drained: at the latest about `timeout + EXIT_DRAIN_GRACE` after the start.
 /// See the module documentation for the process-group policy.
 pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, ExecError> {
+    run_cancellable(spec, out_sink, &std::sync::atomic::AtomicBool::new(false))
+}
+
+/// [`run`], but once `cancel` is set (by the caller's SIGINT/SIGTERM handling) the
+/// command's whole process group is killed at once (checked at least every 100 ms) and
+/// the outcome reports it killed by SIGKILL; the caller knows why.
+pub fn run_cancellable(
+    spec: &ExecSpec,
+    out_sink: &mut dyn Write,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<ExecOutcome, ExecError> {
     let Some(command) = spec.argv.first() else {
         return Err(ExecError::EmptyArgv);
     };
@@ -98,7 +109,7 @@ pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, Exe
     };
     let deadline = start.checked_add(spec.timeout);
     let (raw_status, usage, timed_out) =
-        supervise(&mut reaper, pipes, pidfd, deadline, &mut capture)?;
+        supervise(&mut reaper, pipes, pidfd, deadline, &mut capture, cancel)?;
     let wall = start.elapsed();
 
     let status = if timed_out {
@@ -129,6 +140,7 @@ fn supervise(
     pidfd: OwnedFd,
     deadline: Option<Instant>,
     capture: &mut Capture<'_>,
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<(i32, libc::rusage, bool), ExecError> {
     let mut pidfd = Some(pidfd);
     let mut exit: Option<(i32, libc::rusage)> = None;
@@ -143,6 +155,13 @@ fn supervise(
             return Ok((done.0, done.1, timed_out));
         }
         let now = Instant::now();
+        if exit.is_none() && cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            reaper.kill_all();
+            exit = Some(reaper.reap()?);
+            pidfd = None;
+            drain_until = Some(now + EXIT_DRAIN_GRACE);
+            continue;
+        }
         let limit = drain_until.or(deadline);
         if let Some(limit) = limit
             && now >= limit
@@ -160,6 +179,12 @@ fn supervise(
                 }
             }
         }
+        // Wake at least every 100 ms while the command runs, to notice `cancel`.
+        let tick = (exit.is_none()).then(|| now + Duration::from_millis(100));
+        let limit = match (limit, tick) {
+            (Some(l), Some(t)) => Some(l.min(t)),
+            (l, t) => l.or(t),
+        };
         let timeout = match limit {
             Some(limit) => Some(Timespec::try_from(limit - now).map_err(|_| ExecError::Io {
                 context: "converting the poll timeout",

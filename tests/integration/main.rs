@@ -15,6 +15,7 @@ mod generated;
 mod hashcache;
 mod help;
 mod hostile;
+mod hostile_engine;
 mod immutable;
 mod killrollback;
 mod output;
