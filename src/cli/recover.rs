@@ -56,10 +56,11 @@ pub fn run(args: RecoverArgs, ctx: &Ctx) -> Result<()> {
                 &r.plan[..12],
                 r.restored.len()
             ));
-            for (path, hash) in &r.overwritten {
+            for o in &r.overwritten {
                 ui::say(&format!(
-                    "  overwrote {path}; its content is kept as blob {}",
-                    &hash[..12.min(hash.len())]
+                    "  overwrote {}; its content is kept as blob {}",
+                    o.path,
+                    &o.kept[..12.min(o.kept.len())]
                 ));
             }
         }

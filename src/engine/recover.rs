@@ -27,8 +27,15 @@ pub struct Recovered {
     pub plan: String,
     pub restored: Vec<String>,
     /// Contents that did not match the run and were overwritten (`--overwrite`), kept in
-    /// the store: (path, sha256).
-    pub overwritten: Vec<(String, String)>,
+    /// the store.
+    pub overwritten: Vec<Overwritten>,
+}
+
+/// One content `recover --overwrite` replaced, kept in the store as blob `kept`.
+#[derive(Debug, serde::Serialize)]
+pub struct Overwritten {
+    pub path: String,
+    pub kept: String,
 }
 
 /// One exec step's journal rows: the marker, and per path (before, after).
@@ -250,6 +257,9 @@ pub fn recover(
         run,
         plan: plan_id,
         restored,
-        overwritten,
+        overwritten: overwritten
+            .into_iter()
+            .map(|(path, kept)| Overwritten { path, kept })
+            .collect(),
     }))
 }
