@@ -627,7 +627,7 @@ _autonomy() {
             return 0
             ;;
         autonomy__subcmd__recover)
-            opts="-C -h --wait --color --format --help"
+            opts="-C -h --wait --overwrite --color --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

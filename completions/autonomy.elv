@@ -228,6 +228,7 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand --overwrite 'Put back every path even where its content is not recognised; that content is kept in .autonomy/objects first and listed in the journal (`run.recovered`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

@@ -250,6 +250,7 @@ never\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
 json\t''
 jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -l overwrite -d 'Put back every path even where its content is not recognised; that content is kept in .autonomy/objects first and listed in the journal (`run.recovered`)'
 complete -c autonomy -n "__fish_autonomy_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand verify" -l expect-head -d 'Also check the chain against a head recorded earlier (`autonomy log --head`)' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand verify" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"

@@ -250,6 +250,7 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'Put back every path even where its content is not recognised; that content is kept in .autonomy/objects first and listed in the journal (`run.recovered`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

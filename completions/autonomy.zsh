@@ -283,6 +283,7 @@ _arguments "${_arguments_options[@]}" : \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
 '--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--overwrite[Put back every path even where its content is not recognised; that content is kept in .autonomy/objects first and listed in the journal (\`run.recovered\`)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 && ret=0

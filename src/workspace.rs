@@ -234,12 +234,13 @@ impl Workspace {
             FileType::RegularFile => {}
             _ => return Err(not_regular(rel)),
         }
-        let fd = openat(
-            &parent,
-            name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
-            Mode::empty(),
-        )
+        // Non-blocking, so that a FIFO swapped in since the stat is not waited on (the
+        // fstat below refuses it); a lease held elsewhere (EWOULDBLOCK) is waited for.
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let fd = match openat(&parent, name, flags | OFlags::NONBLOCK, Mode::empty()) {
+            Err(Errno::WOULDBLOCK) => openat(&parent, name, flags, Mode::empty()),
+            other => other,
+        }
         .map_err(|e| match e {
             Errno::LOOP => symlink_refused(rel),
             e => Error::io(format!("reading {rel}"), e.into()),

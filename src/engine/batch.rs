@@ -4,18 +4,23 @@
 //! 1. every new content to its temp file (final mode set), then all of them fsynced at
 //!    once;
 //! 2. for each replaced file, its `before` re-checked and its old inode kept by a hard
-//!    link in the run's backup folder (unless the store already holds that content),
-//!    then that folder fsynced once;
+//!    link in the run's backup folder (under a write lease when it is to become the
+//!    snapshot), then that folder fsynced once;
 //! 3. in plan order, each path replaced by a rename (a deleted file is moved out to the
-//!    backup folder), then every folder touched fsynced once, all at once.
+//!    backup folder, also under a lease), then every folder touched fsynced once, all at
+//!    once; then every kept inode whose lease did not stay intact is replaced by a copy
+//!    ([`StepCtx::settle`]).
 //!
 //! So a rename never becomes durable before the content it exposes or the old content it
 //! hides, and a crash anywhere leaves each path wholly before or after. Undo and recovery
-//! decide path by path by looking at it, as for single steps. Folders to create come
-//! before the files and folders to remove after them, one step at a time as before.
+//! decide path by path by looking at it, as for single steps, and put old files back by
+//! rename (every replaced file has its backup, so that needs no free space). Folders to
+//! create come before the files and folders to remove after them, one step at a time.
+//! Temp files carry the run's random token; a replaced file's owner and group are given to
+//! its new inode.
 
 use super::fsops::{
-    StepCtx, keep_old_unsynced, move_out, sync, temp_name, with_path, write_temp_unsynced,
+    Kept, StepCtx, keep_old_unsynced, move_out, sync, with_path, write_temp_unsynced,
 };
 use super::{Reporter, failpoint};
 use crate::error::{Error, Result};
@@ -174,7 +179,7 @@ impl StepCtx<'_> {
                 How::Replace => self.swap_in(i, rel),
                 How::Delete => {
                     backups_dirty = true;
-                    self.move_away(i, rel)
+                    self.move_away(i, rel, c)
                 }
                 How::Single => self.forward(i, c),
             };
@@ -192,7 +197,9 @@ impl StepCtx<'_> {
             folders.push(&self.backups);
         }
         try_each(&folders, IO_THREADS, |d| sync(d))
-            .map_err(|e| Error::io("syncing the changed folders", e))
+            .map_err(|e| Error::io("syncing the changed folders", e))?;
+        // No path names a kept old inode any more: keep it only if nobody else can write it.
+        self.settle(&|i| changes[i].before.file_hash().map(str::to_string))
     }
 
     /// Batches 1 and 2: temp files written and fsynced; `before` re-checked and the old
@@ -222,27 +229,38 @@ impl StepCtx<'_> {
                 .dirs
                 .get(&rel.parent())
                 .ok_or_else(|| Error::failed("internal: directory cache"))?;
-            jobs.push((i, rel, dir, sha256.as_str(), *mode, temp_name(self.run, i)));
+            let hint = self.owner_hints.get(changes[i].path.as_str()).copied();
+            jobs.push((i, rel, dir, sha256.as_str(), *mode, self.tmp(i)?, hint));
         }
         let blobs = self.blobs;
         let results = crate::par::map(
             &jobs,
             crate::par::cpus(),
-            |(i, rel, dir, sha256, mode, tmp)| {
+            |(i, rel, dir, sha256, mode, tmp, hint)| {
                 if stop.load(Ordering::Relaxed) {
                     return Err(interrupted());
                 }
-                let (n, file) = write_temp_unsynced(dir, tmp, blobs, sha256, *mode)
+                // The new inode gets the old file's owner and group (or, for a file a
+                // rollback re-creates, the recorded ones).
+                use cap_std::fs::MetadataExt;
+                let old = match dir.symlink_metadata(rel.file_name()) {
+                    Ok(m) if m.is_file() => Some((m.uid(), m.gid())),
+                    _ => None,
+                };
+                let (n, file) = write_temp_unsynced(dir, tmp, blobs, sha256, *mode, old.or(*hint))
                     .map_err(|e| with_path(e, rel))?;
                 crate::store::sync::start_writeback(&file);
                 drop(file);
                 failpoint("step.after_temp");
-                Ok((*i, n))
+                Ok((*i, n, old))
             },
         );
         for res in results {
-            let (i, n) = res?;
+            let (i, n, old) = res?;
             written.insert(i, n);
+            if let Some(owner) = old {
+                self.owners.insert(i, owner);
+            }
         }
         let temps: Vec<(&Dir, String)> = replace
             .iter()
@@ -251,11 +269,11 @@ impl StepCtx<'_> {
                     .dirs
                     .get(&rels[&i].parent())
                     .ok_or_else(|| Error::failed("internal: directory cache"))?;
-                Ok((dir, temp_name(self.run, i)))
+                Ok((dir, self.tmp(i)?))
             })
             .collect::<Result<_>>()?;
         try_each(&temps, IO_THREADS, |(dir, tmp)| dir.open(tmp)?.sync_all())
-            .map_err(|e| Error::io("writing the new files", e))?;
+            .map_err(|e| Error::io("writing the new files (temp files)", e))?;
         let mut kept = false;
         for &i in replace {
             if stop.load(Ordering::Relaxed) {
@@ -266,17 +284,24 @@ impl StepCtx<'_> {
             let Some(old) = c.before.file_hash() else {
                 continue;
             };
-            // Old content already in the store (a rollback, a re-apply) needs no backup:
-            // undo and recovery restore it from there, verified, and the snapshot exists.
-            if !self.blobs.contains(old) {
-                let dir = self
-                    .dirs
-                    .get(&rel.parent())
-                    .ok_or_else(|| Error::failed("internal: directory cache"))?;
-                keep_old_unsynced(dir, rel.file_name(), &self.backups, &i.to_string())
-                    .map_err(|e| Error::io(format!("keeping the old {rel}"), e))?;
-                kept = true;
-            }
+            // Every replaced file keeps a backup, so that undo and recovery put it back by
+            // rename (no free space needed). Old content the store lacks becomes the
+            // snapshot: its inode is kept under a write lease.
+            let snapshot = !self.blobs.contains(old);
+            let dir = self
+                .dirs
+                .get(&rel.parent())
+                .ok_or_else(|| Error::failed("internal: directory cache"))?;
+            let lease = keep_old_unsynced(
+                dir,
+                rel.file_name(),
+                &self.backups,
+                &i.to_string(),
+                snapshot,
+            )
+            .map_err(|e| Error::io(format!("keeping the old {rel}"), e))?;
+            self.kept.insert(i, Kept { lease, snapshot });
+            kept = true;
             failpoint("step.after_backup");
         }
         if kept {
@@ -287,7 +312,7 @@ impl StepCtx<'_> {
 
     /// Rename the prepared temp file of step `i` over its path.
     fn swap_in(&mut self, i: usize, rel: &RelPath) -> Result<()> {
-        let tmp = temp_name(self.run, i);
+        let tmp = self.tmp(i)?;
         let dir = self.parent(rel)?;
         dir.rename(&tmp, dir, rel.file_name()).map_err(|e| {
             let _ = dir.remove_file(&tmp);
@@ -298,14 +323,29 @@ impl StepCtx<'_> {
     }
 
     /// Move the file at `rel` out to the backup folder (a delete that can be undone).
-    fn move_away(&mut self, i: usize, rel: &RelPath) -> Result<()> {
+    fn move_away(&mut self, i: usize, rel: &RelPath, change: &Change) -> Result<()> {
         self.parent(rel)?;
         let dir = self
             .dirs
             .get(&rel.parent())
             .ok_or_else(|| Error::failed("internal: directory cache"))?;
-        move_out(dir, rel.file_name(), &self.backups, &i.to_string())
-            .map_err(|e| Error::io(format!("deleting {rel}"), e))?;
+        use cap_std::fs::MetadataExt;
+        if let Ok(m) = dir.symlink_metadata(rel.file_name()) {
+            self.owners.insert(i, (m.uid(), m.gid()));
+        }
+        let snapshot = change
+            .before
+            .file_hash()
+            .is_some_and(|h| !self.blobs.contains(h));
+        let lease = move_out(
+            dir,
+            rel.file_name(),
+            &self.backups,
+            &i.to_string(),
+            snapshot,
+        )
+        .map_err(|e| Error::io(format!("deleting {rel}"), e))?;
+        self.kept.insert(i, Kept { lease, snapshot });
         failpoint("step.after_rename");
         Ok(())
     }
@@ -325,11 +365,15 @@ impl StepCtx<'_> {
     }
 
     /// Remove the temp files and backup links of steps whose paths were never touched.
-    fn discard(&self, prepared: &[usize], rels: &HashMap<usize, RelPath>) {
+    fn discard(&mut self, prepared: &[usize], rels: &HashMap<usize, RelPath>) {
         for &i in prepared {
-            if let Some(dir) = rels.get(&i).and_then(|r| self.dirs.get(&r.parent())) {
-                let _ = dir.remove_file(temp_name(self.run, i));
+            if let (Some(dir), Ok(tmp)) = (
+                rels.get(&i).and_then(|r| self.dirs.get(&r.parent())),
+                self.tmp(i),
+            ) {
+                let _ = dir.remove_file(tmp);
             }
+            self.kept.remove(&i);
             let _ = self.backups.remove_file(i.to_string());
         }
     }

@@ -1,20 +1,51 @@
 //! The file-system half of a step: replace one path atomically (temp file, fsync, keep the
 //! old inode by hard link, rename, fsync the directory), and put it back. Every access goes
-//! through cap-std handles opened beneath the workspace root without following symlinks.
+//! through cap-std handles opened beneath the workspace root without following symlinks,
+//! and only regular files are ever opened (`inode::open_regular`).
 
 use super::failpoint;
+use super::inode::{Lease, copy_file_hashing, keep_owner, not_regular_io, open_regular};
 use crate::error::{Error, Result};
 use crate::plan::{Change, State};
 use crate::store::blobs::BlobStore;
 use crate::workspace::{RelPath, Workspace};
-use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
+use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
 use std::collections::HashMap;
 use std::io;
 
-/// Name of the temp file for step `index` of run `run`: deterministic, so that recovery
-/// finds and removes every one a crash leaves behind.
-pub fn temp_name(run: i64, index: usize) -> String {
-    format!(".autonomy-tmp-{run}-{index}")
+/// The prefix of every temp file a run creates in the workspace.
+pub const TEMP_PREFIX: &str = ".autonomy-tmp-";
+
+/// Name of the temp file for step `index` of the run whose temp token is `token`. The
+/// token is random (unguessable) and journaled with the run's intent before any temp file
+/// exists, so recovery removes only files it can prove the run created, never a user's
+/// file that merely looks like one.
+pub fn temp_name(token: &str, index: usize) -> String {
+    format!("{TEMP_PREFIX}{token}-{index}")
+}
+
+/// A new random temp token (16 hex digits from the OS random source).
+pub fn new_token() -> String {
+    let mut buf = [0u8; 8];
+    if getrandom::fill(&mut buf).is_err() {
+        // Not guessable enough to matter only if the OS random source fails; mix in what
+        // differs between runs.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        buf = ((t as u64) ^ (u64::from(std::process::id()) << 32)).to_le_bytes();
+    }
+    hex::encode(buf)
+}
+
+/// An old file kept in the run's backup folder for undo, and as the snapshot when the
+/// store does not hold its content yet (`snapshot`). `lease` is held from before the old
+/// inode was kept until the path stopped naming it; without an intact lease the backup is
+/// replaced by a copy before it becomes a blob ([`StepCtx::settle`]).
+pub(super) struct Kept {
+    pub lease: Option<Lease>,
+    pub snapshot: bool,
 }
 
 /// Per-run file-system context: the workspace, the run's backup folder, and a cache of
@@ -23,13 +54,28 @@ pub struct StepCtx<'a> {
     pub ws: &'a Workspace,
     pub blobs: &'a BlobStore,
     pub run: i64,
+    /// The run's temp token (see [`temp_name`]); `None` for a run journaled before temp
+    /// tokens existed, whose leftovers are then not removed.
+    pub token: Option<String>,
     pub backups: Dir,
     pub(super) dirs: HashMap<Option<RelPath>, Dir>,
     pub bytes_written: u64,
+    /// Old files kept, by step index.
+    pub(super) kept: HashMap<usize, Kept>,
+    /// Owner and group of each step's old file (journaled, so rollback can restore them).
+    pub owners: HashMap<usize, (u32, u32)>,
+    /// Owner and group to give a file a step creates (a rollback re-creating a deleted
+    /// file), by path.
+    pub owner_hints: HashMap<String, (u32, u32)>,
 }
 
 impl<'a> StepCtx<'a> {
-    pub fn new(ws: &'a Workspace, blobs: &'a BlobStore, run: i64) -> Result<Self> {
+    pub fn new(
+        ws: &'a Workspace,
+        blobs: &'a BlobStore,
+        run: i64,
+        token: Option<String>,
+    ) -> Result<Self> {
         let path = backup_dir_path(ws, run);
         std::fs::create_dir_all(&path)
             .map_err(|e| Error::io(format!("creating {}", rel_state(&path)), e))?;
@@ -39,9 +85,13 @@ impl<'a> StepCtx<'a> {
             ws,
             blobs,
             run,
+            token,
             backups,
             dirs: HashMap::new(),
             bytes_written: 0,
+            kept: HashMap::new(),
+            owners: HashMap::new(),
+            owner_hints: HashMap::new(),
         })
     }
 
@@ -56,14 +106,23 @@ impl<'a> StepCtx<'a> {
             .ok_or_else(|| Error::failed("internal: directory cache"))
     }
 
+    /// The temp name of step `index` (a run always has a token while it runs forward).
+    pub(super) fn tmp(&self, index: usize) -> Result<String> {
+        self.token
+            .as_deref()
+            .map(|t| temp_name(t, index))
+            .ok_or_else(|| Error::failed("internal: a run without a temp token"))
+    }
+
     /// Forget cached handles (after folders were created or removed).
     fn forget(&mut self, rel: &RelPath) {
         self.dirs
             .retain(|k, _| k.as_ref().is_none_or(|k| k != rel && !k.is_within(rel)));
     }
 
-    /// Move `change.path` from `before` to `after`. The caller has checked the plan; this
-    /// re-checks `before` just before replacing.
+    /// Move `change.path` from `before` to `after`, for the steps taken one at a time
+    /// (folders, mode changes). The caller has checked the plan; this re-checks `before`
+    /// just before changing anything.
     pub fn forward(&mut self, index: usize, change: &Change) -> Result<()> {
         let rel = change.rel()?;
         // Not read again when the drift check just hashed it and it provably did not change.
@@ -77,56 +136,34 @@ impl<'a> StepCtx<'a> {
             .hint("nothing was left half-done; check the file and apply again"));
         }
         let name = rel.file_name().to_string();
-        let tmp = temp_name(self.run, index);
         match (&change.before, &change.after) {
             (State::File { sha256: a, .. }, State::File { sha256: b, mode }) if a == b => {
+                let tmp = self.tmp(index)?;
                 let dir = self.parent(&rel)?;
-                let f = dir
-                    .open(&name)
-                    .map_err(|e| Error::io(format!("opening {rel}"), e))?;
-                f.set_permissions(Permissions::from_mode(*mode))
-                    .map_err(|e| Error::io(format!("changing the mode of {rel}"), e))?;
-                f.sync_all()
-                    .map_err(|e| Error::io(format!("syncing {rel}"), e))?;
-            }
-            (before, State::File { sha256, mode }) => {
-                let blobs = self.blobs;
-                let dir = self.parent(&rel)?;
-                let written =
-                    write_temp(dir, &tmp, blobs, sha256, *mode).map_err(|e| with_path(e, &rel))?;
-                failpoint("step.after_temp");
-                if before.file_hash().is_some() {
-                    let backups = self
-                        .backups
-                        .try_clone()
-                        .map_err(|e| Error::io("opening the backup folder", e))?;
-                    let dir = self.parent(&rel)?;
-                    keep_old(dir, &name, &backups, &index.to_string()).map_err(|e| {
+                let meta = dir
+                    .symlink_metadata(&name)
+                    .map_err(|e| Error::io(format!("reading {rel}"), e))?;
+                let owner = (meta.uid(), meta.gid());
+                if meta.nlink() > 1 {
+                    // The inode is shared with another name (a hard link, maybe outside the
+                    // workspace): give this path an inode of its own with the new mode, so
+                    // that the other names keep theirs.
+                    copy_to_temp(dir, &name, &tmp, a, *mode, owner)
+                        .map_err(|e| with_path(e, &rel))?;
+                    dir.rename(&tmp, dir, &name).map_err(|e| {
                         let _ = dir.remove_file(&tmp);
-                        Error::io(format!("keeping the old {rel}"), e)
+                        Error::io(format!("replacing {rel}"), e)
                     })?;
-                    failpoint("step.after_backup");
+                    sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+                } else {
+                    let f = open_regular(dir, &name)
+                        .map_err(|e| Error::io(format!("opening {rel}"), e))?;
+                    f.set_permissions(std_mode(*mode))
+                        .map_err(|e| Error::io(format!("changing the mode of {rel}"), e))?;
+                    f.sync_all()
+                        .map_err(|e| Error::io(format!("syncing {rel}"), e))?;
                 }
-                let dir = self.parent(&rel)?;
-                dir.rename(&tmp, dir, &name).map_err(|e| {
-                    let _ = dir.remove_file(&tmp);
-                    Error::io(format!("replacing {rel}"), e)
-                })?;
-                failpoint("step.after_rename");
-                sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
-                self.bytes_written += written;
-            }
-            (State::File { .. }, State::Absent) => {
-                let backups = self
-                    .backups
-                    .try_clone()
-                    .map_err(|e| Error::io("opening the backup folder", e))?;
-                let dir = self.parent(&rel)?;
-                move_out(dir, &name, &backups, &index.to_string())
-                    .map_err(|e| Error::io(format!("deleting {rel}"), e))?;
-                failpoint("step.after_rename");
-                sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
-                sync(&backups).map_err(|e| Error::io("syncing the backup folder", e))?;
+                self.owners.insert(index, owner);
             }
             (State::Absent, State::Dir) => {
                 let dir = self.parent(&rel)?;
@@ -163,11 +200,26 @@ impl<'a> StepCtx<'a> {
     /// Put `change.path` back to `before`, deciding by what is there now: `after` is undone,
     /// `before` is left alone, anything else is a conflict that stops recovery.
     pub fn backward(&mut self, index: usize, change: &Change) -> Result<bool> {
+        self.backward_inner(index, change, false)
+    }
+
+    /// [`StepCtx::backward`], but content that is neither `before` nor `after` is
+    /// overwritten too (`recover --overwrite`; the caller kept it first).
+    pub fn backward_forced(&mut self, index: usize, change: &Change) -> Result<bool> {
+        self.backward_inner(index, change, true)
+    }
+
+    fn backward_inner(&mut self, index: usize, change: &Change, force: bool) -> Result<bool> {
+        // Undo reads the kept old files: no lease of ours may stand in the way (an open
+        // breaks a lease, and a non-blocking open of a leased file fails).
+        self.kept.clear();
         let rel = change.rel()?;
         let name = rel.file_name().to_string();
-        let tmp = temp_name(self.run, index);
-        // A temp file left by a crash is never the user's; remove it either way.
-        if let Ok(dir) = self.parent(&rel) {
+        // A temp file named with this run's token is provably this run's: remove it. A run
+        // journaled without a token leaves its temp files alone (they may be a user's).
+        if let Some(tmp) = self.token.as_deref().map(|t| temp_name(t, index))
+            && let Ok(dir) = self.parent(&rel)
+        {
             let _ = dir.remove_file(&tmp);
         }
         let now = self.ws.state(&rel)?;
@@ -176,49 +228,60 @@ impl<'a> StepCtx<'a> {
             return Ok(false);
         }
         if now != change.after {
-            return Err(Error::stale(format!(
-                "{rel} is neither as before the run nor as after it (found {}); autonomy will not overwrite it",
-                now.describe()
-            ))
-            .hint("put the file back to either version by hand (see `autonomy preview`), then run `autonomy recover` again"));
+            if !force {
+                return Err(Error::stale(format!(
+                    "{rel} is neither as before the run nor as after it (found {}); autonomy will not overwrite it",
+                    now.describe()
+                ))
+                .hint("put the file back to either version by hand (see `autonomy preview`), then run `autonomy recover` again"));
+            }
+            match (&change.before, &now) {
+                (State::File { sha256, mode }, _) => {
+                    if now == State::Dir {
+                        self.forget(&rel);
+                        let dir = self.parent(&rel)?;
+                        dir.remove_dir(&name).map_err(|e| {
+                            Error::io(format!("removing folder {rel} (it must be empty)"), e)
+                        })?;
+                    }
+                    self.restore_file(index, &rel, change, sha256, *mode)?;
+                }
+                (State::Absent, State::Dir)
+                | (State::Dir, State::File { .. })
+                | (State::Absent, State::File { .. }) => {
+                    self.forget(&rel);
+                    let dir = self.parent(&rel)?;
+                    if now == State::Dir {
+                        dir.remove_dir(&name).map_err(|e| {
+                            Error::io(format!("removing folder {rel} (it must be empty)"), e)
+                        })?;
+                    } else {
+                        dir.remove_file(&name)
+                            .map_err(|e| Error::io(format!("removing {rel}"), e))?;
+                    }
+                    if change.before == State::Dir {
+                        dir.create_dir(&name)
+                            .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
+                    }
+                    sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+                }
+                _ => {}
+            }
+            failpoint("undo.after_step");
+            return Ok(true);
         }
         match (&change.before, &change.after) {
             (State::File { sha256: a, mode }, State::File { sha256: b, .. }) if a == b => {
                 let dir = self.parent(&rel)?;
-                dir.set_permissions(&name, Permissions::from_mode(*mode))
+                let f =
+                    open_regular(dir, &name).map_err(|e| Error::io(format!("opening {rel}"), e))?;
+                f.set_permissions(std_mode(*mode))
                     .map_err(|e| Error::io(format!("restoring the mode of {rel}"), e))?;
-                let f = dir
-                    .open(&name)
-                    .map_err(|e| Error::io(format!("opening {rel}"), e))?;
                 f.sync_all()
                     .map_err(|e| Error::io(format!("syncing {rel}"), e))?;
             }
             (State::File { sha256, mode }, _) => {
-                let key = index.to_string();
-                let backup_ok = self
-                    .backups
-                    .open(&key)
-                    .ok()
-                    .and_then(|f| crate::hash::hash_reader(f).ok())
-                    .is_some_and(|(h, _)| &h == sha256);
-                let backups = self
-                    .backups
-                    .try_clone()
-                    .map_err(|e| Error::io("opening the backup folder", e))?;
-                let blobs = self.blobs;
-                let dir = self.parent(&rel)?;
-                if backup_ok {
-                    backups
-                        .rename(&key, dir, &name)
-                        .map_err(|e| Error::io(format!("restoring {rel}"), e))?;
-                    dir.set_permissions(&name, Permissions::from_mode(*mode))
-                        .map_err(|e| Error::io(format!("restoring {rel}"), e))?;
-                } else {
-                    write_temp(dir, &tmp, blobs, sha256, *mode).map_err(|e| with_path(e, &rel))?;
-                    dir.rename(&tmp, dir, &name)
-                        .map_err(|e| Error::io(format!("restoring {rel}"), e))?;
-                }
-                sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+                self.restore_file(index, &rel, change, sha256, *mode)?;
             }
             (State::Absent, State::File { .. }) => {
                 let dir = self.parent(&rel)?;
@@ -253,6 +316,135 @@ impl<'a> StepCtx<'a> {
         failpoint("undo.after_step");
         Ok(true)
     }
+
+    /// Put the old content of step `index` back at `rel`: the kept old inode by rename when
+    /// there is one (no space needed; owner and everything else come back with it), else a
+    /// copy from the store.
+    fn restore_file(
+        &mut self,
+        index: usize,
+        rel: &RelPath,
+        change: &Change,
+        sha256: &str,
+        mode: u32,
+    ) -> Result<()> {
+        let name = rel.file_name().to_string();
+        let key = index.to_string();
+        let backup_ok = open_regular(&self.backups, &key)
+            .ok()
+            .and_then(|f| crate::hash::hash_reader(f).ok())
+            .is_some_and(|(h, _)| h == sha256);
+        if backup_ok {
+            // The old inode (or its copy) goes back by rename: no space needed, and
+            // owner, group and every other attribute come back with it. A store
+            // name this run's snapshot gave it is taken back first, so that the
+            // workspace never shares an inode with a blob.
+            self.unshare_from_store(&key, sha256)?;
+            let backups = self
+                .backups
+                .try_clone()
+                .map_err(|e| Error::io("opening the backup folder", e))?;
+            let dir = self.parent(rel)?;
+            backups
+                .rename(&key, dir, &name)
+                .map_err(|e| Error::io(format!("restoring {rel}"), e))?;
+            dir.set_permissions(&name, Permissions::from_mode(mode))
+                .map_err(|e| Error::io(format!("restoring {rel}"), e))?;
+        } else {
+            let tmp = match &self.token {
+                Some(t) => temp_name(t, index),
+                None => format!("{TEMP_PREFIX}{}-{index}", new_token()),
+            };
+            let blobs = self.blobs;
+            let hint = self.owner_hints.get(change.path.as_str()).copied();
+            let dir = self.parent(rel)?;
+            // The path holds `after` now, whose owner is the old file's (kept on
+            // replace); keep it.
+            let owner = dir
+                .symlink_metadata(&name)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| (m.uid(), m.gid()))
+                .or(hint);
+            write_temp(dir, &tmp, blobs, sha256, mode, owner).map_err(|e| with_path(e, rel))?;
+            dir.rename(&tmp, dir, &name).map_err(|e| {
+                let _ = dir.remove_file(&tmp);
+                Error::io(format!("restoring {rel}"), e)
+            })?;
+        }
+        let dir = self.parent(rel)?;
+        sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+        Ok(())
+    }
+
+    /// If this run's snapshot linked backup `key` into the store as blob `hash` (same
+    /// inode), remove that store name again (durably).
+    fn unshare_from_store(&self, key: &str, hash: &str) -> Result<()> {
+        use std::os::unix::fs::MetadataExt as _;
+        let Ok(meta) = self.backups.symlink_metadata(key) else {
+            return Ok(());
+        };
+        if meta.nlink() < 2 {
+            return Ok(());
+        }
+        let Ok(blob) = self.blobs.path(hash) else {
+            return Ok(());
+        };
+        match std::fs::symlink_metadata(&blob) {
+            Ok(b) if b.ino() == meta.ino() && b.dev() == meta.dev() => {
+                std::fs::remove_file(&blob)
+                    .map_err(|e| Error::io(format!("removing {}", blob.display()), e))?;
+                if let Some(parent) = blob.parent() {
+                    crate::store::sync_dir(parent)
+                        .map_err(|e| Error::io("syncing .autonomy/objects", e))?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Once every path was renamed: each kept old file that is to become a snapshot must
+    /// be an inode nobody else can write. An intact write lease proves it (nobody opened
+    /// the file between the lease and the moment the path stopped naming it); otherwise
+    /// the backup is replaced by a copy, taken while the lease (if any) still makes an
+    /// opener wait, and checked against `before`. Every lease is released here.
+    pub(super) fn settle(&mut self, before_of: &dyn Fn(usize) -> Option<String>) -> Result<()> {
+        let mut kept: Vec<(usize, Kept)> = self.kept.drain().collect();
+        kept.sort_by_key(|(i, _)| *i);
+        let mut copied = false;
+        for (i, k) in &kept {
+            if !k.snapshot || k.lease.as_ref().is_some_and(Lease::intact) {
+                continue;
+            }
+            let Some(want) = before_of(*i) else { continue };
+            let key = i.to_string();
+            let src = match &k.lease {
+                Some(l) => l
+                    .file()
+                    .try_clone()
+                    .map_err(|e| Error::io("reading a kept old file", e))?,
+                None => open_regular(&self.backups, &key)
+                    .map_err(|e| Error::io("reading a kept old file", e))?,
+            };
+            let got = copy_over(&src, &self.backups, &key)
+                .map_err(|e| Error::io("copying a kept old file in .autonomy/runs", e))?;
+            if got != want {
+                return Err(Error::stale(format!(
+                    "another process wrote to an old file while the run replaced it (expected {}, found {})",
+                    &want[..12.min(want.len())],
+                    &got[..12.min(got.len())]
+                ))
+                .hint("find what writes to the workspace, stop it, and apply again"));
+            }
+            copied = true;
+        }
+        if copied {
+            sync(&self.backups).map_err(|e| Error::io("syncing the backup folder", e))?;
+        }
+        drop(kept);
+        Ok(())
+    }
 }
 
 pub(super) fn with_path(mut e: Error, rel: &RelPath) -> Error {
@@ -262,14 +454,30 @@ pub(super) fn with_path(mut e: Error, rel: &RelPath) -> Error {
     e
 }
 
-/// Write blob `hash` into a new temp file with its final mode, and fsync it.
-fn write_temp(dir: &Dir, tmp: &str, blobs: &BlobStore, hash: &str, mode: u32) -> Result<u64> {
-    let (n, file) = write_temp_unsynced(dir, tmp, blobs, hash, mode)?;
+/// Write blob `hash` into a new temp file with its final owner and mode, and fsync it.
+fn write_temp(
+    dir: &Dir,
+    tmp: &str,
+    blobs: &BlobStore,
+    hash: &str,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<u64> {
+    let (n, file) = write_temp_unsynced(dir, tmp, blobs, hash, mode, owner)?;
     if let Err(e) = file.sync_all() {
         let _ = dir.remove_file(tmp);
-        return Err(Error::io("writing", e));
+        return Err(Error::io(format!("writing temp file {tmp}"), e));
     }
     Ok(n)
+}
+
+/// Create temp file `tmp` in `dir` (0600, never an existing file: nothing is removed
+/// first, so a file of the user's with that name is never touched).
+fn create_temp(dir: &Dir, tmp: &str) -> Result<cap_std::fs::File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true).mode(0o600);
+    dir.open_with(tmp, &opts)
+        .map_err(|e| Error::io(format!("creating temp file {tmp}"), e))
 }
 
 /// [`write_temp`] without the fsync, which the caller owes before the rename.
@@ -279,77 +487,159 @@ pub(super) fn write_temp_unsynced(
     blobs: &BlobStore,
     hash: &str,
     mode: u32,
+    owner: Option<(u32, u32)>,
 ) -> Result<(u64, cap_std::fs::File)> {
-    let _ = dir.remove_file(tmp);
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true).mode(0o600);
-    let file = dir
-        .open_with(tmp, &opts)
-        .map_err(|e| Error::io("creating a temp file", e))?;
-    // Unbuffered: the copy already reads and writes in large chunks.
-    let res = blobs.copy_to(hash, &file);
-    let n = match res {
-        Ok(n) => n,
+    let file = create_temp(dir, tmp)?;
+    let res = blobs
+        .copy_into(hash, &file, &format!("writing temp file {tmp}"))
+        .and_then(|n| {
+            // Owner first (fchown clears set-id bits), then the final mode, before the
+            // rename, so that neither a 0600 temp mode nor the creator's ids ever leak.
+            keep_owner(&file, owner)
+                .and_then(|_| file.set_permissions(Permissions::from_mode(mode)))
+                .map_err(|e| Error::io(format!("setting owner and mode of temp file {tmp}"), e))
+                .map(|_| n)
+        });
+    match res {
+        Ok(n) => Ok((n, file)),
         Err(e) => {
             drop(file);
             let _ = dir.remove_file(tmp);
-            return Err(e);
+            Err(e)
         }
-    };
-    // The temp file is 0600; set the final mode before the rename so it never leaks.
-    if let Err(e) = file.set_permissions(Permissions::from_mode(mode)) {
-        let _ = dir.remove_file(tmp);
-        return Err(Error::io("writing", e));
     }
-    Ok((n, file))
 }
 
-/// Keep the old file under the backup folder: a hard link to the same inode when it has no
-/// other links and lives on the same file system, a copy otherwise.
-fn keep_old(dir: &Dir, name: &str, backups: &Dir, key: &str) -> io::Result<()> {
-    keep_old_unsynced(dir, name, backups, key)?;
-    sync(backups)
+/// A temp file holding a copy of `name` (checked to hash to `want`), with `owner` and
+/// `mode`, fsynced.
+fn copy_to_temp(
+    dir: &Dir,
+    name: &str,
+    tmp: &str,
+    want: &str,
+    mode: u32,
+    owner: (u32, u32),
+) -> Result<()> {
+    let src = open_regular(dir, name).map_err(|e| Error::io("reading the file", e))?;
+    let file = create_temp(dir, tmp)?;
+    let mut std_file = file.into_std();
+    let res = (|| {
+        let (got, _) = copy_file_hashing(&src, &mut std_file)
+            .map_err(|e| Error::io(format!("writing temp file {tmp}"), e))?;
+        if got != want {
+            return Err(Error::stale(format!(
+                "the file changed during the run (expected {}, found {})",
+                &want[..12.min(want.len())],
+                &got[..12.min(got.len())]
+            )));
+        }
+        keep_owner(&std_file, Some(owner))
+            .and_then(|_| std_file.set_permissions(std_mode(mode)))
+            .and_then(|_| std_file.sync_all())
+            .map_err(|e| Error::io(format!("writing temp file {tmp}"), e))
+    })();
+    if res.is_err() {
+        let _ = dir.remove_file(tmp);
+    }
+    res
 }
 
-/// [`keep_old`] without the fsync of the backup folder, which the caller owes before the
-/// rename that replaces the path.
-pub(super) fn keep_old_unsynced(dir: &Dir, name: &str, backups: &Dir, key: &str) -> io::Result<()> {
-    use cap_std::fs::MetadataExt;
+/// Keep the old file under the backup folder: a hard link to the same inode when it has
+/// no other links and lives on the same file system, a copy otherwise. With `lease`, a
+/// write lease is taken before the link (see [`Kept`]); the lease is `None` when the
+/// kernel refused it (another process has the file open). The caller owes an fsync of the
+/// backup folder before the rename that replaces the path.
+pub(super) fn keep_old_unsynced(
+    dir: &Dir,
+    name: &str,
+    backups: &Dir,
+    key: &str,
+    lease: bool,
+) -> io::Result<Option<Lease>> {
     let _ = backups.remove_file(key);
     let meta = dir.symlink_metadata(name)?;
+    if !meta.is_file() {
+        return Err(not_regular_io(meta.mode()));
+    }
     if meta.nlink() == 1 {
+        let held = if lease { Lease::take(dir, name)? } else { None };
         match dir.hard_link(name, backups, key) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(held),
             Err(e) if matches!(e.raw_os_error(), Some(18) | Some(1) | Some(95)) => {} // EXDEV, EPERM, EOPNOTSUPP
             Err(e) => return Err(e),
         }
     }
-    copy_between(dir, name, backups, key)
+    copy_between(dir, name, backups, key)?;
+    Ok(None)
 }
 
-/// Move a file out to the backup folder (a delete that can be undone).
-pub(super) fn move_out(dir: &Dir, name: &str, backups: &Dir, key: &str) -> io::Result<()> {
+/// Move a file out to the backup folder (a delete that can be undone), under a write
+/// lease when `lease` (see [`keep_old_unsynced`]).
+pub(super) fn move_out(
+    dir: &Dir,
+    name: &str,
+    backups: &Dir,
+    key: &str,
+    lease: bool,
+) -> io::Result<Option<Lease>> {
     let _ = backups.remove_file(key);
+    let meta = dir.symlink_metadata(name)?;
+    if !meta.is_file() {
+        return Err(not_regular_io(meta.mode()));
+    }
+    let held = if lease && meta.nlink() == 1 {
+        Lease::take(dir, name)?
+    } else {
+        None
+    };
     match dir.rename(name, backups, key) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(held),
         Err(e) if e.raw_os_error() == Some(18) => {
+            drop(held);
             copy_between(dir, name, backups, key)?;
             sync(backups)?;
-            dir.remove_file(name)
+            dir.remove_file(name)?;
+            Ok(None)
         }
         Err(e) => Err(e),
     }
 }
 
-fn copy_between(from: &Dir, name: &str, to: &Dir, key: &str) -> io::Result<()> {
-    let mut src = from.open(name)?;
-    let mode = src.metadata()?.permissions().mode();
+/// Copy regular file `name` from `from` to `key` in `to` with its owner and mode, fsynced;
+/// returns the sha256 of what was copied.
+fn copy_between(from: &Dir, name: &str, to: &Dir, key: &str) -> io::Result<String> {
+    let src = open_regular(from, name)?;
+    let _ = to.remove_file(key);
+    copy_new(&src, to, key)
+}
+
+/// Copy `src` (from its start) into a new file `key` in `to`, keeping its owner and mode.
+fn copy_new(src: &std::fs::File, to: &Dir, key: &str) -> io::Result<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = src.metadata()?;
     let mut opts = OpenOptions::new();
     opts.write(true).create_new(true).mode(0o600);
-    let mut dst = to.open_with(key, &opts)?;
-    io::copy(&mut src, &mut dst)?;
-    dst.set_permissions(Permissions::from_mode(mode))?;
-    dst.sync_all()
+    let mut dst = to.open_with(key, &opts)?.into_std();
+    let (hash, _) = copy_file_hashing(src, &mut dst)?;
+    keep_owner(&dst, Some((meta.uid(), meta.gid())))?;
+    dst.set_permissions(std_mode(meta.mode() & 0o7777))?;
+    dst.sync_all()?;
+    Ok(hash)
+}
+
+/// Replace backup `key` by a copy of `src` (written beside it, then renamed over it).
+fn copy_over(src: &std::fs::File, backups: &Dir, key: &str) -> io::Result<String> {
+    let tmp = format!("{key}.copy");
+    let _ = backups.remove_file(&tmp);
+    let hash = copy_new(src, backups, &tmp)?;
+    backups.rename(&tmp, backups, key)?;
+    Ok(hash)
+}
+
+/// Permission bits for a `std` file.
+fn std_mode(mode: u32) -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::Permissions::from_mode(mode)
 }
 
 pub(super) fn sync(dir: &Dir) -> io::Result<()> {
@@ -370,16 +660,30 @@ fn rel_state(p: &std::path::Path) -> String {
 }
 
 /// Make `rel` hold `state` (a file from the blob store, or nothing), atomically: used to
-/// restore what an exec step touched. Folders are not handled here.
-pub fn put_state(ws: &Workspace, blobs: &BlobStore, rel: &RelPath, state: &State) -> Result<()> {
+/// restore what an exec step touched. A file keeps the owner and group of the file it
+/// replaces (or `owner` when there is none). Folders are not handled here. The temp file
+/// is named with the run's token and `slot` (unique per restore within the run).
+pub fn put_state(
+    ws: &Workspace,
+    blobs: &BlobStore,
+    rel: &RelPath,
+    state: &State,
+    tmp: &str,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
     let dir = ws.open_dir(rel.parent().as_ref())?;
     let name = rel.file_name();
     match state {
         State::File { sha256, mode } => {
-            let tmp = format!(".autonomy-tmp-restore-{}", crate::ids::random_hex(6));
-            write_temp(&dir, &tmp, blobs, sha256, *mode).map_err(|e| with_path(e, rel))?;
-            dir.rename(&tmp, &dir, name).map_err(|e| {
-                let _ = dir.remove_file(&tmp);
+            let owner = dir
+                .symlink_metadata(name)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| (m.uid(), m.gid()))
+                .or(owner);
+            write_temp(&dir, tmp, blobs, sha256, *mode, owner).map_err(|e| with_path(e, rel))?;
+            dir.rename(tmp, &dir, name).map_err(|e| {
+                let _ = dir.remove_file(tmp);
                 Error::io(format!("restoring {rel}"), e)
             })?;
         }

@@ -5,7 +5,9 @@
 pub mod batch;
 pub mod exec_step;
 pub mod fsops;
+pub mod inode;
 pub mod recover;
+pub mod reserve;
 pub mod run;
 
 use crate::plan::{Change, State};
@@ -80,4 +82,5 @@ pub const FAILPOINTS: &[&str] = &[
     "undo.after_step",
     "recover.after_step",
     "exec.after_snapshot",
+    "exec.after_observed",
 ];

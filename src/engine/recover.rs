@@ -1,17 +1,25 @@
 //! Recovery after a crash: the interrupted run's paths are each decided by what is there
-//! now (after -> undo, before -> leave, anything else -> stop and report). Idempotent. A
-//! recovery that stops is journaled (`run.recovery_stopped`) with the paths it did restore.
+//! now (after -> undo, before -> leave, anything else -> stop and report, exit 4).
+//! Idempotent. A recovery that stops is journaled (`run.recovery_stopped`) with the paths
+//! it did restore. Exec steps are decided the same way against what their commands were
+//! observed to write (journaled as soon as it was known); a step interrupted while its
+//! command ran has no known `after`, so any path differing from its snapshot is a
+//! conflict. With `overwrite`, conflicting contents are kept in the store (and named in
+//! the journal) and every path is put back all the same.
 
-use super::fsops::{StepCtx, backup_dir_path};
+use super::exec_step::{self, Undo};
+use super::fsops::{StepCtx, TEMP_PREFIX, backup_dir_path};
+use super::reserve::Reservation;
+use super::run::{STEP_OBSERVED, STEP_SNAPSHOT, forget_unchanged};
 use super::{Reporter, execution_order, failpoint};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::{Plan, State};
 use crate::store::blobs::BlobStore;
 use crate::store::journal::{Journal, append_event};
-use crate::workspace::Workspace;
+use crate::workspace::{RelPath, Workspace};
 use rusqlite::params;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What `recover` did.
 #[derive(Debug, serde::Serialize)]
@@ -19,6 +27,53 @@ pub struct Recovered {
     pub run: i64,
     pub plan: String,
     pub restored: Vec<String>,
+    /// Contents that did not match the run and were overwritten (`--overwrite`), kept in
+    /// the store.
+    pub overwritten: Vec<Overwritten>,
+}
+
+/// One content `recover --overwrite` replaced, kept in the store as blob `kept`.
+#[derive(Debug, serde::Serialize)]
+pub struct Overwritten {
+    pub path: String,
+    pub kept: String,
+}
+
+/// One exec step's journal rows: the marker, and per path (before, after).
+#[derive(Default)]
+struct StepRows {
+    /// The command never started: nothing of this step to undo.
+    not_started: bool,
+    observed: bool,
+    rows: BTreeMap<String, (State, Option<State>)>,
+}
+
+fn decode(path: &str, text: &str) -> Result<State> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::integrity(format!(
+            "the journal's snapshot of {path} does not decode: {e}"
+        ))
+    })
+}
+
+/// The temp token the run journaled with its intent (`None` for runs from before tokens).
+fn temp_token(journal: &Journal, run: i64) -> Result<Option<String>> {
+    let mut stmt = journal
+        .conn
+        .prepare("SELECT data FROM events WHERE kind = 'run.started' ORDER BY seq DESC")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    for data in rows {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&data?) else {
+            continue;
+        };
+        if v["run"].as_i64() == Some(run) {
+            return Ok(v["temp_token"]
+                .as_str()
+                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(str::to_string));
+        }
+    }
+    Ok(None)
 }
 
 /// Put the workspace back to the interrupted run's `before`. `None` when nothing was
@@ -29,60 +84,128 @@ pub fn recover(
     blobs: &BlobStore,
     actor: &str,
     reporter: &mut dyn Reporter,
+    overwrite: bool,
 ) -> Result<Option<Recovered>> {
     let Some((run, plan_id)) = super::run::interrupted(journal)? else {
         return Ok(None);
     };
+    // The room the run set aside is recovery's now.
+    Reservation::release_leftover(ws);
     let canonical: String = journal.conn.query_row(
         "SELECT canonical FROM plans WHERE id = ?1",
         [&plan_id],
         |r| r.get(0),
     )?;
     let plan = Plan::from_canonical(&canonical)?;
-    let mut ctx = StepCtx::new(ws, blobs, run)?;
+    let token = temp_token(journal, run)?;
+    let mut ctx = StepCtx::new(ws, blobs, run, token.clone())?;
     let mut restored = Vec::new();
-    // Exec steps ran after the file changes: undo them first, newest first, from their
-    // journaled snapshots (their `after` is unknown after a crash).
-    let mut snapshots: BTreeMap<usize, BTreeMap<String, State>> = BTreeMap::new();
+    let mut overwritten = Vec::new();
+    // Exec steps ran after the file changes: undo them first, newest first.
+    let mut steps: BTreeMap<usize, StepRows> = BTreeMap::new();
     {
         let mut stmt = journal
             .conn
-            .prepare("SELECT step, path, before FROM run_exec WHERE run = ?1")?;
+            .prepare("SELECT step, path, before, after FROM run_exec WHERE run = ?1")?;
         let rows = stmt.query_map([run], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
             ))
         })?;
         for row in rows {
-            let (step, path, before) = row?;
-            let entry = snapshots.entry(step as usize).or_default();
+            let (step, path, before, after) = row?;
+            let entry = steps.entry(step as usize).or_default();
             if path.is_empty() {
+                entry.observed = before == STEP_OBSERVED;
+                entry.not_started = before == STEP_SNAPSHOT;
                 continue;
             }
-            let state: State = serde_json::from_str(&before).map_err(|e| {
-                crate::error::Error::integrity(format!(
-                    "the journal's snapshot of {path} does not decode: {e}"
-                ))
-            })?;
-            entry.insert(path, state);
+            let b = decode(&path, &before)?;
+            let a = after.as_deref().map(|a| decode(&path, a)).transpose()?;
+            entry.rows.insert(path, (b, a));
         }
     }
+    let mut touched: BTreeSet<String> = plan.changes.iter().map(|c| c.path.clone()).collect();
     // Stopping part-way (a path that is neither `after` nor `before`, exit 4; an I/O error)
     // leaves the paths restored so far restored: journal exactly those, and where it stopped.
     let outcome = (|| -> Result<()> {
-        for (k, before) in snapshots.iter().rev() {
+        for (k, rows) in steps.iter().rev() {
             let step = plan.exec.get(*k).ok_or_else(|| {
-                crate::error::Error::integrity(format!(
+                Error::integrity(format!(
                     "run {run} has a snapshot for exec step {k}, which its plan lacks"
                 ))
             })?;
-            restored.extend(super::exec_step::restore(ws, blobs, step, before)?);
+            let list: Vec<Undo> = if rows.not_started {
+                Vec::new()
+            } else if rows.observed {
+                // Only what the command was seen to change; anything else under its
+                // `touches` (made by hand since) is not the run's.
+                rows.rows
+                    .iter()
+                    .filter_map(|(p, (b, a))| {
+                        a.as_ref().map(|a| Undo {
+                            path: p.clone(),
+                            before: b.clone(),
+                            after: Some(a.clone()),
+                        })
+                    })
+                    .collect()
+            } else {
+                let snapshot: BTreeMap<String, State> = rows
+                    .rows
+                    .iter()
+                    .map(|(p, (b, _))| (p.clone(), b.clone()))
+                    .collect();
+                exec_step::unknown_after(ws, step, &snapshot)?
+            };
+            touched.extend(list.iter().map(|u| u.path.clone()));
+            let tmp =
+                exec_step::restore_tmp(token.as_deref().unwrap_or(&super::fsops::new_token()), *k);
+            let done =
+                exec_step::undo(ws, blobs, &list, &[], &tmp, overwrite, &step.run.join(" "))?;
+            restored.extend(done.restored);
+            overwritten.extend(done.kept);
         }
-        for &i in execution_order(&plan.changes).iter().rev() {
+        let order = execution_order(&plan.changes);
+        // Every file change decided before any is undone, so that all conflicts are named.
+        let mut conflicts = Vec::new();
+        for &i in &order {
             let c = &plan.changes[i];
-            if ctx.backward(i, c)? {
+            let now = ws.state(&c.rel()?)?;
+            if now != c.before && now != c.after {
+                if overwrite {
+                    if let State::File { .. } = now {
+                        let rel = c.rel()?;
+                        let dir = ws.open_dir(rel.parent().as_ref())?;
+                        let f = super::inode::open_regular(&dir, rel.file_name())
+                            .map_err(|e| Error::io(format!("reading {rel}"), e))?;
+                        let (h, _) = blobs.put_reader(f)?;
+                        overwritten.push((c.path.clone(), h));
+                    }
+                } else {
+                    conflicts.push(format!("  {}: found {}", c.path, now.describe()));
+                }
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(Error::stale(format!(
+                "{} path(s) are neither as before the interrupted run nor as after it; autonomy will not overwrite them:\n{}",
+                conflicts.len(),
+                conflicts.join("\n")
+            ))
+            .hint("put each file back to either version by hand (see `autonomy preview`), then run `autonomy recover` again; or run `autonomy recover --overwrite` to put back the run's `before` anyway (the current contents are kept in .autonomy/objects and listed in the journal)"));
+        }
+        for &i in order.iter().rev() {
+            let c = &plan.changes[i];
+            let moved = if overwrite {
+                ctx.backward_forced(i, c)?
+            } else {
+                ctx.backward(i, c)?
+            };
+            if moved {
                 reporter.undo(c);
                 restored.push(c.path.clone());
             }
@@ -99,20 +222,50 @@ pub fn recover(
         )?;
         return Err(e);
     }
+    // Temp files this run left (named with its token) in any folder it touched.
+    if let Some(t) = &token {
+        let prefix = format!("{TEMP_PREFIX}{t}-");
+        let folders: BTreeSet<Option<RelPath>> = touched
+            .iter()
+            .filter_map(|p| RelPath::parse(p).ok())
+            .map(|r| r.parent())
+            .collect();
+        for f in folders {
+            let Ok(dir) = ws.open_dir(f.as_ref()) else {
+                continue;
+            };
+            let Ok(entries) = dir.entries() else { continue };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&prefix) {
+                    let _ = dir.remove_file(&name);
+                }
+            }
+        }
+    }
     let rules = journal.rules_digest.clone();
+    let kept: Vec<serde_json::Value> = overwritten
+        .iter()
+        .map(|(p, h)| json!({ "path": p, "kept": h }))
+        .collect();
     journal.write(|tx| {
         tx.execute(
             "UPDATE runs SET state = 'recovered', finished = ?2 WHERE id = ?1",
             params![run, crate::ids::now_string()],
         )?;
-        append_event(
-            tx,
-            &rules,
-            actor,
-            "run.recovered",
-            Some(&plan_id),
-            &json!({ "run": run, "restored": restored }),
-        )?;
+        forget_unchanged(tx, run)?;
+        // Overwritten contents are referenced, so `gc` keeps them.
+        for (_, h) in &overwritten {
+            tx.execute(
+                "INSERT INTO blobs_extra (hash, owner) VALUES (?1, ?2)",
+                params![h, format!("recover:{run}")],
+            )?;
+        }
+        let mut data = json!({ "run": run, "restored": restored });
+        if !kept.is_empty() {
+            data["overwritten"] = json!(kept);
+        }
+        append_event(tx, &rules, actor, "run.recovered", Some(&plan_id), &data)?;
         Ok(())
     })?;
     let _ = std::fs::remove_dir_all(backup_dir_path(ws, run));
@@ -120,5 +273,9 @@ pub fn recover(
         run,
         plan: plan_id,
         restored,
+        overwritten: overwritten
+            .into_iter()
+            .map(|(path, kept)| Overwritten { path, kept })
+            .collect(),
     }))
 }

@@ -1,7 +1,8 @@
 //! One run: write the intent durably, take every step (printing each), and either commit
 //! (keeping the old contents as the snapshot) or put every touched path back.
 
-use super::fsops::{StepCtx, backup_dir_path};
+use super::fsops::{StepCtx, backup_dir_path, new_token};
+use super::reserve::Reservation;
 use super::{Reporter, exec_step, execution_order, failpoint};
 use crate::error::{Error, Kind, Result};
 use crate::plan::{Change, Plan, State};
@@ -10,7 +11,7 @@ use crate::store::journal::{Journal, append_event};
 use crate::workspace::Workspace;
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -44,7 +45,7 @@ pub struct RunOutcome {
     pub verify: Option<serde_json::Value>,
 }
 
-/// Snapshot an exec step's `touches` and journal it durably before the command runs.
+/// Snapshot an exec step's reach and journal it durably before the command runs.
 fn exec_snapshot(
     ws: &Workspace,
     journal: &mut Journal,
@@ -56,24 +57,89 @@ fn exec_snapshot(
     let before = exec_step::snapshot(ws, blobs, step)?;
     journal.write(|tx| {
         // A marker row even for an empty snapshot: recovery must know the step began.
+        // `"snapshot"` until the command may start, `"running"` until what it changed is
+        // journaled (`"observed"`).
         tx.execute(
-            "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, '', 'null')",
-            params![run, k as i64],
+            "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, '', ?3)",
+            params![run, k as i64, STEP_SNAPSHOT],
+        )?;
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, ?3, ?4)",
         )?;
         for (p, st) in &before {
-            tx.execute(
-                "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    run,
-                    k as i64,
-                    p,
-                    serde_json::to_string(st).unwrap_or_default()
-                ],
-            )?;
+            stmt.execute(params![
+                run,
+                k as i64,
+                p,
+                serde_json::to_string(st).unwrap_or_default()
+            ])?;
         }
         Ok(())
     })?;
     Ok(before)
+}
+
+/// The marker row's `before`: the snapshot is taken (the command has not started), the
+/// command may be running, what it changed is journaled. (Journals from before these
+/// markers hold `null`, read as "may be running".)
+pub const STEP_SNAPSHOT: &str = "\"snapshot\"";
+pub const STEP_RUNNING: &str = "\"running\"";
+pub const STEP_OBSERVED: &str = "\"observed\"";
+
+/// Set step `k`'s marker, durably.
+fn mark_step(journal: &mut Journal, run: i64, k: usize, state: &str) -> Result<()> {
+    journal.write(|tx| {
+        tx.execute(
+            "UPDATE run_exec SET before = ?3 WHERE run = ?1 AND step = ?2 AND path = ''",
+            params![run, k as i64, state],
+        )?;
+        Ok(())
+    })
+}
+
+/// Journal, durably, what step `k`'s command changed (`before -> after` per path), so that
+/// recovery after a crash can tell its writes from anything written since.
+fn journal_observed(journal: &mut Journal, run: i64, k: usize, observed: &[Change]) -> Result<()> {
+    journal.write(|tx| {
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR REPLACE INTO run_exec (run, step, path, before, after) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for c in observed {
+            stmt.execute(params![
+                run,
+                k as i64,
+                c.path,
+                serde_json::to_string(&c.before).unwrap_or_default(),
+                serde_json::to_string(&c.after).unwrap_or_default()
+            ])?;
+        }
+        tx.execute(
+            "UPDATE run_exec SET before = ?3 WHERE run = ?1 AND step = ?2 AND path = ''",
+            params![run, k as i64, STEP_OBSERVED],
+        )?;
+        Ok(())
+    })
+}
+
+/// The snapshot rows of paths a finished run's steps did not change are of no further
+/// use (and would keep their blobs from `gc`).
+pub fn forget_unchanged(tx: &rusqlite::Transaction, run: i64) -> Result<()> {
+    tx.execute(
+        "DELETE FROM run_exec WHERE run = ?1 AND after IS NULL AND path != ''",
+        [run],
+    )?;
+    Ok(())
+}
+
+/// What undoing one exec step needs.
+struct StepUndo {
+    k: usize,
+    list: Vec<exec_step::Undo>,
+    specials: Vec<String>,
+    unrestorable: Vec<String>,
+    /// What the command did is unknown (it ran, but could not be observed): the snapshot
+    /// is put back over whatever it left.
+    blind: bool,
 }
 
 /// Paths whose current state differs from the plan's `before`, with what is there now.
@@ -155,6 +221,72 @@ fn stop_flag() -> Arc<AtomicBool> {
     .clone()
 }
 
+/// Let the process hold a descriptor per kept old file (each holds a write lease until
+/// the path stops naming it): raise the soft `RLIMIT_NOFILE` towards the hard limit.
+fn raise_nofile() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let lim = getrlimit(Resource::Nofile);
+        let want = lim.maximum.map_or(65536, |h| h.min(65536));
+        if lim.current.is_some_and(|c| c < want) {
+            let _ = setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(want),
+                    maximum: lim.maximum,
+                },
+            );
+        }
+    });
+}
+
+/// Backup folders of runs that finished (a crash after the commit can leave one): with
+/// no interrupted run (the caller checked), every folder under `.autonomy/runs` is stale.
+fn clear_stale_runs(ws: &Workspace) {
+    if let Ok(rd) = std::fs::read_dir(ws.state_path().join("runs")) {
+        for e in rd.flatten() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// For a rollback, the owner and group each file it re-creates had when the plan it
+/// reverses deleted it (recorded in that run's `run.step` events).
+fn owner_hints(journal: &Journal, plan: &Plan) -> Result<HashMap<String, (u32, u32)>> {
+    let mut out = HashMap::new();
+    let Some(orig) = &plan.reverses else {
+        return Ok(out);
+    };
+    let creates: BTreeSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.before == State::Absent && matches!(c.after, State::File { .. }))
+        .map(|c| c.path.as_str())
+        .collect();
+    if creates.is_empty() {
+        return Ok(out);
+    }
+    let mut stmt = journal
+        .conn
+        .prepare("SELECT data FROM events WHERE kind = 'run.step' AND plan = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([orig], |r| r.get::<_, String>(0))?;
+    for data in rows {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&data?) else {
+            continue;
+        };
+        let (Some(path), Some(owner)) = (v["path"].as_str(), v["owner"].as_array()) else {
+            continue;
+        };
+        if let ([uid, gid], true) = (owner.as_slice(), creates.contains(path))
+            && let (Some(uid), Some(gid)) = (uid.as_u64(), gid.as_u64())
+        {
+            out.insert(path.to_string(), (uid as u32, gid as u32));
+        }
+    }
+    Ok(out)
+}
+
 /// Execute `plan` as a run. The caller holds the lock and has checked interruption,
 /// approvals and drift. `consume` are approval rows to mark used when the run commits.
 #[allow(clippy::too_many_arguments)]
@@ -171,9 +303,19 @@ pub fn execute(
     reporter: &mut dyn Reporter,
 ) -> Result<RunOutcome> {
     let stop = stop_flag();
+    raise_nofile();
     let started = Instant::now();
     let rules_digest = journal.rules_digest.clone();
     let order = execution_order(&plan.changes);
+    clear_stale_runs(ws);
+    let hints = owner_hints(journal, plan)?;
+    // Room for the commit (or for recording a failure), set aside before anything else.
+    let mut reserve = Reservation::take(
+        ws,
+        super::reserve::estimate(plan.changes.len(), plan.exec.len()),
+    )?;
+    // Temp files are named with a random token journaled here, before any exists.
+    let token = new_token();
     // 4. The intent, durably, before anything is touched.
     let run = journal.write(|tx| {
         tx.execute(
@@ -187,12 +329,13 @@ pub fn execute(
             actor,
             "run.started",
             Some(plan_id),
-            &json!({ "run": run, "kind": kind.as_str(), "changes": plan.changes.len() }),
+            &json!({ "run": run, "kind": kind.as_str(), "changes": plan.changes.len(), "temp_token": token }),
         )?;
         Ok(run)
     })?;
     failpoint("run.after_intent");
-    let mut ctx = StepCtx::new(ws, blobs, run)?;
+    let mut ctx = StepCtx::new(ws, blobs, run, Some(token))?;
+    ctx.owner_hints = hints;
     // Every step, batched so that the disk is waited on a few times per run (batch.rs).
     let (done, mut failure) = ctx.forward_all(&order, &plan.changes, reporter, &stop);
     if failure.is_none() && stop.load(Ordering::Relaxed) {
@@ -200,7 +343,7 @@ pub fn execute(
     }
     reporter.finish();
     // Exec steps, then the verify command, each only while nothing has failed.
-    let mut snapshots: Vec<(usize, BTreeMap<String, State>)> = Vec::new();
+    let mut steps: Vec<StepUndo> = Vec::new();
     let mut exec_changes: Vec<(usize, Change)> = Vec::new();
     let mut exec_metrics: Vec<serde_json::Value> = Vec::new();
     let mut verify_metrics = None;
@@ -211,22 +354,64 @@ pub fn execute(
                 break;
             }
             reporter.command("exec", &step.run);
-            match exec_snapshot(ws, journal, blobs, run, k, step) {
-                Ok(before) => snapshots.push((k, before)),
+            let before = match exec_snapshot(ws, journal, blobs, run, k, step) {
+                Ok(before) => before,
                 Err(e) => {
                     failure = Some(e);
                     break;
                 }
-            }
+            };
             failpoint("exec.after_snapshot");
-            let before = snapshots.last().map(|(_, b)| b.clone()).unwrap_or_default();
+            if let Err(e) = mark_step(journal, run, k, STEP_RUNNING) {
+                failure = Some(e);
+                break;
+            }
             let mut sink = reporter.output();
-            match exec_step::run_step(ws, blobs, rules, step, &before, &mut sink) {
+            let res = exec_step::run_step(ws, blobs, rules, step, &before, &mut sink, &stop);
+            drop(sink);
+            match res {
                 Ok(res) => {
+                    // What the command changed, durably, before anything else happens.
+                    let recorded = journal_observed(journal, run, k, &res.observed);
+                    steps.push(StepUndo {
+                        k,
+                        list: exec_step::undo_list(&res.observed),
+                        specials: res.created_special,
+                        unrestorable: res.unrestorable,
+                        blind: false,
+                    });
+                    if let Err(e) = recorded {
+                        failure = Some(e);
+                        break;
+                    }
+                    failpoint("exec.after_observed");
+                    if let Some(e) = res.failure {
+                        failure = Some(e);
+                        break;
+                    }
                     exec_metrics.push(res.metrics);
                     exec_changes.extend(res.changes.into_iter().map(|c| (k, c)));
                 }
                 Err(e) => {
+                    // The command may have run without its effects being observed: its
+                    // snapshot goes back over whatever it left.
+                    let list = exec_step::unknown_after(ws, step, &before).unwrap_or_else(|_| {
+                        before
+                            .iter()
+                            .map(|(p, s)| exec_step::Undo {
+                                path: p.clone(),
+                                before: s.clone(),
+                                after: None,
+                            })
+                            .collect()
+                    });
+                    steps.push(StepUndo {
+                        k,
+                        list,
+                        specials: Vec::new(),
+                        unrestorable: Vec::new(),
+                        blind: true,
+                    });
                     failure = Some(e);
                     break;
                 }
@@ -249,52 +434,82 @@ pub fn execute(
             .chain(exec_changes.iter().map(|(_, c)| c.clone()))
             .collect();
         let mut sink = reporter.output();
-        match exec_step::run_verify(ws, blobs, rules, plan, &written, &mut sink) {
+        match exec_step::run_verify(ws, blobs, rules, plan, &written, &mut sink, &stop) {
             Ok(m) => verify_metrics = m,
             Err(e) => failure = Some(e),
         }
     }
+    // Nothing commits after SIGINT or SIGTERM.
+    if failure.is_none() && stop.load(Ordering::Relaxed) {
+        failure = Some(Error::failed("the run was interrupted by a signal"));
+    }
+    let abort = |ctx: &mut StepCtx,
+                 journal: &mut Journal,
+                 reserve: &mut Reservation,
+                 steps: &[StepUndo],
+                 err: Error,
+                 reporter: &mut dyn Reporter| {
+        // Undo (and recording the failure) get the room set aside for the commit.
+        reserve.release();
+        abort_run(
+            ctx, journal, actor, plan_id, plan, run, &done, steps, err, reporter, started,
+        )
+    };
     if let Some(err) = failure {
-        for (k, before) in snapshots.iter().rev() {
-            if let Err(e) = exec_step::restore(ws, blobs, &plan.exec[*k], before) {
-                return Err(Error::new(
-                    Kind::Interrupted,
-                    format!(
-                        "{}\nthen putting back what `{}` touched failed too: {}",
-                        err.message,
-                        shell_words::join(&plan.exec[*k].run),
-                        e.message
-                    ),
-                )
-                .hint("run `autonomy recover` once the cause is fixed"));
-            }
-        }
-        return Err(undo_failed_run(
-            &mut ctx, journal, actor, plan_id, plan, run, &done, err, reporter, started,
+        return Err(abort(
+            &mut ctx,
+            journal,
+            &mut reserve,
+            &steps,
+            err,
+            reporter,
         ));
     }
     // 6. Success: the kept old files become the snapshot, then the run commits.
     failpoint("run.before_snapshot");
+    reserve.release();
     let mut kept = Vec::new();
     for &i in &order {
         let c = &plan.changes[i];
         if let Some(hash) = c.before.file_hash()
             && c.before.file_hash() != c.after.file_hash()
+            && !blobs.contains(hash)
         {
             let backup = backup_dir_path(ws, run).join(i.to_string());
-            if backup.exists() {
+            if backup.is_file() {
                 kept.push((backup, hash.to_string()));
-            } else if !blobs.contains(hash) {
-                return Err(Error::failed(format!(
-                    "the snapshot of {} is missing",
-                    c.path
-                )));
+            } else {
+                let err = Error::failed(format!("the snapshot of {} is missing", c.path));
+                return Err(abort(
+                    &mut ctx,
+                    journal,
+                    &mut reserve,
+                    &steps,
+                    err,
+                    reporter,
+                ));
             }
         }
     }
-    // All renamed into the store, then one fsync per fan-out folder.
-    blobs.adopt_many(&kept)?;
+    // Each linked into the store (the backup folder still names it until the commit),
+    // then one fsync per fan-out folder.
+    let adopted = match blobs.adopt_many(&kept) {
+        Ok(made) => made,
+        Err(e) => return Err(abort(&mut ctx, journal, &mut reserve, &steps, e, reporter)),
+    };
     failpoint("run.after_snapshot");
+    if stop.load(Ordering::Relaxed) {
+        let _ = blobs.unadopt(&adopted);
+        let err = Error::failed("the run was interrupted by a signal");
+        return Err(abort(
+            &mut ctx,
+            journal,
+            &mut reserve,
+            &steps,
+            err,
+            reporter,
+        ));
+    }
     let duration_ms = started.elapsed().as_millis() as u64;
     let outcome = RunOutcome {
         run,
@@ -304,7 +519,8 @@ pub fn execute(
         exec: exec_metrics,
         verify: verify_metrics,
     };
-    journal.write(|tx| {
+    let owners = &ctx.owners;
+    let committed = journal.write(|tx| {
         tx.execute(
             "UPDATE runs SET state = 'committed', finished = ?2, duration_ms = ?3, metrics = ?4 WHERE id = ?1",
             params![run, crate::ids::now_string(), duration_ms as i64, serde_json::to_string(&outcome).unwrap_or_default()],
@@ -333,6 +549,7 @@ pub fn execute(
                 &json!({ "run": run, "path": c.path, "action": format!("exec:{}", c.verb()), "step": k, "before": c.before, "after": c.after }),
             )?;
         }
+        forget_unchanged(tx, run)?;
         // The ids consumed are named in run.committed too: `verify` and the approval gate
         // check the approvals table's consumed_by against that event.
         let mut consumed: Vec<String> = Vec::new();
@@ -342,14 +559,12 @@ pub fn execute(
         }
         for &i in &order {
             let c = &plan.changes[i];
-            append_event(
-                tx,
-                &rules_digest,
-                actor,
-                "run.step",
-                Some(plan_id),
-                &json!({ "run": run, "path": c.path, "action": c.verb(), "before": c.before, "after": c.after }),
-            )?;
+            let mut data = json!({ "run": run, "path": c.path, "action": c.verb(), "before": c.before, "after": c.after });
+            // The old file's owner and group, so that a rollback re-creating it restores them.
+            if let Some((uid, gid)) = owners.get(&i) {
+                data["owner"] = json!([uid, gid]);
+            }
+            append_event(tx, &rules_digest, actor, "run.step", Some(plan_id), &data)?;
         }
         append_event(
             tx,
@@ -365,9 +580,77 @@ pub fn execute(
             }),
         )?;
         Ok(())
-    })?;
+    });
+    if let Err(e) = committed {
+        // Not committed: the store names the snapshot got are taken back, and every path
+        // is put back by rename from the backup folder.
+        let _ = blobs.unadopt(&adopted);
+        return Err(abort(&mut ctx, journal, &mut reserve, &steps, e, reporter));
+    }
     let _ = std::fs::remove_dir_all(backup_dir_path(ws, run));
     Ok(outcome)
+}
+
+/// Undo a run that failed (its exec steps newest first, then its file steps), record the
+/// failure, and say truthfully what was put back.
+#[allow(clippy::too_many_arguments)]
+fn abort_run(
+    ctx: &mut StepCtx,
+    journal: &mut Journal,
+    actor: &str,
+    plan_id: &str,
+    plan: &Plan,
+    run: i64,
+    done: &[usize],
+    steps: &[StepUndo],
+    err: Error,
+    reporter: &mut dyn Reporter,
+    started: Instant,
+) -> Error {
+    let mut not_restored: Vec<String> = Vec::new();
+    let token = ctx.token.clone().unwrap_or_default();
+    for s in steps.iter().rev() {
+        let step = &plan.exec[s.k];
+        let shown = step.run.join(" ");
+        let res = exec_step::undo(
+            ctx.ws,
+            ctx.blobs,
+            &s.list,
+            &s.specials,
+            &exec_step::restore_tmp(&token, s.k),
+            s.blind,
+            &shown,
+        );
+        match res {
+            Ok(undone) => {
+                not_restored.extend(s.unrestorable.iter().cloned());
+                not_restored.extend(undone.left);
+            }
+            Err(e) => {
+                return Error::new(
+                    Kind::Interrupted,
+                    format!(
+                        "{}\nthen putting back what `{shown}` changed failed too: {}",
+                        err.message, e.message
+                    ),
+                )
+                .hint("run `autonomy recover` once the cause is fixed");
+            }
+        }
+    }
+    undo_failed_run(
+        ctx,
+        journal,
+        actor,
+        plan_id,
+        plan,
+        run,
+        done,
+        err,
+        &not_restored,
+        reporter,
+        started,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -380,6 +663,7 @@ fn undo_failed_run(
     run: i64,
     done: &[usize],
     err: Error,
+    not_restored: &[String],
     reporter: &mut dyn Reporter,
     started: Instant,
 ) -> Error {
@@ -413,22 +697,37 @@ fn undo_failed_run(
             "UPDATE runs SET state = 'failed', finished = ?2, duration_ms = ?3, error = ?4 WHERE id = ?1",
             params![run, crate::ids::now_string(), duration_ms, err.message],
         )?;
+        forget_unchanged(tx, run)?;
         append_event(
             tx,
             &rules,
             actor,
             "run.failed",
             Some(plan_id),
-            &json!({ "run": run, "error": err.message, "undone": undone, "duration_ms": duration_ms }),
+            &json!({ "run": run, "error": err.message, "undone": undone, "not_restored": not_restored, "duration_ms": duration_ms }),
         )?;
         Ok(())
     });
     let _ = std::fs::remove_dir_all(backup_dir_path(ctx.ws, run));
+    let put_back = if not_restored.is_empty() {
+        "every path was put back as it was".to_string()
+    } else {
+        let list: Vec<String> = not_restored
+            .iter()
+            .take(20)
+            .map(|p| format!("  {p}"))
+            .collect();
+        format!(
+            "every path the plan and its commands changed was put back as it was, except {} path(s) autonomy kept no old content for (they are as the command left them):\n{}",
+            not_restored.len(),
+            list.join("\n")
+        )
+    };
     if let Err(e) = recorded {
         return Error::new(
             err.kind,
             format!(
-                "{}\n(every path was put back, but recording the failure failed: {})",
+                "{}\n({put_back}, but recording the failure failed: {})",
                 err.message, e.message
             ),
         );
@@ -438,13 +737,7 @@ fn undo_failed_run(
         Kind::Stale | Kind::Integrity => err.kind,
         _ => Kind::Failed,
     };
-    let mut out = Error::new(
-        kind,
-        format!(
-            "{}\nthe run failed; every path was put back as it was",
-            err.message
-        ),
-    );
+    let mut out = Error::new(kind, format!("{}\nthe run failed; {put_back}", err.message));
     out.hint = err
         .hint
         .or(Some("fix the cause and apply the same plan again".into()));

@@ -52,7 +52,7 @@ use std::time::Duration;
 
 pub use confine::{LANDLOCK_ENV_VAR, LandlockStatus, landlock_status};
 pub use isolate::{NAMESPACES_ENV_VAR, init_from_main};
-pub use runner::{EXIT_DRAIN_GRACE, isolation_status, run};
+pub use runner::{EXIT_DRAIN_GRACE, isolation_status, run, run_cancellable};
 
 /// Filesystem confinement requested for a command.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -38,6 +38,17 @@ const READ_CHUNK: usize = 64 * 1024;
 /// drained: at the latest about `timeout + EXIT_DRAIN_GRACE` after the start.
 /// See the module documentation for the confinement and process-group policy.
 pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, ExecError> {
+    run_cancellable(spec, out_sink, &std::sync::atomic::AtomicBool::new(false))
+}
+
+/// [`run`], but once `cancel` is set (by the caller's SIGINT/SIGTERM handling) the
+/// command's whole process group is killed at once (checked at least every 100 ms) and
+/// the outcome reports it killed by SIGKILL; the caller knows why.
+pub fn run_cancellable(
+    spec: &ExecSpec,
+    out_sink: &mut dyn Write,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<ExecOutcome, ExecError> {
     let Some(command) = spec.argv.first() else {
         return Err(ExecError::EmptyArgv);
     };
@@ -53,7 +64,7 @@ pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, Exe
         .map(|(_, v)| v.as_os_str());
     let program = resolve_program(command, &spec.cwd, path_var)?;
     let Confinement::ReadOnlyExcept { read_write } = &spec.confinement else {
-        return run_direct(spec, &program, &env, None, false, out_sink);
+        return run_direct(spec, &program, &env, None, false, out_sink, cancel);
     };
     let abi = match landlock_status() {
         LandlockStatus::Available { abi } => Some(abi),
@@ -66,7 +77,7 @@ pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, Exe
         match isolate::availability() {
             Ok(()) => {
                 if let Some(outcome) =
-                    run_isolated(spec, &program, &env, abi, read_write, out_sink)?
+                    run_isolated(spec, &program, &env, abi, read_write, out_sink, cancel)?
                 {
                     return Ok(outcome);
                 }
@@ -81,7 +92,7 @@ pub fn run(spec: &ExecSpec, out_sink: &mut dyn Write) -> Result<ExecOutcome, Exe
         Some(abi) => Some(PreparedRuleset::build(abi, read_write)?),
         None => None,
     };
-    run_direct(spec, &program, &env, ruleset, true, out_sink)
+    run_direct(spec, &program, &env, ruleset, true, out_sink, cancel)
 }
 
 /// Whether commands can run in private namespaces here (probed once per process by
@@ -199,6 +210,7 @@ fn run_isolated(
     abi: Option<i32>,
     read_write: &[PathBuf],
     out_sink: &mut dyn Write,
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Option<ExecOutcome>, ExecError> {
     let canon = |p: &Path| {
         p.canonicalize()
@@ -275,7 +287,8 @@ fn run_isolated(
         // A helper that died early shows up below as a missing report.
         let _ = stdin.write_all(&json);
     }
-    let (raw_status, usage, timed_out, capture) = supervise_child(child, spec, start, out_sink)?;
+    let (raw_status, usage, timed_out, capture) =
+        supervise_child(child, spec, start, out_sink, cancel)?;
     let wall = start.elapsed();
     let report = Report::parse(&read_report(&report_r));
     let (status, user_cpu, sys_cpu, max_rss_kib) = match report {
@@ -349,6 +362,7 @@ fn run_direct(
     ruleset: Option<PreparedRuleset>,
     confine: bool,
     out_sink: &mut dyn Write,
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<ExecOutcome, ExecError> {
     let command = &spec.argv[0];
     let confined = ruleset.is_some();
@@ -375,7 +389,8 @@ fn run_direct(
         source,
     })?;
     drop(ruleset);
-    let (raw_status, usage, timed_out, capture) = supervise_child(child, spec, start, out_sink)?;
+    let (raw_status, usage, timed_out, capture) =
+        supervise_child(child, spec, start, out_sink, cancel)?;
     let wall = start.elapsed();
     let status = if timed_out {
         ExitKind::TimedOut
@@ -405,6 +420,7 @@ fn supervise_child<'a>(
     spec: &ExecSpec,
     start: Instant,
     out_sink: &'a mut dyn Write,
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Supervised<'a>, ExecError> {
     let mut reaper = Reaper {
         pid: Pid::from_child(&child),
@@ -427,7 +443,7 @@ fn supervise_child<'a>(
     };
     let deadline = start.checked_add(spec.timeout);
     let (raw_status, usage, timed_out) =
-        supervise(&mut reaper, pipes, pidfd, deadline, &mut capture)?;
+        supervise(&mut reaper, pipes, pidfd, deadline, &mut capture, cancel)?;
     Ok((raw_status, usage, timed_out, capture))
 }
 
@@ -439,6 +455,7 @@ fn supervise(
     pidfd: OwnedFd,
     deadline: Option<Instant>,
     capture: &mut Capture<'_>,
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<(i32, libc::rusage, bool), ExecError> {
     let mut pidfd = Some(pidfd);
     let mut exit: Option<(i32, libc::rusage)> = None;
@@ -453,6 +470,13 @@ fn supervise(
             return Ok((done.0, done.1, timed_out));
         }
         let now = Instant::now();
+        if exit.is_none() && cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            reaper.kill_all();
+            exit = Some(reaper.reap()?);
+            pidfd = None;
+            drain_until = Some(now + EXIT_DRAIN_GRACE);
+            continue;
+        }
         let limit = drain_until.or(deadline);
         if let Some(limit) = limit
             && now >= limit
@@ -470,6 +494,12 @@ fn supervise(
                 }
             }
         }
+        // Wake at least every 100 ms while the command runs, to notice `cancel`.
+        let tick = (exit.is_none()).then(|| now + Duration::from_millis(100));
+        let limit = match (limit, tick) {
+            (Some(l), Some(t)) => Some(l.min(t)),
+            (l, t) => l.or(t),
+        };
         let timeout = match limit {
             Some(limit) => Some(Timespec::try_from(limit - now).map_err(|_| ExecError::Io {
                 context: "converting the poll timeout",

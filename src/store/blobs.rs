@@ -63,9 +63,17 @@ impl BlobStore {
     /// Stream `reader` into the store, hashing as it goes; returns (hash, size).
     pub fn put_reader(&self, reader: impl Read) -> Result<(String, u64)> {
         let (tmp, mut file) = self.temp_file()?;
-        let res = copy_hashing(reader, &mut file)
-            .and_then(|r| file.sync_data().map(|_| r))
-            .map_err(|e| Error::io("writing a blob to .autonomy/objects", e));
+        let res = copy_tagged(
+            reader,
+            &mut file,
+            "reading the content to store",
+            "writing a blob to .autonomy/objects",
+        )
+        .and_then(|r| {
+            file.sync_data()
+                .map(|_| r)
+                .map_err(|e| Error::io("writing a blob to .autonomy/objects", e))
+        });
         drop(file);
         match res {
             Ok((hash, size)) => {
@@ -83,63 +91,73 @@ impl BlobStore {
         }
     }
 
-    /// Move an existing file (on the same file system) into the store under `hash`,
-    /// which the caller has already verified. Used to keep snapshots without copying.
-    pub fn adopt(&self, file: &Path, hash: &str) -> Result<()> {
-        if self.contains(hash) {
-            fs::remove_file(file)
-                .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
-            return Ok(());
-        }
-        let dest = self.path(hash)?;
-        self.ensure_fanout(&dest)?;
-        match fs::rename(file, &dest) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(18) => {
-                // EXDEV: copy across file systems instead.
-                let src = File::open(file)
-                    .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
-                self.put_reader(src)?;
-                let _ = fs::remove_file(file);
-                return Ok(());
-            }
-            Err(e) => return Err(Error::io(format!("storing snapshot {}", dest.display()), e)),
-        }
-        let _ = make_read_only(&dest);
-        sync_parent(&dest)
-    }
-
-    /// [`BlobStore::adopt`] for many files at once: every rename first, then one fsync per
-    /// fan-out folder (all at once) instead of one per file.
-    pub fn adopt_many(&self, files: &[(PathBuf, String)]) -> Result<()> {
-        let mut created = false;
+    /// Make the kept old files `files` (path, hash already verified by the caller) blobs,
+    /// without copying: each is hard-linked into the store, then every fan-out folder is
+    /// fsynced once. A file that has other links (it could still change through them) is
+    /// copied instead, and the copy verified. Returns the store names this call created, so
+    /// that a run whose commit then fails can take them back ([`BlobStore::unadopt`]): until
+    /// the run commits, its backup folder still names every kept file, and undo and recovery
+    /// move those back into the workspace by rename, which needs no free space.
+    pub fn adopt_many(&self, files: &[(PathBuf, String)]) -> Result<Vec<PathBuf>> {
+        use std::os::unix::fs::MetadataExt;
+        let mut created_dirs = false;
         let mut dirty: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut made = Vec::new();
         for (file, hash) in files {
             if self.contains(hash) {
-                fs::remove_file(file)
-                    .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
                 continue;
             }
             let dest = self.path(hash)?;
-            created |= self.make_fanout(&dest)?;
-            match fs::rename(file, &dest) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(18) => {
-                    // EXDEV: copy across file systems instead (durable on its own).
-                    let src = File::open(file)
-                        .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
-                    self.put_reader(src)?;
-                    let _ = fs::remove_file(file);
-                    continue;
-                }
-                Err(e) => {
-                    return Err(Error::io(format!("storing snapshot {}", dest.display()), e));
+            created_dirs |= self.make_fanout(&dest)?;
+            let meta = fs::symlink_metadata(file)
+                .map_err(|e| Error::io(format!("reading snapshot {}", file.display()), e))?;
+            if meta.nlink() == 1 && meta.is_file() {
+                match fs::hard_link(file, &dest) {
+                    Ok(()) => {
+                        let _ = make_read_only(&dest);
+                        dirty.extend(dest.parent().map(Path::to_path_buf));
+                        made.push(dest);
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    // EXDEV, EPERM, EOPNOTSUPP: copy below.
+                    Err(e) if matches!(e.raw_os_error(), Some(18) | Some(1) | Some(95)) => {}
+                    Err(e) => {
+                        return Err(Error::io(format!("storing snapshot {}", dest.display()), e));
+                    }
                 }
             }
-            let _ = make_read_only(&dest);
+            // Shared with another name, or not linkable: a verified copy (durable on its own).
+            let src = open_regular_path(file)
+                .map_err(|e| Error::io(format!("reading snapshot {}", file.display()), e))?;
+            let (got, _) = self.put_reader(src)?;
+            if &got != hash {
+                return Err(Error::stale(format!(
+                    "the old content kept as a snapshot changed while the run held it (expected {}, found {}); another process wrote to it",
+                    short(hash),
+                    short(&got)
+                ))
+                .hint("find what writes to the file, stop it, and apply again"));
+            }
+        }
+        self.sync_fanouts(created_dirs, &dirty)?;
+        Ok(made)
+    }
+
+    /// Take back store names [`BlobStore::adopt_many`] created (a run that did not commit).
+    pub fn unadopt(&self, made: &[PathBuf]) -> Result<()> {
+        let mut dirty: BTreeSet<PathBuf> = BTreeSet::new();
+        for dest in made {
+            match fs::remove_file(dest) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::io(format!("removing {}", dest.display()), e));
+                }
+            }
             dirty.extend(dest.parent().map(Path::to_path_buf));
         }
-        self.sync_fanouts(created, &dirty)
+        self.sync_fanouts(false, &dirty)
     }
 
     /// Start a batch of new blobs (see [`BlobBatch`]).
@@ -181,8 +199,18 @@ impl BlobStore {
     /// Stream a blob into `sink`, verifying its hash as it goes. On a mismatch the caller
     /// must discard what was written; the error says so.
     pub fn copy_to(&self, hash: &str, sink: impl Write) -> Result<u64> {
+        self.copy_into(
+            hash,
+            sink,
+            &format!("writing a copy of blob {}", short(hash)),
+        )
+    }
+
+    /// [`BlobStore::copy_to`], naming a failure to write `sink` as `sink_what` (a full disk
+    /// while writing a temp file is not a problem reading the blob).
+    pub fn copy_into(&self, hash: &str, sink: impl Write, sink_what: &str) -> Result<u64> {
         let path = self.path(hash)?;
-        let file = File::open(&path).map_err(|e| {
+        let file = open_regular_path(&path).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 Error::integrity(format!(
                     "blob {} is missing from .autonomy/objects",
@@ -193,8 +221,12 @@ impl BlobStore {
                 Error::io(format!("reading blob {}", short(hash)), e)
             }
         })?;
-        let (got, size) = copy_hashing(file, sink)
-            .map_err(|e| Error::io(format!("reading blob {}", short(hash)), e))?;
+        let (got, size) = copy_tagged(
+            file,
+            sink,
+            &format!("reading blob {}", short(hash)),
+            sink_what,
+        )?;
         if got != hash {
             return Err(corrupt(hash));
         }
@@ -204,7 +236,7 @@ impl BlobStore {
     /// Re-hash a stored blob. `Ok(false)` when it is missing.
     pub fn check(&self, hash: &str) -> Result<bool> {
         let path = self.path(hash)?;
-        let file = match File::open(&path) {
+        let file = match open_regular_path(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(Error::io(format!("reading blob {}", short(hash)), e)),
@@ -343,7 +375,12 @@ impl BlobBatch<'_> {
             return Ok((self.put(&head)?, size));
         }
         let (tmp, mut file) = self.store.temp_file()?;
-        let res = copy_hashing(io::Cursor::new(head).chain(reader), &mut file);
+        let res = copy_tagged(
+            io::Cursor::new(head).chain(reader),
+            &mut file,
+            "reading new content",
+            "writing a blob to .autonomy/objects",
+        );
         start_writeback(&file);
         drop(file);
         match res {
@@ -357,7 +394,7 @@ impl BlobBatch<'_> {
             }
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
-                Err(Error::io("writing a blob to .autonomy/objects", e))
+                Err(e)
             }
         }
     }
@@ -437,6 +474,56 @@ impl Drop for BlobBatch<'_> {
             let _ = fs::remove_file(tmp);
         }
     }
+}
+
+/// Open a file for reading: regular files only, without blocking (a FIFO planted where a
+/// file should be is refused, not waited on) and without following a symlink.
+pub fn open_regular_path(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        use std::os::unix::fs::MetadataExt;
+        return Err(crate::engine::inode::not_regular_io(meta.mode()));
+    }
+    Ok(file)
+}
+
+/// Copy `reader` into `sink` hashing on the way, telling a failure to read (`read_what`)
+/// from a failure to write (`write_what`) in the error.
+pub fn copy_tagged(
+    reader: impl Read,
+    sink: impl Write,
+    read_what: &str,
+    write_what: &str,
+) -> Result<(String, u64)> {
+    struct R<T> {
+        inner: T,
+        failed: bool,
+    }
+    impl<T: Read> Read for R<T> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let r = self.inner.read(buf);
+            self.failed |= r
+                .as_ref()
+                .is_err_and(|e| e.kind() != io::ErrorKind::Interrupted);
+            r
+        }
+    }
+    let mut r = R {
+        inner: reader,
+        failed: false,
+    };
+    copy_hashing(&mut r, sink).map_err(|e| {
+        if r.failed {
+            Error::io(read_what, e)
+        } else {
+            Error::io(write_what, e)
+        }
+    })
 }
 
 fn make_read_only(path: &Path) -> io::Result<()> {

@@ -468,6 +468,8 @@ fn failpoint_list_is_covered() {
         "undo.after_step",
         "recover.after_step",
         "exec.after_snapshot",
+        // tests/integration/hostile_engine.rs
+        "exec.after_observed",
     ];
     for fp in FAILPOINTS {
         assert!(covered.contains(fp), "failpoint {fp} has no test");

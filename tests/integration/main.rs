@@ -18,6 +18,7 @@ mod hashcache;
 mod help;
 mod hostile;
 mod hostile_confine;
+mod hostile_engine;
 mod hostile_paths;
 mod hostile_state;
 mod immutable;
