@@ -28,11 +28,25 @@ pub const MAX_DEPTH: usize = 255;
 /// The state folder's name.
 const STATE: &str = crate::workspace::STATE_DIR;
 
+/// Full case folding, as a case-insensitive file system compares names (ext4 casefold
+/// directories, exFAT, SMB): every character through its uppercase and back, so `ſ`
+/// (long s) is `s`, `K` (Kelvin sign) is `k`, `ß` is `ss` and `ﬁ` is `fi`. ASCII case
+/// alone misses those: `ſecrets/key.pem` named `secrets/key.pem` on such a file system.
+pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    s.chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// Whether a single name is a state folder's: `.autonomy` in any case, also with the
 /// trailing dots and spaces that Windows-style file systems (SMB, vfat) drop.
 pub fn is_state_name(name: &str) -> bool {
     let trimmed = name.trim_end_matches(['.', ' ']);
-    trimmed.len() == STATE.len() && trimmed.eq_ignore_ascii_case(STATE)
+    trimmed.eq_ignore_ascii_case(STATE) || (!trimmed.is_ascii() && fold(trimmed) == STATE)
 }
 
 /// Whether any component of a (normalised) path is a state folder's name.

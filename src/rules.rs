@@ -117,12 +117,18 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether the rule covers `path`. Letters match without case: on a case-insensitive
-    /// file system `Secrets/x` is `secrets/x`, and a rule must never be dodged by spelling.
+    /// Whether the rule covers `path`. Letters match without case, also folded as a
+    /// case-insensitive file system folds them: there `Secrets/x` and `ſecrets/x` are
+    /// `secrets/x`, and a rule must never be dodged by spelling.
     pub fn matches(&self, path: &str) -> bool {
         match &self.paths {
             None => true,
-            Some(globs) => globs.iter().any(|(_, g)| g.is_match(path)),
+            Some(globs) => {
+                let folded = (!path.is_ascii()).then(|| crate::paths::fold(path));
+                globs.iter().any(|(_, g)| {
+                    g.is_match(path) || folded.as_deref().is_some_and(|f| g.is_match(f))
+                })
+            }
         }
     }
 

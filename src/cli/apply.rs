@@ -15,9 +15,9 @@ use std::time::Duration;
 /// all that is missing and the plan is not stale, preview and ask as `autonomy approve`
 /// does), check that every path is still as planned (exit 4, naming each drifted path), then
 /// replace each path atomically, printing each step. A presented approval file is journaled
-/// as granted only when it counts toward the run; otherwise as refused, with why. On any failure every path is
-/// put back and the run is recorded as failed (exit 1); the same plan may be applied again
-/// once the cause is gone.
+/// as granted only when it counts toward the run; otherwise as refused, with why. On any
+/// failure every path is put back and the run is recorded as failed (exit 1); the same plan
+/// may be applied again once the cause is gone.
 ///
 /// Without PLAN, the newest approved plan.
 ///

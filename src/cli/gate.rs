@@ -136,8 +136,8 @@ pub fn stale_error(plan_id: &str, stale: &[(String, State)], what: &str) -> Erro
         String::new()
     };
     Error::stale(format!(
-        "plan {short} is stale: {} path(s) changed since it was planned, so it cannot be {what}:\n{}{more}",
-        stale.len(),
+        "plan {short} is stale: {} changed since it was planned, so it cannot be {what}:\n{}{more}",
+        crate::text::count(stale.len() as u64, "path"),
         list.join("\n")
     ))
     .hint(format!(

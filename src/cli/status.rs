@@ -108,7 +108,12 @@ fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
                             .collect();
                         p.ready = p.still_needed.is_empty() && p.stale.is_empty();
                     }
-                    Err(e) => p.still_needed = vec![e.message],
+                    Err(e) => {
+                        p.still_needed = vec![format!(
+                            "cannot tell ({})",
+                            e.message.lines().next().unwrap_or("")
+                        )]
+                    }
                 }
             }
             p

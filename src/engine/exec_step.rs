@@ -774,8 +774,8 @@ pub fn undo(
     }
     if !conflicts.is_empty() {
         return Err(Error::stale(format!(
-            "cannot put back what exec {shown:?} changed: {} path(s) hold content autonomy does not recognise, and it will not overwrite them:\n{}",
-            conflicts.len(),
+            "cannot put back what exec {shown:?} changed: {} hold content autonomy does not recognise, and it will not overwrite them:\n{}",
+            crate::text::count(conflicts.len() as u64, "path"),
             conflicts.join("\n")
         ))
         .hint("put each back by hand (or keep your version and make its snapshot state true), then run `autonomy recover` again; `autonomy recover --overwrite` puts the snapshot back anyway, keeping the current contents in .autonomy/objects (listed in the journal)"));

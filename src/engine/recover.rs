@@ -192,8 +192,8 @@ pub fn recover(
         }
         if !conflicts.is_empty() {
             return Err(Error::stale(format!(
-                "{} path(s) are neither as before the interrupted run nor as after it; autonomy will not overwrite them:\n{}",
-                conflicts.len(),
+                "{} neither as before the interrupted run nor as after it; autonomy will not overwrite them:\n{}",
+                crate::text::count(conflicts.len() as u64, "path"),
                 conflicts.join("\n")
             ))
             .hint("put each file back to either version by hand (see `autonomy preview`), then run `autonomy recover` again; or run `autonomy recover --overwrite` to put back the run's `before` anyway (the current contents are kept in .autonomy/objects and listed in the journal)"));

@@ -718,8 +718,8 @@ fn undo_failed_run(
             .map(|p| format!("  {p}"))
             .collect();
         format!(
-            "every path the plan and its commands changed was put back as it was, except {} path(s) autonomy kept no old content for (they are as the command left them):\n{}",
-            not_restored.len(),
+            "every path the plan and its commands changed was put back as it was, except {} autonomy kept no old content for (they are as the command left them):\n{}",
+            crate::text::count(not_restored.len() as u64, "path"),
             list.join("\n")
         )
     };

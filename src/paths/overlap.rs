@@ -14,6 +14,12 @@ const MAX_ALTERNATIVES: usize = 256;
 /// Might some path match both `a` and `b`? `case_insensitive` compares letters without
 /// case, as the rules do.
 pub fn may_overlap(a: &str, b: &str, case_insensitive: bool) -> bool {
+    let (a, b) = if case_insensitive {
+        (fold_literals(a), fold_literals(b))
+    } else {
+        (a.to_string(), b.to_string())
+    };
+    let (a, b) = (a.as_str(), b.as_str());
     let (Some(xa), Some(xb)) = (expand(a), expand(b)) else {
         return true;
     };
@@ -41,6 +47,34 @@ pub fn may_match(glob: &str, path: &str, case_insensitive: bool) -> bool {
         format!("/{literal}")
     };
     may_overlap(glob, &anchored, case_insensitive)
+}
+
+/// Case-fold a pattern's characters outside `[...]` classes (see [`super::fold`]); a
+/// class keeps its ranges, which `chars_meet` compares without case.
+fn fold_literals(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let (mut in_class, mut escaped) = (false, false);
+    for c in pattern.chars() {
+        match c {
+            _ if escaped || in_class => {
+                escaped = false;
+                if c == ']' && in_class {
+                    in_class = false;
+                }
+                out.push(c);
+            }
+            '\\' => {
+                escaped = true;
+                out.push(c);
+            }
+            '[' => {
+                in_class = true;
+                out.push(c);
+            }
+            c => out.push_str(&super::fold(&c.to_string())),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -361,6 +395,12 @@ mod tests {
     fn case_and_literal_paths() {
         assert!(!may_overlap("secrets/**", "Secrets/x", false));
         assert!(may_overlap("secrets/**", "Secrets/x", true));
+        // Folded as a case-insensitive file system folds: long s, Kelvin sign, sharp s.
+        assert!(may_overlap("secrets/**", "\u{17F}ecrets/x", true));
+        assert!(may_overlap("kube/*", "\u{212A}ube/x", true));
+        assert!(may_overlap("strasse/*", "stra\u{DF}e/*", true));
+        assert!(may_overlap("[s]ecrets/**", "\u{17F}*/x", true));
+        assert!(!may_overlap("secrets/**", "\u{17F}ecrets/x", false));
         assert!(may_match("**", "autonomy.toml", false));
         assert!(may_match("*.toml", "autonomy.toml", false));
         assert!(!may_match("src/**", "autonomy.toml", false));

@@ -51,11 +51,12 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-/// `a` equals `b` or lies inside it, without case.
+/// `a` equals `b` or lies inside it, without case (folded, see [`super::fold`]).
 fn within(a: &str, b: &str) -> bool {
+    let (a, b) = (super::fold(a), super::fold(b));
     a.len() >= b.len()
         && a.is_char_boundary(b.len())
-        && a[..b.len()].eq_ignore_ascii_case(b)
+        && a[..b.len()] == b[..]
         && (a.len() == b.len() || a.as_bytes()[b.len()] == b'/')
 }
 

@@ -128,8 +128,57 @@ const REFUSED_PREFIXES: &[&str] = &[
 /// Whether a step's `env` may not set `name`.
 pub fn refused_env(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
-    REFUSED_NAMES.contains(&up.as_str()) || REFUSED_PREFIXES.iter().any(|p| up.starts_with(p))
+    REFUSED_NAMES.contains(&up.as_str())
+        || REFUSED_PREFIXES.iter().any(|p| up.starts_with(p))
+        || REFUSED_SHAPES.iter().any(|shape| shape.matches(&up))
 }
+
+/// The shapes of names through which tools find programs, libraries, configuration or
+/// code to run, beyond the names listed: `COMPILER_PATH` and `GCC_EXEC_PREFIX` make gcc run
+/// another assembler, `TCL_LIBRARY` another `init.tcl`, `LUA_INIT_5_4` runs code,
+/// `GOFLAGS=-toolexec=` and `GNUMAKEFLAGS` add commands, `OPENSSL_CONF`, `PHPRC` and
+/// `MAKEFILES` load configuration, `JAVA_OPTS` and `MAVEN_OPTS` add agents. A name of one
+/// of these shapes is refused; a plain data variable (`GREETING`, `APP_MODE`) passes.
+enum Shape {
+    Suffix(&'static str),
+    Contains(&'static str),
+}
+
+impl Shape {
+    fn matches(&self, up: &str) -> bool {
+        match self {
+            Shape::Suffix(s) => up.ends_with(s),
+            Shape::Contains(c) => up.contains(c),
+        }
+    }
+}
+
+const REFUSED_SHAPES: &[Shape] = &[
+    Shape::Suffix("PATH"),
+    Shape::Suffix("PREFIX"),
+    Shape::Suffix("LIBRARY"),
+    Shape::Suffix("LIB"),
+    Shape::Suffix("LIBS"),
+    Shape::Suffix("FLAGS"),
+    Shape::Suffix("OPTS"),
+    Shape::Suffix("OPTIONS"),
+    Shape::Suffix("CONF"),
+    Shape::Suffix("CONFIG"),
+    Shape::Suffix("RC"),
+    Shape::Suffix("FILES"),
+    Shape::Suffix("HOME"),
+    Shape::Suffix("DIR"),
+    Shape::Suffix("EXEC"),
+    Shape::Suffix("SHELL"),
+    Shape::Suffix("EDITOR"),
+    Shape::Suffix("WRAPPER"),
+    Shape::Suffix("PRELOAD"),
+    Shape::Contains("INIT"),
+    Shape::Contains("PLUGIN"),
+    Shape::Contains("HOOK"),
+    Shape::Contains("STARTUP"),
+    Shape::Contains("TOOLEXEC"),
+];
 
 fn valid_env_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -415,6 +464,20 @@ mod tests {
             "HOME",
             "RUSTC_WRAPPER",
             "npm_config_script_shell",
+            // Found by attacking the deny list: each makes an allowed program run another.
+            "COMPILER_PATH",
+            "GCC_EXEC_PREFIX",
+            "TCL_LIBRARY",
+            "LUA_INIT_5_4",
+            "GOFLAGS",
+            "OPENSSL_CONF",
+            "MAKEFILES",
+            "GNUMAKEFLAGS",
+            "MAKEFLAGS",
+            "JAVA_OPTS",
+            "MAVEN_OPTS",
+            "PHPRC",
+            "CFLAGS",
         ] {
             assert!(refused_env(n), "{n} allowed");
         }
@@ -425,6 +488,8 @@ mod tests {
             "TZ",
             "CI",
             "MY_SETTING",
+            "GREETING",
+            "APP_MODE",
         ] {
             assert!(!refused_env(n), "{n} refused");
         }

@@ -213,10 +213,12 @@ impl Plan {
     }
 }
 
-/// Whether `path` is the rules file or the allowed-signers file, in any case spelling.
+/// Whether `path` is the rules file or the allowed-signers file, in any case spelling
+/// (folded as a case-insensitive file system folds names).
 pub fn is_policy_path(path: &str, signers_path: &str) -> bool {
-    path.eq_ignore_ascii_case(crate::workspace::RULES_FILE)
-        || path.eq_ignore_ascii_case(signers_path)
+    use crate::paths::fold;
+    let path = fold(path);
+    path == fold(crate::workspace::RULES_FILE) || path == fold(signers_path)
 }
 
 impl ExecStep {

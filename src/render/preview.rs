@@ -475,8 +475,8 @@ pub fn stale_banner(doc: &PreviewDoc, styled: &dyn Fn(&Style, &str) -> String) -
         styled(
             &color::danger(),
             &format!(
-                "STALE: {} path(s) changed since plan {short} was made; it can no longer be approved or applied:",
-                doc.stale.len()
+                "STALE: {} changed since plan {short} was made; it can no longer be approved or applied:",
+                crate::text::count(doc.stale.len() as u64, "path")
             )
         )
     );
@@ -531,15 +531,18 @@ pub fn prompt_summary(
     };
     let _ = writeln!(
         out,
-        "  {} file(s) changed, {} {} line(s); {}{}{}",
-        doc.stat.files,
+        "  {} changed, {} {} lines; {}{}{}",
+        crate::text::count(doc.stat.files as u64, "file"),
         styled(&color::added(), &format!("+{}", doc.stat.added_lines)),
         styled(&color::removed(), &format!("-{}", doc.stat.removed_lines)),
         styled(&risk_style, &risk),
         if doc.exec.is_empty() {
             String::new()
         } else {
-            format!("; runs {} command(s)", doc.exec.len())
+            format!(
+                "; runs {}",
+                crate::text::count(doc.exec.len() as u64, "command")
+            )
         },
         if doc.policy_change {
             "; POLICY CHANGE"

@@ -388,9 +388,9 @@ fn check_plan_columns(
             .position(|(a, b)| a != b)
             .unwrap_or(rows.len().min(want.len()));
         r.problems.push(format!(
-            "changes rows of plan {short}: {} row(s) where the stored plan has {} change(s); first difference at index {at} ({})",
-            rows.len(),
-            want.len(),
+            "changes rows of plan {short}: {} where the stored plan has {}; first difference at index {at} ({})",
+            crate::text::count(rows.len() as u64, "row"),
+            crate::text::count(want.len() as u64, "change"),
             want.get(at).map_or("no such change", |w| w.1.as_str())
         ));
     }

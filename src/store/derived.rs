@@ -234,6 +234,24 @@ impl Replay {
                 );
             }
             "run.committed" | "run.failed" | "run.recovered" => {
+                // Contents a forced recovery overwrote are kept (gc keeps them).
+                if kind.as_ref() == "run.recovered"
+                    && let Some(run) = run
+                {
+                    for o in d
+                        .get("overwritten")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(h) = o.get("kept").and_then(Value::as_str) {
+                            *self
+                                .outputs
+                                .entry((h.to_string(), format!("recover:{run}")))
+                                .or_default() += 1;
+                        }
+                    }
+                }
                 let Some(run) = run else {
                     return self
                         .problems
@@ -578,7 +596,12 @@ impl Replay {
 
     fn compare_exec(&self, conn: &Connection, out: &mut Vec<String>) -> Result<()> {
         let mut stmt = conn.prepare(
-            "SELECT run, step, path, before, after FROM run_exec WHERE after IS NOT NULL ORDER BY run, step, path",
+            // Only committed runs' rows are effects a rollback replays; a failed or recovered
+            // run keeps the changes its commands were observed to make (for undo and
+            // recovery), which no run.step event records. The run's state is itself checked
+            // against its events.
+            "SELECT e.run, e.step, e.path, e.before, e.after FROM run_exec e JOIN runs r ON r.id = e.run
+             WHERE e.after IS NOT NULL AND r.state = 'committed' ORDER BY e.run, e.step, e.path",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -626,7 +649,7 @@ impl Replay {
         for ((hash, owner), n) in &rows {
             if self.outputs.get(&(hash.clone(), owner.clone())) != Some(n) {
                 out.push(format!(
-                    "blobs_extra row ({}, {owner}): the events record {} such output blob(s), the table {n}",
+                    "blobs_extra row ({}, {owner}): the events record {} such output blobs, the table {n}",
                     short(hash),
                     self.outputs.get(&(hash.clone(), owner.clone())).unwrap_or(&0)
                 ));
@@ -635,7 +658,7 @@ impl Replay {
         for ((hash, owner), n) in &self.outputs {
             if !rows.contains_key(&(hash.clone(), owner.clone())) {
                 out.push(format!(
-                    "blobs_extra: {owner} kept output blob {} ({n} time(s) in its run.committed event) but has no row (gc would delete it)",
+                    "blobs_extra: {owner} kept output blob {} ({n}x in its run.committed event) but has no row (gc would delete it)",
                     short(hash)
                 ));
             }

@@ -355,10 +355,10 @@ fn status_marks_an_approved_plan_ready_when_every_rule_is_met() {
     env.approve(&id);
     let text = text(&env.output(&["status"]));
     assert!(
-        text.contains(&format!(
-            "{}  Prompted change  ({ACTOR})  approved and ready to apply",
-            &id[..12]
-        )),
+        text.contains(&id[..12])
+            && text.contains(&format!(
+                "  Prompted change  ({ACTOR})  approved and ready to apply"
+            )),
         "{text}"
     );
     assert_eq!(env.status_json()["approved"][0]["ready"], true);
@@ -861,7 +861,8 @@ content = "after\n"
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert!(!restored.is_empty(), "{stopped:?}");
+    // Recovery names every conflict before it undoes anything, so it may stop having
+    // restored nothing; whatever it did restore is listed, and nothing else.
     assert!(!restored.contains(&"a.txt"), "{restored:?}");
     for p in &restored {
         assert_eq!(env.read_str(p), "before\n", "{p} is journaled as restored");

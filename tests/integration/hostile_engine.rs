@@ -79,6 +79,21 @@ fn spawn(env: &Env, args: &[&str]) -> std::process::Child {
         .expect("spawn autonomy")
 }
 
+/// As [`spawn`], without private namespaces, so that a command's `$$` is a pid this test
+/// can watch (inside a PID namespace it names another process here). The namespaced path,
+/// where the kernel ends every process of the step, is held by `hostile_confine`.
+fn spawn_host_pids(env: &Env, args: &[&str]) -> std::process::Child {
+    env.std_cmd()
+        .args(args)
+        .env_remove("AUTONOMY_FAILPOINT")
+        .env("AUTONOMY_NAMESPACES", "off")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn autonomy")
+}
+
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
@@ -226,7 +241,7 @@ fn recover_after_kill_during_a_command_names_its_writes_until_overwrite() {
         "echo partial > gen/old.txt; echo $$ > gen/pid; sleep 60",
         &["gen/**"],
     ));
-    let mut child = spawn(&env, &["apply", &id]);
+    let mut child = spawn_host_pids(&env, &["apply", &id]);
     let pid_file = env.path("gen/pid");
     assert!(
         wait_until(Duration::from_secs(30), || std::fs::read_to_string(
@@ -530,7 +545,7 @@ fn a_signal_during_an_exec_step_stops_it_and_undoes_the_run() {
              [[action]]\nkind = \"write\"\npath = \"plain.txt\"\ncontent = \"changed\\n\"\n\
              [[action]]\nkind = \"exec\"\nrun = [\"sh\", \"-c\", \"echo changed > gen/old.txt; echo $$ > gen/pid; sleep 60\"]\ntouches = [\"gen/**\"]\n",
         );
-        let mut child = spawn(&env, &["apply", &id]);
+        let mut child = spawn_host_pids(&env, &["apply", &id]);
         let pid_file = env.path("gen/pid");
         assert!(
             wait_until(Duration::from_secs(30), || std::fs::read_to_string(

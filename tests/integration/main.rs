@@ -17,6 +17,7 @@ mod generated;
 mod hashcache;
 mod help;
 mod hostile;
+mod hostile_attack;
 mod hostile_confine;
 mod hostile_engine;
 mod hostile_paths;
