@@ -2,7 +2,7 @@
 //! journal with many plans or events quickly, through the library's own encodings, so
 //! that `verify` accepts the result.
 //!
-//!   bench-gen plans WORKSPACE N     N plans (a mix of pending, approved, applied, rejected)
+//!   bench-gen plans WORKSPACE N     N plans (pending, approved, rejected, applied, rolled back)
 //!   bench-gen events WORKSPACE N    N `plan.previewed` events on one plan
 //!
 //! Everything goes in one transaction. The hash chain is computed with
@@ -56,13 +56,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "plans" => {
                 let mut plan_seq: i64 =
                     tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM plans", [], |r| r.get(0))?;
+                let mut run_id: i64 =
+                    tx.query_row("SELECT COALESCE(MAX(id), 0) FROM runs", [], |r| r.get(0))?;
                 let mut ins_plan = tx.prepare(
-                    "INSERT INTO plans (id, seq, created, title, author, status, reverses, canonical) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
+                    "INSERT INTO plans (id, seq, created, title, author, status, reverses, canonical) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
+                let mut set_status = tx.prepare("UPDATE plans SET status = ?2 WHERE id = ?1")?;
                 let mut ins_change = tx.prepare(
                     "INSERT INTO changes (plan, idx, path, before_hash, after_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
+                let mut ins_approval = tx.prepare(
+                    "INSERT INTO approvals (plan, at, principal, method, decision) VALUES (?1, ?2, ?3, 'terminal', 'approve')",
+                )?;
+                let mut ins_run = tx.prepare(
+                    "INSERT INTO runs (id, plan, kind, state, started, finished, duration_ms) VALUES (?1, ?2, ?3, 'committed', ?4, ?4, 0)",
+                )?;
+                let mut orig: Option<String> = None;
                 for i in 0..n {
+                    // Old plans are mostly settled; a few are still open. Every status comes
+                    // with the events that justify it (verify checks the tables against
+                    // them): 10% pending, 10% approved, 10% rejected, 50% applied, and 20%
+                    // rolled back by a reverse plan (the next one, itself applied).
+                    let slot = i % 10;
+                    let reverses = if slot == 7 || slot == 9 {
+                        orig.take()
+                    } else {
+                        None
+                    };
+                    let dir = State::Dir;
+                    let (before, after) = match &reverses {
+                        Some(_) => (dir, State::Absent),
+                        None => (State::Absent, dir),
+                    };
                     let plan = Plan {
                         format: PLAN_FORMAT.to_string(),
                         workspace: workspace.clone(),
@@ -70,24 +95,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         title: format!("Synthetic plan {i}"),
                         author: ACTOR.to_string(),
                         description: None,
-                        reverses: None,
+                        reverses: reverses.clone(),
                         // A folder: no blob needed, so `verify` stays clean.
                         changes: vec![Change {
-                            path: format!("gen/dir{i}"),
-                            before: State::Absent,
-                            after: State::Dir,
+                            path: format!("gen/dir{}", if reverses.is_some() { i - 1 } else { i }),
+                            before,
+                            after,
                             from: None,
                         }],
                         exec: Vec::new(),
                     };
                     let id = plan.id();
-                    // Old plans are mostly settled; a few are still open.
-                    let status = match i % 10 {
-                        0 => "pending",
-                        1 => "approved",
-                        2 => "rejected",
-                        _ => "rolled_back",
-                    };
                     plan_seq += 1;
                     ins_plan.execute(params![
                         id,
@@ -95,7 +113,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         plan.created,
                         plan.title,
                         plan.author,
-                        status,
+                        "pending",
+                        plan.reverses,
                         plan.canonical()
                     ])?;
                     let c = &plan.changes[0];
@@ -108,10 +127,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     ])?;
                     let data = serde_json::json!({
                         "title": plan.title, "author": plan.author, "changes": 1,
-                        "source": "file", "reverses": null
-                    })
-                    .to_string();
-                    event("plan.created", Some(&id), &data)?;
+                        "source": if reverses.is_some() { "rollback" } else { "file" },
+                        "reverses": reverses
+                    });
+                    event("plan.created", Some(&id), &data.to_string())?;
+                    if slot == 2 {
+                        set_status.execute(params![id, "rejected"])?;
+                        event(
+                            "plan.rejected",
+                            Some(&id),
+                            &serde_json::json!({ "principal": ACTOR, "reason": null }).to_string(),
+                        )?;
+                        continue;
+                    }
+                    if slot == 0 {
+                        continue;
+                    }
+                    ins_approval.execute(params![id, at, ACTOR])?;
+                    set_status.execute(params![id, "approved"])?;
+                    event("approval.granted", Some(&id), &serde_json::json!({ "method": "terminal", "principal": ACTOR, "reason": null, "os_uid": 0, "os_user": "bench" }).to_string())?;
+                    if slot == 1 {
+                        continue;
+                    }
+                    run_id += 1;
+                    let kind = if reverses.is_some() {
+                        "rollback"
+                    } else {
+                        "apply"
+                    };
+                    ins_run.execute(params![run_id, id, kind, at])?;
+                    set_status.execute(params![id, "applied"])?;
+                    event(
+                        "run.started",
+                        Some(&id),
+                        &serde_json::json!({ "run": run_id, "kind": kind, "changes": 1 })
+                            .to_string(),
+                    )?;
+                    event(
+                        "run.committed",
+                        Some(&id),
+                        &serde_json::json!({
+                            "run": run_id, "kind": kind, "duration_ms": 0, "files_changed": 1,
+                            "bytes_written": 0, "reverses": reverses, "exec": [], "verify": null,
+                            "verify_ms": null, "consumed": [],
+                        })
+                        .to_string(),
+                    )?;
+                    match reverses {
+                        Some(o) => {
+                            set_status.execute(params![o, "rolled_back"])?;
+                        }
+                        None if slot == 6 || slot == 8 => orig = Some(id),
+                        None => {}
+                    }
                 }
             }
             "events" => {

@@ -81,6 +81,10 @@ pub fn recorded(s: &Session, plan_id: &str) -> Result<Vec<Held>> {
 pub fn load_signers(s: &Session) -> Result<AllowedSigners> {
     let rel = s.rules()?.allowed_signers.clone();
     let path = s.ws.root.join(&rel);
+    // Inside the state folder it must be the user's (or root's), at any depth.
+    if rel.starts_with(&format!("{}/", crate::workspace::STATE_DIR)) {
+        crate::store::trust::check_file(&s.ws.root, &path)?;
+    }
     let bytes = match crate::store::read_config_file(&path, MAX_SIGNERS_FILE) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),

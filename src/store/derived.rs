@@ -681,9 +681,8 @@ struct ApprovalRow {
 /// The paths plan `id` changes, from its stored encoding (checked against its id).
 fn stored_paths(conn: &Connection, id: &str) -> Option<BTreeSet<String>> {
     let canonical: String = conn
-        .query_row("SELECT canonical FROM plans WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT canonical FROM plans WHERE id = ?1")
+        .and_then(|mut st| st.query_row([id], |r| r.get(0)))
         .ok()?;
     let plan = Plan::from_canonical(&canonical).ok()?;
     (plan.id() == id).then(|| plan.changes.into_iter().map(|c| c.path).collect())

@@ -42,6 +42,29 @@ pub fn check(root: &Path) -> Result<()> {
     }
 }
 
+/// Refuse (exit 1) a file in the state folder of the workspace at `root` (the signers file
+/// the rules name, at any depth) that belongs to another user than the one running the
+/// command or root, following symlinks, unless `AUTONOMY_SAFE_DIRECTORIES` lists the
+/// workspace. A missing file is fine.
+pub fn check_file(root: &Path, path: &Path) -> Result<()> {
+    if safe_listed(root, std::env::var_os(SAFE_ENV).as_deref()) {
+        return Ok(());
+    }
+    let st = match statat(CWD, path, AtFlags::empty()) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e.into())),
+    };
+    match foreign(&st, rustix::process::geteuid().as_raw(), path) {
+        None => Ok(()),
+        Some(p) => Err(Error::failed(p.message).hint(format!(
+            "{}; or, if you trust this workspace, list it: `export {SAFE_ENV}={}`",
+            p.fix,
+            root.display()
+        ))),
+    }
+}
+
 /// Why a state folder is not trusted, and the fix that does not need the safe list.
 #[derive(Debug)]
 struct Problem {

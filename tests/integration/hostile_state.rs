@@ -660,3 +660,33 @@ fn a_terminal_and_a_signed_approval_by_another_principal_are_two() {
     assert_eq!(env.read_str("a.txt"), "A\n");
     env.verify_ok();
 }
+
+/// A signers file deeper in the state folder (named by the rules) that belongs to another
+/// user does not decide whose signatures count.
+#[test]
+fn another_users_signers_file_deep_in_the_state_folder_is_refused() {
+    if !is_root() {
+        return skip("needs root to chown to nobody");
+    }
+    let env = Env::new();
+    env.write(
+        "autonomy.toml",
+        "[approval]\nallowed_signers = \".autonomy/keys/allowed_signers\"\n",
+    );
+    env.write("a.txt", "a\n");
+    let Some((key, public)) = ssh_key(env.tmp.path(), "signer") else {
+        return;
+    };
+    let keys = env.path(".autonomy/keys");
+    std::fs::create_dir(&keys).expect("mkdir");
+    std::fs::write(keys.join("allowed_signers"), format!("{ACTOR} {public}\n")).expect("write");
+    chown_tree(&keys.join("allowed_signers"), NOBODY);
+    let id = env.plan(&write_plan("a.txt", "A"));
+    let file = env.sign(&id, &key);
+    let o = env.output(&["apply", &id, "--approval", file.to_str().expect("utf8")]);
+    refused(&o, "nobody's signers file", &["allowed_signers", "nobody"]);
+    assert_eq!(env.read_str("a.txt"), "a\n");
+    chown_tree(&keys.join("allowed_signers"), 0);
+    let o = env.output(&["apply", &id, "--approval", file.to_str().expect("utf8")]);
+    assert_exit_in(&o, &[0], "root's own signers file");
+}
