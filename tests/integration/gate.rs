@@ -190,7 +190,7 @@ fn the_prompt_comes_after_the_pager_closes_under_a_summary() {
     );
     let tail = &before[closed..];
     assert!(
-        tail.contains("1 file(s) changed, +1 -1 line(s); risk low"),
+        tail.contains("1 file changed, +1 -1 lines; risk low"),
         "{tail}"
     );
     assert!(tail.contains("rule \"default\" (1 of 1)"), "{tail}");
@@ -415,7 +415,7 @@ fn a_stale_plan_is_marked_in_preview_and_status() {
     let out = env.run(&["preview", &id]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        out.stdout.contains("STALE: 1 path(s) changed since plan"),
+        out.stdout.contains("STALE: 1 path changed since plan"),
         "{}",
         out.stdout
     );
