@@ -71,7 +71,8 @@ KINDS
   chmod    path, and mode ("0700") or executable (true: x wherever r
            is set, as git does)
   symlink  path, target (created or retargeted; the target is recorded
-           verbatim and never followed)
+           verbatim and never followed). Not supported by this version
+           yet: a plan with it is refused
   exec     run (argv, no shell); touches (globs of the paths it may
            change); optional timeout ("2m"), cwd, env (a table)
 

@@ -495,6 +495,15 @@ pub fn first_bad_key(text: &str) -> Option<BadKey> {
                     .replace(" )", ")"),
                 None => format!("action {}", i + 1),
             };
+            if kind.as_deref() == Some("symlink") {
+                found.push((
+                    item.span().start,
+                    format!(
+                        "{label}: `kind = \"symlink\"` is not supported by this version yet: symbolic links are not planned, applied or rolled back (a path through one is refused)"
+                    ),
+                ));
+                continue;
+            }
             let allowed = kind.as_deref().and_then(kind_keys);
             for (key, _) in table.iter() {
                 let k: &str = key.get_ref();
