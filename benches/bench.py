@@ -35,6 +35,7 @@ import random
 import shutil
 import statistics
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -65,8 +66,14 @@ def run(argv, cwd=None, env=None, stdin=None, check=True, capture=True):
         stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    # Read stderr on a thread while stdout is read here: a command that writes more than a
+    # pipe holds to stderr (a signing preview) would otherwise block with us on stdout.
+    errs = []
+    reader = threading.Thread(target=lambda: errs.append(p.stderr.read()))
+    reader.start()
     out = p.stdout.read() if capture else b""
-    err = p.stderr.read()
+    reader.join()
+    err = errs[0] if errs else b""
     _, status, ru = os.wait4(p.pid, 0)
     secs = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
