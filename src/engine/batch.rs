@@ -22,6 +22,7 @@
 use super::fsops::{
     Kept, StepCtx, keep_old_unsynced, move_out, sync, with_path, write_temp_unsynced,
 };
+use super::inode::open_regular;
 use super::{Reporter, failpoint};
 use crate::error::{Error, Result};
 use crate::par::{IO_THREADS, try_each};
@@ -272,8 +273,10 @@ impl StepCtx<'_> {
                 Ok((dir, self.tmp(i)?))
             })
             .collect::<Result<_>>()?;
-        try_each(&temps, IO_THREADS, |(dir, tmp)| dir.open(tmp)?.sync_all())
-            .map_err(|e| Error::io("writing the new files (temp files)", e))?;
+        try_each(&temps, IO_THREADS, |(dir, tmp)| {
+            open_regular(dir, tmp)?.sync_all()
+        })
+        .map_err(|e| Error::io("writing the new files (temp files)", e))?;
         let mut kept = false;
         for &i in replace {
             if stop.load(Ordering::Relaxed) {

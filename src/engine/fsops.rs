@@ -556,14 +556,22 @@ pub(super) fn keep_old_unsynced(
     key: &str,
     lease: bool,
 ) -> io::Result<Option<Lease>> {
-    let _ = backups.remove_file(key);
     let meta = dir.symlink_metadata(name)?;
     if !meta.is_file() {
         return Err(not_regular_io(meta.mode()));
     }
     if meta.nlink() == 1 {
         let held = if lease { Lease::take(dir, name)? } else { None };
-        match dir.hard_link(name, backups, key) {
+        let mut linked = dir.hard_link(name, backups, key);
+        if linked
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::AlreadyExists)
+        {
+            // A leftover in the run's own backup folder (never a user's file).
+            let _ = backups.remove_file(key);
+            linked = dir.hard_link(name, backups, key);
+        }
+        match linked {
             Ok(()) => return Ok(held),
             Err(e) if matches!(e.raw_os_error(), Some(18) | Some(1) | Some(95)) => {} // EXDEV, EPERM, EOPNOTSUPP
             Err(e) => return Err(e),
@@ -582,7 +590,6 @@ pub(super) fn move_out(
     key: &str,
     lease: bool,
 ) -> io::Result<Option<Lease>> {
-    let _ = backups.remove_file(key);
     let meta = dir.symlink_metadata(name)?;
     if !meta.is_file() {
         return Err(not_regular_io(meta.mode()));

@@ -6,8 +6,17 @@ use std::io;
 use std::path::Path;
 
 /// fsync many files or folders at once (see [`crate::par::IO_THREADS`]); the first error.
+/// Opened without blocking or following a symlink: a FIFO put in a file's place is never
+/// waited on.
 pub fn sync_paths(paths: &[&Path]) -> io::Result<()> {
-    crate::par::try_each(paths, crate::par::IO_THREADS, |p| File::open(p)?.sync_all())
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::par::try_each(paths, crate::par::IO_THREADS, |p| {
+        File::options()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(p)?
+            .sync_all()
+    })
 }
 
 /// Ask the kernel to start writing `file` back now, without waiting, so that the fsync

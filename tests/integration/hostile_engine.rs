@@ -162,6 +162,47 @@ fn exec_undeclared_writes_are_undone_and_the_message_is_true() {
     }
 }
 
+/// Without Landlock (or should it fail), a command can change a file outside everything
+/// autonomy snapshotted. What it created is removed; what it changed there cannot be put
+/// back, and the message says so instead of claiming every path was put back.
+#[test]
+fn exec_changes_autonomy_kept_nothing_for_are_named_not_claimed() {
+    let env = Env::new();
+    env.write("autonomy.toml", EXEC_RULES);
+    env.write("gen/old.txt", "old\n");
+    env.write("outside.txt", "keep\n");
+    let id = env.plan_approved(&exec_plan(
+        "echo x > gen/new.txt; (echo sneaky > outside.txt; echo made > made.txt) 2>/dev/null; exit 0",
+        &["gen/**"],
+    ));
+    let o = env.output_env(&["apply", &id], &[("AUTONOMY_LANDLOCK", "off")]);
+    assert_exit_in(
+        &o,
+        &[1],
+        "apply with an undeclared write outside the snapshot",
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!env.exists("gen/new.txt"), "{err}");
+    assert!(
+        !env.exists("made.txt"),
+        "a file the command made is removed: {err}"
+    );
+    if env.read_str("outside.txt") == "sneaky\n" {
+        assert!(
+            err.contains("kept no old content for") && err.contains("outside.txt"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("the run failed; every path was put back as it was"),
+            "{err}"
+        );
+    } else {
+        assert!(err.contains("every path was put back"), "{err}");
+    }
+    assert!(env.status_json()["interrupted_run"].is_null());
+    env.verify_ok();
+}
+
 // ---------------------------------------------------------------------------------------
 // 8. `recover` after an interrupted exec step deleted files created and overwrote edits
 // made by hand under `touches` since the crash.
