@@ -35,13 +35,6 @@ pub struct Decision {
     pub stale: Vec<String>,
 }
 
-impl Decision {
-    /// Nothing more will happen to the plan by itself: rejected, applied or rolled back.
-    pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "rejected" | "applied" | "rolled_back")
-    }
-}
-
 /// Read the decision about `plan_id` (a full id) from the journal, and check it against
 /// the workspace for staleness while it is still pending or approved.
 pub fn decision(s: &Session, plan_id: &str) -> Result<Decision> {

@@ -119,14 +119,6 @@ impl Drop for Lease {
     }
 }
 
-/// The uid and gid of the process's new files (to skip a needless `fchown`).
-pub fn own_ids() -> (u32, u32) {
-    (
-        rustix::process::geteuid().as_raw(),
-        rustix::process::getegid().as_raw(),
-    )
-}
-
 /// Give `file` (a temp file the engine just created) the owner and group `(uid, gid)` of
 /// the file it replaces. Root can always; anyone else can keep the group when they are a
 /// member of it, and cannot give a file away (then the file keeps the creator's ids).
