@@ -12,21 +12,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const PLAN: &str = r#"
-title = "Prompted change"
-[[action]]
-kind = "edit"
-path = "config.toml"
-find = "timeout_ms = 500"
-replace = "timeout_ms = 750"
-"#;
-
-fn setup() -> (Env, String) {
-    let env = Env::new();
-    env.write("config.toml", "[server]\ntimeout_ms = 500\n");
-    let id = env.plan(PLAN);
-    (env, id)
-}
+// The same plan and workspace as the prompt tests.
+use crate::prompt::{PLAN, setup};
 
 /// `autonomy ARGS` in a real pseudo-terminal with extra environment.
 fn spawn(env: &Env, args: &[&str], envs: &[(&str, &str)]) -> PtySession {

@@ -4,7 +4,7 @@
 
 use crate::common::*;
 
-const PLAN: &str = r#"
+pub const PLAN: &str = r#"
 title = "Prompted change"
 [[action]]
 kind = "edit"
@@ -13,7 +13,7 @@ find = "timeout_ms = 500"
 replace = "timeout_ms = 750"
 "#;
 
-fn setup() -> (Env, String) {
+pub fn setup() -> (Env, String) {
     let env = Env::new();
     env.write("config.toml", "[server]\ntimeout_ms = 500\n");
     let id = env.plan(PLAN);
