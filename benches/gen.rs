@@ -8,8 +8,8 @@
 //! Everything goes in one transaction. The hash chain is computed with
 //! `autonomy::store::journal::event_hash`, exactly as `append_event` does.
 
-use autonomy::plan::model::PLAN_FORMAT;
-use autonomy::plan::{Change, Plan, State};
+use autonomy::model::plan::PLAN_FORMAT;
+use autonomy::model::{Change, Plan, State};
 use autonomy::store::journal::{GENESIS, event_hash};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .optional()?
         .unwrap_or((0, GENESIS.to_string(), String::new()));
-    let at = autonomy::ids::now_string();
+    let at = autonomy::util::ids::now_string();
     {
         let mut ins = tx.prepare(
             "INSERT INTO events (seq, at, actor, kind, plan, rules, data, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

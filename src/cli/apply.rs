@@ -3,8 +3,8 @@
 use super::{Ctx, gate, ui};
 use crate::engine::run::{self, RunKind, drift, drift_error};
 use crate::error::Result;
-use crate::plan::Plan;
-use crate::session::{Default, PlanRow, Session, status_refusal};
+use crate::model::Plan;
+use crate::ops::session::{Default, PlanRow, Session, status_refusal};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -74,10 +74,10 @@ pub fn run_plan(
     if let Some(e) = status_refusal(row) {
         // A replayed approval is the more important news: say so (exit 3).
         if row.status == "applied" && !approvals.is_empty() {
-            use crate::approval::record;
-            let presented = record::verify_files(s, &row.id, approvals)?;
+            use crate::ops::approvals;
+            let presented = approvals::verify_files(s, &row.id, approvals)?;
             for p in &presented {
-                record::refuse_presented(
+                approvals::refuse_presented(
                     s,
                     &row.id,
                     p,
@@ -117,11 +117,11 @@ pub fn run_plan(
     ui::say(&format!(
         "{verb} plan {short} {:?} ({})",
         plan.title,
-        crate::text::count(plan.changes.len() as u64, "change")
+        crate::util::text::count(plan.changes.len() as u64, "change")
     ));
     let mut reporter = super::ui::StepPrinter::new(plan.changes.len());
     let actor = s.actor.clone();
-    let rules = crate::rules::Rules::load(&s.ws.root)?;
+    let rules = crate::policy::rules::Rules::load(&s.ws.root)?;
     let outcome = run::execute(
         &s.ws,
         &mut s.journal,
@@ -136,29 +136,29 @@ pub fn run_plan(
     )?;
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "run": outcome }),
+            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "plan": row.id, "run": outcome }),
         );
     }
     match &plan.reverses {
         None => ui::say(&format!(
             "Applied plan {short}: {}, {} written in {}. Undo it with `autonomy rollback {short}`.",
-            crate::text::count(outcome.files_changed as u64, "change"),
-            crate::text::size(outcome.bytes_written),
-            crate::text::duration_ms(outcome.duration_ms)
+            crate::util::text::count(outcome.files_changed as u64, "change"),
+            crate::util::text::size(outcome.bytes_written),
+            crate::util::text::duration_ms(outcome.duration_ms)
         )),
         Some(orig) if s.resolve(Some(orig), Default::Newest)?.status == "applied" => {
             ui::say(&format!(
                 "Rolled back part of plan {0}: {1} restored in {2} (rollback plan {short}). Plan {0} stays applied; `autonomy rollback {0}` reverts the rest.",
                 &orig[..12],
-                crate::text::count(outcome.files_changed as u64, "path"),
-                crate::text::duration_ms(outcome.duration_ms)
+                crate::util::text::count(outcome.files_changed as u64, "path"),
+                crate::util::text::duration_ms(outcome.duration_ms)
             ))
         }
         Some(orig) => ui::say(&format!(
             "Rolled back plan {}: {} restored in {} (rollback plan {short}).",
             &orig[..12],
-            crate::text::count(outcome.files_changed as u64, "path"),
-            crate::text::duration_ms(outcome.duration_ms)
+            crate::util::text::count(outcome.files_changed as u64, "path"),
+            crate::util::text::duration_ms(outcome.duration_ms)
         )),
     }
     Ok(())

@@ -1,11 +1,12 @@
 //! `autonomy approve`
 
 use super::{Ctx, gate, prompt, ui};
-use crate::approval::outlook::Outlook;
-use crate::approval::{record, sshsig, statement::Statement};
 use crate::error::{Error, Result};
-use crate::plan::Plan;
-use crate::session::{Default, Session, status_refusal};
+use crate::model::Plan;
+use crate::ops::approvals;
+use crate::ops::session::{Default, Session, status_refusal};
+use crate::policy::approval::outlook::Outlook;
+use crate::policy::approval::{sshsig, statement::Statement};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +87,7 @@ enum Target<'a> {
         plan: &'a Plan,
         status: &'a str,
     },
-    Bundle(&'a crate::bundle::Bundle),
+    Bundle(&'a crate::store::bundle::Bundle),
 }
 
 pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
@@ -98,12 +99,12 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
                 "a bundle is approved by signing it: add --sign-with KEY, --statement or --signature FILE",
             ));
         }
-        let bundle = crate::bundle::read(&ctx.dir.join(path))?;
-        let approver = crate::identity::clean(
+        let bundle = crate::store::bundle::read(&ctx.dir.join(path))?;
+        let approver = crate::util::identity::clean(
             &args
                 .as_id
                 .clone()
-                .unwrap_or_else(|| crate::identity::acting_identity(&ctx.dir)),
+                .unwrap_or_else(|| crate::util::identity::acting_identity(&ctx.dir)),
         );
         let stale = super::preview::bundle_stale(ctx, &bundle)?;
         if !stale.is_empty() {
@@ -124,7 +125,7 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         return Err(e);
     }
     let short = row.id[..12].to_string();
-    let approver = crate::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
+    let approver = crate::util::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
     let plan = s.load_plan(&row.id)?;
     if signing {
         gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "signed")?;
@@ -145,14 +146,14 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
                 "approve it at a terminal with `autonomy approve {short}`, or sign it: `autonomy approve {short} --sign-with KEY` and pass --approval FILE to apply"
             )));
     }
-    let held = record::recorded(&s, &row.id)?;
+    let held = approvals::recorded(&s, &row.id)?;
     let outlook = gate::outlook_with(&s, &plan, &held, gate::terminal(&approver))?;
     if outlook.counts_for_nothing() {
         return nothing_to_add(ctx, &short, &approver, &outlook);
     }
     let answer = gate::offer(&s, &row.id, &plan, &row.status, &approver, &outlook)?;
     let reason = args.reason.clone().or_else(|| answer.reason.clone());
-    record::record_decision(
+    approvals::record_decision(
         &mut s,
         &row.id,
         &approver,
@@ -161,7 +162,7 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
     )?;
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "approver": approver,
+            "format_version": crate::model::FORMAT_VERSION, "plan": row.id, "approver": approver,
             "approved": answer.approve, "ready": answer.approve && outlook.ready_after,
             "counts_for": outlook.counts_for, "still_needed": outlook.still_needed,
         }));
@@ -200,7 +201,7 @@ fn nothing_to_add(ctx: &Ctx, short: &str, approver: &str, outlook: &Outlook) -> 
     if outlook.ready_before {
         if ctx.json() {
             ui::json(&serde_json::json!({
-                "format_version": crate::render::FORMAT_VERSION, "plan": short, "approver": approver,
+                "format_version": crate::model::FORMAT_VERSION, "plan": short, "approver": approver,
                 "approved": false, "ready": true, "counts_for": [], "still_needed": [],
             }));
         }
@@ -216,7 +217,7 @@ fn nothing_to_add(ctx: &Ctx, short: &str, approver: &str, outlook: &Outlook) -> 
         .collect();
     Err(Error::not_approved(format!(
         "an approval by {approver} at this terminal would not count for plan {short}: the rules need signed approvals, or this OS user ({}) already counts (terminal approvals count once per OS user, whatever `--as` names); nothing was asked or recorded. The rules still need:\n{}",
-        crate::identity::os_user().1.unwrap_or_else(|| format!("uid {}", crate::identity::os_user().0)),
+        crate::util::identity::os_user().1.unwrap_or_else(|| format!("uid {}", crate::util::identity::os_user().0)),
         missing.join("\n")
     ))
     .hint(still_needed_hint(short, outlook)))
@@ -318,7 +319,7 @@ fn show_before_signing(
     plan_id: &str,
     approver: &str,
     target: &Target,
-) -> Result<crate::risk::Level> {
+) -> Result<crate::policy::risk::Level> {
     use super::preview::{Dest, emit};
     let dest = if args.statement || ctx.json() || !std::io::stdout().is_terminal() {
         Dest::Stderr
@@ -328,10 +329,10 @@ fn show_before_signing(
     let (doc, outlook) = match target {
         Target::Stored { s, plan, status } => {
             let doc = super::preview::build_doc(s, plan_id, plan, status, dest.styled())?;
-            let held = record::recorded(s, plan_id)?;
+            let held = approvals::recorded(s, plan_id)?;
             // The key's fingerprint is known only once it signs; any key distinct from the
             // ones held counts the same.
-            let signed = crate::approval::gate::Held {
+            let signed = crate::policy::approval::gate::Held {
                 row: None,
                 principal: approver.to_string(),
                 method: "ssh".into(),
@@ -367,11 +368,11 @@ fn new_statement(
     approver: &str,
     expires: &str,
 ) -> Result<Statement> {
-    let ttl = crate::rules::parse_duration(expires)
+    let ttl = crate::policy::rules::parse_duration(expires)
         .map_err(|e| Error::usage(format!("--expires: {}", e.message)))?;
     // Statements carry whole seconds.
-    let created =
-        chrono::DateTime::from_timestamp(crate::ids::now().timestamp(), 0).unwrap_or_default();
+    let created = chrono::DateTime::from_timestamp(crate::util::ids::now().timestamp(), 0)
+        .unwrap_or_default();
     let too_long = || Error::usage(format!("--expires {expires} is too long"));
     let ttl = chrono::TimeDelta::from_std(ttl).map_err(|_| too_long())?;
     // Statements carry four-digit years.
@@ -380,7 +381,7 @@ fn new_statement(
         .filter(|t| chrono::Datelike::year(t) <= 9999)
         .ok_or_else(too_long)?;
     let st = Statement {
-        approval: crate::ids::random_hex(16),
+        approval: crate::util::ids::random_hex(16),
         workspace: workspace.to_string(),
         plan: plan_id.to_string(),
         approver: approver.to_string(),
@@ -415,13 +416,13 @@ fn write_approval(
         Some(p) => p.clone(),
         None => default_output(ctx, short)?,
     };
-    let body = crate::approval::file::assemble(text, pem);
+    let body = crate::policy::approval::file::assemble(text, pem);
     std::fs::write(ctx.dir.join(&out), body)
         .map_err(|e| Error::io(format!("writing approval file {}", out.display()), e))?;
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "file": out, "approval": st.approval, "plan": st.plan,
-            "approver": st.approver, "expires": crate::approval::statement::format_timestamp(&st.expires),
+            "format_version": crate::model::FORMAT_VERSION, "file": out, "approval": st.approval, "plan": st.plan,
+            "approver": st.approver, "expires": crate::policy::approval::statement::format_timestamp(&st.expires),
         }));
     }
     ui::say(&format!(
@@ -429,7 +430,7 @@ fn write_approval(
         out.display(),
         st.approval,
         st.approver,
-        crate::approval::statement::format_timestamp(&st.expires),
+        crate::policy::approval::statement::format_timestamp(&st.expires),
         out.display()
     ));
     Ok(())

@@ -2,9 +2,9 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
+use crate::ops::session::Session;
+use crate::paths::RelPath;
 use crate::plan::compile::{self, Meta};
-use crate::session::Session;
-use crate::workspace::RelPath;
 
 pub fn plan_capture(
     s: &mut Session,
@@ -23,7 +23,7 @@ pub fn plan_capture(
         .map(|p| RelPath::parse(p))
         .collect::<Result<Vec<_>>>()?;
     let timeout = match &s.rules()?.exec.timeout {
-        Some(t) => crate::rules::parse_duration(t)?,
+        Some(t) => crate::policy::rules::parse_duration(t)?,
         None => std::time::Duration::from_secs(600),
     };
     ui::say(&format!(
@@ -32,7 +32,7 @@ pub fn plan_capture(
     ));
     // The command's output is shown with its escape sequences made visible.
     let mut sink = crate::render::termsafe::TerminalSafe::new(std::io::stderr());
-    let captured = crate::capture::capture(&s.ws.root, argv, &scopes, timeout, &mut sink)?;
+    let captured = crate::plan::capture::capture(&s.ws.root, argv, &scopes, timeout, &mut sink)?;
     for l in &captured.skipped_symlinks {
         ui::say(&format!("note: symlink {l} was not copied or compared"));
     }

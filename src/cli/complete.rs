@@ -119,7 +119,7 @@ fn candidates(current: &OsStr, statuses: &[&str]) -> Vec<CompletionCandidate> {
     let Ok(root) = crate::workspace::find_root(&start) else {
         return Vec::new();
     };
-    let db = root.join(crate::workspace::STATE_DIR).join("journal.db");
+    let db = root.join(crate::paths::STATE_DIR).join("journal.db");
     query(&db, statuses, &prefix).unwrap_or_default()
 }
 

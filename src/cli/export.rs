@@ -1,10 +1,10 @@
 //! `autonomy export`
 
 use super::{Ctx, ui};
-use crate::bundle::Old;
 use crate::error::Result;
+use crate::ops::session::{Default, Session};
 use crate::render::preview::Fetched;
-use crate::session::{Default, Session};
+use crate::store::bundle::Old;
 use std::path::PathBuf;
 
 /// Write a plan bundle for review on another machine
@@ -50,7 +50,7 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
         Fetched::Bytes(b) => Some(Old::Bytes(b)),
         Fetched::TooLarge(n) => Some(Old::TooLarge(n)),
     };
-    let size = crate::bundle::write(&out, &plan, &|h| s.blobs.read(h), &fetch_old)?;
+    let size = crate::store::bundle::write(&out, &plan, &|h| s.blobs.read(h), &fetch_old)?;
     s.event(
         "plan.exported",
         Some(&row.id),
@@ -58,7 +58,7 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     )?;
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "file": args.output, "bytes": size }),
+            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "plan": row.id, "file": args.output, "bytes": size }),
         );
     }
     ui::say(&format!(

@@ -5,13 +5,13 @@
 
 use super::prompt::{self, Answer, Expect};
 use super::ui;
-use crate::approval::gate::{Held, Standing};
-use crate::approval::outlook::Outlook;
-use crate::approval::record::{self, Presented};
 use crate::error::{Error, Result};
-use crate::plan::{Plan, State};
-use crate::risk::Level;
-use crate::session::Session;
+use crate::model::{Plan, State};
+use crate::ops::approvals::{self, Presented};
+use crate::ops::session::Session;
+use crate::policy::approval::gate::{Held, Standing};
+use crate::policy::approval::outlook::Outlook;
+use crate::policy::risk::Level;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -24,11 +24,11 @@ pub fn ensure(
     files: &[PathBuf],
 ) -> Result<Vec<i64>> {
     let short = &plan_id[..12];
-    let mut held = record::recorded(s, plan_id)?;
-    let presented = record::verify_files(s, plan_id, files)?;
+    let mut held = approvals::recorded(s, plan_id)?;
+    let presented = approvals::verify_files(s, plan_id, files)?;
     let first_presented = held.len();
     held.extend(presented.iter().map(Presented::held));
-    let mut standings = record::standings(s, plan, &held)?;
+    let mut standings = approvals::standings(s, plan, &held)?;
     if !all_met(&standings) && ui::interactive() {
         let actor = s.actor.clone();
         let outlook = outlook_with(s, plan, &held, terminal(&actor))?;
@@ -41,7 +41,13 @@ pub fn ensure(
                 return Err(stale_error(plan_id, &stale, "approved"));
             }
             let answer = offer(s, plan_id, plan, status, &actor, &outlook)?;
-            record::record_decision(s, plan_id, &actor, answer.approve, answer.reason.as_deref())?;
+            approvals::record_decision(
+                s,
+                plan_id,
+                &actor,
+                answer.approve,
+                answer.reason.as_deref(),
+            )?;
             if !answer.approve {
                 refuse_all(
                     s,
@@ -52,11 +58,11 @@ pub fn ensure(
                 return Err(declined_error(short, &answer, false));
             }
             held.push(terminal(&actor));
-            standings = record::standings(s, plan, &held)?;
+            standings = approvals::standings(s, plan, &held)?;
         }
     }
     if !all_met(&standings) {
-        let err = record::unmet_error(short, &standings);
+        let err = approvals::unmet_error(short, &standings);
         let reason = format!(
             "threshold not met: {}",
             err.message
@@ -77,13 +83,13 @@ pub fn ensure(
     let mut consume = Vec::new();
     for (i, p) in presented.iter().enumerate() {
         if counted.contains(&(first_presented + i)) {
-            consume.push(record::grant_presented(s, plan_id, p)?);
+            consume.push(approvals::grant_presented(s, plan_id, p)?);
         } else {
             let why = format!(
                 "valid, but does not count: {} or key {} already counts for this plan",
                 p.accepted.principal, p.accepted.fingerprint
             );
-            record::refuse_presented(s, plan_id, p, &why)?;
+            approvals::refuse_presented(s, plan_id, p, &why)?;
         }
     }
     Ok(consume)
@@ -95,14 +101,14 @@ fn all_met(standings: &[Standing]) -> bool {
 
 fn refuse_all(s: &mut Session, plan_id: &str, presented: &[Presented], why: &str) -> Result<()> {
     for p in presented {
-        record::refuse_presented(s, plan_id, p, why)?;
+        approvals::refuse_presented(s, plan_id, p, why)?;
     }
     Ok(())
 }
 
 /// An approval typed at this terminal by `principal`.
 pub fn terminal(principal: &str) -> Held {
-    let (uid, user) = crate::identity::os_user();
+    let (uid, user) = crate::util::identity::os_user();
     Held {
         row: None,
         principal: principal.to_string(),
@@ -115,10 +121,10 @@ pub fn terminal(principal: &str) -> Held {
 
 /// What one more approval (`extra`) would count for, given what is `held`.
 pub fn outlook_with(s: &Session, plan: &Plan, held: &[Held], extra: Held) -> Result<Outlook> {
-    let before = record::standings(s, plan, held)?;
+    let before = approvals::standings(s, plan, held)?;
     let mut with = held.to_vec();
     with.push(extra);
-    let after = record::standings(s, plan, &with)?;
+    let after = approvals::standings(s, plan, &with)?;
     Ok(Outlook::compare(&before, &after))
 }
 
@@ -137,7 +143,7 @@ pub fn stale_error(plan_id: &str, stale: &[(String, State)], what: &str) -> Erro
     };
     Error::stale(format!(
         "plan {short} is stale: {} changed since it was planned, so it cannot be {what}:\n{}{more}",
-        crate::text::count(stale.len() as u64, "path"),
+        crate::util::text::count(stale.len() as u64, "path"),
         list.join("\n")
     ))
     .hint(format!(

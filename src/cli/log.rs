@@ -2,8 +2,8 @@
 
 use super::{Ctx, Format, ui};
 use crate::error::{Error, Result};
+use crate::ops::session::{Default, Session};
 use crate::render::log::{Layout, event_json, render_text};
-use crate::session::{Default, Session};
 use crate::store::journal::{EVENT_COLUMNS, row_to_event};
 use std::io::{IsTerminal, Write};
 
@@ -62,7 +62,7 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
             .ok_or_else(|| Error::integrity("the journal has no events"))?;
         if ctx.json() {
             ui::json(&serde_json::json!({
-                "format_version": crate::render::FORMAT_VERSION, "seq": seq, "hash": hash,
+                "format_version": crate::model::FORMAT_VERSION, "seq": seq, "hash": hash,
             }));
         } else {
             ui::println(&format!("{seq}:{hash}"));
@@ -110,7 +110,7 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
         filter.push(format!("({})", any.join(" OR ")));
     }
     if let Some(since) = &args.since {
-        let from = crate::stats::parse_since(since, crate::ids::now())?;
+        let from = crate::ops::stats::parse_since(since, crate::util::ids::now())?;
         filter.push(format!("at >= {}", param(from)));
     }
     let limit = args.limit.map_or(-1, |n| n as i64);
@@ -180,7 +180,7 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
             for e in rows {
                 // Each line stands alone, so each carries the format version.
                 let mut v = event_json(&e?);
-                v["format_version"] = crate::render::FORMAT_VERSION.into();
+                v["format_version"] = crate::model::FORMAT_VERSION.into();
                 let line = crate::render::json_document(&v, false)
                     .map_err(|e| Error::failed(format!("encoding JSON: {e}")))?;
                 buf.push_str(&line);
@@ -258,7 +258,7 @@ impl<I: Iterator<Item = rusqlite::Result<crate::store::journal::Event>>> serde::
             }
         }
         let mut map = ser.serialize_map(Some(2))?;
-        map.serialize_entry("format_version", &crate::render::FORMAT_VERSION)?;
+        map.serialize_entry("format_version", &crate::model::FORMAT_VERSION)?;
         map.serialize_entry("events", &Events(self))?;
         map.end()
     }

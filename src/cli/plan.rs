@@ -2,8 +2,8 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
+use crate::ops::session::Session;
 use crate::plan::compile::{self, Meta};
-use crate::session::Session;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -105,7 +105,7 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
     // The same plan file compiled twice within one second against the same workspace is
     // the same plan (same bytes, same id): report the stored one instead of failing.
     let existing = plan.id();
-    if let Ok(row) = s.resolve(Some(&existing), crate::session::Default::Newest)
+    if let Ok(row) = s.resolve(Some(&existing), crate::ops::session::Default::Newest)
         && matches!(row.status.as_str(), "pending" | "approved")
     {
         ui::say(&format!(
@@ -186,7 +186,7 @@ fn read_bytes(path: &std::path::Path, base: &std::path::Path) -> Result<Vec<u8>>
 pub fn nothing_to_plan(ctx: &Ctx, why: &str) -> Result<()> {
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "plan": null, "nothing_to_plan": why,
+            "format_version": crate::model::FORMAT_VERSION, "plan": null, "nothing_to_plan": why,
         }));
     }
     ui::say(&format!("Nothing to plan: {why}. No plan was made."));
@@ -194,7 +194,7 @@ pub fn nothing_to_plan(ctx: &Ctx, why: &str) -> Result<()> {
 }
 
 /// Print the id (stdout) and a one-line summary (stderr).
-pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
+pub fn report(ctx: &Ctx, id: &str, plan: &crate::model::Plan) {
     let mut counts = std::collections::BTreeMap::new();
     for c in &plan.changes {
         *counts.entry(c.verb()).or_insert(0usize) += 1;
@@ -216,11 +216,14 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
         })
         .collect();
     if !plan.exec.is_empty() {
-        parts.push(crate::text::count(plan.exec.len() as u64, "exec step"));
+        parts.push(crate::util::text::count(
+            plan.exec.len() as u64,
+            "exec step",
+        ));
     }
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION,
+            "format_version": crate::model::FORMAT_VERSION,
             "plan": { "id": id, "short": &id[..12], "title": plan.title, "author": plan.author,
                       "created": plan.created, "changes": plan.changes.len(), "reverses": plan.reverses }
         }));
@@ -231,7 +234,7 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::plan::Plan) {
         "Planned {} {:?}: {} ({}). Review it with `autonomy preview {}`.",
         &id[..12],
         plan.title,
-        crate::text::count(plan.changes.len() as u64, "change"),
+        crate::util::text::count(plan.changes.len() as u64, "change"),
         parts.join(", "),
         &id[..12]
     ));

@@ -1,13 +1,13 @@
 //! `autonomy preview`
 
 use super::{Ctx, ui};
-use crate::approval::record;
 use crate::error::Result;
-use crate::plan::{Plan, State};
+use crate::model::{Plan, State};
+use crate::ops::approvals;
+use crate::ops::session::{Default, Session};
+use crate::paths::RelPath;
 use crate::render::diff::MAX_DIFF_BYTES;
 use crate::render::preview::{self, Fetched, PreviewDoc};
-use crate::session::{Default, Session};
-use crate::workspace::RelPath;
 use console::Style;
 use std::io::IsTerminal;
 
@@ -82,9 +82,9 @@ pub fn build_doc(
     status: &str,
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> Result<PreviewDoc> {
-    let mut held = record::recorded(s, plan_id)?;
+    let mut held = approvals::recorded(s, plan_id)?;
     held.extend(signed_and_used(s, plan_id)?);
-    let standings = record::standings(s, plan, &held)?;
+    let standings = approvals::standings(s, plan, &held)?;
     let signers = s.rules()?.allowed_signers.clone();
     let policy: Vec<&str> = plan
         .policy_paths(&signers)
@@ -99,7 +99,7 @@ pub fn build_doc(
         status,
         standings: &standings,
         held: &held,
-        risk: crate::risk::in_force(&s.journal.conn, plan_id, plan, &signers)?,
+        risk: crate::policy::risk::in_force(&s.journal.conn, plan_id, plan, &signers)?,
         policy_paths: &policy,
         stale: &stale,
         contents: &contents,
@@ -136,7 +136,7 @@ impl Dest {
 
 /// The signed approvals a committed run of the plan counted: they are part of what was
 /// held, so the preview of an applied plan shows them instead of "missing".
-fn signed_and_used(s: &Session, plan_id: &str) -> Result<Vec<crate::approval::gate::Held>> {
+fn signed_and_used(s: &Session, plan_id: &str) -> Result<Vec<crate::policy::approval::gate::Held>> {
     let mut stmt = s.journal.conn.prepare(
         "SELECT a.id, a.principal, a.method, a.key_fingerprint FROM approvals a
          JOIN runs r ON r.id = a.consumed_by
@@ -145,7 +145,7 @@ fn signed_and_used(s: &Session, plan_id: &str) -> Result<Vec<crate::approval::ga
     )?;
     let rows = stmt
         .query_map([plan_id], |r| {
-            Ok(crate::approval::gate::Held {
+            Ok(crate::policy::approval::gate::Held {
                 row: Some(r.get(0)?),
                 principal: r.get(1)?,
                 method: r.get(2)?,
@@ -221,13 +221,13 @@ pub(super) fn fetch(s: &Session, path: &str, hash: &str) -> Option<Fetched> {
     }
     let dir = s.ws.open_dir(rel.parent().as_ref()).ok()?;
     let bytes = dir.read(rel.file_name()).ok()?;
-    (crate::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
+    (crate::util::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
 }
 
 /// Preview a bundle: old and new contents from the bundle (old contents of older bundles
 /// from the current folder where a file there matches the plan's `before` hash).
 fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<()> {
-    let bundle = crate::bundle::read(&ctx.dir.join(path))?;
+    let bundle = crate::store::bundle::read(&ctx.dir.join(path))?;
     let styled: &dyn Fn(&Style, &str) -> String = if ctx.json() {
         &|_, t| t.to_string()
     } else {
@@ -249,7 +249,7 @@ fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<
 /// is checked against it too.
 pub fn bundle_doc(
     ctx: &Ctx,
-    bundle: &crate::bundle::Bundle,
+    bundle: &crate::store::bundle::Bundle,
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> Result<PreviewDoc> {
     let contents = |rel: &str, hash: &str| -> Option<Fetched> {
@@ -274,17 +274,18 @@ pub fn bundle_doc(
             .ok()?
             .read(rel.file_name())
             .ok()?;
-        (crate::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
+        (crate::util::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
     };
     let policy: Vec<&str> = bundle
         .plan
-        .policy_paths(crate::rules::DEFAULT_SIGNERS)
+        .policy_paths(crate::policy::rules::DEFAULT_SIGNERS)
         .iter()
         .map(|c| c.path.as_str())
         .collect();
     // Away from the workspace there is no history: plan signals only.
-    let mut risk = crate::risk::assess(&bundle.plan, crate::rules::DEFAULT_SIGNERS, None)?;
-    risk.reasons.insert(0, crate::risk::Reason {
+    let mut risk =
+        crate::policy::risk::assess(&bundle.plan, crate::policy::rules::DEFAULT_SIGNERS, None)?;
+    risk.reasons.insert(0, crate::policy::risk::Reason {
         signal: "bundle",
         weight: 0,
         reason: "reviewing a bundle: the history signals and approvals are judged by the workspace's rules when the plan is applied".into(),
@@ -307,7 +308,10 @@ pub fn bundle_doc(
 /// Drift of a bundle's plan when the current folder is inside the very workspace it was
 /// made for (a reviewer's plain checkout has no `.autonomy/`: nothing to check there; the
 /// workspace checks again at apply time).
-pub fn bundle_stale(ctx: &Ctx, bundle: &crate::bundle::Bundle) -> Result<Vec<(String, State)>> {
+pub fn bundle_stale(
+    ctx: &Ctx,
+    bundle: &crate::store::bundle::Bundle,
+) -> Result<Vec<(String, State)>> {
     let Ok(s) = Session::open_read_only(&ctx.dir) else {
         return Ok(Vec::new());
     };

@@ -2,7 +2,7 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
-use crate::session::{Default, Session, status_refusal};
+use crate::ops::session::{Default, Session, status_refusal};
 
 /// Reject a plan for good
 ///

@@ -3,9 +3,9 @@
 use super::{Ctx, ui};
 use crate::engine::run::RunKind;
 use crate::error::{Error, Result};
-use crate::plan::{Change, Plan};
-use crate::revert;
-use crate::session::{Default, PlanRow, Session};
+use crate::model::{Change, Plan};
+use crate::ops::session::{Default, PlanRow, Session};
+use crate::plan::revert;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -339,7 +339,7 @@ fn read_resolutions(
     }
     let mut out = std::collections::BTreeMap::new();
     for (path, hash) in &state.paths {
-        let rel = crate::workspace::RelPath::from_stored(path)?;
+        let rel = crate::paths::RelPath::from_stored(path)?;
         let now = s.ws.state(&rel)?;
         if now.file_hash() != Some(hash.as_str()) {
             return Err(Error::stale(format!(
@@ -395,7 +395,7 @@ fn pending_reverse(
 /// commands are not run again; their effects inside `touches` are reverted (and merged)
 /// like any file.
 fn exec_effects(s: &Session, plan_id: &str) -> Result<Vec<Change>> {
-    use crate::plan::State;
+    use crate::model::State;
     let mut stmt = s.journal.conn.prepare(
         "SELECT e.path, e.before, e.after FROM run_exec e JOIN runs r ON r.id = e.run
          WHERE r.plan = ?1 AND r.state = 'committed' AND e.after IS NOT NULL ORDER BY e.run, e.step",

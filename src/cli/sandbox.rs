@@ -3,11 +3,11 @@
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
 use crate::exec::{Confinement, ExecSpec, ExitKind, Isolation, IsolationMode, LandlockStatus};
-use crate::sandbox::{
+use crate::ops::sandbox::{
     MAX_SPOOL_FILE, Seen, check_allow_write, metadata_changes, metadata_snapshot, read_untrusted,
     ready_files,
 };
-use crate::session::Session;
+use crate::ops::session::Session;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,7 +82,7 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let agent = crate::identity::clean(
+    let agent = crate::util::identity::clean(
         &args
             .as_id
             .clone()
@@ -218,7 +218,7 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
     if !changes.is_empty() {
         ui::say(&format!(
             "warning: the agent changed file metadata Landlock cannot stop ({}):",
-            crate::text::count(changes.len() as u64, "path")
+            crate::util::text::count(changes.len() as u64, "path")
         ));
         for c in changes.iter().take(50) {
             ui::say(&format!("  {c}"));
@@ -241,13 +241,13 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
     };
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "agent": agent,
+            "format_version": crate::model::FORMAT_VERSION, "agent": agent,
             "agent_exit": code, "plans": planned, "metadata_changes": changes,
         }));
     }
     ui::say(&format!(
         "{agent} {how}; {} proposed. Nothing was applied; review with `autonomy status`.",
-        crate::text::count(planned.len() as u64, "plan")
+        crate::util::text::count(planned.len() as u64, "plan")
     ));
     // The agent's exit status is returned, as the contract says (DESIGN.md, `sandbox`).
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
@@ -301,7 +301,7 @@ fn plan_ready(
                     ),
                 );
                 let bytes = bytes.unwrap_or_default();
-                let kept = crate::sandbox::keep_reject(&s.ws.state_path(), &name, &bytes);
+                let kept = crate::ops::sandbox::keep_reject(&s.ws.state_path(), &name, &bytes);
                 let (kept, keep_error) = match kept {
                     Ok(k) => (k, None),
                     Err(k) => (None, Some(k.message)),
@@ -312,7 +312,7 @@ fn plan_ready(
                     None,
                     serde_json::json!({
                         "agent": agent, "file": name, "reason": e.message, "bytes": bytes.len(),
-                        "sha256": crate::hash::sha256_hex(&bytes), "kept": kept, "keep_error": keep_error,
+                        "sha256": crate::util::hash::sha256_hex(&bytes), "kept": kept, "keep_error": keep_error,
                     }),
                 ) {
                     ui::error(&Error::failed(format!("journaling the refusal of {name}: {}", j.message)));
@@ -328,7 +328,7 @@ fn plan_ready(
 /// decision last written.
 #[derive(Default)]
 struct Replies {
-    planned: Vec<(String, String, Option<crate::approval::decision::Decision>)>,
+    planned: Vec<(String, String, Option<crate::ops::decision::Decision>)>,
     last_refresh: Option<std::time::Instant>,
 }
 
@@ -343,10 +343,10 @@ impl Replies {
     fn refused(&mut self, spool: &Path, name: &str, reason: &str) {
         self.planned.retain(|(n, _, _)| n != name);
         let doc = serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "file": name, "plan": null,
+            "format_version": crate::model::FORMAT_VERSION, "file": name, "plan": null,
             "decision": "refused", "reason": reason, "ready": false,
         });
-        if let Err(e) = crate::sandbox::write_reply(spool, name, &doc) {
+        if let Err(e) = crate::ops::sandbox::write_reply(spool, name, &doc) {
             ui::say(&format!("autonomy: {}", e.message));
         }
     }
@@ -362,7 +362,7 @@ impl Replies {
         }
         self.last_refresh = Some(std::time::Instant::now());
         for (name, id, last) in &mut self.planned {
-            let Ok(d) = crate::approval::decision::decision(s, id) else {
+            let Ok(d) = crate::ops::decision::decision(s, id) else {
                 continue;
             };
             if last.as_ref() == Some(&d) {
@@ -370,14 +370,11 @@ impl Replies {
             }
             let mut doc = serde_json::to_value(&d).unwrap_or_default();
             if let Some(o) = doc.as_object_mut() {
-                o.insert(
-                    "format_version".into(),
-                    crate::render::FORMAT_VERSION.into(),
-                );
+                o.insert("format_version".into(), crate::model::FORMAT_VERSION.into());
                 o.insert("file".into(), name.clone().into());
                 o.insert("short".into(), id[..12].to_string().into());
             }
-            match crate::sandbox::write_reply(spool, name, &doc) {
+            match crate::ops::sandbox::write_reply(spool, name, &doc) {
                 Ok(()) => *last = Some(d),
                 Err(e) => ui::say(&format!("autonomy: {}", e.message)),
             }

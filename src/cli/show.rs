@@ -2,9 +2,9 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
-use crate::plan::State;
-use crate::session::{Default, Session};
-use crate::workspace::RelPath;
+use crate::model::State;
+use crate::ops::session::{Default, Session};
+use crate::paths::RelPath;
 use std::io::{IsTerminal, Write};
 
 /// Print a plan's canonical JSON, or a path's content after (or before) it
@@ -129,5 +129,5 @@ fn from_workspace(s: &Session, rel: &RelPath, hash: &str) -> Option<Vec<u8>> {
             .ok()?
             .read(rel.file_name())
             .ok()?;
-    (crate::hash::sha256_hex(&bytes) == hash).then_some(bytes)
+    (crate::util::hash::sha256_hex(&bytes) == hash).then_some(bytes)
 }

@@ -2,10 +2,10 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
+use crate::ops::session::{PlanRow, Session, row_to_plan};
 use crate::render::status::{
     DeclinedRow, InterruptedDoc, RulesDoc, StatusDoc, StatusPlan, render_text, rules_summary,
 };
-use crate::session::{PlanRow, Session, row_to_plan};
 
 /// Show the plans by status, the rules in force, and what needs attention
 ///
@@ -37,9 +37,9 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
     let s = Session::open_read_only(&ctx.dir)?;
     let holder = crate::store::lock::holder(&s.ws.state_path());
     let interrupted = s.interrupted_run()?;
-    let present = s.ws.root.join(crate::workspace::RULES_FILE).exists();
+    let present = s.ws.root.join(crate::paths::RULES_FILE).exists();
     let doc = StatusDoc {
-        format_version: crate::render::FORMAT_VERSION,
+        format_version: crate::model::FORMAT_VERSION,
         workspace: s.workspace_id()?,
         root: s
             .ws
@@ -98,11 +98,11 @@ fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
                 Err(e) => p.stale = vec![format!("(cannot check: {})", e.message)],
             }
             if p.row.status == "approved" {
-                let standings = crate::approval::record::recorded(s, &p.row.id)
-                    .and_then(|held| crate::approval::record::standings(s, &plan, &held));
+                let standings = crate::ops::approvals::recorded(s, &p.row.id)
+                    .and_then(|held| crate::ops::approvals::standings(s, &plan, &held));
                 match standings {
                     Ok(st) => {
-                        p.still_needed = crate::approval::outlook::unmet(&st)
+                        p.still_needed = crate::policy::approval::outlook::unmet(&st)
                             .iter()
                             .map(|m| m.missing_sentence())
                             .collect();
@@ -123,7 +123,7 @@ fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
 
 /// Pending plans no one has declined (no decision yet, or the latest is not a decline),
 /// newest first.
-fn waiting(s: &Session, limit: usize) -> Result<Vec<crate::session::PlanRow>> {
+fn waiting(s: &Session, limit: usize) -> Result<Vec<crate::ops::session::PlanRow>> {
     let mut stmt = s.journal.conn.prepare(
         "SELECT p.id, p.status, p.title, p.author, p.created, p.reverses FROM plans p
          WHERE p.status = 'pending' AND COALESCE(

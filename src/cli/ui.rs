@@ -92,13 +92,13 @@ impl StepPrinter {
 }
 
 impl crate::engine::Reporter for StepPrinter {
-    fn step(&mut self, _index: usize, _total: usize, change: &crate::plan::Change) {
+    fn step(&mut self, _index: usize, _total: usize, change: &crate::model::Change) {
         self.line(format!("  {:<7} {}", change.verb(), change.path));
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
     }
-    fn undo(&mut self, change: &crate::plan::Change) {
+    fn undo(&mut self, change: &crate::model::Change) {
         self.line(format!(
             "  {} {}",
             err_style(&Style::new().yellow(), "restore"),

@@ -22,12 +22,12 @@
 use super::fsops::{
     Kept, StepCtx, keep_old_unsynced, move_out, sync, with_path, write_temp_unsynced,
 };
-use super::inode::open_regular;
 use super::{Reporter, failpoint};
 use crate::error::{Error, Result};
-use crate::par::{IO_THREADS, try_each};
-use crate::plan::{Change, State};
-use crate::workspace::RelPath;
+use crate::model::{Change, State};
+use crate::paths::RelPath;
+use crate::util::inode::open_regular;
+use crate::util::par::{IO_THREADS, try_each};
 use cap_std::fs::Dir;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -234,9 +234,9 @@ impl StepCtx<'_> {
             jobs.push((i, rel, dir, sha256.as_str(), *mode, self.tmp(i)?, hint));
         }
         let blobs = self.blobs;
-        let results = crate::par::map(
+        let results = crate::util::par::map(
             &jobs,
-            crate::par::cpus(),
+            crate::util::par::cpus(),
             |(i, rel, dir, sha256, mode, tmp, hint)| {
                 if stop.load(Ordering::Relaxed) {
                     return Err(interrupted());

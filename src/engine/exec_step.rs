@@ -19,14 +19,15 @@
 //!    had (outside the reach) is reported as not put back, never claimed.
 
 use super::fsops::{TEMP_PREFIX, put_state};
-use super::inode::{kind_name, open_regular};
 use crate::error::{Error, Result};
 use crate::exec::{Confinement, ExecSpec, ExitKind, Isolation, IsolationMode};
+use crate::model::{Change, ExecStep, Plan, State};
 use crate::paths::{Globs, nested_workspaces};
-use crate::plan::{Change, ExecStep, Plan, State};
-use crate::rules::{Rules, compile_glob};
+use crate::paths::{RelPath, STATE_DIR};
+use crate::policy::rules::{Rules, compile_glob};
 use crate::store::blobs::BlobStore;
-use crate::workspace::{RelPath, STATE_DIR, Workspace};
+use crate::util::inode::{kind_name, open_regular};
+use crate::workspace::Workspace;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -261,7 +262,7 @@ fn writable_dirs(
 
 /// The policy files a command's globs cannot reach by name: kept out of its writable set.
 fn policy_keep_out(rules: &Rules, globs: &Globs) -> Vec<String> {
-    [crate::workspace::RULES_FILE, rules.allowed_signers.as_str()]
+    [crate::paths::RULES_FILE, rules.allowed_signers.as_str()]
         .into_iter()
         .filter(|p| !globs.covers(p))
         .map(str::to_string)
@@ -398,7 +399,7 @@ pub fn run_step(
             .exec
             .max_memory
             .as_deref()
-            .map(crate::rules::parse_size)
+            .map(crate::policy::rules::parse_size)
             .transpose()?,
         confinement: Confinement::ReadOnlyExcept {
             read_write: writable,
@@ -436,7 +437,7 @@ pub fn run_step(
             ExitKind::Exited(0) => None,
             other => Some(Error::failed(format!(
                 "exec {shown:?} failed ({})",
-                crate::capture::describe(other)
+                crate::exec::describe(other)
             ))),
         }
     };
@@ -775,7 +776,7 @@ pub fn undo(
     if !conflicts.is_empty() {
         return Err(Error::stale(format!(
             "cannot put back what exec {shown:?} changed: {} hold content autonomy does not recognise, and it will not overwrite them:\n{}",
-            crate::text::count(conflicts.len() as u64, "path"),
+            crate::util::text::count(conflicts.len() as u64, "path"),
             conflicts.join("\n")
         ))
         .hint("put each back by hand (or keep your version and make its snapshot state true), then run `autonomy recover` again; `autonomy recover --overwrite` puts the snapshot back anyway, keeping the current contents in .autonomy/objects (listed in the journal)"));
@@ -872,13 +873,13 @@ pub fn restore_tmp(token: &str, k: usize) -> String {
 /// a path a `deny` rule covers, and a path covered by a rule with paths that the plan did
 /// not fall under (so its approvals were never asked for). Letters compare without case.
 fn verify_protected<'a>(rules: &'a Rules, plan: &'a Plan) -> impl Fn(&str) -> bool + 'a {
-    let unmet: Vec<&crate::rules::Rule> = rules
+    let unmet: Vec<&crate::policy::rules::Rule> = rules
         .rules
         .iter()
         .filter(|r| r.paths.is_some() && (r.deny || !r.applies_to(plan)))
         .collect();
     move |p: &str| {
-        crate::plan::model::is_policy_path(p, &rules.allowed_signers)
+        crate::model::plan::is_policy_path(p, &rules.allowed_signers)
             || unmet.iter().any(|r| r.matches(p))
     }
 }
@@ -887,7 +888,7 @@ fn verify_protected<'a>(rules: &'a Rules, plan: &'a Plan) -> impl Fn(&str) -> bo
 /// writable set so that the kernel refuses its writes there.
 fn verify_keep_out(rules: &Rules, plan: &Plan) -> Vec<String> {
     let mut out = vec![
-        crate::workspace::RULES_FILE.to_string(),
+        crate::paths::RULES_FILE.to_string(),
         rules.allowed_signers.clone(),
     ];
     for r in rules.rules.iter().filter(|r| r.deny || !r.applies_to(plan)) {
@@ -974,7 +975,7 @@ pub fn run_verify(
         return Ok(None);
     };
     let timeout = match &v.timeout {
-        Some(t) => crate::rules::parse_duration(t)?,
+        Some(t) => crate::policy::rules::parse_duration(t)?,
         None => Duration::from_secs(600),
     };
     let writes = Globs::new(&v.writes)
@@ -1043,7 +1044,7 @@ pub fn run_verify(
             .exec
             .max_memory
             .as_deref()
-            .map(crate::rules::parse_size)
+            .map(crate::policy::rules::parse_size)
             .transpose()?,
         confinement: Confinement::ReadOnlyExcept {
             read_write: writable,
@@ -1124,7 +1125,7 @@ pub fn run_verify(
     if outcome.status != ExitKind::Exited(0) {
         return Err(Error::failed(format!(
             "the verify command `{shown}` failed ({}); the workspace is not left in a state its own checks reject",
-            crate::capture::describe(outcome.status)
+            crate::exec::describe(outcome.status)
         ))
         .hint("see its output above (also kept in the journal); fix the plan and apply again"));
     }

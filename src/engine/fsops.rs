@@ -4,11 +4,12 @@
 //! and only regular files are ever opened (`inode::open_regular`).
 
 use super::failpoint;
-use super::inode::{Lease, copy_file_hashing, keep_owner, not_regular_io, open_regular};
 use crate::error::{Error, Result};
-use crate::plan::{Change, State};
+use crate::model::{Change, State};
+use crate::paths::RelPath;
 use crate::store::blobs::BlobStore;
-use crate::workspace::{RelPath, Workspace};
+use crate::util::inode::{Lease, copy_file_hashing, keep_owner, not_regular_io, open_regular};
+use crate::workspace::Workspace;
 use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
 use std::collections::HashMap;
 use std::io;
@@ -332,7 +333,7 @@ impl<'a> StepCtx<'a> {
         let key = index.to_string();
         let backup_ok = open_regular(&self.backups, &key)
             .ok()
-            .and_then(|f| crate::hash::hash_reader(f).ok())
+            .and_then(|f| crate::util::hash::hash_reader(f).ok())
             .is_some_and(|(h, _)| h == sha256);
         if backup_ok {
             // The old inode (or its copy) goes back by rename: no space needed, and

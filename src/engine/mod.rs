@@ -5,12 +5,11 @@
 pub mod batch;
 pub mod exec_step;
 pub mod fsops;
-pub mod inode;
 pub mod recover;
 pub mod reserve;
 pub mod run;
 
-use crate::plan::{Change, State};
+use crate::model::{Change, State};
 
 /// Hears about each step as it happens, so that nothing runs silently.
 pub trait Reporter {

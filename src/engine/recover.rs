@@ -13,10 +13,11 @@ use super::reserve::Reservation;
 use super::run::{STEP_OBSERVED, STEP_SNAPSHOT, forget_unchanged};
 use super::{Reporter, execution_order, failpoint};
 use crate::error::{Error, Result};
-use crate::plan::{Plan, State};
+use crate::model::{Plan, State};
+use crate::paths::RelPath;
 use crate::store::blobs::BlobStore;
 use crate::store::journal::{Journal, append_event};
-use crate::workspace::{RelPath, Workspace};
+use crate::workspace::Workspace;
 use rusqlite::params;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -180,7 +181,7 @@ pub fn recover(
                     if let State::File { .. } = now {
                         let rel = c.rel()?;
                         let dir = ws.open_dir(rel.parent().as_ref())?;
-                        let f = super::inode::open_regular(&dir, rel.file_name())
+                        let f = crate::util::inode::open_regular(&dir, rel.file_name())
                             .map_err(|e| Error::io(format!("reading {rel}"), e))?;
                         let (h, _) = blobs.put_reader(f)?;
                         overwritten.push((c.path.clone(), h));
@@ -193,7 +194,7 @@ pub fn recover(
         if !conflicts.is_empty() {
             return Err(Error::stale(format!(
                 "{} neither as before the interrupted run nor as after it; autonomy will not overwrite them:\n{}",
-                crate::text::count(conflicts.len() as u64, "path"),
+                crate::util::text::count(conflicts.len() as u64, "path"),
                 conflicts.join("\n")
             ))
             .hint("put each file back to either version by hand (see `autonomy preview`), then run `autonomy recover` again; or run `autonomy recover --overwrite` to put back the run's `before` anyway (the current contents are kept in .autonomy/objects and listed in the journal)"));
@@ -251,7 +252,7 @@ pub fn recover(
     journal.write(|tx| {
         tx.execute(
             "UPDATE runs SET state = 'recovered', finished = ?2 WHERE id = ?1",
-            params![run, crate::ids::now_string()],
+            params![run, crate::util::ids::now_string()],
         )?;
         forget_unchanged(tx, run)?;
         // Overwritten contents are referenced, so `gc` keeps them.

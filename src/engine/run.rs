@@ -5,7 +5,7 @@ use super::fsops::{StepCtx, backup_dir_path, new_token};
 use super::reserve::Reservation;
 use super::{Reporter, exec_step, execution_order, failpoint};
 use crate::error::{Error, Kind, Result};
-use crate::plan::{Change, Plan, State};
+use crate::model::{Change, Plan, State};
 use crate::store::blobs::BlobStore;
 use crate::store::journal::{Journal, append_event};
 use crate::workspace::Workspace;
@@ -52,7 +52,7 @@ fn exec_snapshot(
     blobs: &BlobStore,
     run: i64,
     k: usize,
-    step: &crate::plan::ExecStep,
+    step: &crate::model::ExecStep,
 ) -> Result<BTreeMap<String, State>> {
     let before = exec_step::snapshot(ws, blobs, step)?;
     journal.write(|tx| {
@@ -168,7 +168,7 @@ pub fn drift_error(plan_short: &str, drifted: &[(String, State)]) -> Error {
     let list: Vec<String> = drifted.iter().map(|(p, _)| format!("  {p}")).collect();
     Error::stale(format!(
         "plan {plan_short} no longer matches the workspace; {} changed since it was planned:\n{}",
-        crate::text::count(drifted.len() as u64, "path"),
+        crate::util::text::count(drifted.len() as u64, "path"),
         list.join("\n")
     ))
     .hint("nothing was changed; make a new plan against the current files")
@@ -299,7 +299,7 @@ pub fn execute(
     plan: &Plan,
     kind: RunKind,
     consume: &[i64],
-    rules: &crate::rules::Rules,
+    rules: &crate::policy::rules::Rules,
     reporter: &mut dyn Reporter,
 ) -> Result<RunOutcome> {
     let stop = stop_flag();
@@ -320,7 +320,7 @@ pub fn execute(
     let run = journal.write(|tx| {
         tx.execute(
             "INSERT INTO runs (plan, kind, state, started) VALUES (?1, ?2, 'running', ?3)",
-            params![plan_id, kind.as_str(), crate::ids::now_string()],
+            params![plan_id, kind.as_str(), crate::util::ids::now_string()],
         )?;
         let run = tx.last_insert_rowid();
         append_event(
@@ -523,12 +523,12 @@ pub fn execute(
     let committed = journal.write(|tx| {
         tx.execute(
             "UPDATE runs SET state = 'committed', finished = ?2, duration_ms = ?3, metrics = ?4 WHERE id = ?1",
-            params![run, crate::ids::now_string(), duration_ms as i64, serde_json::to_string(&outcome).unwrap_or_default()],
+            params![run, crate::util::ids::now_string(), duration_ms as i64, serde_json::to_string(&outcome).unwrap_or_default()],
         )?;
         tx.execute("UPDATE plans SET status = 'applied' WHERE id = ?1", [plan_id])?;
         if let Some(orig) = &plan.reverses {
             // `rolled_back` only once every path is reverted (selective rollback).
-            crate::revert::mark_reversed(tx, orig)?;
+            crate::plan::revert::mark_reversed(tx, orig)?;
         }
         // Command output kept in the journal: referenced, so gc keeps it.
         let outputs = outcome.exec.iter().chain(outcome.verify.iter()).filter_map(|m| m.get("output_blob").and_then(|b| b.as_str()));
@@ -695,7 +695,7 @@ fn undo_failed_run(
     let recorded = journal.write(|tx| {
         tx.execute(
             "UPDATE runs SET state = 'failed', finished = ?2, duration_ms = ?3, error = ?4 WHERE id = ?1",
-            params![run, crate::ids::now_string(), duration_ms, err.message],
+            params![run, crate::util::ids::now_string(), duration_ms, err.message],
         )?;
         forget_unchanged(tx, run)?;
         append_event(
@@ -719,7 +719,7 @@ fn undo_failed_run(
             .collect();
         format!(
             "every path the plan and its commands changed was put back as it was, except {} autonomy kept no old content for (they are as the command left them):\n{}",
-            crate::text::count(not_restored.len() as u64, "path"),
+            crate::util::text::count(not_restored.len() as u64, "path"),
             list.join("\n")
         )
     };

@@ -43,6 +43,15 @@ pub mod environ;
 mod isolate;
 mod runner;
 
+/// How a run ended, in words (`exit status 2`, `killed by signal 9`).
+pub fn describe(k: ExitKind) -> String {
+    match k {
+        ExitKind::Exited(c) => format!("exit status {c}"),
+        ExitKind::Signaled(s) => format!("killed by signal {s}"),
+        ExitKind::TimedOut => "timed out and was killed".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests;
 

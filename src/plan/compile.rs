@@ -3,12 +3,13 @@
 //! full contents, and the result turned into one change per path with its `before`.
 
 use super::file::{Action, PlanFile, parse_mode};
-use super::model::{Change, ExecStep, PLAN_FORMAT, Plan, State};
 use crate::error::{Error, Result};
-use crate::hash::sha256_hex;
-use crate::rules::Rules;
+use crate::model::plan::{Change, ExecStep, PLAN_FORMAT, Plan, State};
+use crate::paths::RelPath;
+use crate::policy::rules::Rules;
 use crate::store::blobs::{BlobBatch, BlobStore};
-use crate::workspace::{RelPath, Workspace};
+use crate::util::hash::sha256_hex;
+use crate::workspace::Workspace;
 use base64::Engine as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
@@ -334,7 +335,7 @@ fn stage_content_file(
         staging.discard(&hash);
         return Err(Error::failed(format!(
             "content_file {raw} is larger than the limit max_file_bytes ({})",
-            crate::text::size(max)
+            crate::util::text::size(max)
         )));
     }
     Ok(hash)
@@ -712,15 +713,15 @@ impl<'a> Overlay<'a> {
                     if len > rules.limits.max_file_bytes {
                         return Err(Error::failed(format!(
                             "{path} would be {}, over the limit max_file_bytes ({}) in autonomy.toml",
-                            crate::text::size(len),
-                            crate::text::size(rules.limits.max_file_bytes)
+                            crate::util::text::size(len),
+                            crate::util::text::size(rules.limits.max_file_bytes)
                         )));
                     }
                     plan_bytes += len;
                     if plan_bytes > rules.limits.max_plan_bytes {
                         return Err(Error::failed(format!(
                             "the plan's new content exceeds max_plan_bytes ({}) in autonomy.toml",
-                            crate::text::size(rules.limits.max_plan_bytes)
+                            crate::util::text::size(rules.limits.max_plan_bytes)
                         ))
                         .hint("split the work into smaller plans"));
                     }
@@ -759,7 +760,7 @@ impl<'a> Overlay<'a> {
         Ok(Plan {
             format: PLAN_FORMAT.to_string(),
             workspace: meta.workspace,
-            created: crate::ids::now_string(),
+            created: crate::util::ids::now_string(),
             title: meta.title,
             author: meta.author,
             description: meta.description,
@@ -843,7 +844,7 @@ fn exec_step(a: &Action, rules: &Rules, root: &Path) -> Result<ExecStep> {
     };
     let max = rules.exec_timeout()?;
     let timeout = match &a.timeout {
-        Some(t) => crate::rules::parse_duration(t)?,
+        Some(t) => crate::policy::rules::parse_duration(t)?,
         None => max,
     };
     if timeout > max {

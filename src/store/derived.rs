@@ -12,7 +12,7 @@
 //! edited table can neither pass `verify` nor fool `apply`.
 
 use crate::error::{Error, Result};
-use crate::plan::Plan;
+use crate::model::Plan;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

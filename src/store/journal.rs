@@ -409,7 +409,7 @@ pub fn append_event(
         Some((s, h, _)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
     };
-    let at = crate::ids::now_string();
+    let at = crate::util::ids::now_string();
     let data = data.to_string();
     let hash = event_hash(seq, &prev, &at, actor, kind, plan, rules, &data);
     tx.prepare_cached(

@@ -2,13 +2,11 @@
 //! and the workspace-wide writer lock.
 
 pub mod blobs;
-pub mod check;
+pub mod bundle;
 pub mod derived;
-pub mod hashes;
 pub mod journal;
 pub mod lock;
 pub mod sync;
-pub mod trust;
 
 use std::fs::File;
 use std::io;
@@ -42,7 +40,7 @@ pub fn read_config_file(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     if bytes.len() as u64 > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("larger than {}", crate::text::size(max)),
+            format!("larger than {}", crate::util::text::size(max)),
         ));
     }
     Ok(bytes)

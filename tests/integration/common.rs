@@ -471,8 +471,8 @@ impl Env {
     /// first) straight through the library, much faster than `n` `autonomy plan` calls.
     /// Returns their full ids, oldest first.
     pub fn bulk_plans(&self, n: usize) -> Vec<String> {
-        use autonomy::plan::{Change, Plan, State};
-        let mut s = autonomy::session::Session::open(&self.root).expect("open workspace");
+        use autonomy::model::{Change, Plan, State};
+        let mut s = autonomy::ops::session::Session::open(&self.root).expect("open workspace");
         // Test data only: durability does not matter here, speed does.
         s.journal
             .conn
@@ -482,7 +482,7 @@ impl Env {
         (0..n)
             .map(|i| {
                 let plan = Plan {
-                    format: autonomy::plan::model::PLAN_FORMAT.to_string(),
+                    format: autonomy::model::plan::PLAN_FORMAT.to_string(),
                     workspace: workspace.clone(),
                     created: "2026-01-01T00:00:00Z".to_string(),
                     title: format!("bulk {i}"),
@@ -504,7 +504,7 @@ impl Env {
 
     /// Append `n` small events to the journal in one transaction (a long log).
     pub fn bulk_events(&self, n: usize) {
-        let mut s = autonomy::session::Session::open(&self.root).expect("open workspace");
+        let mut s = autonomy::ops::session::Session::open(&self.root).expect("open workspace");
         let rules = s.journal.rules_digest.clone();
         s.journal
             .write(|tx| {

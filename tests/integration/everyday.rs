@@ -683,7 +683,7 @@ fn show_prints_a_plan_and_its_contents_verified() {
     let out = env.run(&["show", &id[..8]]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(
-        autonomy::hash::sha256_hex(out.stdout.as_bytes()),
+        autonomy::util::hash::sha256_hex(out.stdout.as_bytes()),
         id,
         "canonical bytes"
     );

@@ -24,6 +24,7 @@ mod hostile_paths;
 mod hostile_state;
 mod immutable;
 mod killrollback;
+mod layers;
 mod output;
 mod phase5;
 mod prompt;

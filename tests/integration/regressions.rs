@@ -209,7 +209,7 @@ fn apply_from_a_corrupt_blob_exits_7_not_1() {
     env.write("x.txt", "old\n");
     let id = env.plan(WRITE_X);
     env.approve(&id);
-    let hash = autonomy::hash::sha256_hex(b"new\n");
+    let hash = autonomy::util::hash::sha256_hex(b"new\n");
     let blob = env.path(&format!(".autonomy/objects/{}/{}", &hash[..2], &hash[2..]));
     std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     std::fs::write(&blob, "NEW\n").expect("corrupt");
@@ -256,7 +256,7 @@ fn verify_detects_an_approval_row_added_outside_autonomy() {
 /// also appear twice. Found by fuzz::plan_from_canonical_mutated.
 #[test]
 fn stored_plan_with_a_non_normal_or_repeated_path_is_refused() {
-    use autonomy::plan::{Change, Plan, State};
+    use autonomy::model::{Change, Plan, State};
     let change = |path: &str| Change {
         path: path.into(),
         before: State::Absent,

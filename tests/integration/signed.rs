@@ -1,14 +1,14 @@
 //! Signed approvals end to end with the real binary and the real `ssh-keygen`: interop
 //! both ways, one test per refusal reason, k-of-n counting, rules, plan bundles, and the
 //! allowed_signers parser. `interop` holds the library-level tests against
-//! `autonomy::approval` (ported from the standalone approval crate).
+//! `autonomy::policy::approval` (ported from the standalone approval crate).
 
 mod interop;
 
 use crate::common::*;
-use autonomy::approval::allowed_signers::{self, ParseErrorKind};
-use autonomy::approval::refusal::Refusal;
-use autonomy::hash::sha256_hex;
+use autonomy::policy::approval::allowed_signers::{self, ParseErrorKind};
+use autonomy::policy::approval::refusal::Refusal;
+use autonomy::util::hash::sha256_hex;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -8,7 +8,7 @@
 //! before the OS user was (no `os_uid`) share one key: together they count once. Signed
 //! approvals are the real multi-person gate: distinct principals with distinct keys.
 
-use crate::rules::Requirement;
+use crate::policy::rules::Requirement;
 use serde::Serialize;
 
 /// One approval held for a plan.

@@ -111,8 +111,8 @@ pub fn unmet(standings: &[Standing]) -> Vec<Progress> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::gate::{Held, evaluate};
-    use crate::rules::Requirement;
+    use crate::policy::approval::gate::{Held, evaluate};
+    use crate::policy::rules::Requirement;
 
     fn req(name: &str, n: u32, signed: bool) -> Requirement {
         Requirement {

@@ -5,10 +5,10 @@
 //! decision files today; hooks, the review console and MCP later) reads it here, so they
 //! all tell the agent the same thing.
 
-use super::outlook::unmet;
-use super::record;
 use crate::error::Result;
-use crate::session::Session;
+use crate::ops::approvals;
+use crate::ops::session::Session;
+use crate::policy::approval::outlook::unmet;
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 
@@ -38,7 +38,7 @@ pub struct Decision {
 /// Read the decision about `plan_id` (a full id) from the journal, and check it against
 /// the workspace for staleness while it is still pending or approved.
 pub fn decision(s: &Session, plan_id: &str) -> Result<Decision> {
-    let row = s.resolve(Some(plan_id), crate::session::Default::Newest)?;
+    let row = s.resolve(Some(plan_id), crate::ops::session::Default::Newest)?;
     // The event that made the plan what it is: its rejection, its newest approval, or for a
     // pending plan its newest decline.
     let kind = match row.status.as_str() {
@@ -83,8 +83,8 @@ pub fn decision(s: &Session, plan_id: &str) -> Result<Decision> {
             .map(|(p, _)| p)
             .collect();
         if row.status == "approved" {
-            let held = record::recorded(s, &row.id)?;
-            match record::standings(s, &plan, &held) {
+            let held = approvals::recorded(s, &row.id)?;
+            match approvals::standings(s, &plan, &held) {
                 Ok(st) => {
                     d.still_needed = unmet(&st).iter().map(|p| p.missing_sentence()).collect();
                     d.ready = d.still_needed.is_empty();

@@ -88,15 +88,15 @@ pub fn parse_since(raw: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Stri
     if let Ok(d) = humantime::parse_duration(raw) {
         let d = chrono::Duration::from_std(d)
             .map_err(|_| Error::usage(format!("--since {raw}: too long ago")))?;
-        return Ok(crate::ids::format_time(now - d));
+        return Ok(crate::util::ids::format_time(now - d));
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(crate::ids::format_time(t.with_timezone(&Utc)));
+        return Ok(crate::util::ids::format_time(t.with_timezone(&Utc)));
     }
     if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         && let Some(t) = d.and_hms_opt(0, 0, 0)
     {
-        return Ok(crate::ids::format_time(t.and_utc()));
+        return Ok(crate::util::ids::format_time(t.and_utc()));
     }
     Err(
         Error::usage(format!("--since {raw:?} is neither a duration nor a date")).hint(
@@ -191,7 +191,7 @@ pub fn compute(conn: &Connection, since: Option<&str>, depth: usize) -> Result<S
     conn.execute_batch("DROP TABLE temp.stats_cohort")?;
     drop(tx);
     Ok(Stats {
-        format_version: crate::render::FORMAT_VERSION,
+        format_version: crate::model::FORMAT_VERSION,
         since: since.map(str::to_string),
         depth,
         plans,

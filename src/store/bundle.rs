@@ -6,8 +6,8 @@
 //! must hash to its name (old contents included, so they are exactly the plan's `before`).
 
 use crate::error::{Error, Result};
-use crate::hash::{is_sha256_hex, sha256_hex};
-use crate::plan::Plan;
+use crate::model::Plan;
+use crate::util::hash::{is_sha256_hex, sha256_hex};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

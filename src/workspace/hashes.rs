@@ -12,8 +12,8 @@
 //! The cache is an optimisation only: it is written without fsync by a rename, a lost or
 //! unreadable cache just means hashing again, and a stale entry never matches.
 
-use crate::plan::State;
-use crate::workspace::RelPath;
+use crate::model::State;
+use crate::paths::RelPath;
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
@@ -148,7 +148,7 @@ impl HashCache {
                 rel.as_str()
             ));
         }
-        let tmp = state_dir.join(format!("hashes.tmp-{}", crate::ids::random_hex(6)));
+        let tmp = state_dir.join(format!("hashes.tmp-{}", crate::util::ids::random_hex(6)));
         let res = std::fs::write(&tmp, out).and_then(|()| std::fs::rename(&tmp, &path));
         if res.is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -191,7 +191,7 @@ fn parse_record(record: &str) -> Option<(RelPath, StatSig, State)> {
     else {
         return None;
     };
-    if !crate::hash::is_sha256_hex(sha256) {
+    if !crate::util::hash::is_sha256_hex(sha256) {
         return None;
     }
     let rel = RelPath::parse(path).ok()?;

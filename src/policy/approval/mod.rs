@@ -3,11 +3,9 @@
 //! held meets what the rules require.
 
 pub mod allowed_signers;
-pub mod decision;
 pub mod file;
 pub mod gate;
 pub mod outlook;
-pub mod record;
 pub mod refusal;
 pub mod signers_edit;
 pub mod sshsig;

@@ -8,7 +8,7 @@
 //! level only ever adds rules, never drops one.
 
 use crate::error::Result;
-use crate::plan::{Plan, State};
+use crate::model::{Plan, State};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -171,7 +171,7 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
             weight: 3,
             reason: format!(
                 "runs {}; effects outside their declared paths and outside the file system cannot be rolled back",
-                crate::text::count(plan.exec.len() as u64, "command")
+                crate::util::text::count(plan.exec.len() as u64, "command")
             ),
         });
     }
@@ -205,13 +205,19 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
             out.push(Reason {
                 signal: "deletions",
                 weight: 2,
-                reason: format!("deletes {}", crate::text::count(deleted as u64, "file")),
+                reason: format!(
+                    "deletes {}",
+                    crate::util::text::count(deleted as u64, "file")
+                ),
             });
         } else if deleted > 0 {
             out.push(Reason {
                 signal: "deletions",
                 weight: 1,
-                reason: format!("deletes {}", crate::text::count(deleted as u64, "file")),
+                reason: format!(
+                    "deletes {}",
+                    crate::util::text::count(deleted as u64, "file")
+                ),
             });
         }
     }
@@ -229,7 +235,7 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
             weight: 1,
             reason: format!(
                 "makes {} executable",
-                crate::text::count(exec_on as u64, "file")
+                crate::util::text::count(exec_on as u64, "file")
             ),
         });
     }
@@ -304,7 +310,7 @@ fn history_signals(conn: &Connection, plan: &Plan, exclude: &str) -> Result<Vec<
         if v.len() > 3 {
             parts.push(format!(
                 "and {} more",
-                crate::text::count((v.len() - 3) as u64, "path")
+                crate::util::text::count((v.len() - 3) as u64, "path")
             ));
         }
         parts.join("; ")

@@ -3,8 +3,8 @@
 //! Every event records the digest of the rules in force.
 
 use crate::error::{Error, Result};
-use crate::hash::sha256_hex;
-use crate::plan::Plan;
+use crate::model::Plan;
+use crate::util::hash::sha256_hex;
 use globset::GlobMatcher;
 use serde::Deserialize;
 use std::path::Path;
@@ -227,7 +227,7 @@ const MAX_RULES_FILE: u64 = 16 << 20;
 impl Rules {
     /// Read the rules file at the workspace root; absent means the defaults.
     pub fn load(root: &Path) -> Result<Rules> {
-        let path = root.join(crate::workspace::RULES_FILE);
+        let path = root.join(crate::paths::RULES_FILE);
         match crate::store::read_config_file(&path, MAX_RULES_FILE) {
             Ok(bytes) => Rules::parse(&bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Rules::default()),
@@ -237,7 +237,7 @@ impl Rules {
 
     /// The digest of the rules file as it is on disk, even when it does not parse.
     pub fn digest_on_disk(root: &Path) -> String {
-        crate::store::read_config_file(&root.join(crate::workspace::RULES_FILE), MAX_RULES_FILE)
+        crate::store::read_config_file(&root.join(crate::paths::RULES_FILE), MAX_RULES_FILE)
             .map(|b| sha256_hex(&b))
             .unwrap_or_else(|_| sha256_hex(b""))
     }
@@ -321,9 +321,9 @@ impl Rules {
         let signers = match signers.strip_prefix(".autonomy/") {
             Some(rest) => format!(
                 ".autonomy/{}",
-                crate::workspace::RelPath::parse(rest).map_err(signers_bad)?
+                crate::paths::RelPath::parse(rest).map_err(signers_bad)?
             ),
-            None => crate::workspace::RelPath::parse(&signers)
+            None => crate::paths::RelPath::parse(&signers)
                 .map_err(signers_bad)?
                 .to_string(),
         };
@@ -415,7 +415,7 @@ impl Rules {
     }
 
     /// What a plan needs: the base requirement, and each matching rule's own. `risk` is the
-    /// plan's level (see `crate::risk`); a rule with `risk = "X"` applies at level X *or
+    /// plan's level (see `crate::policy::risk`); a rule with `risk = "X"` applies at level X *or
     /// above*, so a higher level only ever adds requirements and never drops one.
     pub fn requirements(&self, plan: &Plan, risk: Option<&str>) -> Vec<Requirement> {
         let mut out = vec![Requirement {
@@ -453,7 +453,7 @@ impl Rules {
 
 /// Whether the plan's level `risk` (unknown counts as low) reaches the rule's `level`.
 fn at_least(risk: Option<&str>, level: &str) -> bool {
-    use crate::risk::Level;
+    use crate::policy::risk::Level;
     let have = risk.and_then(Level::parse).unwrap_or(Level::Low);
     Level::parse(level).is_some_and(|want| have >= want)
 }
@@ -489,7 +489,7 @@ mod tests {
         let rules = Rules::parse(b"[[rule]]\nname = \"risky\"\nrisk = \"medium\"\napprovals = 2\n")
             .unwrap();
         let plan = Plan {
-            format: crate::plan::model::PLAN_FORMAT.into(),
+            format: crate::model::plan::PLAN_FORMAT.into(),
             workspace: "w".into(),
             created: "t".into(),
             title: "t".into(),

@@ -9,12 +9,13 @@
 //! marked `rolled_back` only once reverse plans have covered every one of its paths.
 
 use crate::error::{Error, Result};
-use crate::hash::sha256_hex;
-use crate::plan::model::PLAN_FORMAT;
-use crate::plan::{Change, Plan, State};
-use crate::rules::compile_glob;
+use crate::model::plan::PLAN_FORMAT;
+use crate::model::{Change, Plan, State};
+use crate::paths::RelPath;
+use crate::policy::rules::compile_glob;
 use crate::store::blobs::BlobStore;
-use crate::workspace::{RelPath, Workspace};
+use crate::util::hash::sha256_hex;
+use crate::workspace::Workspace;
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -290,7 +291,7 @@ pub fn build_resolved(
         plan: Plan {
             format: PLAN_FORMAT.to_string(),
             workspace: orig.workspace.clone(),
-            created: crate::ids::now_string(),
+            created: crate::util::ids::now_string(),
             title,
             author: author.to_string(),
             description: Some(description),
@@ -613,14 +614,14 @@ fn relabel(line: &str) -> String {
 pub fn conflict_error(short: &str, conflicts: &[Conflict]) -> Error {
     let mut msg = format!(
         "cannot roll back plan {short}: {} changed since it was applied, and those changes conflict with undoing it:",
-        crate::text::count(conflicts.len() as u64, "path")
+        crate::util::text::count(conflicts.len() as u64, "path")
     );
     for c in conflicts {
         let _ = write!(msg, "\n  {}: {}", c.path, c.reason);
         for h in &c.hunks {
             // File content: control characters shown escaped, never sent raw.
             for line in h.lines() {
-                let _ = write!(msg, "\n    {}", crate::render::diff::printable(line));
+                let _ = write!(msg, "\n    {}", crate::paths::printable(line));
             }
         }
     }

@@ -2,92 +2,24 @@
 //! workspace-relative paths that can never escape it. All access below the root goes
 //! through cap-std handles opened component by component without following symlinks.
 
+pub mod hashes;
+pub mod trust;
+
 use crate::error::{Error, Kind, Result};
-use crate::store::hashes::{HashCache, StatSig, coarse_now};
+use crate::paths::{RelPath, STATE_DIR};
+use crate::workspace::hashes::{HashCache, StatSig, coarse_now};
 use cap_fs_ext::DirExt;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, fstat, openat, statat};
 use rustix::io::Errno;
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// The name of the state directory at the workspace root.
-pub const STATE_DIR: &str = ".autonomy";
-/// The rules file at the workspace root.
-pub const RULES_FILE: &str = "autonomy.toml";
-
-/// A normalised workspace-relative path: `/`-separated, no `.` or `..`, no empty
-/// component, not absolute, only visible characters, and no component named `.autonomy`
-/// in any spelling (this workspace's state or a nested workspace's).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(transparent)]
-pub struct RelPath(String);
-
-impl RelPath {
-    /// Validate and normalise a path written by a plan, a patch or a user: the one path
-    /// check of [`crate::paths`] (inside the workspace, never into any `.autonomy`, only
-    /// visible characters, bounded in size).
-    pub fn parse(raw: &str) -> Result<RelPath> {
-        crate::paths::normalise(raw).map(RelPath)
-    }
-
-    /// For values read back from our own journal; still validated.
-    pub fn from_stored(raw: &str) -> Result<RelPath> {
-        RelPath::parse(raw)
-            .map_err(|e| Error::integrity(format!("journal holds an invalid path: {}", e.message)))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The parent path, or `None` at the top level.
-    pub fn parent(&self) -> Option<RelPath> {
-        self.0.rsplit_once('/').map(|(p, _)| RelPath(p.to_string()))
-    }
-
-    pub fn file_name(&self) -> &str {
-        self.0.rsplit_once('/').map_or(self.0.as_str(), |(_, n)| n)
-    }
-
-    pub fn join(&self, name: &str) -> Result<RelPath> {
-        RelPath::parse(&format!("{}/{}", self.0, name))
-    }
-
-    pub fn depth(&self) -> usize {
-        self.0.matches('/').count() + 1
-    }
-
-    /// Every proper ancestor, outermost first (`a`, `a/b` for `a/b/c`).
-    pub fn ancestors(&self) -> Vec<RelPath> {
-        let mut out = Vec::new();
-        let mut end = 0;
-        while let Some(i) = self.0[end..].find('/') {
-            out.push(RelPath(self.0[..end + i].to_string()));
-            end += i + 1;
-        }
-        out
-    }
-
-    pub fn is_within(&self, dir: &RelPath) -> bool {
-        self.0.len() > dir.0.len()
-            && self.0.starts_with(&dir.0)
-            && self.0.as_bytes()[dir.0.len()] == b'/'
-    }
-}
-
-impl fmt::Display for RelPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// The root of the workspace containing `start`: the nearest folder at or above it that
 /// holds `.autonomy/`, which must then pass the ownership check
-/// ([`crate::store::trust::check`]). Another user's workspace is an error naming its
+/// ([`crate::workspace::trust::check`]). Another user's workspace is an error naming its
 /// owner, never silently used and never skipped for one further up (as git stops at the
 /// first `.git`). A `.autonomy` that is a symbolic link is refused the same way.
 pub fn find_root(start: &Path) -> Result<PathBuf> {
@@ -97,7 +29,7 @@ pub fn find_root(start: &Path) -> Result<PathBuf> {
     while let Some(dir) = cur {
         match std::fs::symlink_metadata(dir.join(STATE_DIR)) {
             Ok(m) if m.is_dir() || m.is_symlink() => {
-                crate::store::trust::check(dir)?;
+                crate::workspace::trust::check(dir)?;
                 return Ok(dir.to_path_buf());
             }
             _ => cur = dir.parent(),
@@ -215,8 +147,8 @@ impl Workspace {
     ///
     /// A file's hash is remembered with its stat signature when the file provably did not
     /// change since before it was read (see [`Workspace::recheck`]).
-    pub fn state(&self, rel: &RelPath) -> Result<crate::plan::State> {
-        use crate::plan::State;
+    pub fn state(&self, rel: &RelPath) -> Result<crate::model::State> {
+        use crate::model::State;
         // Taken before anything is read: a change after this instant gets a ctime >= it.
         let started = coarse_now();
         let Some(parent) = self.parent_dir(rel)? else {
@@ -251,8 +183,8 @@ impl Workspace {
         if FileType::from_raw_mode(before.st_mode) != FileType::RegularFile {
             return Err(not_regular(rel));
         }
-        let (hash, _) =
-            crate::hash::hash_reader(&file).map_err(|e| Error::io(format!("reading {rel}"), e))?;
+        let (hash, _) = crate::util::hash::hash_reader(&file)
+            .map_err(|e| Error::io(format!("reading {rel}"), e))?;
         let after = fstat(&file).map_err(read)?;
         let state = State::File {
             sha256: hash,
@@ -276,7 +208,7 @@ impl Workspace {
     /// file's ctime was older than the moment hashing began: any later change to the file
     /// sets its ctime to a time at or after that moment, so the signature differs.
     /// `docs/performance.md` lists what a stat check cannot see (the "racy" cases).
-    pub fn recheck(&self, rel: &RelPath) -> Result<crate::plan::State> {
+    pub fn recheck(&self, rel: &RelPath) -> Result<crate::model::State> {
         let state_dir = self.state_path();
         let cached = self
             .hashed
@@ -294,8 +226,8 @@ impl Workspace {
     }
 
     /// [`Workspace::recheck`] of many paths, on every core; results in input order.
-    pub fn rechecks(&self, rels: &[RelPath]) -> Vec<Result<crate::plan::State>> {
-        crate::par::map(rels, crate::par::cpus(), |rel| self.recheck(rel))
+    pub fn rechecks(&self, rels: &[RelPath]) -> Vec<Result<crate::model::State>> {
+        crate::util::par::map(rels, crate::util::par::cpus(), |rel| self.recheck(rel))
     }
 
     /// Write what was learnt to `.autonomy/hashes` (best effort: it is only a cache).

@@ -3,13 +3,13 @@
 //! rows against the plan), every blob a plan or snapshot needs (re-hashed), every recorded
 //! signature, and every derived table (plan status, approvals and their use, run state,
 //! exec effects, kept output) against what the events say it must hold
-//! ([`super::derived`]).
+//! ([`crate::store::derived`]).
 
-use super::blobs::BlobStore;
-use super::derived::Replay;
-use super::journal::{EVENT_COLUMNS, GENESIS, Journal, event_digest};
 use crate::error::Result;
-use crate::plan::Plan;
+use crate::model::Plan;
+use crate::store::blobs::BlobStore;
+use crate::store::derived::Replay;
+use crate::store::journal::{EVENT_COLUMNS, GENESIS, Journal, event_digest};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
@@ -340,7 +340,7 @@ fn check_plans_and_blobs(j: &Journal, blobs: &BlobStore, r: &mut Report) -> Resu
     }
     // Every blob re-hashed, on every core.
     let stored: Vec<&String> = stored.iter().collect();
-    let checked = crate::par::map(&stored, crate::par::cpus(), |h| blobs.check(h));
+    let checked = crate::util::par::map(&stored, crate::util::par::cpus(), |h| blobs.check(h));
     for (h, res) in stored.iter().zip(checked) {
         r.blobs += 1;
         match res {
@@ -404,8 +404,8 @@ fn check_plan_columns(
             .unwrap_or(rows.len().min(want.len()));
         r.problems.push(format!(
             "changes rows of plan {short}: {} where the stored plan has {}; first difference at index {at} ({})",
-            crate::text::count(rows.len() as u64, "row"),
-            crate::text::count(want.len() as u64, "change"),
+            crate::util::text::count(rows.len() as u64, "row"),
+            crate::util::text::count(want.len() as u64, "change"),
             want.get(at).map_or("no such change", |w| w.1.as_str())
         ));
     }
@@ -437,8 +437,8 @@ fn check_signatures(j: &Journal, r: &mut Report) -> Result<()> {
         // The signature, and that the row's plan, approval id, approver and key are the
         // ones it signs (the gate counts principals and keys).
         let ok = (|| {
-            let file = crate::approval::file::parse_approval_file(file?.as_bytes()).ok()?;
-            let signer = crate::approval::sshsig::verify_signature(
+            let file = crate::policy::approval::file::parse_approval_file(file?.as_bytes()).ok()?;
+            let signer = crate::policy::approval::sshsig::verify_signature(
                 file.statement_text.as_bytes(),
                 &file.signature_pem,
             )
@@ -491,8 +491,8 @@ pub fn unreferenced(
     for row in rows {
         let (a, b) = row?;
         for t in [a, b] {
-            if let Ok(crate::plan::State::File { sha256, .. }) =
-                serde_json::from_str::<crate::plan::State>(&t)
+            if let Ok(crate::model::State::File { sha256, .. }) =
+                serde_json::from_str::<crate::model::State>(&t)
             {
                 referenced.insert(sha256);
             }

@@ -127,7 +127,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Meta) {
             .unwrap_or_default();
         // autonomy itself writes .autonomy/ while the agent runs (spool plans): watch only
         // the mode and owner of the folder itself there.
-        if rel == crate::workspace::STATE_DIR {
+        if rel == crate::paths::STATE_DIR {
             out.insert(rel, (m.mode(), m.uid(), m.gid(), 0));
             continue;
         }
@@ -260,7 +260,7 @@ pub fn keep_reject(state_dir: &Path, name: &str, bytes: &[u8]) -> Result<Option<
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),
     }
-    let stamp = crate::ids::now_string().replace(':', "");
+    let stamp = crate::util::ids::now_string().replace(':', "");
     // The name came from the agent: keep it printable and inside the folder.
     let safe: String = name
         .chars()
@@ -272,7 +272,7 @@ pub fn keep_reject(state_dir: &Path, name: &str, bytes: &[u8]) -> Result<Option<
             }
         })
         .collect();
-    let file = format!("{stamp}-{}-{safe}", crate::ids::random_hex(4));
+    let file = format!("{stamp}-{}-{safe}", crate::util::ids::random_hex(4));
     let path = dir.join(&file);
     let mut opts = std::fs::OpenOptions::new();
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
@@ -286,6 +286,6 @@ pub fn keep_reject(state_dir: &Path, name: &str, bytes: &[u8]) -> Result<Option<
         .map_err(|e| Error::io(format!("keeping the refused proposal {name}"), e))?;
     Ok(Some(format!(
         "{}/{REJECTS_DIR}/{file}",
-        crate::workspace::STATE_DIR
+        crate::paths::STATE_DIR
     )))
 }

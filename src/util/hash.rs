@@ -47,7 +47,7 @@ fn copy_hashing_with(
         hasher.update(&buf[..n]);
         sink.write_all(&buf[..n])?;
         total += n as u64;
-        if total >= PIPELINE_AFTER && crate::par::cpus() > 1 {
+        if total >= PIPELINE_AFTER && crate::util::par::cpus() > 1 {
             return pipelined(reader, sink, hasher, total);
         }
     }

@@ -10,8 +10,8 @@
 //!   a rule asking two approvals for high-risk plans.
 
 use crate::error::{Error, Result};
-use crate::rules::Rules;
-use crate::stats::DirStats;
+use crate::ops::stats::DirStats;
+use crate::policy::rules::Rules;
 use rusqlite::Connection;
 use serde::Serialize;
 use std::fmt::Write;
@@ -52,7 +52,7 @@ pub fn suggest(
     window: &str,
     depth: usize,
 ) -> Result<Suggestions> {
-    let stats = crate::stats::compute(conn, since, depth)?;
+    let stats = crate::ops::stats::compute(conn, since, depth)?;
     let mut suggestions = Vec::new();
     for d in &stats.directories {
         let glob = dir_glob(&d.dir);

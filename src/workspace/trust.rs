@@ -18,7 +18,7 @@
 //! Root is held to the same rule: root refuses a state folder owned by `nobody`.
 
 use crate::error::{Error, Result};
-use crate::workspace::STATE_DIR;
+use crate::paths::STATE_DIR;
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, Stat, fstat, openat, statat};
 use rustix::io::Errno;
 use std::path::{Path, PathBuf};
@@ -185,7 +185,7 @@ fn writable_by(mode: u32) -> &'static str {
 
 /// `name (uid N)`, or `uid N` when the password database has no name for it.
 fn who(uid: u32) -> String {
-    match crate::identity::user_name(uid) {
+    match crate::util::identity::user_name(uid) {
         Some(name) => format!("{name} (uid {uid})"),
         None => format!("uid {uid}"),
     }

@@ -9,8 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::exec::{Confinement, ExecOutcome, ExecSpec, ExitKind, Isolation, IsolationMode};
+use crate::paths::{RelPath, STATE_DIR};
 use crate::plan::compile::{ModeSpec, Op};
-use crate::workspace::{RelPath, STATE_DIR};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -179,7 +179,7 @@ pub fn capture(
             return Err(Error::failed(format!(
                 "`{}` failed in the scratch copy ({}); nothing was planned",
                 shell_words::join(argv),
-                describe(other)
+                crate::exec::describe(other)
             ))
             .hint("the workspace was not touched; fix the command and capture again"));
         }
@@ -262,12 +262,4 @@ pub fn capture(
         outcome,
         skipped_symlinks: links,
     })
-}
-
-pub fn describe(k: ExitKind) -> String {
-    match k {
-        ExitKind::Exited(c) => format!("exit status {c}"),
-        ExitKind::Signaled(s) => format!("killed by signal {s}"),
-        ExitKind::TimedOut => "timed out and was killed".into(),
-    }
 }

@@ -9,12 +9,12 @@
 //! hash-chained events, and whether a signed approval was consumed from the events as
 //! well as the table, so an edited approvals table cannot add or revive an approval.
 
-use super::allowed_signers::AllowedSigners;
-use super::gate::{Held, Standing, evaluate};
-use super::verify::{Accepted, VerifyContext, verify_approval};
 use crate::error::{Error, Result};
-use crate::plan::Plan;
-use crate::session::Session;
+use crate::model::Plan;
+use crate::ops::session::Session;
+use crate::policy::approval::allowed_signers::AllowedSigners;
+use crate::policy::approval::gate::{Held, Standing, evaluate};
+use crate::policy::approval::verify::{Accepted, VerifyContext, verify_approval};
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 use std::path::Path;
@@ -39,11 +39,11 @@ pub fn record_decision(
     } else {
         ("decline", "approval.declined")
     };
-    let (os_uid, os_user) = crate::identity::os_user();
+    let (os_uid, os_user) = crate::util::identity::os_user();
     s.journal.write(|tx| {
         tx.execute(
             "INSERT INTO approvals (plan, at, principal, method, decision, reason) VALUES (?1, ?2, ?3, 'terminal', ?4, ?5)",
-            params![plan_id, crate::ids::now_string(), principal, decision, reason],
+            params![plan_id, crate::util::ids::now_string(), principal, decision, reason],
         )?;
         if approve {
             tx.execute("UPDATE plans SET status = 'approved' WHERE id = ?1 AND status = 'pending'", [plan_id])?;
@@ -82,8 +82,8 @@ pub fn load_signers(s: &Session) -> Result<AllowedSigners> {
     let rel = s.rules()?.allowed_signers.clone();
     let path = s.ws.root.join(&rel);
     // Inside the state folder it must be the user's (or root's), at any depth.
-    if rel.starts_with(&format!("{}/", crate::workspace::STATE_DIR)) {
-        crate::store::trust::check_file(&s.ws.root, &path)?;
+    if rel.starts_with(&format!("{}/", crate::paths::STATE_DIR)) {
+        crate::workspace::trust::check_file(&s.ws.root, &path)?;
     }
     let bytes = match crate::store::read_config_file(&path, MAX_SIGNERS_FILE) {
         Ok(b) => b,
@@ -164,7 +164,7 @@ pub fn verify_files(
         let ctx = VerifyContext {
             workspace: &workspace,
             plan: plan_id,
-            now: crate::ids::now(),
+            now: crate::util::ids::now(),
             signers: &signers,
             is_consumed: &is_consumed,
         };
@@ -221,7 +221,7 @@ pub fn grant_presented(s: &mut Session, plan_id: &str, p: &Presented) -> Result<
                 tx.execute(
                     "INSERT INTO approvals (plan, at, principal, method, decision, approval_id, key_fingerprint, statement, signature)
                      VALUES (?1, ?2, ?3, 'ssh', 'approve', ?4, ?5, ?6, ?7)",
-                    params![plan_id, crate::ids::now_string(), acc.principal, acc.approval_id, acc.fingerprint, statement, String::from_utf8_lossy(&p.bytes)],
+                    params![plan_id, crate::util::ids::now_string(), acc.principal, acc.approval_id, acc.fingerprint, statement, String::from_utf8_lossy(&p.bytes)],
                 )?;
                 tx.last_insert_rowid()
             }
@@ -269,10 +269,11 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Held approvals (recorded + presented) and how each requirement stands. Rules keyed on
-/// risk see the level in force for the plan (`crate::risk::in_force`).
+/// risk see the level in force for the plan (`crate::policy::risk::in_force`).
 pub fn standings(s: &Session, plan: &Plan, held: &[Held]) -> Result<Vec<Standing>> {
     let rules = s.rules()?;
-    let risk = crate::risk::in_force(&s.journal.conn, &plan.id(), plan, &rules.allowed_signers)?;
+    let risk =
+        crate::policy::risk::in_force(&s.journal.conn, &plan.id(), plan, &rules.allowed_signers)?;
     let reqs = rules.requirements(plan, Some(risk.level.as_str()));
     Ok(evaluate(&reqs, held))
 }
@@ -296,7 +297,7 @@ pub fn unmet_error(short: &str, standings: &[Standing]) -> Error {
             format!(
                 "  rule {:?}: needs {}, has {}{scope}",
                 s.requirement.name,
-                crate::text::count(s.requirement.approvals, what),
+                crate::util::text::count(s.requirement.approvals, what),
                 s.held
             )
         })

@@ -2,8 +2,8 @@
 //! sha256 is the plan id. What is approved is this encoding, byte for byte.
 
 use crate::error::{Error, Result};
-use crate::hash::{is_sha256_hex, sha256_hex};
-use crate::workspace::RelPath;
+use crate::paths::RelPath;
+use crate::util::hash::{is_sha256_hex, sha256_hex};
 use serde::{Deserialize, Serialize};
 
 pub const PLAN_FORMAT: &str = "autonomy-plan-v1";
@@ -196,7 +196,7 @@ impl Plan {
     /// such a plan can change the policy too, and is judged and marked as a policy change.
     pub fn policy_globs(&self, signers_path: &str) -> Vec<&str> {
         // Globs never cover a state folder, so a signers file inside .autonomy/ is out of reach.
-        let policy: Vec<&str> = [crate::workspace::RULES_FILE, signers_path]
+        let policy: Vec<&str> = [crate::paths::RULES_FILE, signers_path]
             .into_iter()
             .filter(|p| !crate::paths::names_state(p))
             .collect();
@@ -218,7 +218,7 @@ impl Plan {
 pub fn is_policy_path(path: &str, signers_path: &str) -> bool {
     use crate::paths::fold;
     let path = fold(path);
-    path == fold(crate::workspace::RULES_FILE) || path == fold(signers_path)
+    path == fold(crate::paths::RULES_FILE) || path == fold(signers_path)
 }
 
 impl ExecStep {

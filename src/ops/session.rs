@@ -2,11 +2,12 @@
 //! command that works on a workspace starts from, and the plan lookups they share.
 
 use crate::error::{Error, Kind, Result};
-use crate::plan::Plan;
-use crate::rules::Rules;
+use crate::model::Plan;
+use crate::paths::STATE_DIR;
+use crate::policy::rules::Rules;
 use crate::store::blobs::BlobStore;
 use crate::store::journal::{Journal, append_event};
-use crate::workspace::{STATE_DIR, Workspace};
+use crate::workspace::Workspace;
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 use std::path::Path;
@@ -72,8 +73,8 @@ impl Session {
             // Like a virtualenv: git never tracks the state directory.
             std::fs::write(state.join(".gitignore"), b"*\n")
                 .map_err(|e| Error::io("creating .autonomy/.gitignore", e))?;
-            let id = crate::ids::random_hex(16);
-            let actor = crate::identity::acting_identity(dir);
+            let id = crate::util::ids::random_hex(16);
+            let actor = crate::util::identity::acting_identity(dir);
             let journal = Journal::create(&state.join("journal.db"), &id, &actor, &rules_digest)?;
             crate::store::sync_dir(&state).map_err(|e| Error::io("syncing .autonomy", e))?;
             Ok((journal, id))
@@ -128,7 +129,7 @@ impl Session {
 
     fn from_parts(ws: Workspace, journal: Journal) -> Result<Session> {
         let rules = Rules::load(&ws.root);
-        let actor = crate::identity::acting_identity(&ws.root);
+        let actor = crate::util::identity::acting_identity(&ws.root);
         let blobs = BlobStore::new(ws.state_path().join("objects"));
         Ok(Session {
             ws,
@@ -204,8 +205,8 @@ impl Session {
             .rules
             .as_ref()
             .map(|r| r.allowed_signers.clone())
-            .unwrap_or_else(|_| crate::rules::DEFAULT_SIGNERS.to_string());
-        let risk = crate::risk::assess(plan, &signers, Some((&self.journal.conn, &id)))?;
+            .unwrap_or_else(|_| crate::policy::rules::DEFAULT_SIGNERS.to_string());
+        let risk = crate::policy::risk::assess(plan, &signers, Some((&self.journal.conn, &id)))?;
         let mut data = json!({ "title": plan.title, "author": plan.author, "changes": plan.changes.len(), "source": source, "reverses": plan.reverses, "risk": risk });
         if let Some(obj) = data.as_object_mut() {
             obj.extend(extra);
