@@ -168,7 +168,7 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         }));
     }
     if !answer.approve {
-        return Err(gate::declined_error(&short, &answer, true));
+        return Err(gate::declined_error(&short, &answer.typed, true));
     }
     let counts: Vec<String> = outlook
         .counts_for

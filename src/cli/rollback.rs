@@ -1,9 +1,9 @@
 //! `autonomy rollback`
 
 use super::{Ctx, ui};
-use crate::engine::run::RunKind;
 use crate::error::{Error, Result};
 use crate::model::{Change, Plan};
+use crate::ops::apply::Options;
 use crate::ops::session::{Default, PlanRow, Session};
 use crate::plan::revert;
 use serde_json::json;
@@ -115,15 +115,23 @@ pub fn run(args: RollbackArgs, ctx: &Ctx) -> Result<()> {
         super::plan::report(ctx, &rev_row.id, &reverse);
         return Ok(());
     }
-    super::apply::run_plan(
+    let opts = Options {
+        approvals: &args.approvals,
+        wait: args.wait.map(std::time::Duration::from_secs),
+    };
+    let mut terminal = super::gate::Terminal::here();
+    let consent = terminal.as_mut().map(|t| t as _);
+    let mut printer = super::apply::Printer::default();
+    let applied = crate::ops::rollback::apply_reverse(
         &mut s,
-        ctx,
-        &rev_row,
-        &reverse,
-        RunKind::Rollback,
-        &args.approvals,
-        args.wait,
-    )
+        &rev_row.id,
+        reverse,
+        opts,
+        consent,
+        &mut printer,
+    )?;
+    super::apply::render(ctx, &applied);
+    Ok(())
 }
 
 /// Where and how `--merge` / `--continue` work.

@@ -2,6 +2,7 @@
 //! of a plan from its `before` to its `after` (or back), all or nothing, also across
 //! `kill -9`. See `docs/architecture.md` for the sequence and its invariants.
 
+pub mod admit;
 pub mod batch;
 pub mod exec_step;
 pub mod fsops;
@@ -10,6 +11,22 @@ pub mod reserve;
 pub mod run;
 
 use crate::model::{Change, State};
+
+/// Whether a run applies a plan or reverses an earlier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Apply,
+    Rollback,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Apply => "apply",
+            RunKind::Rollback => "rollback",
+        }
+    }
+}
 
 /// Hears about each step as it happens, so that nothing runs silently.
 pub trait Reporter {

@@ -4,33 +4,19 @@
 use super::fsops::{StepCtx, backup_dir_path, new_token};
 use super::reserve::Reservation;
 use super::{Reporter, exec_step, execution_order, failpoint};
+pub use crate::engine::RunKind;
+pub use crate::engine::admit::{Approved, drift, drift_error, interrupted, interrupted_error};
 use crate::error::{Error, Kind, Result};
 use crate::model::{Change, Plan, State};
 use crate::store::blobs::BlobStore;
 use crate::store::journal::{Journal, append_event};
 use crate::workspace::Workspace;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// Whether a run applies a plan or reverses an earlier one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    Apply,
-    Rollback,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Apply => "apply",
-            RunKind::Rollback => "rollback",
-        }
-    }
-}
 
 /// What a committed run did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -142,67 +128,6 @@ struct StepUndo {
     blind: bool,
 }
 
-/// Paths whose current state differs from the plan's `before`, with what is there now.
-/// Files are hashed on every core, unless provably unchanged since they were last hashed
-/// (see `Workspace::recheck`).
-pub fn drift(ws: &Workspace, plan: &Plan) -> Result<Vec<(String, State)>> {
-    let rels = plan
-        .changes
-        .iter()
-        .map(|c| c.rel())
-        .collect::<Result<Vec<_>>>()?;
-    let states = ws.rechecks(&rels);
-    ws.save_hashes();
-    let mut out = Vec::new();
-    for (c, now) in plan.changes.iter().zip(states) {
-        let now = now?;
-        if now != c.before {
-            out.push((c.path.clone(), now));
-        }
-    }
-    Ok(out)
-}
-
-/// The drift error (exit 4) naming every drifted path.
-pub fn drift_error(plan_short: &str, drifted: &[(String, State)]) -> Error {
-    let list: Vec<String> = drifted.iter().map(|(p, _)| format!("  {p}")).collect();
-    Error::stale(format!(
-        "plan {plan_short} no longer matches the workspace; {} changed since it was planned:\n{}",
-        crate::util::text::count(drifted.len() as u64, "path"),
-        list.join("\n")
-    ))
-    .hint("nothing was changed; make a new plan against the current files")
-}
-
-/// A run left `running` by a process that is gone (the caller holds the lock). A row
-/// marked running whose events say it ended is an integrity error (exit 7): recovering it
-/// would undo a committed run without an approval.
-pub fn interrupted(journal: &Journal) -> Result<Option<(i64, String)>> {
-    let found: Option<(i64, String)> = journal
-        .conn
-        .query_row(
-            "SELECT id, plan FROM runs WHERE state = 'running' ORDER BY id LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    if let Some((run, plan)) = &found {
-        crate::store::derived::check_running_row(&journal.conn, *run, plan)?;
-    }
-    Ok(found)
-}
-
-pub fn interrupted_error(run: i64, plan: &str) -> Error {
-    Error::new(
-        Kind::Interrupted,
-        format!(
-            "run {run} of plan {} was interrupted and the workspace may be half-changed",
-            &plan[..12.min(plan.len())]
-        ),
-    )
-    .hint("run `autonomy recover` to put every path back, then try again")
-}
-
 static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 
 /// SIGINT, SIGTERM and SIGHUP during a run stop it at the next step and undo it.
@@ -287,21 +212,20 @@ fn owner_hints(journal: &Journal, plan: &Plan) -> Result<HashMap<String, (u32, u
     Ok(out)
 }
 
-/// Execute `plan` as a run. The caller holds the lock and has checked interruption,
-/// approvals and drift. `consume` are approval rows to mark used when the run commits.
-#[allow(clippy::too_many_arguments)]
+/// Execute an admitted plan as a run. Only `admit` makes the token: it holds the lock
+/// and stands for every check passed in order (interruption, rules, approvals, drift); it
+/// lives until the run ends. Its approval rows are marked used when the run commits.
 pub fn execute(
     ws: &Workspace,
     journal: &mut Journal,
     blobs: &BlobStore,
     actor: &str,
-    plan_id: &str,
-    plan: &Plan,
-    kind: RunKind,
-    consume: &[i64],
+    approved: Approved,
     rules: &crate::policy::rules::Rules,
     reporter: &mut dyn Reporter,
 ) -> Result<RunOutcome> {
+    let (plan_id, plan) = (approved.plan_id(), approved.plan());
+    let (kind, consume) = (approved.kind(), approved.consume());
     let stop = stop_flag();
     raise_nofile();
     let started = Instant::now();

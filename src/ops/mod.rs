@@ -2,8 +2,10 @@
 //! calls. The only layer that writes the journal and drives the engine; it knows nothing
 //! of clap or terminals.
 
+pub mod apply;
 pub mod approvals;
 pub mod decision;
+pub mod rollback;
 pub mod sandbox;
 pub mod session;
 pub mod stats;

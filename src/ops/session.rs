@@ -1,7 +1,7 @@
 //! An open workspace with its journal, blob store, rules and acting identity: what every
 //! command that works on a workspace starts from, and the plan lookups they share.
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::model::Plan;
 use crate::paths::STATE_DIR;
 use crate::policy::rules::Rules;
@@ -378,25 +378,27 @@ pub fn row_to_plan(r: &rusqlite::Row) -> rusqlite::Result<PlanRow> {
 
 /// A plan that cannot be applied because of its status.
 pub fn status_refusal(row: &PlanRow) -> Option<Error> {
-    let short = &row.id[..12];
-    match row.status.as_str() {
-        "applied" => Some(
-            Error::failed(format!(
-                "plan {short} was already applied; a plan applies at most once"
-            ))
-            .hint(format!("to undo it: autonomy rollback {short}")),
-        ),
-        "rolled_back" => Some(
-            Error::failed(format!("plan {short} was applied and then rolled back"))
-                .hint("make a new plan to apply its changes again"),
-        ),
-        "rejected" => Some(
-            Error::new(
-                Kind::NotApproved,
-                format!("plan {short} was rejected; it can no longer be applied"),
-            )
-            .hint("make a new plan"),
-        ),
-        _ => None,
+    crate::engine::admit::status_refusal(&row.id, &row.status)
+}
+
+/// The admission check (`engine::admit`) works on an open session.
+impl crate::engine::admit::OpenWorkspace for Session {
+    fn ws(&self) -> &Workspace {
+        &self.ws
+    }
+    fn journal(&self) -> &Journal {
+        &self.journal
+    }
+    fn journal_mut(&mut self) -> &mut Journal {
+        &mut self.journal
+    }
+    fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+    fn rules(&self) -> Result<&Rules> {
+        Session::rules(self)
+    }
+    fn actor(&self) -> &str {
+        &self.actor
     }
 }

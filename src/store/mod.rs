@@ -1,6 +1,7 @@
 //! Everything under `.autonomy/`: the SQLite journal, the content-addressed blob store
 //! and the workspace-wide writer lock.
 
+pub mod approvals_sql;
 pub mod blobs;
 pub mod bundle;
 pub mod derived;

@@ -3,6 +3,7 @@
 //! held meets what the rules require.
 
 pub mod allowed_signers;
+pub mod check;
 pub mod file;
 pub mod gate;
 pub mod outlook;
