@@ -8,9 +8,33 @@
 //! ([`Consent`]); the check records what they answered, as the OS user running it, and
 //! counts again: a front door can only say yes or no, never vouch for an approval.
 //!
-//! ```compile_fail
-//! // Only `admit` makes the token: its fields are private.
-//! let _ = autonomy::engine::admit::Approved {};
+//! Only `admit` makes the token. Its fields are private, so it cannot be built elsewhere:
+//!
+//! ```compile_fail,E0451
+//! # #![allow(unreachable_code)]
+//! let _token = autonomy::engine::admit::Approved {
+//!     _lock: todo!(),
+//!     plan_id: todo!(),
+//!     plan: todo!(),
+//!     kind: todo!(),
+//!     consume: todo!(),
+//! };
+//! ```
+//!
+//! nor copied to run a second time (it is not `Clone`):
+//!
+//! ```compile_fail,E0599
+//! fn twice(t: &autonomy::engine::admit::Approved) -> autonomy::engine::admit::Approved {
+//!     t.clone()
+//! }
+//! ```
+//!
+//! while the front door may read what it admitted:
+//!
+//! ```
+//! fn show(t: &autonomy::engine::admit::Approved) -> (&str, usize) {
+//!     (t.plan_id(), t.plan().changes.len())
+//! }
 //! ```
 
 use super::RunKind;
