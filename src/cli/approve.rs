@@ -4,6 +4,7 @@ use super::{Ctx, gate, prompt, ui};
 use crate::error::{Error, Result};
 use crate::model::Plan;
 use crate::ops::approvals;
+use crate::ops::approve::Approval;
 use crate::ops::session::{Default, Session, status_refusal};
 use crate::policy::approval::outlook::Outlook;
 use crate::policy::approval::{sshsig, statement::Statement};
@@ -120,14 +121,13 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         );
     }
     let mut s = Session::open(&ctx.dir)?;
-    let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
-    if let Some(e) = status_refusal(&row) {
-        return Err(e);
-    }
-    let short = row.id[..12].to_string();
-    let approver = crate::util::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
-    let plan = s.load_plan(&row.id)?;
     if signing {
+        let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
+        if let Some(e) = status_refusal(&row) {
+            return Err(e);
+        }
+        let approver = crate::util::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
+        let plan = s.load_plan(&row.id)?;
         gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "signed")?;
         let workspace = s.workspace_id()?;
         let target = Target::Stored {
@@ -137,38 +137,37 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         };
         return sign(ctx, &args, &row.id, &workspace, &approver, target);
     }
-    // Interactive.
-    s.refuse_if_interrupted()?;
-    gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "approved")?;
-    if !ui::interactive() {
-        return Err(Error::not_approved(format!("approving plan {short} needs a terminal (stdin and stderr), and there is none"))
-            .hint(format!(
-                "approve it at a terminal with `autonomy approve {short}`, or sign it: `autonomy approve {short} --sign-with KEY` and pass --approval FILE to apply"
-            )));
-    }
-    let held = approvals::recorded(&s, &row.id)?;
-    let outlook = gate::outlook_with(&s, &plan, &held, gate::terminal(&approver))?;
-    if outlook.counts_for_nothing() {
-        return nothing_to_add(ctx, &short, &approver, &outlook);
-    }
-    let answer = gate::offer(&s, &row.id, &plan, &row.status, &approver, &outlook)?;
-    let reason = args.reason.clone().or_else(|| answer.reason.clone());
-    approvals::record_decision(
+    let mut terminal = gate::Terminal::here();
+    let approval = crate::ops::approve::approve(
         &mut s,
-        &row.id,
-        &approver,
-        answer.approve,
-        reason.as_deref(),
+        args.plan.as_deref(),
+        args.as_id.as_deref(),
+        args.reason.as_deref(),
+        terminal.as_mut().map(|t| t as _),
     )?;
+    let (plan_id, approver, reply, outlook) = match approval {
+        Approval::NothingToAdd {
+            plan,
+            approver,
+            outlook,
+        } => return nothing_to_add(ctx, short(&plan), &approver, &outlook),
+        Approval::Decided {
+            plan,
+            approver,
+            reply,
+            outlook,
+        } => (plan, approver, reply, outlook),
+    };
+    let short = short(&plan_id);
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::model::FORMAT_VERSION, "plan": row.id, "approver": approver,
-            "approved": answer.approve, "ready": answer.approve && outlook.ready_after,
+            "format_version": crate::model::FORMAT_VERSION, "plan": plan_id, "approver": approver,
+            "approved": reply.approve, "ready": reply.approve && outlook.ready_after,
             "counts_for": outlook.counts_for, "still_needed": outlook.still_needed,
         }));
     }
-    if !answer.approve {
-        return Err(gate::declined_error(&short, &answer.typed, true));
+    if !reply.approve {
+        return Err(gate::declined_error(short, &reply.typed, true));
     }
     let counts: Vec<String> = outlook
         .counts_for
@@ -191,8 +190,12 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         counts.join(", "),
         missing.join("\n")
     ));
-    ui::say(&format!("hint: {}", still_needed_hint(&short, &outlook)));
+    ui::say(&format!("hint: {}", still_needed_hint(short, &outlook)));
     Ok(())
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 /// `approve` when a terminal approval by this person would change nothing the rules count:

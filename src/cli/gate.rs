@@ -37,11 +37,6 @@ impl Consent<Session> for Terminal {
     }
 }
 
-/// An approval typed at this terminal by `principal`.
-pub fn terminal(principal: &str) -> Held {
-    check::terminal(principal)
-}
-
 /// What one more approval (`extra`) would count for, given what is `held`.
 pub fn outlook_with(s: &Session, plan: &Plan, held: &[Held], extra: Held) -> Result<Outlook> {
     check::outlook_with(&s.journal, s.rules()?, plan, held, extra)

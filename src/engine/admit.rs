@@ -170,7 +170,12 @@ pub fn admit<S: OpenWorkspace + ?Sized>(
         // A replayed approval is the more important news: say so (exit 3).
         if status == "applied" && !approvals.is_empty() {
             let valid = presented(s, plan_id, approvals)?;
-            refuse_all(s, plan_id, &valid, "not counted: the plan was already applied")?;
+            refuse_all(
+                s,
+                plan_id,
+                &valid,
+                "not counted: the plan was already applied",
+            )?;
         }
         return Err(e);
     }
@@ -383,11 +388,8 @@ fn refuse_presented<S: OpenWorkspace + ?Sized>(
 
 fn status_of(journal: &Journal, plan_id: &str) -> Result<String> {
     approvals_sql::plan_status(&journal.conn, plan_id)?.ok_or_else(|| {
-        Error::integrity(format!(
-            "plan {} is not in the journal",
-            short(plan_id)
-        ))
-        .hint("run `autonomy verify`")
+        Error::integrity(format!("plan {} is not in the journal", short(plan_id)))
+            .hint("run `autonomy verify`")
     })
 }
 

@@ -4,7 +4,9 @@
 
 pub mod apply;
 pub mod approvals;
+pub mod approve;
 pub mod decision;
+pub mod reject;
 pub mod rollback;
 pub mod sandbox;
 pub mod session;

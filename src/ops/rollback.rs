@@ -17,5 +17,13 @@ pub fn apply_reverse(
     consent: Option<&mut dyn Consent<Session>>,
     progress: &mut dyn Progress,
 ) -> Result<Applied> {
-    run_plan(s, rev_id, reverse, RunKind::Rollback, opts, consent, progress)
+    run_plan(
+        s,
+        rev_id,
+        reverse,
+        RunKind::Rollback,
+        opts,
+        consent,
+        progress,
+    )
 }

@@ -88,7 +88,9 @@ fn first_failing_wins(failing: u8) {
         names(failing)
     );
     assert_eq!(env.read_str("a.txt"), before, "{}", names(failing));
-    let runs = env.count("SELECT COUNT(*) FROM runs WHERE plan = (SELECT id FROM plans WHERE title = 'target')");
+    let runs = env.count(
+        "SELECT COUNT(*) FROM runs WHERE plan = (SELECT id FROM plans WHERE title = 'target')",
+    );
     assert_eq!(runs, 0, "no run of the plan starts: {}", names(failing));
 }
 
