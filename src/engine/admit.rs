@@ -14,6 +14,7 @@
 //! # #![allow(unreachable_code)]
 //! let _token = autonomy::engine::admit::Approved {
 //!     _lock: todo!(),
+//!     root: todo!(),
 //!     plan_id: todo!(),
 //!     plan: todo!(),
 //!     kind: todo!(),
@@ -61,6 +62,8 @@ use std::time::Duration;
 /// [`admit`]; `run::execute` takes it by value, so a token runs one plan once.
 pub struct Approved {
     _lock: Lock,
+    /// The root of the workspace whose lock is held and whose files were checked.
+    root: PathBuf,
     plan_id: String,
     plan: Plan,
     kind: RunKind,
@@ -82,6 +85,18 @@ impl Approved {
     /// Approval rows to mark consumed when the run commits.
     pub fn consume(&self) -> &[i64] {
         &self.consume
+    }
+    /// Refuse a run in another workspace than the one admitted (and locked).
+    pub fn check_workspace(&self, ws: &Workspace) -> Result<()> {
+        if ws.root == self.root {
+            return Ok(());
+        }
+        Err(Error::failed(format!(
+            "plan {} was admitted in {}, not in {}",
+            short(&self.plan_id),
+            self.root.display(),
+            ws.root.display()
+        )))
     }
 }
 
@@ -208,6 +223,7 @@ pub fn admit<S: OpenWorkspace + ?Sized>(
     }
     Ok(Approved {
         _lock: lock,
+        root: s.ws().root.clone(),
         plan_id: plan_id.to_string(),
         plan,
         kind,

@@ -224,6 +224,7 @@ pub fn execute(
     rules: &crate::policy::rules::Rules,
     reporter: &mut dyn Reporter,
 ) -> Result<RunOutcome> {
+    approved.check_workspace(ws)?;
     let (plan_id, plan) = (approved.plan_id(), approved.plan());
     let (kind, consume) = (approved.kind(), approved.consume());
     let stop = stop_flag();
