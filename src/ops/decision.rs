@@ -78,7 +78,7 @@ pub fn decision(s: &Session, plan_id: &str) -> Result<Decision> {
     }
     if matches!(row.status.as_str(), "pending" | "approved") {
         let plan = s.load_plan(&row.id)?;
-        d.stale = crate::engine::run::drift(&s.ws, &plan)?
+        d.stale = crate::engine::admit::drift(&s.ws, &plan)?
             .into_iter()
             .map(|(p, _)| p)
             .collect();
