@@ -295,3 +295,73 @@ impl Unmet {
         .hint(self.hint(short))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::rules::Requirement;
+
+    fn terminal_as(principal: &str, uid: u32) -> Held {
+        Held {
+            row: None,
+            principal: principal.into(),
+            method: "terminal".into(),
+            key: None,
+            os_uid: Some(uid),
+            os_user: Some(format!("user{uid}")),
+        }
+    }
+
+    fn req(name: &str, approvals: u32, signed: bool, paths: &[&str]) -> Requirement {
+        Requirement {
+            name: name.into(),
+            approvals,
+            signed,
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn met_requirements_leave_nothing_unmet() {
+        let st = evaluate(&[req("default", 1, false, &[])], &[terminal_as("a", 1)]);
+        assert_eq!(Unmet::of(&st), None);
+    }
+
+    /// The refusal reason, the error and the hint come from the same data: nothing is
+    /// parsed back out of a message.
+    #[test]
+    fn unmet_requirements_are_data_the_error_and_the_reason_are_made_from() {
+        let reqs = [
+            req("default", 2, false, &[]),
+            req("deploy", 1, true, &["deploy/a.yml"]),
+        ];
+        let held = [terminal_as("alice", 7), terminal_as("bob", 7)];
+        let unmet = Unmet::of(&evaluate(&reqs, &held)).expect("unmet");
+        assert_eq!(
+            unmet.rules,
+            [
+                "rule \"default\": needs 2 approvals, has 1",
+                "rule \"deploy\": needs 1 signed approval, has 0 (paths: deploy/a.yml)",
+            ]
+        );
+        assert_eq!(unmet.notes.len(), 1, "{unmet:?}");
+        assert!(unmet.signed);
+        assert_eq!(
+            unmet.reason(),
+            format!(
+                "threshold not met: {}; {}; note: {}",
+                unmet.rules[0], unmet.rules[1], unmet.notes[0]
+            )
+        );
+        let err = unmet.error("0123456789ab");
+        assert_eq!(err.kind, crate::error::Kind::NotApproved);
+        assert_eq!(
+            err.message,
+            format!(
+                "plan 0123456789ab is not approved:\n  {}\n  {}\n  note: {}",
+                unmet.rules[0], unmet.rules[1], unmet.notes[0]
+            )
+        );
+        assert!(err.hint.unwrap_or_default().contains("--sign-with KEY"));
+    }
+}
