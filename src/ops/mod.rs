@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod decision;
+pub mod propose;
 pub mod sandbox;
 pub mod session;
 pub mod stats;
