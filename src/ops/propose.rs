@@ -31,9 +31,14 @@ pub enum Input {
     File { path: PathBuf, shown: String },
     /// Standard input (`-`).
     Stdin,
-    /// Text handed over whole (an MCP `toml` or `diff` argument): no folder, so a plan
-    /// file given this way cannot name `content_file`s.
-    Text { name: String, bytes: Vec<u8> },
+    /// Bytes already read (with `plan::read`, as the sandbox reads its spool) or handed
+    /// over whole (an MCP `toml` or `diff` argument). `folder` is what a plan file's
+    /// `content_file`s are relative to; without one it cannot name any.
+    Bytes {
+        name: String,
+        bytes: Vec<u8>,
+        folder: Option<PathBuf>,
+    },
 }
 
 impl Input {
@@ -53,7 +58,7 @@ impl Input {
         match self {
             Input::File { shown, .. } => shown.clone(),
             Input::Stdin => "<stdin>".to_string(),
-            Input::Text { name, .. } => name.clone(),
+            Input::Bytes { name, .. } => name.clone(),
         }
     }
 
@@ -64,7 +69,8 @@ impl Input {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),
             }),
-            Input::Stdin | Input::Text { .. } => None,
+            Input::Bytes { folder, .. } => folder.clone(),
+            Input::Stdin => None,
         }
     }
 
@@ -72,7 +78,7 @@ impl Input {
         match self {
             Input::File { path, shown } => read::read_path(what, &path, &shown, MAX_PROPOSAL_BYTES),
             Input::Stdin => read::read_stdin(what, MAX_PROPOSAL_BYTES),
-            Input::Text { name, bytes } => {
+            Input::Bytes { name, bytes, .. } => {
                 if bytes.len() as u64 > MAX_PROPOSAL_BYTES {
                     return Err(read::refusal(
                         what,
@@ -102,8 +108,8 @@ pub enum Source<'a> {
     /// A unified diff (`git diff --binary`, `diff -u`, `git format-patch`).
     Patch(Input),
     /// A file an agent left in a sandbox spool: `*.toml` is a plan file, anything else a
-    /// patch. Read as untrusted input, as every source is.
-    Spool(PathBuf),
+    /// patch (by the input's name). Read as untrusted input, as every source is.
+    Spool(Input),
     /// A command whose changes (in an isolated view) become the plan.
     Capture(Capture<'a>),
     /// Operations given directly: an agent's file tool call (write these exact bytes to
@@ -248,16 +254,13 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
             let nothing = format!("{label} changes nothing: every action leaves the workspace as it is");
             (result, nothing, Some(label))
         }
-        Source::Spool(path) => {
-            let file_name = path
+        Source::Spool(input) => {
+            let name = PathBuf::from(input.name());
+            let file_name = name
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let input = Input::File {
-                shown: path.display().to_string(),
-                path: path.clone(),
-            };
-            if path.extension().is_some_and(|e| e == "toml") {
+            if name.extension().is_some_and(|e| e == "toml") {
                 let result = plan_file(s, input, What::SpoolFile, &meta);
                 let nothing = format!(
                     "spool file {file_name} changes nothing: every action leaves the workspace as it is"
