@@ -245,14 +245,13 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
         author: author.unwrap_or_else(|| s.actor.clone()),
         description,
     };
-    // The source's own words for a plan that changes nothing, and whether its errors are
-    // prefixed with its name (a plan file's are; a patch names itself in each).
-    let (result, nothing, prefix) = match p.source {
+    // The source's own words for a plan that changes nothing.
+    let (result, nothing) = match p.source {
         Source::PlanFile(input) => {
             let label = format!("plan file {}", input.name());
             let result = plan_file(s, input, What::PlanFile, &meta);
             let nothing = format!("{label} changes nothing: every action leaves the workspace as it is");
-            (result, nothing, Some(label))
+            (result, nothing)
         }
         Source::Spool(input) => {
             let name = PathBuf::from(input.name());
@@ -265,14 +264,14 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
                 let nothing = format!(
                     "spool file {file_name} changes nothing: every action leaves the workspace as it is"
                 );
-                (result, nothing, None)
+                (result, nothing)
             } else {
                 let default = format!("Apply patch {file_name}");
                 let result = patch(s, input, What::SpoolFile, None, default, &meta);
                 let nothing = format!(
                     "spool file {file_name} changes nothing: the workspace already holds its result"
                 );
-                (result, nothing, None)
+                (result, nothing)
             }
         }
         Source::Patch(input) => {
@@ -281,7 +280,7 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
             let m = |t: String, a: Option<String>, _: Option<String>| meta(t, a, p.description.clone());
             let result = patch(s, input, What::Patch, p.title.clone(), default, &m);
             let nothing = format!("patch {name} changes nothing: the workspace already holds its result");
-            (result, nothing, None)
+            (result, nothing)
         }
         Source::Capture(c) => {
             let shown = shell_words::join(&c.argv);
@@ -299,7 +298,7 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
                     &s.blobs,
                 ),
             });
-            (result, format!("`{shown}` changed nothing in the scratch copy"), None)
+            (result, format!("`{shown}` changed nothing in the scratch copy"))
         }
         Source::Ops(ops) => {
             let title = p
@@ -319,18 +318,13 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
                 &s.blobs,
             );
             let nothing = "the proposal changes nothing: the workspace already holds its result";
-            (result, nothing.to_string(), None)
+            (result, nothing.to_string())
         }
     };
     match result {
         Ok(plan) => Ok(Compiled::Plan(plan)),
         Err(e) if e.message == compile::CHANGES_NOTHING => Ok(Compiled::Nothing(nothing)),
-        Err(mut e) => {
-            if let Some(label) = prefix {
-                e.message = format!("{label}: {}", e.message);
-            }
-            Err(e)
-        }
+        Err(e) => Err(e),
     }
 }
 
@@ -353,9 +347,19 @@ fn plan_file(s: &Session, input: Input, what: What, meta: &MetaFn) -> Result<Pla
     let pf = crate::plan::file::parse(&text, &name)?;
     drop(text);
     let meta = meta(pf.title.clone(), pf.author.clone(), pf.description.clone());
-    // The header first: a bad title is refused before any content file is read.
-    crate::plan::file::check_meta(&meta.title, &meta.author, meta.description.as_deref())?;
-    compile::compile(&s.ws, &pf, folder.as_deref(), meta, s.rules()?, &s.blobs)
+    let compiled = (|| {
+        // The header first: a bad title is refused before any content file is read.
+        crate::plan::file::check_meta(&meta.title, &meta.author, meta.description.as_deref())?;
+        compile::compile(&s.ws, &pf, folder.as_deref(), meta, s.rules()?, &s.blobs)
+    })();
+    // Parse errors name the file already; what comes after is prefixed with it (a spool
+    // file's refusal is prefixed by the sandbox).
+    compiled.map_err(|mut e| {
+        if what == What::PlanFile && e.message != compile::CHANGES_NOTHING {
+            e.message = format!("plan file {name}: {}", e.message);
+        }
+        e
+    })
 }
 
 /// A patch (or a spool patch): read, applied in memory to the workspace's files.
@@ -446,10 +450,11 @@ pub fn same_as_open(s: &Session, plan: &Plan) -> Result<Option<(String, String)>
 
 /// A plan's id includes its creation time (whole seconds): the same plan made again within
 /// the second after an identical one was applied, rejected or rolled back (or proposed by
-/// another actor) would get that plan's id. Move its time to the next second instead
-/// (waiting for it), so it is a plan of its own.
+/// another actor) would get that plan's id. Its creation time moves to the next second
+/// whose id is free instead, so it is a plan of its own (no waiting; the clock may be
+/// pinned in tests).
 fn restamp_if_taken(s: &Session, plan: &mut Plan) -> Result<()> {
-    for _ in 0..3 {
+    for _ in 0..60 {
         let id = plan.id();
         if s
             .resolve(Some(&id), crate::ops::session::Default::Newest)
@@ -457,11 +462,13 @@ fn restamp_if_taken(s: &Session, plan: &mut Plan) -> Result<()> {
         {
             return Ok(());
         }
-        let now = crate::util::ids::now();
-        let wait = 1000 - u64::from(now.timestamp_subsec_millis()).min(999);
-        std::thread::sleep(std::time::Duration::from_millis(wait + 5));
-        plan.created = crate::util::ids::now_string();
+        let Ok(t) = chrono::DateTime::parse_from_rfc3339(&plan.created) else {
+            return Ok(());
+        };
+        plan.created = crate::util::ids::format_time(
+            t.with_timezone(&chrono::Utc) + chrono::Duration::seconds(1),
+        );
     }
-    // A pinned clock (tests) never moves: the store refuses the duplicate by name.
+    // Sixty plans with these bytes in a row: the store refuses the next by name.
     Ok(())
 }

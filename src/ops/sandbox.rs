@@ -21,7 +21,8 @@ use std::time::{Duration, SystemTime};
 /// A spool file seen, with the (mtime, size) it had when it was planned.
 pub type Seen = BTreeMap<PathBuf, (SystemTime, u64)>;
 
-/// Spool files that are complete (unchanged for `settle`) and new or rewritten since seen.
+/// Spool entries that are complete (unchanged for `settle`) and new or rewritten since
+/// seen: every non-folder named `*.toml`, `*.diff` or `*.patch`.
 pub fn ready_files(
     spool: &Path,
     seen: &Seen,
@@ -41,7 +42,9 @@ pub fn ready_files(
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        if !meta.is_file() {
+        // A symlink, FIFO or device named like a proposal is taken too: the reader refuses
+        // it, and the agent is told why in its reply file (a folder is not a proposal).
+        if meta.is_dir() {
             continue;
         }
         let Ok(mtime) = meta.modified() else { continue };

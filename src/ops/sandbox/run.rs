@@ -281,7 +281,12 @@ fn take(
     let bytes = match read_path(What::SpoolFile, path, &shown, MAX_PROPOSAL_BYTES) {
         Ok(b) => b,
         Err(error) => {
-            refused(s, &file, &error, &[], report);
+            // Nothing was read (a symlink, a FIFO, too large): journaled by name and reason.
+            let data = serde_json::json!({
+                "agent": s.actor, "file": file, "reason": error.message, "bytes": 0,
+                "sha256": null, "kept": null, "keep_error": null,
+            });
+            journal_refusal(s, &file, data, report);
             replies.refused(spool, &file, &error.message, report);
             return Proposed::Refused { file, error };
         }
