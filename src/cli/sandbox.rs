@@ -11,9 +11,10 @@ use std::process::ExitCode;
 
 /// Run an agent read-only; it proposes plans through a spool
 ///
-/// The agent proposes by writing plan files (*.toml) or patches (*.diff, at most 64 MiB)
-/// into $AUTONOMY_SPOOL; each file, once complete, becomes a pending plan with the agent
-/// as actor, and its id is printed. Nothing is applied without approval. Its output
+/// The agent proposes by writing plan files (*.toml) or patches (*.diff, at most 256 MiB)
+/// into $AUTONOMY_SPOOL; each file, once complete, is planned exactly as `autonomy plan`
+/// plans one (the same checks; the same plan proposed again is the pending one) with the
+/// agent as actor, and its id is printed. Nothing is applied without approval. Its output
 /// passes through (stdout and stderr both on stdout; escape sequences shown, not obeyed,
 /// when stdout is a terminal); its exit status is returned, and also printed, journaled
 /// and in `--format json` as `agent_exit` (an agent's own 3 is not autonomy's "not
