@@ -134,13 +134,17 @@ fn show(r: Report, json: bool) {
         Report::Proposal(Proposed::Nothing { file, why }) => {
             ui::say(&format!("{file}: nothing to plan: {why}"))
         }
-        Report::Proposal(Proposed::Refused { file, error }) => ui::error(
-            &Error::new(error.kind, format!("spool file {file} refused: {}", error.message)).hint(
-                error.hint.clone().unwrap_or_else(|| {
+        Report::Proposal(Proposed::Refused { file, error }) => {
+            ui::error(
+                &Error::new(
+                    error.kind,
+                    format!("spool file {file} refused: {}", error.message),
+                )
+                .hint(error.hint.clone().unwrap_or_else(|| {
                     "the agent may write a corrected file under a new name".into()
-                }),
-            ),
-        ),
+                })),
+            )
+        }
         Report::Trouble(e) => ui::say(&format!("autonomy: {}", e.message)),
     }
 }

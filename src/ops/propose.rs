@@ -250,7 +250,8 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
         Source::PlanFile(input) => {
             let label = format!("plan file {}", input.name());
             let result = plan_file(s, input, What::PlanFile, &meta);
-            let nothing = format!("{label} changes nothing: every action leaves the workspace as it is");
+            let nothing =
+                format!("{label} changes nothing: every action leaves the workspace as it is");
             (result, nothing)
         }
         Source::Spool(input) => {
@@ -277,14 +278,19 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
         Source::Patch(input) => {
             let name = input.name();
             let default = format!("Apply patch {name}");
-            let m = |t: String, a: Option<String>, _: Option<String>| meta(t, a, p.description.clone());
+            let m =
+                |t: String, a: Option<String>, _: Option<String>| meta(t, a, p.description.clone());
             let result = patch(s, input, What::Patch, p.title.clone(), default, &m);
-            let nothing = format!("patch {name} changes nothing: the workspace already holds its result");
+            let nothing =
+                format!("patch {name} changes nothing: the workspace already holds its result");
             (result, nothing)
         }
         Source::Capture(c) => {
             let shown = shell_words::join(&c.argv);
-            let title = p.title.clone().unwrap_or_else(|| format!("Captured: {shown}"));
+            let title = p
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("Captured: {shown}"));
             let description = p.description.clone().unwrap_or_else(|| {
                 format!("Changes made by `{shown}` in a scratch copy of the workspace.")
             });
@@ -298,7 +304,10 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
                     &s.blobs,
                 ),
             });
-            (result, format!("`{shown}` changed nothing in the scratch copy"))
+            (
+                result,
+                format!("`{shown}` changed nothing in the scratch copy"),
+            )
         }
         Source::Ops(ops) => {
             let title = p
@@ -339,7 +348,11 @@ fn plan_file(s: &Session, input: Input, what: What, meta: &MetaFn) -> Result<Pla
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::failed(format!(
             "{} {name} is not valid UTF-8 (byte {})",
-            if what == What::SpoolFile { "spool file" } else { "plan file" },
+            if what == What::SpoolFile {
+                "spool file"
+            } else {
+                "plan file"
+            },
             e.utf8_error().valid_up_to()
         ))
         .hint("use `content_base64` or `content_file` for binary content")
@@ -384,11 +397,7 @@ fn patch(
 }
 
 /// Run a capture; `None` when the command changed nothing.
-fn capture(
-    s: &Session,
-    c: Capture,
-    notes: &mut Vec<String>,
-) -> Result<Option<Vec<(String, Op)>>> {
+fn capture(s: &Session, c: Capture, notes: &mut Vec<String>) -> Result<Option<Vec<(String, Op)>>> {
     if c.argv.is_empty() {
         return Err(Error::usage(
             "--capture needs a command after `--`, e.g. autonomy plan --capture -- cargo fmt",
@@ -456,8 +465,7 @@ pub fn same_as_open(s: &Session, plan: &Plan) -> Result<Option<(String, String)>
 fn restamp_if_taken(s: &Session, plan: &mut Plan) -> Result<()> {
     for _ in 0..60 {
         let id = plan.id();
-        if s
-            .resolve(Some(&id), crate::ops::session::Default::Newest)
+        if s.resolve(Some(&id), crate::ops::session::Default::Newest)
             .is_err()
         {
             return Ok(());

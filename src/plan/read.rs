@@ -100,10 +100,7 @@ pub fn open_below(what: What, dir: &Path, rel: &RelPath, max: u64) -> Result<(Fi
     }
     .map_err(not_opened)?;
     let file = inode::open_regular(&parent, rel.file_name()).map_err(not_opened)?;
-    let size = file
-        .metadata()
-        .map_err(|e| refusal(what, shown, e))?
-        .len();
+    let size = file.metadata().map_err(|e| refusal(what, shown, e))?.len();
     if size > max {
         return Err(refusal(what, shown, inode::too_large_io(size, max)));
     }

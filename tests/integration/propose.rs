@@ -8,7 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const PLAN: &str = "title = \"Bump\"\n[[action]]\nkind = \"write\"\npath = \"VERSION\"\ncontent = \"2\\n\"\n";
+const PLAN: &str =
+    "title = \"Bump\"\n[[action]]\nkind = \"write\"\npath = \"VERSION\"\ncontent = \"2\\n\"\n";
 
 const PATCH: &str = "--- a/VERSION\n+++ b/VERSION\n@@ -1 +1 @@\n-1\n+2\n";
 
@@ -102,7 +103,10 @@ fn replanning_an_identical_patch_or_capture_returns_the_pending_id() {
     std::thread::sleep(Duration::from_millis(1100));
     let again = env.run(&["plan", "--patch", patch]);
     assert_eq!((again.code, &again.stdout), (0, &first.stdout), "{again:?}");
-    assert!(again.stderr.contains("Same plan as the pending plan"), "{again:?}");
+    assert!(
+        again.stderr.contains("Same plan as the pending plan"),
+        "{again:?}"
+    );
 
     let capture = ["plan", "--capture", "--", "sh", "-c", "echo new > NEW.txt"];
     let first = env.run(&capture);
@@ -122,7 +126,12 @@ fn an_identical_plan_by_another_actor_is_a_new_plan() {
     let file = env.plan_file(PLAN.replace("title", "author = \"bot\"\ntitle"));
     let file = file.to_str().unwrap();
     let now = "2026-01-02T03:04:05Z";
-    let mine = env.cmd().env("AUTONOMY_NOW", now).args(["plan", file]).output().unwrap();
+    let mine = env
+        .cmd()
+        .env("AUTONOMY_NOW", now)
+        .args(["plan", file])
+        .output()
+        .unwrap();
     let theirs = env
         .cmd()
         .env("AUTONOMY_NOW", now)
@@ -130,7 +139,10 @@ fn an_identical_plan_by_another_actor_is_a_new_plan() {
         .args(["plan", file])
         .output()
         .unwrap();
-    assert!(mine.status.success() && theirs.status.success(), "{theirs:?}");
+    assert!(
+        mine.status.success() && theirs.status.success(),
+        "{theirs:?}"
+    );
     assert_ne!(mine.stdout, theirs.stdout);
     assert_eq!(pending(&env).len(), 2);
     env.verify_ok();
@@ -145,7 +157,12 @@ fn replanning_after_a_reject_in_the_same_second_is_a_new_plan() {
     let file = file.to_str().unwrap();
     let now = "2026-01-02T03:04:05Z";
     let run = |args: &[&str]| {
-        let o = env.cmd().env("AUTONOMY_NOW", now).args(args).output().unwrap();
+        let o = env
+            .cmd()
+            .env("AUTONOMY_NOW", now)
+            .args(args)
+            .output()
+            .unwrap();
         (
             o.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&o.stdout).trim().to_string(),
@@ -188,7 +205,10 @@ fn plan_files_patches_and_content_files_are_never_read_through_a_symlink() {
     std::os::unix::fs::symlink(dir.join("real.toml"), dir.join("link.toml")).unwrap();
     let out = run_bounded(&env, &["plan", dir.join("link.toml").to_str().unwrap()]);
     assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stderr.contains("link.toml is a symbolic link"), "{out:?}");
+    assert!(
+        out.stderr.contains("link.toml is a symbolic link"),
+        "{out:?}"
+    );
 
     std::fs::write(dir.join("real.diff"), PATCH).unwrap();
     std::os::unix::fs::symlink(dir.join("real.diff"), dir.join("link.diff")).unwrap();
@@ -198,7 +218,10 @@ fn plan_files_patches_and_content_files_are_never_read_through_a_symlink() {
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("patch"), "{out:?}");
-    assert!(out.stderr.contains("link.diff is a symbolic link"), "{out:?}");
+    assert!(
+        out.stderr.contains("link.diff is a symbolic link"),
+        "{out:?}"
+    );
 
     std::fs::write(dir.join("body.txt"), "2\n").unwrap();
     std::os::unix::fs::symlink(dir.join("body.txt"), dir.join("body-link.txt")).unwrap();
@@ -210,7 +233,8 @@ fn plan_files_patches_and_content_files_are_never_read_through_a_symlink() {
     let out = run_bounded(&env, &["plan", dir.join("cf.toml").to_str().unwrap()]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
-        out.stderr.contains("content_file body-link.txt is a symbolic link"),
+        out.stderr
+            .contains("content_file body-link.txt is a symbolic link"),
         "{out:?}"
     );
     assert!(pending(&env).is_empty());
@@ -259,7 +283,8 @@ fn oversized_plan_files_patches_and_content_files_are_refused_naming_the_cap() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("big.toml"), "{out:?}");
     assert!(
-        out.stderr.contains("over the 256.0 MiB limit for plan files"),
+        out.stderr
+            .contains("over the 256.0 MiB limit for plan files"),
         "{out:?}"
     );
 
@@ -350,11 +375,19 @@ fn identical_spool_files_are_one_plan_like_identical_plan_files() {
     assert!(!out.stderr.contains("refused"), "{out:?}");
     let ids: Vec<String> = ["a.toml", "b.toml", "c.toml"]
         .iter()
-        .map(|f| reply(&spool, f)["plan"].as_str().expect("plan id").to_string())
+        .map(|f| {
+            reply(&spool, f)["plan"]
+                .as_str()
+                .expect("plan id")
+                .to_string()
+        })
         .collect();
     assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
     assert_eq!(pending(&env), vec![ids[0].clone()]);
-    assert!(out.stderr.contains("same plan as the pending plan"), "{out:?}");
+    assert!(
+        out.stderr.contains("same plan as the pending plan"),
+        "{out:?}"
+    );
     // The plan is journaled once, with the agent as actor and the spool as its source.
     let created: Vec<serde_json::Value> = env
         .events()
@@ -416,9 +449,9 @@ fn spool_files_are_refused_like_plan_files() {
         assert_eq!(r["decision"], "refused", "{file}: {r}");
         assert!(r["reason"].as_str().unwrap().contains(why), "{file}: {r}");
         assert!(
-            out.stderr
-                .lines()
-                .any(|l| l.starts_with(&format!("error: spool file {file} refused")) && l.contains(why)),
+            out.stderr.lines().any(
+                |l| l.starts_with(&format!("error: spool file {file} refused")) && l.contains(why)
+            ),
             "{file}: {out:?}"
         );
         assert!(
@@ -449,6 +482,10 @@ fn a_spool_file_that_changes_nothing_is_nothing_to_plan() {
     let r = reply(&spool, "noop.toml");
     assert_eq!(r["decision"], "nothing_to_plan", "{r}");
     assert!(r["plan"].is_null(), "{r}");
-    assert!(!env.event_kinds().iter().any(|k| k == "sandbox.proposal_refused"));
+    assert!(
+        !env.event_kinds()
+            .iter()
+            .any(|k| k == "sandbox.proposal_refused")
+    );
     assert!(pending(&env).is_empty());
 }

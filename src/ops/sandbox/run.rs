@@ -107,9 +107,8 @@ pub fn run(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let agent = crate::util::identity::clean(
-        &req.agent.clone().unwrap_or_else(|| format!("agent:{name}")),
-    );
+    let agent =
+        crate::util::identity::clean(&req.agent.clone().unwrap_or_else(|| format!("agent:{name}")));
     let scratch = tempfile::Builder::new()
         .prefix("autonomy-sandbox-")
         .tempdir()
