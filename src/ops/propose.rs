@@ -223,11 +223,25 @@ pub fn propose(s: &mut Session, p: Proposal) -> Result<Proposed> {
         });
     }
     restamp_if_taken(s, &mut plan)?;
-    let id = s.insert_plan_with(&plan, &via, record)?;
-    Ok(Proposed {
-        made: Made::New { id, plan },
-        notes,
-    })
+    match s.insert_plan_with(&plan, &via, record) {
+        Ok(id) => Ok(Proposed {
+            made: Made::New { id, plan },
+            notes,
+        }),
+        // Another process stored the same plan since the look above (two identical
+        // proposals at once): that one is the pending plan.
+        Err(e) => match same_as_open(s, &plan)? {
+            Some((id, status)) => Ok(Proposed {
+                made: Made::Same {
+                    plan: s.load_plan(&id)?,
+                    id,
+                    status,
+                },
+                notes,
+            }),
+            None => Err(e),
+        },
+    }
 }
 
 enum Compiled {
@@ -294,6 +308,9 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
             let description = p.description.clone().unwrap_or_else(|| {
                 format!("Changes made by `{shown}` in a scratch copy of the workspace.")
             });
+            // The header before the command runs: a bad title costs no run.
+            let header = meta(title.clone(), None, Some(description.clone()));
+            check_header(&header)?;
             let result = capture(s, c, notes).and_then(|ops| match ops {
                 None => Err(Error::failed(compile::CHANGES_NOTHING)),
                 Some(ops) => compile::compile_ops(
@@ -362,7 +379,7 @@ fn plan_file(s: &Session, input: Input, what: What, meta: &MetaFn) -> Result<Pla
     let meta = meta(pf.title.clone(), pf.author.clone(), pf.description.clone());
     let compiled = (|| {
         // The header first: a bad title is refused before any content file is read.
-        crate::plan::file::check_meta(&meta.title, &meta.author, meta.description.as_deref())?;
+        check_header(&meta)?;
         compile::compile(&s.ws, &pf, folder.as_deref(), meta, s.rules()?, &s.blobs)
     })();
     // Parse errors name the file already; what comes after is prefixed with it (a spool
@@ -392,8 +409,13 @@ fn patch(
         .unwrap_or(default_title);
     drop(bytes);
     let meta = meta(title, None, None);
-    crate::plan::file::check_meta(&meta.title, &meta.author, meta.description.as_deref())?;
+    check_header(&meta)?;
     compile::compile_ops(&s.ws, ops, meta, s.rules()?, &s.blobs)
+}
+
+/// The header bounds (title, author, description), the same for every source.
+fn check_header(meta: &Meta) -> Result<()> {
+    crate::plan::file::check_meta(&meta.title, &meta.author, meta.description.as_deref())
 }
 
 /// Run a capture; `None` when the command changed nothing.
