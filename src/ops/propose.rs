@@ -268,27 +268,7 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
                 format!("{label} changes nothing: every action leaves the workspace as it is");
             (result, nothing)
         }
-        Source::Spool(input) => {
-            let name = PathBuf::from(input.name());
-            let file_name = name
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if name.extension().is_some_and(|e| e == "toml") {
-                let result = plan_file(s, input, What::SpoolFile, &meta);
-                let nothing = format!(
-                    "spool file {file_name} changes nothing: every action leaves the workspace as it is"
-                );
-                (result, nothing)
-            } else {
-                let default = format!("Apply patch {file_name}");
-                let result = patch(s, input, What::SpoolFile, None, default, &meta);
-                let nothing = format!(
-                    "spool file {file_name} changes nothing: the workspace already holds its result"
-                );
-                (result, nothing)
-            }
-        }
+        Source::Spool(input) => spool(s, input, &meta),
         Source::Patch(input) => {
             let name = input.name();
             let default = format!("Apply patch {name}");
@@ -299,33 +279,7 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
                 format!("patch {name} changes nothing: the workspace already holds its result");
             (result, nothing)
         }
-        Source::Capture(c) => {
-            let shown = shell_words::join(&c.argv);
-            let title = p
-                .title
-                .clone()
-                .unwrap_or_else(|| format!("Captured: {shown}"));
-            let description = p.description.clone().unwrap_or_else(|| {
-                format!("Changes made by `{shown}` in a scratch copy of the workspace.")
-            });
-            // The header before the command runs: a bad title costs no run.
-            let header = meta(title.clone(), None, Some(description.clone()));
-            check_header(&header)?;
-            let result = capture(s, c, notes).and_then(|ops| match ops {
-                None => Err(Error::failed(compile::CHANGES_NOTHING)),
-                Some(ops) => compile::compile_ops(
-                    &s.ws,
-                    ops,
-                    meta(title, None, Some(description)),
-                    rules,
-                    &s.blobs,
-                ),
-            });
-            (
-                result,
-                format!("`{shown}` changed nothing in the scratch copy"),
-            )
-        }
+        Source::Capture(c) => captured(s, c, p.title, p.description, notes, &meta)?,
         Source::Ops(ops) => {
             let title = p
                 .title
@@ -355,6 +309,56 @@ fn compile_proposal(s: &Session, p: Proposal, notes: &mut Vec<String>) -> Result
 }
 
 type MetaFn<'m> = dyn Fn(String, Option<String>, Option<String>) -> Meta + 'm;
+
+/// A spool file: a plan file when named `*.toml`, else a patch; the words for a no-op.
+fn spool(s: &Session, input: Input, meta: &MetaFn) -> (Result<Plan>, String) {
+    let name = PathBuf::from(input.name());
+    let file_name = name
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.extension().is_some_and(|e| e == "toml") {
+        let result = plan_file(s, input, What::SpoolFile, meta);
+        let nothing = format!(
+            "spool file {file_name} changes nothing: every action leaves the workspace as it is"
+        );
+        (result, nothing)
+    } else {
+        let default = format!("Apply patch {file_name}");
+        let result = patch(s, input, What::SpoolFile, None, default, meta);
+        let nothing = format!(
+            "spool file {file_name} changes nothing: the workspace already holds its result"
+        );
+        (result, nothing)
+    }
+}
+
+/// A capture: the header checked before the command runs (a bad title costs no run),
+/// then what it changed folded; the words for a no-op.
+fn captured(
+    s: &Session,
+    c: Capture,
+    title: Option<String>,
+    description: Option<String>,
+    notes: &mut Vec<String>,
+    meta: &MetaFn,
+) -> Result<(Result<Plan>, String)> {
+    let shown = shell_words::join(&c.argv);
+    let title = title.unwrap_or_else(|| format!("Captured: {shown}"));
+    let description = description.unwrap_or_else(|| {
+        format!("Changes made by `{shown}` in a scratch copy of the workspace.")
+    });
+    let meta = meta(title, None, Some(description));
+    check_header(&meta)?;
+    let result = capture(s, c, notes).and_then(|ops| match ops {
+        None => Err(Error::failed(compile::CHANGES_NOTHING)),
+        Some(ops) => compile::compile_ops(&s.ws, ops, meta, s.rules()?, &s.blobs),
+    });
+    Ok((
+        result,
+        format!("`{shown}` changed nothing in the scratch copy"),
+    ))
+}
 
 /// A plan file (or a spool `*.toml`): read, parsed (sizes bounded while parsing), title
 /// checked, compiled with its `content_file`s relative to its folder.
