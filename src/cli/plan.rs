@@ -1,10 +1,9 @@
 //! `autonomy plan`
 
 use super::{Ctx, ui};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::ops::propose::{self, Input, Made, Proposal, Proposed, Source};
 use crate::ops::session::Session;
-use crate::plan::compile::{self, Meta};
-use std::io::Read;
 use std::path::PathBuf;
 
 /// Compile a plan file, a patch or a captured command into a pending plan
@@ -14,8 +13,9 @@ use std::path::PathBuf;
 /// autonomy-plan`) describes every key. Edits are resolved to full contents now, so the
 /// preview shows and the approval covers exactly the bytes that `apply` will write. Prints
 /// the plan id (12 hex digits) on stdout and a summary on stderr. A plan that would change
-/// nothing is no error: it prints no id, says so, and exits 0; an identical pending plan
-/// already stored is reported by its id.
+/// nothing is no error: it prints no id, says so, and exits 0. Planning again what is
+/// already pending (the same changes, exec steps, title and author, by the same actor) makes
+/// no second plan: it prints the pending plan's id and exits 0.
 ///
 /// Example plan file:
 ///   title = "Bump the version"
@@ -53,144 +53,53 @@ pub struct PlanArgs {
     pub command: Vec<String>,
 }
 
-/// Plan files larger than this are refused (use `content_file` for big contents).
-const MAX_PLAN_FILE: u64 = 256 << 20;
-
 pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("plan")?;
     let mut s = Session::open(&ctx.dir)?;
     s.refuse_if_interrupted()?;
-    if let Some(patch) = &args.patch {
-        return plan_patch(&mut s, ctx, patch, args.title.as_deref());
-    }
-    if args.capture {
-        return super::capture::plan_capture(
-            &mut s,
-            ctx,
-            &args.command,
-            &args.scope,
-            args.title.as_deref(),
-        );
-    }
-    let file = args.file.clone().unwrap_or_default();
-    let (text, name, plan_dir) = read_plan_file(&file, &ctx.dir)?;
-    let pf = crate::plan::file::parse(&text, &name)?;
-    if pf.title.trim().is_empty() {
-        return Err(Error::failed(format!(
-            "plan file {name}: `title` must not be empty"
-        )));
-    }
-    let meta = Meta {
-        workspace: s.workspace_id()?,
-        title: pf.title.clone(),
-        author: pf.author.clone().unwrap_or_else(|| s.actor.clone()),
-        description: pf.description.clone(),
+    let source = if let Some(patch) = &args.patch {
+        Source::Patch(Input::from_arg(patch, &ctx.dir))
+    } else if args.capture {
+        return super::capture::plan_capture(&mut s, ctx, args);
+    } else {
+        Source::PlanFile(Input::from_arg(
+            &args.file.clone().unwrap_or_default(),
+            &ctx.dir,
+        ))
     };
-    let rules = s.rules()?;
-    let plan = match compile::compile(&s.ws, &pf, plan_dir.as_deref(), meta, rules, &s.blobs) {
-        Err(e) if e.message == compile::CHANGES_NOTHING => {
-            return nothing_to_plan(
-                ctx,
-                &format!(
-                    "plan file {name} changes nothing: every action leaves the workspace as it is"
-                ),
-            );
-        }
-        Err(mut e) => {
-            e.message = format!("plan file {name}: {}", e.message);
-            return Err(e);
-        }
-        Ok(plan) => plan,
-    };
-    // The same plan file compiled twice within one second against the same workspace is
-    // the same plan (same bytes, same id): report the stored one instead of failing.
-    let existing = plan.id();
-    if let Ok(row) = s.resolve(Some(&existing), crate::ops::session::Default::Newest)
-        && matches!(row.status.as_str(), "pending" | "approved")
-    {
-        ui::say(&format!(
-            "An identical plan {} is already stored ({}); nothing new was planned.",
-            &existing[..12],
-            row.status
-        ));
-        report(ctx, &existing, &plan);
-        return Ok(());
-    }
-    let id = s.insert_plan(&plan, "file")?;
-    report(ctx, &id, &plan);
+    let proposed = propose::propose(&mut s, Proposal::new(source).title(args.title))?;
+    render(ctx, &proposed);
     Ok(())
 }
 
-fn plan_patch(
-    s: &mut Session,
-    ctx: &Ctx,
-    path: &std::path::Path,
-    title: Option<&str>,
-) -> Result<()> {
-    let bytes = read_bytes(path, &ctx.dir)?;
-    let name = if path.as_os_str() == "-" {
-        "<stdin>".to_string()
-    } else {
-        path.display().to_string()
-    };
-    let ops = crate::plan::from_patch::ops(&s.ws, &bytes, &name)?;
-    let title = title
-        .map(str::to_string)
-        .or_else(|| crate::plan::from_patch::suggested_title(&bytes))
-        .unwrap_or_else(|| format!("Apply patch {name}"));
-    let meta = Meta {
-        workspace: s.workspace_id()?,
-        title,
-        author: s.actor.clone(),
-        description: None,
-    };
-    let plan = match compile::compile_ops(&s.ws, ops, meta, s.rules()?, &s.blobs) {
-        Err(e) if e.message == compile::CHANGES_NOTHING => {
-            return nothing_to_plan(
-                ctx,
-                &format!("patch {name} changes nothing: the workspace already holds its result"),
-            );
+/// Print what `propose` made: the id on stdout (or the JSON document), and a line on
+/// stderr saying whether it is a new plan, the pending one again, or nothing.
+pub fn render(ctx: &Ctx, proposed: &Proposed) {
+    for note in &proposed.notes {
+        ui::say(&format!("note: {note}"));
+    }
+    match &proposed.made {
+        Made::New { id, plan } => report(ctx, id, plan),
+        Made::Same { id, plan, status } => {
+            ui::say(&format!(
+                "Same plan as the {status} plan {}: it is already stored; nothing new was planned.",
+                &id[..12]
+            ));
+            report(ctx, id, plan);
         }
-        other => other?,
-    };
-    let id = s.insert_plan(&plan, "patch")?;
-    report(ctx, &id, &plan);
-    Ok(())
-}
-
-fn read_bytes(path: &std::path::Path, base: &std::path::Path) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin()
-            .take(MAX_PLAN_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io("reading stdin", e))?;
-    } else {
-        let f = std::fs::File::open(base.join(path))
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        f.take(MAX_PLAN_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        Made::Nothing { why } => nothing_to_plan(ctx, why),
     }
-    if bytes.len() as u64 > MAX_PLAN_FILE {
-        return Err(Error::failed(format!(
-            "{} is larger than 256 MiB",
-            path.display()
-        )));
-    }
-    Ok(bytes)
 }
 
 /// A no-op is not a failure (exit 0), and no plan is made: stdout stays empty (`plan`
 /// is null in JSON), so `id=$(autonomy plan ...)` is empty, and stderr says why.
-pub fn nothing_to_plan(ctx: &Ctx, why: &str) -> Result<()> {
+fn nothing_to_plan(ctx: &Ctx, why: &str) {
     if ctx.json() {
         ui::json(&serde_json::json!({
             "format_version": crate::model::FORMAT_VERSION, "plan": null, "nothing_to_plan": why,
         }));
     }
     ui::say(&format!("Nothing to plan: {why}. No plan was made."));
-    Ok(())
 }
 
 /// Print the id (stdout) and a one-line summary (stderr).
@@ -238,50 +147,4 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::model::Plan) {
         parts.join(", "),
         &id[..12]
     ));
-}
-
-fn read_plan_file(
-    path: &std::path::Path,
-    base: &std::path::Path,
-) -> Result<(String, String, Option<PathBuf>)> {
-    let mut bytes = Vec::new();
-    let (name, dir) = if path.as_os_str() == "-" {
-        std::io::stdin()
-            .take(MAX_PLAN_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io("reading the plan from stdin", e))?;
-        ("<stdin>".to_string(), None)
-    } else {
-        let full = base.join(path);
-        let f = std::fs::File::open(&full)
-            .map_err(|e| Error::io(format!("reading plan file {}", path.display()), e))?;
-        // Read into a buffer of the file's size: one copy of it in memory, not two.
-        let size = f.metadata().map_or(0, |m| m.len()).min(MAX_PLAN_FILE + 1);
-        bytes.reserve_exact(size as usize + 1);
-        f.take(MAX_PLAN_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(format!("reading plan file {}", path.display()), e))?;
-        let dir = full.parent().map(|p| {
-            if p.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                p.to_path_buf()
-            }
-        });
-        (path.display().to_string(), dir)
-    };
-    if bytes.len() as u64 > MAX_PLAN_FILE {
-        return Err(
-            Error::failed(format!("plan file {name} is larger than 256 MiB"))
-                .hint("put large contents in files and reference them with `content_file`"),
-        );
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Error::failed(format!(
-            "plan file {name} is not valid UTF-8 (byte {})",
-            e.utf8_error().valid_up_to()
-        ))
-        .hint("use `content_base64` or `content_file` for binary content")
-    })?;
-    Ok((text, name, dir))
 }

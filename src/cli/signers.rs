@@ -284,8 +284,8 @@ fn change_by_plan(
     principal: &str,
     edit: &dyn Fn(&str) -> Result<Edit>,
 ) -> Result<()> {
-    use crate::plan::compile::{self, Meta};
-    use crate::plan::file::{Action, PlanFile};
+    use crate::ops::propose::{Proposal, Source, propose};
+    use crate::plan::compile::Op;
     let (_, old) = current(s)?;
     let new = match edit(&old)? {
         Edit::Unchanged => {
@@ -301,28 +301,21 @@ fn change_by_plan(
     } else {
         format!("Stop trusting {principal} to sign approvals")
     };
-    let pf = PlanFile {
-        title: title.clone(),
-        author: None,
-        description: Some(format!(
-            "`autonomy signers {action} {principal}`: a change to the allowed-signers file {rel}."
-        )),
-        action: vec![Action {
-            kind: "write".into(),
-            path: Some(rel.to_string()),
-            content: Some(new),
-            ..Action::default()
-        }],
+    let write = Op::Write {
+        path: crate::paths::RelPath::parse(rel)?,
+        bytes: new.into_bytes(),
+        mode: None,
     };
-    let meta = Meta {
-        workspace: s.workspace_id()?,
-        title,
-        author: s.actor.clone(),
-        description: pf.description.clone(),
-    };
-    let plan = compile::compile(&s.ws, &pf, None, meta, s.rules()?, &s.blobs)?;
-    let id = s.insert_plan(&plan, "signers")?;
-    super::plan::report(ctx, &id, &plan);
+    let mut proposal = Proposal::new(Source::Ops(vec![write])).title(Some(title));
+    proposal.description = Some(format!(
+        "`autonomy signers {action} {principal}`: a change to the allowed-signers file {rel}."
+    ));
+    proposal.via = Some("signers".into());
+    let proposed = propose(s, proposal)?;
+    super::plan::render(ctx, &proposed);
+    if proposed.id().is_none() {
+        return Ok(());
+    }
     ui::say(&format!(
         "{rel} is in the workspace tree, so the change is a plan (a policy change): preview and approve it like any other."
     ));

@@ -5,20 +5,24 @@
 //! tree's metadata is compared before and after as a second line (the read-only mounts
 //! already stop mode, owner and time changes).
 //!
-//! Everything the agent leaves in the spool is untrusted input: read with
-//! [`read_untrusted`] (no symlinks, no FIFOs or devices, at most [`MAX_SPOOL_FILE`]).
+//! Everything the agent leaves in the spool is untrusted input: read with the one reader,
+//! `plan::read` (no symlinks, no FIFOs or devices, at most `MAX_PROPOSAL_BYTES`), and
+//! planned by `ops::propose` exactly as `autonomy plan` plans a file. The run itself (the
+//! agent, the spool watcher, the replies) is [`run`].
+
+pub mod run;
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// A spool file seen, with the (mtime, size) it had when it was planned.
 pub type Seen = BTreeMap<PathBuf, (SystemTime, u64)>;
 
-/// Spool files that are complete (unchanged for `settle`) and new or rewritten since seen.
+/// Spool entries that are complete (unchanged for `settle`) and new or rewritten since
+/// seen: every non-folder named `*.toml`, `*.diff` or `*.patch`.
 pub fn ready_files(
     spool: &Path,
     seen: &Seen,
@@ -38,7 +42,9 @@ pub fn ready_files(
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        if !meta.is_file() {
+        // A symlink, FIFO or device named like a proposal is taken too: the reader refuses
+        // it, and the agent is told why in its reply file (a folder is not a proposal).
+        if meta.is_dir() {
             continue;
         }
         let Ok(mtime) = meta.modified() else { continue };
@@ -53,54 +59,6 @@ pub fn ready_files(
     }
     out.sort();
     out
-}
-
-/// The largest spool file (plan or patch) that is planned: 64 MiB. A plan's big contents
-/// belong in `content_file`s, which have the rules' `max_file_bytes` limit.
-pub const MAX_SPOOL_FILE: u64 = 64 << 20;
-
-/// Reads a file someone else controls (a spool file) without trusting it: opened with
-/// `O_NOFOLLOW | O_NONBLOCK` (a symlink is refused, a FIFO cannot block the open), checked
-/// on the opened descriptor to be a regular file (so a swap after listing the folder
-/// changes nothing), and read to at most `max` bytes (one more byte is read to tell a
-/// larger file, which is refused). Never hangs, never holds more than `max + 1` bytes.
-pub fn read_untrusted(path: &Path, max: u64) -> Result<Vec<u8>> {
-    let shown = path.display();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                Error::failed(format!("{shown} is a symlink; only regular files are read"))
-            } else {
-                Error::io(format!("reading {shown}"), e)
-            }
-        })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::io(format!("reading {shown}"), e))?;
-    if !meta.is_file() {
-        return Err(Error::failed(format!(
-            "{shown} is not a regular file (FIFOs, sockets and devices are never read)"
-        )));
-    }
-    if meta.len() > max {
-        return Err(Error::failed(format!(
-            "{shown} is {} bytes, over the {max}-byte limit for spool files",
-            meta.len()
-        )));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(format!("reading {shown}"), e))?;
-    if bytes.len() as u64 > max {
-        return Err(Error::failed(format!(
-            "{shown} grew past the {max}-byte limit for spool files while it was read"
-        )));
-    }
-    Ok(bytes)
 }
 
 /// Mode, owner and times of every path in the tree (symlinks not followed).

@@ -301,6 +301,22 @@ impl Session {
         }
     }
 
+    /// Open plans (pending or approved, newest first) with this title and author, each
+    /// with the actor who proposed it (its `plan.created` event): the candidates
+    /// `ops::propose` compares a new plan with.
+    pub fn open_plans_like(&self, title: &str, author: &str) -> Result<Vec<(PlanRow, String)>> {
+        let mut stmt = self.journal.conn.prepare(
+            "SELECT p.id, p.status, p.title, p.author, p.created, p.reverses, e.actor FROM plans p \
+             JOIN events e ON e.plan = p.id AND e.kind = 'plan.created' \
+             WHERE p.status IN ('pending', 'approved') AND p.title = ?1 AND p.author = ?2 \
+             ORDER BY p.seq DESC LIMIT 100",
+        )?;
+        let rows = stmt
+            .query_map(params![title, author], |r| Ok((row_to_plan(r)?, r.get(6)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// Load and verify a stored plan (its id is recomputed from its encoding).
     pub fn load_plan(&self, id: &str) -> Result<Plan> {
         let canonical: String = self.journal.conn.query_row(

@@ -306,37 +306,20 @@ fn stage_content_file(
     })?;
     let rel =
         RelPath::parse(raw).map_err(|e| Error::failed(format!("`content_file`: {}", e.message)))?;
-    let root = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
-        .map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
-    // Non-blocking, so that a FIFO cannot hang the open; then only a regular file is read
-    // (a spool plan's content_file is the agent's to choose).
-    let mut opts = cap_std::fs::OpenOptions::new();
-    opts.read(true);
-    cap_std::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK | libc::O_NOCTTY);
-    let file = root.open_with(rel.as_str(), &opts).map_err(|e| {
-        Error::io(
-            format!(
-                "reading content_file {raw} (relative to {}, and it must stay inside it)",
-                dir.display()
-            ),
-            e,
-        )
-    })?;
-    let is_file = file.metadata().is_ok_and(|m| m.is_file());
-    if !is_file {
-        return Err(Error::failed(format!(
-            "content_file {raw} is not a regular file (FIFOs, sockets and devices are never read)"
-        )));
-    }
+    // The one reader (`plan::read`): inside the plan file's folder, never through a
+    // symlink at the end, never a FIFO or device (a spool plan's content_file is the
+    // agent's to choose), refused before reading when over the cap.
+    let (file, _) = super::read::open_below(super::read::What::ContentFile, dir, &rel, max)?;
     let (hash, size) = staging
         .put_reader(file.take(max + 1))
         .map_err(|e| Error::failed(format!("reading content_file {raw}: {}", e.message)))?;
     if size > max {
         staging.discard(&hash);
-        return Err(Error::failed(format!(
-            "content_file {raw} is larger than the limit max_file_bytes ({})",
-            crate::util::text::size(max)
-        )));
+        return Err(super::read::refusal(
+            super::read::What::ContentFile,
+            raw,
+            crate::util::inode::too_large_io(size, max),
+        ));
     }
     Ok(hash)
 }

@@ -8,4 +8,5 @@ pub mod exec_check;
 pub mod file;
 pub mod from_patch;
 pub mod patch;
+pub mod read;
 pub mod revert;

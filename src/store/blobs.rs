@@ -479,17 +479,7 @@ impl Drop for BlobBatch<'_> {
 /// Open a file for reading: regular files only, without blocking (a FIFO planted where a
 /// file should be is refused, not waited on) and without following a symlink.
 pub fn open_regular_path(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        use std::os::unix::fs::MetadataExt;
-        return Err(crate::util::inode::not_regular_io(meta.mode()));
-    }
-    Ok(file)
+    crate::util::inode::open_regular_path(path)
 }
 
 /// Copy `reader` into `sink` hashing on the way, telling a failure to read (`read_what`)

@@ -37,7 +37,7 @@ pub fn not_regular_io(mode: u32) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         format!(
-            "it is {}; autonomy never opens fifos, sockets or devices",
+            "it is {}, not a regular file; autonomy never opens fifos, sockets or devices",
             kind_name(mode)
         ),
     )
@@ -59,6 +59,81 @@ pub fn open_regular(dir: &Dir, name: &str) -> io::Result<File> {
         return Err(not_regular_io(st.st_mode as u32));
     }
     Ok(File::from(fd))
+}
+
+/// Open the file at `path` for reading, as [`open_regular`] does: regular files only,
+/// never blocking, never through a symlink at its last component (`ELOOP`), never becoming
+/// a controlling terminal. A device is refused by a look before the open (so no driver's
+/// open runs), and the type is checked again on the opened descriptor, so a swap after
+/// the look changes nothing.
+pub fn open_regular_path(path: &std::path::Path) -> io::Result<File> {
+    open_path(path, false)
+}
+
+/// Open `path` as [`open_regular_path`] does, except that a symlink is followed: for the
+/// configuration files a person may keep elsewhere (rules, allowed signers).
+pub fn open_regular_path_following(path: &std::path::Path) -> io::Result<File> {
+    open_path(path, true)
+}
+
+fn open_path(path: &std::path::Path, follow: bool) -> io::Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let look = if follow {
+        std::fs::metadata(path)?
+    } else {
+        std::fs::symlink_metadata(path)?
+    };
+    if look.file_type().is_symlink() {
+        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+    }
+    if !look.is_file() {
+        return Err(not_regular_io(look.mode()));
+    }
+    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | nofollow)
+        .open(path)?;
+    let st = fstat(&file)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(not_regular_io(st.st_mode as u32));
+    }
+    Ok(file)
+}
+
+/// Whether an open failed because its last component is a symlink (`O_NOFOLLOW`).
+pub fn is_symlink_refusal(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// The error for a file over a size limit: `ErrorKind::FileTooLarge`, with its size.
+pub fn too_large_io(size: u64, max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!(
+            "it is {}, over the {} limit",
+            crate::util::text::size(size),
+            crate::util::text::size(max)
+        ),
+    )
+}
+
+/// Read all of an opened regular file, at most `max` bytes: a file whose size is over
+/// `max` is refused before a byte is read, and one that grows past it while being read is
+/// refused too (one byte more than `max` is read to tell). Never holds more than
+/// `max + 1` bytes; the buffer is sized from the file, so the bytes are held once.
+pub fn read_bounded(file: File, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let size = file.metadata()?.len();
+    if size > max {
+        return Err(too_large_io(size, max));
+    }
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large_io(bytes.len() as u64, max));
+    }
+    Ok(bytes)
 }
 
 /// A write lease on a file the engine is about to keep as a snapshot.

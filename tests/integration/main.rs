@@ -29,6 +29,7 @@ mod layers;
 mod output;
 mod phase5;
 mod prompt;
+mod propose;
 mod props;
 mod race;
 mod readme;
