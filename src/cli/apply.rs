@@ -3,7 +3,7 @@
 use super::{Ctx, gate, ui};
 use crate::engine::run::{self, RunKind, drift, drift_error};
 use crate::error::Result;
-use crate::model::Plan;
+use crate::model::{Plan, PlanStatus};
 use crate::ops::session::{Default, PlanRow, Session, status_refusal};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -73,7 +73,7 @@ pub fn run_plan(
 ) -> Result<()> {
     if let Some(e) = status_refusal(row) {
         // A replayed approval is the more important news: say so (exit 3).
-        if row.status == "applied" && !approvals.is_empty() {
+        if row.status == PlanStatus::Applied && !approvals.is_empty() {
             use crate::ops::approvals;
             let presented = approvals::verify_files(s, &row.id, approvals)?;
             for p in &presented {
@@ -87,7 +87,7 @@ pub fn run_plan(
         }
         return Err(e);
     }
-    let short = row.id[..12].to_string();
+    let short = row.id.short().to_string();
     s.rules()?;
     let _lock = s.lock(kind.as_str(), wait.map(Duration::from_secs))?;
     if let Some((run, plan)) = run::interrupted(&s.journal)? {
@@ -100,11 +100,11 @@ pub fn run_plan(
         return Err(e);
     }
     // The status just read must be the one the plan's events give (exit 7 otherwise).
-    crate::store::derived::check_plan_row(&s.journal.conn, &row.id)?;
+    crate::store::journal::derived::check_plan_row(&s.journal, &row.id)?;
     // The plan is untrusted and the workspace may have changed: every path check again.
     crate::plan::check::check_plan(&s.ws, s.rules()?, plan)?;
     s.rules()?.check_limits(plan, &|h| s.blobs.size(h))?;
-    let consume = gate::ensure(s, &row.id, plan, &row.status, approvals)?;
+    let consume = gate::ensure(s, &row.id, plan, row.status, approvals)?;
     let drifted = drift(&s.ws, plan)?;
     if !drifted.is_empty() {
         return Err(drift_error(&short, &drifted));
@@ -146,17 +146,17 @@ pub fn run_plan(
             crate::util::text::size(outcome.bytes_written),
             crate::util::text::duration_ms(outcome.duration_ms)
         )),
-        Some(orig) if s.resolve(Some(orig), Default::Newest)?.status == "applied" => {
+        Some(orig) if s.resolve(Some(orig), Default::Newest)?.status == PlanStatus::Applied => {
             ui::say(&format!(
                 "Rolled back part of plan {0}: {1} restored in {2} (rollback plan {short}). Plan {0} stays applied; `autonomy rollback {0}` reverts the rest.",
-                &orig[..12],
+                crate::model::id::short(orig),
                 crate::util::text::count(outcome.files_changed as u64, "path"),
                 crate::util::text::duration_ms(outcome.duration_ms)
             ))
         }
         Some(orig) => ui::say(&format!(
             "Rolled back plan {}: {} restored in {} (rollback plan {short}).",
-            &orig[..12],
+            crate::model::id::short(orig),
             crate::util::text::count(outcome.files_changed as u64, "path"),
             crate::util::text::duration_ms(outcome.duration_ms)
         )),

@@ -85,7 +85,7 @@ enum Target<'a> {
     Stored {
         s: &'a Session,
         plan: &'a Plan,
-        status: &'a str,
+        status: crate::model::PlanStatus,
     },
     Bundle(&'a crate::store::bundle::Bundle),
 }
@@ -124,22 +124,22 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
     if let Some(e) = status_refusal(&row) {
         return Err(e);
     }
-    let short = row.id[..12].to_string();
+    let short = row.id.short().to_string();
     let approver = crate::util::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
     let plan = s.load_plan(&row.id)?;
     if signing {
-        gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "signed")?;
+        gate::refuse_if_stale(&s, &row.id, &plan, row.status, "signed")?;
         let workspace = s.workspace_id()?;
         let target = Target::Stored {
             s: &s,
             plan: &plan,
-            status: &row.status,
+            status: row.status,
         };
         return sign(ctx, &args, &row.id, &workspace, &approver, target);
     }
     // Interactive.
     s.refuse_if_interrupted()?;
-    gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "approved")?;
+    gate::refuse_if_stale(&s, &row.id, &plan, row.status, "approved")?;
     if !ui::interactive() {
         return Err(Error::not_approved(format!("approving plan {short} needs a terminal (stdin and stderr), and there is none"))
             .hint(format!(
@@ -151,7 +151,7 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
     if outlook.counts_for_nothing() {
         return nothing_to_add(ctx, &short, &approver, &outlook);
     }
-    let answer = gate::offer(&s, &row.id, &plan, &row.status, &approver, &outlook)?;
+    let answer = gate::offer(&s, &row.id, &plan, row.status, &approver, &outlook)?;
     let reason = args.reason.clone().or_else(|| answer.reason.clone());
     approvals::record_decision(
         &mut s,
@@ -328,7 +328,7 @@ fn show_before_signing(
     };
     let (doc, outlook) = match target {
         Target::Stored { s, plan, status } => {
-            let doc = super::preview::build_doc(s, plan_id, plan, status, dest.styled())?;
+            let doc = super::preview::build_doc(s, plan_id, plan, *status, dest.styled())?;
             let held = approvals::recorded(s, plan_id)?;
             // The key's fingerprint is known only once it signs; any key distinct from the
             // ones held counts the same.

@@ -20,7 +20,7 @@ pub fn ensure(
     s: &mut Session,
     plan_id: &str,
     plan: &Plan,
-    status: &str,
+    status: crate::model::PlanStatus,
     files: &[PathBuf],
 ) -> Result<Vec<i64>> {
     let short = &plan_id[..12];
@@ -156,7 +156,7 @@ pub fn refuse_if_stale(
     s: &Session,
     plan_id: &str,
     plan: &Plan,
-    status: &str,
+    status: crate::model::PlanStatus,
     what: &str,
 ) -> Result<()> {
     let stale = super::preview::stale_paths(s, plan, status)?;
@@ -173,7 +173,7 @@ pub fn offer(
     s: &Session,
     plan_id: &str,
     plan: &Plan,
-    status: &str,
+    status: crate::model::PlanStatus,
     approver: &str,
     outlook: &Outlook,
 ) -> Result<Answer> {

@@ -2,6 +2,7 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
+use crate::model::{EventKind, PlanStatus};
 use crate::ops::session::{Default, Session, status_refusal};
 
 /// Reject a plan for good
@@ -28,8 +29,8 @@ pub fn run(args: RejectArgs, ctx: &Ctx) -> Result<()> {
     s.refuse_if_interrupted()?;
     let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
     if let Some(e) = status_refusal(&row) {
-        if row.status == "rejected" {
-            ui::say(&format!("Plan {} was already rejected.", &row.id[..12]));
+        if row.status == PlanStatus::Rejected {
+            ui::say(&format!("Plan {} was already rejected.", row.id.short()));
             return Ok(());
         }
         return Err(
@@ -39,13 +40,13 @@ pub fn run(args: RejectArgs, ctx: &Ctx) -> Result<()> {
     let actor = s.actor.clone();
     s.set_status(
         &row.id,
-        "rejected",
-        "plan.rejected",
+        PlanStatus::Rejected,
+        EventKind::PlanRejected,
         serde_json::json!({ "principal": actor, "reason": args.reason }),
     )?;
     ui::say(&format!(
         "Rejected plan {} {:?}; it can no longer be applied.",
-        &row.id[..12],
+        row.id.short(),
         row.title
     ));
     Ok(())

@@ -87,7 +87,7 @@ fn suggest(args: SuggestArgs, ctx: &Ctx) -> Result<()> {
     };
     let rules = s.rules()?;
     let found = crate::ops::suggest::suggest(
-        &s.journal.conn,
+        &s.journal,
         rules,
         &old_text,
         Some(&since),

@@ -111,7 +111,7 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         writable.push(check_allow_write(&ctx.dir.join(p), &s.ws.state_path())?);
     }
     s.event(
-        "sandbox.started",
+        crate::model::EventKind::SandboxStarted,
         None,
         serde_json::json!({ "agent": agent, "argv": args.command, "spool": spool, "allow_write": args.allow_write }),
     )?;
@@ -207,7 +207,7 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         Ok(o) => o,
         Err(e) => {
             s.event(
-                "sandbox.finished",
+                crate::model::EventKind::SandboxFinished,
                 None,
                 serde_json::json!({ "agent": agent, "exit": null, "error": e.message }),
             )?;
@@ -230,7 +230,7 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
         ExitKind::TimedOut => 124,
     };
     s.event(
-        "sandbox.finished",
+        crate::model::EventKind::SandboxFinished,
         None,
         serde_json::json!({ "agent": agent, "exit": code, "metadata_changes": changes, "duration_ms": outcome.wall.as_millis() as u64 }),
     )?;
@@ -308,7 +308,7 @@ fn plan_ready(
                 };
                 let agent = s.actor.clone();
                 if let Err(j) = s.event(
-                    "sandbox.proposal_refused",
+                    crate::model::EventKind::SandboxProposalRefused,
                     None,
                     serde_json::json!({
                         "agent": agent, "file": name, "reason": e.message, "bytes": bytes.len(),
@@ -415,5 +415,5 @@ fn plan_one(s: &mut Session, path: &Path, bytes: Vec<u8>) -> Result<(String, Str
         compile::compile_ops(&s.ws, ops, meta, s.rules()?, &s.blobs)?
     };
     let id = s.insert_plan(&plan, "sandbox")?;
-    Ok((id, plan.title))
+    Ok((id.into_string(), plan.title))
 }

@@ -40,7 +40,7 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> Result<()> {
     };
     let s = Session::open_read_only(&ctx.dir)?;
     let row = s.resolve(Some(plan_ref), Default::Newest)?;
-    let short = &row.id[..12];
+    let short = row.id.short();
     let plan = s.load_plan(&row.id)?;
     let Some(path) = path else {
         if args.before {

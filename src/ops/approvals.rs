@@ -10,7 +10,7 @@
 //! well as the table, so an edited approvals table cannot add or revive an approval.
 
 use crate::error::{Error, Result};
-use crate::model::Plan;
+use crate::model::{EventKind, Plan};
 use crate::ops::session::Session;
 use crate::policy::approval::allowed_signers::AllowedSigners;
 use crate::policy::approval::gate::{Held, Standing, evaluate};
@@ -33,24 +33,21 @@ pub fn record_decision(
     approve: bool,
     reason: Option<&str>,
 ) -> Result<()> {
-    let rules = s.journal.rules_digest.clone();
     let (decision, kind) = if approve {
-        ("approve", "approval.granted")
+        ("approve", EventKind::ApprovalGranted)
     } else {
-        ("decline", "approval.declined")
+        ("decline", EventKind::ApprovalDeclined)
     };
     let (os_uid, os_user) = crate::util::identity::os_user();
     s.journal.write(|tx| {
-        tx.execute(
+        tx.legacy_conn().execute(
             "INSERT INTO approvals (plan, at, principal, method, decision, reason) VALUES (?1, ?2, ?3, 'terminal', ?4, ?5)",
             params![plan_id, crate::util::ids::now_string(), principal, decision, reason],
         )?;
         if approve {
-            tx.execute("UPDATE plans SET status = 'approved' WHERE id = ?1 AND status = 'pending'", [plan_id])?;
+            tx.legacy_conn().execute("UPDATE plans SET status = 'approved' WHERE id = ?1 AND status = 'pending'", [plan_id])?;
         }
-        crate::store::journal::append_event(
-            tx,
-            &rules,
+        tx.event(
             principal,
             kind,
             Some(plan_id),
@@ -63,7 +60,7 @@ pub fn record_decision(
 /// Interactive approvals recorded for a plan, read from its `approval.granted` events.
 pub fn recorded(s: &Session, plan_id: &str) -> Result<Vec<Held>> {
     Ok(
-        crate::store::derived::terminal_approvals(&s.journal.conn, plan_id)?
+        crate::store::journal::derived::terminal_approvals(&s.journal, plan_id)?
             .into_iter()
             .map(|t| Held {
                 row: None,
@@ -142,13 +139,13 @@ pub fn verify_files(
     let workspace = s.workspace_id()?;
     // Consumed by the plan's own run.committed events (an approval names one plan), or
     // by the table (any plan).
-    let consumed = crate::store::derived::consumed_for_plan(&s.journal.conn, plan_id)?;
+    let consumed = crate::store::journal::derived::consumed_for_plan(&s.journal, plan_id)?;
     let mut valid = Vec::new();
     let mut refused = Vec::new();
     for f in files {
         let name = f.display().to_string();
         let bytes = read_capped(f)?;
-        let conn = &s.journal.conn;
+        let conn = s.journal.legacy_conn();
         let is_consumed = |id: &str| -> bool {
             consumed.contains(id)
                 || conn.query_row(
@@ -184,7 +181,7 @@ pub fn verify_files(
     for (name, reason) in &refused {
         s.journal.event(
             &actor,
-            "approval.refused",
+            EventKind::ApprovalRefused,
             Some(plan_id),
             &json!({ "file": name, "reason": reason }),
         )?;
@@ -203,12 +200,12 @@ pub fn verify_files(
 /// the same file was counted before and not consumed) and `approval.granted`. Returns the
 /// row, to mark consumed when the run commits.
 pub fn grant_presented(s: &mut Session, plan_id: &str, p: &Presented) -> Result<i64> {
-    let rules = s.journal.rules_digest.clone();
     let acc = &p.accepted;
     let statement = acc.statement.render();
     let name = &p.file;
     s.journal.write(|tx| {
         let existing: Option<i64> = tx
+            .legacy_conn()
             .query_row(
                 "SELECT id FROM approvals WHERE plan = ?1 AND approval_id = ?2 AND consumed_by IS NULL",
                 params![plan_id, acc.approval_id],
@@ -218,19 +215,17 @@ pub fn grant_presented(s: &mut Session, plan_id: &str, p: &Presented) -> Result<
         let row = match existing {
             Some(id) => id,
             None => {
-                tx.execute(
+                tx.legacy_conn().execute(
                     "INSERT INTO approvals (plan, at, principal, method, decision, approval_id, key_fingerprint, statement, signature)
                      VALUES (?1, ?2, ?3, 'ssh', 'approve', ?4, ?5, ?6, ?7)",
                     params![plan_id, crate::util::ids::now_string(), acc.principal, acc.approval_id, acc.fingerprint, statement, String::from_utf8_lossy(&p.bytes)],
                 )?;
-                tx.last_insert_rowid()
+                tx.legacy_conn().last_insert_rowid()
             }
         };
-        crate::store::journal::append_event(
-            tx,
-            &rules,
+        tx.event(
             &acc.principal,
-            "approval.granted",
+            EventKind::ApprovalGranted,
             Some(plan_id),
             &json!({ "method": "ssh", "principal": acc.principal, "key_fingerprint": acc.fingerprint, "approval_id": acc.approval_id, "file": name }),
         )?;
@@ -247,7 +242,7 @@ pub fn refuse_presented(s: &mut Session, plan_id: &str, p: &Presented, reason: &
     let acc = &p.accepted;
     s.journal.event(
         &actor,
-        "approval.refused",
+        EventKind::ApprovalRefused,
         Some(plan_id),
         &json!({
             "file": p.file, "reason": reason, "valid": true, "method": "ssh",
@@ -272,8 +267,7 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
 /// risk see the level in force for the plan (`crate::policy::risk::in_force`).
 pub fn standings(s: &Session, plan: &Plan, held: &[Held]) -> Result<Vec<Standing>> {
     let rules = s.rules()?;
-    let risk =
-        crate::policy::risk::in_force(&s.journal.conn, &plan.id(), plan, &rules.allowed_signers)?;
+    let risk = crate::policy::risk::in_force(&s.journal, &plan.id(), plan, &rules.allowed_signers)?;
     let reqs = rules.requirements(plan, Some(risk.level.as_str()));
     Ok(evaluate(&reqs, held))
 }

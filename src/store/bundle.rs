@@ -35,7 +35,7 @@ struct BundleFile {
 
 /// A bundle read back and checked.
 pub struct Bundle {
-    pub id: String,
+    pub id: crate::model::PlanId,
     pub plan: Plan,
     /// New contents and old contents, each checked against its hash.
     pub blobs: BTreeMap<String, Vec<u8>>,
@@ -101,7 +101,7 @@ pub fn write(
     }
     let doc = BundleFile {
         format: BUNDLE_FORMAT.into(),
-        id: Some(plan.id()),
+        id: Some(plan.id().into_string()),
         plan: plan.canonical(),
         blobs,
         sizes,
@@ -138,12 +138,12 @@ pub fn read(path: &Path) -> Result<Bundle> {
     let plan = Plan::from_canonical(&doc.plan).map_err(|e| bad(e.message))?;
     let id = plan.id();
     if let Some(claimed) = &doc.id
-        && *claimed != id
+        && id != *claimed
     {
         return Err(Error::integrity(format!(
             "bundle {name}: its plan hashes to {}, not to the plan id {} it was exported with; the bundle was altered",
-            &id[..12],
-            claimed.get(..12).unwrap_or(claimed)
+            id.short(),
+            crate::model::id::short(claimed)
         ))
         .hint("ask for a new export (`autonomy export PLAN -o FILE`)"));
     }

@@ -11,6 +11,7 @@
 //! themselves ([`consumed_for_plan`], and the approval gate's terminal approvals), so an
 //! edited table can neither pass `verify` nor fool `apply`.
 
+use super::{Journal, RawEvent};
 use crate::error::{Error, Result};
 use crate::model::Plan;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -75,7 +76,7 @@ impl ApprovalKey {
 }
 
 fn short(id: &str) -> &str {
-    &id[..12.min(id.len())]
+    crate::model::id::short(id)
 }
 
 /// The facts the events give, folded event by event in chain order.
@@ -118,9 +119,15 @@ const KINDS: &[&[u8]] = &[
 ];
 
 impl Replay {
+    /// Fold one event of the chain, in order. The journal is read for stored plans when a
+    /// rollback commits (which paths the plan it reverses changed).
+    pub fn feed(&mut self, j: &Journal, e: &RawEvent) {
+        self.feed_with(&j.conn, e.seq, e.actor, e.kind, e.plan, e.data);
+    }
+
     /// Fold one event. `conn` is read for stored plans when a rollback commits (which
     /// paths the plan it reverses changed). Events of other kinds cost one comparison.
-    pub fn feed(
+    fn feed_with(
         &mut self,
         conn: &Connection,
         seq: i64,
@@ -164,9 +171,21 @@ impl Replay {
                         .or_default()
                         .push(plan.clone());
                 }
-                let paths = d
-                    .get("paths")
-                    .and_then(|p| serde_json::from_value(p.clone()).ok());
+                // A list that does not decode covers nothing, and is reported: it must
+                // never read as "every path".
+                let paths = match d.get("paths") {
+                    None => None,
+                    Some(p) => match serde_json::from_value::<Vec<String>>(p.clone()) {
+                        Ok(ps) => Some(ps),
+                        Err(_) => {
+                            self.problems.push(format!(
+                                "event {seq} (plan.created of {}) lists its covered paths in a form that does not decode",
+                                short(&plan)
+                            ));
+                            Some(Vec::new())
+                        }
+                    },
+                };
                 self.plans.insert(
                     plan.clone(),
                     PlanFact {
@@ -367,13 +386,55 @@ impl Replay {
     }
 
     /// Compare every derived table with the facts; each difference is one problem.
-    pub fn compare(&self, conn: &Connection, out: &mut Vec<String>) -> Result<()> {
+    pub fn compare(&self, j: &Journal, out: &mut Vec<String>) -> Result<()> {
+        let conn = &j.conn;
         out.extend(self.problems.iter().cloned());
+        self.compare_covered(conn, out)?;
         self.compare_plans(conn, out)?;
         self.compare_runs(conn, out)?;
         self.compare_approvals(conn, out)?;
         self.compare_exec(conn, out)?;
         self.compare_outputs(conn, out)?;
+        Ok(())
+    }
+
+    /// Each reverse plan's `reverse_paths` rows hold the paths its `plan.created` event
+    /// lists (or, without a list, every path of the plan it reverses).
+    fn compare_covered(&self, conn: &Connection, out: &mut Vec<String>) -> Result<()> {
+        let mut stmt = conn.prepare("SELECT plan, path FROM reverse_paths")?;
+        let mut have: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (plan, path) = row?;
+            have.entry(plan).or_default().insert(path);
+        }
+        for id in &self.order {
+            let Some(fact) = self.plans.get(id) else {
+                continue;
+            };
+            let Some(orig) = &fact.reverses else { continue };
+            let want: BTreeSet<String> = match &fact.paths {
+                Some(ps) => ps.iter().cloned().collect(),
+                None => match stored_paths(conn, orig) {
+                    Some(ps) => ps,
+                    None => continue, // the plan it reverses is reported on its own
+                },
+            };
+            let got = have.remove(id).unwrap_or_default();
+            if got != want {
+                out.push(format!(
+                    "reverse_paths of plan {}: {} rows where its events say {} paths",
+                    short(id),
+                    got.len(),
+                    want.len()
+                ));
+            }
+        }
+        for plan in have.keys() {
+            out.push(format!(
+                "reverse_paths rows of plan {}, which no event made a reverse plan",
+                short(plan)
+            ));
+        }
         Ok(())
     }
 
@@ -704,7 +765,7 @@ fn replay_plan(conn: &Connection, plan: &str) -> Result<Replay> {
         if !KINDS.contains(&kind) {
             continue;
         }
-        r.feed(
+        r.feed_with(
             conn,
             row.get(0)?,
             row.get_ref(1)?.as_bytes().unwrap_or_default(),
@@ -726,8 +787,8 @@ fn tampered(what: String) -> Error {
 /// Refuse (exit 7) when the `plans` row of `id` disagrees with the plan's events about
 /// whether it may still be applied (pending, approved, rejected, applied). The row and
 /// the events are read in one transaction, so a concurrent writer cannot split them.
-pub fn check_plan_row(conn: &Connection, id: &str) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
+pub fn check_plan_row(j: &Journal, id: &str) -> Result<()> {
+    let tx = j.conn.unchecked_transaction()?;
     let status: Option<String> = tx
         .query_row("SELECT status FROM plans WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
@@ -747,8 +808,8 @@ pub fn check_plan_row(conn: &Connection, id: &str) -> Result<()> {
 
 /// Refuse (exit 7) when run `run` of `plan`, marked running in the `runs` table, is not
 /// running by its events (a committed run marked running would be undone by `recover`).
-pub fn check_running_row(conn: &Connection, run: i64, plan: &str) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
+pub fn check_running_row(j: &Journal, run: i64, plan: &str) -> Result<()> {
+    let tx = j.conn.unchecked_transaction()?;
     let state: Option<String> = tx
         .query_row("SELECT state FROM runs WHERE id = ?1", [run], |r| r.get(0))
         .optional()?;
@@ -773,8 +834,8 @@ pub fn check_running_row(conn: &Connection, run: i64, plan: &str) -> Result<()> 
 /// The signed approval ids that committed runs of `plan` consumed, by its events. For a
 /// run committed before commits listed them, every signed approval granted for the plan
 /// before it counts as consumed (the plan cannot be applied again anyway).
-pub fn consumed_for_plan(conn: &Connection, plan: &str) -> Result<BTreeSet<String>> {
-    let facts = replay_plan(conn, plan)?;
+pub fn consumed_for_plan(j: &Journal, plan: &str) -> Result<BTreeSet<String>> {
+    let facts = replay_plan(&j.conn, plan)?;
     let mut out: BTreeSet<String> = facts.consumed.into_iter().map(|(id, _)| id).collect();
     out.extend(facts.legacy.into_values().flatten());
     Ok(out)
@@ -792,8 +853,8 @@ pub struct TerminalApproval {
 
 /// The terminal approvals of `plan`, from its events (not the approvals table, which
 /// anyone who can write the journal file could add rows to without touching the chain).
-pub fn terminal_approvals(conn: &Connection, plan: &str) -> Result<Vec<TerminalApproval>> {
-    let mut stmt = conn.prepare_cached(
+pub fn terminal_approvals(j: &Journal, plan: &str) -> Result<Vec<TerminalApproval>> {
+    let mut stmt = j.conn.prepare_cached(
         "SELECT seq, actor, data FROM events WHERE plan = ?1 AND kind = 'approval.granted' ORDER BY seq",
     )?;
     let rows = stmt.query_map(params![plan], |r| {
