@@ -69,7 +69,45 @@ impl Raw {
     }
 }
 
+/// Plan rows whose status this build never writes. Listings filter on the status, so a
+/// row with an unknown one would silently drop out of them: every listing first probes
+/// the gaps between the known statuses (a few seeks on the `plans_status` index).
+fn check_statuses(conn: &Connection) -> Result<()> {
+    let known: Vec<&str> = PlanStatus::ALL.iter().map(|s| s.as_str()).collect();
+    match unknown_value(conn, "plans", "status", "plans_status", &known)? {
+        Some(text) => PlanStatus::from_journal(&text).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// The first value of `column` (indexed by `index`) that is none of `known`, probing only
+/// the gaps between them.
+pub(super) fn unknown_value(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    index: &str,
+    known: &[&str],
+) -> Result<Option<String>> {
+    let mut known = known.to_vec();
+    known.sort_unstable();
+    let mut gaps = vec![format!("{column} < '{}'", known[0])];
+    for w in known.windows(2) {
+        gaps.push(format!("({column} > '{}' AND {column} < '{}')", w[0], w[1]));
+    }
+    gaps.push(format!("{column} > '{}'", known[known.len() - 1]));
+    let sql = format!(
+        "SELECT {column} FROM {table} INDEXED BY {index} WHERE {} LIMIT 1",
+        gaps.join(" OR ")
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([], |r| r.get(0))
+        .optional()?)
+}
+
 fn rows(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<PlanRow>> {
+    check_statuses(conn)?;
     let mut stmt = conn.prepare(sql)?;
     let raws = stmt
         .query_map(params, raw)?

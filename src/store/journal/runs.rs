@@ -21,8 +21,15 @@ fn state_json(st: &State) -> String {
 }
 
 impl Journal {
-    /// The oldest run marked running, with its plan.
+    /// The oldest run marked running, with its plan. A run whose state this build never
+    /// writes is an integrity error: it might be one that is running.
     pub fn running_run(&self) -> Result<Option<(i64, PlanId)>> {
+        let known: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
+        if let Some(text) =
+            super::plans::unknown_value(&self.conn, "runs", "state", "runs_state", &known)?
+        {
+            RunState::from_journal(&text)?;
+        }
         let found: Option<(i64, String)> = self
             .conn
             .query_row(
