@@ -244,7 +244,7 @@ fn sign(
     approver: &str,
     target: Target,
 ) -> Result<()> {
-    let short = &plan_id[..12];
+    let short = crate::model::id::short(plan_id);
     if args.statement || args.sign_with.is_some() {
         let st = new_statement(workspace, plan_id, approver, &args.expires)?;
         let text = st.render();

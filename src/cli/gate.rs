@@ -23,7 +23,7 @@ pub fn ensure(
     status: crate::model::PlanStatus,
     files: &[PathBuf],
 ) -> Result<Vec<i64>> {
-    let short = &plan_id[..12];
+    let short = crate::model::id::short(plan_id);
     let mut held = approvals::recorded(s, plan_id)?;
     let presented = approvals::verify_files(s, plan_id, files)?;
     let first_presented = held.len();

@@ -106,11 +106,11 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> Result<()> {
     // the same plan (same bytes, same id): report the stored one instead of failing.
     let existing = plan.id();
     if let Ok(row) = s.resolve(Some(&existing), crate::ops::session::Default::Newest)
-        && matches!(row.status.as_str(), "pending" | "approved")
+        && row.status.is_open()
     {
         ui::say(&format!(
             "An identical plan {} is already stored ({}); nothing new was planned.",
-            &existing[..12],
+            existing.short(),
             row.status
         ));
         report(ctx, &existing, &plan);
@@ -224,19 +224,19 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::model::Plan) {
     if ctx.json() {
         ui::json(&serde_json::json!({
             "format_version": crate::model::FORMAT_VERSION,
-            "plan": { "id": id, "short": &id[..12], "title": plan.title, "author": plan.author,
+            "plan": { "id": id, "short": crate::model::id::short(id), "title": plan.title, "author": plan.author,
                       "created": plan.created, "changes": plan.changes.len(), "reverses": plan.reverses }
         }));
     } else {
-        ui::println(&id[..12]);
+        ui::println(crate::model::id::short(id));
     }
     ui::say(&format!(
         "Planned {} {:?}: {} ({}). Review it with `autonomy preview {}`.",
-        &id[..12],
+        crate::model::id::short(id),
         plan.title,
         crate::util::text::count(plan.changes.len() as u64, "change"),
         parts.join(", "),
-        &id[..12]
+        crate::model::id::short(id)
     ));
 }
 

@@ -282,11 +282,11 @@ fn plan_ready(
         match proposal {
             Ok((id, title)) => {
                 if !json {
-                    ui::println(&id[..12]);
+                    ui::println(crate::model::id::short(&id));
                 }
                 ui::say(&format!(
                     "{name}: pending plan {} {title:?} (by {})",
-                    &id[..12],
+                    crate::model::id::short(&id),
                     s.actor
                 ));
                 planned.push(id.clone());
@@ -372,7 +372,10 @@ impl Replies {
             if let Some(o) = doc.as_object_mut() {
                 o.insert("format_version".into(), crate::model::FORMAT_VERSION.into());
                 o.insert("file".into(), name.clone().into());
-                o.insert("short".into(), id[..12].to_string().into());
+                o.insert(
+                    "short".into(),
+                    crate::model::id::short(&id).to_string().into(),
+                );
             }
             match crate::ops::sandbox::write_reply(spool, name, &doc) {
                 Ok(()) => *last = Some(d),

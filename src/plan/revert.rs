@@ -191,7 +191,7 @@ pub fn build_resolved(
                 return Err(Error::integrity(format!(
                     "the snapshot of {} (blob {}) is missing; plan {short} cannot be rolled back",
                     c.path,
-                    &h[..12]
+                    crate::model::id::short(h)
                 ))
                 .hint("run `autonomy verify`; restore .autonomy/ from a backup"));
             }

@@ -80,7 +80,7 @@ pub fn write(
                     return Err(Error::stale(format!(
                         "cannot export: the content {} had when the plan was made (sha256 {}) is neither in the store nor in the workspace any more",
                         c.path,
-                        &h[..12]
+                        crate::model::id::short(h)
                     ))
                     .hint("the plan is stale; make a new plan against the current files and export that"));
                 }
@@ -154,11 +154,11 @@ pub fn read(path: &Path) -> Result<Bundle> {
         }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|e| bad(format!("blob {}: {e}", &hash[..12])))?;
+            .map_err(|e| bad(format!("blob {}: {e}", crate::model::id::short(&hash))))?;
         if sha256_hex(&bytes) != hash {
             return Err(Error::integrity(format!(
                 "bundle {name}: blob {} does not match its hash; the bundle was altered",
-                &hash[..12]
+                crate::model::id::short(&hash)
             )));
         }
         blobs.insert(hash, bytes);

@@ -13,7 +13,7 @@
 
 use super::{Journal, RawEvent};
 use crate::error::{Error, Result};
-use crate::model::Plan;
+use crate::model::{Plan, PlanStatus, RunState};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// A plan as its events leave it.
 #[derive(Debug, Clone)]
 struct PlanFact {
-    status: &'static str,
+    status: PlanStatus,
     reverses: Option<String>,
     /// The paths a reverse plan covers (`None`: every path of the plan it reverses).
     paths: Option<Vec<String>>,
@@ -32,7 +32,7 @@ struct PlanFact {
 struct RunFact {
     plan: String,
     kind: String,
-    state: &'static str,
+    state: RunState,
 }
 
 /// What identifies an approval row: terminal decisions one row per event; a signed
@@ -189,7 +189,7 @@ impl Replay {
                 self.plans.insert(
                     plan.clone(),
                     PlanFact {
-                        status: "pending",
+                        status: PlanStatus::Pending,
                         reverses,
                         paths,
                     },
@@ -217,9 +217,9 @@ impl Replay {
                         let granted = kind == "approval.granted";
                         if granted
                             && let Some(p) = self.plans.get_mut(&plan)
-                            && p.status == "pending"
+                            && p.status == PlanStatus::Pending
                         {
-                            p.status = "approved";
+                            p.status = PlanStatus::Approved;
                         }
                         ApprovalKey::Terminal {
                             plan: plan.clone(),
@@ -231,7 +231,7 @@ impl Replay {
                 };
                 *self.approvals.entry(key).or_default() += 1;
             }
-            "plan.rejected" => self.set_status(seq, &plan, "rejected"),
+            "plan.rejected" => self.set_status(seq, &plan, PlanStatus::Rejected),
             "run.started" => {
                 let Some(run) = run else {
                     return self
@@ -248,7 +248,7 @@ impl Replay {
                     RunFact {
                         plan,
                         kind: text("kind").unwrap_or_default(),
-                        state: "running",
+                        state: RunState::Running,
                     },
                 );
             }
@@ -277,12 +277,12 @@ impl Replay {
                         .push(format!("event {seq} ({kind}) names no run"));
                 };
                 let state = match kind.as_ref() {
-                    "run.committed" => "committed",
-                    "run.failed" => "failed",
-                    _ => "recovered",
+                    "run.committed" => RunState::Committed,
+                    "run.failed" => RunState::Failed,
+                    _ => RunState::Recovered,
                 };
                 match self.runs.get_mut(&run) {
-                    Some(r) if r.state == "running" && r.plan == plan => r.state = state,
+                    Some(r) if r.state == RunState::Running && r.plan == plan => r.state = state,
                     _ => {
                         return self.problems.push(format!(
                             "event {seq} ({kind}) ends run {run}, which is not a running run of plan {}",
@@ -290,7 +290,7 @@ impl Replay {
                         ));
                     }
                 }
-                if state != "committed" {
+                if state != RunState::Committed {
                     return;
                 }
                 match d.get("consumed").and_then(Value::as_array) {
@@ -318,7 +318,7 @@ impl Replay {
                             .or_default() += 1;
                     }
                 }
-                self.set_status(seq, &plan, "applied");
+                self.set_status(seq, &plan, PlanStatus::Applied);
                 let reverses = self.plans.get(&plan).and_then(|p| p.reverses.clone());
                 if let Some(orig) = reverses {
                     self.mark_reversed(conn, &orig);
@@ -340,7 +340,7 @@ impl Replay {
         }
     }
 
-    fn set_status(&mut self, seq: i64, plan: &str, status: &'static str) {
+    fn set_status(&mut self, seq: i64, plan: &str, status: PlanStatus) {
         match self.plans.get_mut(plan) {
             Some(p) => p.status = status,
             None => self.problems.push(format!(
@@ -363,7 +363,7 @@ impl Replay {
         for r in self.reversed_by.get(orig).into_iter().flatten() {
             match self.plans.get(r) {
                 Some(PlanFact {
-                    status: "applied",
+                    status: PlanStatus::Applied,
                     paths: None,
                     ..
                 }) => {
@@ -371,7 +371,7 @@ impl Replay {
                     break;
                 }
                 Some(PlanFact {
-                    status: "applied",
+                    status: PlanStatus::Applied,
                     paths: Some(ps),
                     ..
                 }) => covered.extend(ps.iter().cloned()),
@@ -381,7 +381,7 @@ impl Replay {
         if paths.is_subset(&covered)
             && let Some(p) = self.plans.get_mut(orig)
         {
-            p.status = "rolled_back";
+            p.status = PlanStatus::RolledBack;
         }
     }
 
@@ -459,11 +459,11 @@ impl Replay {
                 continue;
             };
             seen.insert(id.clone());
-            if status != fact.status {
+            if status != fact.status.as_str() {
                 out.push(format!(
                     "plans row {}: status is {status:?}, but the events say {:?}",
                     short(&id),
-                    fact.status
+                    fact.status.as_str()
                 ));
             }
             if reverses != fact.reverses {
@@ -516,10 +516,10 @@ impl Replay {
                 out.push(format!("runs row {id}: no run.started event started it"));
                 continue;
             };
-            if state != fact.state {
+            if state != fact.state.as_str() {
                 out.push(format!(
                     "runs row {id}: state is {state:?}, but the events say {:?}",
-                    fact.state
+                    fact.state.as_str()
                 ));
             }
             if plan != fact.plan || kind != fact.kind {
@@ -795,8 +795,14 @@ pub fn check_plan_row(j: &Journal, id: &str) -> Result<()> {
     let facts = replay_plan(&tx, id)?;
     drop(tx);
     let Some(status) = status else { return Ok(()) };
-    let derived = facts.plans.get(id).map_or("(never created)", |p| p.status);
-    let agrees = status == derived || (status == "rolled_back" && derived == "applied");
+    let derived = facts.plans.get(id).map(|p| p.status);
+    let agrees = match (PlanStatus::parse(&status), derived) {
+        (Some(have), Some(want)) => {
+            have == want || (have == PlanStatus::RolledBack && want == PlanStatus::Applied)
+        }
+        _ => false,
+    };
+    let derived = derived.map_or("(never created)", PlanStatus::as_str);
     if !agrees {
         return Err(tampered(format!(
             "plan {} is {status:?} in the plans table, but its events say {derived:?}",
@@ -815,14 +821,14 @@ pub fn check_running_row(j: &Journal, run: i64, plan: &str) -> Result<()> {
         .optional()?;
     let facts = replay_plan(&tx, plan)?;
     drop(tx);
-    if state.as_deref() != Some("running") {
+    if state.as_deref() != Some(RunState::Running.as_str()) {
         return Ok(()); // it ended meanwhile
     }
     match facts.runs.get(&run) {
-        Some(r) if r.state == "running" => Ok(()),
+        Some(r) if r.state == RunState::Running => Ok(()),
         Some(r) => Err(tampered(format!(
             "run {run} is \"running\" in the runs table, but its events say {:?}",
-            r.state
+            r.state.as_str()
         ))),
         None => Err(tampered(format!(
             "run {run} is \"running\" in the runs table, but no event of plan {} started it",
