@@ -374,7 +374,7 @@ impl Replies {
                 o.insert("file".into(), name.clone().into());
                 o.insert(
                     "short".into(),
-                    crate::model::id::short(&id).to_string().into(),
+                    crate::model::id::short(id).to_string().into(),
                 );
             }
             match crate::ops::sandbox::write_reply(spool, name, &doc) {

@@ -290,7 +290,7 @@ fn check_plan_columns(
     rows: &[ChangeRow],
     r: &mut Report,
 ) {
-    let short = short(&id);
+    let short = short(id);
     let want = [&plan.created, &plan.title, &plan.author];
     for ((name, have), want) in ["created", "title", "author"].iter().zip(columns).zip(want) {
         if have != want {

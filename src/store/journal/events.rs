@@ -287,11 +287,12 @@ impl Iterator for Events<'_> {
         if self.left == 0 {
             return None;
         }
-        if self.page.is_empty() && !self.done {
-            if let Err(e) = self.fill() {
-                self.done = true;
-                return Some(Err(e));
-            }
+        if self.page.is_empty()
+            && !self.done
+            && let Err(e) = self.fill()
+        {
+            self.done = true;
+            return Some(Err(e));
         }
         let e = self.page.pop_front()?;
         self.before = e.seq;
