@@ -68,6 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut ins_approval = tx.prepare(
                     "INSERT INTO approvals (plan, at, principal, method, decision) VALUES (?1, ?2, ?3, 'terminal', 'approve')",
                 )?;
+                // A reverse plan covers every path of the plan it reverses (its one path).
+                let mut ins_covered =
+                    tx.prepare("INSERT INTO reverse_paths (plan, path) VALUES (?1, ?2)")?;
                 let mut ins_run = tx.prepare(
                     "INSERT INTO runs (id, plan, kind, state, started, finished, duration_ms) VALUES (?1, ?2, ?3, 'committed', ?4, ?4, 0)",
                 )?;
@@ -105,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         }],
                         exec: Vec::new(),
                     };
-                    let id = plan.id();
+                    let id = plan.id().into_string();
                     plan_seq += 1;
                     ins_plan.execute(params![
                         id,
@@ -118,6 +121,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         plan.canonical()
                     ])?;
                     let c = &plan.changes[0];
+                    if reverses.is_some() {
+                        ins_covered.execute(params![id, c.path])?;
+                    }
                     ins_change.execute(params![
                         id,
                         0,

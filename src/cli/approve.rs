@@ -86,7 +86,7 @@ enum Target<'a> {
     Stored {
         s: &'a Session,
         plan: &'a Plan,
-        status: &'a str,
+        status: crate::model::PlanStatus,
     },
     Bundle(&'a crate::store::bundle::Bundle),
 }
@@ -128,12 +128,12 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         }
         let approver = crate::util::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
         let plan = s.load_plan(&row.id)?;
-        gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "signed")?;
+        gate::refuse_if_stale(&s, &row.id, &plan, row.status, "signed")?;
         let workspace = s.workspace_id()?;
         let target = Target::Stored {
             s: &s,
             plan: &plan,
-            status: &row.status,
+            status: row.status,
         };
         return sign(ctx, &args, &row.id, &workspace, &approver, target);
     }
@@ -247,7 +247,7 @@ fn sign(
     approver: &str,
     target: Target,
 ) -> Result<()> {
-    let short = &plan_id[..12];
+    let short = crate::model::id::short(plan_id);
     if args.statement || args.sign_with.is_some() {
         let st = new_statement(workspace, plan_id, approver, &args.expires)?;
         let text = st.render();
@@ -331,7 +331,7 @@ fn show_before_signing(
     };
     let (doc, outlook) = match target {
         Target::Stored { s, plan, status } => {
-            let doc = super::preview::build_doc(s, plan_id, plan, status, dest.styled())?;
+            let doc = super::preview::build_doc(s, plan_id, plan, *status, dest.styled())?;
             let held = approvals::recorded(s, plan_id)?;
             // The key's fingerprint is known only once it signs; any key distinct from the
             // ones held counts the same.

@@ -37,7 +37,7 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     let mut s = Session::open(&ctx.dir)?;
     let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
     let plan = s.load_plan(&row.id)?;
-    let stale = super::preview::stale_paths(&s, &plan, &row.status)?;
+    let stale = super::preview::stale_paths(&s, &plan, row.status)?;
     if !stale.is_empty() {
         return Err(super::gate::stale_error(
             &row.id,
@@ -52,7 +52,7 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     };
     let size = crate::store::bundle::write(&out, &plan, &|h| s.blobs.read(h), &fetch_old)?;
     s.event(
-        "plan.exported",
+        crate::model::EventKind::PlanExported,
         Some(&row.id),
         serde_json::json!({ "file": args.output, "bytes": size }),
     )?;
@@ -63,7 +63,7 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     }
     ui::say(&format!(
         "Exported plan {} to {} ({}). Reviewers: `autonomy preview --bundle {}`.",
-        &row.id[..12],
+        row.id.short(),
         args.output.display(),
         crate::render::diff::human_size(size),
         args.output.display()

@@ -47,7 +47,7 @@ pub fn refuse_if_stale(
     s: &Session,
     plan_id: &str,
     plan: &Plan,
-    status: &str,
+    status: crate::model::PlanStatus,
     what: &str,
 ) -> Result<()> {
     let stale = super::preview::stale_paths(s, plan, status)?;
@@ -64,7 +64,7 @@ pub fn offer(
     s: &Session,
     plan_id: &str,
     plan: &Plan,
-    status: &str,
+    status: crate::model::PlanStatus,
     approver: &str,
     outlook: &Outlook,
 ) -> Result<Answer> {

@@ -75,7 +75,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
         let _ = std::fs::remove_file(t);
     }
     s.event(
-        "gc",
+        crate::model::EventKind::Gc,
         None,
         serde_json::json!({ "removed": garbage.len(), "bytes": bytes }),
     )?;

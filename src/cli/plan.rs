@@ -133,18 +133,18 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::model::Plan) {
     if ctx.json() {
         ui::json(&serde_json::json!({
             "format_version": crate::model::FORMAT_VERSION,
-            "plan": { "id": id, "short": &id[..12], "title": plan.title, "author": plan.author,
+            "plan": { "id": id, "short": crate::model::id::short(id), "title": plan.title, "author": plan.author,
                       "created": plan.created, "changes": plan.changes.len(), "reverses": plan.reverses }
         }));
     } else {
-        ui::println(&id[..12]);
+        ui::println(crate::model::id::short(id));
     }
     ui::say(&format!(
         "Planned {} {:?}: {} ({}). Review it with `autonomy preview {}`.",
-        &id[..12],
+        crate::model::id::short(id),
         plan.title,
         crate::util::text::count(plan.changes.len() as u64, "change"),
         parts.join(", "),
-        &id[..12]
+        crate::model::id::short(id)
     ));
 }

@@ -2,7 +2,7 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
-use crate::model::{Plan, State};
+use crate::model::{Plan, PlanStatus, State};
 use crate::ops::approvals;
 use crate::ops::session::{Default, Session};
 use crate::paths::RelPath;
@@ -48,17 +48,17 @@ pub fn run(args: PreviewArgs, ctx: &Ctx) -> Result<()> {
     let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
     let plan = s.load_plan(&row.id)?;
     if ctx.json() {
-        let doc = build_doc(&s, &row.id, &plan, &row.status, &|_, t| t.to_string())?;
+        let doc = build_doc(&s, &row.id, &plan, row.status, &|_, t| t.to_string())?;
         ui::json(&doc);
     } else {
-        let doc = show(&s, &row.id, &plan, &row.status, args.stat, false)?;
+        let doc = show(&s, &row.id, &plan, row.status, args.stat, false)?;
         if !doc.stale.is_empty() {
             // Also on stderr, after the pager: the warning must not scroll away.
             ui::say(preview::stale_banner(&doc, &ui::err_style).trim_end());
         }
     }
     s.event(
-        "plan.previewed",
+        crate::model::EventKind::PlanPreviewed,
         Some(&row.id),
         serde_json::json!({ "stat": args.stat }),
     )?;
@@ -67,8 +67,8 @@ pub fn run(args: PreviewArgs, ctx: &Ctx) -> Result<()> {
 
 /// Paths of a stored plan that no longer hold its `before`, for a plan that may still be
 /// approved or applied (pending or approved); empty otherwise.
-pub fn stale_paths(s: &Session, plan: &Plan, status: &str) -> Result<Vec<(String, State)>> {
-    if !matches!(status, "pending" | "approved") {
+pub fn stale_paths(s: &Session, plan: &Plan, status: PlanStatus) -> Result<Vec<(String, State)>> {
+    if !status.is_open() {
         return Ok(Vec::new());
     }
     crate::engine::run::drift(&s.ws, plan)
@@ -79,7 +79,7 @@ pub fn build_doc(
     s: &Session,
     plan_id: &str,
     plan: &Plan,
-    status: &str,
+    status: PlanStatus,
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> Result<PreviewDoc> {
     let mut held = approvals::recorded(s, plan_id)?;
@@ -96,10 +96,10 @@ pub fn build_doc(
     Ok(preview::build(&preview::Input {
         id: plan_id,
         plan,
-        status,
+        status: status.as_str(),
         standings: &standings,
         held: &held,
-        risk: crate::policy::risk::in_force(&s.journal.conn, plan_id, plan, &signers)?,
+        risk: crate::policy::risk::in_force(&s.journal, plan_id, plan, &signers)?,
         policy_paths: &policy,
         stale: &stale,
         contents: &contents,
@@ -137,24 +137,19 @@ impl Dest {
 /// The signed approvals a committed run of the plan counted: they are part of what was
 /// held, so the preview of an applied plan shows them instead of "missing".
 fn signed_and_used(s: &Session, plan_id: &str) -> Result<Vec<crate::policy::approval::gate::Held>> {
-    let mut stmt = s.journal.conn.prepare(
-        "SELECT a.id, a.principal, a.method, a.key_fingerprint FROM approvals a
-         JOIN runs r ON r.id = a.consumed_by
-         WHERE a.plan = ?1 AND a.method <> 'terminal' AND a.decision = 'approve' AND r.state = 'committed'
-         ORDER BY a.id",
-    )?;
-    let rows = stmt
-        .query_map([plan_id], |r| {
-            Ok(crate::policy::approval::gate::Held {
-                row: Some(r.get(0)?),
-                principal: r.get(1)?,
-                method: r.get(2)?,
-                key: r.get(3)?,
-                os_uid: None,
-                os_user: None,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = s
+        .journal
+        .used_signed_approvals(plan_id)?
+        .into_iter()
+        .map(|a| crate::policy::approval::gate::Held {
+            row: Some(a.row),
+            principal: a.principal,
+            method: a.method,
+            key: a.key,
+            os_uid: None,
+            os_user: None,
+        })
+        .collect();
     Ok(rows)
 }
 
@@ -164,7 +159,7 @@ pub fn show(
     s: &Session,
     plan_id: &str,
     plan: &Plan,
-    status: &str,
+    status: PlanStatus,
     stat_only: bool,
     for_prompt: bool,
 ) -> Result<PreviewDoc> {
@@ -189,7 +184,7 @@ pub fn emit(doc: &PreviewDoc, stat_only: bool, dest: Dest, for_prompt: bool) -> 
     if for_prompt {
         text.push_str(&format!(
             "\n(End of the preview of plan {}. Quit the pager (q) to get to the question.)\n",
-            &doc.plan.id[..12.min(doc.plan.id.len())]
+            crate::model::id::short(&doc.plan.id)
         ));
     }
     if let Err(e) = crate::render::pager::page(&text) {
@@ -321,6 +316,6 @@ pub fn bundle_stale(
     let status = s
         .resolve(Some(&bundle.id), Default::Newest)
         .map(|r| r.status)
-        .unwrap_or_else(|_| "pending".into());
-    stale_paths(&s, &bundle.plan, &status)
+        .unwrap_or(PlanStatus::Pending);
+    stale_paths(&s, &bundle.plan, status)
 }

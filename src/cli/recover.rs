@@ -53,7 +53,7 @@ pub fn run(args: RecoverArgs, ctx: &Ctx) -> Result<()> {
             ui::say(&format!(
                 "Recovered run {} of plan {}: {} put back as they were before it. Check with `autonomy verify`.",
                 r.run,
-                &r.plan[..12],
+                r.plan.short(),
                 crate::util::text::count(r.restored.len() as u64, "path")
             ));
             for o in &r.overwritten {

@@ -87,7 +87,7 @@ fn suggest(args: SuggestArgs, ctx: &Ctx) -> Result<()> {
     };
     let rules = s.rules()?;
     let found = crate::ops::suggest::suggest(
-        &s.journal.conn,
+        &s.journal,
         rules,
         &old_text,
         Some(&since),
@@ -159,13 +159,13 @@ fn suggest(args: SuggestArgs, ctx: &Ctx) -> Result<()> {
     match &plan_id {
         Some(id) => {
             if !ctx.json() {
-                ui::println(&id[..12]);
+                ui::println(crate::model::id::short(id));
             }
             ui::say(&format!(
                 "Planned {} \"Tighten the rules from history\": {} as a change to {RULES_FILE}. Review it with `autonomy preview {}`; it applies only once approved.",
-                &id[..12],
+                crate::model::id::short(id),
                 crate::util::text::count(found.suggestions.len() as u64, "suggested rule"),
-                &id[..12]
+                crate::model::id::short(id)
             ));
         }
         None => ui::say(&format!(

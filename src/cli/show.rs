@@ -40,7 +40,7 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> Result<()> {
     };
     let s = Session::open_read_only(&ctx.dir)?;
     let row = s.resolve(Some(plan_ref), Default::Newest)?;
-    let short = &row.id[..12];
+    let short = row.id.short();
     let plan = s.load_plan(&row.id)?;
     let Some(path) = path else {
         if args.before {
@@ -106,7 +106,7 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> Result<()> {
         from_workspace(&s, &rel, hash).ok_or_else(|| {
             Error::failed(format!(
                 "the content of {rel} {when} plan {short} (sha256 {}) is not in the blob store, and the workspace file no longer matches it",
-                &hash[..12]
+                crate::model::id::short(hash)
             ))
             .hint("contents before a plan are kept once it is applied; `autonomy gc` may have removed an unused one")
         })?

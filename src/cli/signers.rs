@@ -224,7 +224,7 @@ fn change(
     let from = crate::util::hash::sha256_hex(old.as_bytes());
     let to = crate::util::hash::sha256_hex(new.as_bytes());
     s.event(
-        "signers.changed",
+        crate::model::EventKind::SignersChanged,
         None,
         serde_json::json!({
             "action": action, "principal": principal, "key_fingerprint": key,

@@ -41,7 +41,7 @@ pub fn run(args: StatsArgs, ctx: &Ctx) -> Result<()> {
         .as_deref()
         .map(|raw| crate::ops::stats::parse_since(raw, crate::util::ids::now()))
         .transpose()?;
-    let stats = crate::ops::stats::compute(&s.journal.conn, since.as_deref(), args.depth)?;
+    let stats = crate::ops::stats::compute(&s.journal, since.as_deref(), args.depth)?;
     if ctx.json() {
         ui::json(&stats);
     } else {

@@ -40,19 +40,18 @@
 
 use super::RunKind;
 use crate::error::{Error, Kind, Result};
-use crate::model::{Plan, State};
+use crate::model::{EventKind, Plan, PlanId, PlanStatus, State};
 use crate::policy::approval::check::{
     Presented, Unmet, outlook_with, recorded, standings, terminal, verify_files,
 };
 use crate::policy::approval::gate::Standing;
 use crate::policy::approval::outlook::Outlook;
 use crate::policy::rules::Rules;
-use crate::store::approvals_sql::{self, Decision, SignedGrant};
 use crate::store::blobs::BlobStore;
 use crate::store::journal::Journal;
+use crate::store::journal::approvals::{self, Decision, SignedGrant};
 use crate::store::lock::Lock;
 use crate::workspace::Workspace;
-use rusqlite::OptionalExtension;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -64,7 +63,7 @@ pub struct Approved {
     _lock: Lock,
     /// The root of the workspace whose lock is held and whose files were checked.
     root: PathBuf,
-    plan_id: String,
+    plan_id: PlanId,
     plan: Plan,
     kind: RunKind,
     consume: Vec<i64>,
@@ -72,7 +71,7 @@ pub struct Approved {
 
 impl Approved {
     /// The full id of the admitted plan.
-    pub fn plan_id(&self) -> &str {
+    pub fn plan_id(&self) -> &PlanId {
         &self.plan_id
     }
     /// The plan as checked.
@@ -126,7 +125,7 @@ pub trait OpenWorkspace {
 #[derive(Debug)]
 pub struct Request<'a> {
     /// The full plan id.
-    pub plan_id: &'a str,
+    pub plan_id: &'a PlanId,
     /// The stored plan (as loaded, its id recomputed).
     pub plan: Plan,
     pub kind: RunKind,
@@ -139,9 +138,9 @@ pub struct Request<'a> {
 /// What a front door is asked when the approval of the person at it is all the rules still
 /// need (and the plan is not stale).
 pub struct Question<'a> {
-    pub plan_id: &'a str,
+    pub plan_id: &'a PlanId,
     pub plan: &'a Plan,
-    pub status: &'a str,
+    pub status: PlanStatus,
     /// Who would approve: the acting identity.
     pub approver: &'a str,
     /// What that approval would count for.
@@ -181,9 +180,9 @@ pub fn admit<S: OpenWorkspace + ?Sized>(
     } = req;
     // A plan that can no longer run is refused before anyone waits for the lock.
     let status = status_of(s.journal(), plan_id)?;
-    if let Some(e) = status_refusal(plan_id, &status) {
+    if let Some(e) = status_refusal(plan_id, status) {
         // A replayed approval is the more important news: say so (exit 3).
-        if status == "applied" && !approvals.is_empty() {
+        if status == PlanStatus::Applied && !approvals.is_empty() {
             let valid = presented(s, plan_id, approvals)?;
             refuse_all(
                 s,
@@ -204,18 +203,18 @@ pub fn admit<S: OpenWorkspace + ?Sized>(
     // The status was read before the lock: while we waited, another process may have
     // applied (and even rolled back) this plan. A plan applies at most once.
     let status = status_of(s.journal(), plan_id)?;
-    if let Some(e) = status_refusal(plan_id, &status) {
+    if let Some(e) = status_refusal(plan_id, status) {
         return Err(e);
     }
     // The status just read must be the one the plan's events give (exit 7 otherwise).
-    crate::store::derived::check_plan_row(&s.journal().conn, plan_id)?;
+    crate::store::journal::derived::check_plan_row(s.journal(), plan_id)?;
     // 3. The rules (1): the plan is untrusted and the workspace may have changed, so every
     // path is checked again, then the limits.
     let rules = s.rules()?;
     crate::plan::check::check_plan(s.ws(), rules, &plan)?;
     rules.check_limits(&plan, &|h| s.blobs().size(h))?;
     // 4. The approvals (3).
-    let consume = approve(s, plan_id, &plan, &status, approvals, consent)?;
+    let consume = approve(s, plan_id, &plan, status, approvals, consent)?;
     // 5. Drift (4).
     let drifted = drift(s.ws(), &plan)?;
     if !drifted.is_empty() {
@@ -224,7 +223,7 @@ pub fn admit<S: OpenWorkspace + ?Sized>(
     Ok(Approved {
         _lock: lock,
         root: s.ws().root.clone(),
-        plan_id: plan_id.to_string(),
+        plan_id: plan_id.clone(),
         plan,
         kind,
         consume,
@@ -235,9 +234,9 @@ pub fn admit<S: OpenWorkspace + ?Sized>(
 /// only their approval is missing. Returns the approval rows the run consumes.
 fn approve<S: OpenWorkspace + ?Sized>(
     s: &mut S,
-    plan_id: &str,
+    plan_id: &PlanId,
     plan: &Plan,
-    status: &str,
+    status: PlanStatus,
     files: &[PathBuf],
     consent: Option<&mut dyn Consent<S>>,
 ) -> Result<Vec<i64>> {
@@ -268,7 +267,7 @@ fn approve<S: OpenWorkspace + ?Sized>(
             };
             let reply = consent.ask(s, &question)?;
             let actor = s.actor().to_string();
-            approvals_sql::record_decision(
+            approvals::record_decision(
                 s.journal_mut(),
                 &Decision {
                     plan_id,
@@ -321,7 +320,7 @@ fn consume<S: OpenWorkspace + ?Sized>(
                 file_text: &String::from_utf8_lossy(&p.bytes),
                 file: &p.file,
             };
-            rows.push(approvals_sql::grant_signed(s.journal_mut(), &grant)?);
+            rows.push(approvals::grant_signed(s.journal_mut(), &grant)?);
         } else {
             let why = format!(
                 "valid, but does not count: {} or key {} already counts for this plan",
@@ -350,7 +349,7 @@ fn presented<S: OpenWorkspace + ?Sized>(
     for r in &verified.refused {
         s.journal_mut().event(
             &actor,
-            "approval.refused",
+            EventKind::ApprovalRefused,
             Some(plan_id),
             &json!({ "file": r.file, "reason": r.reason }),
         )?;
@@ -392,7 +391,7 @@ fn refuse_presented<S: OpenWorkspace + ?Sized>(
     let acc = &p.accepted;
     s.journal_mut().event(
         &actor,
-        "approval.refused",
+        EventKind::ApprovalRefused,
         Some(plan_id),
         &json!({
             "file": p.file, "reason": reason, "valid": true, "method": "ssh",
@@ -402,40 +401,37 @@ fn refuse_presented<S: OpenWorkspace + ?Sized>(
     Ok(())
 }
 
-fn status_of(journal: &Journal, plan_id: &str) -> Result<String> {
-    approvals_sql::plan_status(&journal.conn, plan_id)?.ok_or_else(|| {
+fn status_of(journal: &Journal, plan_id: &str) -> Result<PlanStatus> {
+    approvals::plan_status(journal, plan_id)?.ok_or_else(|| {
         Error::integrity(format!("plan {} is not in the journal", short(plan_id)))
             .hint("run `autonomy verify`")
     })
 }
 
-/// The first 12 digits of a plan id, as messages name it.
-fn short(plan_id: &str) -> &str {
-    plan_id.get(..12).unwrap_or(plan_id)
-}
+use crate::model::id::short;
 
 /// A plan that cannot be applied because of its status.
-pub fn status_refusal(plan_id: &str, status: &str) -> Option<Error> {
-    let short = short(plan_id);
+pub fn status_refusal(plan_id: &PlanId, status: PlanStatus) -> Option<Error> {
+    let short = plan_id.short();
     match status {
-        "applied" => Some(
+        PlanStatus::Applied => Some(
             Error::failed(format!(
                 "plan {short} was already applied; a plan applies at most once"
             ))
             .hint(format!("to undo it: autonomy rollback {short}")),
         ),
-        "rolled_back" => Some(
+        PlanStatus::RolledBack => Some(
             Error::failed(format!("plan {short} was applied and then rolled back"))
                 .hint("make a new plan to apply its changes again"),
         ),
-        "rejected" => Some(
+        PlanStatus::Rejected => Some(
             Error::new(
                 Kind::NotApproved,
                 format!("plan {short} was rejected; it can no longer be applied"),
             )
             .hint("make a new plan"),
         ),
-        _ => None,
+        PlanStatus::Pending | PlanStatus::Approved => None,
     }
 }
 
@@ -515,17 +511,10 @@ pub fn declined_error(short: &str, typed: &str, by_approve: bool) -> Error {
 /// A run left `running` by a process that is gone (the caller holds the lock). A row
 /// marked running whose events say it ended is an integrity error (exit 7): recovering it
 /// would undo a committed run without an approval.
-pub fn interrupted(journal: &Journal) -> Result<Option<(i64, String)>> {
-    let found: Option<(i64, String)> = journal
-        .conn
-        .query_row(
-            "SELECT id, plan FROM runs WHERE state = 'running' ORDER BY id LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+pub fn interrupted(journal: &Journal) -> Result<Option<(i64, PlanId)>> {
+    let found = journal.running_run()?;
     if let Some((run, plan)) = &found {
-        crate::store::derived::check_running_row(&journal.conn, *run, plan)?;
+        crate::store::journal::derived::check_running_row(journal, *run, plan)?;
     }
     Ok(found)
 }
@@ -535,7 +524,7 @@ pub fn interrupted_error(run: i64, plan: &str) -> Error {
         Kind::Interrupted,
         format!(
             "run {run} of plan {} was interrupted and the workspace may be half-changed",
-            &plan[..12.min(plan.len())]
+            crate::model::id::short(plan)
         ),
     )
     .hint("run `autonomy recover` to put every path back, then try again")

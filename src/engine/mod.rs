@@ -12,21 +12,7 @@ pub mod run;
 
 use crate::model::{Change, State};
 
-/// Whether a run applies a plan or reverses an earlier one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    Apply,
-    Rollback,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Apply => "apply",
-            RunKind::Rollback => "rollback",
-        }
-    }
-}
+pub use crate::model::RunKind;
 
 /// Hears about each step as it happens, so that nothing runs silently.
 pub trait Reporter {

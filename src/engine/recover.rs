@@ -10,15 +10,15 @@
 use super::exec_step::{self, Undo};
 use super::fsops::{StepCtx, TEMP_PREFIX, backup_dir_path};
 use super::reserve::Reservation;
-use super::run::{STEP_OBSERVED, STEP_SNAPSHOT, forget_unchanged};
+use super::run::{STEP_OBSERVED, STEP_SNAPSHOT};
 use super::{Reporter, execution_order, failpoint};
 use crate::error::{Error, Result};
+use crate::model::EventKind;
 use crate::model::{Plan, State};
 use crate::paths::RelPath;
 use crate::store::blobs::BlobStore;
-use crate::store::journal::{Journal, append_event};
+use crate::store::journal::Journal;
 use crate::workspace::Workspace;
-use rusqlite::params;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, serde::Serialize)]
 pub struct Recovered {
     pub run: i64,
-    pub plan: String,
+    pub plan: crate::model::PlanId,
     pub restored: Vec<String>,
     /// Contents that did not match the run and were overwritten (`--overwrite`), kept in
     /// the store.
@@ -59,22 +59,10 @@ fn decode(path: &str, text: &str) -> Result<State> {
 
 /// The temp token the run journaled with its intent (`None` for runs from before tokens).
 fn temp_token(journal: &Journal, run: i64) -> Result<Option<String>> {
-    let mut stmt = journal
-        .conn
-        .prepare("SELECT data FROM events WHERE kind = 'run.started' ORDER BY seq DESC")?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    for data in rows {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&data?) else {
-            continue;
-        };
-        if v["run"].as_i64() == Some(run) {
-            return Ok(v["temp_token"]
-                .as_str()
-                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()))
-                .map(str::to_string));
-        }
-    }
-    Ok(None)
+    Ok(journal
+        .run_started(run)?
+        .and_then(|intent| intent.temp_token)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit())))
 }
 
 /// Put the workspace back to the interrupted run's `before`. `None` when nothing was
@@ -92,11 +80,7 @@ pub fn recover(
     };
     // The room the run set aside is recovery's now.
     Reservation::release_leftover(ws);
-    let canonical: String = journal.conn.query_row(
-        "SELECT canonical FROM plans WHERE id = ?1",
-        [&plan_id],
-        |r| r.get(0),
-    )?;
+    let canonical = journal.canonical(&plan_id)?;
     let plan = Plan::from_canonical(&canonical)?;
     let token = temp_token(journal, run)?;
     let mut ctx = StepCtx::new(ws, blobs, run, token.clone())?;
@@ -105,20 +89,14 @@ pub fn recover(
     // Exec steps ran after the file changes: undo them first, newest first.
     let mut steps: BTreeMap<usize, StepRows> = BTreeMap::new();
     {
-        let mut stmt = journal
-            .conn
-            .prepare("SELECT step, path, before, after FROM run_exec WHERE run = ?1")?;
-        let rows = stmt.query_map([run], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })?;
-        for row in rows {
-            let (step, path, before, after) = row?;
-            let entry = steps.entry(step as usize).or_default();
+        for row in journal.exec_rows(run)? {
+            let crate::store::journal::runs::ExecRow {
+                step,
+                path,
+                before,
+                after,
+            } = row;
+            let entry = steps.entry(step).or_default();
             if path.is_empty() {
                 entry.observed = before == STEP_OBSERVED;
                 entry.not_started = before == STEP_SNAPSHOT;
@@ -217,7 +195,7 @@ pub fn recover(
     if let Err(e) = outcome {
         journal.event(
             actor,
-            "run.recovery_stopped",
+            EventKind::RunRecoveryStopped,
             Some(&plan_id),
             &json!({ "run": run, "restored": restored, "error": e.message, "exit": e.kind.exit_code() }),
         )?;
@@ -244,29 +222,22 @@ pub fn recover(
             }
         }
     }
-    let rules = journal.rules_digest.clone();
     let kept: Vec<serde_json::Value> = overwritten
         .iter()
         .map(|(p, h)| json!({ "path": p, "kept": h }))
         .collect();
     journal.write(|tx| {
-        tx.execute(
-            "UPDATE runs SET state = 'recovered', finished = ?2 WHERE id = ?1",
-            params![run, crate::util::ids::now_string()],
-        )?;
-        forget_unchanged(tx, run)?;
+        tx.recover_run(run)?;
+        tx.forget_unchanged(run)?;
         // Overwritten contents are referenced, so `gc` keeps them.
         for (_, h) in &overwritten {
-            tx.execute(
-                "INSERT INTO blobs_extra (hash, owner) VALUES (?1, ?2)",
-                params![h, format!("recover:{run}")],
-            )?;
+            tx.keep_blob(h, &format!("recover:{run}"))?;
         }
         let mut data = json!({ "run": run, "restored": restored });
         if !kept.is_empty() {
             data["overwritten"] = json!(kept);
         }
-        append_event(tx, &rules, actor, "run.recovered", Some(&plan_id), &data)?;
+        tx.event(actor, EventKind::RunRecovered, Some(&plan_id), &data)?;
         Ok(())
     })?;
     let _ = std::fs::remove_dir_all(backup_dir_path(ws, run));

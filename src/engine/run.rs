@@ -7,11 +7,11 @@ use super::{Reporter, exec_step, execution_order, failpoint};
 pub use crate::engine::RunKind;
 pub use crate::engine::admit::{Approved, drift, drift_error, interrupted, interrupted_error};
 use crate::error::{Error, Kind, Result};
-use crate::model::{Change, Plan, State};
+use crate::model::event::{RunStarted, RunStep, encode};
+use crate::model::{Change, EventKind, Plan, State};
 use crate::store::blobs::BlobStore;
-use crate::store::journal::{Journal, append_event};
+use crate::store::journal::Journal;
 use crate::workspace::Workspace;
-use rusqlite::params;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -45,20 +45,9 @@ fn exec_snapshot(
         // A marker row even for an empty snapshot: recovery must know the step began.
         // `"snapshot"` until the command may start, `"running"` until what it changed is
         // journaled (`"observed"`).
-        tx.execute(
-            "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, '', ?3)",
-            params![run, k as i64, STEP_SNAPSHOT],
-        )?;
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, ?3, ?4)",
-        )?;
+        tx.set_exec_marker(run, k, STEP_SNAPSHOT)?;
         for (p, st) in &before {
-            stmt.execute(params![
-                run,
-                k as i64,
-                p,
-                serde_json::to_string(st).unwrap_or_default()
-            ])?;
+            tx.exec_snapshot(run, k, p, st)?;
         }
         Ok(())
     })?;
@@ -74,47 +63,18 @@ pub const STEP_OBSERVED: &str = "\"observed\"";
 
 /// Set step `k`'s marker, durably.
 fn mark_step(journal: &mut Journal, run: i64, k: usize, state: &str) -> Result<()> {
-    journal.write(|tx| {
-        tx.execute(
-            "UPDATE run_exec SET before = ?3 WHERE run = ?1 AND step = ?2 AND path = ''",
-            params![run, k as i64, state],
-        )?;
-        Ok(())
-    })
+    journal.write(|tx| tx.update_exec_marker(run, k, state))
 }
 
 /// Journal, durably, what step `k`'s command changed (`before -> after` per path), so that
 /// recovery after a crash can tell its writes from anything written since.
 fn journal_observed(journal: &mut Journal, run: i64, k: usize, observed: &[Change]) -> Result<()> {
     journal.write(|tx| {
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO run_exec (run, step, path, before, after) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
         for c in observed {
-            stmt.execute(params![
-                run,
-                k as i64,
-                c.path,
-                serde_json::to_string(&c.before).unwrap_or_default(),
-                serde_json::to_string(&c.after).unwrap_or_default()
-            ])?;
+            tx.exec_observed(run, k, c)?;
         }
-        tx.execute(
-            "UPDATE run_exec SET before = ?3 WHERE run = ?1 AND step = ?2 AND path = ''",
-            params![run, k as i64, STEP_OBSERVED],
-        )?;
-        Ok(())
+        tx.update_exec_marker(run, k, STEP_OBSERVED)
     })
-}
-
-/// The snapshot rows of paths a finished run's steps did not change are of no further
-/// use (and would keep their blobs from `gc`).
-pub fn forget_unchanged(tx: &rusqlite::Transaction, run: i64) -> Result<()> {
-    tx.execute(
-        "DELETE FROM run_exec WHERE run = ?1 AND after IS NULL AND path != ''",
-        [run],
-    )?;
-    Ok(())
 }
 
 /// What undoing one exec step needs.
@@ -192,21 +152,9 @@ fn owner_hints(journal: &Journal, plan: &Plan) -> Result<HashMap<String, (u32, u
     if creates.is_empty() {
         return Ok(out);
     }
-    let mut stmt = journal
-        .conn
-        .prepare("SELECT data FROM events WHERE kind = 'run.step' AND plan = ?1 ORDER BY seq")?;
-    let rows = stmt.query_map([orig], |r| r.get::<_, String>(0))?;
-    for data in rows {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&data?) else {
-            continue;
-        };
-        let (Some(path), Some(owner)) = (v["path"].as_str(), v["owner"].as_array()) else {
-            continue;
-        };
-        if let ([uid, gid], true) = (owner.as_slice(), creates.contains(path))
-            && let (Some(uid), Some(gid)) = (uid.as_u64(), gid.as_u64())
-        {
-            out.insert(path.to_string(), (uid as u32, gid as u32));
+    for step in journal.run_steps(orig)? {
+        if let (Some(owner), true) = (step.owner, creates.contains(step.path.as_str())) {
+            out.insert(step.path, owner);
         }
     }
     Ok(out)
@@ -230,7 +178,6 @@ pub fn execute(
     let stop = stop_flag();
     raise_nofile();
     let started = Instant::now();
-    let rules_digest = journal.rules_digest.clone();
     let order = execution_order(&plan.changes);
     clear_stale_runs(ws);
     let hints = owner_hints(journal, plan)?;
@@ -243,18 +190,18 @@ pub fn execute(
     let token = new_token();
     // 4. The intent, durably, before anything is touched.
     let run = journal.write(|tx| {
-        tx.execute(
-            "INSERT INTO runs (plan, kind, state, started) VALUES (?1, ?2, 'running', ?3)",
-            params![plan_id, kind.as_str(), crate::util::ids::now_string()],
-        )?;
-        let run = tx.last_insert_rowid();
-        append_event(
-            tx,
-            &rules_digest,
+        let run = tx.start_run(plan_id, kind)?;
+        let intent = RunStarted {
+            run,
+            kind: kind.as_str().into(),
+            changes: plan.changes.len(),
+            temp_token: Some(token.clone()),
+        };
+        tx.event(
             actor,
-            "run.started",
+            EventKind::RunStarted,
             Some(plan_id),
-            &json!({ "run": run, "kind": kind.as_str(), "changes": plan.changes.len(), "temp_token": token }),
+            &encode(&intent),
         )?;
         Ok(run)
     })?;
@@ -446,56 +393,38 @@ pub fn execute(
     };
     let owners = &ctx.owners;
     let committed = journal.write(|tx| {
-        tx.execute(
-            "UPDATE runs SET state = 'committed', finished = ?2, duration_ms = ?3, metrics = ?4 WHERE id = ?1",
-            params![run, crate::util::ids::now_string(), duration_ms as i64, serde_json::to_string(&outcome).unwrap_or_default()],
-        )?;
-        tx.execute("UPDATE plans SET status = 'applied' WHERE id = ?1", [plan_id])?;
+        tx.commit_run(run, duration_ms as i64, &serde_json::to_string(&outcome).unwrap_or_default())?;
+        tx.set_plan_status(plan_id, crate::model::PlanStatus::Applied)?;
         if let Some(orig) = &plan.reverses {
             // `rolled_back` only once every path is reverted (selective rollback).
-            crate::plan::revert::mark_reversed(tx, orig)?;
+            tx.mark_reversed(orig)?;
         }
         // Command output kept in the journal: referenced, so gc keeps it.
         let outputs = outcome.exec.iter().chain(outcome.verify.iter()).filter_map(|m| m.get("output_blob").and_then(|b| b.as_str()));
         for hash in outputs {
-            tx.execute("INSERT INTO blobs_extra (hash, owner) VALUES (?1, ?2)", params![hash, format!("run:{run}")])?;
+            tx.keep_blob(hash, &format!("run:{run}"))?;
         }
         for (k, c) in &exec_changes {
-            tx.execute(
-                "INSERT OR REPLACE INTO run_exec (run, step, path, before, after) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run, *k as i64, c.path, serde_json::to_string(&c.before).unwrap_or_default(), serde_json::to_string(&c.after).unwrap_or_default()],
-            )?;
-            append_event(
-                tx,
-                &rules_digest,
-                actor,
-                "run.step",
-                Some(plan_id),
-                &json!({ "run": run, "path": c.path, "action": format!("exec:{}", c.verb()), "step": k, "before": c.before, "after": c.after }),
-            )?;
+            tx.exec_observed(run, *k, c)?;
+            let step = RunStep { run, path: c.path.clone(), action: format!("exec:{}", c.verb()), step: Some(*k), before: c.before.clone(), after: c.after.clone(), owner: None };
+            tx.event(actor, EventKind::RunStep, Some(plan_id), &encode(&step))?;
         }
-        forget_unchanged(tx, run)?;
+        tx.forget_unchanged(run)?;
         // The ids consumed are named in run.committed too: `verify` and the approval gate
         // check the approvals table's consumed_by against that event.
         let mut consumed: Vec<String> = Vec::new();
         for id in consume {
-            tx.execute("UPDATE approvals SET consumed_by = ?2 WHERE id = ?1", params![id, run])?;
-            consumed.extend(tx.query_row("SELECT approval_id FROM approvals WHERE id = ?1", [id], |r| r.get::<_, Option<String>>(0))?);
+            consumed.extend(tx.consume_approval(*id, run)?);
         }
         for &i in &order {
             let c = &plan.changes[i];
-            let mut data = json!({ "run": run, "path": c.path, "action": c.verb(), "before": c.before, "after": c.after });
             // The old file's owner and group, so that a rollback re-creating it restores them.
-            if let Some((uid, gid)) = owners.get(&i) {
-                data["owner"] = json!([uid, gid]);
-            }
-            append_event(tx, &rules_digest, actor, "run.step", Some(plan_id), &data)?;
+            let step = RunStep { run, path: c.path.clone(), action: c.verb().to_string(), step: None, before: c.before.clone(), after: c.after.clone(), owner: owners.get(&i).copied() };
+            tx.event(actor, EventKind::RunStep, Some(plan_id), &encode(&step))?;
         }
-        append_event(
-            tx,
-            &rules_digest,
+        tx.event(
             actor,
-            "run.committed",
+            EventKind::RunCommitted,
             Some(plan_id),
             &json!({
                 "run": run, "kind": kind.as_str(), "duration_ms": duration_ms,
@@ -615,19 +544,13 @@ fn undo_failed_run(
             }
         }
     }
-    let rules = journal.rules_digest.clone();
     let duration_ms = started.elapsed().as_millis() as i64;
     let recorded = journal.write(|tx| {
-        tx.execute(
-            "UPDATE runs SET state = 'failed', finished = ?2, duration_ms = ?3, error = ?4 WHERE id = ?1",
-            params![run, crate::util::ids::now_string(), duration_ms, err.message],
-        )?;
-        forget_unchanged(tx, run)?;
-        append_event(
-            tx,
-            &rules,
+        tx.fail_run(run, duration_ms, &err.message)?;
+        tx.forget_unchanged(run)?;
+        tx.event(
             actor,
-            "run.failed",
+            EventKind::RunFailed,
             Some(plan_id),
             &json!({ "run": run, "error": err.message, "undone": undone, "not_restored": not_restored, "duration_ms": duration_ms }),
         )?;

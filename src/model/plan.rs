@@ -125,8 +125,8 @@ impl Plan {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    pub fn id(&self) -> String {
-        sha256_hex(self.canonical().as_bytes())
+    pub fn id(&self) -> crate::model::PlanId {
+        crate::model::PlanId::from_digest(sha256_hex(self.canonical().as_bytes()))
     }
 
     /// Decode a canonical encoding read back from the journal or a bundle (untrusted):
@@ -180,7 +180,7 @@ impl Plan {
 
     /// The 12-digit id shown to people.
     pub fn short_id(&self) -> String {
-        self.id()[..12].to_string()
+        self.id().short().to_string()
     }
 
     /// Does this plan change the policy (rules or allowed signers)? The changes that do,

@@ -8,7 +8,7 @@ use crate::engine::admit::{self, Consent, Request};
 use crate::engine::run::{self, RunOutcome};
 use crate::engine::{Reporter, RunKind};
 use crate::error::{Error, Result};
-use crate::model::Plan;
+use crate::model::{Plan, PlanId, PlanStatus};
 use crate::ops::session::{Default, Session};
 use crate::policy::rules::Rules;
 use std::path::PathBuf;
@@ -75,7 +75,7 @@ pub fn apply(
 /// Admit a stored plan (every check, in order) and run it. Shared with rollback.
 pub fn run_plan(
     s: &mut Session,
-    plan_id: &str,
+    plan_id: &PlanId,
     plan: Plan,
     kind: RunKind,
     opts: Options<'_>,
@@ -106,7 +106,7 @@ pub fn run_plan(
     )?;
     let reverses = match reverses {
         Some(orig) => Some(Reverted {
-            still_applied: s.resolve(Some(&orig), Default::Newest)?.status == "applied",
+            still_applied: s.resolve(Some(&orig), Default::Newest)?.status == PlanStatus::Applied,
             plan: orig,
         }),
         None => None,

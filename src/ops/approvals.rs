@@ -12,7 +12,7 @@ use crate::model::Plan;
 use crate::ops::session::Session;
 use crate::policy::approval::check;
 use crate::policy::approval::gate::{Held, Standing};
-use crate::store::approvals_sql::{self, Decision};
+use crate::store::journal::approvals::{self, Decision};
 
 /// Record an interactive decision (`approve` or `decline`) by `principal`, as the OS user
 /// running this process.
@@ -24,7 +24,7 @@ pub fn record_decision(
     reason: Option<&str>,
 ) -> Result<()> {
     let (os_uid, os_user) = crate::util::identity::os_user();
-    approvals_sql::record_decision(
+    approvals::record_decision(
         &mut s.journal,
         &Decision {
             plan_id,

@@ -63,7 +63,7 @@ pub fn approve(
     let outlook = check::outlook_with(&s.journal, s.rules()?, &plan, &held, me)?;
     if outlook.counts_for_nothing() {
         return Ok(Approval::NothingToAdd {
-            plan: row.id,
+            plan: row.id.to_string(),
             approver,
             outlook,
         });
@@ -71,7 +71,7 @@ pub fn approve(
     let question = Question {
         plan_id: &row.id,
         plan: &plan,
-        status: &row.status,
+        status: row.status,
         approver: &approver,
         outlook: &outlook,
     };
@@ -79,7 +79,7 @@ pub fn approve(
     let reason = reason.map(str::to_string).or_else(|| reply.reason.clone());
     approvals::record_decision(s, &row.id, &approver, reply.approve, reason.as_deref())?;
     Ok(Approval::Decided {
-        plan: row.id,
+        plan: row.id.to_string(),
         approver,
         reply,
         outlook,

@@ -6,19 +6,19 @@
 //! all tell the agent the same thing.
 
 use crate::error::Result;
+use crate::model::{EventKind, PlanStatus};
 use crate::ops::approvals;
 use crate::ops::session::Session;
 use crate::policy::approval::outlook::unmet;
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 /// What was decided about a plan, newest decision first.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Decision {
     /// The full plan id.
-    pub plan: String,
+    pub plan: crate::model::PlanId,
     /// The plan's status (`pending`, `approved`, `applied`, `rejected`, `rolled_back`).
-    pub status: String,
+    pub status: PlanStatus,
     /// `pending`, `approved`, `declined`, `rejected`, `applied` or `rolled_back`.
     pub decision: String,
     /// For `approved`: every requirement of the rules is met, `autonomy apply` can run it.
@@ -41,24 +41,19 @@ pub fn decision(s: &Session, plan_id: &str) -> Result<Decision> {
     let row = s.resolve(Some(plan_id), crate::ops::session::Default::Newest)?;
     // The event that made the plan what it is: its rejection, its newest approval, or for a
     // pending plan its newest decline.
-    let kind = match row.status.as_str() {
-        "rejected" => "plan.rejected",
-        "pending" => "approval.declined",
-        _ => "approval.granted",
+    let kind = match row.status {
+        PlanStatus::Rejected => EventKind::PlanRejected,
+        PlanStatus::Pending => EventKind::ApprovalDeclined,
+        _ => EventKind::ApprovalGranted,
     };
-    let last: Option<(String, String, String, String)> = s
+    let last = s
         .journal
-        .conn
-        .query_row(
-            "SELECT kind, actor, data, at FROM events WHERE plan = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1",
-            [row.id.as_str(), kind],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
+        .latest_event(&row.id, kind)?
+        .map(|e| (e.kind, e.actor, e.data, e.at));
     let mut d = Decision {
         plan: row.id.clone(),
-        status: row.status.clone(),
-        decision: row.status.clone(),
+        status: row.status,
+        decision: row.status.as_str().to_string(),
         ready: false,
         still_needed: Vec::new(),
         by: None,
@@ -72,17 +67,17 @@ pub fn decision(s: &Session, plan_id: &str) -> Result<Decision> {
         d.by = text("principal").or(Some(actor));
         d.reason = text("reason");
         d.at = Some(at);
-        if row.status == "pending" && kind == "approval.declined" {
+        if row.status == PlanStatus::Pending && kind == EventKind::ApprovalDeclined.as_str() {
             d.decision = "declined".into();
         }
     }
-    if matches!(row.status.as_str(), "pending" | "approved") {
+    if row.status.is_open() {
         let plan = s.load_plan(&row.id)?;
         d.stale = crate::engine::admit::drift(&s.ws, &plan)?
             .into_iter()
             .map(|(p, _)| p)
             .collect();
-        if row.status == "approved" {
+        if row.status == PlanStatus::Approved {
             let held = approvals::recorded(s, &row.id)?;
             match approvals::standings(s, &plan, &held) {
                 Ok(st) => {

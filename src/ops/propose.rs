@@ -16,7 +16,7 @@
 //!    and how it came ([`Made::New`]).
 
 use crate::error::{Error, Result};
-use crate::model::Plan;
+use crate::model::{Plan, PlanId, PlanStatus};
 use crate::ops::session::Session;
 use crate::paths::RelPath;
 use crate::plan::compile::{self, Meta, Op};
@@ -164,13 +164,13 @@ impl<'a> Proposal<'a> {
 #[derive(Debug)]
 pub enum Made {
     /// A new pending plan.
-    New { id: String, plan: Plan },
+    New { id: PlanId, plan: Plan },
     /// The same plan is already stored and open (pending or approved): its id and status;
     /// nothing new was stored or journaled.
     Same {
-        id: String,
+        id: PlanId,
         plan: Plan,
-        status: String,
+        status: PlanStatus,
     },
     /// The source changes nothing: no plan was made. `why` names the source.
     Nothing { why: String },
@@ -464,7 +464,7 @@ fn op_label(i: usize, op: &Op) -> String {
 /// but the creation time), proposed by the same actor, and still pending or approved.
 /// Returns its id and status. Plans that were applied, rejected or rolled back are never
 /// reused: proposing the same change again after them is a new plan.
-pub fn same_as_open(s: &Session, plan: &Plan) -> Result<Option<(String, String)>> {
+pub fn same_as_open(s: &Session, plan: &Plan) -> Result<Option<(PlanId, PlanStatus)>> {
     let key = |p: &Plan| {
         let mut p = p.clone();
         p.created = String::new();

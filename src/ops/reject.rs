@@ -1,6 +1,7 @@
 //! Rejecting a plan for good: recorded in the journal, the plan can no longer be applied.
 
 use crate::error::{Error, Result};
+use crate::model::{EventKind, PlanStatus};
 use crate::ops::session::{Default, Session, status_refusal};
 use serde_json::json;
 
@@ -18,9 +19,9 @@ pub fn reject(s: &mut Session, plan: Option<&str>, reason: Option<&str>) -> Resu
     s.refuse_if_interrupted()?;
     let row = s.resolve(plan, Default::NewestPending)?;
     if let Some(e) = status_refusal(&row) {
-        if row.status == "rejected" {
+        if row.status == PlanStatus::Rejected {
             return Ok(Rejected {
-                plan: row.id,
+                plan: row.id.to_string(),
                 title: row.title,
                 already: true,
             });
@@ -32,12 +33,12 @@ pub fn reject(s: &mut Session, plan: Option<&str>, reason: Option<&str>) -> Resu
     let actor = s.actor.clone();
     s.set_status(
         &row.id,
-        "rejected",
-        "plan.rejected",
+        PlanStatus::Rejected,
+        EventKind::PlanRejected,
         json!({ "principal": actor, "reason": reason }),
     )?;
     Ok(Rejected {
-        plan: row.id,
+        plan: row.id.to_string(),
         title: row.title,
         already: false,
     })

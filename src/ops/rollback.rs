@@ -11,7 +11,7 @@ use crate::ops::session::Session;
 /// Admit and run the stored reverse plan `rev_id` (every check, in order).
 pub fn apply_reverse(
     s: &mut Session,
-    rev_id: &str,
+    rev_id: &crate::model::PlanId,
     reverse: Plan,
     opts: Options<'_>,
     consent: Option<&mut dyn Consent<Session>>,

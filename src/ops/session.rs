@@ -2,15 +2,17 @@
 //! command that works on a workspace starts from, and the plan lookups they share.
 
 use crate::error::{Error, Result};
-use crate::model::Plan;
+use crate::model::{EventKind, Plan, PlanId, PlanStatus, RunState};
 use crate::paths::STATE_DIR;
 use crate::policy::rules::Rules;
 use crate::store::blobs::BlobStore;
-use crate::store::journal::{Journal, append_event};
+use crate::store::journal::Journal;
+use crate::store::journal::plans::Newest;
 use crate::workspace::Workspace;
-use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 use std::path::Path;
+
+pub use crate::store::journal::PlanRow;
 
 pub struct Session {
     pub ws: Workspace,
@@ -19,17 +21,6 @@ pub struct Session {
     /// The rules, or why they do not parse (commands that need them fail with it).
     pub rules: Result<Rules>,
     pub actor: String,
-}
-
-/// A plan as listed: id, status, title.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PlanRow {
-    pub id: String,
-    pub status: String,
-    pub title: String,
-    pub author: String,
-    pub created: String,
-    pub reverses: Option<String>,
 }
 
 /// Which plan a command works on when none is named.
@@ -109,9 +100,7 @@ impl Session {
             return Session::open(start);
         }
         let mut journal = Journal::open_read_only(&path)?;
-        let version: i64 = journal
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = journal.schema_version()?;
         if version != crate::store::journal::SCHEMA_VERSION {
             return Session::open(start);
         }
@@ -153,7 +142,12 @@ impl Session {
     }
 
     /// Append an event as the acting identity.
-    pub fn event(&mut self, kind: &str, plan: Option<&str>, data: serde_json::Value) -> Result<()> {
+    pub fn event(
+        &mut self,
+        kind: EventKind,
+        plan: Option<&str>,
+        data: serde_json::Value,
+    ) -> Result<()> {
         let actor = self.actor.clone();
         self.journal.event(&actor, kind, plan, &data)?;
         Ok(())
@@ -172,23 +166,19 @@ impl Session {
     /// whose process is gone. Look at the run, then at the lock, then at the run again: a
     /// run that was still running while nobody held the lock lost its process, but one
     /// that ended between the first look and the lock check merely finished.
-    pub fn interrupted_run(&self) -> Result<Option<(i64, String)>> {
+    pub fn interrupted_run(&self) -> Result<Option<(i64, PlanId)>> {
         let Some((run, plan)) = crate::engine::run::interrupted(&self.journal)? else {
             return Ok(None);
         };
         if crate::store::lock::holder(&self.ws.state_path()).is_some() {
             return Ok(None);
         }
-        let state: Option<String> = self
-            .journal
-            .conn
-            .query_row("SELECT state FROM runs WHERE id = ?1", [run], |r| r.get(0))
-            .optional()?;
-        Ok((state.as_deref() == Some("running")).then_some((run, plan)))
+        let state = self.journal.run_state(run)?;
+        Ok((state == Some(RunState::Running)).then_some((run, plan)))
     }
 
     /// Store a compiled plan and journal `plan.created`. Returns its id.
-    pub fn insert_plan(&mut self, plan: &Plan, source: &str) -> Result<String> {
+    pub fn insert_plan(&mut self, plan: &Plan, source: &str) -> Result<PlanId> {
         self.insert_plan_with(plan, source, serde_json::Map::new())
     }
 
@@ -199,43 +189,41 @@ impl Session {
         plan: &Plan,
         source: &str,
         extra: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<String> {
+    ) -> Result<PlanId> {
+        self.insert_plan_covering(plan, source, extra, None)
+    }
+
+    /// `insert_plan_with` for a reverse plan that covers only `covers` of the paths of
+    /// the plan it reverses (`None`: every path). The list is recorded in the
+    /// `plan.created` data (`paths`) and in the journal's `reverse_paths`.
+    pub fn insert_plan_covering(
+        &mut self,
+        plan: &Plan,
+        source: &str,
+        mut extra: serde_json::Map<String, serde_json::Value>,
+        covers: Option<&[String]>,
+    ) -> Result<PlanId> {
         let id = plan.id();
         let signers = self
             .rules
             .as_ref()
             .map(|r| r.allowed_signers.clone())
             .unwrap_or_else(|_| crate::policy::rules::DEFAULT_SIGNERS.to_string());
-        let risk = crate::policy::risk::assess(plan, &signers, Some((&self.journal.conn, &id)))?;
+        let risk = crate::policy::risk::assess(plan, &signers, Some((&self.journal, id.as_str())))?;
+        if let Some(paths) = covers {
+            extra.insert("paths".into(), json!(paths));
+        }
         let mut data = json!({ "title": plan.title, "author": plan.author, "changes": plan.changes.len(), "source": source, "reverses": plan.reverses, "risk": risk });
         if let Some(obj) = data.as_object_mut() {
             obj.extend(extra);
         }
-        let canonical = plan.canonical();
-        let rules = self.journal.rules_digest.clone();
         let actor = self.actor.clone();
         self.journal.write(|tx| {
-            let exists: Option<String> = tx.query_row("SELECT id FROM plans WHERE id = ?1", [&id], |r| r.get(0)).optional()?;
-            if exists.is_some() {
-                return Err(Error::failed(format!("plan {} already exists", &id[..12])));
+            if tx.plan_exists(&id)? {
+                return Err(Error::failed(format!("plan {} already exists", id.short())));
             }
-            let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM plans", [], |r| r.get(0))?;
-            tx.execute(
-                "INSERT INTO plans (id, seq, created, title, author, status, reverses, canonical) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
-                params![id, seq, plan.created, plan.title, plan.author, plan.reverses, canonical],
-            )?;
-            let mut stmt = tx.prepare("INSERT INTO changes (plan, idx, path, before_hash, after_hash) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-            for (i, c) in plan.changes.iter().enumerate() {
-                stmt.execute(params![id, i as i64, c.path, c.before.file_hash(), c.after.file_hash()])?;
-            }
-            append_event(
-                tx,
-                &rules,
-                &actor,
-                "plan.created",
-                Some(&id),
-                &data,
-            )?;
+            tx.insert_plan(&id, plan, covers)?;
+            tx.event(&actor, EventKind::PlanCreated, Some(&id), &data)?;
             Ok(())
         })?;
         Ok(id)
@@ -244,26 +232,18 @@ impl Session {
     /// Resolve a plan id or unique prefix (4+ hex digits), or the default for a command.
     pub fn resolve(&self, prefix: Option<&str>, default: Default) -> Result<PlanRow> {
         let Some(prefix) = prefix else {
-            let (filter, what) = match default {
-                Default::NewestPending => ("status = 'pending'", "pending"),
-                Default::NewestApproved => ("status = 'approved'", "approved"),
+            let (which, what) = match default {
+                Default::NewestPending => (Newest::With(PlanStatus::Pending), "pending"),
+                Default::NewestApproved => (Newest::With(PlanStatus::Approved), "approved"),
                 // A reversal is not what a bare `rollback` means to undo: that would roll
                 // back the rollback.
-                Default::NewestApplied => ("status = 'applied' AND reverses IS NULL", "applied"),
-                Default::Newest => ("1 = 1", "any"),
+                Default::NewestApplied => (Newest::AppliedOriginal, "applied"),
+                Default::Newest => (Newest::Any, "any"),
             };
-            let sql = format!(
-                "SELECT id, status, title, author, created, reverses FROM plans WHERE {filter} ORDER BY seq DESC LIMIT 1"
-            );
-            return self
-                .journal
-                .conn
-                .query_row(&sql, [], row_to_plan)
-                .optional()?
-                .ok_or_else(|| {
-                    Error::usage(format!("there is no {what} plan"))
-                        .hint("name a plan explicitly; `autonomy status` lists them")
-                });
+            return self.journal.newest_plan(which)?.ok_or_else(|| {
+                Error::usage(format!("there is no {what} plan"))
+                    .hint("name a plan explicitly; `autonomy status` lists them")
+            });
         };
         let p = prefix.to_ascii_lowercase();
         if p.len() < 4 || p.len() > 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -272,13 +252,7 @@ impl Session {
                     .hint("`autonomy status` lists the plans with their ids"),
             );
         }
-        let mut stmt = self.journal.conn.prepare(
-            "SELECT id, status, title, author, created, reverses FROM plans WHERE id >= ?1 AND id < ?2 ORDER BY seq DESC LIMIT 11",
-        )?;
-        let hi = format!("{p}g");
-        let rows: Vec<PlanRow> = stmt
-            .query_map(params![p, hi], row_to_plan)?
-            .collect::<rusqlite::Result<_>>()?;
+        let rows = self.journal.plans_by_prefix(&p, 11)?;
         match rows.len() {
             0 => Err(Error::usage(format!("no plan has an id starting with {p}"))
                 .hint("`autonomy status` lists the plans with their ids")),
@@ -290,7 +264,7 @@ impl Session {
                 let list: Vec<String> = rows
                     .iter()
                     .take(10)
-                    .map(|r| format!("  {}  {}  {}", &r.id[..12], r.status, r.title))
+                    .map(|r| format!("  {}  {}  {}", r.id.short(), r.status, r.title))
                     .collect();
                 Err(Error::usage(format!(
                     "plan prefix {p} is ambiguous; it matches:\n{}",
@@ -301,72 +275,42 @@ impl Session {
         }
     }
 
-    /// Open plans (pending or approved, newest first) with this title and author, each
-    /// with the actor who proposed it (its `plan.created` event): the candidates
-    /// `ops::propose` compares a new plan with.
+    /// Open plans with this title and author, each with the actor who proposed it
+    /// (`Journal::open_plans_like`): the candidates `ops::propose` compares a new plan with.
     pub fn open_plans_like(&self, title: &str, author: &str) -> Result<Vec<(PlanRow, String)>> {
-        let mut stmt = self.journal.conn.prepare(
-            "SELECT p.id, p.status, p.title, p.author, p.created, p.reverses, e.actor FROM plans p \
-             JOIN events e ON e.plan = p.id AND e.kind = 'plan.created' \
-             WHERE p.status IN ('pending', 'approved') AND p.title = ?1 AND p.author = ?2 \
-             ORDER BY p.seq DESC LIMIT 100",
-        )?;
-        let rows = stmt
-            .query_map(params![title, author], |r| Ok((row_to_plan(r)?, r.get(6)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.journal.open_plans_like(title, author)
     }
 
     /// Load and verify a stored plan (its id is recomputed from its encoding).
-    pub fn load_plan(&self, id: &str) -> Result<Plan> {
-        let canonical: String = self.journal.conn.query_row(
-            "SELECT canonical FROM plans WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )?;
+    pub fn load_plan(&self, id: &PlanId) -> Result<Plan> {
+        let canonical = self.journal.canonical(id)?;
         let plan = Plan::from_canonical(&canonical)?;
-        if plan.id() != id {
+        if plan.id() != *id {
             return Err(Error::integrity(format!(
                 "stored plan {} does not hash to its id; the journal was altered",
-                &id[..12]
+                id.short()
             ))
             .hint("run `autonomy verify`"));
         }
         Ok(plan)
     }
 
-    pub fn plans_with_status(&self, statuses: &[&str], limit: usize) -> Result<Vec<PlanRow>> {
-        let marks = statuses
-            .iter()
-            .map(|s| format!("'{s}'"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql = format!(
-            "SELECT id, status, title, author, created, reverses FROM plans WHERE status IN ({marks}) ORDER BY seq DESC LIMIT ?1"
-        );
-        let mut stmt = self.journal.conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map([limit as i64], row_to_plan)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+    pub fn plans_with_status(&self, statuses: &[PlanStatus], limit: usize) -> Result<Vec<PlanRow>> {
+        self.journal.plans_with_status(statuses, limit)
     }
 
     /// Change a plan's status and journal why, in one transaction.
     pub fn set_status(
         &mut self,
         id: &str,
-        status: &str,
-        kind: &str,
+        status: PlanStatus,
+        kind: EventKind,
         data: serde_json::Value,
     ) -> Result<()> {
-        let rules = self.journal.rules_digest.clone();
         let actor = self.actor.clone();
         self.journal.write(|tx| {
-            tx.execute(
-                "UPDATE plans SET status = ?2 WHERE id = ?1",
-                params![id, status],
-            )?;
-            append_event(tx, &rules, &actor, kind, Some(id), &data)?;
+            tx.set_plan_status(id, status)?;
+            tx.event(&actor, kind, Some(id), &data)?;
             Ok(())
         })
     }
@@ -381,20 +325,9 @@ impl Session {
     }
 }
 
-pub fn row_to_plan(r: &rusqlite::Row) -> rusqlite::Result<PlanRow> {
-    Ok(PlanRow {
-        id: r.get(0)?,
-        status: r.get(1)?,
-        title: r.get(2)?,
-        author: r.get(3)?,
-        created: r.get(4)?,
-        reverses: r.get(5)?,
-    })
-}
-
 /// A plan that cannot be applied because of its status.
 pub fn status_refusal(row: &PlanRow) -> Option<Error> {
-    crate::engine::admit::status_refusal(&row.id, &row.status)
+    crate::engine::admit::status_refusal(&row.id, row.status)
 }
 
 /// The admission check (`engine::admit`) works on an open session.

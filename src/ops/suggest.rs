@@ -12,7 +12,7 @@
 use crate::error::{Error, Result};
 use crate::ops::stats::DirStats;
 use crate::policy::rules::Rules;
-use rusqlite::Connection;
+use crate::store::journal::Journal;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -45,14 +45,14 @@ pub struct Suggestions {
 /// Compute suggestions from the journal. `window` describes the window in evidence lines
 /// ("in 30 days"); `since` is its start in the stored time format.
 pub fn suggest(
-    conn: &Connection,
+    journal: &Journal,
     rules: &Rules,
     old_text: &str,
     since: Option<&str>,
     window: &str,
     depth: usize,
 ) -> Result<Suggestions> {
-    let stats = crate::ops::stats::compute(conn, since, depth)?;
+    let stats = crate::ops::stats::compute(journal, since, depth)?;
     let mut suggestions = Vec::new();
     for d in &stats.directories {
         let glob = dir_glob(&d.dir);
@@ -91,7 +91,7 @@ pub fn suggest(
         .iter()
         .any(|r| !r.deny && r.risk.as_deref() == Some("high"));
     if !has_risk_rule {
-        let (high, total, rolled) = high_risk_counts(conn, since.unwrap_or(""))?;
+        let (high, total, rolled) = journal.high_risk_counts(since.unwrap_or(""))?;
         if high >= MIN_EVENTS {
             let mut line = format!("{high} of {total} plans were assessed high risk {window}");
             if rolled > 0 {
@@ -174,24 +174,4 @@ fn dir_rule(d: &DirStats, glob: &str) -> String {
 
 fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
-}
-
-/// (plans assessed high risk when planned, all plans, high-risk ones rolled back) among
-/// the plans proposed since `from`.
-fn high_risk_counts(conn: &Connection, from: &str) -> Result<(u64, u64, u64)> {
-    Ok(conn.query_row(
-        "SELECT COALESCE(SUM(h.high), 0), COUNT(*), COALESCE(SUM(h.high AND h.rolled), 0) FROM (
-            SELECT (SELECT json_extract(e.data, '$.risk.level') = 'high' FROM events e
-                    WHERE e.plan = p.id AND e.kind = 'plan.created' ORDER BY e.seq LIMIT 1) AS high,
-                   (p.status = 'rolled_back') AS rolled
-            FROM plans p WHERE p.reverses IS NULL AND p.created >= ?1) h",
-        [from],
-        |r| {
-            Ok((
-                r.get::<_, i64>(0)? as u64,
-                r.get::<_, i64>(1)? as u64,
-                r.get::<_, i64>(2)? as u64,
-            ))
-        },
-    )?)
 }

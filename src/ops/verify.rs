@@ -3,14 +3,16 @@
 //! rows against the plan), every blob a plan or snapshot needs (re-hashed), every recorded
 //! signature, and every derived table (plan status, approvals and their use, run state,
 //! exec effects, kept output) against what the events say it must hold
-//! ([`crate::store::derived`]).
+//! ([`crate::store::journal::derived`]).
 
 use crate::error::Result;
 use crate::model::Plan;
+use crate::model::id::short;
 use crate::store::blobs::BlobStore;
-use crate::store::derived::Replay;
-use crate::store::journal::{EVENT_COLUMNS, GENESIS, Journal, event_digest};
-use std::collections::{BTreeSet, HashMap};
+use crate::store::journal::audit::{ChangeRow, SignedRow, StoredPlan};
+use crate::store::journal::derived::Replay;
+use crate::store::journal::{GENESIS, Journal, event_digest};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -46,49 +48,35 @@ pub fn verify(
     let integrity = spawn_integrity_check(j);
     // One read transaction: the events and the tables derived from them are compared as
     // of one moment, whatever another process commits meanwhile.
-    let snapshot = j.conn.unchecked_transaction()?;
-    for trigger in ["events_no_update", "events_no_delete"] {
-        let present: bool = j
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
-                [trigger],
-                |row| row.get::<_, i64>(0),
-            )
-            .map(|n| n == 1)
-            .unwrap_or(false);
-        if !present {
-            r.problems.push(format!(
-                "the append-only guard {trigger} on the events table was removed"
-            ));
+    j.read(|j| {
+        for trigger in ["events_no_update", "events_no_delete"] {
+            if !j.has_trigger(trigger) {
+                r.problems.push(format!(
+                    "the append-only guard {trigger} on the events table was removed"
+                ));
+            }
         }
-    }
-    let replay = check_chain(j, &mut r, expect_head)?;
-    check_plans_and_blobs(j, blobs, &mut r)?;
-    check_signatures(j, &mut r)?;
-    replay.compare(&j.conn, &mut r.problems)?;
-    let mut stmt = j.conn.prepare("SELECT id, state FROM runs ORDER BY id")?;
-    let runs = stmt.query_map([], |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        let replay = check_chain(j, &mut r, expect_head)?;
+        check_plans_and_blobs(j, blobs, &mut r)?;
+        check_signatures(j, &mut r)?;
+        replay.compare(j, &mut r.problems)?;
+        for (id, state) in j.run_states_as_stored()? {
+            r.runs += 1;
+            match crate::model::RunState::parse(&state) {
+                Some(crate::model::RunState::Running) if lock_free => r.interrupted = Some(id),
+                Some(_) => {}
+                None => r
+                    .problems
+                    .push(format!("run {id} has an unknown state {state:?}")),
+            }
+        }
+        Ok(())
     })?;
-    for run in runs {
-        let (id, state) = run?;
-        r.runs += 1;
-        match state.as_str() {
-            "committed" | "failed" | "recovered" => {}
-            "running" if lock_free => r.interrupted = Some(id),
-            "running" => {}
-            other => r
-                .problems
-                .push(format!("run {id} has an unknown state {other:?}")),
-        }
-    }
-    drop(snapshot);
     let integrity = match integrity {
         Some(h) => h
             .join()
             .unwrap_or_else(|_| "integrity_check failed".to_string()),
-        None => integrity_check(&j.conn),
+        None => j.integrity_check(),
     };
     if integrity != "ok" {
         r.problems
@@ -100,86 +88,39 @@ pub fn verify(
 /// `PRAGMA integrity_check` on its own read-only connection in another thread, when the
 /// journal is a file; `None` for the caller to run it on `j`.
 fn spawn_integrity_check(j: &Journal) -> Option<std::thread::JoinHandle<String>> {
-    let path = j.conn.path().filter(|p| !p.is_empty())?.to_string();
+    let path = j.path()?.to_string();
     Some(std::thread::spawn(move || {
         match Journal::open_read_only(Path::new(&path)) {
-            Ok(other) => integrity_check(&other.conn),
+            Ok(other) => other.integrity_check(),
             Err(e) => format!("integrity_check failed: {}", e.message),
         }
     }))
-}
-
-/// `PRAGMA integrity_check`: "ok" or what it found.
-fn integrity_check(conn: &rusqlite::Connection) -> String {
-    conn.query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0))
-        .unwrap_or_else(|e| format!("integrity_check failed: {e}"))
-}
-
-/// One event's stored columns, borrowed from the row as bytes (hashing needs no UTF-8
-/// check: a column that is not valid UTF-8 cannot match its hash anyway).
-struct Row<'a> {
-    seq: i64,
-    at: &'a [u8],
-    actor: &'a [u8],
-    kind: &'a [u8],
-    plan: Option<&'a [u8]>,
-    rules: &'a [u8],
-    data: &'a [u8],
-    prev: &'a [u8],
-    hash: &'a [u8],
-}
-
-fn read_row<'a>(row: &'a rusqlite::Row) -> rusqlite::Result<Row<'a>> {
-    let text = |i: usize| -> rusqlite::Result<&'a [u8]> {
-        row.get_ref(i)?.as_bytes().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
-        })
-    };
-    Ok(Row {
-        seq: row.get(0)?,
-        at: text(1)?,
-        actor: text(2)?,
-        kind: text(3)?,
-        plan: match row.get_ref(4)? {
-            rusqlite::types::ValueRef::Null => None,
-            _ => Some(text(4)?),
-        },
-        rules: text(5)?,
-        data: text(6)?,
-        prev: text(7)?,
-        hash: text(8)?,
-    })
 }
 
 /// Walk the chain, and fold every event into the facts the derived tables must hold.
 fn check_chain(j: &Journal, r: &mut Report, expect_head: Option<(i64, &str)>) -> Result<Replay> {
     let mut replay = Replay::default();
     let workspace = j.workspace_id().unwrap_or_default();
-    let mut stmt = j
-        .conn
-        .prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq"))?;
-    let mut rows = stmt.query([])?;
     let mut prev = GENESIS.as_bytes().to_vec();
     let mut expected_seq = 1i64;
     let mut seen_expected = false;
     let mut buf = Vec::new();
     let mut hex = [0u8; 64];
-    loop {
-        let e = match rows.next().and_then(|row| row.map(read_row).transpose()) {
-            Ok(Some(e)) => e,
-            Ok(None) => break,
+    j.walk_chain(|e| {
+        let e = match e {
+            Ok(e) => e,
             Err(err) => {
                 r.problems.push(format!(
                     "event after seq {} cannot be read: {err}",
                     expected_seq - 1
                 ));
-                break;
+                return false;
             }
         };
         if r.problems.len() > 50 {
             r.problems
                 .push("too many problems; stopping the chain check".into());
-            break;
+            return false;
         }
         if e.seq != expected_seq {
             r.problems.push(format!(
@@ -225,12 +166,13 @@ fn check_chain(j: &Journal, r: &mut Report, expect_head: Option<(i64, &str)>) ->
                 r.problems.push(format!("event {seq} has hash {} but the recorded head says {hash}: the journal was rewritten", String::from_utf8_lossy(e.hash)));
             }
         }
-        replay.feed(&j.conn, e.seq, e.actor, e.kind, e.plan, e.data);
+        replay.feed(j, &e);
         prev.clear();
         prev.extend_from_slice(e.hash);
         expected_seq = e.seq + 1;
         r.events += 1;
-    }
+        true
+    })?;
     if r.events > 0 {
         r.head = Some(format!(
             "{}:{}",
@@ -254,52 +196,32 @@ fn check_chain(j: &Journal, r: &mut Report, expect_head: Option<(i64, &str)>) ->
 
 fn check_plans_and_blobs(j: &Journal, blobs: &BlobStore, r: &mut Report) -> Result<()> {
     let mut needed: BTreeSet<String> = BTreeSet::new();
-    let mut stmt = j.conn.prepare(
-        "SELECT id, status, canonical, created, title, author, reverses FROM plans ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            [
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
-            ],
-            row.get::<_, Option<String>>(6)?,
-        ))
-    })?;
-    // Every changes row, read in one scan (a lookup per plan costs more), by plan.
-    let mut changes: HashMap<String, Vec<ChangeRow>> = HashMap::new();
-    let mut scan = j
-        .conn
-        .prepare("SELECT plan, idx, path, before_hash, after_hash FROM changes")?;
-    for row in scan.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?),
-        ))
-    })? {
-        let (plan, change) = row?;
-        changes.entry(plan).or_default().push(change);
-    }
-    for row in rows {
-        let (id, status, canonical, columns, reverses) = row?;
+    let mut changes = j.changes_by_plan()?;
+    j.for_each_stored_plan(|row| {
+        let StoredPlan {
+            id,
+            status,
+            canonical,
+            created,
+            title,
+            author,
+            reverses,
+        } = row;
+        let columns = [created, title, author];
         r.plans += 1;
         let plan = match Plan::from_canonical(&canonical) {
             Ok(p) if p.id() == id => p,
             Ok(_) => {
                 r.problems.push(format!(
                     "plan {} does not hash to its id: it was altered",
-                    &id[..12.min(id.len())]
+                    short(&id)
                 ));
-                continue;
+                return Ok(());
             }
             Err(e) => {
                 r.problems
-                    .push(format!("plan {}: {}", &id[..12.min(id.len())], e.message));
-                continue;
+                    .push(format!("plan {}: {}", short(&id), e.message));
+                return Ok(());
             }
         };
         let mut rows = changes.remove(&id).unwrap_or_default();
@@ -312,20 +234,23 @@ fn check_plans_and_blobs(j: &Journal, blobs: &BlobStore, r: &mut Report) -> Resu
                 needed.insert(h.to_string());
             }
             // The snapshot of an applied plan is what rollback needs.
-            if matches!(status.as_str(), "applied" | "rolled_back")
-                && let Some(h) = c.before.file_hash()
+            if matches!(
+                crate::model::PlanStatus::parse(&status),
+                Some(crate::model::PlanStatus::Applied | crate::model::PlanStatus::RolledBack)
+            ) && let Some(h) = c.before.file_hash()
                 && c.after.file_hash() != Some(h)
             {
                 needed.insert(h.to_string());
             }
         }
-    }
+        Ok(())
+    })?;
     let mut orphans: Vec<&String> = changes.keys().collect();
     orphans.sort();
     for plan in orphans {
         r.problems.push(format!(
             "changes rows of plan {}, which has no plans row",
-            &plan[..12.min(plan.len())]
+            short(plan)
         ));
     }
     let (stored, _) = blobs.list()?;
@@ -334,7 +259,7 @@ fn check_plans_and_blobs(j: &Journal, blobs: &BlobStore, r: &mut Report) -> Resu
         if !stored.contains(h) {
             r.problems.push(format!(
                 "blob {} needed by a plan or snapshot is missing",
-                &h[..12]
+                short(h)
             ));
         }
     }
@@ -345,10 +270,9 @@ fn check_plans_and_blobs(j: &Journal, blobs: &BlobStore, r: &mut Report) -> Resu
         r.blobs += 1;
         match res {
             Ok(true) => {}
-            Ok(false) => r.problems.push(format!(
-                "blob {} vanished while being checked",
-                &h[..12.min(h.len())]
-            )),
+            Ok(false) => r
+                .problems
+                .push(format!("blob {} vanished while being checked", short(h))),
             Err(e) => r.problems.push(e.message),
         }
     }
@@ -366,7 +290,7 @@ fn check_plan_columns(
     rows: &[ChangeRow],
     r: &mut Report,
 ) {
-    let short = &id[..12.min(id.len())];
+    let short = short(id);
     let want = [&plan.created, &plan.title, &plan.author];
     for ((name, have), want) in ["created", "title", "author"].iter().zip(columns).zip(want) {
         if have != want {
@@ -411,28 +335,17 @@ fn check_plan_columns(
     }
 }
 
-/// One row of the changes table: index, path, before and after hashes.
-type ChangeRow = (i64, String, Option<String>, Option<String>);
-
 fn check_signatures(j: &Journal, r: &mut Report) -> Result<()> {
-    let mut stmt = j.conn.prepare(
-        "SELECT id, plan, statement, signature, approval_id, principal, key_fingerprint FROM approvals WHERE method = 'ssh'",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, Option<String>>(2)?,
-            row.get::<_, Option<String>>(3)?,
-            [
-                row.get::<_, Option<String>>(4)?,
-                row.get::<_, Option<String>>(5)?,
-                row.get::<_, Option<String>>(6)?,
-            ],
-        ))
-    })?;
-    for row in rows {
-        let (id, plan, statement, file, [approval_id, principal, key]) = row?;
+    for row in j.signed_approvals()? {
+        let SignedRow {
+            id,
+            plan,
+            statement,
+            file,
+            approval_id,
+            principal,
+            key,
+        } = row;
         r.signatures += 1;
         // The signature, and that the row's plan, approval id, approver and key are the
         // ones it signs (the gate counts principals and keys).
@@ -467,41 +380,7 @@ pub fn unreferenced(
     blobs: &BlobStore,
     grace: std::time::Duration,
 ) -> Result<Vec<(String, u64)>> {
-    let mut referenced: BTreeSet<String> = BTreeSet::new();
-    let mut stmt = j
-        .conn
-        .prepare("SELECT before_hash, after_hash FROM changes")?;
-    let rows = stmt.query_map([], |row| {
-        Ok((
-            row.get::<_, Option<String>>(0)?,
-            row.get::<_, Option<String>>(1)?,
-        ))
-    })?;
-    for row in rows {
-        let (a, b) = row?;
-        referenced.extend(a);
-        referenced.extend(b);
-    }
-    let mut stmt = j
-        .conn
-        .prepare("SELECT before, COALESCE(after, 'null') FROM run_exec")?;
-    let rows = stmt.query_map([], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-    })?;
-    for row in rows {
-        let (a, b) = row?;
-        for t in [a, b] {
-            if let Ok(crate::model::State::File { sha256, .. }) =
-                serde_json::from_str::<crate::model::State>(&t)
-            {
-                referenced.insert(sha256);
-            }
-        }
-    }
-    let mut stmt = j.conn.prepare("SELECT hash FROM blobs_extra")?;
-    for h in stmt.query_map([], |row| row.get::<_, String>(0))? {
-        referenced.insert(h?);
-    }
+    let referenced = j.referenced_blobs()?;
     let (stored, _) = blobs.list()?;
     let now = std::time::SystemTime::now();
     let mut out = Vec::new();

@@ -5,8 +5,9 @@
 //! anything else is a conflict, and a conflict anywhere means no reverse plan at all.
 //!
 //! Selective rollback (`--path GLOB`) reverts only some paths. Which paths a reverse plan
-//! covers is recorded in its `plan.created` event (`"paths"`), and the original plan is
-//! marked `rolled_back` only once reverse plans have covered every one of its paths.
+//! covers is recorded in its `plan.created` event (`"paths"`) and in the journal's
+//! `reverse_paths` table, and the original plan is marked `rolled_back` only once reverse
+//! plans have covered every one of its paths (`store::journal::plans`, `mark_reversed`).
 
 use crate::error::{Error, Result};
 use crate::model::plan::PLAN_FORMAT;
@@ -16,7 +17,7 @@ use crate::policy::rules::compile_glob;
 use crate::store::blobs::BlobStore;
 use crate::util::hash::sha256_hex;
 use crate::workspace::Workspace;
-use rusqlite::{Connection, OptionalExtension};
+
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -190,7 +191,7 @@ pub fn build_resolved(
                 return Err(Error::integrity(format!(
                     "the snapshot of {} (blob {}) is missing; plan {short} cannot be rolled back",
                     c.path,
-                    &h[..12]
+                    crate::model::id::short(h)
                 ))
                 .hint("run `autonomy verify`; restore .autonomy/ from a backup"));
             }
@@ -628,54 +629,6 @@ pub fn conflict_error(short: &str, conflicts: &[Conflict]) -> Error {
     Error::stale(msg).hint(
         "nothing was changed; resolve those paths by hand (or make a new plan), or roll back only the other paths with --path GLOB",
     )
-}
-
-/// The paths a stored reverse plan covers, from its `plan.created` event; `None` for a
-/// reverse plan recorded before selective rollback existed (it covered every path).
-pub fn recorded_paths(conn: &Connection, plan_id: &str) -> Result<Option<Vec<String>>> {
-    let data: Option<String> = conn
-        .query_row(
-            "SELECT data FROM events WHERE plan = ?1 AND kind = 'plan.created' ORDER BY seq LIMIT 1",
-            [plan_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(data
-        .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-        .and_then(|v| v.get("paths").cloned())
-        .and_then(|p| serde_json::from_value(p).ok()))
-}
-
-/// Called by the run engine when a reverse plan of `orig` commits (inside its
-/// transaction): `orig` becomes `rolled_back` once the applied reverse plans together
-/// cover every path it changed. After a partial rollback it stays `applied`, so the rest
-/// can still be rolled back later.
-pub fn mark_reversed(tx: &Connection, orig: &str) -> Result<()> {
-    let mut stmt = tx.prepare("SELECT path FROM changes WHERE plan = ?1")?;
-    let paths: BTreeSet<String> = stmt
-        .query_map([orig], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = tx.prepare("SELECT id FROM plans WHERE reverses = ?1 AND status = 'applied'")?;
-    let reverses: Vec<String> = stmt
-        .query_map([orig], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut covered: BTreeSet<String> = BTreeSet::new();
-    for r in &reverses {
-        match recorded_paths(tx, r)? {
-            None => {
-                covered.clone_from(&paths);
-                break;
-            }
-            Some(ps) => covered.extend(ps),
-        }
-    }
-    if paths.is_subset(&covered) {
-        tx.execute(
-            "UPDATE plans SET status = 'rolled_back' WHERE id = ?1",
-            [orig],
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 
 use crate::error::Result;
 use crate::model::{Plan, State};
-use rusqlite::{Connection, OptionalExtension};
+use crate::store::journal::Journal;
+use crate::store::journal::history::PathHistory;
 use serde::Serialize;
 
 /// The three levels, ordered.
@@ -90,11 +91,11 @@ impl Assessment {
 pub fn assess(
     plan: &Plan,
     signers_path: &str,
-    history: Option<(&Connection, &str)>,
+    history: Option<(&Journal, &str)>,
 ) -> Result<Assessment> {
     let mut reasons = plan_signals(plan, signers_path);
-    if let Some((conn, exclude)) = history {
-        reasons.extend(history_signals(conn, plan, exclude)?);
+    if let Some((journal, exclude)) = history {
+        reasons.extend(history_signals(journal, plan, exclude)?);
     }
     reasons.sort_by_key(|r| std::cmp::Reverse(r.weight));
     let score = reasons.iter().map(|r| r.weight).sum();
@@ -109,13 +110,13 @@ pub fn assess(
 /// The assessment in force for a stored plan: today's, raised to the level recorded when
 /// it was created if that was higher.
 pub fn in_force(
-    conn: &Connection,
+    journal: &Journal,
     plan_id: &str,
     plan: &Plan,
     signers: &str,
 ) -> Result<Assessment> {
-    let mut a = assess(plan, signers, Some((conn, plan_id)))?;
-    if let Some(rec) = recorded_level(conn, plan_id)?
+    let mut a = assess(plan, signers, Some((journal, plan_id)))?;
+    if let Some(rec) = recorded_level(journal, plan_id)?
         && rec > a.level
     {
         a.level = rec;
@@ -133,15 +134,9 @@ pub fn in_force(
 }
 
 /// The level recorded in a plan's `plan.created` event, if any.
-pub fn recorded_level(conn: &Connection, plan_id: &str) -> Result<Option<Level>> {
-    let level: Option<Option<String>> = conn
-        .query_row(
-            "SELECT json_extract(data, '$.risk.level') FROM events WHERE plan = ?1 AND kind = 'plan.created' ORDER BY seq LIMIT 1",
-            [plan_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(level.flatten().as_deref().and_then(Level::parse))
+pub fn recorded_level(journal: &Journal, plan_id: &str) -> Result<Option<Level>> {
+    let level = journal.recorded_risk_level(plan_id)?;
+    Ok(level.as_deref().and_then(Level::parse))
 }
 
 /// Signals from the plan alone: policy, exec steps, size, deletions, executable bits.
@@ -242,48 +237,9 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
     out
 }
 
-/// What happened to the most recent decided plans touching one path.
-#[derive(Debug, Default, Clone, Copy)]
-struct PathHistory {
-    decided: usize,
-    rolled_back: usize,
-    failed: usize,
-}
-
-/// The last `WINDOW` decided plans (applied, rolled back, or with a failed run; reverse
-/// plans and `exclude` left out) that changed `path`, newest first.
-const PATH_HISTORY: &str = "
-SELECT
-  (p.status = 'rolled_back' OR EXISTS (
-      SELECT 1 FROM changes rc JOIN plans r ON r.id = rc.plan
-      WHERE rc.path = ?1 AND r.reverses = p.id AND r.status = 'applied')),
-  EXISTS (SELECT 1 FROM runs x WHERE x.plan = p.id AND x.state = 'failed')
-FROM changes c JOIN plans p ON p.id = c.plan
-WHERE c.path = ?1 AND p.reverses IS NULL AND p.id != ?2
-  AND (p.status IN ('applied', 'rolled_back')
-       OR EXISTS (SELECT 1 FROM runs x WHERE x.plan = p.id AND x.state = 'failed'))
-ORDER BY p.seq DESC
-LIMIT ?3";
-
-fn path_history(conn: &Connection, path: &str, exclude: &str) -> Result<PathHistory> {
-    let mut stmt = conn.prepare_cached(PATH_HISTORY)?;
-    let mut h = PathHistory::default();
-    let mut rows = stmt.query(rusqlite::params![path, exclude, WINDOW as i64])?;
-    while let Some(r) = rows.next()? {
-        h.decided += 1;
-        if r.get::<_, bool>(0)? {
-            h.rolled_back += 1;
-        }
-        if r.get::<_, bool>(1)? {
-            h.failed += 1;
-        }
-    }
-    Ok(h)
-}
-
 /// Signals from the paths' history: mostly rolled back (high), sometimes rolled back, and
 /// mostly failing. Each fires once per plan, naming up to three paths.
-fn history_signals(conn: &Connection, plan: &Plan, exclude: &str) -> Result<Vec<Reason>> {
+fn history_signals(journal: &Journal, plan: &Plan, exclude: &str) -> Result<Vec<Reason>> {
     let mut mostly_rb = Vec::new();
     let mut some_rb = Vec::new();
     let mut failing = Vec::new();
@@ -291,7 +247,7 @@ fn history_signals(conn: &Connection, plan: &Plan, exclude: &str) -> Result<Vec<
         if matches!(c.after, State::Dir) || matches!(c.before, State::Dir) {
             continue;
         }
-        let h = path_history(conn, &c.path, exclude)?;
+        let h = journal.path_history(&c.path, exclude, WINDOW)?;
         if h.rolled_back >= MOSTLY {
             mostly_rb.push((c.path.as_str(), h));
         } else if h.rolled_back >= 2 {

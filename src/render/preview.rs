@@ -216,7 +216,7 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
             old_unknown = true;
             doc.summary = Some(format!(
                 "the old content (sha256 {}) is not available here; showing the new content in full",
-                old_hash.map_or("-", |h| &h[..12])
+                old_hash.map_or("-", |h| crate::model::id::short(h))
             ));
             (Some(Fetched::Bytes(Vec::new())), Some(Fetched::Bytes(n)))
         }
@@ -225,8 +225,14 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
     let (Some(old), Some(new)) = (old, new) else {
         doc.summary = Some(format!(
             "content not available here ({} -> {})",
-            old_hash.map_or("none".into(), |h| format!("sha256 {}", &h[..12])),
-            new_hash.map_or("none".into(), |h| format!("sha256 {}", &h[..12]))
+            old_hash.map_or("none".into(), |h| format!(
+                "sha256 {}",
+                crate::model::id::short(h)
+            )),
+            new_hash.map_or("none".into(), |h| format!(
+                "sha256 {}",
+                crate::model::id::short(h)
+            ))
         ));
         return doc;
     };
@@ -244,12 +250,12 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
                 old_hash.map_or("absent".into(), |h| format!(
                     "{} (sha256 {})",
                     human_size(size(&o)),
-                    &h[..12]
+                    crate::model::id::short(h)
                 )),
                 new_hash.map_or("absent".into(), |h| format!(
                     "{} (sha256 {})",
                     human_size(size(&n)),
-                    &h[..12]
+                    crate::model::id::short(h)
                 ))
             ));
             return doc;

@@ -35,7 +35,7 @@ struct BundleFile {
 
 /// A bundle read back and checked.
 pub struct Bundle {
-    pub id: String,
+    pub id: crate::model::PlanId,
     pub plan: Plan,
     /// New contents and old contents, each checked against its hash.
     pub blobs: BTreeMap<String, Vec<u8>>,
@@ -80,7 +80,7 @@ pub fn write(
                     return Err(Error::stale(format!(
                         "cannot export: the content {} had when the plan was made (sha256 {}) is neither in the store nor in the workspace any more",
                         c.path,
-                        &h[..12]
+                        crate::model::id::short(h)
                     ))
                     .hint("the plan is stale; make a new plan against the current files and export that"));
                 }
@@ -101,7 +101,7 @@ pub fn write(
     }
     let doc = BundleFile {
         format: BUNDLE_FORMAT.into(),
-        id: Some(plan.id()),
+        id: Some(plan.id().into_string()),
         plan: plan.canonical(),
         blobs,
         sizes,
@@ -138,12 +138,12 @@ pub fn read(path: &Path) -> Result<Bundle> {
     let plan = Plan::from_canonical(&doc.plan).map_err(|e| bad(e.message))?;
     let id = plan.id();
     if let Some(claimed) = &doc.id
-        && *claimed != id
+        && id != *claimed
     {
         return Err(Error::integrity(format!(
             "bundle {name}: its plan hashes to {}, not to the plan id {} it was exported with; the bundle was altered",
-            &id[..12],
-            claimed.get(..12).unwrap_or(claimed)
+            id.short(),
+            crate::model::id::short(claimed)
         ))
         .hint("ask for a new export (`autonomy export PLAN -o FILE`)"));
     }
@@ -154,11 +154,11 @@ pub fn read(path: &Path) -> Result<Bundle> {
         }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|e| bad(format!("blob {}: {e}", &hash[..12])))?;
+            .map_err(|e| bad(format!("blob {}: {e}", crate::model::id::short(&hash))))?;
         if sha256_hex(&bytes) != hash {
             return Err(Error::integrity(format!(
                 "bundle {name}: blob {} does not match its hash; the bundle was altered",
-                &hash[..12]
+                crate::model::id::short(&hash)
             )));
         }
         blobs.insert(hash, bytes);

@@ -1,10 +1,8 @@
-//! Everything under `.autonomy/`: the SQLite journal, the content-addressed blob store
-//! and the workspace-wide writer lock.
+//! Everything under `.autonomy/`: the SQLite journal (all SQL lives in `journal`), the
+//! content-addressed blob store and the workspace-wide writer lock.
 
-pub mod approvals_sql;
 pub mod blobs;
 pub mod bundle;
-pub mod derived;
 pub mod journal;
 pub mod lock;
 pub mod sync;

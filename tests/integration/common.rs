@@ -474,10 +474,7 @@ impl Env {
         use autonomy::model::{Change, Plan, State};
         let mut s = autonomy::ops::session::Session::open(&self.root).expect("open workspace");
         // Test data only: durability does not matter here, speed does.
-        s.journal
-            .conn
-            .pragma_update(None, "synchronous", "OFF")
-            .expect("pragma");
+        s.journal.unsynced_for_test_data().expect("pragma");
         let workspace = s.workspace_id().expect("workspace id");
         (0..n)
             .map(|i| {
@@ -497,7 +494,9 @@ impl Env {
                     }],
                     exec: Vec::new(),
                 };
-                s.insert_plan(&plan, "file").expect("insert plan")
+                s.insert_plan(&plan, "file")
+                    .expect("insert plan")
+                    .into_string()
             })
             .collect()
     }
@@ -505,15 +504,13 @@ impl Env {
     /// Append `n` small events to the journal in one transaction (a long log).
     pub fn bulk_events(&self, n: usize) {
         let mut s = autonomy::ops::session::Session::open(&self.root).expect("open workspace");
-        let rules = s.journal.rules_digest.clone();
         s.journal
             .write(|tx| {
                 for i in 0..n {
-                    autonomy::store::journal::append_event(
-                        tx,
-                        &rules,
+                    // Filler of a kind that names no plan and changes nothing.
+                    tx.event(
                         ACTOR,
-                        "test.note",
+                        autonomy::model::EventKind::PlanPreviewed,
                         None,
                         &serde_json::json!({ "note": format!("filler event number {i}") }),
                     )?;

@@ -90,7 +90,7 @@ fn tampered_copy(env: &Env, id: &str, edit: impl Fn(&mut serde_json::Value)) -> 
     // Re-encode in canonical form: the struct's field order, compact.
     let plan: autonomy::model::Plan = serde_json::from_value(v).expect("still a plan");
     let text = plan.canonical();
-    let new_id = plan.id();
+    let new_id = plan.id().into_string();
     db.execute(
         "INSERT INTO plans (id, seq, created, title, author, status, reverses, canonical)
          SELECT ?1, (SELECT MAX(seq) + 1 FROM plans), created, title, author, 'approved', NULL, ?2 FROM plans WHERE id = ?3",

@@ -24,6 +24,7 @@ mod hostile_engine;
 mod hostile_paths;
 mod hostile_state;
 mod immutable;
+mod journal_typed;
 mod killrollback;
 mod layers;
 mod output;

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::exec::{Confinement, ExecSpec, ExitKind, Isolation, IsolationMode, LandlockStatus};
+use crate::model::EventKind;
 use crate::ops::decision::Decision;
 use crate::ops::propose::{Input, Made, Proposal, Source, propose};
 use crate::ops::session::Session;
@@ -35,10 +36,10 @@ pub enum Proposed {
     /// A pending plan (`same`: the status of the identical plan it turned out to be).
     Planned {
         file: String,
-        id: String,
+        id: crate::model::PlanId,
         title: String,
         actor: String,
-        same: Option<String>,
+        same: Option<crate::model::PlanStatus>,
     },
     /// The file changes nothing; no plan.
     Nothing { file: String, why: String },
@@ -132,7 +133,7 @@ pub fn run(
         writable.push(check_allow_write(&dir.join(p), &s.ws.state_path())?);
     }
     s.event(
-        "sandbox.started",
+        EventKind::SandboxStarted,
         None,
         serde_json::json!({ "agent": agent, "argv": req.command, "spool": spool, "allow_write": req.allow_write }),
     )?;
@@ -161,7 +162,7 @@ pub fn run(
         Ok(o) => o,
         Err(e) => {
             s.event(
-                "sandbox.finished",
+                EventKind::SandboxFinished,
                 None,
                 serde_json::json!({ "agent": agent, "exit": null, "error": e.message }),
             )?;
@@ -175,7 +176,7 @@ pub fn run(
         ExitKind::TimedOut => 124,
     };
     s.event(
-        "sandbox.finished",
+        EventKind::SandboxFinished,
         None,
         serde_json::json!({ "agent": agent, "exit": code, "metadata_changes": changes, "duration_ms": outcome.wall.as_millis() as u64 }),
     )?;
@@ -234,7 +235,7 @@ fn watch(
     s.actor = agent.to_string();
     let mut seen = Seen::new();
     let mut replies = Replies::default();
-    let mut plans = Vec::new();
+    let mut plans: Vec<String> = Vec::new();
     loop {
         let last = done.load(Ordering::Relaxed);
         let settle = if last {
@@ -246,9 +247,9 @@ fn watch(
             seen.insert(path.clone(), stamp);
             let taken = take(&mut s, spool, &path, &mut replies, report);
             if let Proposed::Planned { id, .. } = &taken
-                && !plans.contains(id)
+                && !plans.iter().any(|p| p == id.as_str())
             {
-                plans.push(id.clone());
+                plans.push(id.to_string());
             }
             report(Report::Proposal(&taken));
         }
@@ -385,7 +386,7 @@ fn journal_refusal(
     data: serde_json::Value,
     report: &(dyn Fn(Report) + Sync),
 ) {
-    if let Err(j) = s.event("sandbox.proposal_refused", None, data) {
+    if let Err(j) = s.event(EventKind::SandboxProposalRefused, None, data) {
         report(Report::Trouble(Error::failed(format!(
             "journaling the refusal of {file}: {}",
             j.message

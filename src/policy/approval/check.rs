@@ -26,7 +26,7 @@ const MAX_SIGNERS_FILE: u64 = 16 << 20;
 /// Interactive approvals recorded for a plan, read from its `approval.granted` events.
 pub fn recorded(journal: &Journal, plan_id: &str) -> Result<Vec<Held>> {
     Ok(
-        crate::store::derived::terminal_approvals(&journal.conn, plan_id)?
+        crate::store::journal::derived::terminal_approvals(journal, plan_id)?
             .into_iter()
             .map(|t| Held {
                 row: None,
@@ -61,8 +61,7 @@ pub fn standings(
     plan: &Plan,
     held: &[Held],
 ) -> Result<Vec<Standing>> {
-    let risk =
-        crate::policy::risk::in_force(&journal.conn, &plan.id(), plan, &rules.allowed_signers)?;
+    let risk = crate::policy::risk::in_force(journal, &plan.id(), plan, &rules.allowed_signers)?;
     let reqs = rules.requirements(plan, Some(risk.level.as_str()));
     Ok(evaluate(&reqs, held))
 }
@@ -162,12 +161,11 @@ pub fn verify_files(
     let workspace = journal.workspace_id()?;
     // Consumed by the plan's own run.committed events (an approval names one plan), or
     // by the table (any plan).
-    let consumed = crate::store::derived::consumed_for_plan(&journal.conn, plan_id)?;
-    let conn = &journal.conn;
+    let consumed = crate::store::journal::derived::consumed_for_plan(journal, plan_id)?;
     // A table that cannot be read counts the id as consumed: refusing is the safe side.
     let is_consumed = |id: &str| -> bool {
         consumed.contains(id)
-            || crate::store::approvals_sql::consumed_anywhere(conn, id).unwrap_or(true)
+            || crate::store::journal::approvals::consumed_anywhere(journal, id).unwrap_or(true)
     };
     for f in files {
         let name = f.display().to_string();

@@ -11,8 +11,9 @@
 //! themselves ([`consumed_for_plan`], and the approval gate's terminal approvals), so an
 //! edited table can neither pass `verify` nor fool `apply`.
 
+use super::{Journal, RawEvent};
 use crate::error::{Error, Result};
-use crate::model::Plan;
+use crate::model::{Plan, PlanStatus, RunState};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -20,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// A plan as its events leave it.
 #[derive(Debug, Clone)]
 struct PlanFact {
-    status: &'static str,
+    status: PlanStatus,
     reverses: Option<String>,
     /// The paths a reverse plan covers (`None`: every path of the plan it reverses).
     paths: Option<Vec<String>>,
@@ -31,7 +32,7 @@ struct PlanFact {
 struct RunFact {
     plan: String,
     kind: String,
-    state: &'static str,
+    state: RunState,
 }
 
 /// What identifies an approval row: terminal decisions one row per event; a signed
@@ -75,7 +76,7 @@ impl ApprovalKey {
 }
 
 fn short(id: &str) -> &str {
-    &id[..12.min(id.len())]
+    crate::model::id::short(id)
 }
 
 /// The facts the events give, folded event by event in chain order.
@@ -118,9 +119,15 @@ const KINDS: &[&[u8]] = &[
 ];
 
 impl Replay {
+    /// Fold one event of the chain, in order. The journal is read for stored plans when a
+    /// rollback commits (which paths the plan it reverses changed).
+    pub fn feed(&mut self, j: &Journal, e: &RawEvent) {
+        self.feed_with(&j.conn, e.seq, e.actor, e.kind, e.plan, e.data);
+    }
+
     /// Fold one event. `conn` is read for stored plans when a rollback commits (which
     /// paths the plan it reverses changed). Events of other kinds cost one comparison.
-    pub fn feed(
+    fn feed_with(
         &mut self,
         conn: &Connection,
         seq: i64,
@@ -164,13 +171,25 @@ impl Replay {
                         .or_default()
                         .push(plan.clone());
                 }
-                let paths = d
-                    .get("paths")
-                    .and_then(|p| serde_json::from_value(p.clone()).ok());
+                // A list that does not decode covers nothing, and is reported: it must
+                // never read as "every path".
+                let paths = match d.get("paths") {
+                    None => None,
+                    Some(p) => match serde_json::from_value::<Vec<String>>(p.clone()) {
+                        Ok(ps) => Some(ps),
+                        Err(_) => {
+                            self.problems.push(format!(
+                                "event {seq} (plan.created of {}) lists its covered paths in a form that does not decode",
+                                short(&plan)
+                            ));
+                            Some(Vec::new())
+                        }
+                    },
+                };
                 self.plans.insert(
                     plan.clone(),
                     PlanFact {
-                        status: "pending",
+                        status: PlanStatus::Pending,
                         reverses,
                         paths,
                     },
@@ -198,9 +217,9 @@ impl Replay {
                         let granted = kind == "approval.granted";
                         if granted
                             && let Some(p) = self.plans.get_mut(&plan)
-                            && p.status == "pending"
+                            && p.status == PlanStatus::Pending
                         {
-                            p.status = "approved";
+                            p.status = PlanStatus::Approved;
                         }
                         ApprovalKey::Terminal {
                             plan: plan.clone(),
@@ -212,7 +231,7 @@ impl Replay {
                 };
                 *self.approvals.entry(key).or_default() += 1;
             }
-            "plan.rejected" => self.set_status(seq, &plan, "rejected"),
+            "plan.rejected" => self.set_status(seq, &plan, PlanStatus::Rejected),
             "run.started" => {
                 let Some(run) = run else {
                     return self
@@ -229,7 +248,7 @@ impl Replay {
                     RunFact {
                         plan,
                         kind: text("kind").unwrap_or_default(),
-                        state: "running",
+                        state: RunState::Running,
                     },
                 );
             }
@@ -258,12 +277,12 @@ impl Replay {
                         .push(format!("event {seq} ({kind}) names no run"));
                 };
                 let state = match kind.as_ref() {
-                    "run.committed" => "committed",
-                    "run.failed" => "failed",
-                    _ => "recovered",
+                    "run.committed" => RunState::Committed,
+                    "run.failed" => RunState::Failed,
+                    _ => RunState::Recovered,
                 };
                 match self.runs.get_mut(&run) {
-                    Some(r) if r.state == "running" && r.plan == plan => r.state = state,
+                    Some(r) if r.state == RunState::Running && r.plan == plan => r.state = state,
                     _ => {
                         return self.problems.push(format!(
                             "event {seq} ({kind}) ends run {run}, which is not a running run of plan {}",
@@ -271,7 +290,7 @@ impl Replay {
                         ));
                     }
                 }
-                if state != "committed" {
+                if state != RunState::Committed {
                     return;
                 }
                 match d.get("consumed").and_then(Value::as_array) {
@@ -299,7 +318,7 @@ impl Replay {
                             .or_default() += 1;
                     }
                 }
-                self.set_status(seq, &plan, "applied");
+                self.set_status(seq, &plan, PlanStatus::Applied);
                 let reverses = self.plans.get(&plan).and_then(|p| p.reverses.clone());
                 if let Some(orig) = reverses {
                     self.mark_reversed(conn, &orig);
@@ -321,7 +340,7 @@ impl Replay {
         }
     }
 
-    fn set_status(&mut self, seq: i64, plan: &str, status: &'static str) {
+    fn set_status(&mut self, seq: i64, plan: &str, status: PlanStatus) {
         match self.plans.get_mut(plan) {
             Some(p) => p.status = status,
             None => self.problems.push(format!(
@@ -344,7 +363,7 @@ impl Replay {
         for r in self.reversed_by.get(orig).into_iter().flatten() {
             match self.plans.get(r) {
                 Some(PlanFact {
-                    status: "applied",
+                    status: PlanStatus::Applied,
                     paths: None,
                     ..
                 }) => {
@@ -352,7 +371,7 @@ impl Replay {
                     break;
                 }
                 Some(PlanFact {
-                    status: "applied",
+                    status: PlanStatus::Applied,
                     paths: Some(ps),
                     ..
                 }) => covered.extend(ps.iter().cloned()),
@@ -362,18 +381,60 @@ impl Replay {
         if paths.is_subset(&covered)
             && let Some(p) = self.plans.get_mut(orig)
         {
-            p.status = "rolled_back";
+            p.status = PlanStatus::RolledBack;
         }
     }
 
     /// Compare every derived table with the facts; each difference is one problem.
-    pub fn compare(&self, conn: &Connection, out: &mut Vec<String>) -> Result<()> {
+    pub fn compare(&self, j: &Journal, out: &mut Vec<String>) -> Result<()> {
+        let conn = &j.conn;
         out.extend(self.problems.iter().cloned());
+        self.compare_covered(conn, out)?;
         self.compare_plans(conn, out)?;
         self.compare_runs(conn, out)?;
         self.compare_approvals(conn, out)?;
         self.compare_exec(conn, out)?;
         self.compare_outputs(conn, out)?;
+        Ok(())
+    }
+
+    /// Each reverse plan's `reverse_paths` rows hold the paths its `plan.created` event
+    /// lists (or, without a list, every path of the plan it reverses).
+    fn compare_covered(&self, conn: &Connection, out: &mut Vec<String>) -> Result<()> {
+        let mut stmt = conn.prepare("SELECT plan, path FROM reverse_paths")?;
+        let mut have: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (plan, path) = row?;
+            have.entry(plan).or_default().insert(path);
+        }
+        for id in &self.order {
+            let Some(fact) = self.plans.get(id) else {
+                continue;
+            };
+            let Some(orig) = &fact.reverses else { continue };
+            let want: BTreeSet<String> = match &fact.paths {
+                Some(ps) => ps.iter().cloned().collect(),
+                None => match stored_paths(conn, orig) {
+                    Some(ps) => ps,
+                    None => continue, // the plan it reverses is reported on its own
+                },
+            };
+            let got = have.remove(id).unwrap_or_default();
+            if got != want {
+                out.push(format!(
+                    "reverse_paths of plan {}: {} rows where its events say {} paths",
+                    short(id),
+                    got.len(),
+                    want.len()
+                ));
+            }
+        }
+        for plan in have.keys() {
+            out.push(format!(
+                "reverse_paths rows of plan {}, which no event made a reverse plan",
+                short(plan)
+            ));
+        }
         Ok(())
     }
 
@@ -398,11 +459,11 @@ impl Replay {
                 continue;
             };
             seen.insert(id.clone());
-            if status != fact.status {
+            if status != fact.status.as_str() {
                 out.push(format!(
                     "plans row {}: status is {status:?}, but the events say {:?}",
                     short(&id),
-                    fact.status
+                    fact.status.as_str()
                 ));
             }
             if reverses != fact.reverses {
@@ -455,10 +516,10 @@ impl Replay {
                 out.push(format!("runs row {id}: no run.started event started it"));
                 continue;
             };
-            if state != fact.state {
+            if state != fact.state.as_str() {
                 out.push(format!(
                     "runs row {id}: state is {state:?}, but the events say {:?}",
-                    fact.state
+                    fact.state.as_str()
                 ));
             }
             if plan != fact.plan || kind != fact.kind {
@@ -704,7 +765,7 @@ fn replay_plan(conn: &Connection, plan: &str) -> Result<Replay> {
         if !KINDS.contains(&kind) {
             continue;
         }
-        r.feed(
+        r.feed_with(
             conn,
             row.get(0)?,
             row.get_ref(1)?.as_bytes().unwrap_or_default(),
@@ -726,16 +787,22 @@ fn tampered(what: String) -> Error {
 /// Refuse (exit 7) when the `plans` row of `id` disagrees with the plan's events about
 /// whether it may still be applied (pending, approved, rejected, applied). The row and
 /// the events are read in one transaction, so a concurrent writer cannot split them.
-pub fn check_plan_row(conn: &Connection, id: &str) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
+pub fn check_plan_row(j: &Journal, id: &str) -> Result<()> {
+    let tx = j.conn.unchecked_transaction()?;
     let status: Option<String> = tx
         .query_row("SELECT status FROM plans WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
     let facts = replay_plan(&tx, id)?;
     drop(tx);
     let Some(status) = status else { return Ok(()) };
-    let derived = facts.plans.get(id).map_or("(never created)", |p| p.status);
-    let agrees = status == derived || (status == "rolled_back" && derived == "applied");
+    let derived = facts.plans.get(id).map(|p| p.status);
+    let agrees = match (PlanStatus::parse(&status), derived) {
+        (Some(have), Some(want)) => {
+            have == want || (have == PlanStatus::RolledBack && want == PlanStatus::Applied)
+        }
+        _ => false,
+    };
+    let derived = derived.map_or("(never created)", PlanStatus::as_str);
     if !agrees {
         return Err(tampered(format!(
             "plan {} is {status:?} in the plans table, but its events say {derived:?}",
@@ -747,21 +814,21 @@ pub fn check_plan_row(conn: &Connection, id: &str) -> Result<()> {
 
 /// Refuse (exit 7) when run `run` of `plan`, marked running in the `runs` table, is not
 /// running by its events (a committed run marked running would be undone by `recover`).
-pub fn check_running_row(conn: &Connection, run: i64, plan: &str) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
+pub fn check_running_row(j: &Journal, run: i64, plan: &str) -> Result<()> {
+    let tx = j.conn.unchecked_transaction()?;
     let state: Option<String> = tx
         .query_row("SELECT state FROM runs WHERE id = ?1", [run], |r| r.get(0))
         .optional()?;
     let facts = replay_plan(&tx, plan)?;
     drop(tx);
-    if state.as_deref() != Some("running") {
+    if state.as_deref() != Some(RunState::Running.as_str()) {
         return Ok(()); // it ended meanwhile
     }
     match facts.runs.get(&run) {
-        Some(r) if r.state == "running" => Ok(()),
+        Some(r) if r.state == RunState::Running => Ok(()),
         Some(r) => Err(tampered(format!(
             "run {run} is \"running\" in the runs table, but its events say {:?}",
-            r.state
+            r.state.as_str()
         ))),
         None => Err(tampered(format!(
             "run {run} is \"running\" in the runs table, but no event of plan {} started it",
@@ -773,8 +840,8 @@ pub fn check_running_row(conn: &Connection, run: i64, plan: &str) -> Result<()> 
 /// The signed approval ids that committed runs of `plan` consumed, by its events. For a
 /// run committed before commits listed them, every signed approval granted for the plan
 /// before it counts as consumed (the plan cannot be applied again anyway).
-pub fn consumed_for_plan(conn: &Connection, plan: &str) -> Result<BTreeSet<String>> {
-    let facts = replay_plan(conn, plan)?;
+pub fn consumed_for_plan(j: &Journal, plan: &str) -> Result<BTreeSet<String>> {
+    let facts = replay_plan(&j.conn, plan)?;
     let mut out: BTreeSet<String> = facts.consumed.into_iter().map(|(id, _)| id).collect();
     out.extend(facts.legacy.into_values().flatten());
     Ok(out)
@@ -792,8 +859,8 @@ pub struct TerminalApproval {
 
 /// The terminal approvals of `plan`, from its events (not the approvals table, which
 /// anyone who can write the journal file could add rows to without touching the chain).
-pub fn terminal_approvals(conn: &Connection, plan: &str) -> Result<Vec<TerminalApproval>> {
-    let mut stmt = conn.prepare_cached(
+pub fn terminal_approvals(j: &Journal, plan: &str) -> Result<Vec<TerminalApproval>> {
+    let mut stmt = j.conn.prepare_cached(
         "SELECT seq, actor, data FROM events WHERE plan = ?1 AND kind = 'approval.granted' ORDER BY seq",
     )?;
     let rows = stmt.query_map(params![plan], |r| {

@@ -1,10 +1,11 @@
 //! The SQL of approvals and of the admission check: a person's decision, a presented
 //! signed approval that counted, whether an approval id was consumed, and a plan's status
-//! as stored. (Destined for `store::journal::approvals` once the journal is a folder.)
+//! as stored.
 
+use super::Journal;
 use crate::error::Result;
-use crate::store::journal::{Journal, append_event};
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::model::{EventKind, PlanStatus};
+use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
 /// A decision typed by a person (`approve` or `decline`), and who typed it.
@@ -21,26 +22,23 @@ pub struct Decision<'a> {
 /// Record a terminal decision: its row, the plan approved (when pending), and
 /// `approval.granted` or `approval.declined`, in one transaction.
 pub fn record_decision(journal: &mut Journal, d: &Decision<'_>) -> Result<()> {
-    let rules = journal.rules_digest.clone();
     let (decision, kind) = if d.approve {
-        ("approve", "approval.granted")
+        ("approve", EventKind::ApprovalGranted)
     } else {
-        ("decline", "approval.declined")
+        ("decline", EventKind::ApprovalDeclined)
     };
     journal.write(|tx| {
-        tx.execute(
+        tx.tx.execute(
             "INSERT INTO approvals (plan, at, principal, method, decision, reason) VALUES (?1, ?2, ?3, 'terminal', ?4, ?5)",
             params![d.plan_id, crate::util::ids::now_string(), d.principal, decision, d.reason],
         )?;
         if d.approve {
-            tx.execute(
+            tx.tx.execute(
                 "UPDATE plans SET status = 'approved' WHERE id = ?1 AND status = 'pending'",
                 [d.plan_id],
             )?;
         }
-        append_event(
-            tx,
-            &rules,
+        tx.event(
             d.principal,
             kind,
             Some(d.plan_id),
@@ -67,9 +65,9 @@ pub struct SignedGrant<'a> {
 /// counted before and not consumed) and `approval.granted`. Returns the row, to mark
 /// consumed when the run commits.
 pub fn grant_signed(journal: &mut Journal, g: &SignedGrant<'_>) -> Result<i64> {
-    let rules = journal.rules_digest.clone();
     journal.write(|tx| {
         let existing: Option<i64> = tx
+            .tx
             .query_row(
                 "SELECT id FROM approvals WHERE plan = ?1 AND approval_id = ?2 AND consumed_by IS NULL",
                 params![g.plan_id, g.approval_id],
@@ -79,19 +77,17 @@ pub fn grant_signed(journal: &mut Journal, g: &SignedGrant<'_>) -> Result<i64> {
         let row = match existing {
             Some(id) => id,
             None => {
-                tx.execute(
+                tx.tx.execute(
                     "INSERT INTO approvals (plan, at, principal, method, decision, approval_id, key_fingerprint, statement, signature)
                      VALUES (?1, ?2, ?3, 'ssh', 'approve', ?4, ?5, ?6, ?7)",
                     params![g.plan_id, crate::util::ids::now_string(), g.principal, g.approval_id, g.fingerprint, g.statement, g.file_text],
                 )?;
-                tx.last_insert_rowid()
+                tx.tx.last_insert_rowid()
             }
         };
-        append_event(
-            tx,
-            &rules,
+        tx.event(
             g.principal,
-            "approval.granted",
+            EventKind::ApprovalGranted,
             Some(g.plan_id),
             &json!({ "method": "ssh", "principal": g.principal, "key_fingerprint": g.fingerprint, "approval_id": g.approval_id, "file": g.file }),
         )?;
@@ -100,8 +96,9 @@ pub fn grant_signed(journal: &mut Journal, g: &SignedGrant<'_>) -> Result<i64> {
 }
 
 /// Whether the approvals table marks this approval id consumed by any run.
-pub fn consumed_anywhere(conn: &Connection, approval_id: &str) -> Result<bool> {
-    Ok(conn
+pub fn consumed_anywhere(journal: &Journal, approval_id: &str) -> Result<bool> {
+    Ok(journal
+        .conn
         .query_row(
             "SELECT 1 FROM approvals WHERE approval_id = ?1 AND consumed_by IS NOT NULL",
             [approval_id],
@@ -111,11 +108,7 @@ pub fn consumed_anywhere(conn: &Connection, approval_id: &str) -> Result<bool> {
         .is_some())
 }
 
-/// The plan's status as stored (`None`: no such plan).
-pub fn plan_status(conn: &Connection, plan_id: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row("SELECT status FROM plans WHERE id = ?1", [plan_id], |r| {
-            r.get(0)
-        })
-        .optional()?)
+/// The plan's status as stored (`None`: no such plan; an unknown status is exit 7).
+pub fn plan_status(journal: &Journal, plan_id: &str) -> Result<Option<PlanStatus>> {
+    journal.plan_status(plan_id)
 }
