@@ -27,6 +27,7 @@ pub mod stats;
 pub mod store;
 pub mod suggest;
 pub mod text;
+pub mod view;
 pub mod workspace;
 
 pub use error::{Error, Kind, Result};
