@@ -6,7 +6,7 @@
 //! detached mount that `build_view` then places like any kept tree, before the rest of
 //! the file system is made read-only. Layers are named by `/proc/self/fd/N` of `O_PATH`
 //! descriptors, so no path needs the option syntax's escaping. Options: `index=off`,
-//! `metacopy=off`, `redirect_dir=off` (the upper layer then holds only whole files,
+//! `metacopy=off`, `redirect_dir=nofollow` (the upper layer then holds only whole files,
 //! char-device whiteouts and opaque folders, which `crate::view` reads back), plus
 //! `userxattr` inside a user namespace.
 //!
@@ -162,7 +162,7 @@ pub(super) fn create(spec: &OverlaySpec, userns: bool) -> Result<OwnedFd, String
     set("workdir", &fd_path(&work))?;
     set("index", "off")?;
     set("metacopy", "off")?;
-    set("redirect_dir", "off")?;
+    set("redirect_dir", "nofollow")?;
     if userns {
         fsconfig(fs.as_raw_fd(), FSCONFIG_SET_FLAG, Some("userxattr"), None)
             .map_err(|e| format!("overlay option userxattr: {e}"))?;
@@ -170,7 +170,7 @@ pub(super) fn create(spec: &OverlaySpec, userns: bool) -> Result<OwnedFd, String
     if let Err(e) = fsconfig(fs.as_raw_fd(), FSCONFIG_CMD_CREATE, None, None) {
         let log = kernel_log(&fs);
         return Err(if log.is_empty() {
-            format!("mounting the overlay: {e}")
+            format!("mounting the overlay: {e} (the kernel log may say more)")
         } else {
             format!("mounting the overlay: {e} ({log})")
         });

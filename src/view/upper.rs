@@ -1,7 +1,7 @@
 //! Reading an overlay's upper layer back as changes, touching only what it holds (and,
 //! for a replaced folder, that folder's listing in the workspace).
 //!
-//! In the upper layer (mounted with `redirect_dir=off`, `metacopy=off`, `index=off`):
+//! In the upper layer (mounted with `redirect_dir=nofollow`, `metacopy=off`, `index=off`):
 //! - a char device 0:0 is a whiteout: the workspace's entry of that name is deleted;
 //! - a folder with the xattr `trusted.overlay.opaque` (or `user.overlay.opaque` under
 //!   `userxattr`) = `y` replaces the workspace's folder: what it does not hold is deleted,

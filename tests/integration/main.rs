@@ -25,6 +25,7 @@ mod hostile_state;
 mod immutable;
 mod killrollback;
 mod output;
+mod overlay_view;
 mod phase5;
 mod prompt;
 mod props;
