@@ -232,15 +232,26 @@ impl View {
 
     /// The bytes of a file as the view holds it (for an `after` that is a file).
     pub fn read(&self, path: &str) -> Result<Vec<u8>> {
+        // Guards that give the owner read and search on the way (not root: the command
+        // may have made a folder or the file unreadable); modes are put back on drop.
+        let mut access = Vec::new();
         let p = match &self.backend {
             Backend::Copy(c) => c.path().join(path),
             _ => {
-                let up = self.dir.join("upper").join(path);
-                if fs::symlink_metadata(&up).is_ok() {
-                    up
-                } else {
-                    self.root.join(path)
+                let upper = self.dir.join("upper");
+                let mut at = upper.clone();
+                let mut in_upper = true;
+                for part in Path::new(path).components() {
+                    at.push(part);
+                    match fs::symlink_metadata(&at) {
+                        Ok(m) => access.push(upper::Access::grant(&at, &m)),
+                        Err(_) => {
+                            in_upper = false;
+                            break;
+                        }
+                    }
                 }
+                if in_upper { at } else { self.root.join(path) }
             }
         };
         let mut f =
@@ -248,6 +259,10 @@ impl View {
         let mut out = Vec::new();
         f.read_to_end(&mut out)
             .map_err(|e| Error::io(format!("reading {path} from the view"), e))?;
+        // Innermost first, while the folders above are still searchable.
+        while let Some(guard) = access.pop() {
+            drop(guard);
+        }
         Ok(out)
     }
 

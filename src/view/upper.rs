@@ -158,6 +158,9 @@ fn walk(
             continue;
         }
         let after = entry_of(&up, &meta)?;
+        // Not root: a folder or file the command made unreadable is opened up for the
+        // read-back and given its mode again afterwards (the view may live on).
+        let _access = Access::grant(&up, &meta);
         match &after {
             Entry::Dir { mode } => {
                 let opaque = replaced || is_opaque(&up);
@@ -208,6 +211,38 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Owner read (and search, for a folder) on one path of the upper layer while it lives;
+/// the mode is put back on drop. Nothing to do for root or an already readable path.
+pub(super) struct Access {
+    path: std::path::PathBuf,
+    mode: u32,
+}
+
+impl Access {
+    pub(super) fn grant(p: &Path, meta: &fs::Metadata) -> Option<Access> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 || meta.file_type().is_symlink() {
+            return None;
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        let need = if meta.is_dir() { 0o500 } else { 0o400 };
+        if mode & need == need || !(meta.is_dir() || meta.is_file()) {
+            return None;
+        }
+        fs::set_permissions(p, fs::Permissions::from_mode(mode | need)).ok()?;
+        Some(Access {
+            path: p.to_path_buf(),
+            mode,
+        })
+    }
+}
+
+impl Drop for Access {
+    fn drop(&mut self) {
+        let _ = fs::set_permissions(&self.path, fs::Permissions::from_mode(self.mode));
+    }
 }
 
 /// `.autonomy/` and `.git/` are not the command's to change (sealed and read-only in the
