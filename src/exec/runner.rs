@@ -107,9 +107,9 @@ fn run_inner(
     if spec.isolation.mode != IsolationMode::Off {
         match isolate::availability() {
             Ok(()) => {
-                if let Some(outcome) = run_isolated(
-                    spec, &program, &env, abi, read_write, overlay, out_sink, cancel,
-                )? {
+                if let Some(outcome) =
+                    run_isolated(spec, &program, &env, abi, overlay, out_sink, cancel)?
+                {
                     return Ok(outcome);
                 }
             }
@@ -240,11 +240,14 @@ fn run_isolated(
     program: &Path,
     env: &[(OsString, OsString)],
     abi: Option<i32>,
-    read_write: &[PathBuf],
     overlay: Option<&super::OverlayLayers>,
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Option<ExecOutcome>, ExecError> {
+    let read_write: &[PathBuf] = match &spec.confinement {
+        Confinement::ReadOnlyExcept { read_write } => read_write,
+        Confinement::None => &[],
+    };
     let canon = |p: &Path| {
         p.canonicalize()
             .map_err(|source| ExecError::ConfinementPath {
