@@ -10,15 +10,31 @@
 use super::upper::{entry_of, same_bytes, skip_top};
 use super::{Change, Entry};
 use crate::error::{Error, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub(super) struct Copy {
     scratch: tempfile::TempDir,
     copy: PathBuf,
     before: BTreeMap<String, Entry>,
+    /// Each copied file's inode, size, mtime and ctime right after copying: a file whose
+    /// signature is the same afterwards was not written (no call sets a ctime back).
+    copied: HashMap<String, Signature>,
+}
+
+type Signature = (u64, u64, i64, i64, i64, i64);
+
+fn signature(m: &fs::Metadata) -> Signature {
+    (
+        m.ino(),
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    )
 }
 
 impl Copy {
@@ -34,6 +50,7 @@ impl Copy {
         fs::create_dir_all(&copy).map_err(|e| Error::io("creating a scratch folder", e))?;
         let mut before = BTreeMap::new();
         collect(root, "", &mut before)?;
+        let mut copied = HashMap::new();
         for (rel, e) in &before {
             let dst = copy.join(rel);
             let done = match e {
@@ -46,11 +63,17 @@ impl Copy {
                 Entry::Other | Entry::Absent => Ok(()),
             };
             done.map_err(|er| Error::io(format!("copying {rel} to the scratch copy"), er))?;
+            if matches!(e, Entry::File { .. }) {
+                let m = fs::symlink_metadata(&dst)
+                    .map_err(|er| Error::io(format!("copying {rel} to the scratch copy"), er))?;
+                copied.insert(rel.clone(), signature(&m));
+            }
         }
         Ok(Copy {
             scratch,
             copy,
             before,
+            copied,
         })
     }
 
@@ -87,9 +110,13 @@ impl Copy {
         }
         for (rel, e) in after {
             let before = self.before.get(&rel).cloned().unwrap_or(Entry::Absent);
+            let untouched = || {
+                let now = fs::symlink_metadata(self.copy.join(&rel)).ok();
+                now.is_some_and(|m| self.copied.get(&rel) == Some(&signature(&m)))
+            };
             let content_changed = match (&before, &e) {
                 (Entry::File { len: a, .. }, Entry::File { len: b, .. }) if a == b => {
-                    !same_bytes(&root.join(&rel), &self.copy.join(&rel))?
+                    !untouched() && !same_bytes(&root.join(&rel), &self.copy.join(&rel))?
                 }
                 (_, Entry::File { .. }) => true,
                 _ => false,

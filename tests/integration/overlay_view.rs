@@ -538,3 +538,54 @@ fn tree_of(dir: &Path) -> std::collections::BTreeMap<PathBuf, (Vec<u8>, u32)> {
     }
     out
 }
+
+/// The overlay view and the scratch-copy fallback plan the same changes for the same
+/// command (deletions, replaced folders, same-length rewrites, touches, modes).
+#[test]
+fn the_fallback_copy_plans_what_the_overlay_view_plans() {
+    let script = "
+        touch same.txt; echo b > ab.txt; chmod 700 run.sh; rm -rf tree
+        rm -rf swap && mkdir swap && echo n > swap/new; mkdir -p fresh && echo f > fresh/f
+    ";
+    let mut plans = Vec::new();
+    for overlay in ["on", "off"] {
+        let env = Env::new();
+        env.write("same.txt", "s\n");
+        env.write("ab.txt", "a\n");
+        env.write("run.sh", "#!/bin/sh\n");
+        env.write("tree/a/one", "1\n");
+        env.write("swap/old", "o\n");
+        let out = env
+            .cmd()
+            .env("AUTONOMY_OVERLAY", overlay)
+            .args(["plan", "--capture", "--", "sh", "-c", script])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("namespaces required but unavailable")
+            || (overlay == "on" && stderr.contains(FALLBACK_NOTE))
+        {
+            skip(&format!("no overlay view here: {stderr}"));
+            return;
+        }
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(stderr.contains(FALLBACK_NOTE), overlay == "off", "{stderr}");
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        plans.push(actions(&env, &id));
+    }
+    assert_eq!(
+        plans[0],
+        [
+            "chmod run.sh",
+            "create fresh/f",
+            "create swap/new",
+            "delete swap/old",
+            "delete tree/a/one",
+            "mkdir fresh",
+            "modify ab.txt",
+            "rmdir tree",
+            "rmdir tree/a",
+        ]
+    );
+    assert_eq!(plans[0], plans[1]);
+}
