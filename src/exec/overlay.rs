@@ -241,10 +241,11 @@ fn mountinfo() -> Vec<MountLine> {
         .collect()
 }
 
-/// Other paths at which the folder `target` shows in this mount namespace: for each
-/// mount of the same file system whose root holds `target`'s folder, the spot where it
-/// appears. Nested mounts shadowing such a spot are not resolved (the spot is covered
-/// anyway).
+/// Other paths at which the folder `target`, or part of it, shows in this mount
+/// namespace: for each mount of the same file system whose root holds `target`'s folder,
+/// the spot where that folder appears; for each whose root lies inside it (a bind mount
+/// of a subfolder, `.autonomy/` say), its mount point. Nested mounts shadowing such a spot
+/// are not resolved (the spot is covered anyway).
 pub(super) fn aliases(target: &Path) -> Vec<PathBuf> {
     let mounts = mountinfo();
     // The mount that holds `target`: the last-listed one with the longest mount point.
@@ -263,10 +264,11 @@ pub(super) fn aliases(target: &Path) -> Vec<PathBuf> {
     let in_fs = home.root.join(rest);
     let mut out: Vec<PathBuf> = Vec::new();
     for m in mounts.iter().filter(|m| m.dev == home.dev) {
-        let Ok(under) = in_fs.strip_prefix(&m.root) else {
-            continue;
+        let spot = match in_fs.strip_prefix(&m.root) {
+            Ok(under) => m.point.join(under),
+            Err(_) if m.root.starts_with(&in_fs) => m.point.clone(),
+            Err(_) => continue,
         };
-        let spot = m.point.join(under);
         if spot != target && !out.contains(&spot) {
             out.push(spot);
         }

@@ -134,6 +134,40 @@ impl View {
         })
     }
 
+    /// Reattaches a view left on disk by [`View::keep`] (an overlay view; a fallback copy
+    /// does not outlive its process). Its earlier changes are still there; the next
+    /// [`View::run`] sees them. The caller makes sure no other command runs in it.
+    pub fn open(root: &Path, id: &str) -> Result<View> {
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::io(format!("opening the workspace {}", root.display()), e))?;
+        if id.is_empty() || id.contains('/') || id.starts_with('.') {
+            return Err(Error::usage(format!("{id:?} is not a view id")));
+        }
+        let dir = root.join(STATE_DIR).join(VIEWS_DIR).join(id);
+        for sub in ["upper", "work"] {
+            if !fs::symlink_metadata(dir.join(sub)).is_ok_and(|m| m.is_dir()) {
+                return Err(Error::failed(format!(
+                    "no view {id} in {}",
+                    root.join(STATE_DIR).join(VIEWS_DIR).display()
+                )));
+            }
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("autonomy-view-tmp-")
+            .tempdir()
+            .map_err(|e| Error::io("creating the view's temporary folder", e))?;
+        Ok(View {
+            root,
+            id: id.to_string(),
+            dir,
+            tmp,
+            backend: Backend::Overlay,
+            fallback: None,
+            keep: false,
+        })
+    }
+
     /// The view's id (its folder name under `.autonomy/views/`).
     pub fn id(&self) -> &str {
         &self.id

@@ -285,6 +285,8 @@ fn the_command_cannot_reach_the_real_tree_or_autonomy_by_any_route() {
     // around autonomy, so the test leaves no mount behind).
     let alias = dir.path().join("alias");
     std::fs::create_dir(&alias).unwrap();
+    let state_alias = dir.path().join("state-alias");
+    std::fs::create_dir(&state_alias).unwrap();
     let r = real.display().to_string();
     let probe = format!(
         r#"
@@ -292,13 +294,13 @@ fn the_command_cannot_reach_the_real_tree_or_autonomy_by_any_route() {
         for p in "{r}/.autonomy/journal.db" "/proc/self/cwd/.autonomy/journal.db" \
                  "/proc/1/root{r}/.autonomy/journal.db" "/proc/1/cwd/.autonomy/journal.db" \
                  "../ws/.autonomy/journal.db" "{alias}/.autonomy/journal.db" \
-                 "{alias}/a.txt"; do
+                 "{alias}/a.txt" "{state_alias}/journal.db"; do
             head -c1 "$p" >/dev/null 2>&1 && leak "read $p"
         done
         ls -A "{r}/.autonomy" | grep -q . && leak "listed .autonomy"
         ln -s "{r}/.autonomy" state && head -c1 state/journal.db >/dev/null 2>&1 && leak "symlink read"
         for p in "{r}/.autonomy/pwned" "/proc/1/root{r}/.autonomy/pwned" "{alias}/pwned" \
-                 "/proc/self/cwd/.autonomy/pwned"; do
+                 "/proc/self/cwd/.autonomy/pwned" "{state_alias}/pwned"; do
             (echo x > "$p") 2>/dev/null && leak "write $p"
         done
         mount --bind / /mnt 2>/dev/null && leak "mount"
@@ -309,13 +311,17 @@ fn the_command_cannot_reach_the_real_tree_or_autonomy_by_any_route() {
         echo done
         "#,
         alias = alias.display(),
+        state_alias = state_alias.display(),
     );
     let out = Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg(r#"mount --bind "$1" "$2" && shift 2 && exec "$@""#)
+        .arg(
+            r#"mount --bind "$1" "$2" && mount --bind "$1/.autonomy" "$3" && shift 3 && exec "$@""#,
+        )
         .arg("sh")
         .arg(&real)
         .arg(&alias)
+        .arg(&state_alias)
         .arg(crate::common::bin())
         .args([
             "plan",
