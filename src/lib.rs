@@ -16,6 +16,7 @@ pub mod policy;
 pub mod render;
 pub mod store;
 pub mod util;
+pub mod view;
 pub mod workspace;
 
 pub use error::{Error, Kind, Result};
@@ -23,7 +24,7 @@ pub use error::{Error, Kind, Result};
 /// The layers, bottom to top: a module names (`crate::x`) only modules before it here.
 /// `tests/integration/layers.rs` holds the code to it; docs/architecture.md draws it.
 #[doc(hidden)]
-pub const LAYERS: [&str; 13] = [
+pub const LAYERS: [&str; 14] = [
     "error",
     "util",
     "paths",
@@ -31,6 +32,7 @@ pub const LAYERS: [&str; 13] = [
     "workspace",
     "store",
     "exec",
+    "view",
     "policy",
     "plan",
     "engine",

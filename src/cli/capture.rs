@@ -10,7 +10,7 @@ use crate::ops::session::Session;
 pub fn plan_capture(s: &mut Session, ctx: &Ctx, args: PlanArgs) -> Result<()> {
     if !args.command.is_empty() {
         ui::say(&format!(
-            "Running `{}` in a scratch copy of the workspace (the workspace is not touched)",
+            "Running `{}` in a copy-on-write view of the workspace (the workspace is not touched)",
             shell_words::join(&args.command)
         ));
     }
@@ -20,6 +20,7 @@ pub fn plan_capture(s: &mut Session, ctx: &Ctx, args: PlanArgs) -> Result<()> {
         argv: args.command,
         scopes: args.scope,
         output: &mut sink,
+        allow_failure: args.allow_failure,
     });
     let proposed = propose::propose(s, Proposal::new(source).title(args.title))?;
     super::plan::render(ctx, &proposed);

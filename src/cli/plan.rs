@@ -39,12 +39,18 @@ pub struct PlanArgs {
     /// or `-` for stdin. Context must match exactly; line offsets are fine, fuzz is not.
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub patch: Option<PathBuf>,
-    /// Run CMD in a scratch copy of the workspace (never in it) and plan what it changed.
+    /// Run CMD in a copy-on-write view of the workspace (never in it) and plan what it
+    /// changed.
     #[arg(long, requires = "command")]
     pub capture: bool,
-    /// With --capture: copy and compare only these paths (repeatable).
+    /// With --capture: plan only changes to these paths (repeatable); the command's
+    /// changes elsewhere are listed and not planned.
     #[arg(long, value_name = "PATH", requires = "capture")]
     pub scope: Vec<String>,
+    /// With --capture: plan the command's changes even when it exits with a non-zero
+    /// status (a signal or the timeout still plans nothing).
+    #[arg(long, requires = "capture")]
+    pub allow_failure: bool,
     /// The plan's title (default: the patch's Subject, or the captured command).
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,

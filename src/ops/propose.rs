@@ -99,6 +99,8 @@ pub struct Capture<'a> {
     pub scopes: Vec<String>,
     /// Where the command's output goes (the front door makes it safe for its terminal).
     pub output: &'a mut dyn Write,
+    /// Plan the changes even when the command exits non-zero (`--allow-failure`).
+    pub allow_failure: bool,
 }
 
 /// What a plan is made from.
@@ -345,18 +347,27 @@ fn captured(
 ) -> Result<(Result<Plan>, String)> {
     let shown = shell_words::join(&c.argv);
     let title = title.unwrap_or_else(|| format!("Captured: {shown}"));
-    let description = description.unwrap_or_else(|| {
-        format!("Changes made by `{shown}` in a scratch copy of the workspace.")
-    });
-    let meta = meta(title, None, Some(description));
+    let given = description.clone();
+    let description = description
+        .unwrap_or_else(|| format!("Changes made by `{shown}` in a view of the workspace."));
+    let mut meta = meta(title, None, Some(description));
     check_header(&meta)?;
-    let result = capture(s, c, notes).and_then(|ops| match ops {
-        None => Err(Error::failed(compile::CHANGES_NOTHING)),
-        Some(ops) => compile::compile_ops(&s.ws, ops, meta, s.rules()?, &s.blobs),
+    let result = capture(s, c, notes).and_then(|ran| match ran {
+        (_, None) => Err(Error::failed(compile::CHANGES_NOTHING)),
+        (status, Some(ops)) => {
+            if given.is_none() && status != crate::exec::ExitKind::Exited(0) {
+                meta.description = Some(format!(
+                    "Changes made by `{shown}` in a view of the workspace; it ended with {} \
+                     (planned with --allow-failure).",
+                    crate::exec::describe(status)
+                ));
+            }
+            compile::compile_ops(&s.ws, ops, meta, s.rules()?, &s.blobs)
+        }
     });
     Ok((
         result,
-        format!("`{shown}` changed nothing in the scratch copy"),
+        format!("`{shown}` changed nothing that can be planned"),
     ))
 }
 
@@ -422,8 +433,13 @@ fn check_header(meta: &Meta) -> Result<()> {
     crate::plan::file::check_meta(&meta.title, &meta.author, meta.description.as_deref())
 }
 
-/// Run a capture; `None` when the command changed nothing.
-fn capture(s: &Session, c: Capture, notes: &mut Vec<String>) -> Result<Option<Vec<(String, Op)>>> {
+/// Run a capture: how the command ended, and its operations (`None` when it changed
+/// nothing that can be planned). What it changed and the plan leaves out is a note.
+fn capture(
+    s: &Session,
+    c: Capture,
+    notes: &mut Vec<String>,
+) -> Result<(crate::exec::ExitKind, Option<Vec<(String, Op)>>)> {
     if c.argv.is_empty() {
         return Err(Error::usage(
             "--capture needs a command after `--`, e.g. autonomy plan --capture -- cargo fmt",
@@ -438,11 +454,65 @@ fn capture(s: &Session, c: Capture, notes: &mut Vec<String>) -> Result<Option<Ve
         Some(t) => crate::policy::rules::parse_duration(t)?,
         None => std::time::Duration::from_secs(600),
     };
-    let captured = crate::plan::capture::capture(&s.ws.root, &c.argv, &scopes, timeout, c.output)?;
-    for l in &captured.skipped_symlinks {
-        notes.push(format!("symlink {l} was not copied or compared"));
+    let on_failure = if c.allow_failure {
+        crate::plan::capture::OnFailure::Plan
+    } else {
+        crate::plan::capture::OnFailure::Refuse
+    };
+    let captured =
+        crate::plan::capture::capture(&s.ws.root, &c.argv, &scopes, timeout, on_failure, c.output)?;
+    capture_notes(&shell_words::join(&c.argv), &captured, notes);
+    let status = captured.outcome.status;
+    Ok((status, (!captured.ops.is_empty()).then_some(captured.ops)))
+}
+
+/// What a capture leaves out, never silently: the copy it fell back to, a failure planned
+/// anyway, changes outside `--scope`, and changes a plan cannot hold yet.
+fn capture_notes(shown: &str, captured: &crate::plan::capture::Captured, notes: &mut Vec<String>) {
+    const SHOWN: usize = 20;
+    if let Some(why) = &captured.fallback {
+        notes.push(format!(
+            "the kernel cannot mount a copy-on-write view here ({why}); the command ran in a \
+             scratch copy of the workspace instead, which costs a copy of the whole tree"
+        ));
     }
-    Ok((!captured.ops.is_empty()).then_some(captured.ops))
+    let status = captured.outcome.status;
+    if status != crate::exec::ExitKind::Exited(0) {
+        notes.push(format!(
+            "`{shown}` ended with {}; its changes are planned anyway (--allow-failure)",
+            crate::exec::describe(status)
+        ));
+    }
+    let list = |head: String, lines: Vec<String>| {
+        let mut text = head;
+        for l in lines.iter().take(SHOWN) {
+            text.push_str(&format!("\n  {l}"));
+        }
+        if lines.len() > SHOWN {
+            text.push_str(&format!("\n  ... and {} more", lines.len() - SHOWN));
+        }
+        text
+    };
+    let out = &captured.outside_scope;
+    if !out.is_empty() {
+        notes.push(list(
+            format!(
+                "`{shown}` also changed {} outside --scope; not planned:",
+                crate::util::text::count(out.len() as u64, "path")
+            ),
+            out.clone(),
+        ));
+    }
+    let un = &captured.unplannable;
+    if !un.is_empty() {
+        notes.push(list(
+            format!(
+                "`{shown}` made {} that cannot be planned; not planned:",
+                crate::util::text::count(un.len() as u64, "change")
+            ),
+            un.iter().map(|(p, why)| format!("{p}: {why}")).collect(),
+        ));
+    }
 }
 
 /// "action 1 (write src/a.rs)": the label an operation's errors carry.

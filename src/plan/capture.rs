@@ -1,265 +1,177 @@
-//! `plan --capture`: run a command in a scratch copy of the workspace (never in it),
-//! confined by Landlock to that copy, and turn what it changed into plan operations.
+//! `plan --capture`: run a command in a copy-on-write view of the workspace (never in it,
+//! see [`crate::view`]) and turn what it changed into plan operations.
 //!
-//! The copy skips `.autonomy/` (never the command's business) and `.git/` (history is not
-//! planned, and it can be large); ignored files such as build output are copied like any
-//! other file, since commands often read them. Copies use `std::fs::copy`, which on Linux
-//! uses `copy_file_range` (reflinks on btrfs/XFS); never hard links, which would let the
-//! command write through into the workspace. Symlinks are not copied.
+//! The command sees the whole workspace at its own path; `--scope` limits what is
+//! planned, and changes outside it are returned apart so that the caller reports them.
+//! Symlinks, special files and folder modes the command changed cannot be planned yet;
+//! they are returned apart too.
 
 use crate::error::{Error, Result};
 use crate::exec::{Confinement, ExecOutcome, ExecSpec, ExitKind, Isolation, IsolationMode};
-use crate::paths::{RelPath, STATE_DIR};
+use crate::paths::RelPath;
 use crate::plan::compile::{ModeSpec, Op};
-use std::collections::BTreeMap;
-use std::fs;
+use crate::view::{Change, Entry, View};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-
-/// What a path holds in one of the two trees.
-#[derive(Debug, PartialEq)]
-enum Entry {
-    Dir,
-    File { len: u64, mode: u32 },
-}
 
 pub struct Captured {
     pub ops: Vec<(String, Op)>,
     pub outcome: ExecOutcome,
-    pub skipped_symlinks: Vec<String>,
+    /// Changes outside `--scope`: reported, not planned.
+    pub outside_scope: Vec<String>,
+    /// Changes that cannot be planned yet (symlinks, special files, folder modes, names
+    /// a plan cannot hold), each with why.
+    pub unplannable: Vec<(String, String)>,
+    /// Why the view is a scratch copy, when it is.
+    pub fallback: Option<String>,
 }
 
-fn skip_top(name: &str) -> bool {
-    name == STATE_DIR || name == ".git"
+/// How the command may end for its changes to be planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Only a zero exit status.
+    Refuse,
+    /// Any exit status (`--allow-failure`); a signal or the timeout still plans nothing.
+    Plan,
 }
 
-/// Collect `rel` (a file or folder) of `root` into `out`, relative paths as keys.
-fn collect(
-    root: &Path,
-    rel: &str,
-    out: &mut BTreeMap<String, Entry>,
-    links: &mut Vec<String>,
-) -> Result<()> {
-    let p = if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
-    };
-    let meta = match fs::symlink_metadata(&p) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(format!("reading {}", p.display()), e)),
-    };
-    if meta.is_symlink() {
-        links.push(rel.to_string());
-        return Ok(());
-    }
-    if meta.is_file() {
-        out.insert(
-            rel.to_string(),
-            Entry::File {
-                len: meta.len(),
-                mode: meta.permissions().mode() & 0o7777,
-            },
-        );
-        return Ok(());
-    }
-    if !meta.is_dir() {
-        return Ok(());
-    }
-    if !rel.is_empty() {
-        out.insert(rel.to_string(), Entry::Dir);
-    }
-    for entry in fs::read_dir(&p).map_err(|e| Error::io(format!("listing {}", p.display()), e))? {
-        let entry = entry.map_err(|e| Error::io(format!("listing {}", p.display()), e))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            return Err(Error::failed(format!(
-                "{} holds a file name that is not UTF-8",
-                p.display()
-            )));
-        };
-        if rel.is_empty() && skip_top(&name) {
-            continue;
-        }
-        let child = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        collect(root, &child, out, links)?;
-    }
-    Ok(())
-}
-
-fn copy_tree(from: &Path, to: &Path, entries: &BTreeMap<String, Entry>) -> Result<()> {
-    for (rel, e) in entries {
-        let dst = to.join(rel);
-        match e {
-            Entry::Dir => {
-                fs::create_dir_all(&dst).map_err(|er| Error::io(format!("copying {rel}"), er))?
-            }
-            Entry::File { mode, .. } => {
-                if let Some(parent) = dst.parent() {
-                    fs::create_dir_all(parent)
-                        .map_err(|er| Error::io(format!("copying {rel}"), er))?;
-                }
-                fs::copy(from.join(rel), &dst)
-                    .map_err(|er| Error::io(format!("copying {rel} to the scratch copy"), er))?;
-                fs::set_permissions(&dst, fs::Permissions::from_mode(*mode))
-                    .map_err(|er| Error::io(format!("copying {rel}"), er))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Run `argv` in a scratch copy of `root` (or of `scopes` within it) and return the ops
-/// that reproduce its changes in the workspace.
+/// Runs `argv` in a view of `root` and returns the ops that reproduce its changes within
+/// `scopes` (everything when empty).
 pub fn capture(
     root: &Path,
     argv: &[String],
     scopes: &[RelPath],
     timeout: Duration,
+    on_failure: OnFailure,
     sink: &mut dyn Write,
 ) -> Result<Captured> {
-    let scratch = tempfile::Builder::new()
-        .prefix("autonomy-capture-")
-        .tempdir()
-        .map_err(|e| Error::io("creating a scratch folder", e))?;
-    let copy = scratch.path().join("ws");
-    let tmp = scratch.path().join("tmp");
-    fs::create_dir_all(&copy)
-        .and_then(|_| fs::create_dir_all(&tmp))
-        .map_err(|e| Error::io("creating a scratch folder", e))?;
-    let roots: Vec<String> = if scopes.is_empty() {
-        vec![String::new()]
-    } else {
-        scopes.iter().map(|s| s.to_string()).collect()
-    };
-    let mut before = BTreeMap::new();
-    let mut links = Vec::new();
-    for r in &roots {
-        collect(root, r, &mut before, &mut links)?;
-        // A scope's parents must exist in the copy for the command to find it.
-        if let Some(parent) = Path::new(r).parent() {
-            fs::create_dir_all(copy.join(parent))
-                .map_err(|e| Error::io("creating a scratch folder", e))?;
-        }
-    }
-    copy_tree(root, &copy, &before)?;
+    let mut view = View::create(root)?;
     let spec = ExecSpec {
         argv: argv.to_vec(),
-        cwd: copy.clone(),
-        env: vec![("TMPDIR".into(), tmp.display().to_string())],
+        cwd: view.root().to_path_buf(),
+        env: Vec::new(),
         timeout,
         max_output_bytes: 1 << 20,
         memory_limit: None,
         confinement: Confinement::ReadOnlyExcept {
-            read_write: vec![scratch.path().to_path_buf()],
+            read_write: Vec::new(),
         },
         confinement_required: true,
         isolation: Isolation {
             mode: IsolationMode::Required,
             visible: Vec::new(),
-            masked: vec![root.join(STATE_DIR).join("lock")],
+            masked: Vec::new(),
         },
     };
-    let outcome = crate::exec::run(&spec, sink).map_err(|e| {
-        Error::failed(format!(
-            "running `{}` in the scratch copy: {e}",
-            shell_words::join(argv)
-        ))
-        .hint("nothing was planned and the workspace was not touched")
-    })?;
-    match outcome.status {
-        ExitKind::Exited(0) => {}
-        other => {
+    let shown = shell_words::join(argv);
+    let outcome = view
+        .run(&spec, sink, &AtomicBool::new(false))
+        .map_err(|e| e.hint("nothing was planned and the workspace was not touched"))?;
+    match (outcome.status, on_failure) {
+        (ExitKind::Exited(0), _) | (ExitKind::Exited(_), OnFailure::Plan) => {}
+        (other, _) => {
+            let how = if matches!(other, ExitKind::Exited(_)) {
+                "fix the command and capture again, or plan its changes anyway with \
+                 --allow-failure"
+            } else {
+                "fix the command and capture again"
+            };
             return Err(Error::failed(format!(
-                "`{}` failed in the scratch copy ({}); nothing was planned",
-                shell_words::join(argv),
+                "`{shown}` failed in the view ({}); nothing was planned",
                 crate::exec::describe(other)
             ))
-            .hint("the workspace was not touched; fix the command and capture again"));
+            .hint(format!("the workspace was not touched; {how}")));
         }
     }
-    let mut after = BTreeMap::new();
-    let mut after_links = Vec::new();
-    for r in &roots {
-        collect(&copy, r, &mut after, &mut after_links)?;
-    }
-    let mut ops = Vec::new();
-    let label = |p: &str| format!("capture: {p}");
-    // Removed paths (outermost first; a folder delete covers its contents).
-    let mut removed_dirs: Vec<String> = Vec::new();
-    for (rel, e) in &before {
-        if after.contains_key(rel)
-            || removed_dirs
-                .iter()
-                .any(|d| rel.starts_with(&format!("{d}/")))
-        {
-            continue;
-        }
-        if *e == Entry::Dir {
-            removed_dirs.push(rel.clone());
-        }
-        ops.push((
-            label(rel),
-            Op::Delete {
-                path: RelPath::parse(rel)?,
-            },
-        ));
-    }
-    for (rel, e) in &after {
-        let path = RelPath::parse(rel)?;
-        match (before.get(rel), e) {
-            (None, Entry::Dir) => ops.push((label(rel), Op::Mkdir { path })),
-            (Some(Entry::Dir), Entry::Dir) => {}
-            (old, Entry::File { len, mode }) => {
-                let new = fs::read(copy.join(rel))
-                    .map_err(|er| Error::io(format!("reading the captured {rel}"), er))?;
-                let same_content = match old {
-                    Some(Entry::File { len: ol, .. }) if ol == len => {
-                        fs::read(root.join(rel)).is_ok_and(|b| b == new)
-                    }
-                    _ => false,
-                };
-                let same_mode = matches!(old, Some(Entry::File { mode: om, .. }) if om == mode);
-                if old == Some(&Entry::Dir) {
-                    ops.push((label(rel), Op::Delete { path: path.clone() }));
-                }
-                if !same_content {
-                    ops.push((
-                        label(rel),
-                        Op::Write {
-                            path,
-                            bytes: new,
-                            mode: Some(ModeSpec::Exact(*mode)),
-                        },
-                    ));
-                } else if !same_mode {
-                    ops.push((
-                        label(rel),
-                        Op::Chmod {
-                            path,
-                            mode: ModeSpec::Exact(*mode),
-                        },
-                    ));
-                }
-            }
-            (Some(Entry::File { .. }), Entry::Dir) => {
-                ops.push((label(rel), Op::Delete { path: path.clone() }));
-                ops.push((label(rel), Op::Mkdir { path }));
-            }
-        }
-    }
-    links.extend(after_links);
-    links.sort();
-    links.dedup();
-    Ok(Captured {
-        ops,
+    let changes = view.changes()?;
+    let mut captured = Captured {
+        ops: Vec::new(),
         outcome,
-        skipped_symlinks: links,
-    })
+        outside_scope: Vec::new(),
+        unplannable: Vec::new(),
+        fallback: view.fallback().map(str::to_string),
+    };
+    for c in changes {
+        to_ops(&view, c, scopes, &mut captured)?;
+    }
+    view.discard()?;
+    Ok(captured)
+}
+
+fn in_scope(path: &RelPath, scopes: &[RelPath]) -> bool {
+    scopes.is_empty() || scopes.iter().any(|s| path == s || path.is_within(s))
+}
+
+fn to_ops(view: &View, c: Change, scopes: &[RelPath], out: &mut Captured) -> Result<()> {
+    let path = match RelPath::parse(&c.path) {
+        Ok(p) => p,
+        Err(e) => {
+            out.unplannable.push((c.path, e.message));
+            return Ok(());
+        }
+    };
+    if !in_scope(&path, scopes) {
+        // A new folder that holds a scope is made by the scope's own changes.
+        let holds_scope = scopes.iter().any(|s| s.is_within(&path));
+        if !(holds_scope && matches!(c.after, Entry::Dir { .. })) {
+            out.outside_scope.push(c.path);
+        }
+        return Ok(());
+    }
+    let label = format!("capture: {path}");
+    let not_yet = |what: &str| (c.path.clone(), what.to_string());
+    match (&c.before, &c.after) {
+        (_, Entry::Symlink { target }) => {
+            out.unplannable.push(not_yet(&format!(
+                "a symlink (-> {}); symlinks cannot be planned yet",
+                target.display()
+            )));
+        }
+        (_, Entry::Other) => out
+            .unplannable
+            .push(not_yet("a FIFO, socket or device; those are never planned")),
+        (Entry::Symlink { .. }, _) => out.unplannable.push(not_yet(
+            "was a symlink; replacing or deleting symlinks cannot be planned yet",
+        )),
+        (Entry::Absent, Entry::Absent) => {}
+        (_, Entry::Absent) => out.ops.push((label, Op::Delete { path })),
+        (Entry::Dir { .. }, Entry::Dir { .. }) => out.unplannable.push(not_yet(
+            "a folder whose mode changed; folder modes cannot be planned yet",
+        )),
+        (before, Entry::Dir { .. }) => {
+            if !matches!(before, Entry::Absent) {
+                out.ops
+                    .push((label.clone(), Op::Delete { path: path.clone() }));
+            }
+            out.ops.push((label, Op::Mkdir { path }));
+        }
+        (before, Entry::File { mode, .. }) => {
+            if matches!(before, Entry::Dir { .. } | Entry::Other) {
+                out.ops
+                    .push((label.clone(), Op::Delete { path: path.clone() }));
+            }
+            if c.content_changed || !matches!(before, Entry::File { .. }) {
+                let bytes = view.read(&c.path)?;
+                out.ops.push((
+                    label,
+                    Op::Write {
+                        path,
+                        bytes,
+                        mode: Some(ModeSpec::Exact(*mode)),
+                    },
+                ));
+            } else {
+                out.ops.push((
+                    label,
+                    Op::Chmod {
+                        path,
+                        mode: ModeSpec::Exact(*mode),
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
 }

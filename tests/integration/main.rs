@@ -28,6 +28,7 @@ mod journal_typed;
 mod killrollback;
 mod layers;
 mod output;
+mod overlay_view;
 mod phase5;
 mod prompt;
 mod propose;
