@@ -34,4 +34,5 @@ mod readme;
 mod regressions;
 mod signed;
 mod snapshot;
+mod snapshots_cli;
 mod tamper;
