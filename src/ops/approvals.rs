@@ -164,7 +164,7 @@ pub fn verify_files(
         let ctx = VerifyContext {
             workspace: &workspace,
             plan: plan_id,
-            now: crate::util::ids::now(),
+            now: s.clock.deadline_now(),
             signers: &signers,
             is_consumed: &is_consumed,
         };

@@ -19,6 +19,8 @@ pub struct Session {
     /// The rules, or why they do not parse (commands that need them fail with it).
     pub rules: Result<Rules>,
     pub actor: String,
+    /// The time source: stamps, and the real time for expiry and validity windows.
+    pub clock: crate::util::clock::Clock,
 }
 
 /// A plan as listed: id, status, title.
@@ -124,6 +126,7 @@ impl Session {
             blobs,
             rules,
             actor: String::new(),
+            clock: crate::util::clock::Clock::from_env(),
         })
     }
 
@@ -137,6 +140,7 @@ impl Session {
             blobs,
             rules,
             actor,
+            clock: crate::util::clock::Clock::from_env(),
         })
     }
 

@@ -36,3 +36,4 @@ mod signed;
 mod snapshot;
 mod snapshots_cli;
 mod tamper;
+mod test_hooks;
