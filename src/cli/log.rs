@@ -124,12 +124,8 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
     );
     let mut stmt = s.journal.conn.prepare(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), row_to_event)?;
-    let closed = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        Error::io("writing the log", e)
-    };
+    // A closed pipe (`autonomy log | head`) comes back as an error `main` ends on quietly.
+    let closed = |e: std::io::Error| Error::io("writing the log", e);
     match ctx.format {
         Format::Text if std::io::stdout().is_terminal() => {
             let events = rows.collect::<rusqlite::Result<Vec<_>>>()?;

@@ -145,11 +145,7 @@ impl Session {
     }
 
     pub fn rules(&self) -> Result<&Rules> {
-        self.rules.as_ref().map_err(|e| Error {
-            kind: e.kind,
-            message: e.message.clone(),
-            hint: e.hint.clone(),
-        })
+        self.rules.as_ref().map_err(Error::duplicate)
     }
 
     pub fn workspace_id(&self) -> Result<String> {
