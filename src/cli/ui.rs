@@ -78,12 +78,12 @@ impl Ui {
         self.failure.lock().ok().and_then(|mut slot| slot.take())
     }
 
-    fn write_out(&self, text: &str) {
+    fn write_out(&self, bytes: &[u8]) {
         if self.stdout_closed() {
             return;
         }
         let mut out = io::stdout().lock();
-        if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if let Err(e) = out.write_all(bytes).and_then(|_| out.flush()) {
             self.remember(Error::io("writing to stdout", e));
         }
     }
@@ -146,7 +146,12 @@ pub fn err_style(style: &Style, text: &str) -> String {
 /// Write data to stdout. A closed pipe (`autonomy log | head`) or another write failure is
 /// kept for `main`, which ends quietly or reports it; later data is dropped.
 pub fn print(text: &str) {
-    current().write_out(text);
+    current().write_out(text.as_bytes());
+}
+
+/// Write data that need not be text (a file's content) to stdout, as `print` does.
+pub fn print_bytes(bytes: &[u8]) {
+    current().write_out(bytes);
 }
 
 pub fn println(text: &str) {
