@@ -2,7 +2,9 @@
 //! the exact diff and approves it, the run engine applies it atomically with snapshots,
 //! any applied plan can be rolled back, and a hash-chained journal records everything.
 //!
-//! Library modules never print; only `cli` and `render` talk to the terminal.
+//! Library modules never print; only `cli` and `render` talk to the terminal, and the
+//! print macros only in `cli::ui`, the output owner (the lints below, denied in CI).
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
 pub mod engine;

@@ -361,7 +361,7 @@ fn show_before_signing(
             "  Which rules it counts for is decided by the workspace's rules when it is presented to `autonomy apply`.\n",
         );
     }
-    eprint!("{summary}");
+    ui::say_raw(&summary);
     Ok(doc.risk_level)
 }
 

@@ -69,16 +69,13 @@ pub fn offer(
     outlook: &Outlook,
 ) -> Result<Answer> {
     let doc = super::preview::show(s, plan_id, plan, status, false, true)?;
-    eprint!(
-        "{}",
-        crate::render::preview::prompt_summary(
-            &doc,
-            approver,
-            "at this terminal",
-            Some(outlook),
-            &ui::err_style
-        )
-    );
+    ui::say_raw(&crate::render::preview::prompt_summary(
+        &doc,
+        approver,
+        "at this terminal",
+        Some(outlook),
+        &ui::err_style,
+    ));
     let (question, expect) = question("Approve", plan_id, doc.risk_level);
     prompt::ask(&question, &expect)
 }

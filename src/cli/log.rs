@@ -91,12 +91,8 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
         )?);
     }
     let rows = s.journal.events(&filter)?;
-    let closed = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        Error::io("writing the log", e)
-    };
+    // A closed pipe (`autonomy log | head`) comes back as an error `main` ends on quietly.
+    let closed = |e: std::io::Error| Error::io("writing the log", e);
     match ctx.format {
         Format::Text if std::io::stdout().is_terminal() => {
             let events = rows.collect::<Result<Vec<_>>>()?;

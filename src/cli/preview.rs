@@ -178,7 +178,7 @@ pub fn show(
 pub fn emit(doc: &PreviewDoc, stat_only: bool, dest: Dest, for_prompt: bool) -> Result<()> {
     let mut text = preview::render_text(doc, stat_only, dest.styled());
     if dest == Dest::Stderr {
-        eprint!("{text}");
+        ui::say_raw(&text);
         return Ok(());
     }
     if for_prompt {
@@ -187,10 +187,8 @@ pub fn emit(doc: &PreviewDoc, stat_only: bool, dest: Dest, for_prompt: bool) -> 
             crate::model::id::short(&doc.plan.id)
         ));
     }
+    // A closed pipe comes back as an error that `main` ends on quietly.
     if let Err(e) = crate::render::pager::page(&text) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
         return Err(crate::Error::io("writing the preview", e));
     }
     Ok(())

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::model::State;
 use crate::ops::session::{Default, Session};
 use crate::paths::RelPath;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 /// Print a plan's canonical JSON, or a path's content after (or before) it
 ///
@@ -111,11 +111,9 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> Result<()> {
             .hint("contents before a plan are kept once it is applied; `autonomy gc` may have removed an unused one")
         })?
     };
-    let mut out = std::io::stdout().lock();
-    match out.write_all(&bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|e| Error::io("writing to stdout", e)),
-    }
+    // Through the output owner: a closed pipe ends quietly in `main`, like every command.
+    super::ui::print_bytes(&bytes);
+    Ok(())
 }
 
 /// The workspace file at `rel`, if it still hashes to `hash`.

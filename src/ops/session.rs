@@ -21,6 +21,8 @@ pub struct Session {
     /// The rules, or why they do not parse (commands that need them fail with it).
     pub rules: Result<Rules>,
     pub actor: String,
+    /// The time source: stamps, and the real time for expiry and validity windows.
+    pub clock: crate::util::clock::Clock,
 }
 
 /// Which plan a command works on when none is named.
@@ -113,6 +115,7 @@ impl Session {
             blobs,
             rules,
             actor: String::new(),
+            clock: crate::util::clock::Clock::from_env(),
         })
     }
 
@@ -126,15 +129,12 @@ impl Session {
             blobs,
             rules,
             actor,
+            clock: crate::util::clock::Clock::from_env(),
         })
     }
 
     pub fn rules(&self) -> Result<&Rules> {
-        self.rules.as_ref().map_err(|e| Error {
-            kind: e.kind,
-            message: e.message.clone(),
-            hint: e.hint.clone(),
-        })
+        self.rules.as_ref().map_err(Error::duplicate)
     }
 
     pub fn workspace_id(&self) -> Result<String> {

@@ -2,6 +2,7 @@
 //! words, the clock and random ids, the OS identity, and file primitives (leases, opens
 //! that refuse anything but a regular file).
 
+pub mod clock;
 pub mod hash;
 pub mod identity;
 pub mod ids;

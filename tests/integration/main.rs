@@ -38,4 +38,6 @@ mod readme;
 mod regressions;
 mod signed;
 mod snapshot;
+mod snapshots_cli;
 mod tamper;
+mod test_hooks;

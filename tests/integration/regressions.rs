@@ -30,6 +30,10 @@ fn approve_sign_with_works_with_a_subsecond_clock() {
 /// was in progress elsewhere: it found itself, so it ignored an interrupted run (exit 0
 /// instead of 6) and went on changing `.autonomy/`.
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs --features failpoints (README test command)"
+)]
 fn gc_refuses_while_a_run_is_interrupted() {
     let env = Env::new();
     env.write("x.txt", "old\n");
@@ -39,10 +43,11 @@ fn gc_refuses_while_a_run_is_interrupted() {
         &["apply", &id],
         &[("AUTONOMY_FAILPOINT", "step.after_rename")],
     );
-    if signal_of(&o.status).is_none() {
-        skip("the binary was built without --features failpoints");
-        return;
-    }
+    assert!(
+        signal_of(&o.status).is_some(),
+        "the failpoint did not fire: {}",
+        text(&o)
+    );
     let o = env.output(&["gc"]);
     assert_exit_in(&o, &[6], "gc during an interrupted run");
     let o = env.output(&["recover"]);

@@ -659,6 +659,10 @@ fn refuses_key_outside_its_validity_window() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs --features test-hooks (failpoints, the README test command, turns it on): pins AUTONOMY_NOW"
+)]
 fn refuses_expired_statement() {
     let d = deploy(1);
     let now = chrono::Utc::now();
@@ -697,6 +701,10 @@ fn refuses_expired_statement() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs --features test-hooks (failpoints, the README test command, turns it on): pins AUTONOMY_NOW"
+)]
 fn refuses_statement_created_in_the_future() {
     let d = deploy(1);
     let file = scratch(&d.env, "future.approval");
@@ -1035,6 +1043,10 @@ fn two_distinct_signers_meet_two_of_n() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs --features failpoints (README test command)"
+)]
 fn approvals_are_consumed_only_when_a_run_commits() {
     let d = deploy(2);
     let a = sign_with(&d.env, &d.id, &d.alice, ALICE);

@@ -173,7 +173,7 @@ pub fn verify_files(
         let ctx = VerifyContext {
             workspace: &workspace,
             plan: plan_id,
-            now: crate::util::ids::now(),
+            now: crate::util::clock::Clock::system().deadline_now(),
             signers: &signers,
             is_consumed: &is_consumed,
         };
