@@ -2,12 +2,13 @@
 //! of a plan from its `before` to its `after` (or back), all or nothing, also across
 //! `kill -9`. See `docs/architecture.md` for the sequence and its invariants.
 
-pub mod batch;
+pub mod forward;
 pub mod exec_step;
 pub mod fsops;
 pub mod recover;
 pub mod reserve;
 pub mod run;
+mod undo;
 
 use crate::model::{Change, State};
 
