@@ -175,9 +175,12 @@ impl StepCtx<'_> {
     /// the workspace) gets an inode of its own with the new mode, so that the other
     /// names keep theirs.
     fn chmod(&mut self, i: usize, rel: &RelPath, change: &Change) -> Result<()> {
-        let (State::File { sha256, .. }, State::File { mode, .. }) = (&change.before, &change.after)
+        let (State::File { sha256, .. }, State::File { mode, .. }) =
+            (&change.before, &change.after)
         else {
-            return Err(Error::failed(format!("internal: {rel} is not a mode change")));
+            return Err(Error::failed(format!(
+                "internal: {rel} is not a mode change"
+            )));
         };
         let name = rel.file_name();
         let tmp = self.tmp(i)?;
@@ -292,6 +295,21 @@ impl StepCtx<'_> {
         prepared: &mut Vec<usize>,
         written: &mut HashMap<usize, u64>,
     ) -> Result<()> {
+        self.write_temps(replace, changes, rels, stop, prepared, written)?;
+        self.keep_olds(replace, changes, rels, stop)
+    }
+
+    /// Batch 1: every new content to its temp file (owner, group and final mode set),
+    /// written on every core, then all fsynced.
+    fn write_temps(
+        &mut self,
+        replace: &[usize],
+        changes: &[Change],
+        rels: &HashMap<usize, RelPath>,
+        stop: &AtomicBool,
+        prepared: &mut Vec<usize>,
+        written: &mut HashMap<usize, u64>,
+    ) -> Result<()> {
         // 1. The parent folders opened, then the temp files written on every core (each
         // blob is read, verified and copied; creating files costs the kernel CPU too).
         for &i in replace {
@@ -354,6 +372,19 @@ impl StepCtx<'_> {
             open_regular(dir, tmp)?.sync_all()
         })
         .map_err(|e| Error::io("writing the new files (temp files)", e))?;
+        Ok(())
+    }
+
+    /// Batch 2: each replaced file's `before` re-checked and its old inode kept in the
+    /// backup folder (under a write lease when it is to become the snapshot), then the
+    /// folder fsynced once.
+    fn keep_olds(
+        &mut self,
+        replace: &[usize],
+        changes: &[Change],
+        rels: &HashMap<usize, RelPath>,
+        stop: &AtomicBool,
+    ) -> Result<()> {
         let mut kept = false;
         for &i in replace {
             if stop.load(Ordering::Relaxed) {

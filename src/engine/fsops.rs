@@ -139,7 +139,6 @@ impl<'a> StepCtx<'a> {
         // breaks a lease, and a non-blocking open of a leased file fails).
         self.kept.clear();
         let rel = change.rel()?;
-        let name = rel.file_name().to_string();
         // A temp file named with this run's token is provably this run's: remove it. A run
         // journaled without a token leaves its temp files alone (they may be a user's).
         if let Some(tmp) = self.token.as_deref().map(|t| temp_name(t, index))
@@ -160,73 +159,94 @@ impl<'a> StepCtx<'a> {
                 ))
                 .hint("put the file back to either version by hand (see `autonomy preview`), then run `autonomy recover` again"));
             }
-            match (&change.before, &now) {
-                (State::File { sha256, mode }, _) => {
-                    if now == State::Dir {
-                        self.forget(&rel);
-                        let dir = self.parent(&rel)?;
-                        dir.remove_dir(&name).map_err(|e| {
-                            Error::io(format!("removing folder {rel} (it must be empty)"), e)
-                        })?;
-                    }
-                    self.restore_file(index, &rel, change, sha256, *mode)?;
-                }
-                (State::Absent, State::Dir)
-                | (State::Dir, State::File { .. })
-                | (State::Absent, State::File { .. }) => {
-                    self.forget(&rel);
-                    let dir = self.parent(&rel)?;
-                    if now == State::Dir {
-                        dir.remove_dir(&name).map_err(|e| {
-                            Error::io(format!("removing folder {rel} (it must be empty)"), e)
-                        })?;
-                    } else {
-                        dir.remove_file(&name)
-                            .map_err(|e| Error::io(format!("removing {rel}"), e))?;
-                    }
-                    if change.before == State::Dir {
-                        dir.create_dir(&name)
-                            .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
-                    }
-                    sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
-                }
-                _ => {}
-            }
-            failpoint("undo.after_step");
-            return Ok(true);
+            self.overwrite_back(index, &rel, change, &now)?;
+        } else {
+            self.undo_step(index, &rel, change)?;
         }
+        failpoint("undo.after_step");
+        Ok(true)
+    }
+
+    /// Put `before` back over content that is neither `before` nor `after` (`recover
+    /// --overwrite`; the caller kept it).
+    fn overwrite_back(
+        &mut self,
+        index: usize,
+        rel: &RelPath,
+        change: &Change,
+        now: &State,
+    ) -> Result<()> {
+        let name = rel.file_name();
+        match (&change.before, now) {
+            (State::File { sha256, mode }, _) => {
+                if *now == State::Dir {
+                    self.forget(rel);
+                    let dir = self.parent(rel)?;
+                    dir.remove_dir(name).map_err(|e| {
+                        Error::io(format!("removing folder {rel} (it must be empty)"), e)
+                    })?;
+                }
+                self.restore_file(index, rel, change, sha256, *mode)?;
+            }
+            (State::Absent, State::Dir)
+            | (State::Dir, State::File { .. })
+            | (State::Absent, State::File { .. }) => {
+                self.forget(rel);
+                let dir = self.parent(rel)?;
+                if *now == State::Dir {
+                    dir.remove_dir(name).map_err(|e| {
+                        Error::io(format!("removing folder {rel} (it must be empty)"), e)
+                    })?;
+                } else {
+                    dir.remove_file(name)
+                        .map_err(|e| Error::io(format!("removing {rel}"), e))?;
+                }
+                if change.before == State::Dir {
+                    dir.create_dir(name)
+                        .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
+                }
+                sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Undo one step whose path holds its `after`.
+    fn undo_step(&mut self, index: usize, rel: &RelPath, change: &Change) -> Result<()> {
+        let name = rel.file_name();
         match (&change.before, &change.after) {
             (State::File { sha256: a, mode }, State::File { sha256: b, .. }) if a == b => {
-                let dir = self.parent(&rel)?;
+                let dir = self.parent(rel)?;
                 let f =
-                    open_regular(dir, &name).map_err(|e| Error::io(format!("opening {rel}"), e))?;
+                    open_regular(dir, name).map_err(|e| Error::io(format!("opening {rel}"), e))?;
                 f.set_permissions(std_mode(*mode))
                     .map_err(|e| Error::io(format!("restoring the mode of {rel}"), e))?;
                 f.sync_all()
                     .map_err(|e| Error::io(format!("syncing {rel}"), e))?;
             }
             (State::File { sha256, mode }, _) => {
-                self.restore_file(index, &rel, change, sha256, *mode)?;
+                self.restore_file(index, rel, change, sha256, *mode)?;
             }
             (State::Absent, State::File { .. }) => {
-                let dir = self.parent(&rel)?;
-                dir.remove_file(&name)
+                let dir = self.parent(rel)?;
+                dir.remove_file(name)
                     .map_err(|e| Error::io(format!("removing {rel}"), e))?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
             (State::Absent, State::Dir) => {
-                self.forget(&rel);
-                let dir = self.parent(&rel)?;
-                dir.remove_dir(&name).map_err(|e| {
+                self.forget(rel);
+                let dir = self.parent(rel)?;
+                dir.remove_dir(name).map_err(|e| {
                     Error::io(format!("removing folder {rel} (it must be empty)"), e)
                 })?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
             (State::Dir, State::Absent) => {
-                let dir = self.parent(&rel)?;
-                dir.create_dir(&name)
+                let dir = self.parent(rel)?;
+                dir.create_dir(name)
                     .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
-                dir.set_permissions(&name, Permissions::from_mode(0o755))
+                dir.set_permissions(name, Permissions::from_mode(0o755))
                     .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
@@ -238,8 +258,7 @@ impl<'a> StepCtx<'a> {
                 )));
             }
         }
-        failpoint("undo.after_step");
-        Ok(true)
+        Ok(())
     }
 
     /// Put the old content of step `index` back at `rel`: the kept old inode by rename when

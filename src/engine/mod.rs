@@ -2,8 +2,8 @@
 //! of a plan from its `before` to its `after` (or back), all or nothing, also across
 //! `kill -9`. See `docs/architecture.md` for the sequence and its invariants.
 
-pub mod forward;
 pub mod exec_step;
+pub mod forward;
 pub mod fsops;
 pub mod recover;
 pub mod reserve;

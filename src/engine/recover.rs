@@ -7,12 +7,12 @@
 //! conflict. With `overwrite`, conflicting contents are kept in the store (and named in
 //! the journal) and every path is put back all the same.
 
+use super::Reporter;
 use super::exec_step::{self, Undo};
 use super::fsops::{StepCtx, TEMP_PREFIX, backup_dir_path};
 use super::reserve::Reservation;
 use super::run::{Run, RunKind, STEP_OBSERVED, STEP_SNAPSHOT, forget_unchanged};
 use super::undo::{ExecUndo, UndoMode, Undone};
-use super::Reporter;
 use crate::error::{Error, Result};
 use crate::model::{Plan, State};
 use crate::paths::RelPath;
@@ -280,9 +280,12 @@ pub fn recover(
     }
     // Temp files this run left (named with its token) in any folder it touched.
     if let Some(t) = &token {
-        let mut touched: BTreeSet<String> =
-            plan.changes.iter().map(|c| c.path.clone()).collect();
-        touched.extend(r.exec_undo.iter().flat_map(|s| s.list.iter().map(|u| u.path.clone())));
+        let mut touched: BTreeSet<String> = plan.changes.iter().map(|c| c.path.clone()).collect();
+        touched.extend(
+            r.exec_undo
+                .iter()
+                .flat_map(|s| s.list.iter().map(|u| u.path.clone())),
+        );
         remove_temp_files(ws, t, &touched);
     }
     let restored = undone.restored();

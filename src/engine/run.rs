@@ -453,8 +453,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// 5. Every file step, batched so that the disk is waited on a few times per run
-    /// (`batch.rs`), printing each.
+    /// Every file step (design step 5), batched so that the disk is waited on a few times
+    /// per run (`forward.rs`), printing each.
     fn forward(&mut self, reporter: &mut dyn Reporter) -> Result<()> {
         let res = self.fs.forward_all(
             &self.order,
@@ -469,7 +469,11 @@ impl<'a> Run<'a> {
     }
 
     /// The exec steps in plan order, each only while nothing has failed.
-    fn exec(&mut self, rules: &crate::policy::rules::Rules, reporter: &mut dyn Reporter) -> Result<()> {
+    fn exec(
+        &mut self,
+        rules: &crate::policy::rules::Rules,
+        reporter: &mut dyn Reporter,
+    ) -> Result<()> {
         for k in 0..self.plan.exec.len() {
             self.check_stop()?;
             self.exec_one(k, rules, reporter)?;
@@ -518,7 +522,11 @@ impl<'a> Run<'a> {
     }
 
     /// The workspace's `[verify]` command, when the rules have one.
-    fn verify(&mut self, rules: &crate::policy::rules::Rules, reporter: &mut dyn Reporter) -> Result<()> {
+    fn verify(
+        &mut self,
+        rules: &crate::policy::rules::Rules,
+        reporter: &mut dyn Reporter,
+    ) -> Result<()> {
         let Some(v) = &rules.verify else {
             return Ok(());
         };
@@ -554,7 +562,10 @@ impl<'a> Run<'a> {
             {
                 let backup = backup_dir_path(self.fs.ws, self.id).join(i.to_string());
                 if !backup.is_file() {
-                    return Err(Error::failed(format!("the snapshot of {} is missing", c.path)));
+                    return Err(Error::failed(format!(
+                        "the snapshot of {} is missing",
+                        c.path
+                    )));
                 }
                 kept.push((backup, hash.to_string()));
             }
@@ -562,8 +573,9 @@ impl<'a> Run<'a> {
         Ok(kept)
     }
 
-    /// 6. Success: the kept old files become the snapshot, then the run commits in one
-    /// transaction. A failure on the way (a signal, a full disk) undoes the run.
+    /// Success (design step 6): the kept old files become the snapshot, then the run
+    /// commits in one transaction. A failure on the way (a signal, a full disk) undoes
+    /// the run.
     fn commit(mut self, consume: &[i64], reporter: &mut dyn Reporter) -> Result<RunOutcome> {
         failpoint("run.before_snapshot");
         self.release_reserve();

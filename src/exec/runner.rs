@@ -212,6 +212,59 @@ fn run_isolated(
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Option<ExecOutcome>, ExecError> {
+    let (report_r, report_w) = pipe_cloexec().map_err(|source| ExecError::Io {
+        context: "creating the report pipe",
+        source,
+    })?;
+    let hs = helper_spec(spec, program, env, abi, read_write, report_w.as_raw_fd())?;
+    let json = serde_json::to_vec(&hs).map_err(|e| ExecError::Isolation {
+        reason: format!("encoding the helper's spec: {e}"),
+    })?;
+    let start = Instant::now();
+    let mut child = isolate::helper_command(report_w.as_raw_fd())
+        .spawn()
+        .map_err(|source| ExecError::Spawn {
+            program: PathBuf::from("/proc/self/exe"),
+            source,
+        })?;
+    drop(report_w);
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that died early shows up below as a missing report.
+        let _ = stdin.write_all(&json);
+    }
+    let (raw_status, usage, timed_out, capture) =
+        supervise_child(child, spec, start, out_sink, cancel)?;
+    let wall = start.elapsed();
+    let report = Report::parse(&read_report(&report_r));
+    let Some((status, user_cpu, sys_cpu, max_rss_kib)) =
+        helper_result(spec, report, raw_status, &usage, timed_out)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ExecOutcome {
+        status,
+        kept_output: capture.kept,
+        output_truncated: capture.truncated,
+        total_output_bytes: capture.total,
+        wall,
+        user_cpu,
+        sys_cpu,
+        max_rss_kib,
+        confined: abi.is_some(),
+        isolated: true,
+    }))
+}
+
+/// What the namespace helper is told: every path canonical (as every path it mounts on
+/// is), the command, its environment and limits, and where to report.
+fn helper_spec(
+    spec: &ExecSpec,
+    program: &Path,
+    env: &[(OsString, OsString)],
+    abi: Option<i32>,
+    read_write: &[PathBuf],
+    report_fd: i32,
+) -> Result<isolate::HelperSpec, ExecError> {
     let canon = |p: &Path| {
         p.canonicalize()
             .map_err(|source| ExecError::ConfinementPath {
@@ -243,11 +296,7 @@ fn run_isolated(
         .chain(isolate::named_sockets(env))
         .filter_map(|p| p.canonicalize().ok())
         .collect();
-    let (report_r, report_w) = pipe_cloexec().map_err(|source| ExecError::Io {
-        context: "creating the report pipe",
-        source,
-    })?;
-    let hs = isolate::HelperSpec {
+    Ok(isolate::HelperSpec {
         program: program.as_os_str().as_bytes().to_vec(),
         argv: spec.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
         env: env
@@ -267,31 +316,32 @@ fn run_isolated(
         reachable: path_bytes(&reachable),
         hide: path_bytes(&isolate::hidden_folders()),
         mask: path_bytes(&mask),
-        report_fd: report_w.as_raw_fd(),
+        report_fd,
         uid: rustix::process::geteuid().as_raw(),
         gid: rustix::process::getegid().as_raw(),
         probe: false,
+    })
+}
+
+/// How the command ended, by the helper's report (or, without one, its wait status):
+/// (status, user CPU, system CPU, peak RSS). `None` when namespaces are unavailable here
+/// and the caller may run the command without them.
+fn helper_result(
+    spec: &ExecSpec,
+    report: Option<Report>,
+    raw_status: i32,
+    usage: &libc::rusage,
+    timed_out: bool,
+) -> Result<Option<(ExitKind, Duration, Duration, u64)>, ExecError> {
+    let from_usage = |status| {
+        (
+            status,
+            timeval_to_duration(usage.ru_utime),
+            timeval_to_duration(usage.ru_stime),
+            u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        )
     };
-    let json = serde_json::to_vec(&hs).map_err(|e| ExecError::Isolation {
-        reason: format!("encoding the helper's spec: {e}"),
-    })?;
-    let start = Instant::now();
-    let mut child = isolate::helper_command(report_w.as_raw_fd())
-        .spawn()
-        .map_err(|source| ExecError::Spawn {
-            program: PathBuf::from("/proc/self/exe"),
-            source,
-        })?;
-    drop(report_w);
-    if let Some(mut stdin) = child.stdin.take() {
-        // A helper that died early shows up below as a missing report.
-        let _ = stdin.write_all(&json);
-    }
-    let (raw_status, usage, timed_out, capture) =
-        supervise_child(child, spec, start, out_sink, cancel)?;
-    let wall = start.elapsed();
-    let report = Report::parse(&read_report(&report_r));
-    let (status, user_cpu, sys_cpu, max_rss_kib) = match report {
+    Ok(Some(match report {
         Some(Report::Unavailable(reason)) => {
             isolate::mark_unavailable(&reason);
             if spec.isolation.mode == IsolationMode::Required {
@@ -300,12 +350,7 @@ fn run_isolated(
             return Ok(None);
         }
         Some(Report::Error(reason)) => return Err(ExecError::Isolation { reason }),
-        _ if timed_out => (
-            ExitKind::TimedOut,
-            timeval_to_duration(usage.ru_utime),
-            timeval_to_duration(usage.ru_stime),
-            u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        ),
+        _ if timed_out => from_usage(ExitKind::TimedOut),
         Some(Report::Finished {
             status,
             user_us,
@@ -317,12 +362,9 @@ fn run_isolated(
             Duration::from_micros(sys_us),
             max_rss_kib,
         ),
-        None if libc::WIFSIGNALED(raw_status) => (
-            ExitKind::Signaled(libc::WTERMSIG(raw_status)),
-            timeval_to_duration(usage.ru_utime),
-            timeval_to_duration(usage.ru_stime),
-            u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        ),
+        None if libc::WIFSIGNALED(raw_status) => {
+            from_usage(ExitKind::Signaled(libc::WTERMSIG(raw_status)))
+        }
         None => {
             return Err(ExecError::Isolation {
                 reason: format!(
@@ -330,18 +372,6 @@ fn run_isolated(
                 ),
             });
         }
-    };
-    Ok(Some(ExecOutcome {
-        status,
-        kept_output: capture.kept,
-        output_truncated: capture.truncated,
-        total_output_bytes: capture.total,
-        wall,
-        user_cpu,
-        sys_cpu,
-        max_rss_kib,
-        confined: abi.is_some(),
-        isolated: true,
     }))
 }
 
