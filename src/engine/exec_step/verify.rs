@@ -219,6 +219,13 @@ pub fn run_verify(
         ))
         .hint("see its output above (also kept in the journal); fix the plan and apply again"));
     }
+    check_written(ws, &shown, written)?;
+    Ok(Some(metrics))
+}
+
+/// Every path the run wrote still holds what it wrote: the verify command may not change
+/// the plan's work.
+fn check_written(ws: &Workspace, shown: &str, written: &[Change]) -> Result<()> {
     for c in written {
         let rel = RelPath::parse(&c.path)?;
         if ws.state(&rel)? != c.after {
@@ -228,7 +235,7 @@ pub fn run_verify(
             )));
         }
     }
-    Ok(Some(metrics))
+    Ok(())
 }
 
 /// The verify command's program (a name looked up in `PATH`) and its time limit.
