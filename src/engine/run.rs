@@ -381,7 +381,6 @@ impl<'a> Run<'a> {
         let stop = stop_flag();
         raise_nofile();
         let started = Instant::now();
-        let order = execution_order(&plan.changes);
         clear_stale_runs(ws);
         let hints = owner_hints(journal, plan)?;
         let reserve = Reservation::take(
@@ -396,7 +395,6 @@ impl<'a> Run<'a> {
         let mut fs = StepCtx::new(ws, blobs, id, Some(token))?;
         fs.owner_hints = hints;
         let mut run = Run::resume(journal, fs, actor, plan_id, plan, kind);
-        run.order = order;
         run.reserve = Some(reserve);
         run.stop = stop;
         run.started = started;
@@ -433,7 +431,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Every step in execution order, in the engine's file order.
+    /// The plan's changes in the order steps are taken ([`execution_order`]).
     pub(super) fn order(&self) -> &[usize] {
         &self.order
     }
