@@ -32,8 +32,8 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     let _lock = s.lock("gc", args.wait.map(Duration::from_secs))?;
     // We hold the lock, so any run still marked running was interrupted. (Asking who holds
     // the lock would find ourselves and wrongly conclude the run is in progress.)
-    if let Some((run, plan)) = crate::engine::run::interrupted(&s.journal)? {
-        return Err(crate::engine::run::interrupted_error(run, &plan));
+    if let Some((run, plan)) = crate::engine::admit::interrupted(&s.journal)? {
+        return Err(crate::engine::admit::interrupted_error(run, &plan));
     }
     let grace = std::env::var("AUTONOMY_GC_GRACE_SECS")
         .ok()

@@ -71,7 +71,7 @@ pub fn stale_paths(s: &Session, plan: &Plan, status: PlanStatus) -> Result<Vec<(
     if !status.is_open() {
         return Ok(Vec::new());
     }
-    crate::engine::run::drift(&s.ws, plan)
+    crate::engine::admit::drift(&s.ws, plan)
 }
 
 /// Build the preview document for a stored plan.

@@ -100,7 +100,7 @@ fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
                     return p;
                 }
             };
-            match crate::engine::run::drift(&s.ws, &plan) {
+            match crate::engine::admit::drift(&s.ws, &plan) {
                 Ok(d) => p.stale = d.into_iter().map(|(path, _)| path).collect(),
                 Err(e) => p.stale = vec![format!("(cannot check: {})", e.message)],
             }

@@ -433,13 +433,16 @@ fn check_header(meta: &Meta) -> Result<()> {
     crate::plan::file::check_meta(&meta.title, &meta.author, meta.description.as_deref())
 }
 
+/// Operations read back from a capture, each with its path.
+type CapturedOps = Vec<(String, Op)>;
+
 /// Run a capture: how the command ended, and its operations (`None` when it changed
 /// nothing that can be planned). What it changed and the plan leaves out is a note.
 fn capture(
     s: &Session,
     c: Capture,
     notes: &mut Vec<String>,
-) -> Result<(crate::exec::ExitKind, Option<Vec<(String, Op)>>)> {
+) -> Result<(crate::exec::ExitKind, Option<CapturedOps>)> {
     if c.argv.is_empty() {
         return Err(Error::usage(
             "--capture needs a command after `--`, e.g. autonomy plan --capture -- cargo fmt",

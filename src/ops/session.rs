@@ -157,7 +157,7 @@ impl Session {
     /// process (it holds the lock) is not interrupted.
     pub fn refuse_if_interrupted(&self) -> Result<()> {
         if let Some((run, plan)) = self.interrupted_run()? {
-            return Err(crate::engine::run::interrupted_error(run, &plan));
+            return Err(crate::engine::admit::interrupted_error(run, &plan));
         }
         Ok(())
     }
@@ -167,7 +167,7 @@ impl Session {
     /// run that was still running while nobody held the lock lost its process, but one
     /// that ended between the first look and the lock check merely finished.
     pub fn interrupted_run(&self) -> Result<Option<(i64, PlanId)>> {
-        let Some((run, plan)) = crate::engine::run::interrupted(&self.journal)? else {
+        let Some((run, plan)) = crate::engine::admit::interrupted(&self.journal)? else {
             return Ok(None);
         };
         if crate::store::lock::holder(&self.ws.state_path()).is_some() {

@@ -153,6 +153,16 @@ pub fn build(
     .map_err(|conflicts| conflict_error(short, &conflicts))
 }
 
+/// The reverse plan's parts, gathered path by path.
+#[derive(Default)]
+struct Reversed {
+    changes: Vec<Change>,
+    conflicts: Vec<Conflict>,
+    merged: Vec<String>,
+    unchanged: Vec<String>,
+    new_blobs: Vec<Vec<u8>>,
+}
+
 /// [`build`], with `resolved` contents (a person's resolution of a line conflict, by path)
 /// taking the place of the merge for their paths, and the conflicts returned as they are
 /// instead of as an error.
@@ -170,91 +180,20 @@ pub fn build_resolved(
     let short = &orig_id[..12.min(orig_id.len())];
     let chosen: BTreeSet<&str> = selected.iter().map(String::as_str).collect();
     let partial = chosen.len() < orig.changes.len();
-    let mut changes = Vec::new();
-    let mut conflicts = Vec::new();
-    let mut merged = Vec::new();
-    let mut unchanged = Vec::new();
-    let mut new_blobs = Vec::new();
+    let mut r = Reversed::default();
     for c in orig
         .changes
         .iter()
         .filter(|c| chosen.contains(c.path.as_str()))
     {
-        let rel = c.rel()?;
-        let now = ws.state(&rel)?;
-        if now == c.after {
-            // Untouched since the plan: revert directly to the snapshot.
-            if let Some(h) = c.before.file_hash()
-                && c.after.file_hash() != Some(h)
-                && !blobs.contains(h)
-            {
-                return Err(Error::integrity(format!(
-                    "the snapshot of {} (blob {}) is missing; plan {short} cannot be rolled back",
-                    c.path,
-                    crate::model::id::short(h)
-                ))
-                .hint("run `autonomy verify`; restore .autonomy/ from a backup"));
-            }
-            changes.push(Change {
-                path: c.path.clone(),
-                before: c.after.clone(),
-                after: c.before.clone(),
-                from: None,
-            });
-            continue;
-        }
-        if now == c.before {
-            unchanged.push(c.path.clone());
-            continue;
-        }
-        let merge = match (resolved.get(&c.path), &now, &c.before, &c.after) {
-            (
-                Some(bytes),
-                State::File { mode: n_mode, .. },
-                State::File { mode: b_mode, .. },
-                State::File { mode: a_mode, .. },
-            ) => Merge::Clean {
-                bytes: bytes.clone(),
-                mode: merge_mode(*a_mode, *n_mode, *b_mode).unwrap_or(*n_mode),
-            },
-            _ => merge_path(ws, blobs, &rel, c, &now)?,
-        };
-        match merge {
-            Merge::Clean { bytes, mode } => {
-                let hash = sha256_hex(&bytes);
-                let after = State::File { sha256: hash, mode };
-                if after == now {
-                    unchanged.push(c.path.clone());
-                    continue;
-                }
-                if after.file_hash() != now.file_hash() {
-                    new_blobs.push(bytes);
-                }
-                merged.push(c.path.clone());
-                changes.push(Change {
-                    path: c.path.clone(),
-                    before: now,
-                    after,
-                    from: None,
-                });
-            }
-            Merge::Conflict {
-                reason,
-                hunks,
-                marked,
-            } => conflicts.push(Conflict {
-                path: c.path.clone(),
-                reason,
-                hunks,
-                marked: marked.map(|m| (m, now.file_hash().unwrap_or_default().to_string())),
-            }),
-        }
+        reverse_path(ws, blobs, short, c, resolved, &mut r)?;
     }
-    conflicts.extend(folders_with_new_contents(ws, &changes)?);
-    if !conflicts.is_empty() {
-        return Ok(Err(conflicts));
+    r.conflicts
+        .extend(folders_with_new_contents(ws, &r.changes)?);
+    if !r.conflicts.is_empty() {
+        return Ok(Err(r.conflicts));
     }
-    if changes.is_empty() {
+    if r.changes.is_empty() {
         return Err(Error::failed(format!(
             "nothing to roll back: {} of plan {short} already {} their content from before it",
             if selected.len() == 1 {
@@ -266,6 +205,121 @@ pub fn build_resolved(
         ))
         .hint("`autonomy preview` shows what the plan changed; nothing was changed"));
     }
+    let (title, description) =
+        title_and_description(orig_id, orig, partial, globs, selected, &r.merged);
+    Ok(Ok(Revert {
+        plan: Plan {
+            format: PLAN_FORMAT.to_string(),
+            workspace: orig.workspace.clone(),
+            created: crate::util::ids::now_string(),
+            title,
+            author: author.to_string(),
+            description: Some(description),
+            reverses: Some(orig_id.to_string()),
+            changes: r.changes,
+            exec: Vec::new(),
+        },
+        paths: selected.to_vec(),
+        partial,
+        merged: r.merged,
+        unchanged: r.unchanged,
+        blobs: r.new_blobs,
+    }))
+}
+
+/// Reverse one change of the original plan, by what its path holds now: `after` goes
+/// straight back to the snapshot, `before` needs nothing, anything else is merged three
+/// ways (or taken from `resolved`), or is a conflict.
+fn reverse_path(
+    ws: &Workspace,
+    blobs: &BlobStore,
+    short: &str,
+    c: &Change,
+    resolved: &std::collections::BTreeMap<String, Vec<u8>>,
+    r: &mut Reversed,
+) -> Result<()> {
+    let rel = c.rel()?;
+    let now = ws.state(&rel)?;
+    if now == c.after {
+        // Untouched since the plan: revert directly to the snapshot.
+        if let Some(h) = c.before.file_hash()
+            && c.after.file_hash() != Some(h)
+            && !blobs.contains(h)
+        {
+            return Err(Error::integrity(format!(
+                "the snapshot of {} (blob {}) is missing; plan {short} cannot be rolled back",
+                c.path,
+                crate::model::id::short(h)
+            ))
+            .hint("run `autonomy verify`; restore .autonomy/ from a backup"));
+        }
+        r.changes.push(Change {
+            path: c.path.clone(),
+            before: c.after.clone(),
+            after: c.before.clone(),
+            from: None,
+        });
+        return Ok(());
+    }
+    if now == c.before {
+        r.unchanged.push(c.path.clone());
+        return Ok(());
+    }
+    let merge = match (resolved.get(&c.path), &now, &c.before, &c.after) {
+        (
+            Some(bytes),
+            State::File { mode: n_mode, .. },
+            State::File { mode: b_mode, .. },
+            State::File { mode: a_mode, .. },
+        ) => Merge::Clean {
+            bytes: bytes.clone(),
+            mode: merge_mode(*a_mode, *n_mode, *b_mode).unwrap_or(*n_mode),
+        },
+        _ => merge_path(ws, blobs, &rel, c, &now)?,
+    };
+    match merge {
+        Merge::Clean { bytes, mode } => {
+            let hash = sha256_hex(&bytes);
+            let after = State::File { sha256: hash, mode };
+            if after == now {
+                r.unchanged.push(c.path.clone());
+                return Ok(());
+            }
+            if after.file_hash() != now.file_hash() {
+                r.new_blobs.push(bytes);
+            }
+            r.merged.push(c.path.clone());
+            r.changes.push(Change {
+                path: c.path.clone(),
+                before: now,
+                after,
+                from: None,
+            });
+        }
+        Merge::Conflict {
+            reason,
+            hunks,
+            marked,
+        } => r.conflicts.push(Conflict {
+            path: c.path.clone(),
+            reason,
+            hunks,
+            marked: marked.map(|m| (m, now.file_hash().unwrap_or_default().to_string())),
+        }),
+    }
+    Ok(())
+}
+
+/// The reverse plan's title and description: which plan it reverses, which paths (for a
+/// selective rollback) and which were merged with later changes.
+fn title_and_description(
+    orig_id: &str,
+    orig: &Plan,
+    partial: bool,
+    globs: &[String],
+    selected: &[String],
+    merged: &[String],
+) -> (String, String) {
     let mut description = format!("Reverses plan {orig_id} ({:?}).", orig.title);
     if partial {
         let globs: Vec<String> = globs.iter().map(|g| format!("{g:?}")).collect();
@@ -288,24 +342,7 @@ pub fn build_resolved(
     } else {
         format!("Roll back: {}", orig.title)
     };
-    Ok(Ok(Revert {
-        plan: Plan {
-            format: PLAN_FORMAT.to_string(),
-            workspace: orig.workspace.clone(),
-            created: crate::util::ids::now_string(),
-            title,
-            author: author.to_string(),
-            description: Some(description),
-            reverses: Some(orig_id.to_string()),
-            changes,
-            exec: Vec::new(),
-        },
-        paths: selected.to_vec(),
-        partial,
-        merged,
-        unchanged,
-        blobs: new_blobs,
-    }))
+    (title, description)
 }
 
 /// A folder the reverse plan removes must hold nothing but what the reverse plan removes

@@ -1,5 +1,7 @@
-//! A run's file steps taken in three batches, so that a run waits for the disk a few times
-//! instead of several times per file, with the same guarantees as one step at a time:
+//! Every step of a run forward: one implementation for apply and rollback. File
+//! contents and deletes are taken in three batches, so that a run waits for the disk a few
+//! times instead of several times per file, with the same guarantees as one step at a
+//! time:
 //!
 //! 1. every new content to its temp file (final mode set), then all of them fsynced at
 //!    once;
@@ -12,15 +14,17 @@
 //!    ([`StepCtx::settle`]).
 //!
 //! So a rename never becomes durable before the content it exposes or the old content it
-//! hides, and a crash anywhere leaves each path wholly before or after. Undo and recovery
-//! decide path by path by looking at it, as for single steps, and put old files back by
-//! rename (every replaced file has its backup, so that needs no free space). Folders to
-//! create come before the files and folders to remove after them, one step at a time.
+//! hides, and a crash anywhere leaves each path wholly before or after. Folders to create
+//! come before the files and folders to remove after them, and a mode change is taken in
+//! place, each one step at a time ([`StepCtx::step_one`]). Undo and recovery
+//! ([`StepCtx::backward`], `fsops.rs`) decide path by path by looking at it and put old
+//! files back by rename (every replaced file has its backup, so that needs no free space).
 //! Temp files carry the run's random token; a replaced file's owner and group are given to
 //! its new inode.
 
 use super::fsops::{
-    Kept, StepCtx, keep_old_unsynced, move_out, sync, with_path, write_temp_unsynced,
+    Kept, StepCtx, copy_to_temp, keep_old_unsynced, move_out, std_mode, sync, with_path,
+    write_temp_unsynced,
 };
 use super::{Reporter, failpoint};
 use crate::error::{Error, Result};
@@ -28,27 +32,36 @@ use crate::model::{Change, State};
 use crate::paths::RelPath;
 use crate::util::inode::open_regular;
 use crate::util::par::{IO_THREADS, try_each};
-use cap_std::fs::Dir;
+use cap_std::fs::{Dir, MetadataExt, Permissions, PermissionsExt};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// How a file step is taken.
+/// How a step is taken.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum How {
-    /// New content: temp file, then rename over the path.
+    /// A new folder: one step, outermost first.
+    MakeDir,
+    /// A folder removed (it must be empty by then): one step, innermost first.
+    RemoveDir,
+    /// New content: temp file, then rename over the path (batched).
     Replace,
-    /// Moved out to the backup folder.
+    /// Moved out to the backup folder (batched).
     Delete,
-    /// One step at a time (a mode change).
-    Single,
+    /// Only the mode changes: one step, in place (or a new inode when shared).
+    Chmod,
 }
 
-fn how(c: &Change) -> How {
+/// How `c` is taken; `None` for a change no step implements (a file becoming a folder).
+fn how(c: &Change) -> Option<How> {
     match (&c.before, &c.after) {
-        (State::File { sha256: a, .. }, State::File { sha256: b, .. }) if a == b => How::Single,
-        (State::Absent | State::File { .. }, State::File { .. }) => How::Replace,
-        (State::File { .. }, State::Absent) => How::Delete,
-        _ => How::Single,
+        (State::File { sha256: a, .. }, State::File { sha256: b, .. }) if a == b => {
+            Some(How::Chmod)
+        }
+        (State::Absent | State::File { .. }, State::File { .. }) => Some(How::Replace),
+        (State::File { .. }, State::Absent) => Some(How::Delete),
+        (State::Absent, State::Dir) => Some(How::MakeDir),
+        (State::Dir, State::Absent) => Some(How::RemoveDir),
+        _ => None,
     }
 }
 
@@ -58,23 +71,9 @@ fn interrupted() -> Error {
 
 impl StepCtx<'_> {
     /// Take every step of `order` (an execution order of `changes`), printing each as its
-    /// path changes. Returns the steps that may have touched the workspace (for undo, in
-    /// order) and the failure that stopped the run, if any.
+    /// path changes. `done` receives the steps that may have touched the workspace (for
+    /// undo, in order), also when a step fails.
     pub fn forward_all(
-        &mut self,
-        order: &[usize],
-        changes: &[Change],
-        reporter: &mut dyn Reporter,
-        stop: &AtomicBool,
-    ) -> (Vec<usize>, Option<Error>) {
-        let mut done = Vec::new();
-        let failure = self
-            .forward_batched(order, changes, reporter, stop, &mut done)
-            .err();
-        (done, failure)
-    }
-
-    fn forward_batched(
         &mut self,
         order: &[usize],
         changes: &[Change],
@@ -106,7 +105,7 @@ impl StepCtx<'_> {
         Ok(())
     }
 
-    /// One step on its own, as the engine always did for folders and mode changes.
+    /// One step on its own (a folder), printed first.
     #[allow(clippy::too_many_arguments)]
     fn single(
         &mut self,
@@ -124,7 +123,88 @@ impl StepCtx<'_> {
         reporter.step(n, total, change);
         // The failing step may have half-happened; undo looks at it too.
         done.push(i);
-        self.forward(i, change)
+        self.step_one(i, change)
+    }
+
+    /// Take a folder or mode step: `before` re-checked just before changing anything.
+    fn step_one(&mut self, i: usize, change: &Change) -> Result<()> {
+        let rel = change.rel()?;
+        // Not read again when the drift check just hashed it and it provably did not change.
+        self.check_before(&rel, change)?;
+        match how(change) {
+            Some(How::MakeDir) => self.make_dir(&rel),
+            Some(How::RemoveDir) => self.remove_dir(&rel),
+            Some(How::Chmod) => self.chmod(i, &rel, change),
+            _ => Err(Error::failed(format!(
+                "{rel}: unsupported change {} -> {}",
+                change.before.describe(),
+                change.after.describe()
+            ))),
+        }
+    }
+
+    /// Create folder `rel` (0755) and make it durable.
+    fn make_dir(&mut self, rel: &RelPath) -> Result<()> {
+        let name = rel.file_name();
+        let dir = self.parent(rel)?;
+        dir.create_dir(name)
+            .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
+        dir.set_permissions(name, Permissions::from_mode(0o755))
+            .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
+        sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
+    }
+
+    /// Remove folder `rel`, which must be empty (a file the plan does not know stops it).
+    fn remove_dir(&mut self, rel: &RelPath) -> Result<()> {
+        self.forget(rel);
+        let dir = self.parent(rel)?;
+        dir.remove_dir(rel.file_name()).map_err(|e| {
+            if e.raw_os_error() == Some(39) {
+                Error::stale(format!(
+                    "cannot remove folder {rel}: it holds files the plan does not know about"
+                ))
+                .hint("move those files away or make a new plan that deletes them")
+            } else {
+                Error::io(format!("removing folder {rel}"), e)
+            }
+        })?;
+        sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
+    }
+
+    /// Give the file at `rel` its new mode. A file with other hard links (maybe outside
+    /// the workspace) gets an inode of its own with the new mode, so that the other
+    /// names keep theirs.
+    fn chmod(&mut self, i: usize, rel: &RelPath, change: &Change) -> Result<()> {
+        let (State::File { sha256, .. }, State::File { mode, .. }) =
+            (&change.before, &change.after)
+        else {
+            return Err(Error::failed(format!(
+                "internal: {rel} is not a mode change"
+            )));
+        };
+        let name = rel.file_name();
+        let tmp = self.tmp(i)?;
+        let dir = self.parent(rel)?;
+        let meta = dir
+            .symlink_metadata(name)
+            .map_err(|e| Error::io(format!("reading {rel}"), e))?;
+        let owner = (meta.uid(), meta.gid());
+        if meta.nlink() > 1 {
+            copy_to_temp(dir, name, &tmp, sha256, *mode, owner).map_err(|e| with_path(e, rel))?;
+            dir.rename(&tmp, dir, name).map_err(|e| {
+                let _ = dir.remove_file(&tmp);
+                Error::io(format!("replacing {rel}"), e)
+            })?;
+            sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+        } else {
+            let f = open_regular(dir, name).map_err(|e| Error::io(format!("opening {rel}"), e))?;
+            f.set_permissions(std_mode(*mode))
+                .map_err(|e| Error::io(format!("changing the mode of {rel}"), e))?;
+            f.sync_all()
+                .map_err(|e| Error::io(format!("syncing {rel}"), e))?;
+        }
+        self.owners.insert(i, owner);
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -141,7 +221,7 @@ impl StepCtx<'_> {
         let replace: Vec<usize> = files
             .iter()
             .copied()
-            .filter(|&i| how(&changes[i]) == How::Replace)
+            .filter(|&i| how(&changes[i]) == Some(How::Replace))
             .collect();
         let rels: HashMap<usize, RelPath> = files
             .iter()
@@ -167,7 +247,8 @@ impl StepCtx<'_> {
                 return Err(interrupted());
             }
             reporter.step(first + k, total, c);
-            if how(c) == How::Delete
+            let h = how(c);
+            if h == Some(How::Delete)
                 && let Err(e) = self.check_before(rel, c)
             {
                 self.discard(&prepared, &rels);
@@ -176,19 +257,19 @@ impl StepCtx<'_> {
             // The failing step may have half-happened; undo looks at it too.
             done.push(i);
             prepared.retain(|&p| p != i);
-            let res = match how(c) {
-                How::Replace => self.swap_in(i, rel),
-                How::Delete => {
+            let res = match h {
+                Some(How::Replace) => self.swap_in(i, rel),
+                Some(How::Delete) => {
                     backups_dirty = true;
                     self.move_away(i, rel, c)
                 }
-                How::Single => self.forward(i, c),
+                _ => self.step_one(i, c),
             };
             if let Err(e) = res {
                 self.discard(&prepared, &rels);
                 return Err(e);
             }
-            if how(c) != How::Single {
+            if matches!(h, Some(How::Replace | How::Delete)) {
                 dirty.insert(rel.parent());
                 self.bytes_written += written.get(&i).copied().unwrap_or(0);
             }
@@ -206,6 +287,21 @@ impl StepCtx<'_> {
     /// Batches 1 and 2: temp files written and fsynced; `before` re-checked and the old
     /// inodes kept, the backup folder fsynced.
     fn prepare(
+        &mut self,
+        replace: &[usize],
+        changes: &[Change],
+        rels: &HashMap<usize, RelPath>,
+        stop: &AtomicBool,
+        prepared: &mut Vec<usize>,
+        written: &mut HashMap<usize, u64>,
+    ) -> Result<()> {
+        self.write_temps(replace, changes, rels, stop, prepared, written)?;
+        self.keep_olds(replace, changes, rels, stop)
+    }
+
+    /// Batch 1: every new content to its temp file (owner, group and final mode set),
+    /// written on every core, then all fsynced.
+    fn write_temps(
         &mut self,
         replace: &[usize],
         changes: &[Change],
@@ -243,7 +339,6 @@ impl StepCtx<'_> {
                 }
                 // The new inode gets the old file's owner and group (or, for a file a
                 // rollback re-creates, the recorded ones).
-                use cap_std::fs::MetadataExt;
                 let old = match dir.symlink_metadata(rel.file_name()) {
                     Ok(m) if m.is_file() => Some((m.uid(), m.gid())),
                     _ => None,
@@ -277,6 +372,19 @@ impl StepCtx<'_> {
             open_regular(dir, tmp)?.sync_all()
         })
         .map_err(|e| Error::io("writing the new files (temp files)", e))?;
+        Ok(())
+    }
+
+    /// Batch 2: each replaced file's `before` re-checked and its old inode kept in the
+    /// backup folder (under a write lease when it is to become the snapshot), then the
+    /// folder fsynced once.
+    fn keep_olds(
+        &mut self,
+        replace: &[usize],
+        changes: &[Change],
+        rels: &HashMap<usize, RelPath>,
+        stop: &AtomicBool,
+    ) -> Result<()> {
         let mut kept = false;
         for &i in replace {
             if stop.load(Ordering::Relaxed) {
@@ -332,7 +440,6 @@ impl StepCtx<'_> {
             .dirs
             .get(&rel.parent())
             .ok_or_else(|| Error::failed("internal: directory cache"))?;
-        use cap_std::fs::MetadataExt;
         if let Ok(m) = dir.symlink_metadata(rel.file_name()) {
             self.owners.insert(i, (m.uid(), m.gid()));
         }
