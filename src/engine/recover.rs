@@ -174,7 +174,7 @@ fn journal_stopped(
         actor,
         EventKind::RunRecoveryStopped,
         Some(plan_id),
-        &json!({ "run": run, "restored": restored, "error": e.message, "exit": e.kind.exit_code() }),
+        &json!({ "run": run, "restored": restored, "error": e.full_message(), "exit": e.kind.exit_code() }),
     )?;
     Ok(())
 }

@@ -573,13 +573,13 @@ fn journal_failed(
     undone: &Undone,
 ) -> Result<()> {
     journal.write(|tx| {
-        tx.fail_run(run, duration_ms, &err.message)?;
+        tx.fail_run(run, duration_ms, &err.full_message())?;
         tx.forget_unchanged(run)?;
         tx.event(
             actor,
             EventKind::RunFailed,
             Some(plan_id),
-            &json!({ "run": run, "error": err.message, "undone": undone.files, "not_restored": undone.left, "duration_ms": duration_ms }),
+            &json!({ "run": run, "error": err.full_message(), "undone": undone.files, "not_restored": undone.left, "duration_ms": duration_ms }),
         )?;
         Ok(())
     })
