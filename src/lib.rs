@@ -4,6 +4,7 @@
 //!
 //! Library modules never print; only `cli` and `render` talk to the terminal.
 
+pub mod agents;
 pub mod approval;
 pub mod bundle;
 pub mod capture;

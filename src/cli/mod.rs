@@ -11,6 +11,7 @@ mod gate;
 mod gc;
 pub mod generate;
 mod help;
+mod hook;
 mod init;
 mod log;
 mod manpage;
@@ -136,6 +137,7 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Gc(gc::GcArgs),
     Sandbox(sandbox::SandboxArgs),
+    Hook(hook::HookArgs),
     Completions(completions::CompletionsArgs),
     Help(help::HelpArgs),
 }
@@ -219,6 +221,7 @@ pub fn main() -> ExitCode {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
+        Command::Hook(a) => return hook::run(a, &ctx),
         Command::Completions(a) => completions::run(a, &ctx),
         Command::Help(a) => help::run(a, &ctx),
     };

@@ -1,0 +1,311 @@
+//! `autonomy hook AGENT`: the entry point an agent's pre-tool hook runs.
+
+use super::{Ctx, Format};
+use crate::agents::answer::{Reply, Verdict, reply};
+use crate::agents::{Agent, ToolCall, ToolKind};
+use crate::error::{Error, Result};
+use crate::session::Session;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Answer a coding agent's pre-tool hook (run by the agent, not by people)
+///
+/// Reads the agent's hook JSON on stdin and answers in that agent's own format. A file tool
+/// call (write, edit, multi-edit, apply_patch, replace) becomes a pending plan with the exact
+/// bytes, author agent:AGENT; the hook waits up to `[agents] wait` (autonomy.toml, default
+/// 10m) for a decision (`autonomy approve`, `reject`, or signed approvals). Approved: autonomy
+/// applies the plan as a journaled run (undo with `autonomy rollback`) and tells the agent it
+/// is done, so the agent's own tool does not write again. Declined, rejected or no decision
+/// in time: the agent is told no, with the reason and the plan id; nothing changes. Shell
+/// commands that may change files are refused for now; plain reading commands pass.
+///
+/// Never fails open: bad input, any error, a crash or a timeout is a refusal in the agent's
+/// format. `autonomy agent install AGENT` writes the configuration that runs this.
+///
+/// AGENT: claude, codex, gemini, cursor, copilot, goose, openhands, cline.
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct HookArgs {
+    /// The agent whose hook runs this.
+    #[arg(value_name = "AGENT")]
+    pub agent: String,
+}
+
+/// The answer is written once: by the hook, or by the watchdog when time runs out.
+static ANSWERED: Mutex<bool> = Mutex::new(false);
+
+fn answer(r: &Reply) -> bool {
+    let mut done = ANSWERED.lock().unwrap_or_else(|e| e.into_inner());
+    if *done {
+        return false;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(r.stdout.as_bytes()).and_then(|_| out.flush());
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(r.stderr.as_bytes()).and_then(|_| err.flush());
+    *done = true;
+    true
+}
+
+/// Before the rules are read: how long reading the input and opening the workspace may take.
+const SETUP_TIME: Duration = Duration::from_secs(60);
+/// After the decision: how long applying may take before the watchdog answers.
+const APPLY_TIME: Duration = Duration::from_secs(120);
+
+static DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
+
+fn set_deadline(d: Instant) {
+    *DEADLINE.lock().unwrap_or_else(|e| e.into_inner()) = Some(d);
+}
+
+pub fn run(args: HookArgs, ctx: &Ctx) -> ExitCode {
+    let agent = Agent::from_name(&args.agent);
+    set_deadline(Instant::now() + SETUP_TIME);
+    // The watchdog: when the hook has not answered in time, refuse and exit.
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let late = DEADLINE
+                .lock()
+                .map(|d| d.is_some_and(|d| Instant::now() > d))
+                .unwrap_or(true);
+            if late {
+                let r = reply(
+                    agent,
+                    &Verdict::Deny(
+                        "autonomy refused this tool call: the hook ran out of time. Nothing was changed by this call; `autonomy status` shows any plan it made.".into(),
+                    ),
+                );
+                if answer(&r) {
+                    std::process::exit(r.code.into());
+                }
+                return;
+            }
+        }
+    });
+    let verdict = match agent {
+        None => Verdict::Deny(format!(
+            "autonomy refused this tool call: unknown agent {:?} (known: {})",
+            args.agent,
+            Agent::ALL.map(|a| a.name()).join(", ")
+        )),
+        Some(agent) => {
+            let ctx = Ctx {
+                dir: ctx.dir.clone(),
+                format: Format::Text,
+            };
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide(agent, &ctx))) {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => Verdict::Deny(format!(
+                    "autonomy refused this tool call: {}{}",
+                    e.message,
+                    e.hint.map(|h| format!(" ({h})")).unwrap_or_default()
+                )),
+                Err(_) => Verdict::Deny(
+                    "autonomy refused this tool call: the hook failed unexpectedly (a bug; please report it). Nothing was changed by this call.".into(),
+                ),
+            }
+        }
+    };
+    let r = reply(agent, &verdict);
+    answer(&r);
+    ExitCode::from(r.code)
+}
+
+fn read_input() -> Result<Vec<u8>> {
+    let max = crate::agents::parse::MAX_INPUT;
+    let mut input = Vec::new();
+    std::io::stdin()
+        .take(max + 1)
+        .read_to_end(&mut input)
+        .map_err(|e| Error::io("reading the hook input on stdin", e))?;
+    if input.len() as u64 > max {
+        return Err(Error::failed("the hook input is larger than 64 MiB"));
+    }
+    Ok(input)
+}
+
+fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
+    let input = read_input()?;
+    let mut s = Session::open(&ctx.dir)?;
+    let root = std::path::absolute(&s.ws.root)
+        .map_err(|e| Error::io("resolving the workspace root", e))?;
+    let call = crate::agents::parse::parse(agent, &input, &root)?;
+    let rules = s.rules()?;
+    let wait = rules.agents_wait();
+    let shell_mode = rules
+        .agents
+        .shell
+        .clone()
+        .unwrap_or_else(|| "capture".into());
+    match &call.kind {
+        ToolKind::ReadOnly => Ok(Verdict::Allow),
+        ToolKind::Other => Ok(Verdict::Deny(format!(
+            "autonomy refused the tool {:?}: it cannot tell which files that tool changes. Use the file tools (write/edit) so that each change becomes a plan a person approves.",
+            call.tool
+        ))),
+        ToolKind::Shell { command } => {
+            if crate::agents::shell::read_only(command) {
+                return Ok(Verdict::Allow);
+            }
+            journal_call(&mut s, &call, None, "refused: shell")?;
+            let why = if shell_mode == "deny" {
+                "`[agents] shell = \"deny\"` in autonomy.toml refuses shell commands that may change files"
+            } else {
+                "shell commands that may change files cannot yet run as reviewed captures here"
+            };
+            Ok(Verdict::Deny(format!(
+                "autonomy refused this shell command: {why}. Plain reading commands (ls, cat, grep, ...) run; make file changes with the file tools (write/edit), each of which becomes a plan a person approves."
+            )))
+        }
+        _ => file_call(&mut s, ctx, &call, wait),
+    }
+}
+
+/// Journal `agent.call`: which agent, session and tool call, and the plan it became.
+fn journal_call(s: &mut Session, call: &ToolCall, plan: Option<&str>, outcome: &str) -> Result<()> {
+    let me = std::mem::replace(&mut s.actor, call.agent.author());
+    let r = s.event(
+        "agent.call",
+        plan,
+        serde_json::json!({
+            "agent": call.agent.name(), "session": call.session, "tool_call": call.call_id,
+            "tool": call.tool, "plan": plan, "outcome": outcome,
+        }),
+    );
+    s.actor = me;
+    r
+}
+
+fn file_call(s: &mut Session, ctx: &Ctx, call: &ToolCall, wait: Duration) -> Result<Verdict> {
+    let id = match propose(s, call)? {
+        Some(id) => id,
+        None => {
+            return Ok(Verdict::Deny(format!(
+                "Nothing to do: {} changes nothing (the files already hold that content). No plan was made.",
+                call.kind.summary()
+            )));
+        }
+    };
+    let short = &id[..12];
+    let start = Instant::now();
+    set_deadline(start + wait + APPLY_TIME);
+    loop {
+        let d = crate::approval::decision::decision(s, &id)?;
+        if !d.stale.is_empty() {
+            return Ok(Verdict::Deny(format!(
+                "autonomy refused this change: {} changed since plan {short} was made, so it can no longer apply. Nothing was changed; read the file again and retry.",
+                d.stale.join(", ")
+            )));
+        }
+        let reason = d
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        let by = d.by.as_deref().unwrap_or("a person");
+        match d.decision.as_str() {
+            "approved" if d.ready => {
+                let applied = apply(s, ctx, &id, wait);
+                let now = crate::approval::decision::decision(s, &id)?;
+                if now.status != "applied" {
+                    applied?;
+                    return Err(Error::failed(format!(
+                        "plan {short} was approved but not applied"
+                    )));
+                }
+                return Ok(Verdict::Deny(format!(
+                    "Done: autonomy applied this change as plan {short}, approved by {by}. {} now holds exactly the requested content; the tool itself did not run, so do not repeat this call. Continue with the next step.",
+                    call.kind.summary()
+                )));
+            }
+            "applied" => {
+                return Ok(Verdict::Deny(format!(
+                    "Done: plan {short} with this change was applied (approved by {by}); do not repeat this call. Continue with the next step."
+                )));
+            }
+            "declined" => {
+                return Ok(Verdict::Deny(format!(
+                    "The person declined this change (plan {short}, by {by}){reason}. Nothing was changed."
+                )));
+            }
+            "rejected" => {
+                return Ok(Verdict::Deny(format!(
+                    "The person rejected this change (plan {short}, by {by}){reason}. Nothing was changed."
+                )));
+            }
+            "rolled_back" => {
+                return Ok(Verdict::Deny(format!(
+                    "Plan {short} with this change was applied and rolled back. Nothing was changed by this call."
+                )));
+            }
+            _ => {}
+        }
+        if start.elapsed() >= wait {
+            return Ok(Verdict::Deny(format!(
+                "No decision on plan {short} within {}: nothing was changed. The plan stays pending; a person may still approve and apply it (`autonomy approve {short}`, `autonomy apply {short}`).",
+                humantime::format_duration(wait)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The one way an agent's file tool call becomes a pending plan (to become `ops::propose`):
+/// the exact bytes, author `agent:AGENT`, the agent's session and tool call recorded, and
+/// the `agent.call` event. `None` when the call changes nothing.
+pub fn propose(s: &mut Session, call: &ToolCall) -> Result<Option<String>> {
+    use crate::plan::compile::{self, Meta};
+    s.refuse_if_interrupted()?;
+    let ops = crate::agents::to_ops::ops(&s.ws, &call.kind)?;
+    let meta = Meta {
+        workspace: s.workspace_id()?,
+        title: format!("{}: {}", call.agent, call.kind.summary()),
+        author: call.agent.author(),
+        description: Some(format!(
+            "Tool call {} ({}) of {} session {}.",
+            call.call_id, call.tool, call.agent, call.session
+        )),
+    };
+    let plan = match compile::compile_ops(&s.ws, ops.ops, meta, s.rules()?, &s.blobs) {
+        Err(e) if e.message == compile::CHANGES_NOTHING => return Ok(None),
+        other => other?,
+    };
+    // The edits were computed from the text read; the plan's `before` must be that text.
+    for (path, hash) in &ops.read {
+        if let Some(c) = plan.changes.iter().find(|c| c.path == path.as_str())
+            && c.before.file_hash() != Some(hash.as_str())
+        {
+            return Err(Error::stale(format!(
+                "{path} changed while the plan was being made"
+            )));
+        }
+    }
+    let mut extra = serde_json::Map::new();
+    extra.insert("agent".into(), call.agent.name().into());
+    extra.insert("session".into(), call.session.clone().into());
+    extra.insert("tool_call".into(), call.call_id.clone().into());
+    let me = std::mem::replace(&mut s.actor, call.agent.author());
+    let id = s.insert_plan_with(&plan, "hook", extra);
+    s.actor = me;
+    let id = id?;
+    journal_call(s, call, Some(&id), "planned")?;
+    Ok(Some(id))
+}
+
+/// Apply an approved plan exactly as `autonomy apply` does (to become `ops::apply`).
+pub fn apply(s: &mut Session, ctx: &Ctx, id: &str, wait: Duration) -> Result<()> {
+    let row = s.resolve(Some(id), crate::session::Default::Newest)?;
+    let plan = s.load_plan(id)?;
+    super::apply::run_plan(
+        s,
+        ctx,
+        &row,
+        &plan,
+        crate::engine::run::RunKind::Apply,
+        &[],
+        Some(wait.as_secs().clamp(1, 60)),
+    )
+}
