@@ -1,6 +1,7 @@
 //! The integration test binary: every module runs the real `autonomy` binary against real
 //! temp workspaces (one binary, so it compiles once).
 
+mod agents;
 mod badinput;
 mod common;
 mod completion;
