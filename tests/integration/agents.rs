@@ -101,7 +101,13 @@ fn claude(env: &Env, mock: &MockModel) -> Option<Run> {
     );
     let home = tempfile::tempdir().expect("home");
     let child = Command::new(bin)
-        .args(["-p", "Do the task.", "--output-format", "stream-json", "--verbose"])
+        .args([
+            "-p",
+            "Do the task.",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+        ])
         .args(["--permission-mode", "acceptEdits", "--allowedTools", "Bash"])
         .current_dir(&env.root)
         .env("HOME", home.path())
@@ -125,25 +131,389 @@ fn pending_plan(env: &Env, secs: u64) -> String {
     let start = Instant::now();
     loop {
         let st = env.status_json();
-        if let Some(id) = st["pending"].as_array().and_then(|a| a.first()).and_then(|p| p["id"].as_str()) {
+        if let Some(id) = st["pending"]
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|p| p["id"].as_str())
+        {
             return id.to_string();
         }
-        assert!(start.elapsed() < Duration::from_secs(secs), "no pending plan appeared: {st}");
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "no pending plan appeared: {st}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-#[test]
-fn claude_write_becomes_a_plan_applied_on_approval() {
+fn codex(env: &Env, mock: &MockModel) -> Option<Run> {
+    let bin = cli("codex")?;
+    let home = tempfile::tempdir().expect("home");
+    let codex_home = home.path().join("codex");
+    std::fs::create_dir_all(&codex_home).expect("mkdir");
+    std::fs::write(
+        codex_home.join("config.toml"),
+        format!(
+            "model = \"gpt-5.5\"\nmodel_provider = \"mock\"\napproval_policy = \"never\"\n\
+             sandbox_mode = \"danger-full-access\"\ncheck_for_update_on_startup = false\n\
+             [analytics]\nenabled = false\n[model_providers.mock]\nname = \"mock\"\n\
+             base_url = \"{}/v1\"\nwire_api = \"responses\"\nenv_key = \"MOCK_KEY\"\n",
+            mock.url()
+        ),
+    )
+    .expect("config");
+    std::fs::write(
+        codex_home.join("hooks.json"),
+        json!({"hooks": {"PreToolUse": [{"matcher": "apply_patch|Bash|Write|Edit",
+            "hooks": [{"type": "command", "command": hook_command("codex"), "timeout": 120}]}]}})
+        .to_string(),
+    )
+    .expect("hooks");
+    let child = Command::new(bin)
+        .args([
+            "exec",
+            "--skip-git-repo-check",
+            "--json",
+            "--dangerously-bypass-hook-trust",
+        ])
+        .args(["--disable", "plugins", "Do the task."])
+        .current_dir(&env.root)
+        .env("HOME", home.path())
+        .env("CODEX_HOME", &codex_home)
+        .env("MOCK_KEY", "dummy")
+        .env("AUTONOMY_ACTOR", common::ACTOR)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start codex");
+    Some(Run { child, home })
+}
+
+fn gemini(env: &Env, mock: &MockModel) -> Option<Run> {
+    let bin = cli("gemini")?;
+    env.write(
+        ".gemini/settings.json",
+        json!({"hooks": {"BeforeTool": [{"matcher": "write_file|replace|run_shell_command",
+            "hooks": [{"name": "autonomy", "type": "command", "command": hook_command("gemini")}]}]}})
+        .to_string(),
+    );
+    let home = tempfile::tempdir().expect("home");
+    let gemini_home = home.path().join("gemini");
+    std::fs::create_dir_all(gemini_home.join(".gemini")).expect("mkdir");
+    std::fs::write(
+        gemini_home.join(".gemini/settings.json"),
+        json!({"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
+               "privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false},
+               "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false}})
+        .to_string(),
+    )
+    .expect("settings");
+    let child = Command::new(bin)
+        .args([
+            "-p",
+            "Do the task.",
+            "--output-format",
+            "json",
+            "--approval-mode",
+            "yolo",
+        ])
+        .current_dir(&env.root)
+        .env("HOME", home.path())
+        .env("GOOGLE_GEMINI_BASE_URL", mock.url())
+        .env("GEMINI_API_KEY", "dummy")
+        .env("GEMINI_CLI_HOME", &gemini_home)
+        .env("GEMINI_CLI_TRUST_WORKSPACE", "true")
+        .env("AUTONOMY_ACTOR", common::ACTOR)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gemini");
+    Some(Run { child, home })
+}
+
+fn launch(agent: &str, env: &Env, mock: &MockModel) -> Option<Run> {
+    match agent {
+        "claude" => claude(env, mock),
+        "codex" => codex(env, mock),
+        "gemini" => gemini(env, mock),
+        other => panic!("no launcher for {other}"),
+    }
+}
+
+/// The script that writes `path` with `content` in `agent`'s own file tool.
+fn write_step(agent: &str, env: &Env, path: &str, content: &str) -> Vec<Step> {
+    let content: &'static str = Box::leak(content.to_string().into_boxed_str());
+    match agent {
+        "claude" => vec![Step::Tool(
+            "Write",
+            json!({"file_path": env.path(path), "content": content}),
+        )],
+        "codex" => {
+            let body: String = content.lines().map(|l| format!("+{l}\n")).collect();
+            vec![Step::Tool(
+                "apply_patch",
+                json!(format!(
+                    "*** Begin Patch\n*** Add File: {path}\n{body}*** End Patch\n"
+                )),
+            )]
+        }
+        "gemini" => vec![Step::Tool(
+            "write_file",
+            json!({"file_path": env.path(path), "content": content}),
+        )],
+        other => panic!("no script for {other}"),
+    }
+}
+
+/// The script that replaces `old` by `new` (one line each) in `path`.
+fn edit_step(agent: &str, env: &Env, path: &str, old: &str, new: &str) -> Vec<Step> {
+    let file = env.path(path);
+    match agent {
+        // Claude Code edits only files read in the session.
+        "claude" => vec![
+            Step::Tool("Read", json!({"file_path": file})),
+            Step::Tool(
+                "Edit",
+                json!({"file_path": file, "old_string": old, "new_string": new}),
+            ),
+        ],
+        "codex" => vec![Step::Tool(
+            "apply_patch",
+            json!(format!(
+                "*** Begin Patch\n*** Update File: {path}\n@@\n-{old}\n+{new}\n*** End Patch\n"
+            )),
+        )],
+        "gemini" => vec![Step::Tool(
+            "replace",
+            json!({"file_path": file, "old_string": old, "new_string": new, "instruction": "change the value"}),
+        )],
+        other => panic!("no script for {other}"),
+    }
+}
+
+/// The text of the newest model request: what the model was told last.
+fn last_request(mock: &MockModel) -> String {
+    mock.requests()
+        .last()
+        .map(|r| r.body.to_string())
+        .unwrap_or_default()
+}
+
+/// The `agent.call` events of the journal.
+fn agent_calls(env: &Env) -> Vec<serde_json::Value> {
+    env.events()
+        .into_iter()
+        .filter(|e| e["kind"] == "agent.call")
+        .collect()
+}
+
+/// A write approved while the hook waits lands byte for byte as a journaled run that rolls
+/// back exactly; the agent is told it is done.
+fn write_approved(agent: &str) {
     let env = workspace("60s");
-    let mock = MockModel::start(vec![Step::Tool(
-        "Write",
-        json!({"file_path": env.path("notes/hello.txt"), "content": "hello from claude\n"}),
-    )]);
-    let Some(run) = claude(&env, &mock) else { return };
+    let before = env.tree();
+    let content = format!("hello from {agent}\nline two\n");
+    let mock = MockModel::start(write_step(agent, &env, "notes/hello.txt", &content));
+    let Some(run) = launch(agent, &env, &mock) else {
+        return;
+    };
+    let id = pending_plan(&env, 60);
+    let plan = env.run(&["show", &id, "--format", "json"]);
+    assert!(
+        plan.stdout.contains(&format!("agent:{agent}")),
+        "{}",
+        plan.stdout
+    );
+    env.approve(&id);
+    let (out, err) = run.finish(60);
+    assert_eq!(env.read_str("notes/hello.txt"), content, "{out}\n{err}");
+    let told = last_request(&mock);
+    assert!(
+        told.contains(&format!("applied this change as plan {}", &id[..12])),
+        "{told}"
+    );
+    let calls = agent_calls(&env);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let data = &calls[0]["data"];
+    assert_eq!(data["agent"], agent);
+    assert_eq!(data["plan"], id.as_str());
+    assert!(!data["session"].as_str().unwrap_or("").is_empty(), "{data}");
+    let kinds = env.event_kinds();
+    assert!(kinds.iter().any(|k| k == "run.committed"), "{kinds:?}");
+    let (rb, code) = env.tty(&["rollback", &id], "y");
+    assert_eq!(code, 0, "{rb}");
+    let mut after = env.tree();
+    for cfg in [
+        ".claude",
+        ".claude/settings.json",
+        ".gemini",
+        ".gemini/settings.json",
+    ] {
+        after.remove(cfg);
+    }
+    let mut before = before;
+    before.retain(|k, _| !k.starts_with(".claude") && !k.starts_with(".gemini"));
+    assert_eq!(after, before, "rollback restores the tree exactly");
+    env.verify_ok();
+}
+
+/// An approved edit lands exactly (the edit applied to the file's current bytes).
+fn edit_approved(agent: &str) {
+    let env = workspace("60s");
+    env.write("cfg.txt", "name = demo\ntimeout = 500\nretries = 3\n");
+    let mock = MockModel::start(edit_step(
+        agent,
+        &env,
+        "cfg.txt",
+        "timeout = 500",
+        "timeout = 750",
+    ));
+    let Some(run) = launch(agent, &env, &mock) else {
+        return;
+    };
     let id = pending_plan(&env, 60);
     env.approve(&id);
     let (out, err) = run.finish(60);
-    eprintln!("OUT {out}\nERR {err}\nMODEL {}", mock.transcript());
-    assert_eq!(env.read_str("notes/hello.txt"), "hello from claude\n");
+    assert_eq!(
+        env.read_str("cfg.txt"),
+        "name = demo\ntimeout = 750\nretries = 3\n",
+        "{out}\n{err}"
+    );
+    env.verify_ok();
 }
+
+/// A rejected edit changes nothing, and the model's next request carries the reason and
+/// the plan id.
+fn edit_rejected(agent: &str) {
+    let env = workspace("60s");
+    env.write("cfg.txt", "name = demo\ntimeout = 500\n");
+    let before = env.tree();
+    let mock = MockModel::start(edit_step(
+        agent,
+        &env,
+        "cfg.txt",
+        "timeout = 500",
+        "timeout = 9",
+    ));
+    let Some(run) = launch(agent, &env, &mock) else {
+        return;
+    };
+    let id = pending_plan(&env, 60);
+    env.cmd()
+        .args(["reject", &id, "--reason", "nine is far too short"])
+        .assert()
+        .success();
+    let (out, err) = run.finish(60);
+    let mut after = env.tree();
+    after.retain(|k, _| before.contains_key(k));
+    assert_eq!(after, before, "{out}\n{err}");
+    let told = last_request(&mock);
+    assert!(told.contains("nine is far too short"), "{told}");
+    assert!(told.contains(&id[..12]), "{told}");
+    env.verify_ok();
+}
+
+/// Nobody decides within `[agents] wait`: nothing changes, the agent is told so.
+fn nobody_decides(agent: &str) {
+    let env = workspace("1s");
+    let mock = MockModel::start(write_step(agent, &env, "late.txt", "late\n"));
+    let Some(run) = launch(agent, &env, &mock) else {
+        return;
+    };
+    let (out, err) = run.finish(60);
+    assert!(!env.exists("late.txt"), "{out}\n{err}");
+    let told = last_request(&mock);
+    assert!(told.contains("No decision on plan"), "{told}");
+}
+
+/// The hook cannot work (its journal is corrupt): the tool call is refused, nothing changes.
+fn hook_fails_closed(agent: &str) {
+    let env = workspace("60s");
+    for f in ["journal.db", "journal.db-wal", "journal.db-shm"] {
+        let _ = std::fs::remove_file(env.path(&format!(".autonomy/{f}")));
+    }
+    env.write(".autonomy/journal.db", "this is not a database");
+    let mock = MockModel::start(write_step(agent, &env, "x.txt", "x\n"));
+    let Some(run) = launch(agent, &env, &mock) else {
+        return;
+    };
+    let (out, err) = run.finish(60);
+    assert!(!env.exists("x.txt"), "{out}\n{err}");
+    let told = last_request(&mock);
+    assert!(told.contains("autonomy refused this tool call"), "{told}");
+}
+
+/// The script that runs `command` in `agent`'s shell tool.
+fn shell_step(agent: &str, command: &'static str) -> Step {
+    match agent {
+        "claude" => Step::Tool("Bash", json!({"command": command, "description": "run it"})),
+        "codex" => Step::Tool("exec_command", json!({"cmd": command})),
+        "gemini" => Step::Tool(
+            "run_shell_command",
+            json!({"command": command, "description": "run it"}),
+        ),
+        other => panic!("no script for {other}"),
+    }
+}
+
+/// A shell command that would change files is refused (until shell calls run as captures);
+/// a plainly reading one runs and the model sees its output.
+fn shell_changing_refused_reading_runs(agent: &str) {
+    let env = workspace("60s");
+    env.write("data.txt", "marker-7c1e5\n");
+    let mock = MockModel::start(vec![
+        shell_step(agent, "echo made > made.txt"),
+        shell_step(agent, "cat data.txt"),
+    ]);
+    let Some(run) = launch(agent, &env, &mock) else {
+        return;
+    };
+    let (out, err) = run.finish(60);
+    assert!(!env.exists("made.txt"), "{out}\n{err}");
+    let told = mock.transcript();
+    assert!(
+        told.contains("autonomy refused this shell command"),
+        "{told}"
+    );
+    assert!(last_request(&mock).contains("marker-7c1e5"), "{out}\n{err}");
+    let calls = agent_calls(&env);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["data"]["outcome"], "refused: shell");
+}
+
+macro_rules! real_client_tests {
+    ($agent:ident) => {
+        mod $agent {
+            #[test]
+            fn write_approved_lands_exactly_and_rolls_back() {
+                super::write_approved(stringify!($agent));
+            }
+            #[test]
+            fn edit_approved_lands_exactly() {
+                super::edit_approved(stringify!($agent));
+            }
+            #[test]
+            fn edit_rejected_changes_nothing_and_tells_the_model_why() {
+                super::edit_rejected(stringify!($agent));
+            }
+            #[test]
+            fn nobody_deciding_changes_nothing() {
+                super::nobody_decides(stringify!($agent));
+            }
+            #[test]
+            fn shell_changing_refused_reading_runs() {
+                super::shell_changing_refused_reading_runs(stringify!($agent));
+            }
+            #[test]
+            fn a_failing_hook_refuses() {
+                super::hook_fails_closed(stringify!($agent));
+            }
+        }
+    };
+}
+
+real_client_tests!(claude);
+real_client_tests!(codex);
+real_client_tests!(gemini);

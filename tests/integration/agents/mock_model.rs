@@ -22,6 +22,7 @@ pub enum Step {
 /// A request the mock received.
 #[derive(Debug, Clone)]
 pub struct Request {
+    #[allow(dead_code)]
     pub path: String,
     pub body: Value,
 }
@@ -99,21 +100,34 @@ fn serve(conn: TcpStream, script: &[Step], requests: &Mutex<Vec<Request>>) -> st
                 chunked = true;
             }
         }
-        let body = if chunked { read_chunked(&mut reader)? } else {
+        let body = if chunked {
+            read_chunked(&mut reader)?
+        } else {
             let mut b = vec![0; length];
             reader.read_exact(&mut b)?;
             b
         };
         if method == "HEAD" || method == "GET" {
-            let ok = if path.contains("/models") { "{\"data\":[],\"models\":[]}" } else { "{}" };
-            write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", ok.len())?;
+            let ok = if path.contains("/models") {
+                "{\"data\":[],\"models\":[]}"
+            } else {
+                "{}"
+            };
+            write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                ok.len()
+            )?;
             if method == "GET" {
                 conn.write_all(ok.as_bytes())?;
             }
             continue;
         }
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        requests.lock().expect("lock").push(Request { path: path.clone(), body: body.clone() });
+        requests.lock().expect("lock").push(Request {
+            path: path.clone(),
+            body: body.clone(),
+        });
         let (content_type, payload) = if path.contains("/v1/messages") {
             ("text/event-stream", anthropic(script, &body))
         } else if path.contains("/responses") {
@@ -139,7 +153,8 @@ fn read_chunked(r: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
     loop {
         let mut size = String::new();
         r.read_line(&mut size)?;
-        let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+        let n =
+            usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
         let mut chunk = vec![0; n + 2];
         r.read_exact(&mut chunk)?;
         if n == 0 {
@@ -156,7 +171,9 @@ fn step(script: &[Step], done: usize) -> Step {
 fn count(v: &Value, pred: &dyn Fn(&Value) -> bool) -> usize {
     match v {
         Value::Array(a) => a.iter().map(|x| count(x, pred)).sum(),
-        Value::Object(o) => usize::from(pred(v)) + o.values().map(|x| count(x, pred)).sum::<usize>(),
+        Value::Object(o) => {
+            usize::from(pred(v)) + o.values().map(|x| count(x, pred)).sum::<usize>()
+        }
         _ => 0,
     }
 }
@@ -171,8 +188,15 @@ fn sse(events: &[(&str, Value)]) -> String {
 fn anthropic(script: &[Step], body: &Value) -> String {
     // A side request without tools (titles, summaries) gets a plain answer.
     let done = count(&body["messages"], &|v| v["type"] == "tool_use");
-    let s = if body.get("tools").is_none() { Step::Text("ok") } else { step(script, done) };
-    let model = body["model"].as_str().unwrap_or("claude-sonnet-4-5").to_string();
+    let s = if body.get("tools").is_none() {
+        Step::Text("ok")
+    } else {
+        step(script, done)
+    };
+    let model = body["model"]
+        .as_str()
+        .unwrap_or("claude-sonnet-4-5")
+        .to_string();
     let start = json!({"type": "message_start", "message": {"id": format!("msg_{done}"), "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}}});
     let (block, delta, stop) = match s {
         Step::Tool(name, input) => (
@@ -188,10 +212,22 @@ fn anthropic(script: &[Step], body: &Value) -> String {
     };
     sse(&[
         ("message_start", start),
-        ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": block})),
-        ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": delta})),
-        ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-        ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 1}})),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": block}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 1}}),
+        ),
         ("message_stop", json!({"type": "message_stop"})),
     ])
 }
@@ -203,16 +239,31 @@ fn openai(script: &[Step], body: &Value) -> String {
     let id = format!("resp_{done}");
     let item = match step(script, done) {
         Step::Tool(name, input) => match input {
-            Value::String(text) => json!({"type": "custom_tool_call", "id": format!("ctc_{done}"), "call_id": format!("call_{done}"), "name": name, "input": text, "status": "completed"}),
-            other => json!({"type": "function_call", "id": format!("fc_{done}"), "call_id": format!("call_{done}"), "name": name, "arguments": other.to_string(), "status": "completed"}),
+            Value::String(text) => {
+                json!({"type": "custom_tool_call", "id": format!("ctc_{done}"), "call_id": format!("call_{done}"), "name": name, "input": text, "status": "completed"})
+            }
+            other => {
+                json!({"type": "function_call", "id": format!("fc_{done}"), "call_id": format!("call_{done}"), "name": name, "arguments": other.to_string(), "status": "completed"})
+            }
         },
-        Step::Text(t) => json!({"type": "message", "id": format!("msg_{done}"), "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": t, "annotations": []}]}),
+        Step::Text(t) => {
+            json!({"type": "message", "id": format!("msg_{done}"), "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": t, "annotations": []}]})
+        }
     };
     let mut out = String::new();
     for (name, data) in [
-        ("response.created", json!({"type": "response.created", "response": {"id": id}})),
-        ("response.output_item.done", json!({"type": "response.output_item.done", "output_index": 0, "item": item})),
-        ("response.completed", json!({"type": "response.completed", "response": {"id": id, "usage": {"input_tokens": 1, "input_tokens_details": null, "output_tokens": 1, "output_tokens_details": null, "total_tokens": 2}}})),
+        (
+            "response.created",
+            json!({"type": "response.created", "response": {"id": id}}),
+        ),
+        (
+            "response.output_item.done",
+            json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        ),
+        (
+            "response.completed",
+            json!({"type": "response.completed", "response": {"id": id, "usage": {"input_tokens": 1, "input_tokens_details": null, "output_tokens": 1, "output_tokens_details": null, "total_tokens": 2}}}),
+        ),
     ] {
         out.push_str(&format!("event: {name}\ndata: {data}\n\n"));
     }
