@@ -66,7 +66,14 @@ pub fn parse(agent: Agent, input: &[u8], root: &Path) -> Result<ToolCall> {
         }
         _ => (
             s(&["session_id", "conversation_id", "sessionId"]),
-            s(&["tool_use_id", "tool_call_id", "toolCallId", "call_id"]),
+            // Gemini CLI gives its hooks no tool call id: its timestamp stands in.
+            s(&[
+                "tool_use_id",
+                "tool_call_id",
+                "toolCallId",
+                "call_id",
+                "timestamp",
+            ]),
             s(&["tool_name", "toolName"]),
             v.get("tool_input")
                 .or_else(|| v.get("toolArgs"))
@@ -391,5 +398,340 @@ fn kind(agent: Agent, tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
             | "plan_mode_respond",
         ) => Ok(ToolKind::ReadOnly),
         _ => Ok(ToolKind::Other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::patch::Hunk;
+
+    const ROOT: &str = "/w/ws";
+
+    fn call(agent: Agent, payload: &str) -> ToolCall {
+        parse(agent, payload.as_bytes(), Path::new(ROOT))
+            .unwrap_or_else(|e| panic!("{}", e.message))
+    }
+
+    fn rel(p: &str) -> RelPath {
+        RelPath::parse(p).unwrap()
+    }
+
+    // Recorded from Claude Code 2.1.197 (tests/integration/agents.rs), paths shortened.
+    #[test]
+    fn claude_recorded_edit_and_bash() {
+        let c = call(
+            Agent::Claude,
+            r#"{"session_id":"42925112-8939-49d2-8fa3-5597215489b0","transcript_path":"/h/.claude/projects/x.jsonl","cwd":"/w/ws","prompt_id":"b58bacc7","permission_mode":"acceptEdits","effort":{"level":"high"},"hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"/w/ws/cfg.txt","old_string":"timeout = 500","new_string":"timeout = 750","replace_all":false},"tool_use_id":"toolu_0001"}"#,
+        );
+        assert_eq!(c.session, "42925112-8939-49d2-8fa3-5597215489b0");
+        assert_eq!(
+            (c.call_id.as_str(), c.tool.as_str()),
+            ("toolu_0001", "Edit")
+        );
+        assert_eq!(
+            c.kind,
+            ToolKind::Edit {
+                path: rel("cfg.txt"),
+                edits: vec![Replace {
+                    old: "timeout = 500".into(),
+                    new: "timeout = 750".into(),
+                    times: Times::Unique
+                }]
+            }
+        );
+        let b = call(
+            Agent::Claude,
+            r#"{"session_id":"s","cwd":"/w/ws","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"echo made > made.txt","description":"run it"},"tool_use_id":"toolu_0000"}"#,
+        );
+        assert_eq!(
+            b.kind,
+            ToolKind::Shell {
+                command: "echo made > made.txt".into()
+            }
+        );
+        let m = call(
+            Agent::Claude,
+            r#"{"session_id":"s","cwd":"/w/ws","tool_name":"MultiEdit","tool_input":{"file_path":"/w/ws/a/b.rs","edits":[{"old_string":"x","new_string":"y","replace_all":true},{"old_string":"p","new_string":"q"}]},"tool_use_id":"t"}"#,
+        );
+        let ToolKind::Edit { path, edits } = m.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (path, edits.len(), edits[0].times, edits[1].times),
+            (rel("a/b.rs"), 2, Times::All, Times::Unique)
+        );
+    }
+
+    // Recorded from Codex 0.171.0.
+    #[test]
+    fn codex_recorded_apply_patch_and_bash() {
+        let c = call(
+            Agent::Codex,
+            r#"{"session_id":"01a21d4f-4fa4-73a0","turn_id":"01a21d4f-4ffc","transcript_path":"/h/codex/sessions/r.jsonl","cwd":"/w/ws/sub","hook_event_name":"PreToolUse","model":"gpt-5.5","permission_mode":"bypassPermissions","tool_name":"apply_patch","tool_input":{"command":"*** Begin Patch\n*** Update File: cfg.txt\n@@\n-timeout = 500\n+timeout = 750\n*** End Patch\n"},"tool_use_id":"call_0"}"#,
+        );
+        assert_eq!(
+            (c.session.as_str(), c.call_id.as_str()),
+            ("01a21d4f-4fa4-73a0", "call_0")
+        );
+        assert_eq!(
+            c.kind,
+            ToolKind::ApplyPatch(vec![FileOp::Update {
+                path: rel("sub/cfg.txt"),
+                move_to: None,
+                hunks: vec![Hunk {
+                    context: None,
+                    old: vec!["timeout = 500".into()],
+                    new: vec!["timeout = 750".into()],
+                    at_eof: false
+                }]
+            }])
+        );
+        let b = call(
+            Agent::Codex,
+            r#"{"session_id":"s","cwd":"/w/ws","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"cat data.txt"},"tool_use_id":"call_1"}"#,
+        );
+        assert_eq!(
+            b.kind,
+            ToolKind::Shell {
+                command: "cat data.txt".into()
+            }
+        );
+    }
+
+    // Recorded from Gemini CLI 0.61.0: no tool call id; the timestamp stands in.
+    #[test]
+    fn gemini_recorded_replace_and_shell() {
+        let c = call(
+            Agent::Gemini,
+            r#"{"session_id":"af31b088","transcript_path":"/h/chats/s.jsonl","cwd":"/w/ws","hook_event_name":"BeforeTool","timestamp":"2026-11-27T14:01:12.100Z","tool_name":"replace","tool_input":{"file_path":"/w/ws/cfg.txt","instruction":"change the value","new_string":"timeout = 750","old_string":"timeout = 500"}}"#,
+        );
+        assert_eq!(
+            (c.session.as_str(), c.call_id.as_str()),
+            ("af31b088", "2026-11-27T14:01:12.100Z")
+        );
+        assert!(matches!(c.kind, ToolKind::Edit { ref path, .. } if *path == rel("cfg.txt")));
+        let w = call(
+            Agent::Gemini,
+            r#"{"session_id":"s","cwd":"/w/ws","hook_event_name":"BeforeTool","tool_name":"write_file","tool_input":{"file_path":"/w/ws/n/h.txt","content":"hi\n"}}"#,
+        );
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("n/h.txt"),
+                content: "hi\n".into()
+            }
+        );
+        let r = call(
+            Agent::Gemini,
+            r#"{"session_id":"s","cwd":"/w/ws","tool_name":"read_file","tool_input":{"file_path":"/w/ws/x"}}"#,
+        );
+        assert_eq!(r.kind, ToolKind::ReadOnly);
+    }
+
+    // From the documentation (AGENTS.md "Agents whose formats come from their documentation").
+    #[test]
+    fn cursor_documented_payloads() {
+        let w = call(
+            Agent::Cursor,
+            r#"{"conversation_id":"c1","generation_id":"g1","hook_event_name":"preToolUse","workspace_roots":["/w/ws"],"tool_name":"Write","tool_input":{"file_path":"/w/ws/src/a.ts","content":"export {}\n"},"tool_use_id":"tu1"}"#,
+        );
+        assert_eq!((w.session.as_str(), w.call_id.as_str()), ("c1", "tu1"));
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("src/a.ts"),
+                content: "export {}\n".into()
+            }
+        );
+        let s = call(
+            Agent::Cursor,
+            r#"{"conversation_id":"c1","tool_name":"Shell","tool_input":{"command":"npm test"}}"#,
+        );
+        assert_eq!(
+            s.kind,
+            ToolKind::Shell {
+                command: "npm test".into()
+            }
+        );
+        let d = call(
+            Agent::Cursor,
+            r#"{"conversation_id":"c1","tool_name":"Delete","tool_input":{"file_path":"/w/ws/old.txt"}}"#,
+        );
+        assert_eq!(
+            d.kind,
+            ToolKind::ApplyPatch(vec![FileOp::Delete {
+                path: rel("old.txt")
+            }])
+        );
+    }
+
+    #[test]
+    fn copilot_documented_payloads() {
+        // The CLI's hooks send toolArgs as a JSON string.
+        let c = call(
+            Agent::Copilot,
+            r#"{"timestamp":1764251000000,"cwd":"/w/ws","toolName":"create","toolArgs":"{\"path\":\"/w/ws/a.md\",\"file_text\":\"A\\n\"}"}"#,
+        );
+        assert_eq!(
+            c.kind,
+            ToolKind::Write {
+                path: rel("a.md"),
+                content: "A\n".into()
+            }
+        );
+        let e = call(
+            Agent::Copilot,
+            r#"{"timestamp":1,"cwd":"/w/ws","toolName":"edit","toolArgs":{"path":"a.md","old_str":"A","new_str":"B"}}"#,
+        );
+        assert!(matches!(e.kind, ToolKind::Edit { ref path, .. } if *path == rel("a.md")));
+        let b = call(
+            Agent::Copilot,
+            r#"{"timestamp":1,"cwd":"/w/ws","toolName":"bash","toolArgs":{"command":"make"}}"#,
+        );
+        assert_eq!(
+            b.kind,
+            ToolKind::Shell {
+                command: "make".into()
+            }
+        );
+    }
+
+    #[test]
+    fn goose_documented_payloads() {
+        let w = call(
+            Agent::Goose,
+            r#"{"session_id":"g","hook_event_name":"PreToolUse","cwd":"/w/ws","tool_name":"developer__write","tool_input":{"path":"/w/ws/x.py","content":"print(1)\n"}}"#,
+        );
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("x.py"),
+                content: "print(1)\n".into()
+            }
+        );
+        let e = call(
+            Agent::Goose,
+            r#"{"session_id":"g","cwd":"/w/ws","tool_name":"developer__edit","tool_input":{"path":"x.py","before":"1","after":"2"}}"#,
+        );
+        assert_eq!(
+            e.kind,
+            ToolKind::Edit {
+                path: rel("x.py"),
+                edits: vec![Replace {
+                    old: "1".into(),
+                    new: "2".into(),
+                    times: Times::Unique
+                }]
+            }
+        );
+        let s = call(
+            Agent::Goose,
+            r#"{"session_id":"g","cwd":"/w/ws","tool_name":"developer__shell","tool_input":{"command":"ls"}}"#,
+        );
+        assert_eq!(
+            s.kind,
+            ToolKind::Shell {
+                command: "ls".into()
+            }
+        );
+    }
+
+    #[test]
+    fn openhands_documented_payloads() {
+        let w = call(
+            Agent::OpenHands,
+            r#"{"session_id":"o","hook_event_name":"PreToolUse","cwd":"/w/ws","tool_name":"str_replace_editor","tool_input":{"command":"create","path":"/w/ws/n.txt","file_text":"n\n"},"tool_use_id":"t"}"#,
+        );
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("n.txt"),
+                content: "n\n".into()
+            }
+        );
+        let b = call(
+            Agent::OpenHands,
+            r#"{"session_id":"o","cwd":"/w/ws","tool_name":"execute_bash","tool_input":{"command":"pytest"}}"#,
+        );
+        assert_eq!(
+            b.kind,
+            ToolKind::Shell {
+                command: "pytest".into()
+            }
+        );
+    }
+
+    #[test]
+    fn cline_documented_payloads() {
+        let w = call(
+            Agent::Cline,
+            r#"{"clineVersion":"3.40.0","hookName":"PreToolUse","timestamp":"1764251000000","taskId":"task-1","workspaceRoots":["/w/ws"],"userId":"u","preToolUse":{"toolName":"write_to_file","parameters":{"path":"src/a.ts","content":"a\n"}}}"#,
+        );
+        assert_eq!(
+            (w.session.as_str(), w.tool.as_str()),
+            ("task-1", "write_to_file")
+        );
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("src/a.ts"),
+                content: "a\n".into()
+            }
+        );
+        let r = call(
+            Agent::Cline,
+            r#"{"taskId":"t","workspaceRoots":["/w/ws"],"preToolUse":{"toolName":"replace_in_file","parameters":{"path":"src/a.ts","diff":"------- SEARCH\na\n=======\nb\n+++++++ REPLACE\n"}}}"#,
+        );
+        assert_eq!(
+            r.kind,
+            ToolKind::Edit {
+                path: rel("src/a.ts"),
+                edits: vec![Replace {
+                    old: "a\n".into(),
+                    new: "b\n".into(),
+                    times: Times::First
+                }]
+            }
+        );
+        let x = call(
+            Agent::Cline,
+            r#"{"taskId":"t","workspaceRoots":["/w/ws"],"preToolUse":{"toolName":"use_mcp_tool","parameters":{}}}"#,
+        );
+        assert_eq!(x.kind, ToolKind::Other);
+    }
+
+    #[test]
+    fn paths_outside_the_workspace_or_into_its_state_are_refused() {
+        for p in [
+            "/etc/passwd",
+            "/w/ws/../other/x",
+            "/w/ws/.autonomy/journal.db",
+            "../x",
+            "/w/wsx/y",
+        ] {
+            let payload = serde_json::json!({"session_id": "s", "cwd": "/w/ws", "tool_name": "Write", "tool_input": {"file_path": p, "content": ""}});
+            assert!(
+                parse(
+                    Agent::Claude,
+                    payload.to_string().as_bytes(),
+                    Path::new(ROOT)
+                )
+                .is_err(),
+                "{p}"
+            );
+        }
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            "not json",
+            r#"{"tool_name":"Write","tool_input":{}}"#,
+        ] {
+            assert!(
+                parse(Agent::Claude, bad.as_bytes(), Path::new(ROOT)).is_err(),
+                "{bad}"
+            );
+        }
     }
 }
