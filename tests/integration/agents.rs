@@ -517,3 +517,184 @@ macro_rules! real_client_tests {
 real_client_tests!(claude);
 real_client_tests!(codex);
 real_client_tests!(gemini);
+
+// ----------------------------------------------------------------- the hook on its own
+
+/// Start `autonomy hook AGENT` with `payload` on stdin.
+fn hook(env: &Env, agent: &str, payload: &serde_json::Value) -> Child {
+    use std::io::Write;
+    let mut child = env
+        .std_cmd()
+        .args(["hook", agent])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hook");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(payload.to_string().as_bytes())
+        .expect("write payload");
+    drop(stdin);
+    child
+}
+
+fn hook_output(child: Child) -> (i32, String, String) {
+    let out = child.wait_with_output().expect("hook output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn codex_patch(env: &Env, patch: &str) -> serde_json::Value {
+    json!({"session_id": "sess-1", "turn_id": "turn-1", "cwd": env.root, "hook_event_name": "PreToolUse",
+           "model": "gpt-5.5", "tool_name": "apply_patch", "tool_input": {"command": patch}, "tool_use_id": "call_7"})
+}
+
+#[test]
+fn hook_apply_patch_add_update_delete_move_lands_exactly_and_rolls_back() {
+    let env = workspace("60s");
+    env.write("src/lib.rs", "fn a() {}\nfn b() {\n    1\n}\n");
+    env.write("old.txt", "old\n");
+    env.write("docs/a.md", "# A\ntext\n");
+    env.set_mode("docs/a.md", 0o600);
+    let before = env.tree();
+    let patch = "*** Begin Patch\n*** Add File: new/added.txt\n+added\n*** Update File: src/lib.rs\n@@ fn b() {\n-    1\n+    2\n*** Delete File: old.txt\n*** Update File: docs/a.md\n*** Move to: docs/b.md\n@@\n-text\n+moved text\n*** End Patch\n";
+    let child = hook(&env, "codex", &codex_patch(&env, patch));
+    let id = pending_plan(&env, 30);
+    env.approve(&id);
+    let (code, out, err) = hook_output(child);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON answer on stdout");
+    assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
+    assert!(
+        v["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("applied this change")
+    );
+    assert_eq!(env.read_str("new/added.txt"), "added\n");
+    assert_eq!(
+        env.read_str("src/lib.rs"),
+        "fn a() {}\nfn b() {\n    2\n}\n"
+    );
+    assert!(!env.exists("old.txt") && !env.exists("docs/a.md"));
+    assert_eq!(env.read_str("docs/b.md"), "# A\nmoved text\n");
+    assert_eq!(
+        env.mode("docs/b.md") & 0o777,
+        0o600,
+        "a moved file keeps its mode"
+    );
+    let calls = agent_calls(&env);
+    assert_eq!(calls[0]["data"]["tool_call"], "call_7");
+    assert_eq!(calls[0]["data"]["session"], "sess-1");
+    assert_eq!(calls[0]["actor"], "agent:codex");
+    let (rb, code) = env.tty(&["rollback", &id], "y");
+    assert_eq!(code, 0, "{rb}");
+    assert_eq!(env.tree(), before);
+    env.verify_ok();
+}
+
+#[test]
+fn hook_declined_at_the_prompt_sends_the_reason_and_plan_back() {
+    let env = workspace("60s");
+    env.write("a.txt", "one\n");
+    let payload = json!({"session_id": "s", "cwd": env.root, "hook_event_name": "BeforeTool", "timestamp": "t1",
+                         "tool_name": "write_file", "tool_input": {"file_path": env.path("a.txt"), "content": "two\n"}});
+    let child = hook(&env, "gemini", &payload);
+    let id = pending_plan(&env, 30);
+    let (out, code) = env.tty(&["approve", &id, "--reason", "keep it at one"], "n");
+    assert_eq!(code, 3, "{out}");
+    let (code, out, err) = hook_output(child);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["decision"], "deny");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("declined")
+            && reason.contains("keep it at one")
+            && reason.contains(&id[..12]),
+        "{reason}"
+    );
+    assert_eq!(env.read_str("a.txt"), "one\n");
+}
+
+#[test]
+fn hook_refuses_bad_input_in_each_agents_format() {
+    let env = workspace("5s");
+    for agent in [
+        "claude",
+        "codex",
+        "gemini",
+        "cursor",
+        "copilot",
+        "goose",
+        "openhands",
+        "cline",
+    ] {
+        for input in [
+            "",
+            "not json",
+            "[1]",
+            "{\"tool_name\": \"Write\", \"tool_input\": {\"file_path\": \"/etc/passwd\", \"content\": \"x\"}}",
+        ] {
+            let out = env
+                .cmd()
+                .args(["hook", agent])
+                .write_stdin(input)
+                .output()
+                .expect("hook");
+            let code = out.status.code().unwrap_or(-1);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            // Never the exit code that lets Claude Code and Gemini CLI run the tool.
+            assert!(code == 0 || code == 2, "{agent} {input:?}: exit {code}");
+            let refused = match agent {
+                "claude" | "codex" | "openhands" => {
+                    stdout.contains("\"permissionDecision\":\"deny\"")
+                }
+                "gemini" => stdout.contains("\"decision\":\"deny\""),
+                "cursor" => stdout.contains("\"permission\":\"deny\""),
+                "copilot" => stdout.contains("\"permissionDecision\":\"deny\""),
+                "goose" => code == 2 && stdout.contains("\"decision\":\"block\""),
+                "cline" => stdout.contains("\"cancel\":true"),
+                _ => unreachable!(),
+            };
+            assert!(refused, "{agent} {input:?}: {stdout}");
+        }
+    }
+    let out = env
+        .cmd()
+        .args(["hook", "aider"])
+        .write_stdin("{}")
+        .output()
+        .expect("hook");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown agent"));
+    assert!(env.status_json()["pending"].as_array().unwrap().is_empty());
+}
+
+/// The hook's own decision time for a one-file edit (plan creation and journal, no waiting):
+/// with `[agents] wait = "0s"` it answers right after proposing. Prints the median.
+#[test]
+fn hook_decision_time_for_a_one_file_edit() {
+    let env = workspace("0s");
+    let mut times = Vec::new();
+    for i in 0..15 {
+        env.write("cfg.txt", format!("timeout = {i}\n"));
+        let payload = json!({"session_id": "s", "cwd": env.root, "hook_event_name": "PreToolUse", "tool_name": "Edit",
+            "tool_input": {"file_path": env.path("cfg.txt"), "old_string": format!("timeout = {i}"), "new_string": "timeout = 750"},
+            "tool_use_id": format!("t{i}")});
+        let start = Instant::now();
+        let (code, out, _) = hook_output(hook(&env, "claude", &payload));
+        times.push(start.elapsed());
+        assert_eq!(code, 0);
+        assert!(out.contains("No decision on plan"), "{out}");
+    }
+    times.sort();
+    eprintln!(
+        "hook decision time for a one-file edit: median {:?} (min {:?}, max {:?})",
+        times[7], times[0], times[14]
+    );
+}
