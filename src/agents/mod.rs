@@ -6,6 +6,7 @@
 //! Library code: nothing here prints.
 
 pub mod answer;
+pub mod config;
 pub mod edits;
 pub mod parse;
 pub mod patch;

@@ -1,6 +1,7 @@
 //! The command line: the clap tree (commands in workflow order) and the one match that
 //! dispatches. Each command lives in its own file and stays thin.
 
+mod agent;
 mod apply;
 mod approve;
 mod capture;
@@ -137,6 +138,7 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Gc(gc::GcArgs),
     Sandbox(sandbox::SandboxArgs),
+    Agent(agent::AgentArgs),
     Hook(hook::HookArgs),
     Completions(completions::CompletionsArgs),
     Help(help::HelpArgs),
@@ -221,6 +223,7 @@ pub fn main() -> ExitCode {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
+        Command::Agent(a) => agent::run(a, &ctx),
         Command::Hook(a) => return hook::run(a, &ctx),
         Command::Completions(a) => completions::run(a, &ctx),
         Command::Help(a) => help::run(a, &ctx),

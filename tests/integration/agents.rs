@@ -92,13 +92,24 @@ impl Run {
 }
 
 fn claude(env: &Env, mock: &MockModel) -> Option<Run> {
-    let bin = cli("claude")?;
     env.write(
         ".claude/settings.json",
         json!({"hooks": {"PreToolUse": [{"matcher": "Write|Edit|MultiEdit|NotebookEdit|Bash",
             "hooks": [{"type": "command", "command": hook_command("claude"), "timeout": 120}]}]}})
         .to_string(),
     );
+    claude_as_configured(env, mock)
+}
+
+/// Claude Code with the project's settings as they are, and this build's `autonomy` first
+/// on PATH (as `autonomy agent install` expects it).
+fn claude_as_configured(env: &Env, mock: &MockModel) -> Option<Run> {
+    let bin = cli("claude")?;
+    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
     let home = tempfile::tempdir().expect("home");
     let child = Command::new(bin)
         .args([
@@ -117,6 +128,7 @@ fn claude(env: &Env, mock: &MockModel) -> Option<Run> {
         .env("DISABLE_TELEMETRY", "1")
         .env("DISABLE_AUTOUPDATER", "1")
         .env("DISABLE_ERROR_REPORTING", "1")
+        .env("PATH", path)
         .env("AUTONOMY_ACTOR", common::ACTOR)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -697,4 +709,71 @@ fn hook_decision_time_for_a_one_file_edit() {
         "hook decision time for a one-file edit: median {:?} (min {:?}, max {:?})",
         times[7], times[0], times[14]
     );
+}
+
+/// `autonomy agent install claude` is itself a plan; once applied, the real Claude Code runs
+/// every write through autonomy; `agent uninstall` gives the user's settings back.
+#[test]
+fn agent_install_wires_the_real_claude_code_and_uninstall_unwires_it() {
+    let env = workspace("60s");
+    let original = json!({"model": "opus", "permissions": {"allow": ["Bash(ls)"]},
+                          "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "true"}]}]}});
+    env.write(".claude/settings.json", original.to_string());
+    let out = env.run(&["agent", "install", "claude"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let install = env.full_id(out.stdout.trim());
+    assert_eq!(
+        env.read_str(".claude/settings.json"),
+        original.to_string(),
+        "nothing changes before approval"
+    );
+    env.approve(&install);
+    env.cmd().args(["apply", &install]).assert().success();
+    let settings: serde_json::Value =
+        serde_json::from_str(&env.read_str(".claude/settings.json")).expect("json");
+    assert_eq!(settings["model"], "opus");
+    assert_eq!(settings["hooks"]["Stop"], original["hooks"]["Stop"]);
+    let list: serde_json::Value =
+        serde_json::from_str(&env.run(&["agent", "list", "--format", "json"]).stdout)
+            .expect("json");
+    let claude = list["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "claude")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (claude["wired"].as_bool(), claude["hook_answers"].as_bool()),
+        (Some(true), Some(true)),
+        "{list}"
+    );
+
+    let mock = MockModel::start(write_step(
+        "claude",
+        &env,
+        "wired.txt",
+        "through the installed hook\n",
+    ));
+    let Some(run) = claude_as_configured(&env, &mock) else {
+        return;
+    };
+    let id = pending_plan(&env, 60);
+    env.approve(&id);
+    let (out, err) = run.finish(60);
+    assert_eq!(
+        env.read_str("wired.txt"),
+        "through the installed hook\n",
+        "{out}\n{err}"
+    );
+
+    let out = env.run(&["agent", "uninstall", "claude"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let uninstall = env.full_id(out.stdout.trim());
+    env.approve(&uninstall);
+    env.cmd().args(["apply", &uninstall]).assert().success();
+    let back: serde_json::Value =
+        serde_json::from_str(&env.read_str(".claude/settings.json")).expect("json");
+    assert_eq!(back, original);
+    env.verify_ok();
 }
