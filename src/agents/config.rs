@@ -201,6 +201,76 @@ pub fn is_wired(agent: Agent, existing: Option<&[u8]>) -> bool {
     }
 }
 
+/// How long `agent` lets its hook run before it gives up on it, and (Gemini CLI, checked;
+/// others likely) then runs the tool anyway: the timeout of the entry that runs our hook in
+/// the first configuration file that has one (the project's, then the user's), else the
+/// agent's documented default (conservative where undocumented). The hook answers before it.
+pub fn hook_timeout(agent: Agent, root: &std::path::Path) -> std::time::Duration {
+    use std::path::PathBuf;
+    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
+    let home = env("HOME").unwrap_or_default();
+    let mut files = vec![root.join(path(agent))];
+    // (unit in seconds per config unit, default seconds)
+    let (scale, default): (f64, u64) = match agent {
+        Agent::Claude => {
+            files.push(root.join(".claude/settings.local.json"));
+            files.push(home.join(".claude/settings.json"));
+            (1.0, 600)
+        }
+        Agent::Codex => {
+            files.push(
+                env("CODEX_HOME")
+                    .unwrap_or_else(|| home.join(".codex"))
+                    .join("hooks.json"),
+            );
+            (1.0, 60)
+        }
+        Agent::Gemini => {
+            files.push(
+                env("GEMINI_CLI_HOME")
+                    .unwrap_or_else(|| home.clone())
+                    .join(".gemini/settings.json"),
+            );
+            (0.001, 60)
+        }
+        Agent::OpenHands => (1.0, 60),
+        Agent::Goose => (1.0, 30),
+        Agent::Cursor | Agent::Copilot | Agent::Cline => (1.0, 30),
+    };
+    let needle = format!("autonomy hook {agent}");
+    for f in files {
+        let Ok(bytes) = crate::store::read_config_file(&f, 16 << 20) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        if let Some(t) = find_timeout(&v, &needle) {
+            return std::time::Duration::from_secs_f64((t * scale).max(1.0));
+        }
+    }
+    std::time::Duration::from_secs(default)
+}
+
+/// The `timeout` (or `timeoutSec`) of the innermost object whose command runs `needle`.
+fn find_timeout(v: &Value, needle: &str) -> Option<f64> {
+    match v {
+        Value::Array(a) => a.iter().find_map(|x| find_timeout(x, needle)),
+        Value::Object(o) => {
+            let runs = o
+                .values()
+                .any(|x| x.as_str().is_some_and(|s| s.contains(needle)));
+            if runs {
+                return ["timeout", "timeoutSec"]
+                    .iter()
+                    .find_map(|k| o.get(*k).and_then(Value::as_f64));
+            }
+            o.values().find_map(|x| find_timeout(x, needle))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +312,27 @@ mod tests {
             g["hooks"]["BeforeTool"][0]["matcher"],
             "write_file|replace|run_shell_command"
         );
+    }
+
+    #[test]
+    fn the_hook_timeout_comes_from_the_entry_that_runs_our_hook() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // Gemini's default is 60 s: a hook that waits longer is killed and the tool runs.
+        assert_eq!(hook_timeout(Agent::Cursor, root).as_secs(), 30);
+        std::fs::create_dir_all(root.join(".gemini")).unwrap();
+        std::fs::write(
+            root.join(".gemini/settings.json"),
+            install(Agent::Gemini, None).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            hook_timeout(Agent::Gemini, root).as_secs(),
+            HOOK_TIMEOUT_SECS
+        );
+        std::fs::create_dir_all(root.join(".claude")).unwrap();
+        std::fs::write(root.join(".claude/settings.json"), br#"{"hooks":{"PreToolUse":[{"matcher":"Write","hooks":[{"type":"command","command":"x","timeout":5},{"type":"command","command":"autonomy hook claude","timeout":90}]}]}}"#).unwrap();
+        assert_eq!(hook_timeout(Agent::Claude, root).as_secs(), 90);
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn answer(r: &Reply) -> bool {
 }
 
 /// Before the rules are read: how long reading the input and opening the workspace may take.
-const SETUP_TIME: Duration = Duration::from_secs(60);
+const SETUP_TIME: Duration = Duration::from_secs(20);
 /// After the decision: how long applying may take before the watchdog answers.
 const APPLY_TIME: Duration = Duration::from_secs(120);
 
@@ -128,13 +128,31 @@ fn read_input() -> Result<Vec<u8>> {
 }
 
 fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
+    let started = Instant::now();
     let input = read_input()?;
     let mut s = Session::open(&ctx.dir)?;
     let root = std::path::absolute(&s.ws.root)
         .map_err(|e| Error::io("resolving the workspace root", e))?;
     let call = crate::agents::parse::parse(agent, &input, &root)?;
     let rules = s.rules()?;
-    let wait = rules.agents_wait();
+    // Answer before the agent gives up on the hook: some (Gemini CLI) then run the tool.
+    let limit = crate::agents::config::hook_timeout(agent, &root);
+    let margin = (limit / 10).clamp(Duration::from_secs(1), Duration::from_secs(10));
+    let answer_by = started + limit.saturating_sub(margin);
+    set_deadline(answer_by);
+    let reserve = (limit / 5).min(APPLY_TIME);
+    let wanted = rules.agents_wait();
+    let wait = wanted.min(
+        answer_by
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(reserve),
+    );
+    let capped = (wait < wanted).then(|| {
+        format!(
+            " ({agent} stops waiting for its hook after {}; `autonomy agent install {agent}` configures 30m)",
+            humantime::format_duration(limit)
+        )
+    });
     let shell_mode = rules
         .agents
         .shell
@@ -160,7 +178,13 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
                 "autonomy refused this shell command: {why}. Plain reading commands (ls, cat, grep, ...) run; make file changes with the file tools (write/edit), each of which becomes a plan a person approves."
             )))
         }
-        _ => file_call(&mut s, ctx, &call, wait),
+        _ => file_call(
+            &mut s,
+            ctx,
+            &call,
+            wait,
+            capped.as_deref().unwrap_or_default(),
+        ),
     }
 }
 
@@ -179,7 +203,13 @@ fn journal_call(s: &mut Session, call: &ToolCall, plan: Option<&str>, outcome: &
     r
 }
 
-fn file_call(s: &mut Session, ctx: &Ctx, call: &ToolCall, wait: Duration) -> Result<Verdict> {
+fn file_call(
+    s: &mut Session,
+    ctx: &Ctx,
+    call: &ToolCall,
+    wait: Duration,
+    capped: &str,
+) -> Result<Verdict> {
     let id = match propose(s, call)? {
         Some(id) => id,
         None => {
@@ -191,7 +221,6 @@ fn file_call(s: &mut Session, ctx: &Ctx, call: &ToolCall, wait: Duration) -> Res
     };
     let short = &id[..12];
     let start = Instant::now();
-    set_deadline(start + wait + APPLY_TIME);
     loop {
         let d = crate::approval::decision::decision(s, &id)?;
         if !d.stale.is_empty() {
@@ -245,8 +274,8 @@ fn file_call(s: &mut Session, ctx: &Ctx, call: &ToolCall, wait: Duration) -> Res
         }
         if start.elapsed() >= wait {
             return Ok(Verdict::Deny(format!(
-                "No decision on plan {short} within {}: nothing was changed. The plan stays pending; a person may still approve and apply it (`autonomy approve {short}`, `autonomy apply {short}`).",
-                humantime::format_duration(wait)
+                "No decision on plan {short} within {}{capped}: nothing was changed. The plan stays pending; a person may still approve and apply it (`autonomy approve {short}`, `autonomy apply {short}`).",
+                humantime::format_duration(Duration::from_secs(wait.as_secs()))
             )));
         }
         std::thread::sleep(Duration::from_millis(50));

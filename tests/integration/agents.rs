@@ -203,11 +203,20 @@ fn codex(env: &Env, mock: &MockModel) -> Option<Run> {
 }
 
 fn gemini(env: &Env, mock: &MockModel) -> Option<Run> {
+    gemini_with_timeout(env, mock, None)
+}
+
+/// Gemini CLI with the hook's `timeout` (ms; Gemini's default is 60 s) set or not.
+fn gemini_with_timeout(env: &Env, mock: &MockModel, timeout_ms: Option<u64>) -> Option<Run> {
     let bin = cli("gemini")?;
+    let mut entry =
+        json!({"name": "autonomy", "type": "command", "command": hook_command("gemini")});
+    if let Some(t) = timeout_ms {
+        entry["timeout"] = json!(t);
+    }
     env.write(
         ".gemini/settings.json",
-        json!({"hooks": {"BeforeTool": [{"matcher": "write_file|replace|run_shell_command",
-            "hooks": [{"name": "autonomy", "type": "command", "command": hook_command("gemini")}]}]}})
+        json!({"hooks": {"BeforeTool": [{"matcher": "write_file|replace|run_shell_command", "hooks": [entry]}]}})
         .to_string(),
     );
     let home = tempfile::tempdir().expect("home");
@@ -776,4 +785,26 @@ fn agent_install_wires_the_real_claude_code_and_uninstall_unwires_it() {
         serde_json::from_str(&env.read_str(".claude/settings.json")).expect("json");
     assert_eq!(back, original);
     env.verify_ok();
+}
+
+/// Gemini CLI runs the tool when its hook outlives the hook's `timeout` (checked: with a hook
+/// that waits longer, the file was written). The hook reads that timeout from the
+/// configuration and answers before it, even when `[agents] wait` is longer.
+#[test]
+fn gemini_short_hook_timeout_still_refuses_in_time() {
+    let env = workspace("30s");
+    let mock = MockModel::start(write_step("gemini", &env, "t.txt", "x\n"));
+    let started = Instant::now();
+    let Some(run) = gemini_with_timeout(&env, &mock, Some(4000)) else {
+        return;
+    };
+    let (out, err) = run.finish(60);
+    assert!(!env.exists("t.txt"), "the tool ran: {out}\n{err}");
+    let told = last_request(&mock);
+    assert!(
+        told.contains("No decision on plan")
+            && told.contains("stops waiting for its hook after 4s"),
+        "{told}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(25));
 }
