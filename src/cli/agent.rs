@@ -8,7 +8,7 @@ use crate::plan::compile::{self, Meta, ModeSpec, Op};
 use crate::session::Session;
 use crate::workspace::RelPath;
 
-/// Wire coding agents to this workspace: their hooks route every change through autonomy
+/// Wire coding agents to this workspace so their every change becomes a plan
 ///
 /// `agent install AGENT` writes the agent's project hook configuration so that the agent
 /// runs `autonomy hook AGENT` before each file write, edit and shell command: every change

@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 /// format. `autonomy agent install AGENT` writes the configuration that runs this.
 ///
 /// AGENT: claude, codex, gemini, cursor, copilot, goose, openhands, cline.
+///
+/// Example (what Claude Code's hook configuration runs):
+///   autonomy hook claude || { echo 'autonomy hook failed' >&2; exit 2; }
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct HookArgs {
