@@ -230,15 +230,18 @@ pub fn apply(path: &str, text: &str, hunks: &[Hunk]) -> Result<String> {
     Ok(out)
 }
 
+/// A way of comparing a file's line with a patch's line.
+type LineEq = dyn Fn(&str, &str) -> bool;
+
 fn seek(lines: &[String], want: &[String], from: usize, eof: bool) -> Option<usize> {
     if want.len() > lines.len() {
         return None;
     }
     let last = lines.len() - want.len();
-    let fits = |i: usize, eq: &dyn Fn(&str, &str) -> bool| {
+    let fits = |i: usize, eq: &LineEq| {
         want.iter().enumerate().all(|(k, w)| eq(&lines[i + k], w))
     };
-    let eqs: [&dyn Fn(&str, &str) -> bool; 3] = [
+    let eqs: [&LineEq; 3] = [
         &|a, b| a == b,
         &|a, b| a.trim_end() == b.trim_end(),
         &|a, b| a.trim() == b.trim(),
