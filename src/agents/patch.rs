@@ -238,9 +238,7 @@ fn seek(lines: &[String], want: &[String], from: usize, eof: bool) -> Option<usi
         return None;
     }
     let last = lines.len() - want.len();
-    let fits = |i: usize, eq: &LineEq| {
-        want.iter().enumerate().all(|(k, w)| eq(&lines[i + k], w))
-    };
+    let fits = |i: usize, eq: &LineEq| want.iter().enumerate().all(|(k, w)| eq(&lines[i + k], w));
     let eqs: [&LineEq; 3] = [
         &|a, b| a == b,
         &|a, b| a.trim_end() == b.trim_end(),

@@ -159,6 +159,13 @@ fn pending_plan(env: &Env, secs: u64) -> String {
 }
 
 fn codex(env: &Env, mock: &MockModel) -> Option<Run> {
+    codex_with(env, mock, true)
+}
+
+/// Codex with our hook in `$CODEX_HOME/hooks.json` (`home_hooks`), or with the project's
+/// `.codex/hooks.json` as `autonomy agent install codex` writes it, the project trusted and
+/// this build's `autonomy` first on PATH.
+fn codex_with(env: &Env, mock: &MockModel, home_hooks: bool) -> Option<Run> {
     let bin = cli("codex")?;
     let home = tempfile::tempdir().expect("home");
     let codex_home = home.path().join("codex");
@@ -171,16 +178,26 @@ fn codex(env: &Env, mock: &MockModel) -> Option<Run> {
              [analytics]\nenabled = false\n[model_providers.mock]\nname = \"mock\"\n\
              base_url = \"{}/v1\"\nwire_api = \"responses\"\nenv_key = \"MOCK_KEY\"\n",
             mock.url()
+        ) + &format!(
+            "[projects.{:?}]\ntrust_level = \"trusted\"\n",
+            env.root.display().to_string()
         ),
     )
     .expect("config");
-    std::fs::write(
-        codex_home.join("hooks.json"),
-        json!({"hooks": {"PreToolUse": [{"matcher": "apply_patch|Bash|Write|Edit",
-            "hooks": [{"type": "command", "command": hook_command("codex"), "timeout": 120}]}]}})
-        .to_string(),
-    )
-    .expect("hooks");
+    if home_hooks {
+        std::fs::write(
+            codex_home.join("hooks.json"),
+            json!({"hooks": {"PreToolUse": [{"matcher": "apply_patch|Bash|Write|Edit",
+                "hooks": [{"type": "command", "command": hook_command("codex"), "timeout": 120}]}]}})
+            .to_string(),
+        )
+        .expect("hooks");
+    }
+    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
     let child = Command::new(bin)
         .args([
             "exec",
@@ -193,6 +210,7 @@ fn codex(env: &Env, mock: &MockModel) -> Option<Run> {
         .env("HOME", home.path())
         .env("CODEX_HOME", &codex_home)
         .env("MOCK_KEY", "dummy")
+        .env("PATH", path)
         .env("AUTONOMY_ACTOR", common::ACTOR)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -208,7 +226,6 @@ fn gemini(env: &Env, mock: &MockModel) -> Option<Run> {
 
 /// Gemini CLI with the hook's `timeout` (ms; Gemini's default is 60 s) set or not.
 fn gemini_with_timeout(env: &Env, mock: &MockModel, timeout_ms: Option<u64>) -> Option<Run> {
-    let bin = cli("gemini")?;
     let mut entry =
         json!({"name": "autonomy", "type": "command", "command": hook_command("gemini")});
     if let Some(t) = timeout_ms {
@@ -219,6 +236,17 @@ fn gemini_with_timeout(env: &Env, mock: &MockModel, timeout_ms: Option<u64>) -> 
         json!({"hooks": {"BeforeTool": [{"matcher": "write_file|replace|run_shell_command", "hooks": [entry]}]}})
         .to_string(),
     );
+    gemini_as_configured(env, mock)
+}
+
+/// Gemini CLI with the project's settings as they are, this build's `autonomy` first on PATH.
+fn gemini_as_configured(env: &Env, mock: &MockModel) -> Option<Run> {
+    let bin = cli("gemini")?;
+    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
     let home = tempfile::tempdir().expect("home");
     let gemini_home = home.path().join("gemini");
     std::fs::create_dir_all(gemini_home.join(".gemini")).expect("mkdir");
@@ -245,6 +273,7 @@ fn gemini_with_timeout(env: &Env, mock: &MockModel, timeout_ms: Option<u64>) -> 
         .env("GEMINI_API_KEY", "dummy")
         .env("GEMINI_CLI_HOME", &gemini_home)
         .env("GEMINI_CLI_TRUST_WORKSPACE", "true")
+        .env("PATH", path)
         .env("AUTONOMY_ACTOR", common::ACTOR)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -807,4 +836,62 @@ fn gemini_short_hook_timeout_still_refuses_in_time() {
         "{told}"
     );
     assert!(started.elapsed() < Duration::from_secs(25));
+}
+
+/// `autonomy agent install codex` writes the project's `.codex/hooks.json`; the real Codex
+/// (trusting the project) then routes its apply_patch through autonomy.
+#[test]
+fn agent_install_wires_the_real_codex() {
+    let env = workspace("60s");
+    let out = env.run(&["agent", "install", "codex"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let install = env.full_id(out.stdout.trim());
+    env.approve(&install);
+    env.cmd().args(["apply", &install]).assert().success();
+    let mock = MockModel::start(write_step(
+        "codex",
+        &env,
+        "wired.txt",
+        "through the installed hook\n",
+    ));
+    let Some(run) = codex_with(&env, &mock, false) else {
+        return;
+    };
+    let id = pending_plan(&env, 60);
+    env.approve(&id);
+    let (out, err) = run.finish(60);
+    assert_eq!(
+        env.read_str("wired.txt"),
+        "through the installed hook\n",
+        "{out}\n{err}"
+    );
+}
+
+/// `autonomy agent install gemini` writes `.gemini/settings.json` (with a 30-minute hook
+/// timeout); the real Gemini CLI then routes its write_file through autonomy.
+#[test]
+fn agent_install_wires_the_real_gemini_cli() {
+    let env = workspace("60s");
+    let out = env.run(&["agent", "install", "gemini"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let install = env.full_id(out.stdout.trim());
+    env.approve(&install);
+    env.cmd().args(["apply", &install]).assert().success();
+    let mock = MockModel::start(write_step(
+        "gemini",
+        &env,
+        "wired.txt",
+        "through the installed hook\n",
+    ));
+    let Some(run) = gemini_as_configured(&env, &mock) else {
+        return;
+    };
+    let id = pending_plan(&env, 60);
+    env.approve(&id);
+    let (out, err) = run.finish(60);
+    assert_eq!(
+        env.read_str("wired.txt"),
+        "through the installed hook\n",
+        "{out}\n{err}"
+    );
 }
