@@ -36,7 +36,7 @@ fn cli(name: &str) -> Option<PathBuf> {
     } else {
         common::skip(&format!(
             "{name} {version} is not installed at {} (.ci/run installs it from the npm registry: \
-             npm install --prefix {} {} ; was the registry unreachable?)",
+             npm install --prefix {} {}@{version}; was the registry unreachable?)",
             path.display(),
             dir.join(format!("{name}-{version}")).display(),
             f[1]
