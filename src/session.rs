@@ -199,6 +199,18 @@ impl Session {
         source: &str,
         extra: serde_json::Map<String, serde_json::Value>,
     ) -> Result<String> {
+        self.insert_plan_and_event(plan, source, extra, None)
+    }
+
+    /// `insert_plan_with`, and one more event about the new plan (`kind`, and its data given
+    /// the plan id) in the same transaction: one durable commit instead of two.
+    pub fn insert_plan_and_event(
+        &mut self,
+        plan: &Plan,
+        source: &str,
+        extra: serde_json::Map<String, serde_json::Value>,
+        then: Option<(&str, &dyn Fn(&str) -> serde_json::Value)>,
+    ) -> Result<String> {
         let id = plan.id();
         let signers = self
             .rules
@@ -235,6 +247,9 @@ impl Session {
                 Some(&id),
                 &data,
             )?;
+            if let Some((kind, data)) = &then {
+                append_event(tx, &rules, &actor, kind, Some(&id), &data(&id))?;
+            }
             Ok(())
         })?;
         Ok(id)

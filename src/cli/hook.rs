@@ -194,16 +194,17 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
 /// Journal `agent.call`: which agent, session and tool call, and the plan it became.
 fn journal_call(s: &mut Session, call: &ToolCall, plan: Option<&str>, outcome: &str) -> Result<()> {
     let me = std::mem::replace(&mut s.actor, call.agent.author());
-    let r = s.event(
-        "agent.call",
-        plan,
-        serde_json::json!({
-            "agent": call.agent.name(), "session": call.session, "tool_call": call.call_id,
-            "tool": call.tool, "plan": plan, "outcome": outcome,
-        }),
-    );
+    let r = s.event("agent.call", plan, call_event(call, plan, outcome));
     s.actor = me;
     r
+}
+
+/// The data of an `agent.call` event.
+fn call_event(call: &ToolCall, plan: Option<&str>, outcome: &str) -> serde_json::Value {
+    serde_json::json!({
+        "agent": call.agent.name(), "session": call.session, "tool_call": call.call_id,
+        "tool": call.tool, "plan": plan, "outcome": outcome,
+    })
 }
 
 fn file_call(
@@ -319,12 +320,12 @@ pub fn propose(s: &mut Session, call: &ToolCall) -> Result<Option<String>> {
     extra.insert("agent".into(), call.agent.name().into());
     extra.insert("session".into(), call.session.clone().into());
     extra.insert("tool_call".into(), call.call_id.clone().into());
+    // plan.created and agent.call in one transaction: one durable commit.
+    let call_data = |id: &str| call_event(call, Some(id), "planned");
     let me = std::mem::replace(&mut s.actor, call.agent.author());
-    let id = s.insert_plan_with(&plan, "hook", extra);
+    let id = s.insert_plan_and_event(&plan, "hook", extra, Some(("agent.call", &call_data)));
     s.actor = me;
-    let id = id?;
-    journal_call(s, call, Some(&id), "planned")?;
-    Ok(Some(id))
+    Ok(Some(id?))
 }
 
 /// Apply an approved plan exactly as `autonomy apply` does (to become `ops::apply`).
