@@ -11,6 +11,9 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 use std::path::Path;
 
+/// An event's data, given the id of the plan it is about.
+pub type EventData<'a> = &'a dyn Fn(&str) -> serde_json::Value;
+
 pub struct Session {
     pub ws: Workspace,
     pub journal: Journal,
@@ -209,7 +212,7 @@ impl Session {
         plan: &Plan,
         source: &str,
         extra: serde_json::Map<String, serde_json::Value>,
-        then: Option<(&str, &dyn Fn(&str) -> serde_json::Value)>,
+        then: Option<(&str, EventData)>,
     ) -> Result<String> {
         let id = plan.id();
         let signers = self
