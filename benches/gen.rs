@@ -8,8 +8,8 @@
 //! Everything goes in one transaction. The hash chain is computed with
 //! `autonomy::store::journal::event_hash`, exactly as `append_event` does.
 
-use autonomy::plan::model::PLAN_FORMAT;
-use autonomy::plan::{Change, Plan, State};
+use autonomy::model::plan::PLAN_FORMAT;
+use autonomy::model::{Change, Plan, State};
 use autonomy::store::journal::{GENESIS, event_hash};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .optional()?
         .unwrap_or((0, GENESIS.to_string(), String::new()));
-    let at = autonomy::ids::now_string();
+    let at = autonomy::util::ids::now_string();
     {
         let mut ins = tx.prepare(
             "INSERT INTO events (seq, at, actor, kind, plan, rules, data, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -68,6 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut ins_approval = tx.prepare(
                     "INSERT INTO approvals (plan, at, principal, method, decision) VALUES (?1, ?2, ?3, 'terminal', 'approve')",
                 )?;
+                // A reverse plan covers every path of the plan it reverses (its one path).
+                let mut ins_covered =
+                    tx.prepare("INSERT INTO reverse_paths (plan, path) VALUES (?1, ?2)")?;
                 let mut ins_run = tx.prepare(
                     "INSERT INTO runs (id, plan, kind, state, started, finished, duration_ms) VALUES (?1, ?2, ?3, 'committed', ?4, ?4, 0)",
                 )?;
@@ -105,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         }],
                         exec: Vec::new(),
                     };
-                    let id = plan.id();
+                    let id = plan.id().into_string();
                     plan_seq += 1;
                     ins_plan.execute(params![
                         id,
@@ -118,6 +121,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         plan.canonical()
                     ])?;
                     let c = &plan.changes[0];
+                    if reverses.is_some() {
+                        ins_covered.execute(params![id, c.path])?;
+                    }
                     ins_change.execute(params![
                         id,
                         0,

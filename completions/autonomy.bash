@@ -691,7 +691,7 @@ _autonomy() {
             return 0
             ;;
         autonomy__subcmd__plan)
-            opts="-C -h --patch --capture --scope --title --color --format --help"
+            opts="-C -h --patch --capture --scope --allow-failure --title --color --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

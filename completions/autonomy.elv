@@ -57,12 +57,13 @@ set edit:completion:arg-completer[autonomy] = {|@words|
         }
         &'autonomy;plan'= {
             cand --patch 'Make the plan from a unified diff (`git diff --binary`, `git format-patch`, `diff -u`), or `-` for stdin. Context must match exactly; line offsets are fine, fuzz is not'
-            cand --scope 'With --capture: copy and compare only these paths (repeatable)'
+            cand --scope 'With --capture: plan only changes to these paths (repeatable); the command''s changes elsewhere are listed and not planned'
             cand --title 'The plan''s title (default: the patch''s Subject, or the captured command)'
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'
-            cand --capture 'Run CMD in a scratch copy of the workspace (never in it) and plan what it changed'
+            cand --capture 'Run CMD in a copy-on-write view of the workspace (never in it) and plan what it changed'
+            cand --allow-failure 'With --capture: plan the command''s changes even when it exits with a non-zero status (a signal or the timeout still plans nothing)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

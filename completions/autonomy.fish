@@ -64,7 +64,7 @@ json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l patch -d 'Make the plan from a unified diff (`git diff --binary`, `git format-patch`, `diff -u`), or `-` for stdin. Context must match exactly; line offsets are fine, fuzz is not' -r -F
-complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l scope -d 'With --capture: copy and compare only these paths (repeatable)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l scope -d 'With --capture: plan only changes to these paths (repeatable); the command\'s changes elsewhere are listed and not planned' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l title -d 'The plan\'s title (default: the patch\'s Subject, or the captured command)' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
@@ -73,7 +73,8 @@ never\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
 json\t''
 jsonl\t''"
-complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l capture -d 'Run CMD in a scratch copy of the workspace (never in it) and plan what it changed'
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l capture -d 'Run CMD in a copy-on-write view of the workspace (never in it) and plan what it changed'
+complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -l allow-failure -d 'With --capture: plan the command\'s changes even when it exits with a non-zero status (a signal or the timeout still plans nothing)'
 complete -c autonomy -n "__fish_autonomy_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand status" -s n -l limit -d 'How many plans to list per status' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand status" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"

@@ -62,12 +62,13 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
         }
         'autonomy;plan' {
             [CompletionResult]::new('--patch', '--patch', [CompletionResultType]::ParameterName, 'Make the plan from a unified diff (`git diff --binary`, `git format-patch`, `diff -u`), or `-` for stdin. Context must match exactly; line offsets are fine, fuzz is not')
-            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'With --capture: copy and compare only these paths (repeatable)')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'With --capture: plan only changes to these paths (repeatable); the command''s changes elsewhere are listed and not planned')
             [CompletionResult]::new('--title', '--title', [CompletionResultType]::ParameterName, 'The plan''s title (default: the patch''s Subject, or the captured command)')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
-            [CompletionResult]::new('--capture', '--capture', [CompletionResultType]::ParameterName, 'Run CMD in a scratch copy of the workspace (never in it) and plan what it changed')
+            [CompletionResult]::new('--capture', '--capture', [CompletionResultType]::ParameterName, 'Run CMD in a copy-on-write view of the workspace (never in it) and plan what it changed')
+            [CompletionResult]::new('--allow-failure', '--allow-failure', [CompletionResultType]::ParameterName, 'With --capture: plan the command''s changes even when it exits with a non-zero status (a signal or the timeout still plans nothing)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

@@ -43,12 +43,13 @@ _arguments "${_arguments_options[@]}" : \
 (plan)
 _arguments "${_arguments_options[@]}" : \
 '--patch=[Make the plan from a unified diff (\`git diff --binary\`, \`git format-patch\`, \`diff -u\`), or \`-\` for stdin. Context must match exactly; line offsets are fine, fuzz is not]:FILE:_files' \
-'*--scope=[With --capture\: copy and compare only these paths (repeatable)]:PATH:_default' \
+'*--scope=[With --capture\: plan only changes to these paths (repeatable); the command'\''s changes elsewhere are listed and not planned]:PATH:_default' \
 '--title=[The plan'\''s title (default\: the patch'\''s Subject, or the captured command)]:TEXT:_default' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
 '--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
-'--capture[Run CMD in a scratch copy of the workspace (never in it) and plan what it changed]' \
+'--capture[Run CMD in a copy-on-write view of the workspace (never in it) and plan what it changed]' \
+'--allow-failure[With --capture\: plan the command'\''s changes even when it exits with a non-zero status (a signal or the timeout still plans nothing)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '::file -- The plan file, or `-` for stdin:_files' \

@@ -1,5 +1,8 @@
 //! The library's one error type. Each error knows its kind, and each kind maps to one of
-//! the exit codes the design promises; a hint says what to do next.
+//! the exit codes the design promises; a hint says what to do next. An error can carry the
+//! error that caused it (`std::error::Error::source`), and `context` wraps an error in a
+//! sentence saying what was being done, so callers add context without editing messages;
+//! `main` prints the chain as a cause list (`error: ...`, `  caused by: ...`, hint last).
 
 use std::fmt;
 
@@ -36,12 +39,20 @@ impl Kind {
     }
 }
 
-/// An error with a kind, a message naming what is at fault, and an optional next step.
+/// The cause of an error: another of ours, or any error from below (I/O, SQLite, ...).
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error with a kind, a message naming what is at fault, the error that caused it (if
+/// any) and an optional next step.
 #[derive(Debug)]
 pub struct Error {
     pub kind: Kind,
+    /// What went wrong, without the causes (those are `source`'s).
     pub message: String,
     pub hint: Option<String>,
+    source: Option<Source>,
+    /// Set when this is an I/O error of that kind (a closed pipe ends the program quietly).
+    io_kind: Option<std::io::ErrorKind>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -52,7 +63,66 @@ impl Error {
             kind,
             message: message.into(),
             hint: None,
+            source: None,
+            io_kind: None,
         }
+    }
+    /// Whether this is a write to a closed pipe (`autonomy log | head`): not a failure of
+    /// ours, so `main` ends quietly with exit 0, as ripgrep does.
+    pub fn is_closed_pipe(&self) -> bool {
+        self.io_kind == Some(std::io::ErrorKind::BrokenPipe)
+    }
+    /// Record what caused this error (printed as `caused by:` under it).
+    pub fn caused_by(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+    /// Wrap this error in `context` (what was being done). The kind, and so the exit code,
+    /// stays the inner one, and so does the hint: the next step belongs to the cause.
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        let hint = self.hint.take();
+        Error {
+            kind: self.kind,
+            message: context.to_string(),
+            hint,
+            io_kind: self.io_kind,
+            source: Some(Box::new(self)),
+        }
+    }
+    /// The messages of this error and every cause, outermost first.
+    pub fn chain(&self) -> impl Iterator<Item = String> + '_ {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        std::iter::from_fn(move || {
+            let e = next?;
+            next = e.source();
+            Some(match e.downcast_ref::<Error>() {
+                Some(ours) => ours.message.clone(),
+                None => e.to_string(),
+            })
+        })
+    }
+    /// The whole chain on one line (`outer: cause: root cause`), for the journal and for
+    /// places that show one line.
+    pub fn full_message(&self) -> String {
+        self.chain().collect::<Vec<_>>().join(": ")
+    }
+    /// A copy of this error (its causes as text), for an error kept and reported twice.
+    pub fn duplicate(&self) -> Error {
+        let mut copy = Error::new(self.kind, self.message.clone());
+        copy.hint = self.hint.clone();
+        copy.io_kind = self.io_kind;
+        let causes: Vec<String> = self.chain().skip(1).collect();
+        let mut source: Option<Source> = None;
+        for cause in causes.into_iter().rev() {
+            let mut e = Error::new(self.kind, cause);
+            e.source = source.take();
+            source = Some(Box::new(e));
+        }
+        copy.source = source;
+        copy
     }
     pub fn failed(message: impl Into<String>) -> Self {
         Self::new(Kind::Failed, message)
@@ -76,13 +146,14 @@ impl Error {
     }
     /// An I/O error on a named thing ("reading plan file x.toml").
     pub fn io(action: impl fmt::Display, err: std::io::Error) -> Self {
-        let kind = if is_disk_full(&err) {
-            return Error::failed(format!("{action}: the disk is full ({err})"))
-                .hint("free some space, then run the command again");
+        let mut e = if is_disk_full(&err) {
+            Error::failed(format!("{action}: the disk is full ({err})"))
+                .hint("free some space, then run the command again")
         } else {
-            Kind::Failed
+            Error::failed(format!("{action}: {err}"))
         };
-        Error::new(kind, format!("{action}: {err}"))
+        e.io_kind = Some(err.kind());
+        e
     }
 }
 
@@ -111,7 +182,45 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// `.context("...")` and `.with_context(|| ...)` on results whose error converts into ours.
+pub trait Context<T> {
+    /// Wrap the error in `context`: what was being done.
+    fn context(self, context: impl fmt::Display) -> Result<T>;
+    /// Like `context`, with the sentence built only on failure.
+    fn with_context<C: fmt::Display>(self, context: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, context: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| e.into().context(context))
+    }
+    fn with_context<C: fmt::Display>(self, context: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|e| e.into().context(context()))
+    }
+}
+
+/// An I/O error with no sentence of ours yet: its text, exit 1 (disk full gets its hint).
+/// Add what was being done with `.context(...)`.
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        let disk_full = is_disk_full(&err);
+        let mut e = Error::failed(err.to_string());
+        e.io_kind = Some(err.kind());
+        if disk_full {
+            e.hint("free some space, then run the command again")
+        } else {
+            e
+        }
+    }
+}
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
@@ -139,5 +248,37 @@ impl From<rusqlite::Error> for Error {
                 .hint("run `autonomy verify` for details; restore .autonomy/ from a backup");
         }
         Error::failed(format!("journal .autonomy/journal.db: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_keeps_the_kind_and_hint_and_chains_the_cause() {
+        let inner = Error::stale("a.txt changed").hint("make a new plan");
+        let e = inner.context("applying plan 0123abcd");
+        assert_eq!(e.kind, Kind::Stale);
+        assert_eq!(e.message, "applying plan 0123abcd");
+        assert_eq!(e.hint.as_deref(), Some("make a new plan"));
+        let chain: Vec<String> = e.chain().collect();
+        assert_eq!(chain, ["applying plan 0123abcd", "a.txt changed"]);
+        assert_eq!(e.full_message(), "applying plan 0123abcd: a.txt changed");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert_eq!(source.to_string(), "a.txt changed");
+    }
+
+    #[test]
+    fn io_errors_take_context_through_the_trait() {
+        let r: std::result::Result<(), std::io::Error> = Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file",
+        ));
+        let e = r.with_context(|| "reading x.toml").unwrap_err();
+        assert_eq!(e.kind, Kind::Failed);
+        assert_eq!(e.full_message(), "reading x.toml: no such file");
+        let copy = e.duplicate();
+        assert_eq!(copy.full_message(), e.full_message());
     }
 }

@@ -15,8 +15,9 @@ pub mod writable;
 
 use crate::error::{Error, Result};
 use globset::{GlobBuilder, GlobMatcher};
+use std::fmt;
 
-pub use chars::{escape, forbidden_char};
+pub use chars::{escape, forbidden_char, printable};
 
 /// The longest path (or glob) accepted, in bytes.
 pub const MAX_PATH_BYTES: usize = 4096;
@@ -26,7 +27,7 @@ pub const MAX_COMPONENT_BYTES: usize = 255;
 pub const MAX_DEPTH: usize = 255;
 
 /// The state folder's name.
-const STATE: &str = crate::workspace::STATE_DIR;
+const STATE: &str = STATE_DIR;
 
 /// Full case folding, as a case-insensitive file system compares names (ext4 casefold
 /// directories, exFAT, SMB): every character through its uppercase and back, so `ſ`
@@ -105,7 +106,7 @@ fn check_component(raw: &str, part: &str) -> Result<()> {
     Ok(())
 }
 
-/// Validate and normalise a workspace-relative path (the rules of [`crate::workspace::RelPath`]).
+/// Validate and normalise a workspace-relative path (the rules of [`crate::paths::RelPath`]).
 pub fn normalise(raw: &str) -> Result<String> {
     check_text(raw, "path")?;
     if raw.starts_with('/') || raw.starts_with('\\') || std::path::Path::new(raw).is_absolute() {
@@ -334,6 +335,77 @@ pub fn nested_workspaces<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<St
     out.sort();
     out.dedup();
     out
+}
+
+/// The name of the state directory at the workspace root.
+pub const STATE_DIR: &str = ".autonomy";
+/// The rules file at the workspace root.
+pub const RULES_FILE: &str = "autonomy.toml";
+
+/// A normalised workspace-relative path: `/`-separated, no `.` or `..`, no empty
+/// component, not absolute, only visible characters, and no component named `.autonomy`
+/// in any spelling (this workspace's state or a nested workspace's).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct RelPath(String);
+
+impl RelPath {
+    /// Validate and normalise a path written by a plan, a patch or a user: the one path
+    /// check of [`crate::paths`] (inside the workspace, never into any `.autonomy`, only
+    /// visible characters, bounded in size).
+    pub fn parse(raw: &str) -> Result<RelPath> {
+        normalise(raw).map(RelPath)
+    }
+
+    /// For values read back from our own journal; still validated.
+    pub fn from_stored(raw: &str) -> Result<RelPath> {
+        RelPath::parse(raw)
+            .map_err(|e| Error::integrity(format!("journal holds an invalid path: {}", e.message)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parent path, or `None` at the top level.
+    pub fn parent(&self) -> Option<RelPath> {
+        self.0.rsplit_once('/').map(|(p, _)| RelPath(p.to_string()))
+    }
+
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit_once('/').map_or(self.0.as_str(), |(_, n)| n)
+    }
+
+    pub fn join(&self, name: &str) -> Result<RelPath> {
+        RelPath::parse(&format!("{}/{}", self.0, name))
+    }
+
+    pub fn depth(&self) -> usize {
+        self.0.matches('/').count() + 1
+    }
+
+    /// Every proper ancestor, outermost first (`a`, `a/b` for `a/b/c`).
+    pub fn ancestors(&self) -> Vec<RelPath> {
+        let mut out = Vec::new();
+        let mut end = 0;
+        while let Some(i) = self.0[end..].find('/') {
+            out.push(RelPath(self.0[..end + i].to_string()));
+            end += i + 1;
+        }
+        out
+    }
+
+    pub fn is_within(&self, dir: &RelPath) -> bool {
+        self.0.len() > dir.0.len()
+            && self.0.starts_with(&dir.0)
+            && self.0.as_bytes()[dir.0.len()] == b'/'
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[cfg(test)]

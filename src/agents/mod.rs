@@ -13,7 +13,7 @@ pub mod patch;
 pub mod shell;
 pub mod to_ops;
 
-use crate::workspace::RelPath;
+use crate::paths::RelPath;
 
 /// The agents `autonomy hook` and `autonomy agent install` know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,7 +6,7 @@
 use super::patch::{self, FileOp, RawOp};
 use super::{Agent, Replace, Times, ToolCall, ToolKind, edits};
 use crate::error::{Error, Result};
-use crate::workspace::RelPath;
+use crate::paths::RelPath;
 use serde_json::Value;
 use std::path::{Component, Path, PathBuf};
 

@@ -5,7 +5,7 @@
 //! applied to a file's current text here, so the plan holds the exact resulting bytes.
 
 use crate::error::{Error, Result};
-use crate::workspace::RelPath;
+use crate::paths::RelPath;
 
 /// One file operation of a patch. Paths are as written in the patch (resolved by the
 /// caller against the agent's working directory).

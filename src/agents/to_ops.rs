@@ -4,15 +4,16 @@
 
 use super::{ToolKind, edits, patch::FileOp};
 use crate::error::{Error, Result};
-use crate::hash::sha256_hex;
-use crate::plan::State;
+use crate::model::State;
+use crate::paths::RelPath;
 use crate::plan::compile::Op;
-use crate::workspace::{RelPath, Workspace};
+use crate::util::hash::sha256_hex;
+use crate::workspace::Workspace;
 
-/// The operations, labelled, and the contents they were computed from (path → sha256 of
-/// the text read), so the caller can check that the plan's `before` is exactly that.
+/// The operations, in order, and the contents they were computed from (path → sha256 of
+/// the text read), so that `ops::propose` checks the plan's `before` is exactly that.
 pub struct Ops {
-    pub ops: Vec<(String, Op)>,
+    pub ops: Vec<Op>,
     pub read: Vec<(RelPath, String)>,
 }
 
@@ -48,15 +49,10 @@ fn current(
 
 pub fn ops(ws: &Workspace, kind: &ToolKind) -> Result<Ops> {
     let mut read = Vec::new();
-    let write = |path: &RelPath, text: String| {
-        (
-            format!("write {path}"),
-            Op::Write {
-                path: path.clone(),
-                bytes: text.into_bytes(),
-                mode: None,
-            },
-        )
+    let write = |path: &RelPath, text: String| Op::Write {
+        path: path.clone(),
+        bytes: text.into_bytes(),
+        mode: None,
     };
     let mut ops = Vec::new();
     match kind {
@@ -70,9 +66,7 @@ pub fn ops(ws: &Workspace, kind: &ToolKind) -> Result<Ops> {
             for f in files {
                 match f {
                     FileOp::Add { path, content } => ops.push(write(path, content.clone())),
-                    FileOp::Delete { path } => {
-                        ops.push((format!("delete {path}"), Op::Delete { path: path.clone() }))
-                    }
+                    FileOp::Delete { path } => ops.push(Op::Delete { path: path.clone() }),
                     FileOp::Update {
                         path,
                         move_to,
@@ -90,13 +84,10 @@ pub fn ops(ws: &Workspace, kind: &ToolKind) -> Result<Ops> {
                         };
                         match move_to {
                             Some(to) if to != path => {
-                                ops.push((
-                                    format!("move {path} to {to}"),
-                                    Op::Move {
-                                        from: path.clone(),
-                                        to: to.clone(),
-                                    },
-                                ));
+                                ops.push(Op::Move {
+                                    from: path.clone(),
+                                    to: to.clone(),
+                                });
                                 ops.push(write(to, text));
                             }
                             _ => ops.push(write(path, text)),

@@ -3,10 +3,11 @@
 use super::{Ctx, ui};
 use crate::agents::{Agent, config};
 use crate::error::{Error, Result};
-use crate::plan::State;
-use crate::plan::compile::{self, Meta, ModeSpec, Op};
-use crate::session::Session;
-use crate::workspace::RelPath;
+use crate::model::State;
+use crate::ops::propose::{self, Made, Proposal, Source};
+use crate::ops::session::Session;
+use crate::paths::RelPath;
+use crate::plan::compile::{ModeSpec, Op};
 
 /// Wire coding agents to this workspace so their every change becomes a plan
 ///
@@ -117,40 +118,31 @@ fn change(ctx: &Ctx, name: &str, print: bool, install: bool) -> Result<()> {
         },
         None if existing.is_some() => Op::Delete { path: rel.clone() },
         None => {
-            return super::plan::nothing_to_plan(
+            super::plan::nothing_to_plan(
                 ctx,
                 &format!("{agent} is not wired here ({rel} does not exist)"),
             );
+            return Ok(());
         }
     };
     let verb = if install { "Wire" } else { "Unwire" };
-    let meta = Meta {
-        workspace: s.workspace_id()?,
-        title: format!("{verb} {agent} to autonomy ({rel})"),
-        author: s.actor.clone(),
-        description: Some(format!(
-            "{agent}'s hook runs `{}` before each file write, edit and shell command.",
-            config::command(agent)
-        )),
-    };
-    let plan = match compile::compile_ops(
-        &s.ws,
-        vec![(format!("write {rel}"), op)],
-        meta,
-        s.rules()?,
-        &s.blobs,
-    ) {
-        Err(e) if e.message == compile::CHANGES_NOTHING => {
-            return super::plan::nothing_to_plan(
-                ctx,
-                &format!("{rel} already wires {agent} this way"),
-            );
+    let mut p = Proposal::new(Source::Ops(vec![op]))
+        .title(Some(format!("{verb} {agent} to autonomy ({rel})")));
+    p.description = Some(format!(
+        "{agent}'s hook runs `{}` before each file write, edit and shell command.",
+        config::command(agent)
+    ));
+    p.via = Some("agent-install".into());
+    let proposed = propose::propose(&mut s, p)?;
+    let id = match &proposed.made {
+        Made::Nothing { .. } => {
+            super::plan::nothing_to_plan(ctx, &format!("{rel} already wires {agent} this way"));
+            return Ok(());
         }
-        other => other?,
+        Made::New { id, .. } | Made::Same { id, .. } => id.clone(),
     };
-    let id = s.insert_plan(&plan, "agent")?;
-    super::plan::report(ctx, &id, &plan);
-    let short = &id[..12];
+    super::plan::render(ctx, &proposed);
+    let short = id.short();
     ui::say(&format!(
         "Approve and apply it to {}: `autonomy approve {short}` then `autonomy apply {short}`.",
         if install {
@@ -230,7 +222,7 @@ fn list(ctx: &Ctx) -> Result<()> {
             .map(|(a, rel, wired, answers)| serde_json::json!({"agent": a.name(), "file": rel, "wired": wired, "hook_answers": answers}))
             .collect();
         ui::json(
-            &serde_json::json!({"format_version": crate::render::FORMAT_VERSION, "agents": agents}),
+            &serde_json::json!({"format_version": crate::model::FORMAT_VERSION, "agents": agents}),
         );
         return Ok(());
     }

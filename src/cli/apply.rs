@@ -1,10 +1,11 @@
 //! `autonomy apply`
 
 use super::{Ctx, gate, ui};
-use crate::engine::run::{self, RunKind, drift, drift_error};
+use crate::engine::{Reporter, RunKind};
 use crate::error::Result;
-use crate::plan::Plan;
-use crate::session::{Default, PlanRow, Session, status_refusal};
+use crate::model::{Change, Plan};
+use crate::ops::apply::{Applied, Options, Progress};
+use crate::ops::session::Session;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,125 +42,101 @@ pub struct ApplyArgs {
 pub fn run(args: ApplyArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("apply")?;
     let mut s = Session::open(&ctx.dir)?;
-    let row = s.resolve(args.plan.as_deref(), Default::NewestApproved).map_err(|e| {
-        if args.plan.is_none() {
-            crate::Error::usage("there is no approved plan to apply")
-                .hint("name the plan (`autonomy apply ID`), or approve one first with `autonomy approve`")
-        } else {
-            e
-        }
-    })?;
-    let plan = s.load_plan(&row.id)?;
-    run_plan(
+    let opts = Options {
+        approvals: &args.approvals,
+        wait: args.wait.map(Duration::from_secs),
+    };
+    let mut terminal = gate::Terminal::here();
+    let consent = terminal.as_mut().map(|t| t as _);
+    let applied = crate::ops::apply::apply(
         &mut s,
-        ctx,
-        &row,
-        &plan,
-        RunKind::Apply,
-        &args.approvals,
-        args.wait,
-    )
+        args.plan.as_deref(),
+        opts,
+        consent,
+        &mut Printer::default(),
+    )?;
+    render(ctx, &applied);
+    Ok(())
 }
 
-/// The engine's checks in their documented order, then the run. Shared with rollback.
-pub fn run_plan(
-    s: &mut Session,
-    ctx: &Ctx,
-    row: &PlanRow,
-    plan: &Plan,
-    kind: RunKind,
-    approvals: &[PathBuf],
-    wait: Option<u64>,
-) -> Result<()> {
-    if let Some(e) = status_refusal(row) {
-        // A replayed approval is the more important news: say so (exit 3).
-        if row.status == "applied" && !approvals.is_empty() {
-            use crate::approval::record;
-            let presented = record::verify_files(s, &row.id, approvals)?;
-            for p in &presented {
-                record::refuse_presented(
-                    s,
-                    &row.id,
-                    p,
-                    "not counted: the plan was already applied",
-                )?;
-            }
-        }
-        return Err(e);
+/// Says that the run starts, then prints each step (`ui::StepPrinter`).
+#[derive(Default)]
+pub struct Printer {
+    steps: Option<ui::StepPrinter>,
+}
+
+impl Printer {
+    fn steps(&mut self) -> &mut ui::StepPrinter {
+        self.steps.get_or_insert_with(|| ui::StepPrinter::new(0))
     }
-    let short = row.id[..12].to_string();
-    s.rules()?;
-    let _lock = s.lock(kind.as_str(), wait.map(Duration::from_secs))?;
-    if let Some((run, plan)) = run::interrupted(&s.journal)? {
-        return Err(run::interrupted_error(run, &plan));
+}
+
+impl Progress for Printer {
+    fn begin(&mut self, plan_id: &str, plan: &Plan, kind: RunKind) {
+        let verb = if kind == RunKind::Apply {
+            "Applying"
+        } else {
+            "Rolling back with"
+        };
+        ui::say(&format!(
+            "{verb} plan {} {:?} ({})",
+            short(plan_id),
+            plan.title,
+            crate::util::text::count(plan.changes.len() as u64, "change")
+        ));
+        self.steps = Some(ui::StepPrinter::new(plan.changes.len()));
     }
-    // The status was read before the lock: while we waited, another process may have
-    // applied (and even rolled back) this plan. A plan applies at most once.
-    let row = &s.resolve(Some(&row.id), Default::Newest)?;
-    if let Some(e) = status_refusal(row) {
-        return Err(e);
+}
+
+impl Reporter for Printer {
+    fn step(&mut self, index: usize, total: usize, change: &Change) {
+        self.steps().step(index, total, change);
     }
-    // The status just read must be the one the plan's events give (exit 7 otherwise).
-    crate::store::derived::check_plan_row(&s.journal.conn, &row.id)?;
-    // The plan is untrusted and the workspace may have changed: every path check again.
-    crate::plan::check::check_plan(&s.ws, s.rules()?, plan)?;
-    s.rules()?.check_limits(plan, &|h| s.blobs.size(h))?;
-    let consume = gate::ensure(s, &row.id, plan, &row.status, approvals)?;
-    let drifted = drift(&s.ws, plan)?;
-    if !drifted.is_empty() {
-        return Err(drift_error(&short, &drifted));
+    fn undo(&mut self, change: &Change) {
+        self.steps().undo(change);
     }
-    let verb = if kind == RunKind::Apply {
-        "Applying"
-    } else {
-        "Rolling back with"
-    };
-    ui::say(&format!(
-        "{verb} plan {short} {:?} ({})",
-        plan.title,
-        crate::text::count(plan.changes.len() as u64, "change")
-    ));
-    let mut reporter = super::ui::StepPrinter::new(plan.changes.len());
-    let actor = s.actor.clone();
-    let rules = crate::rules::Rules::load(&s.ws.root)?;
-    let outcome = run::execute(
-        &s.ws,
-        &mut s.journal,
-        &s.blobs,
-        &actor,
-        &row.id,
-        plan,
-        kind,
-        &consume,
-        &rules,
-        &mut reporter,
-    )?;
+    fn finish(&mut self) {
+        self.steps().finish();
+    }
+    fn command(&mut self, what: &str, argv: &[String]) {
+        self.steps().command(what, argv);
+    }
+    fn output(&mut self) -> Box<dyn std::io::Write> {
+        self.steps().output()
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// What the run did: the JSON document on stdout (`--format json`), the summary on stderr.
+pub fn render(ctx: &Ctx, applied: &Applied) {
+    let outcome = &applied.run;
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "run": outcome }),
+            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "plan": applied.plan, "run": outcome }),
         );
     }
-    match &plan.reverses {
+    let short = short(&applied.plan);
+    match &applied.reverses {
         None => ui::say(&format!(
             "Applied plan {short}: {}, {} written in {}. Undo it with `autonomy rollback {short}`.",
-            crate::text::count(outcome.files_changed as u64, "change"),
-            crate::text::size(outcome.bytes_written),
-            crate::text::duration_ms(outcome.duration_ms)
+            crate::util::text::count(outcome.files_changed as u64, "change"),
+            crate::util::text::size(outcome.bytes_written),
+            crate::util::text::duration_ms(outcome.duration_ms)
         )),
-        Some(orig) if s.resolve(Some(orig), Default::Newest)?.status == "applied" => {
-            ui::say(&format!(
-                "Rolled back part of plan {0}: {1} restored in {2} (rollback plan {short}). Plan {0} stays applied; `autonomy rollback {0}` reverts the rest.",
-                &orig[..12],
-                crate::text::count(outcome.files_changed as u64, "path"),
-                crate::text::duration_ms(outcome.duration_ms)
-            ))
-        }
+        Some(orig) if orig.still_applied => ui::say(&format!(
+            "Rolled back part of plan {0}: {1} restored in {2} (rollback plan {short}). Plan {0} stays applied; `autonomy rollback {0}` reverts the rest.",
+            self::short(&orig.plan),
+            crate::util::text::count(outcome.files_changed as u64, "path"),
+            crate::util::text::duration_ms(outcome.duration_ms)
+        )),
         Some(orig) => ui::say(&format!(
             "Rolled back plan {}: {} restored in {} (rollback plan {short}).",
-            &orig[..12],
-            crate::text::count(outcome.files_changed as u64, "path"),
-            crate::text::duration_ms(outcome.duration_ms)
+            self::short(&orig.plan),
+            crate::util::text::count(outcome.files_changed as u64, "path"),
+            crate::util::text::duration_ms(outcome.duration_ms)
         )),
     }
-    Ok(())
 }

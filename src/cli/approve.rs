@@ -1,11 +1,13 @@
 //! `autonomy approve`
 
 use super::{Ctx, gate, prompt, ui};
-use crate::approval::outlook::Outlook;
-use crate::approval::{record, sshsig, statement::Statement};
 use crate::error::{Error, Result};
-use crate::plan::Plan;
-use crate::session::{Default, Session, status_refusal};
+use crate::model::Plan;
+use crate::ops::approvals;
+use crate::ops::approve::Approval;
+use crate::ops::session::{Default, Session, status_refusal};
+use crate::policy::approval::outlook::Outlook;
+use crate::policy::approval::{sshsig, statement::Statement};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -84,9 +86,9 @@ enum Target<'a> {
     Stored {
         s: &'a Session,
         plan: &'a Plan,
-        status: &'a str,
+        status: crate::model::PlanStatus,
     },
-    Bundle(&'a crate::bundle::Bundle),
+    Bundle(&'a crate::store::bundle::Bundle),
 }
 
 pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
@@ -98,12 +100,12 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
                 "a bundle is approved by signing it: add --sign-with KEY, --statement or --signature FILE",
             ));
         }
-        let bundle = crate::bundle::read(&ctx.dir.join(path))?;
-        let approver = crate::identity::clean(
+        let bundle = crate::store::bundle::read(&ctx.dir.join(path))?;
+        let approver = crate::util::identity::clean(
             &args
                 .as_id
                 .clone()
-                .unwrap_or_else(|| crate::identity::acting_identity(&ctx.dir)),
+                .unwrap_or_else(|| crate::util::identity::acting_identity(&ctx.dir)),
         );
         let stale = super::preview::bundle_stale(ctx, &bundle)?;
         if !stale.is_empty() {
@@ -119,55 +121,53 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         );
     }
     let mut s = Session::open(&ctx.dir)?;
-    let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
-    if let Some(e) = status_refusal(&row) {
-        return Err(e);
-    }
-    let short = row.id[..12].to_string();
-    let approver = crate::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
-    let plan = s.load_plan(&row.id)?;
     if signing {
-        gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "signed")?;
+        let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
+        if let Some(e) = status_refusal(&row) {
+            return Err(e);
+        }
+        let approver = crate::util::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
+        let plan = s.load_plan(&row.id)?;
+        gate::refuse_if_stale(&s, &row.id, &plan, row.status, "signed")?;
         let workspace = s.workspace_id()?;
         let target = Target::Stored {
             s: &s,
             plan: &plan,
-            status: &row.status,
+            status: row.status,
         };
         return sign(ctx, &args, &row.id, &workspace, &approver, target);
     }
-    // Interactive.
-    s.refuse_if_interrupted()?;
-    gate::refuse_if_stale(&s, &row.id, &plan, &row.status, "approved")?;
-    if !ui::interactive() {
-        return Err(Error::not_approved(format!("approving plan {short} needs a terminal (stdin and stderr), and there is none"))
-            .hint(format!(
-                "approve it at a terminal with `autonomy approve {short}`, or sign it: `autonomy approve {short} --sign-with KEY` and pass --approval FILE to apply"
-            )));
-    }
-    let held = record::recorded(&s, &row.id)?;
-    let outlook = gate::outlook_with(&s, &plan, &held, gate::terminal(&approver))?;
-    if outlook.counts_for_nothing() {
-        return nothing_to_add(ctx, &short, &approver, &outlook);
-    }
-    let answer = gate::offer(&s, &row.id, &plan, &row.status, &approver, &outlook)?;
-    let reason = args.reason.clone().or_else(|| answer.reason.clone());
-    record::record_decision(
+    let mut terminal = gate::Terminal::here();
+    let approval = crate::ops::approve::approve(
         &mut s,
-        &row.id,
-        &approver,
-        answer.approve,
-        reason.as_deref(),
+        args.plan.as_deref(),
+        args.as_id.as_deref(),
+        args.reason.as_deref(),
+        terminal.as_mut().map(|t| t as _),
     )?;
+    let (plan_id, approver, reply, outlook) = match approval {
+        Approval::NothingToAdd {
+            plan,
+            approver,
+            outlook,
+        } => return nothing_to_add(ctx, short(&plan), &approver, &outlook),
+        Approval::Decided {
+            plan,
+            approver,
+            reply,
+            outlook,
+        } => (plan, approver, reply, outlook),
+    };
+    let short = short(&plan_id);
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "approver": approver,
-            "approved": answer.approve, "ready": answer.approve && outlook.ready_after,
+            "format_version": crate::model::FORMAT_VERSION, "plan": plan_id, "approver": approver,
+            "approved": reply.approve, "ready": reply.approve && outlook.ready_after,
             "counts_for": outlook.counts_for, "still_needed": outlook.still_needed,
         }));
     }
-    if !answer.approve {
-        return Err(gate::declined_error(&short, &answer, true));
+    if !reply.approve {
+        return Err(gate::declined_error(short, &reply.typed, true));
     }
     let counts: Vec<String> = outlook
         .counts_for
@@ -190,8 +190,12 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         counts.join(", "),
         missing.join("\n")
     ));
-    ui::say(&format!("hint: {}", still_needed_hint(&short, &outlook)));
+    ui::say(&format!("hint: {}", still_needed_hint(short, &outlook)));
     Ok(())
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 /// `approve` when a terminal approval by this person would change nothing the rules count:
@@ -200,7 +204,7 @@ fn nothing_to_add(ctx: &Ctx, short: &str, approver: &str, outlook: &Outlook) -> 
     if outlook.ready_before {
         if ctx.json() {
             ui::json(&serde_json::json!({
-                "format_version": crate::render::FORMAT_VERSION, "plan": short, "approver": approver,
+                "format_version": crate::model::FORMAT_VERSION, "plan": short, "approver": approver,
                 "approved": false, "ready": true, "counts_for": [], "still_needed": [],
             }));
         }
@@ -216,7 +220,7 @@ fn nothing_to_add(ctx: &Ctx, short: &str, approver: &str, outlook: &Outlook) -> 
         .collect();
     Err(Error::not_approved(format!(
         "an approval by {approver} at this terminal would not count for plan {short}: the rules need signed approvals, or this OS user ({}) already counts (terminal approvals count once per OS user, whatever `--as` names); nothing was asked or recorded. The rules still need:\n{}",
-        crate::identity::os_user().1.unwrap_or_else(|| format!("uid {}", crate::identity::os_user().0)),
+        crate::util::identity::os_user().1.unwrap_or_else(|| format!("uid {}", crate::util::identity::os_user().0)),
         missing.join("\n")
     ))
     .hint(still_needed_hint(short, outlook)))
@@ -243,7 +247,7 @@ fn sign(
     approver: &str,
     target: Target,
 ) -> Result<()> {
-    let short = &plan_id[..12];
+    let short = crate::model::id::short(plan_id);
     if args.statement || args.sign_with.is_some() {
         let st = new_statement(workspace, plan_id, approver, &args.expires)?;
         let text = st.render();
@@ -318,7 +322,7 @@ fn show_before_signing(
     plan_id: &str,
     approver: &str,
     target: &Target,
-) -> Result<crate::risk::Level> {
+) -> Result<crate::policy::risk::Level> {
     use super::preview::{Dest, emit};
     let dest = if args.statement || ctx.json() || !std::io::stdout().is_terminal() {
         Dest::Stderr
@@ -327,11 +331,11 @@ fn show_before_signing(
     };
     let (doc, outlook) = match target {
         Target::Stored { s, plan, status } => {
-            let doc = super::preview::build_doc(s, plan_id, plan, status, dest.styled())?;
-            let held = record::recorded(s, plan_id)?;
+            let doc = super::preview::build_doc(s, plan_id, plan, *status, dest.styled())?;
+            let held = approvals::recorded(s, plan_id)?;
             // The key's fingerprint is known only once it signs; any key distinct from the
             // ones held counts the same.
-            let signed = crate::approval::gate::Held {
+            let signed = crate::policy::approval::gate::Held {
                 row: None,
                 principal: approver.to_string(),
                 method: "ssh".into(),
@@ -357,7 +361,7 @@ fn show_before_signing(
             "  Which rules it counts for is decided by the workspace's rules when it is presented to `autonomy apply`.\n",
         );
     }
-    eprint!("{summary}");
+    ui::say_raw(&summary);
     Ok(doc.risk_level)
 }
 
@@ -367,11 +371,11 @@ fn new_statement(
     approver: &str,
     expires: &str,
 ) -> Result<Statement> {
-    let ttl = crate::rules::parse_duration(expires)
+    let ttl = crate::policy::rules::parse_duration(expires)
         .map_err(|e| Error::usage(format!("--expires: {}", e.message)))?;
     // Statements carry whole seconds.
-    let created =
-        chrono::DateTime::from_timestamp(crate::ids::now().timestamp(), 0).unwrap_or_default();
+    let created = chrono::DateTime::from_timestamp(crate::util::ids::now().timestamp(), 0)
+        .unwrap_or_default();
     let too_long = || Error::usage(format!("--expires {expires} is too long"));
     let ttl = chrono::TimeDelta::from_std(ttl).map_err(|_| too_long())?;
     // Statements carry four-digit years.
@@ -380,7 +384,7 @@ fn new_statement(
         .filter(|t| chrono::Datelike::year(t) <= 9999)
         .ok_or_else(too_long)?;
     let st = Statement {
-        approval: crate::ids::random_hex(16),
+        approval: crate::util::ids::random_hex(16),
         workspace: workspace.to_string(),
         plan: plan_id.to_string(),
         approver: approver.to_string(),
@@ -415,13 +419,13 @@ fn write_approval(
         Some(p) => p.clone(),
         None => default_output(ctx, short)?,
     };
-    let body = crate::approval::file::assemble(text, pem);
+    let body = crate::policy::approval::file::assemble(text, pem);
     std::fs::write(ctx.dir.join(&out), body)
         .map_err(|e| Error::io(format!("writing approval file {}", out.display()), e))?;
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "file": out, "approval": st.approval, "plan": st.plan,
-            "approver": st.approver, "expires": crate::approval::statement::format_timestamp(&st.expires),
+            "format_version": crate::model::FORMAT_VERSION, "file": out, "approval": st.approval, "plan": st.plan,
+            "approver": st.approver, "expires": crate::policy::approval::statement::format_timestamp(&st.expires),
         }));
     }
     ui::say(&format!(
@@ -429,7 +433,7 @@ fn write_approval(
         out.display(),
         st.approval,
         st.approver,
-        crate::approval::statement::format_timestamp(&st.expires),
+        crate::policy::approval::statement::format_timestamp(&st.expires),
         out.display()
     ));
     Ok(())

@@ -1,60 +1,28 @@
-//! `autonomy plan --capture`: the CLI half (output streaming and reporting).
+//! `autonomy plan --capture`: the CLI half (the command's output made safe for the
+//! terminal, then `ops::propose`).
 
+use super::plan::PlanArgs;
 use super::{Ctx, ui};
-use crate::error::{Error, Result};
-use crate::plan::compile::{self, Meta};
-use crate::session::Session;
-use crate::workspace::RelPath;
+use crate::error::Result;
+use crate::ops::propose::{self, Capture, Proposal, Source};
+use crate::ops::session::Session;
 
-pub fn plan_capture(
-    s: &mut Session,
-    ctx: &Ctx,
-    argv: &[String],
-    scopes: &[String],
-    title: Option<&str>,
-) -> Result<()> {
-    if argv.is_empty() {
-        return Err(Error::usage(
-            "--capture needs a command after `--`, e.g. autonomy plan --capture -- cargo fmt",
+pub fn plan_capture(s: &mut Session, ctx: &Ctx, args: PlanArgs) -> Result<()> {
+    if !args.command.is_empty() {
+        ui::say(&format!(
+            "Running `{}` in a copy-on-write view of the workspace (the workspace is not touched)",
+            shell_words::join(&args.command)
         ));
     }
-    let scopes = scopes
-        .iter()
-        .map(|p| RelPath::parse(p))
-        .collect::<Result<Vec<_>>>()?;
-    let timeout = match &s.rules()?.exec.timeout {
-        Some(t) => crate::rules::parse_duration(t)?,
-        None => std::time::Duration::from_secs(600),
-    };
-    ui::say(&format!(
-        "Running `{}` in a scratch copy of the workspace (the workspace is not touched)",
-        shell_words::join(argv)
-    ));
     // The command's output is shown with its escape sequences made visible.
     let mut sink = crate::render::termsafe::TerminalSafe::new(std::io::stderr());
-    let captured = crate::capture::capture(&s.ws.root, argv, &scopes, timeout, &mut sink)?;
-    for l in &captured.skipped_symlinks {
-        ui::say(&format!("note: symlink {l} was not copied or compared"));
-    }
-    let shown = shell_words::join(argv);
-    if captured.ops.is_empty() {
-        return super::plan::nothing_to_plan(
-            ctx,
-            &format!("`{shown}` changed nothing in the scratch copy"),
-        );
-    }
-    let meta = Meta {
-        workspace: s.workspace_id()?,
-        title: title
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("Captured: {shown}")),
-        author: s.actor.clone(),
-        description: Some(format!(
-            "Changes made by `{shown}` in a scratch copy of the workspace."
-        )),
-    };
-    let plan = compile::compile_ops(&s.ws, captured.ops, meta, s.rules()?, &s.blobs)?;
-    let id = s.insert_plan(&plan, "capture")?;
-    super::plan::report(ctx, &id, &plan);
+    let source = Source::Capture(Capture {
+        argv: args.command,
+        scopes: args.scope,
+        output: &mut sink,
+        allow_failure: args.allow_failure,
+    });
+    let proposed = propose::propose(s, Proposal::new(source).title(args.title))?;
+    super::plan::render(ctx, &proposed);
     Ok(())
 }

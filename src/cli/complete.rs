@@ -5,6 +5,7 @@
 //! and bash, which has no column for descriptions, gets each title next to its id when it
 //! lists several candidates, as cobra-based tools do.
 
+use crate::model::PlanStatus;
 use clap_complete::CompletionCandidate;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -103,7 +104,7 @@ impl clap_complete::env::EnvCompleter for BashWithHelp {
     }
 }
 
-fn candidates(current: &OsStr, statuses: &[&str]) -> Vec<CompletionCandidate> {
+fn candidates(current: &OsStr, statuses: &[PlanStatus]) -> Vec<CompletionCandidate> {
     // The prefix typed so far narrows the query itself, so a plan older than the newest
     // CAP is still found once a few digits of its id are typed.
     let Some(prefix) = current.to_str().map(str::to_ascii_lowercase) else {
@@ -119,7 +120,7 @@ fn candidates(current: &OsStr, statuses: &[&str]) -> Vec<CompletionCandidate> {
     let Ok(root) = crate::workspace::find_root(&start) else {
         return Vec::new();
     };
-    let db = root.join(crate::workspace::STATE_DIR).join("journal.db");
+    let db = root.join(crate::paths::STATE_DIR).join("journal.db");
     query(&db, statuses, &prefix).unwrap_or_default()
 }
 
@@ -170,49 +171,22 @@ fn dash_c(args: &[String]) -> Option<&str> {
     found
 }
 
-fn query(db: &Path, statuses: &[&str], prefix: &str) -> crate::Result<Vec<CompletionCandidate>> {
+fn query(
+    db: &Path,
+    statuses: &[PlanStatus],
+    prefix: &str,
+) -> crate::Result<Vec<CompletionCandidate>> {
     let j = crate::store::journal::Journal::open_read_only(db)?;
-    // Every id is lowercase hex, so [prefix, prefix + "g") is exactly the ids it starts.
-    // Without a prefix, leave ids out so the query walks the seq index instead.
-    let (mut filter, bounds) = if prefix.is_empty() {
-        (vec!["1 = 1".to_string()], vec![])
-    } else {
-        (
-            vec!["id >= ?1 AND id < ?2".to_string()],
-            vec![prefix.to_string(), format!("{prefix}g")],
-        )
-    };
-    if !statuses.is_empty() {
-        filter.push(format!(
-            "status IN ({})",
-            statuses
-                .iter()
-                .map(|s| format!("'{s}'"))
-                .collect::<Vec<_>>()
-                .join(",")
-        ));
-    }
-    let sql = format!(
-        "SELECT id, title, status FROM plans WHERE {} ORDER BY seq DESC LIMIT {CAP}",
-        filter.join(" AND ")
-    );
-    let mut stmt = j.conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(bounds), |r| {
-        let id: String = r.get(0)?;
-        let title: String = r.get(1)?;
-        let status: String = r.get(2)?;
-        Ok((id, title, status))
-    })?;
+    let rows = j.completion_plans(statuses, prefix, CAP)?;
     let mut out = Vec::new();
-    for (n, row) in rows.enumerate() {
-        let (id, title, status) = row?;
-        let help: String = format!("{title} ({})", status.replace('_', " "))
+    for (n, row) in rows.into_iter().enumerate() {
+        let help: String = format!("{} ({})", row.title, row.status.as_str().replace('_', " "))
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .take(80)
             .collect();
         out.push(
-            CompletionCandidate::new(id.get(..12).unwrap_or(&id).to_string())
+            CompletionCandidate::new(row.id.short().to_string())
                 .help(Some(help.into()))
                 // clap_complete orders candidates by the first appearance of their tag; the
                 // options carry none, so tagged ids, offered first, stay first.
@@ -225,11 +199,11 @@ fn query(db: &Path, statuses: &[&str], prefix: &str) -> crate::Result<Vec<Comple
 
 /// Plans awaiting a decision or a run: pending and approved.
 pub fn pending_plans(current: &OsStr) -> Vec<CompletionCandidate> {
-    candidates(current, &["pending", "approved"])
+    candidates(current, &[PlanStatus::Pending, PlanStatus::Approved])
 }
 
 pub fn applied_plans(current: &OsStr) -> Vec<CompletionCandidate> {
-    candidates(current, &["applied"])
+    candidates(current, &[PlanStatus::Applied])
 }
 
 pub fn all_plans(current: &OsStr) -> Vec<CompletionCandidate> {

@@ -1,10 +1,10 @@
 //! `autonomy export`
 
 use super::{Ctx, ui};
-use crate::bundle::Old;
 use crate::error::Result;
+use crate::ops::session::{Default, Session};
 use crate::render::preview::Fetched;
-use crate::session::{Default, Session};
+use crate::store::bundle::Old;
 use std::path::PathBuf;
 
 /// Write a plan bundle for review on another machine
@@ -37,7 +37,7 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     let mut s = Session::open(&ctx.dir)?;
     let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
     let plan = s.load_plan(&row.id)?;
-    let stale = super::preview::stale_paths(&s, &plan, &row.status)?;
+    let stale = super::preview::stale_paths(&s, &plan, row.status)?;
     if !stale.is_empty() {
         return Err(super::gate::stale_error(
             &row.id,
@@ -50,20 +50,20 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
         Fetched::Bytes(b) => Some(Old::Bytes(b)),
         Fetched::TooLarge(n) => Some(Old::TooLarge(n)),
     };
-    let size = crate::bundle::write(&out, &plan, &|h| s.blobs.read(h), &fetch_old)?;
+    let size = crate::store::bundle::write(&out, &plan, &|h| s.blobs.read(h), &fetch_old)?;
     s.event(
-        "plan.exported",
+        crate::model::EventKind::PlanExported,
         Some(&row.id),
         serde_json::json!({ "file": args.output, "bytes": size }),
     )?;
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "plan": row.id, "file": args.output, "bytes": size }),
+            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "plan": row.id, "file": args.output, "bytes": size }),
         );
     }
     ui::say(&format!(
         "Exported plan {} to {} ({}). Reviewers: `autonomy preview --bundle {}`.",
-        &row.id[..12],
+        row.id.short(),
         args.output.display(),
         crate::render::diff::human_size(size),
         args.output.display()

@@ -2,8 +2,8 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
+use crate::ops::session::Session;
 use crate::render::diff::human_size;
-use crate::session::Session;
 use std::time::Duration;
 
 /// Remove blobs that no plan or snapshot needs
@@ -32,15 +32,15 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     let _lock = s.lock("gc", args.wait.map(Duration::from_secs))?;
     // We hold the lock, so any run still marked running was interrupted. (Asking who holds
     // the lock would find ourselves and wrongly conclude the run is in progress.)
-    if let Some((run, plan)) = crate::engine::run::interrupted(&s.journal)? {
-        return Err(crate::engine::run::interrupted_error(run, &plan));
+    if let Some((run, plan)) = crate::engine::admit::interrupted(&s.journal)? {
+        return Err(crate::engine::admit::interrupted_error(run, &plan));
     }
     let grace = std::env::var("AUTONOMY_GC_GRACE_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3600);
     let garbage =
-        crate::store::check::unreferenced(&s.journal, &s.blobs, Duration::from_secs(grace))?;
+        crate::ops::verify::unreferenced(&s.journal, &s.blobs, Duration::from_secs(grace))?;
     let bytes: u64 = garbage.iter().map(|(_, n)| n).sum();
     let report = || {
         if ctx.json() {
@@ -49,7 +49,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
                 .map(|(h, n)| serde_json::json!({ "hash": h, "bytes": n }))
                 .collect();
             ui::json(&serde_json::json!({
-                "format_version": crate::render::FORMAT_VERSION, "dry_run": args.dry_run,
+                "format_version": crate::model::FORMAT_VERSION, "dry_run": args.dry_run,
                 "blobs": blobs, "removed": garbage.len(), "bytes": bytes,
             }));
         } else if args.dry_run {
@@ -62,7 +62,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
         report();
         ui::say(&format!(
             "Would remove {}, {}.",
-            crate::text::count(garbage.len() as u64, "blob"),
+            crate::util::text::count(garbage.len() as u64, "blob"),
             human_size(bytes)
         ));
         return Ok(());
@@ -75,14 +75,14 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
         let _ = std::fs::remove_file(t);
     }
     s.event(
-        "gc",
+        crate::model::EventKind::Gc,
         None,
         serde_json::json!({ "removed": garbage.len(), "bytes": bytes }),
     )?;
     report();
     ui::say(&format!(
         "Removed {}, {}.",
-        crate::text::count(garbage.len() as u64, "blob"),
+        crate::util::text::count(garbage.len() as u64, "blob"),
         human_size(bytes)
     ));
     Ok(())

@@ -47,7 +47,7 @@ pub fn main() -> ExitCode {
         Ok(written) => {
             super::ui::say(&format!(
                 "Wrote {} under {}",
-                crate::text::count(written.len() as u64, "file"),
+                crate::util::text::count(written.len() as u64, "file"),
                 args.dir.display()
             ));
             ExitCode::SUCCESS

@@ -65,7 +65,7 @@ pub fn run(args: HelpArgs, _ctx: &Ctx) -> Result<()> {
 
 /// Help text with clap's styles where stdout has colours, plain otherwise.
 fn styled(help: clap::builder::StyledStr) -> String {
-    if console::colors_enabled() {
+    if super::ui::current().color_out() {
         help.ansi().to_string()
     } else {
         help.to_string()

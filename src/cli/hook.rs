@@ -4,7 +4,10 @@ use super::{Ctx, Format};
 use crate::agents::answer::{Reply, Verdict, reply};
 use crate::agents::{Agent, ToolCall, ToolKind};
 use crate::error::{Error, Result};
-use crate::session::Session;
+use crate::model::event::AgentCall;
+use crate::model::{EventKind, PlanId, PlanStatus};
+use crate::ops::propose::{self, Made, Proposal, Source};
+use crate::ops::session::Session;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -171,7 +174,7 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
             if crate::agents::shell::read_only(command) {
                 return Ok(Verdict::Allow);
             }
-            journal_call(&mut s, &call, None, "refused: shell")?;
+            journal_call(&mut s, &call, "refused: shell")?;
             let why = if shell_mode == "deny" {
                 "`[agents] shell = \"deny\"` in autonomy.toml refuses shell commands that may change files"
             } else {
@@ -183,7 +186,6 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
         }
         _ => file_call(
             &mut s,
-            ctx,
             &call,
             wait,
             capped.as_deref().unwrap_or_default(),
@@ -191,30 +193,35 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
     }
 }
 
-/// Journal `agent.call`: which agent, session and tool call, and the plan it became.
-fn journal_call(s: &mut Session, call: &ToolCall, plan: Option<&str>, outcome: &str) -> Result<()> {
+/// Journal `agent.call` for a call that made no plan: which agent, session and tool call,
+/// and what came of it. The agent is the actor.
+fn journal_call(s: &mut Session, call: &ToolCall, outcome: &str) -> Result<()> {
     let me = std::mem::replace(&mut s.actor, call.agent.author());
-    let r = s.event("agent.call", plan, call_event(call, plan, outcome));
+    let data = crate::model::event::encode(&call_event(call, outcome));
+    let r = s.event(EventKind::AgentCall, None, data);
     s.actor = me;
     r
 }
 
-/// The data of an `agent.call` event.
-fn call_event(call: &ToolCall, plan: Option<&str>, outcome: &str) -> serde_json::Value {
-    serde_json::json!({
-        "agent": call.agent.name(), "session": call.session, "tool_call": call.call_id,
-        "tool": call.tool, "plan": plan, "outcome": outcome,
-    })
+/// The data of an `agent.call` event (its `plan` is set by whoever knows it).
+fn call_event(call: &ToolCall, outcome: &str) -> AgentCall {
+    AgentCall {
+        agent: call.agent.name().into(),
+        session: call.session.clone(),
+        tool_call: call.call_id.clone(),
+        tool: call.tool.clone(),
+        plan: None,
+        outcome: outcome.into(),
+    }
 }
 
 fn file_call(
     s: &mut Session,
-    ctx: &Ctx,
     call: &ToolCall,
     wait: Duration,
     capped: &str,
 ) -> Result<Verdict> {
-    let id = match propose(s, call)? {
+    let id = match plan_call(s, call)? {
         Some(id) => id,
         None => {
             return Ok(Verdict::Deny(format!(
@@ -223,10 +230,10 @@ fn file_call(
             )));
         }
     };
-    let short = &id[..12];
+    let short = id.short();
     let start = Instant::now();
     loop {
-        let d = crate::approval::decision::decision(s, &id)?;
+        let d = crate::ops::decision::decision(s, &id)?;
         if !d.stale.is_empty() {
             return Ok(Verdict::Deny(format!(
                 "autonomy refused this change: {} changed since plan {short} was made, so it can no longer apply. Nothing was changed; read the file again and retry.",
@@ -241,9 +248,9 @@ fn file_call(
         let by = d.by.as_deref().unwrap_or("a person");
         match d.decision.as_str() {
             "approved" if d.ready => {
-                let applied = apply(s, ctx, &id, wait);
-                let now = crate::approval::decision::decision(s, &id)?;
-                if now.status != "applied" {
+                let applied = apply(s, &id, wait);
+                let now = crate::ops::decision::decision(s, &id)?;
+                if now.status != PlanStatus::Applied {
                     applied?;
                     return Err(Error::failed(format!(
                         "plan {short} was approved but not applied"
@@ -286,59 +293,45 @@ fn file_call(
     }
 }
 
-/// The one way an agent's file tool call becomes a pending plan (to become `ops::propose`):
-/// the exact bytes, author `agent:AGENT`, the agent's session and tool call recorded, and
-/// the `agent.call` event. `None` when the call changes nothing.
-pub fn propose(s: &mut Session, call: &ToolCall) -> Result<Option<String>> {
-    use crate::plan::compile::{self, Meta};
-    s.refuse_if_interrupted()?;
+/// An agent's file tool call becomes a pending plan through `ops::propose`, as every
+/// other front door's source does: the exact bytes (`Source::Ops`), author and actor
+/// `agent:AGENT`, the agent's session and tool call recorded in `plan.created`, the
+/// contents its edits were computed from checked against the plan's `before`, and the
+/// `agent.call` event in the same transaction. `None` when the call changes nothing.
+pub fn plan_call(s: &mut Session, call: &ToolCall) -> Result<Option<PlanId>> {
     let ops = crate::agents::to_ops::ops(&s.ws, &call.kind)?;
-    let meta = Meta {
-        workspace: s.workspace_id()?,
-        title: format!("{}: {}", call.agent, call.kind.summary()),
-        author: call.agent.author(),
-        description: Some(format!(
-            "Tool call {} ({}) of {} session {}.",
-            call.call_id, call.tool, call.agent, call.session
-        )),
-    };
-    let plan = match compile::compile_ops(&s.ws, ops.ops, meta, s.rules()?, &s.blobs) {
-        Err(e) if e.message == compile::CHANGES_NOTHING => return Ok(None),
-        other => other?,
-    };
-    // The edits were computed from the text read; the plan's `before` must be that text.
-    for (path, hash) in &ops.read {
-        if let Some(c) = plan.changes.iter().find(|c| c.path == path.as_str())
-            && c.before.file_hash() != Some(hash.as_str())
-        {
-            return Err(Error::stale(format!(
-                "{path} changed while the plan was being made"
-            )));
-        }
-    }
-    let mut extra = serde_json::Map::new();
-    extra.insert("agent".into(), call.agent.name().into());
-    extra.insert("session".into(), call.session.clone().into());
-    extra.insert("tool_call".into(), call.call_id.clone().into());
-    // plan.created and agent.call in one transaction: one durable commit.
-    let call_data = |id: &str| call_event(call, Some(id), "planned");
+    let mut record = serde_json::Map::new();
+    record.insert("agent".into(), call.agent.name().into());
+    record.insert("session".into(), call.session.clone().into());
+    record.insert("tool_call".into(), call.call_id.clone().into());
+    let mut p = Proposal::new(Source::Ops(ops.ops))
+        .title(Some(format!("{}: {}", call.agent, call.kind.summary())));
+    p.description = Some(format!(
+        "Tool call {} ({}) of {} session {}.",
+        call.call_id, call.tool, call.agent, call.session
+    ));
+    p.via = Some("agent".into());
+    p.record = record;
+    p.based_on = ops.read;
+    p.call = Some(call_event(call, "planned"));
     let me = std::mem::replace(&mut s.actor, call.agent.author());
-    let id = s.insert_plan_and_event(&plan, "hook", extra, Some(("agent.call", &call_data)));
+    let proposed = propose::propose(s, p);
     s.actor = me;
-    Ok(Some(id?))
+    Ok(match proposed?.made {
+        Made::New { id, .. } | Made::Same { id, .. } => Some(id),
+        Made::Nothing { .. } => None,
+    })
 }
 
-/// Apply an approved plan exactly as `autonomy apply` does (to become `ops::apply`).
-pub fn apply(s: &mut Session, ctx: &Ctx, id: &str, wait: Duration) -> Result<()> {
-    let row = s.resolve(Some(id), crate::session::Default::Newest)?;
-    let plan = s.load_plan(id)?;
-    super::apply::run_plan(
-        s,
-        ctx,
-        &row,
-        &plan,
-        crate::engine::run::RunKind::Apply,
-        &[],
-        Some(wait.as_secs().clamp(1, 60)),
-    )
+/// Apply an approved plan through `ops::apply`, as `autonomy apply` does: every check in
+/// `engine::admit`, a journaled run that `autonomy rollback` undoes. No `Consent`: a hook
+/// never asks; the person decided through `approve` or `review`. Nothing is printed (the
+/// hook's stdout is its answer to the agent).
+pub fn apply(s: &mut Session, id: &PlanId, wait: Duration) -> Result<()> {
+    let opts = crate::ops::apply::Options {
+        approvals: &[],
+        wait: Some(Duration::from_secs(wait.as_secs().clamp(1, 60))),
+    };
+    crate::ops::apply::apply(s, Some(id), opts, None, &mut crate::engine::Quiet)?;
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
-use crate::session::Session;
+use crate::ops::session::Session;
 
 /// Create a workspace (.autonomy/) in this folder
 ///
@@ -25,7 +25,7 @@ pub fn run(_args: InitArgs, ctx: &Ctx) -> Result<()> {
             .unwrap_or_else(|_| s.ws.root.clone());
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "workspace": id, "root": root }),
+            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "workspace": id, "root": root }),
         );
     }
     ui::say(&format!(

@@ -2,9 +2,9 @@
 
 use super::{Ctx, Format, ui};
 use crate::error::{Error, Result};
+use crate::ops::session::{Default, Session};
 use crate::render::log::{Layout, event_json, render_text};
-use crate::session::{Default, Session};
-use crate::store::journal::{EVENT_COLUMNS, row_to_event};
+use crate::store::journal::EventFilter;
 use std::io::{IsTerminal, Write};
 
 /// Show the journal, newest first
@@ -62,7 +62,7 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
             .ok_or_else(|| Error::integrity("the journal has no events"))?;
         if ctx.json() {
             ui::json(&serde_json::json!({
-                "format_version": crate::render::FORMAT_VERSION, "seq": seq, "hash": hash,
+                "format_version": crate::model::FORMAT_VERSION, "seq": seq, "hash": hash,
             }));
         } else {
             ui::println(&format!("{seq}:{hash}"));
@@ -74,65 +74,28 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
             "--oneline is a text layout; leave out --format, or drop --oneline",
         ));
     }
-    // Every filter is a WHERE clause; a plan's events come from its index.
-    let mut filter: Vec<String> = Vec::new();
-    let mut params: Vec<String> = Vec::new();
-    let mut param = |value: String| {
-        params.push(value);
-        format!("?{}", params.len())
+    // A plan's events come from its index.
+    let mut filter = EventFilter {
+        kinds: args.kind.clone(),
+        actors: args.actor.clone(),
+        limit: args.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        ..EventFilter::default()
     };
     if let Some(p) = &args.plan {
-        let id = s.resolve(Some(p), Default::Newest)?.id;
-        filter.push(format!("plan = {}", param(id)));
-    }
-    if !args.kind.is_empty() {
-        let any: Vec<String> = args
-            .kind
-            .iter()
-            .map(|k| {
-                if k.contains(['*', '?', '[']) {
-                    format!("kind GLOB {}", param(k.clone()))
-                } else {
-                    let exact = param(k.clone());
-                    let family = param(format!("{}.*", glob_escape(k)));
-                    format!("kind = {exact} OR kind GLOB {family}")
-                }
-            })
-            .collect();
-        filter.push(format!("({})", any.join(" OR ")));
-    }
-    if !args.actor.is_empty() {
-        let any: Vec<String> = args
-            .actor
-            .iter()
-            .map(|a| format!("actor GLOB {}", param(a.clone())))
-            .collect();
-        filter.push(format!("({})", any.join(" OR ")));
+        filter.plan = Some(s.resolve(Some(p), Default::Newest)?.id.into_string());
     }
     if let Some(since) = &args.since {
-        let from = crate::stats::parse_since(since, crate::ids::now())?;
-        filter.push(format!("at >= {}", param(from)));
+        filter.since = Some(crate::ops::stats::parse_since(
+            since,
+            crate::util::ids::now(),
+        )?);
     }
-    let limit = args.limit.map_or(-1, |n| n as i64);
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events{} ORDER BY seq DESC LIMIT {limit}",
-        if filter.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", filter.join(" AND "))
-        }
-    );
-    let mut stmt = s.journal.conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), row_to_event)?;
-    let closed = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        Error::io("writing the log", e)
-    };
+    let rows = s.journal.events(&filter)?;
+    // A closed pipe (`autonomy log | head`) comes back as an error `main` ends on quietly.
+    let closed = |e: std::io::Error| Error::io("writing the log", e);
     match ctx.format {
         Format::Text if std::io::stdout().is_terminal() => {
-            let events = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let events = rows.collect::<Result<Vec<_>>>()?;
             let layout = Layout::new(&events, terminal_width(), args.oneline);
             let text = render_text(&events, &layout, &ui::out_style);
             crate::render::pager::page(&text).map_err(closed)?;
@@ -172,7 +135,7 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
                 .and_then(|()| out.flush())
                 .map_err(closed)?;
             if let Some(e) = doc.error.into_inner() {
-                return Err(e.into());
+                return Err(e);
             }
         }
         Format::Jsonl => {
@@ -180,7 +143,7 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
             for e in rows {
                 // Each line stands alone, so each carries the format version.
                 let mut v = event_json(&e?);
-                v["format_version"] = crate::render::FORMAT_VERSION.into();
+                v["format_version"] = crate::model::FORMAT_VERSION.into();
                 let line = crate::render::json_document(&v, false)
                     .map_err(|e| Error::failed(format!("encoding JSON: {e}")))?;
                 buf.push_str(&line);
@@ -210,16 +173,6 @@ fn terminal_width() -> Option<usize> {
         .filter(|&c: &usize| c > 0)
 }
 
-/// `kind` as a literal inside a GLOB pattern.
-fn glob_escape(kind: &str) -> String {
-    kind.chars()
-        .map(|c| match c {
-            '*' | '?' | '[' => format!("[{c}]"),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
 /// Events per chunk of streamed text.
 const CHUNK: usize = 4096;
 
@@ -227,18 +180,14 @@ const CHUNK: usize = 4096;
 /// events serialized as they are read.
 struct JsonDoc<I> {
     rows: std::cell::RefCell<Option<I>>,
-    error: std::cell::RefCell<Option<rusqlite::Error>>,
+    error: std::cell::RefCell<Option<Error>>,
 }
 
-impl<I: Iterator<Item = rusqlite::Result<crate::store::journal::Event>>> serde::Serialize
-    for JsonDoc<I>
-{
+impl<I: Iterator<Item = Result<crate::store::journal::Event>>> serde::Serialize for JsonDoc<I> {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         struct Events<'a, I>(&'a JsonDoc<I>);
-        impl<I: Iterator<Item = rusqlite::Result<crate::store::journal::Event>>> serde::Serialize
-            for Events<'_, I>
-        {
+        impl<I: Iterator<Item = Result<crate::store::journal::Event>>> serde::Serialize for Events<'_, I> {
             fn serialize<S: serde::Serializer>(
                 &self,
                 ser: S,
@@ -258,7 +207,7 @@ impl<I: Iterator<Item = rusqlite::Result<crate::store::journal::Event>>> serde::
             }
         }
         let mut map = ser.serialize_map(Some(2))?;
-        map.serialize_entry("format_version", &crate::render::FORMAT_VERSION)?;
+        map.serialize_entry("format_version", &crate::model::FORMAT_VERSION)?;
         map.serialize_entry("events", &Events(self))?;
         map.end()
     }

@@ -185,23 +185,43 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    crate::render::color::setup(cli.color);
+    // The output owner: colours decided once, here, for the whole run.
+    let ui = ui::Ui::new(cli.color).install();
+    let result = run(cli);
+    // What the command returned first; else a failure kept while writing its output (a
+    // JSON document that did not encode, stdout gone).
+    let result = match (result, ui.take_failure()) {
+        (Err(e), _) | (Ok(_), Some(e)) => Err(e),
+        (Ok(code), None) => Ok(code),
+    };
+    match result {
+        Ok(code) => code,
+        // The reader went away (`autonomy log | head`): not an error.
+        Err(e) if e.is_closed_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            ui.report(&e);
+            ExitCode::from(e.kind.exit_code())
+        }
+    }
+}
+
+/// Run the parsed command; the exit code on success (0, or a sandboxed agent's).
+fn run(cli: Cli) -> crate::Result<ExitCode> {
     let dir = match &cli.dir {
         Some(d) => d.clone(),
         None => PathBuf::from("."),
     };
     if !dir.is_dir() {
-        ui::error(&Error::usage(format!(
+        return Err(Error::usage(format!(
             "-C {}: no such directory",
             dir.display()
         )));
-        return ExitCode::from(2);
     }
     let ctx = Ctx {
         dir,
         format: cli.format,
     };
-    let result = match cli.command {
+    match cli.command {
         Command::Init(a) => init::run(a, &ctx),
         Command::Plan(a) => plan::run(a, &ctx),
         Command::Status(a) => status::run(a, &ctx),
@@ -219,20 +239,11 @@ pub fn main() -> ExitCode {
         Command::Recover(a) => recover::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
-        Command::Sandbox(a) => match sandbox::run(a, &ctx) {
-            Ok(code) => return code,
-            Err(e) => Err(e),
-        },
+        Command::Sandbox(a) => return sandbox::run(a, &ctx),
         Command::Agent(a) => agent::run(a, &ctx),
-        Command::Hook(a) => return hook::run(a, &ctx),
+        Command::Hook(a) => return Ok(hook::run(a, &ctx)),
         Command::Completions(a) => completions::run(a, &ctx),
         Command::Help(a) => help::run(a, &ctx),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            ui::error(&e);
-            ExitCode::from(e.kind.exit_code())
-        }
     }
+    .map(|()| ExitCode::SUCCESS)
 }

@@ -1,13 +1,13 @@
 //! `autonomy preview`
 
 use super::{Ctx, ui};
-use crate::approval::record;
 use crate::error::Result;
-use crate::plan::{Plan, State};
+use crate::model::{Plan, PlanStatus, State};
+use crate::ops::approvals;
+use crate::ops::session::{Default, Session};
+use crate::paths::RelPath;
 use crate::render::diff::MAX_DIFF_BYTES;
 use crate::render::preview::{self, Fetched, PreviewDoc};
-use crate::session::{Default, Session};
-use crate::workspace::RelPath;
 use console::Style;
 use std::io::IsTerminal;
 
@@ -48,17 +48,17 @@ pub fn run(args: PreviewArgs, ctx: &Ctx) -> Result<()> {
     let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
     let plan = s.load_plan(&row.id)?;
     if ctx.json() {
-        let doc = build_doc(&s, &row.id, &plan, &row.status, &|_, t| t.to_string())?;
+        let doc = build_doc(&s, &row.id, &plan, row.status, &|_, t| t.to_string())?;
         ui::json(&doc);
     } else {
-        let doc = show(&s, &row.id, &plan, &row.status, args.stat, false)?;
+        let doc = show(&s, &row.id, &plan, row.status, args.stat, false)?;
         if !doc.stale.is_empty() {
             // Also on stderr, after the pager: the warning must not scroll away.
             ui::say(preview::stale_banner(&doc, &ui::err_style).trim_end());
         }
     }
     s.event(
-        "plan.previewed",
+        crate::model::EventKind::PlanPreviewed,
         Some(&row.id),
         serde_json::json!({ "stat": args.stat }),
     )?;
@@ -67,11 +67,11 @@ pub fn run(args: PreviewArgs, ctx: &Ctx) -> Result<()> {
 
 /// Paths of a stored plan that no longer hold its `before`, for a plan that may still be
 /// approved or applied (pending or approved); empty otherwise.
-pub fn stale_paths(s: &Session, plan: &Plan, status: &str) -> Result<Vec<(String, State)>> {
-    if !matches!(status, "pending" | "approved") {
+pub fn stale_paths(s: &Session, plan: &Plan, status: PlanStatus) -> Result<Vec<(String, State)>> {
+    if !status.is_open() {
         return Ok(Vec::new());
     }
-    crate::engine::run::drift(&s.ws, plan)
+    crate::engine::admit::drift(&s.ws, plan)
 }
 
 /// Build the preview document for a stored plan.
@@ -79,12 +79,12 @@ pub fn build_doc(
     s: &Session,
     plan_id: &str,
     plan: &Plan,
-    status: &str,
+    status: PlanStatus,
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> Result<PreviewDoc> {
-    let mut held = record::recorded(s, plan_id)?;
+    let mut held = approvals::recorded(s, plan_id)?;
     held.extend(signed_and_used(s, plan_id)?);
-    let standings = record::standings(s, plan, &held)?;
+    let standings = approvals::standings(s, plan, &held)?;
     let signers = s.rules()?.allowed_signers.clone();
     let policy: Vec<&str> = plan
         .policy_paths(&signers)
@@ -96,10 +96,10 @@ pub fn build_doc(
     Ok(preview::build(&preview::Input {
         id: plan_id,
         plan,
-        status,
+        status: status.as_str(),
         standings: &standings,
         held: &held,
-        risk: crate::risk::in_force(&s.journal.conn, plan_id, plan, &signers)?,
+        risk: crate::policy::risk::in_force(&s.journal, plan_id, plan, &signers)?,
         policy_paths: &policy,
         stale: &stale,
         contents: &contents,
@@ -136,25 +136,20 @@ impl Dest {
 
 /// The signed approvals a committed run of the plan counted: they are part of what was
 /// held, so the preview of an applied plan shows them instead of "missing".
-fn signed_and_used(s: &Session, plan_id: &str) -> Result<Vec<crate::approval::gate::Held>> {
-    let mut stmt = s.journal.conn.prepare(
-        "SELECT a.id, a.principal, a.method, a.key_fingerprint FROM approvals a
-         JOIN runs r ON r.id = a.consumed_by
-         WHERE a.plan = ?1 AND a.method <> 'terminal' AND a.decision = 'approve' AND r.state = 'committed'
-         ORDER BY a.id",
-    )?;
-    let rows = stmt
-        .query_map([plan_id], |r| {
-            Ok(crate::approval::gate::Held {
-                row: Some(r.get(0)?),
-                principal: r.get(1)?,
-                method: r.get(2)?,
-                key: r.get(3)?,
-                os_uid: None,
-                os_user: None,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+fn signed_and_used(s: &Session, plan_id: &str) -> Result<Vec<crate::policy::approval::gate::Held>> {
+    let rows = s
+        .journal
+        .used_signed_approvals(plan_id)?
+        .into_iter()
+        .map(|a| crate::policy::approval::gate::Held {
+            row: Some(a.row),
+            principal: a.principal,
+            method: a.method,
+            key: a.key,
+            os_uid: None,
+            os_user: None,
+        })
+        .collect();
     Ok(rows)
 }
 
@@ -164,7 +159,7 @@ pub fn show(
     s: &Session,
     plan_id: &str,
     plan: &Plan,
-    status: &str,
+    status: PlanStatus,
     stat_only: bool,
     for_prompt: bool,
 ) -> Result<PreviewDoc> {
@@ -183,19 +178,17 @@ pub fn show(
 pub fn emit(doc: &PreviewDoc, stat_only: bool, dest: Dest, for_prompt: bool) -> Result<()> {
     let mut text = preview::render_text(doc, stat_only, dest.styled());
     if dest == Dest::Stderr {
-        eprint!("{text}");
+        ui::say_raw(&text);
         return Ok(());
     }
     if for_prompt {
         text.push_str(&format!(
             "\n(End of the preview of plan {}. Quit the pager (q) to get to the question.)\n",
-            &doc.plan.id[..12.min(doc.plan.id.len())]
+            crate::model::id::short(&doc.plan.id)
         ));
     }
+    // A closed pipe comes back as an error that `main` ends on quietly.
     if let Err(e) = crate::render::pager::page(&text) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
         return Err(crate::Error::io("writing the preview", e));
     }
     Ok(())
@@ -221,13 +214,13 @@ pub(super) fn fetch(s: &Session, path: &str, hash: &str) -> Option<Fetched> {
     }
     let dir = s.ws.open_dir(rel.parent().as_ref()).ok()?;
     let bytes = dir.read(rel.file_name()).ok()?;
-    (crate::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
+    (crate::util::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
 }
 
 /// Preview a bundle: old and new contents from the bundle (old contents of older bundles
 /// from the current folder where a file there matches the plan's `before` hash).
 fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<()> {
-    let bundle = crate::bundle::read(&ctx.dir.join(path))?;
+    let bundle = crate::store::bundle::read(&ctx.dir.join(path))?;
     let styled: &dyn Fn(&Style, &str) -> String = if ctx.json() {
         &|_, t| t.to_string()
     } else {
@@ -249,7 +242,7 @@ fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<
 /// is checked against it too.
 pub fn bundle_doc(
     ctx: &Ctx,
-    bundle: &crate::bundle::Bundle,
+    bundle: &crate::store::bundle::Bundle,
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> Result<PreviewDoc> {
     let contents = |rel: &str, hash: &str| -> Option<Fetched> {
@@ -274,17 +267,18 @@ pub fn bundle_doc(
             .ok()?
             .read(rel.file_name())
             .ok()?;
-        (crate::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
+        (crate::util::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
     };
     let policy: Vec<&str> = bundle
         .plan
-        .policy_paths(crate::rules::DEFAULT_SIGNERS)
+        .policy_paths(crate::policy::rules::DEFAULT_SIGNERS)
         .iter()
         .map(|c| c.path.as_str())
         .collect();
     // Away from the workspace there is no history: plan signals only.
-    let mut risk = crate::risk::assess(&bundle.plan, crate::rules::DEFAULT_SIGNERS, None)?;
-    risk.reasons.insert(0, crate::risk::Reason {
+    let mut risk =
+        crate::policy::risk::assess(&bundle.plan, crate::policy::rules::DEFAULT_SIGNERS, None)?;
+    risk.reasons.insert(0, crate::policy::risk::Reason {
         signal: "bundle",
         weight: 0,
         reason: "reviewing a bundle: the history signals and approvals are judged by the workspace's rules when the plan is applied".into(),
@@ -307,7 +301,10 @@ pub fn bundle_doc(
 /// Drift of a bundle's plan when the current folder is inside the very workspace it was
 /// made for (a reviewer's plain checkout has no `.autonomy/`: nothing to check there; the
 /// workspace checks again at apply time).
-pub fn bundle_stale(ctx: &Ctx, bundle: &crate::bundle::Bundle) -> Result<Vec<(String, State)>> {
+pub fn bundle_stale(
+    ctx: &Ctx,
+    bundle: &crate::store::bundle::Bundle,
+) -> Result<Vec<(String, State)>> {
     let Ok(s) = Session::open_read_only(&ctx.dir) else {
         return Ok(Vec::new());
     };
@@ -317,6 +314,6 @@ pub fn bundle_stale(ctx: &Ctx, bundle: &crate::bundle::Bundle) -> Result<Vec<(St
     let status = s
         .resolve(Some(&bundle.id), Default::Newest)
         .map(|r| r.status)
-        .unwrap_or_else(|_| "pending".into());
-    stale_paths(&s, &bundle.plan, &status)
+        .unwrap_or(PlanStatus::Pending);
+    stale_paths(&s, &bundle.plan, status)
 }

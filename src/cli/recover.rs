@@ -2,7 +2,7 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
-use crate::session::Session;
+use crate::ops::session::Session;
 use std::time::Duration;
 
 /// Put the workspace back after an interrupted run
@@ -44,7 +44,7 @@ pub fn run(args: RecoverArgs, ctx: &Ctx) -> Result<()> {
     )?;
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "recovered": done }),
+            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "recovered": done }),
         );
     }
     match done {
@@ -53,8 +53,8 @@ pub fn run(args: RecoverArgs, ctx: &Ctx) -> Result<()> {
             ui::say(&format!(
                 "Recovered run {} of plan {}: {} put back as they were before it. Check with `autonomy verify`.",
                 r.run,
-                &r.plan[..12],
-                crate::text::count(r.restored.len() as u64, "path")
+                r.plan.short(),
+                crate::util::text::count(r.restored.len() as u64, "path")
             ));
             for o in &r.overwritten {
                 ui::say(&format!(

@@ -1,8 +1,8 @@
 //! `autonomy reject`
 
 use super::{Ctx, ui};
-use crate::error::{Error, Result};
-use crate::session::{Default, Session, status_refusal};
+use crate::error::Result;
+use crate::ops::session::Session;
 
 /// Reject a plan for good
 ///
@@ -25,28 +25,15 @@ pub struct RejectArgs {
 pub fn run(args: RejectArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("reject")?;
     let mut s = Session::open(&ctx.dir)?;
-    s.refuse_if_interrupted()?;
-    let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
-    if let Some(e) = status_refusal(&row) {
-        if row.status == "rejected" {
-            ui::say(&format!("Plan {} was already rejected.", &row.id[..12]));
-            return Ok(());
-        }
-        return Err(
-            Error::failed(e.message).hint("an applied plan is undone with `autonomy rollback`")
-        );
+    let r = crate::ops::reject::reject(&mut s, args.plan.as_deref(), args.reason.as_deref())?;
+    let short = r.plan.get(..12).unwrap_or(&r.plan);
+    if r.already {
+        ui::say(&format!("Plan {short} was already rejected."));
+    } else {
+        ui::say(&format!(
+            "Rejected plan {short} {:?}; it can no longer be applied.",
+            r.title
+        ));
     }
-    let actor = s.actor.clone();
-    s.set_status(
-        &row.id,
-        "rejected",
-        "plan.rejected",
-        serde_json::json!({ "principal": actor, "reason": args.reason }),
-    )?;
-    ui::say(&format!(
-        "Rejected plan {} {:?}; it can no longer be applied.",
-        &row.id[..12],
-        row.title
-    ));
     Ok(())
 }

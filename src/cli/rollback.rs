@@ -1,11 +1,11 @@
 //! `autonomy rollback`
 
 use super::{Ctx, ui};
-use crate::engine::run::RunKind;
 use crate::error::{Error, Result};
-use crate::plan::{Change, Plan};
-use crate::revert;
-use crate::session::{Default, PlanRow, Session};
+use crate::model::{Change, Plan, PlanId, PlanStatus};
+use crate::ops::apply::Options;
+use crate::ops::session::{Default, PlanRow, Session};
+use crate::plan::revert;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -115,15 +115,23 @@ pub fn run(args: RollbackArgs, ctx: &Ctx) -> Result<()> {
         super::plan::report(ctx, &rev_row.id, &reverse);
         return Ok(());
     }
-    super::apply::run_plan(
+    let opts = Options {
+        approvals: &args.approvals,
+        wait: args.wait.map(std::time::Duration::from_secs),
+    };
+    let mut terminal = super::gate::Terminal::here();
+    let consent = terminal.as_mut().map(|t| t as _);
+    let mut printer = super::apply::Printer::default();
+    let applied = crate::ops::rollback::apply_reverse(
         &mut s,
-        ctx,
-        &rev_row,
-        &reverse,
-        RunKind::Rollback,
-        &args.approvals,
-        args.wait,
-    )
+        &rev_row.id,
+        reverse,
+        opts,
+        consent,
+        &mut printer,
+    )?;
+    super::apply::render(ctx, &applied);
+    Ok(())
 }
 
 /// Where and how `--merge` / `--continue` work.
@@ -155,9 +163,9 @@ fn reverse_for(
     globs: &[String],
     merge: &Merging,
 ) -> Result<(PlanRow, Plan)> {
-    let short = &row.id[..12];
+    let short = row.id.short();
     // PLAN may name a pending reverse plan itself.
-    if row.reverses.is_some() && matches!(row.status.as_str(), "pending" | "approved") {
+    if row.reverses.is_some() && row.status.is_open() {
         if !globs.is_empty() {
             return Err(Error::usage(format!(
                 "plan {short} is itself a pending rollback plan; --path chooses paths when one is made"
@@ -167,10 +175,10 @@ fn reverse_for(
         let plan = s.load_plan(&row.id)?;
         return Ok((row.clone(), plan));
     }
-    if row.status != "applied" {
+    if row.status != PlanStatus::Applied {
         return Err(Error::failed(format!(
             "plan {short} is {}, not applied; only an applied plan can be rolled back",
-            row.status.replace('_', " ")
+            row.status.as_str().replace('_', " ")
         ))
         .hint("`autonomy status` lists the applied plans"));
     }
@@ -183,14 +191,14 @@ fn reverse_for(
     } else {
         std::collections::BTreeMap::new()
     };
-    if let Some(id) = pending_reverse(s, &row.id, &orig, &selected)?
+    if let Some(id) = pending_reverse(s, &row.id, &selected)?
         && !merge.resume
     {
         let rev_row = s.resolve(Some(&id), Default::Newest)?;
         let plan = s.load_plan(&id)?;
         ui::say(&format!(
             "Using the pending rollback plan {} for plan {short}.",
-            &id[..12]
+            id.short()
         ));
         return Ok((rev_row, plan));
     }
@@ -236,10 +244,9 @@ fn reverse_for(
         ));
     }
     let mut extra = serde_json::Map::new();
-    extra.insert("paths".into(), json!(rev.paths));
     extra.insert("partial".into(), json!(rev.partial));
     extra.insert("merged".into(), json!(rev.merged));
-    let id = match s.insert_plan_with(&rev.plan, "rollback", extra) {
+    let id = match s.insert_plan_covering(&rev.plan, "rollback", extra, Some(&rev.paths)) {
         Ok(id) => id,
         // Another rollback of this plan made the very same reverse plan at the same moment
         // (same second, same actor): it is ours too.
@@ -267,7 +274,7 @@ fn write_conflicts(
     merge: &Merging,
     err: Error,
 ) -> Result<Error> {
-    let short = &plan_id[..12];
+    let short = crate::model::id::short(plan_id);
     let dir = merge.dir.as_path();
     let io =
         |e: std::io::Error| Error::io(format!("writing the merge folder {}", dir.display()), e);
@@ -311,7 +318,7 @@ fn read_resolutions(
     plan_id: &str,
     dir: &std::path::Path,
 ) -> Result<std::collections::BTreeMap<String, Vec<u8>>> {
-    let short = &plan_id[..12];
+    let short = crate::model::id::short(plan_id);
     let text = std::fs::read(dir.join(MERGE_STATE)).map_err(|e| {
         Error::usage(format!(
             "no merge in progress for plan {short} in {} ({e})",
@@ -339,7 +346,7 @@ fn read_resolutions(
     }
     let mut out = std::collections::BTreeMap::new();
     for (path, hash) in &state.paths {
-        let rel = crate::workspace::RelPath::from_stored(path)?;
+        let rel = crate::paths::RelPath::from_stored(path)?;
         let now = s.ws.state(&rel)?;
         if now.file_hash() != Some(hash.as_str()) {
             return Err(Error::stale(format!(
@@ -368,22 +375,10 @@ fn read_resolutions(
 }
 
 /// A pending (or approved) reverse plan of `orig_id` covering exactly `selected`.
-fn pending_reverse(
-    s: &Session,
-    orig_id: &str,
-    orig: &Plan,
-    selected: &[String],
-) -> Result<Option<String>> {
-    let mut stmt = s.journal.conn.prepare(
-        "SELECT id FROM plans WHERE reverses = ?1 AND status IN ('pending', 'approved') ORDER BY seq DESC",
-    )?;
-    let ids: Vec<String> = stmt
-        .query_map([orig_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+fn pending_reverse(s: &Session, orig_id: &str, selected: &[String]) -> Result<Option<PlanId>> {
     let want: BTreeSet<&str> = selected.iter().map(String::as_str).collect();
-    for id in ids {
-        let covers = revert::recorded_paths(&s.journal.conn, &id)?
-            .unwrap_or_else(|| orig.changes.iter().map(|c| c.path.clone()).collect());
+    for id in s.journal.open_reverse_plans(orig_id)? {
+        let covers = s.journal.covered_paths(&id)?;
         if covers.iter().map(String::as_str).collect::<BTreeSet<_>>() == want {
             return Ok(Some(id));
         }
@@ -395,22 +390,11 @@ fn pending_reverse(
 /// commands are not run again; their effects inside `touches` are reverted (and merged)
 /// like any file.
 fn exec_effects(s: &Session, plan_id: &str) -> Result<Vec<Change>> {
-    use crate::plan::State;
-    let mut stmt = s.journal.conn.prepare(
-        "SELECT e.path, e.before, e.after FROM run_exec e JOIN runs r ON r.id = e.run
-         WHERE r.plan = ?1 AND r.state = 'committed' AND e.after IS NOT NULL ORDER BY e.run, e.step",
-    )?;
-    let rows = stmt.query_map([plan_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
+    use crate::model::State;
+    let rows = s.journal.committed_exec_effects(plan_id)?;
     let mut folded: std::collections::BTreeMap<String, (State, State)> =
         std::collections::BTreeMap::new();
-    for row in rows {
-        let (path, before, after) = row?;
+    for (path, before, after) in rows {
         let decode = |t: &str| -> Result<State> {
             serde_json::from_str(t).map_err(|e| {
                 Error::integrity(format!(

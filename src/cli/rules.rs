@@ -2,10 +2,10 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
+use crate::ops::session::Session;
+use crate::paths::RULES_FILE;
 use crate::plan::compile::{self, Meta};
 use crate::plan::file::{Action, PlanFile};
-use crate::session::Session;
-use crate::workspace::RULES_FILE;
 
 /// Work with the rules file, autonomy.toml
 ///
@@ -72,7 +72,7 @@ fn suggest(args: SuggestArgs, ctx: &Ctx) -> Result<()> {
         return Err(Error::usage("--depth must be 1 or more"));
     }
     let mut s = Session::open(&ctx.dir)?;
-    let since = crate::stats::parse_since(&args.since, crate::ids::now())?;
+    let since = crate::ops::stats::parse_since(&args.since, crate::util::ids::now())?;
     let window = match humantime::parse_duration(&args.since) {
         Ok(d) if d.as_secs() == 86400 => "in the last day".to_string(),
         Ok(d) if d.as_secs() % 86400 == 0 => format!("in {} days", d.as_secs() / 86400),
@@ -86,8 +86,8 @@ fn suggest(args: SuggestArgs, ctx: &Ctx) -> Result<()> {
         Err(e) => return Err(Error::io("reading autonomy.toml", e)),
     };
     let rules = s.rules()?;
-    let found = crate::suggest::suggest(
-        &s.journal.conn,
+    let found = crate::ops::suggest::suggest(
+        &s.journal,
         rules,
         &old_text,
         Some(&since),
@@ -159,18 +159,18 @@ fn suggest(args: SuggestArgs, ctx: &Ctx) -> Result<()> {
     match &plan_id {
         Some(id) => {
             if !ctx.json() {
-                ui::println(&id[..12]);
+                ui::println(crate::model::id::short(id));
             }
             ui::say(&format!(
                 "Planned {} \"Tighten the rules from history\": {} as a change to {RULES_FILE}. Review it with `autonomy preview {}`; it applies only once approved.",
-                &id[..12],
-                crate::text::count(found.suggestions.len() as u64, "suggested rule"),
-                &id[..12]
+                crate::model::id::short(id),
+                crate::util::text::count(found.suggestions.len() as u64, "suggested rule"),
+                crate::model::id::short(id)
             ));
         }
         None => ui::say(&format!(
             "{}. Nothing was changed; `autonomy rules suggest --plan` makes them a plan to review and approve.",
-            crate::text::count(found.suggestions.len() as u64, "suggested rule")
+            crate::util::text::count(found.suggestions.len() as u64, "suggested rule")
         )),
     }
     Ok(())

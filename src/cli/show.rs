@@ -2,10 +2,10 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
-use crate::plan::State;
-use crate::session::{Default, Session};
-use crate::workspace::RelPath;
-use std::io::{IsTerminal, Write};
+use crate::model::State;
+use crate::ops::session::{Default, Session};
+use crate::paths::RelPath;
+use std::io::IsTerminal;
 
 /// Print a plan's canonical JSON, or a path's content after (or before) it
 ///
@@ -40,7 +40,7 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> Result<()> {
     };
     let s = Session::open_read_only(&ctx.dir)?;
     let row = s.resolve(Some(plan_ref), Default::Newest)?;
-    let short = &row.id[..12];
+    let short = row.id.short();
     let plan = s.load_plan(&row.id)?;
     let Some(path) = path else {
         if args.before {
@@ -106,16 +106,14 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> Result<()> {
         from_workspace(&s, &rel, hash).ok_or_else(|| {
             Error::failed(format!(
                 "the content of {rel} {when} plan {short} (sha256 {}) is not in the blob store, and the workspace file no longer matches it",
-                &hash[..12]
+                crate::model::id::short(hash)
             ))
             .hint("contents before a plan are kept once it is applied; `autonomy gc` may have removed an unused one")
         })?
     };
-    let mut out = std::io::stdout().lock();
-    match out.write_all(&bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|e| Error::io("writing to stdout", e)),
-    }
+    // Through the output owner: a closed pipe ends quietly in `main`, like every command.
+    super::ui::print_bytes(&bytes);
+    Ok(())
 }
 
 /// The workspace file at `rel`, if it still hashes to `hash`.
@@ -129,5 +127,5 @@ fn from_workspace(s: &Session, rel: &RelPath, hash: &str) -> Option<Vec<u8>> {
             .ok()?
             .read(rel.file_name())
             .ok()?;
-    (crate::hash::sha256_hex(&bytes) == hash).then_some(bytes)
+    (crate::util::hash::sha256_hex(&bytes) == hash).then_some(bytes)
 }

@@ -1,10 +1,10 @@
 //! `autonomy signers add|list|remove`
 
 use super::{Ctx, ui};
-use crate::approval::allowed_signers::AllowedSigners;
-use crate::approval::signers_edit::{self, Edit, fingerprint};
 use crate::error::{Error, Result};
-use crate::session::Session;
+use crate::ops::session::Session;
+use crate::policy::approval::allowed_signers::AllowedSigners;
+use crate::policy::approval::signers_edit::{self, Edit, fingerprint};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -128,15 +128,15 @@ fn list(ctx: &Ctx) -> Result<()> {
             serde_json::json!({
                 "principals": e.principals, "key_type": e.key.algorithm().as_str(),
                 "fingerprint": fingerprint(&e.key), "namespaces": e.namespaces,
-                "valid_after": e.valid_after.map(crate::ids::format_time),
-                "valid_before": e.valid_before.map(crate::ids::format_time),
+                "valid_after": e.valid_after.map(crate::util::ids::format_time),
+                "valid_before": e.valid_before.map(crate::util::ids::format_time),
                 "cert_authority": e.cert_authority, "line": e.line,
             })
         })
         .collect();
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "file": rel, "signers": rows,
+            "format_version": crate::model::FORMAT_VERSION, "file": rel, "signers": rows,
         }));
         return Ok(());
     }
@@ -159,10 +159,10 @@ fn list(ctx: &Ctx) -> Result<()> {
             extra.push(format!("namespaces {n}"));
         }
         if let Some(t) = e.valid_after {
-            extra.push(format!("valid after {}", crate::ids::format_time(t)));
+            extra.push(format!("valid after {}", crate::util::ids::format_time(t)));
         }
         if let Some(t) = e.valid_before {
-            extra.push(format!("valid before {}", crate::ids::format_time(t)));
+            extra.push(format!("valid before {}", crate::util::ids::format_time(t)));
         }
         if e.cert_authority {
             extra.push("cert-authority".into());
@@ -174,7 +174,7 @@ fn list(ctx: &Ctx) -> Result<()> {
         };
         out.push_str(&format!(
             "{:<width$}  {:<11}  {}{extra}\n",
-            crate::render::diff::printable(&e.principals),
+            crate::paths::printable(&e.principals),
             e.key.algorithm().as_str(),
             fingerprint(&e.key)
         ));
@@ -182,7 +182,7 @@ fn list(ctx: &Ctx) -> Result<()> {
     ui::print(&out);
     ui::say(&format!(
         "{} in {rel}.",
-        crate::text::count(signers.entries().len() as u64, "allowed signer")
+        crate::util::text::count(signers.entries().len() as u64, "allowed signer")
     ));
     Ok(())
 }
@@ -199,8 +199,7 @@ fn change(
     let mut s = Session::open(&ctx.dir)?;
     s.refuse_if_interrupted()?;
     let rel = s.rules()?.allowed_signers.clone();
-    let in_state_dir =
-        Path::new(rel.trim_start_matches("./")).starts_with(crate::workspace::STATE_DIR);
+    let in_state_dir = Path::new(rel.trim_start_matches("./")).starts_with(crate::paths::STATE_DIR);
     if !in_state_dir {
         return change_by_plan(ctx, &mut s, &rel, action, principal, edit);
     }
@@ -222,10 +221,10 @@ fn change(
     };
     let path = s.ws.root.join(&rel);
     write_atomically(&path, new.as_bytes())?;
-    let from = crate::hash::sha256_hex(old.as_bytes());
-    let to = crate::hash::sha256_hex(new.as_bytes());
+    let from = crate::util::hash::sha256_hex(old.as_bytes());
+    let to = crate::util::hash::sha256_hex(new.as_bytes());
     s.event(
-        "signers.changed",
+        crate::model::EventKind::SignersChanged,
         None,
         serde_json::json!({
             "action": action, "principal": principal, "key_fingerprint": key,
@@ -234,7 +233,7 @@ fn change(
     )?;
     if ctx.json() {
         ui::json(&serde_json::json!({
-            "format_version": crate::render::FORMAT_VERSION, "action": action,
+            "format_version": crate::model::FORMAT_VERSION, "action": action,
             "principal": principal, "key_fingerprint": key, "file": rel, "from": from, "to": to,
         }));
     }
@@ -285,8 +284,8 @@ fn change_by_plan(
     principal: &str,
     edit: &dyn Fn(&str) -> Result<Edit>,
 ) -> Result<()> {
-    use crate::plan::compile::{self, Meta};
-    use crate::plan::file::{Action, PlanFile};
+    use crate::ops::propose::{Proposal, Source, propose};
+    use crate::plan::compile::Op;
     let (_, old) = current(s)?;
     let new = match edit(&old)? {
         Edit::Unchanged => {
@@ -302,28 +301,21 @@ fn change_by_plan(
     } else {
         format!("Stop trusting {principal} to sign approvals")
     };
-    let pf = PlanFile {
-        title: title.clone(),
-        author: None,
-        description: Some(format!(
-            "`autonomy signers {action} {principal}`: a change to the allowed-signers file {rel}."
-        )),
-        action: vec![Action {
-            kind: "write".into(),
-            path: Some(rel.to_string()),
-            content: Some(new),
-            ..Action::default()
-        }],
+    let write = Op::Write {
+        path: crate::paths::RelPath::parse(rel)?,
+        bytes: new.into_bytes(),
+        mode: None,
     };
-    let meta = Meta {
-        workspace: s.workspace_id()?,
-        title,
-        author: s.actor.clone(),
-        description: pf.description.clone(),
-    };
-    let plan = compile::compile(&s.ws, &pf, None, meta, s.rules()?, &s.blobs)?;
-    let id = s.insert_plan(&plan, "signers")?;
-    super::plan::report(ctx, &id, &plan);
+    let mut proposal = Proposal::new(Source::Ops(vec![write])).title(Some(title));
+    proposal.description = Some(format!(
+        "`autonomy signers {action} {principal}`: a change to the allowed-signers file {rel}."
+    ));
+    proposal.via = Some("signers".into());
+    let proposed = propose(s, proposal)?;
+    super::plan::render(ctx, &proposed);
+    if proposed.id().is_none() {
+        return Ok(());
+    }
     ui::say(&format!(
         "{rel} is in the workspace tree, so the change is a plan (a policy change): preview and approve it like any other."
     ));

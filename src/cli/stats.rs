@@ -2,7 +2,7 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
-use crate::session::Session;
+use crate::ops::session::Session;
 
 /// Show how plans fare, from the journal
 ///
@@ -39,9 +39,9 @@ pub fn run(args: StatsArgs, ctx: &Ctx) -> Result<()> {
     let since = args
         .since
         .as_deref()
-        .map(|raw| crate::stats::parse_since(raw, crate::ids::now()))
+        .map(|raw| crate::ops::stats::parse_since(raw, crate::util::ids::now()))
         .transpose()?;
-    let stats = crate::stats::compute(&s.journal.conn, since.as_deref(), args.depth)?;
+    let stats = crate::ops::stats::compute(&s.journal, since.as_deref(), args.depth)?;
     if ctx.json() {
         ui::json(&stats);
     } else {

@@ -2,10 +2,11 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
+use crate::model::PlanStatus;
+use crate::ops::session::{PlanRow, Session};
 use crate::render::status::{
     DeclinedRow, InterruptedDoc, RulesDoc, StatusDoc, StatusPlan, render_text, rules_summary,
 };
-use crate::session::{PlanRow, Session, row_to_plan};
 
 /// Show the plans by status, the rules in force, and what needs attention
 ///
@@ -37,9 +38,9 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
     let s = Session::open_read_only(&ctx.dir)?;
     let holder = crate::store::lock::holder(&s.ws.state_path());
     let interrupted = s.interrupted_run()?;
-    let present = s.ws.root.join(crate::workspace::RULES_FILE).exists();
+    let present = s.ws.root.join(crate::paths::RULES_FILE).exists();
     let doc = StatusDoc {
-        format_version: crate::render::FORMAT_VERSION,
+        format_version: crate::model::FORMAT_VERSION,
         workspace: s.workspace_id()?,
         root: s
             .ws
@@ -48,14 +49,20 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
             .unwrap_or_else(|_| s.ws.root.clone())
             .display()
             .to_string(),
-        pending: annotate(&s, s.plans_with_status(&["pending"], args.limit)?),
+        pending: annotate(&s, s.plans_with_status(&[PlanStatus::Pending], args.limit)?),
         waiting: annotate(&s, waiting(&s, args.limit)?),
         declined: declined(&s, args.limit)?,
-        approved: annotate(&s, s.plans_with_status(&["approved"], args.limit)?),
-        applied: annotate(&s, s.plans_with_status(&["applied"], args.limit)?),
-        rolled_back: s.plans_with_status(&["rolled_back"], args.limit)?,
+        approved: annotate(
+            &s,
+            s.plans_with_status(&[PlanStatus::Approved], args.limit)?,
+        ),
+        applied: annotate(&s, s.plans_with_status(&[PlanStatus::Applied], args.limit)?),
+        rolled_back: s.plans_with_status(&[PlanStatus::RolledBack], args.limit)?,
         lock_holder: holder,
-        interrupted_run: interrupted.map(|(run, plan)| InterruptedDoc { run, plan }),
+        interrupted_run: interrupted.map(|(run, plan)| InterruptedDoc {
+            run,
+            plan: plan.into_string(),
+        }),
         rules: RulesDoc {
             present,
             ok: s.rules.is_ok(),
@@ -83,7 +90,7 @@ fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
                 still_needed: Vec::new(),
                 stale: Vec::new(),
             };
-            if !matches!(p.row.status.as_str(), "pending" | "approved") {
+            if !p.row.status.is_open() {
                 return p;
             }
             let plan = match s.load_plan(&p.row.id) {
@@ -93,16 +100,16 @@ fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
                     return p;
                 }
             };
-            match crate::engine::run::drift(&s.ws, &plan) {
+            match crate::engine::admit::drift(&s.ws, &plan) {
                 Ok(d) => p.stale = d.into_iter().map(|(path, _)| path).collect(),
                 Err(e) => p.stale = vec![format!("(cannot check: {})", e.message)],
             }
-            if p.row.status == "approved" {
-                let standings = crate::approval::record::recorded(s, &p.row.id)
-                    .and_then(|held| crate::approval::record::standings(s, &plan, &held));
+            if p.row.status == PlanStatus::Approved {
+                let standings = crate::ops::approvals::recorded(s, &p.row.id)
+                    .and_then(|held| crate::ops::approvals::standings(s, &plan, &held));
                 match standings {
                     Ok(st) => {
-                        p.still_needed = crate::approval::outlook::unmet(&st)
+                        p.still_needed = crate::policy::approval::outlook::unmet(&st)
                             .iter()
                             .map(|m| m.missing_sentence())
                             .collect();
@@ -123,35 +130,19 @@ fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
 
 /// Pending plans no one has declined (no decision yet, or the latest is not a decline),
 /// newest first.
-fn waiting(s: &Session, limit: usize) -> Result<Vec<crate::session::PlanRow>> {
-    let mut stmt = s.journal.conn.prepare(
-        "SELECT p.id, p.status, p.title, p.author, p.created, p.reverses FROM plans p
-         WHERE p.status = 'pending' AND COALESCE(
-             (SELECT decision FROM approvals WHERE plan = p.id ORDER BY id DESC LIMIT 1), '') <> 'decline'
-         ORDER BY p.seq DESC LIMIT ?1",
-    )?;
-    let rows = stmt
-        .query_map([limit as i64], row_to_plan)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+fn waiting(s: &Session, limit: usize) -> Result<Vec<PlanRow>> {
+    s.journal.waiting_plans(limit)
 }
 
 /// Pending plans whose latest decision is a decline, newest first.
 fn declined(s: &Session, limit: usize) -> Result<Vec<DeclinedRow>> {
-    let mut stmt = s.journal.conn.prepare(
-        "SELECT p.id, p.status, p.title, p.author, p.created, p.reverses, a.principal, a.reason
-         FROM plans p JOIN approvals a ON a.id = (SELECT MAX(id) FROM approvals WHERE plan = p.id)
-         WHERE p.status = 'pending' AND a.decision = 'decline'
-         ORDER BY p.seq DESC LIMIT ?1",
-    )?;
-    let rows = stmt
-        .query_map([limit as i64], |r| {
-            Ok(DeclinedRow {
-                plan: row_to_plan(r)?,
-                declined_by: r.get(6)?,
-                reason: r.get(7)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    Ok(s.journal
+        .declined_plans(limit)?
+        .into_iter()
+        .map(|(plan, declined_by, reason)| DeclinedRow {
+            plan,
+            declined_by,
+            reason,
+        })
+        .collect())
 }

@@ -2,7 +2,7 @@
 
 use super::{Ctx, ui};
 use crate::error::{Error, Kind, Result};
-use crate::session::Session;
+use crate::ops::session::Session;
 
 /// Check the journal's hash chain, the blob store and every signature
 ///
@@ -35,7 +35,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
             let (seq, hash) = h
                 .split_once(':')
                 .and_then(|(s, h)| Some((s.parse::<i64>().ok()?, h)))
-                .filter(|(_, h)| crate::hash::is_sha256_hex(h))
+                .filter(|(_, h)| crate::util::hash::is_sha256_hex(h))
                 .ok_or_else(|| {
                     Error::usage(format!(
                         "--expect-head {h:?} is not SEQ:HASH (as `autonomy log --head` prints it)"
@@ -46,7 +46,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
     };
     let s = Session::open_read_only(&ctx.dir)?;
     let lock_free = crate::store::lock::holder(&s.ws.state_path()).is_none();
-    let report = crate::store::check::verify(
+    let report = crate::ops::verify::verify(
         &s.journal,
         &s.blobs,
         expect.as_ref().map(|(n, h)| (*n, h.as_str())),
@@ -54,7 +54,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
     )?;
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": crate::render::FORMAT_VERSION, "ok": report.ok(), "report": report }),
+            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "ok": report.ok(), "report": report }),
         );
     }
     if !report.ok() {
@@ -63,7 +63,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
             Kind::Integrity,
             format!(
                 "verify found {}:\n{}",
-                crate::text::count(report.problems.len() as u64, "problem"),
+                crate::util::text::count(report.problems.len() as u64, "problem"),
                 list.join("\n")
             ),
         )

@@ -1,14 +1,16 @@
-//! The file-system half of a step: replace one path atomically (temp file, fsync, keep the
-//! old inode by hard link, rename, fsync the directory), and put it back. Every access goes
+//! The file-system half of a step: the run's context (backup folder, folder handles, kept
+//! old inodes), the primitives a step forward is made of (temp files, keeping the old
+//! inode by hard link, fsync; `forward.rs` takes the steps), and putting a path back. Every access goes
 //! through cap-std handles opened beneath the workspace root without following symlinks,
 //! and only regular files are ever opened (`inode::open_regular`).
 
 use super::failpoint;
-use super::inode::{Lease, copy_file_hashing, keep_owner, not_regular_io, open_regular};
 use crate::error::{Error, Result};
-use crate::plan::{Change, State};
+use crate::model::{Change, State};
+use crate::paths::RelPath;
 use crate::store::blobs::BlobStore;
-use crate::workspace::{RelPath, Workspace};
+use crate::util::inode::{Lease, copy_file_hashing, keep_owner, not_regular_io, open_regular};
+use crate::workspace::Workspace;
 use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt, Permissions, PermissionsExt};
 use std::collections::HashMap;
 use std::io;
@@ -115,86 +117,9 @@ impl<'a> StepCtx<'a> {
     }
 
     /// Forget cached handles (after folders were created or removed).
-    fn forget(&mut self, rel: &RelPath) {
+    pub(super) fn forget(&mut self, rel: &RelPath) {
         self.dirs
             .retain(|k, _| k.as_ref().is_none_or(|k| k != rel && !k.is_within(rel)));
-    }
-
-    /// Move `change.path` from `before` to `after`, for the steps taken one at a time
-    /// (folders, mode changes). The caller has checked the plan; this re-checks `before`
-    /// just before changing anything.
-    pub fn forward(&mut self, index: usize, change: &Change) -> Result<()> {
-        let rel = change.rel()?;
-        // Not read again when the drift check just hashed it and it provably did not change.
-        let now = self.ws.recheck(&rel)?;
-        if now != change.before {
-            return Err(Error::stale(format!(
-                "{rel} changed during the run (expected {}, found {})",
-                change.before.describe(),
-                now.describe()
-            ))
-            .hint("nothing was left half-done; check the file and apply again"));
-        }
-        let name = rel.file_name().to_string();
-        match (&change.before, &change.after) {
-            (State::File { sha256: a, .. }, State::File { sha256: b, mode }) if a == b => {
-                let tmp = self.tmp(index)?;
-                let dir = self.parent(&rel)?;
-                let meta = dir
-                    .symlink_metadata(&name)
-                    .map_err(|e| Error::io(format!("reading {rel}"), e))?;
-                let owner = (meta.uid(), meta.gid());
-                if meta.nlink() > 1 {
-                    // The inode is shared with another name (a hard link, maybe outside the
-                    // workspace): give this path an inode of its own with the new mode, so
-                    // that the other names keep theirs.
-                    copy_to_temp(dir, &name, &tmp, a, *mode, owner)
-                        .map_err(|e| with_path(e, &rel))?;
-                    dir.rename(&tmp, dir, &name).map_err(|e| {
-                        let _ = dir.remove_file(&tmp);
-                        Error::io(format!("replacing {rel}"), e)
-                    })?;
-                    sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
-                } else {
-                    let f = open_regular(dir, &name)
-                        .map_err(|e| Error::io(format!("opening {rel}"), e))?;
-                    f.set_permissions(std_mode(*mode))
-                        .map_err(|e| Error::io(format!("changing the mode of {rel}"), e))?;
-                    f.sync_all()
-                        .map_err(|e| Error::io(format!("syncing {rel}"), e))?;
-                }
-                self.owners.insert(index, owner);
-            }
-            (State::Absent, State::Dir) => {
-                let dir = self.parent(&rel)?;
-                dir.create_dir(&name)
-                    .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
-                dir.set_permissions(&name, Permissions::from_mode(0o755))
-                    .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
-                sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
-            }
-            (State::Dir, State::Absent) => {
-                self.forget(&rel);
-                let dir = self.parent(&rel)?;
-                dir.remove_dir(&name).map_err(|e| {
-                    if e.raw_os_error() == Some(39) {
-                        Error::stale(format!("cannot remove folder {rel}: it holds files the plan does not know about"))
-                            .hint("move those files away or make a new plan that deletes them")
-                    } else {
-                        Error::io(format!("removing folder {rel}"), e)
-                    }
-                })?;
-                sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
-            }
-            _ => {
-                return Err(Error::failed(format!(
-                    "{rel}: unsupported change {} -> {}",
-                    change.before.describe(),
-                    change.after.describe()
-                )));
-            }
-        }
-        Ok(())
     }
 
     /// Put `change.path` back to `before`, deciding by what is there now: `after` is undone,
@@ -214,7 +139,6 @@ impl<'a> StepCtx<'a> {
         // breaks a lease, and a non-blocking open of a leased file fails).
         self.kept.clear();
         let rel = change.rel()?;
-        let name = rel.file_name().to_string();
         // A temp file named with this run's token is provably this run's: remove it. A run
         // journaled without a token leaves its temp files alone (they may be a user's).
         if let Some(tmp) = self.token.as_deref().map(|t| temp_name(t, index))
@@ -235,73 +159,94 @@ impl<'a> StepCtx<'a> {
                 ))
                 .hint("put the file back to either version by hand (see `autonomy preview`), then run `autonomy recover` again"));
             }
-            match (&change.before, &now) {
-                (State::File { sha256, mode }, _) => {
-                    if now == State::Dir {
-                        self.forget(&rel);
-                        let dir = self.parent(&rel)?;
-                        dir.remove_dir(&name).map_err(|e| {
-                            Error::io(format!("removing folder {rel} (it must be empty)"), e)
-                        })?;
-                    }
-                    self.restore_file(index, &rel, change, sha256, *mode)?;
-                }
-                (State::Absent, State::Dir)
-                | (State::Dir, State::File { .. })
-                | (State::Absent, State::File { .. }) => {
-                    self.forget(&rel);
-                    let dir = self.parent(&rel)?;
-                    if now == State::Dir {
-                        dir.remove_dir(&name).map_err(|e| {
-                            Error::io(format!("removing folder {rel} (it must be empty)"), e)
-                        })?;
-                    } else {
-                        dir.remove_file(&name)
-                            .map_err(|e| Error::io(format!("removing {rel}"), e))?;
-                    }
-                    if change.before == State::Dir {
-                        dir.create_dir(&name)
-                            .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
-                    }
-                    sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
-                }
-                _ => {}
-            }
-            failpoint("undo.after_step");
-            return Ok(true);
+            self.overwrite_back(index, &rel, change, &now)?;
+        } else {
+            self.undo_step(index, &rel, change)?;
         }
+        failpoint("undo.after_step");
+        Ok(true)
+    }
+
+    /// Put `before` back over content that is neither `before` nor `after` (`recover
+    /// --overwrite`; the caller kept it).
+    fn overwrite_back(
+        &mut self,
+        index: usize,
+        rel: &RelPath,
+        change: &Change,
+        now: &State,
+    ) -> Result<()> {
+        let name = rel.file_name();
+        match (&change.before, now) {
+            (State::File { sha256, mode }, _) => {
+                if *now == State::Dir {
+                    self.forget(rel);
+                    let dir = self.parent(rel)?;
+                    dir.remove_dir(name).map_err(|e| {
+                        Error::io(format!("removing folder {rel} (it must be empty)"), e)
+                    })?;
+                }
+                self.restore_file(index, rel, change, sha256, *mode)?;
+            }
+            (State::Absent, State::Dir)
+            | (State::Dir, State::File { .. })
+            | (State::Absent, State::File { .. }) => {
+                self.forget(rel);
+                let dir = self.parent(rel)?;
+                if *now == State::Dir {
+                    dir.remove_dir(name).map_err(|e| {
+                        Error::io(format!("removing folder {rel} (it must be empty)"), e)
+                    })?;
+                } else {
+                    dir.remove_file(name)
+                        .map_err(|e| Error::io(format!("removing {rel}"), e))?;
+                }
+                if change.before == State::Dir {
+                    dir.create_dir(name)
+                        .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
+                }
+                sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Undo one step whose path holds its `after`.
+    fn undo_step(&mut self, index: usize, rel: &RelPath, change: &Change) -> Result<()> {
+        let name = rel.file_name();
         match (&change.before, &change.after) {
             (State::File { sha256: a, mode }, State::File { sha256: b, .. }) if a == b => {
-                let dir = self.parent(&rel)?;
+                let dir = self.parent(rel)?;
                 let f =
-                    open_regular(dir, &name).map_err(|e| Error::io(format!("opening {rel}"), e))?;
+                    open_regular(dir, name).map_err(|e| Error::io(format!("opening {rel}"), e))?;
                 f.set_permissions(std_mode(*mode))
                     .map_err(|e| Error::io(format!("restoring the mode of {rel}"), e))?;
                 f.sync_all()
                     .map_err(|e| Error::io(format!("syncing {rel}"), e))?;
             }
             (State::File { sha256, mode }, _) => {
-                self.restore_file(index, &rel, change, sha256, *mode)?;
+                self.restore_file(index, rel, change, sha256, *mode)?;
             }
             (State::Absent, State::File { .. }) => {
-                let dir = self.parent(&rel)?;
-                dir.remove_file(&name)
+                let dir = self.parent(rel)?;
+                dir.remove_file(name)
                     .map_err(|e| Error::io(format!("removing {rel}"), e))?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
             (State::Absent, State::Dir) => {
-                self.forget(&rel);
-                let dir = self.parent(&rel)?;
-                dir.remove_dir(&name).map_err(|e| {
+                self.forget(rel);
+                let dir = self.parent(rel)?;
+                dir.remove_dir(name).map_err(|e| {
                     Error::io(format!("removing folder {rel} (it must be empty)"), e)
                 })?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
             (State::Dir, State::Absent) => {
-                let dir = self.parent(&rel)?;
-                dir.create_dir(&name)
+                let dir = self.parent(rel)?;
+                dir.create_dir(name)
                     .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
-                dir.set_permissions(&name, Permissions::from_mode(0o755))
+                dir.set_permissions(name, Permissions::from_mode(0o755))
                     .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
@@ -313,8 +258,7 @@ impl<'a> StepCtx<'a> {
                 )));
             }
         }
-        failpoint("undo.after_step");
-        Ok(true)
+        Ok(())
     }
 
     /// Put the old content of step `index` back at `rel`: the kept old inode by rename when
@@ -332,7 +276,7 @@ impl<'a> StepCtx<'a> {
         let key = index.to_string();
         let backup_ok = open_regular(&self.backups, &key)
             .ok()
-            .and_then(|f| crate::hash::hash_reader(f).ok())
+            .and_then(|f| crate::util::hash::hash_reader(f).ok())
             .is_some_and(|(h, _)| h == sha256);
         if backup_ok {
             // The old inode (or its copy) goes back by rename: no space needed, and
@@ -512,7 +456,7 @@ pub(super) fn write_temp_unsynced(
 
 /// A temp file holding a copy of `name` (checked to hash to `want`), with `owner` and
 /// `mode`, fsynced.
-fn copy_to_temp(
+pub(super) fn copy_to_temp(
     dir: &Dir,
     name: &str,
     tmp: &str,
@@ -644,7 +588,7 @@ fn copy_over(src: &std::fs::File, backups: &Dir, key: &str) -> io::Result<String
 }
 
 /// Permission bits for a `std` file.
-fn std_mode(mode: u32) -> std::fs::Permissions {
+pub(super) fn std_mode(mode: u32) -> std::fs::Permissions {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::Permissions::from_mode(mode)
 }

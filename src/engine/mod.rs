@@ -1,16 +1,27 @@
 //! The run engine. Apply, rollback and recovery are one mechanism: a run moves every path
 //! of a plan from its `before` to its `after` (or back), all or nothing, also across
 //! `kill -9`. See `docs/architecture.md` for the sequence and its invariants.
+//!
+//! - `run.rs`: [`run::execute`] and the `Run` it drives (begin, forward, exec, verify,
+//!   commit or fail), with the run's journal writes;
+//! - `forward.rs`: every step forward; `fsops.rs`: the file-system primitives and
+//!   putting one path back;
+//! - `exec_step.rs` (and `exec_step/`): exec steps and the verify command;
+//! - `undo.rs`: putting a run back, for a failed run and for `recover.rs` alike;
+//! - `reserve.rs`: the room set aside for a run's end.
 
-pub mod batch;
+pub mod admit;
 pub mod exec_step;
+pub mod forward;
 pub mod fsops;
-pub mod inode;
 pub mod recover;
 pub mod reserve;
 pub mod run;
+mod undo;
 
-use crate::plan::{Change, State};
+use crate::model::{Change, State};
+
+pub use crate::model::RunKind;
 
 /// Hears about each step as it happens, so that nothing runs silently.
 pub trait Reporter {

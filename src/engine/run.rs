@@ -1,36 +1,25 @@
 //! One run: write the intent durably, take every step (printing each), and either commit
-//! (keeping the old contents as the snapshot) or put every touched path back.
+//! (keeping the old contents as the snapshot) or put every touched path back. [`execute`]
+//! is the entry point; [`Run`] holds a run's phases (undo is in `undo.rs`, shared with
+//! recovery). The journal writes of a run are the small `journal_*` functions here.
 
 use super::fsops::{StepCtx, backup_dir_path, new_token};
 use super::reserve::Reservation;
+use super::undo::{ExecUndo, UndoMode, Undone};
 use super::{Reporter, exec_step, execution_order, failpoint};
-use crate::error::{Error, Kind, Result};
-use crate::plan::{Change, Plan, State};
+pub use crate::engine::RunKind;
+pub use crate::engine::admit::Approved;
+use crate::error::{Error, Result};
+use crate::model::event::{RunStarted, RunStep, encode};
+use crate::model::{Change, EventKind, Plan, State};
 use crate::store::blobs::BlobStore;
-use crate::store::journal::{Journal, append_event};
+use crate::store::journal::Journal;
 use crate::workspace::Workspace;
-use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// Whether a run applies a plan or reverses an earlier one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    Apply,
-    Rollback,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Apply => "apply",
-            RunKind::Rollback => "rollback",
-        }
-    }
-}
 
 /// What a committed run did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -52,27 +41,16 @@ fn exec_snapshot(
     blobs: &BlobStore,
     run: i64,
     k: usize,
-    step: &crate::plan::ExecStep,
+    step: &crate::model::ExecStep,
 ) -> Result<BTreeMap<String, State>> {
     let before = exec_step::snapshot(ws, blobs, step)?;
     journal.write(|tx| {
         // A marker row even for an empty snapshot: recovery must know the step began.
         // `"snapshot"` until the command may start, `"running"` until what it changed is
         // journaled (`"observed"`).
-        tx.execute(
-            "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, '', ?3)",
-            params![run, k as i64, STEP_SNAPSHOT],
-        )?;
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO run_exec (run, step, path, before) VALUES (?1, ?2, ?3, ?4)",
-        )?;
+        tx.set_exec_marker(run, k, STEP_SNAPSHOT)?;
         for (p, st) in &before {
-            stmt.execute(params![
-                run,
-                k as i64,
-                p,
-                serde_json::to_string(st).unwrap_or_default()
-            ])?;
+            tx.exec_snapshot(run, k, p, st)?;
         }
         Ok(())
     })?;
@@ -88,119 +66,18 @@ pub const STEP_OBSERVED: &str = "\"observed\"";
 
 /// Set step `k`'s marker, durably.
 fn mark_step(journal: &mut Journal, run: i64, k: usize, state: &str) -> Result<()> {
-    journal.write(|tx| {
-        tx.execute(
-            "UPDATE run_exec SET before = ?3 WHERE run = ?1 AND step = ?2 AND path = ''",
-            params![run, k as i64, state],
-        )?;
-        Ok(())
-    })
+    journal.write(|tx| tx.update_exec_marker(run, k, state))
 }
 
 /// Journal, durably, what step `k`'s command changed (`before -> after` per path), so that
 /// recovery after a crash can tell its writes from anything written since.
 fn journal_observed(journal: &mut Journal, run: i64, k: usize, observed: &[Change]) -> Result<()> {
     journal.write(|tx| {
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO run_exec (run, step, path, before, after) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
         for c in observed {
-            stmt.execute(params![
-                run,
-                k as i64,
-                c.path,
-                serde_json::to_string(&c.before).unwrap_or_default(),
-                serde_json::to_string(&c.after).unwrap_or_default()
-            ])?;
+            tx.exec_observed(run, k, c)?;
         }
-        tx.execute(
-            "UPDATE run_exec SET before = ?3 WHERE run = ?1 AND step = ?2 AND path = ''",
-            params![run, k as i64, STEP_OBSERVED],
-        )?;
-        Ok(())
+        tx.update_exec_marker(run, k, STEP_OBSERVED)
     })
-}
-
-/// The snapshot rows of paths a finished run's steps did not change are of no further
-/// use (and would keep their blobs from `gc`).
-pub fn forget_unchanged(tx: &rusqlite::Transaction, run: i64) -> Result<()> {
-    tx.execute(
-        "DELETE FROM run_exec WHERE run = ?1 AND after IS NULL AND path != ''",
-        [run],
-    )?;
-    Ok(())
-}
-
-/// What undoing one exec step needs.
-struct StepUndo {
-    k: usize,
-    list: Vec<exec_step::Undo>,
-    specials: Vec<String>,
-    unrestorable: Vec<String>,
-    /// What the command did is unknown (it ran, but could not be observed): the snapshot
-    /// is put back over whatever it left.
-    blind: bool,
-}
-
-/// Paths whose current state differs from the plan's `before`, with what is there now.
-/// Files are hashed on every core, unless provably unchanged since they were last hashed
-/// (see `Workspace::recheck`).
-pub fn drift(ws: &Workspace, plan: &Plan) -> Result<Vec<(String, State)>> {
-    let rels = plan
-        .changes
-        .iter()
-        .map(|c| c.rel())
-        .collect::<Result<Vec<_>>>()?;
-    let states = ws.rechecks(&rels);
-    ws.save_hashes();
-    let mut out = Vec::new();
-    for (c, now) in plan.changes.iter().zip(states) {
-        let now = now?;
-        if now != c.before {
-            out.push((c.path.clone(), now));
-        }
-    }
-    Ok(out)
-}
-
-/// The drift error (exit 4) naming every drifted path.
-pub fn drift_error(plan_short: &str, drifted: &[(String, State)]) -> Error {
-    let list: Vec<String> = drifted.iter().map(|(p, _)| format!("  {p}")).collect();
-    Error::stale(format!(
-        "plan {plan_short} no longer matches the workspace; {} changed since it was planned:\n{}",
-        crate::text::count(drifted.len() as u64, "path"),
-        list.join("\n")
-    ))
-    .hint("nothing was changed; make a new plan against the current files")
-}
-
-/// A run left `running` by a process that is gone (the caller holds the lock). A row
-/// marked running whose events say it ended is an integrity error (exit 7): recovering it
-/// would undo a committed run without an approval.
-pub fn interrupted(journal: &Journal) -> Result<Option<(i64, String)>> {
-    let found: Option<(i64, String)> = journal
-        .conn
-        .query_row(
-            "SELECT id, plan FROM runs WHERE state = 'running' ORDER BY id LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    if let Some((run, plan)) = &found {
-        crate::store::derived::check_running_row(&journal.conn, *run, plan)?;
-    }
-    Ok(found)
-}
-
-pub fn interrupted_error(run: i64, plan: &str) -> Error {
-    Error::new(
-        Kind::Interrupted,
-        format!(
-            "run {run} of plan {} was interrupted and the workspace may be half-changed",
-            &plan[..12.min(plan.len())]
-        ),
-    )
-    .hint("run `autonomy recover` to put every path back, then try again")
 }
 
 static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
@@ -267,479 +144,443 @@ fn owner_hints(journal: &Journal, plan: &Plan) -> Result<HashMap<String, (u32, u
     if creates.is_empty() {
         return Ok(out);
     }
-    let mut stmt = journal
-        .conn
-        .prepare("SELECT data FROM events WHERE kind = 'run.step' AND plan = ?1 ORDER BY seq")?;
-    let rows = stmt.query_map([orig], |r| r.get::<_, String>(0))?;
-    for data in rows {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&data?) else {
-            continue;
-        };
-        let (Some(path), Some(owner)) = (v["path"].as_str(), v["owner"].as_array()) else {
-            continue;
-        };
-        if let ([uid, gid], true) = (owner.as_slice(), creates.contains(path))
-            && let (Some(uid), Some(gid)) = (uid.as_u64(), gid.as_u64())
-        {
-            out.insert(path.to_string(), (uid as u32, gid as u32));
+    for step in journal.run_steps(orig)? {
+        if let (Some(owner), true) = (step.owner, creates.contains(step.path.as_str())) {
+            out.insert(step.path, owner);
         }
     }
     Ok(out)
 }
+/// Journal the run's intent (a `runs` row and `run.started`, with the temp token) in one
+/// durable transaction, before anything is touched. Returns the run's id.
+fn journal_intent(
+    journal: &mut Journal,
+    actor: &str,
+    plan_id: &str,
+    plan: &Plan,
+    kind: RunKind,
+    token: &str,
+) -> Result<i64> {
+    journal.write(|tx| {
+        let run = tx.start_run(plan_id, kind)?;
+        let intent = RunStarted {
+            run,
+            kind: kind.as_str().into(),
+            changes: plan.changes.len(),
+            temp_token: Some(token.to_string()),
+        };
+        tx.event(
+            actor,
+            EventKind::RunStarted,
+            Some(plan_id),
+            &encode(&intent),
+        )?;
+        Ok(run)
+    })
+}
 
-/// Execute `plan` as a run. The caller holds the lock and has checked interruption,
-/// approvals and drift. `consume` are approval rows to mark used when the run commits.
-#[allow(clippy::too_many_arguments)]
+/// Execute an admitted plan as a run. Only `admit` makes the token: it holds the lock
+/// and stands for every check passed in order (interruption, rules, approvals, drift); it
+/// lives until the run ends. Its approval rows are marked used when the run commits.
 pub fn execute(
     ws: &Workspace,
     journal: &mut Journal,
     blobs: &BlobStore,
     actor: &str,
-    plan_id: &str,
-    plan: &Plan,
-    kind: RunKind,
-    consume: &[i64],
-    rules: &crate::rules::Rules,
+    approved: Approved,
+    rules: &crate::policy::rules::Rules,
     reporter: &mut dyn Reporter,
 ) -> Result<RunOutcome> {
-    let stop = stop_flag();
-    raise_nofile();
-    let started = Instant::now();
-    let rules_digest = journal.rules_digest.clone();
-    let order = execution_order(&plan.changes);
-    clear_stale_runs(ws);
-    let hints = owner_hints(journal, plan)?;
-    // Room for the commit (or for recording a failure), set aside before anything else.
-    let mut reserve = Reservation::take(
-        ws,
-        super::reserve::estimate(plan.changes.len(), plan.exec.len()),
-    )?;
-    // Temp files are named with a random token journaled here, before any exists.
-    let token = new_token();
-    // 4. The intent, durably, before anything is touched.
-    let run = journal.write(|tx| {
-        tx.execute(
-            "INSERT INTO runs (plan, kind, state, started) VALUES (?1, ?2, 'running', ?3)",
-            params![plan_id, kind.as_str(), crate::ids::now_string()],
-        )?;
-        let run = tx.last_insert_rowid();
-        append_event(
-            tx,
-            &rules_digest,
-            actor,
-            "run.started",
-            Some(plan_id),
-            &json!({ "run": run, "kind": kind.as_str(), "changes": plan.changes.len(), "temp_token": token }),
-        )?;
-        Ok(run)
-    })?;
-    failpoint("run.after_intent");
-    let mut ctx = StepCtx::new(ws, blobs, run, Some(token))?;
-    ctx.owner_hints = hints;
-    // Every step, batched so that the disk is waited on a few times per run (batch.rs).
-    let (done, mut failure) = ctx.forward_all(&order, &plan.changes, reporter, &stop);
-    if failure.is_none() && stop.load(Ordering::Relaxed) {
-        failure = Some(Error::failed("the run was interrupted by a signal"));
+    approved.check_workspace(ws)?;
+    let (plan_id, plan) = (approved.plan_id().as_str(), approved.plan());
+    let (kind, consume) = (approved.kind(), approved.consume());
+    let mut run = Run::begin(ws, journal, blobs, actor, plan_id, plan, kind)?;
+    let taken = run
+        .forward(reporter)
+        .and_then(|()| run.exec(rules, reporter))
+        .and_then(|()| run.verify(rules, reporter))
+        // Nothing commits after SIGINT or SIGTERM.
+        .and_then(|()| run.check_stop());
+    match taken {
+        Ok(()) => run.commit(consume, reporter),
+        Err(e) => Err(run.fail(e, reporter)),
     }
-    reporter.finish();
-    // Exec steps, then the verify command, each only while nothing has failed.
-    let mut steps: Vec<StepUndo> = Vec::new();
-    let mut exec_changes: Vec<(usize, Change)> = Vec::new();
-    let mut exec_metrics: Vec<serde_json::Value> = Vec::new();
-    let mut verify_metrics = None;
-    if failure.is_none() {
-        for (k, step) in plan.exec.iter().enumerate() {
-            if stop.load(Ordering::Relaxed) {
-                failure = Some(Error::failed("the run was interrupted by a signal"));
-                break;
-            }
-            reporter.command("exec", &step.run);
-            let before = match exec_snapshot(ws, journal, blobs, run, k, step) {
-                Ok(before) => before,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            };
-            failpoint("exec.after_snapshot");
-            if let Err(e) = mark_step(journal, run, k, STEP_RUNNING) {
-                failure = Some(e);
-                break;
-            }
-            let mut sink = reporter.output();
-            let res = exec_step::run_step(ws, blobs, rules, step, &before, &mut sink, &stop);
-            drop(sink);
-            match res {
-                Ok(res) => {
-                    // What the command changed, durably, before anything else happens.
-                    let recorded = journal_observed(journal, run, k, &res.observed);
-                    steps.push(StepUndo {
-                        k,
-                        list: exec_step::undo_list(&res.observed),
-                        specials: res.created_special,
-                        unrestorable: res.unrestorable,
-                        blind: false,
-                    });
-                    if let Err(e) = recorded {
-                        failure = Some(e);
-                        break;
-                    }
-                    failpoint("exec.after_observed");
-                    if let Some(e) = res.failure {
-                        failure = Some(e);
-                        break;
-                    }
-                    exec_metrics.push(res.metrics);
-                    exec_changes.extend(res.changes.into_iter().map(|c| (k, c)));
-                }
-                Err(e) => {
-                    // The command may have run without its effects being observed: its
-                    // snapshot goes back over whatever it left.
-                    let list = exec_step::unknown_after(ws, step, &before).unwrap_or_else(|_| {
-                        before
-                            .iter()
-                            .map(|(p, s)| exec_step::Undo {
-                                path: p.clone(),
-                                before: s.clone(),
-                                after: None,
-                            })
-                            .collect()
-                    });
-                    steps.push(StepUndo {
-                        k,
-                        list,
-                        specials: Vec::new(),
-                        unrestorable: Vec::new(),
-                        blind: true,
-                    });
-                    failure = Some(e);
-                    break;
-                }
-            }
+}
+
+/// A run in progress. Apply and rollback are the same sequence: [`Run::begin`] (the intent,
+/// durably), [`Run::forward`] (the file steps, batched), [`Run::exec`] (exec steps),
+/// [`Run::verify`], then [`Run::commit`], or on any failure [`Run::fail`], which undoes
+/// the run ([`Run::undo`], in `undo.rs`). Recovery resumes an interrupted run
+/// ([`Run::resume`]) and undoes it through the same [`Run::undo`]. Each phase records
+/// what it may have touched before touching it (`done`, `exec_undo`), so that undo after
+/// a failure anywhere knows exactly what to look at.
+pub(super) struct Run<'a> {
+    pub(super) id: i64,
+    pub(super) plan: &'a Plan,
+    pub(super) plan_id: &'a str,
+    pub(super) actor: &'a str,
+    pub(super) journal: &'a mut Journal,
+    pub(super) fs: StepCtx<'a>,
+    kind: RunKind,
+    order: Vec<usize>,
+    /// File steps that may have touched the workspace, in the order taken (undo goes
+    /// backwards). Recovery looks at every step.
+    pub(super) done: Vec<usize>,
+    /// Exec steps to undo, in the order they ran (undo goes backwards).
+    pub(super) exec_undo: Vec<ExecUndo>,
+    /// Room for the commit (or for recording a failure), set aside before the intent.
+    reserve: Option<Reservation>,
+    /// Set by SIGINT, SIGTERM and SIGHUP while an apply or rollback runs.
+    stop: Arc<AtomicBool>,
+    started: Instant,
+    /// What exec steps changed inside their `touches` (step, change): their record.
+    exec_changes: Vec<(usize, Change)>,
+    exec_metrics: Vec<serde_json::Value>,
+    verify_metrics: Option<serde_json::Value>,
+}
+
+impl<'a> Run<'a> {
+    /// Set room aside, journal the intent durably, and open the run's backup folder.
+    fn begin(
+        ws: &'a Workspace,
+        journal: &'a mut Journal,
+        blobs: &'a BlobStore,
+        actor: &'a str,
+        plan_id: &'a str,
+        plan: &'a Plan,
+        kind: RunKind,
+    ) -> Result<Run<'a>> {
+        let stop = stop_flag();
+        raise_nofile();
+        let started = Instant::now();
+        clear_stale_runs(ws);
+        let hints = owner_hints(journal, plan)?;
+        let reserve = Reservation::take(
+            ws,
+            super::reserve::estimate(plan.changes.len(), plan.exec.len()),
+        )?;
+        // Temp files are named with a random token journaled here, before any exists.
+        let token = new_token();
+        // 4. The intent, durably, before anything is touched.
+        let id = journal_intent(journal, actor, plan_id, plan, kind, &token)?;
+        failpoint("run.after_intent");
+        let mut fs = StepCtx::new(ws, blobs, id, Some(token))?;
+        fs.owner_hints = hints;
+        let mut run = Run::resume(journal, fs, actor, plan_id, plan, kind);
+        run.reserve = Some(reserve);
+        run.stop = stop;
+        run.started = started;
+        Ok(run)
+    }
+
+    /// The run `fs.run` of `plan`, journaled earlier: what recovery undoes. Nothing is
+    /// marked done yet; signals keep their default action.
+    pub(super) fn resume(
+        journal: &'a mut Journal,
+        fs: StepCtx<'a>,
+        actor: &'a str,
+        plan_id: &'a str,
+        plan: &'a Plan,
+        kind: RunKind,
+    ) -> Run<'a> {
+        Run {
+            id: fs.run,
+            plan,
+            plan_id,
+            actor,
+            journal,
+            fs,
+            kind,
+            order: execution_order(&plan.changes),
+            done: Vec::new(),
+            exec_undo: Vec::new(),
+            reserve: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            started: Instant::now(),
+            exec_changes: Vec::new(),
+            exec_metrics: Vec::new(),
+            verify_metrics: None,
         }
     }
-    if failure.is_none() && rules.verify.is_some() {
-        reporter.command(
-            "verify",
-            &rules
-                .verify
-                .as_ref()
-                .map(|v| v.run.clone())
-                .unwrap_or_default(),
+
+    /// The plan's changes in the order steps are taken ([`execution_order`]).
+    pub(super) fn order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// Stop here when a signal asked the run to stop.
+    fn check_stop(&self) -> Result<()> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Error::failed("the run was interrupted by a signal"));
+        }
+        Ok(())
+    }
+
+    /// Hand the room set aside back (to the commit, or to undo and recording a failure).
+    pub(super) fn release_reserve(&mut self) {
+        if let Some(r) = &mut self.reserve {
+            r.release();
+        }
+    }
+
+    /// Every file step (design step 5), batched so that the disk is waited on a few times
+    /// per run (`forward.rs`), printing each.
+    fn forward(&mut self, reporter: &mut dyn Reporter) -> Result<()> {
+        let res = self.fs.forward_all(
+            &self.order,
+            &self.plan.changes,
+            reporter,
+            &self.stop,
+            &mut self.done,
         );
-        let written: Vec<Change> = plan
+        let res = res.and_then(|()| self.check_stop());
+        reporter.finish();
+        res
+    }
+
+    /// The exec steps in plan order, each only while nothing has failed.
+    fn exec(
+        &mut self,
+        rules: &crate::policy::rules::Rules,
+        reporter: &mut dyn Reporter,
+    ) -> Result<()> {
+        for k in 0..self.plan.exec.len() {
+            self.check_stop()?;
+            self.exec_one(k, rules, reporter)?;
+        }
+        Ok(())
+    }
+
+    /// Exec step `k`: its snapshot journaled first, what its command changed journaled as
+    /// soon as it is known (and queued for undo before anything else can fail).
+    fn exec_one(
+        &mut self,
+        k: usize,
+        rules: &crate::policy::rules::Rules,
+        reporter: &mut dyn Reporter,
+    ) -> Result<()> {
+        let (ws, blobs, plan) = (self.fs.ws, self.fs.blobs, self.plan);
+        let step = &plan.exec[k];
+        reporter.command("exec", &step.run);
+        let before = exec_snapshot(ws, self.journal, blobs, self.id, k, step)?;
+        failpoint("exec.after_snapshot");
+        mark_step(self.journal, self.id, k, STEP_RUNNING)?;
+        let mut sink = reporter.output();
+        let res = exec_step::run_step(ws, blobs, rules, step, &before, &mut sink, &self.stop);
+        drop(sink);
+        let res = match res {
+            Ok(res) => res,
+            Err(e) => {
+                // The command may have run without its effects being observed: its
+                // snapshot goes back over whatever it left.
+                self.exec_undo.push(ExecUndo::blind(ws, k, step, &before));
+                return Err(e);
+            }
+        };
+        // What the command changed, durably, before anything else happens.
+        let recorded = journal_observed(self.journal, self.id, k, &res.observed);
+        self.exec_undo.push(ExecUndo::observed(k, &res));
+        recorded?;
+        failpoint("exec.after_observed");
+        if let Some(e) = res.failure {
+            return Err(e);
+        }
+        self.exec_metrics.push(res.metrics);
+        self.exec_changes
+            .extend(res.changes.into_iter().map(|c| (k, c)));
+        Ok(())
+    }
+
+    /// The workspace's `[verify]` command, when the rules have one.
+    fn verify(
+        &mut self,
+        rules: &crate::policy::rules::Rules,
+        reporter: &mut dyn Reporter,
+    ) -> Result<()> {
+        let Some(v) = &rules.verify else {
+            return Ok(());
+        };
+        reporter.command("verify", &v.run);
+        let written: Vec<Change> = self
+            .plan
             .changes
             .iter()
             .cloned()
-            .chain(exec_changes.iter().map(|(_, c)| c.clone()))
+            .chain(self.exec_changes.iter().map(|(_, c)| c.clone()))
             .collect();
         let mut sink = reporter.output();
-        match exec_step::run_verify(ws, blobs, rules, plan, &written, &mut sink, &stop) {
-            Ok(m) => verify_metrics = m,
-            Err(e) => failure = Some(e),
-        }
+        self.verify_metrics = exec_step::run_verify(
+            self.fs.ws,
+            self.fs.blobs,
+            rules,
+            self.plan,
+            &written,
+            &mut sink,
+            &self.stop,
+        )?;
+        Ok(())
     }
-    // Nothing commits after SIGINT or SIGTERM.
-    if failure.is_none() && stop.load(Ordering::Relaxed) {
-        failure = Some(Error::failed("the run was interrupted by a signal"));
-    }
-    let abort = |ctx: &mut StepCtx,
-                 journal: &mut Journal,
-                 reserve: &mut Reservation,
-                 steps: &[StepUndo],
-                 err: Error,
-                 reporter: &mut dyn Reporter| {
-        // Undo (and recording the failure) get the room set aside for the commit.
-        reserve.release();
-        abort_run(
-            ctx, journal, actor, plan_id, plan, run, &done, steps, err, reporter, started,
-        )
-    };
-    if let Some(err) = failure {
-        return Err(abort(
-            &mut ctx,
-            journal,
-            &mut reserve,
-            &steps,
-            err,
-            reporter,
-        ));
-    }
-    // 6. Success: the kept old files become the snapshot, then the run commits.
-    failpoint("run.before_snapshot");
-    reserve.release();
-    let mut kept = Vec::new();
-    for &i in &order {
-        let c = &plan.changes[i];
-        if let Some(hash) = c.before.file_hash()
-            && c.before.file_hash() != c.after.file_hash()
-            && !blobs.contains(hash)
-        {
-            let backup = backup_dir_path(ws, run).join(i.to_string());
-            if backup.is_file() {
+
+    /// The kept old files whose content the store lacks: (backup, hash), the snapshot.
+    fn snapshot_files(&self) -> Result<Vec<(std::path::PathBuf, String)>> {
+        let mut kept = Vec::new();
+        for &i in &self.order {
+            let c = &self.plan.changes[i];
+            if let Some(hash) = c.before.file_hash()
+                && c.before.file_hash() != c.after.file_hash()
+                && !self.fs.blobs.contains(hash)
+            {
+                let backup = backup_dir_path(self.fs.ws, self.id).join(i.to_string());
+                if !backup.is_file() {
+                    return Err(Error::failed(format!(
+                        "the snapshot of {} is missing",
+                        c.path
+                    )));
+                }
                 kept.push((backup, hash.to_string()));
-            } else {
-                let err = Error::failed(format!("the snapshot of {} is missing", c.path));
-                return Err(abort(
-                    &mut ctx,
-                    journal,
-                    &mut reserve,
-                    &steps,
-                    err,
-                    reporter,
-                ));
             }
         }
+        Ok(kept)
     }
-    // Each linked into the store (the backup folder still names it until the commit),
-    // then one fsync per fan-out folder.
-    let adopted = match blobs.adopt_many(&kept) {
-        Ok(made) => made,
-        Err(e) => return Err(abort(&mut ctx, journal, &mut reserve, &steps, e, reporter)),
-    };
-    failpoint("run.after_snapshot");
-    if stop.load(Ordering::Relaxed) {
-        let _ = blobs.unadopt(&adopted);
-        let err = Error::failed("the run was interrupted by a signal");
-        return Err(abort(
-            &mut ctx,
-            journal,
-            &mut reserve,
-            &steps,
-            err,
-            reporter,
-        ));
+
+    /// Success (design step 6): the kept old files become the snapshot, then the run
+    /// commits in one transaction. A failure on the way (a signal, a full disk) undoes
+    /// the run.
+    fn commit(mut self, consume: &[i64], reporter: &mut dyn Reporter) -> Result<RunOutcome> {
+        failpoint("run.before_snapshot");
+        self.release_reserve();
+        let kept = match self.snapshot_files() {
+            Ok(kept) => kept,
+            Err(e) => return Err(self.fail(e, reporter)),
+        };
+        // Each linked into the store (the backup folder still names it until the commit),
+        // then one fsync per fan-out folder.
+        let blobs = self.fs.blobs;
+        let adopted = match blobs.adopt_many(&kept) {
+            Ok(made) => made,
+            Err(e) => return Err(self.fail(e, reporter)),
+        };
+        failpoint("run.after_snapshot");
+        if let Err(e) = self.check_stop() {
+            let _ = blobs.unadopt(&adopted);
+            return Err(self.fail(e, reporter));
+        }
+        let duration_ms = self.started.elapsed().as_millis() as u64;
+        let outcome = RunOutcome {
+            run: self.id,
+            files_changed: self.order.len() + self.exec_changes.len(),
+            bytes_written: self.fs.bytes_written,
+            duration_ms,
+            exec: std::mem::take(&mut self.exec_metrics),
+            verify: self.verify_metrics.take(),
+        };
+        if let Err(e) = journal_commit(&mut self, consume, &outcome) {
+            // Not committed: the store names the snapshot got are taken back, and every
+            // path is put back by rename from the backup folder.
+            let _ = blobs.unadopt(&adopted);
+            return Err(self.fail(e, reporter));
+        }
+        let _ = std::fs::remove_dir_all(backup_dir_path(self.fs.ws, self.id));
+        Ok(outcome)
     }
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let outcome = RunOutcome {
-        run,
-        files_changed: order.len() + exec_changes.len(),
-        bytes_written: ctx.bytes_written,
-        duration_ms,
-        exec: exec_metrics,
-        verify: verify_metrics,
-    };
-    let owners = &ctx.owners;
-    let committed = journal.write(|tx| {
-        tx.execute(
-            "UPDATE runs SET state = 'committed', finished = ?2, duration_ms = ?3, metrics = ?4 WHERE id = ?1",
-            params![run, crate::ids::now_string(), duration_ms as i64, serde_json::to_string(&outcome).unwrap_or_default()],
-        )?;
-        tx.execute("UPDATE plans SET status = 'applied' WHERE id = ?1", [plan_id])?;
+
+    /// Undo a run that failed (its exec steps newest first, then its file steps), record
+    /// the failure, and say truthfully what was put back.
+    fn fail(mut self, err: Error, reporter: &mut dyn Reporter) -> Error {
+        // Undo (and recording the failure) get the room set aside for the commit.
+        self.release_reserve();
+        let mut undone = Undone::default();
+        if let Err(stopped) = self.undo(UndoMode::Failed, reporter, &mut undone) {
+            // The workspace is half-changed and we cannot fix it here: leave the run
+            // marked running so that every command sends the user to `recover`.
+            return stopped.after(err);
+        }
+        let duration_ms = self.started.elapsed().as_millis() as i64;
+        let recorded = journal_failed(
+            self.journal,
+            self.actor,
+            self.plan_id,
+            self.id,
+            duration_ms,
+            &err,
+            &undone,
+        );
+        let _ = std::fs::remove_dir_all(backup_dir_path(self.fs.ws, self.id));
+        super::undo::failed_error(err, &undone.left, recorded)
+    }
+}
+
+/// Commit the run in one transaction: the run committed, the plan applied (the plan it
+/// reverses marked), consumed approvals used, every `run.step` and `run.committed`.
+fn journal_commit(run: &mut Run, consume: &[i64], outcome: &RunOutcome) -> Result<()> {
+    let (id, plan, plan_id, actor, kind) = (run.id, run.plan, run.plan_id, run.actor, run.kind);
+    let (order, exec_changes, owners) = (&run.order, &run.exec_changes, &run.fs.owners);
+    let duration_ms = outcome.duration_ms;
+    run.journal.write(|tx| {
+        tx.commit_run(id, duration_ms as i64, &serde_json::to_string(&outcome).unwrap_or_default())?;
+        tx.set_plan_status(plan_id, crate::model::PlanStatus::Applied)?;
         if let Some(orig) = &plan.reverses {
             // `rolled_back` only once every path is reverted (selective rollback).
-            crate::revert::mark_reversed(tx, orig)?;
+            tx.mark_reversed(orig)?;
         }
         // Command output kept in the journal: referenced, so gc keeps it.
         let outputs = outcome.exec.iter().chain(outcome.verify.iter()).filter_map(|m| m.get("output_blob").and_then(|b| b.as_str()));
         for hash in outputs {
-            tx.execute("INSERT INTO blobs_extra (hash, owner) VALUES (?1, ?2)", params![hash, format!("run:{run}")])?;
+            tx.keep_blob(hash, &format!("run:{id}"))?;
         }
-        for (k, c) in &exec_changes {
-            tx.execute(
-                "INSERT OR REPLACE INTO run_exec (run, step, path, before, after) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run, *k as i64, c.path, serde_json::to_string(&c.before).unwrap_or_default(), serde_json::to_string(&c.after).unwrap_or_default()],
-            )?;
-            append_event(
-                tx,
-                &rules_digest,
-                actor,
-                "run.step",
-                Some(plan_id),
-                &json!({ "run": run, "path": c.path, "action": format!("exec:{}", c.verb()), "step": k, "before": c.before, "after": c.after }),
-            )?;
+        for (k, c) in exec_changes {
+            tx.exec_observed(id, *k, c)?;
+            let step = RunStep { run: id, path: c.path.clone(), action: format!("exec:{}", c.verb()), step: Some(*k), before: c.before.clone(), after: c.after.clone(), owner: None };
+            tx.event(actor, EventKind::RunStep, Some(plan_id), &encode(&step))?;
         }
-        forget_unchanged(tx, run)?;
+        tx.forget_unchanged(id)?;
         // The ids consumed are named in run.committed too: `verify` and the approval gate
         // check the approvals table's consumed_by against that event.
         let mut consumed: Vec<String> = Vec::new();
-        for id in consume {
-            tx.execute("UPDATE approvals SET consumed_by = ?2 WHERE id = ?1", params![id, run])?;
-            consumed.extend(tx.query_row("SELECT approval_id FROM approvals WHERE id = ?1", [id], |r| r.get::<_, Option<String>>(0))?);
+        for aid in consume {
+            consumed.extend(tx.consume_approval(*aid, id)?);
         }
-        for &i in &order {
+        for &i in order {
             let c = &plan.changes[i];
-            let mut data = json!({ "run": run, "path": c.path, "action": c.verb(), "before": c.before, "after": c.after });
             // The old file's owner and group, so that a rollback re-creating it restores them.
-            if let Some((uid, gid)) = owners.get(&i) {
-                data["owner"] = json!([uid, gid]);
-            }
-            append_event(tx, &rules_digest, actor, "run.step", Some(plan_id), &data)?;
+            let step = RunStep { run: id, path: c.path.clone(), action: c.verb().to_string(), step: None, before: c.before.clone(), after: c.after.clone(), owner: owners.get(&i).copied() };
+            tx.event(actor, EventKind::RunStep, Some(plan_id), &encode(&step))?;
         }
-        append_event(
-            tx,
-            &rules_digest,
+        tx.event(
             actor,
-            "run.committed",
+            EventKind::RunCommitted,
             Some(plan_id),
             &json!({
-                "run": run, "kind": kind.as_str(), "duration_ms": duration_ms,
+                "run": id, "kind": kind.as_str(), "duration_ms": duration_ms,
                 "files_changed": outcome.files_changed, "bytes_written": outcome.bytes_written,
                 "reverses": plan.reverses, "exec": outcome.exec, "verify": outcome.verify, "consumed": consumed,
                 "verify_ms": outcome.verify.as_ref().and_then(|v| v.get("wall_ms").cloned()),
             }),
         )?;
         Ok(())
-    });
-    if let Err(e) = committed {
-        // Not committed: the store names the snapshot got are taken back, and every path
-        // is put back by rename from the backup folder.
-        let _ = blobs.unadopt(&adopted);
-        return Err(abort(&mut ctx, journal, &mut reserve, &steps, e, reporter));
-    }
-    let _ = std::fs::remove_dir_all(backup_dir_path(ws, run));
-    Ok(outcome)
+    })
 }
 
-/// Undo a run that failed (its exec steps newest first, then its file steps), record the
-/// failure, and say truthfully what was put back.
-#[allow(clippy::too_many_arguments)]
-fn abort_run(
-    ctx: &mut StepCtx,
+/// Record a failed run that was put back: the run failed, `run.failed` naming what was
+/// undone and what could not be.
+fn journal_failed(
     journal: &mut Journal,
     actor: &str,
     plan_id: &str,
-    plan: &Plan,
     run: i64,
-    done: &[usize],
-    steps: &[StepUndo],
-    err: Error,
-    reporter: &mut dyn Reporter,
-    started: Instant,
-) -> Error {
-    let mut not_restored: Vec<String> = Vec::new();
-    let token = ctx.token.clone().unwrap_or_default();
-    for s in steps.iter().rev() {
-        let step = &plan.exec[s.k];
-        let shown = step.run.join(" ");
-        let res = exec_step::undo(
-            ctx.ws,
-            ctx.blobs,
-            &s.list,
-            &s.specials,
-            &exec_step::restore_tmp(&token, s.k),
-            s.blind,
-            &shown,
-        );
-        match res {
-            Ok(undone) => {
-                not_restored.extend(s.unrestorable.iter().cloned());
-                not_restored.extend(undone.left);
-            }
-            Err(e) => {
-                return Error::new(
-                    Kind::Interrupted,
-                    format!(
-                        "{}\nthen putting back what `{shown}` changed failed too: {}",
-                        err.message, e.message
-                    ),
-                )
-                .hint("run `autonomy recover` once the cause is fixed");
-            }
-        }
-    }
-    undo_failed_run(
-        ctx,
-        journal,
-        actor,
-        plan_id,
-        plan,
-        run,
-        done,
-        err,
-        &not_restored,
-        reporter,
-        started,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn undo_failed_run(
-    ctx: &mut StepCtx,
-    journal: &mut Journal,
-    actor: &str,
-    plan_id: &str,
-    plan: &Plan,
-    run: i64,
-    done: &[usize],
-    err: Error,
-    not_restored: &[String],
-    reporter: &mut dyn Reporter,
-    started: Instant,
-) -> Error {
-    let mut undone = Vec::new();
-    for &i in done.iter().rev() {
-        let c = &plan.changes[i];
-        match ctx.backward(i, c) {
-            Ok(true) => {
-                reporter.undo(c);
-                undone.push(c.path.clone());
-            }
-            Ok(false) => {}
-            Err(undo_err) => {
-                // The workspace is half-changed and we cannot fix it here: leave the run
-                // marked running so that every command sends the user to `recover`.
-                return Error::new(
-                    Kind::Interrupted,
-                    format!(
-                        "{}\nthen putting things back failed too: {}",
-                        err.message, undo_err.message
-                    ),
-                )
-                .hint("run `autonomy recover` once the cause is fixed");
-            }
-        }
-    }
-    let rules = journal.rules_digest.clone();
-    let duration_ms = started.elapsed().as_millis() as i64;
-    let recorded = journal.write(|tx| {
-        tx.execute(
-            "UPDATE runs SET state = 'failed', finished = ?2, duration_ms = ?3, error = ?4 WHERE id = ?1",
-            params![run, crate::ids::now_string(), duration_ms, err.message],
-        )?;
-        forget_unchanged(tx, run)?;
-        append_event(
-            tx,
-            &rules,
+    duration_ms: i64,
+    err: &Error,
+    undone: &Undone,
+) -> Result<()> {
+    journal.write(|tx| {
+        tx.fail_run(run, duration_ms, &err.message)?;
+        tx.forget_unchanged(run)?;
+        tx.event(
             actor,
-            "run.failed",
+            EventKind::RunFailed,
             Some(plan_id),
-            &json!({ "run": run, "error": err.message, "undone": undone, "not_restored": not_restored, "duration_ms": duration_ms }),
+            &json!({ "run": run, "error": err.message, "undone": undone.files, "not_restored": undone.left, "duration_ms": duration_ms }),
         )?;
         Ok(())
-    });
-    let _ = std::fs::remove_dir_all(backup_dir_path(ctx.ws, run));
-    let put_back = if not_restored.is_empty() {
-        "every path was put back as it was".to_string()
-    } else {
-        let list: Vec<String> = not_restored
-            .iter()
-            .take(20)
-            .map(|p| format!("  {p}"))
-            .collect();
-        format!(
-            "every path the plan and its commands changed was put back as it was, except {} autonomy kept no old content for (they are as the command left them):\n{}",
-            crate::text::count(not_restored.len() as u64, "path"),
-            list.join("\n")
-        )
-    };
-    if let Err(e) = recorded {
-        return Error::new(
-            err.kind,
-            format!(
-                "{}\n({put_back}, but recording the failure failed: {})",
-                err.message, e.message
-            ),
-        );
-    }
-    // A stale path (4) and a damaged blob store (7) keep their own exit codes.
-    let kind = match err.kind {
-        Kind::Stale | Kind::Integrity => err.kind,
-        _ => Kind::Failed,
-    };
-    let mut out = Error::new(kind, format!("{}\nthe run failed; {put_back}", err.message));
-    out.hint = err
-        .hint
-        .or(Some("fix the cause and apply the same plan again".into()));
-    out
+    })
 }

@@ -139,6 +139,9 @@ pub(super) struct HelperSpec {
     pub gid: u32,
     /// Only set the namespaces up and report success; run nothing.
     pub probe: bool,
+    /// A copy-on-write view of the workspace mounted at its own path (`overlay.rs`).
+    #[serde(default)]
+    pub overlay: Option<super::overlay::OverlaySpec>,
 }
 
 /// What the helper reported.
@@ -148,6 +151,8 @@ pub(super) enum Report {
     Unavailable(String),
     /// Setting up failed; the command did not run.
     Error(String),
+    /// The kernel refused the overlay view; the command did not run.
+    OverlayUnavailable(String),
     /// The command ran; its raw wait status and usage.
     Finished {
         status: i32,
@@ -164,6 +169,7 @@ impl Report {
         match kind {
             b'U' => Some(Report::Unavailable(text())),
             b'E' => Some(Report::Error(text())),
+            b'O' => Some(Report::OverlayUnavailable(text())),
             b'S' if rest.len() >= 28 => {
                 let u64_at = |i: usize| {
                     let mut b = [0u8; 8];
@@ -304,6 +310,8 @@ fn helper_pre_exec(report_w: RawFd, parent: libc::pid_t) -> io::Result<()> {
 enum Fail {
     Unavailable(String),
     Error(String),
+    /// The overlay view cannot be mounted here (the caller may fall back to a copy).
+    Overlay(String),
 }
 
 fn unavailable(what: &str, e: io::Error) -> Fail {
@@ -338,6 +346,10 @@ fn helper_main() -> ! {
         }
         Err(Fail::Error(msg)) => {
             send(&mut report, b'E', msg.as_bytes());
+            0
+        }
+        Err(Fail::Overlay(msg)) => {
+            send(&mut report, b'O', msg.as_bytes());
             0
         }
     };
@@ -376,15 +388,22 @@ fn helper(spec: &HelperSpec, report: &mut File) -> Result<(), Fail> {
     }
     drop(null);
     let sockets = listening_sockets();
-    enter_namespaces(spec)?;
-    build_view(spec, &sockets)?;
+    let userns = enter_namespaces(spec)?;
+    build_view(spec, &sockets, userns)?;
     if spec.probe {
         send(report, b'S', &[0u8; 28]);
         return Ok(());
     }
     let ruleset = match spec.landlock_abi {
         Some(abi) => {
-            let rw: Vec<PathBuf> = spec.read_write.iter().map(|p| path_of(p)).collect();
+            // The view is writable at the workspace's path (resolved now, so the rule
+            // is on the overlay, not on the real folder beneath it).
+            let rw: Vec<PathBuf> = spec
+                .read_write
+                .iter()
+                .chain(spec.overlay.as_ref().map(|o| &o.lower))
+                .map(|p| path_of(p))
+                .collect();
             Some(PreparedRuleset::build(abi, &rw).map_err(|e| Fail::Error(e.to_string()))?)
         }
         None => None,
@@ -430,7 +449,8 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn enter_namespaces(spec: &HelperSpec) -> Result<(), Fail> {
+/// Returns whether a user namespace was needed.
+fn enter_namespaces(spec: &HelperSpec) -> Result<bool, Fail> {
     let base = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC;
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
@@ -450,7 +470,7 @@ fn enter_namespaces(spec: &HelperSpec) -> Result<(), Fail> {
             if userns {
                 write_id_maps(spec)?;
             }
-            return make_private();
+            return make_private().map(|()| userns);
         }
         last = Some(io::Error::last_os_error());
     }
@@ -587,6 +607,8 @@ enum Step {
     Place { fd: OwnedFd, is_dir: bool },
     /// Replace a folder by an empty private tmpfs.
     Hide,
+    /// Cover a folder with an empty read-only tmpfs (`.autonomy/` in a view).
+    Seal,
     /// Cover a file by `/dev/null`.
     Mask,
 }
@@ -599,12 +621,22 @@ fn is_under(p: &Path, ancestor: &Path) -> bool {
     p.starts_with(ancestor)
 }
 
-fn build_view(spec: &HelperSpec, sockets: &[PathBuf]) -> Result<(), Fail> {
+fn build_view(spec: &HelperSpec, sockets: &[PathBuf], userns: bool) -> Result<(), Fail> {
     let rw: Vec<PathBuf> = spec.read_write.iter().map(|p| path_of(p)).collect();
     let hide: Vec<PathBuf> = spec.hide.iter().map(|p| path_of(p)).collect();
     let mut ro: Vec<PathBuf> = Vec::new();
     let hidden = |v: &Path| hide.iter().any(|h| is_under(v, h));
+    let mut steps: Vec<(PathBuf, u8, Step)> = Vec::new();
+    // The copy-on-write view first, while every layer is still reachable and writable.
+    let view_at = spec.overlay.as_ref().map(|o| path_of(&o.lower));
+    if let Some(o) = &spec.overlay {
+        view_steps(o, userns, &mut steps)?;
+    }
+    let in_view = |v: &Path| view_at.as_ref().is_some_and(|t| is_under(v, t));
     for v in spec.visible.iter().map(|p| path_of(p)) {
+        if in_view(&v) {
+            continue;
+        }
         // Kept when a hidden folder covers it or a writable tree holds it (where it must
         // be made read-only again), unless another kept tree already does.
         let covered = ro.iter().any(|o| is_under(&v, o));
@@ -619,13 +651,12 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf]) -> Result<(), Fail> {
         .map(PathBuf::from)
         .filter(|d| dev_hidden && d.exists());
     for v in spec.reachable.iter().map(|p| path_of(p)).chain(devices) {
-        let covered = ro.iter().chain(&rw).any(|o| is_under(&v, o));
+        let covered = ro.iter().chain(&rw).any(|o| is_under(&v, o)) || in_view(&v);
         if !covered && hidden(&v) {
             ro.push(v);
         }
     }
     // Clone before anything changes the view.
-    let mut steps: Vec<(PathBuf, u8, Step)> = Vec::new();
     for (path, writable) in rw
         .iter()
         .map(|p| (p, true))
@@ -693,6 +724,19 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf]) -> Result<(), Fail> {
                 move_mount(&fd, &c)
                     .map_err(|e| error(format!("mounting {}", path.display()), e))?;
             }
+            Step::Seal => {
+                if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                    continue;
+                }
+                mount(
+                    c"tmpfs",
+                    &c,
+                    Some(c"tmpfs"),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                    Some(c"mode=755,size=4k,nr_inodes=1"),
+                )
+                .map_err(|e| error(format!("sealing {}", path.display()), e))?;
+            }
             Step::Hide => {
                 // Hidden already by a shallower hide, or not a folder: nothing to do.
                 if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
@@ -727,6 +771,49 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf]) -> Result<(), Fail> {
                     .map_err(|e| error(format!("covering {}", path.display()), e))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The steps that mount a copy-on-write view at the workspace's path: the overlay
+/// (writable), the real `read_only` subtrees over it, empty read-only tmpfs over the
+/// `sealed` folders and over every other place where the real workspace still shows.
+fn view_steps(
+    o: &super::overlay::OverlaySpec,
+    userns: bool,
+    steps: &mut Vec<(PathBuf, u8, Step)>,
+) -> Result<(), Fail> {
+    let target = path_of(&o.lower);
+    let aliases = super::overlay::aliases(&target);
+    let fd = super::overlay::create(o, userns).map_err(Fail::Overlay)?;
+    steps.push((target.clone(), 0, Step::Place { fd, is_dir: true }));
+    for p in o.read_only.iter().map(|p| path_of(p)) {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let c = cstr(p.as_os_str().as_bytes())?;
+        let fd = open_tree(&c).map_err(|e| error(format!("keeping {} visible", p.display()), e))?;
+        mount_setattr(
+            fd.as_raw_fd(),
+            c"",
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID,
+        )
+        .map_err(|e| error(format!("making {} read-only", p.display()), e))?;
+        steps.push((
+            p,
+            1,
+            Step::Place {
+                fd,
+                is_dir: meta.is_dir(),
+            },
+        ));
+    }
+    for p in o.sealed.iter().map(|p| path_of(p)).chain(aliases) {
+        steps.push((p, 2, Step::Seal));
     }
     Ok(())
 }

@@ -41,7 +41,17 @@
 mod confine;
 pub mod environ;
 mod isolate;
+mod overlay;
 mod runner;
+
+/// How a run ended, in words (`exit status 2`, `killed by signal 9`).
+pub fn describe(k: ExitKind) -> String {
+    match k {
+        ExitKind::Exited(c) => format!("exit status {c}"),
+        ExitKind::Signaled(s) => format!("killed by signal {s}"),
+        ExitKind::TimedOut => "timed out and was killed".into(),
+    }
+}
 
 #[cfg(test)]
 mod tests;
@@ -52,7 +62,8 @@ use std::time::Duration;
 
 pub use confine::{LANDLOCK_ENV_VAR, LandlockStatus, landlock_status};
 pub use isolate::{NAMESPACES_ENV_VAR, init_from_main};
-pub use runner::{EXIT_DRAIN_GRACE, isolation_status, run, run_cancellable};
+pub use overlay::{OVERLAY_ENV_VAR, OverlayLayers, overlay_disabled};
+pub use runner::{EXIT_DRAIN_GRACE, isolation_status, run, run_cancellable, run_in_view};
 
 /// Filesystem confinement requested for a command.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -182,6 +193,13 @@ pub enum ExecError {
     #[error("Landlock confinement required but unavailable: {reason}")]
     LandlockUnavailable {
         /// Why Landlock is unavailable.
+        reason: String,
+    },
+    /// The kernel refused to mount a copy-on-write view (no overlay file system, or not
+    /// in this namespace); nothing ran, and the caller may fall back to a copy.
+    #[error("cannot mount a copy-on-write view of the workspace: {reason}")]
+    OverlayUnavailable {
+        /// Why.
         reason: String,
     },
     /// Namespaces were required but cannot be used here; nothing ran.

@@ -49,6 +49,37 @@ pub fn run_cancellable(
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<ExecOutcome, ExecError> {
+    run_inner(spec, None, out_sink, cancel)
+}
+
+/// [`run_cancellable`] in a copy-on-write view: the command runs in private namespaces
+/// (required, whatever `spec.isolation.mode` says) where `layers.lower` shows the overlay
+/// of `layers.upper` on the real folder, writable (Landlock included), with
+/// `layers.read_only` bound read-only over it and `layers.sealed` covered. `spec.cwd` is
+/// a path as it appears in the view. [`ExecError::OverlayUnavailable`]: the kernel
+/// refused the overlay and nothing ran.
+pub fn run_in_view(
+    spec: &ExecSpec,
+    layers: &super::OverlayLayers,
+    out_sink: &mut dyn Write,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<ExecOutcome, ExecError> {
+    let mut spec = spec.clone();
+    spec.isolation.mode = IsolationMode::Required;
+    if spec.confinement == Confinement::None {
+        spec.confinement = Confinement::ReadOnlyExcept {
+            read_write: Vec::new(),
+        };
+    }
+    run_inner(&spec, Some(layers), out_sink, cancel)
+}
+
+fn run_inner(
+    spec: &ExecSpec,
+    overlay: Option<&super::OverlayLayers>,
+    out_sink: &mut dyn Write,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<ExecOutcome, ExecError> {
     let Some(command) = spec.argv.first() else {
         return Err(ExecError::EmptyArgv);
     };
@@ -77,7 +108,7 @@ pub fn run_cancellable(
         match isolate::availability() {
             Ok(()) => {
                 if let Some(outcome) =
-                    run_isolated(spec, &program, &env, abi, read_write, out_sink, cancel)?
+                    run_isolated(spec, &program, &env, abi, overlay, out_sink, cancel)?
                 {
                     return Ok(outcome);
                 }
@@ -129,6 +160,7 @@ fn probe_isolation() -> Result<(), String> {
         uid: rustix::process::geteuid().as_raw(),
         gid: rustix::process::getegid().as_raw(),
         probe: true,
+        overlay: None,
     };
     let json = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
     let mut child = isolate::helper_command(report_w.as_raw_fd())
@@ -143,7 +175,7 @@ fn probe_isolation() -> Result<(), String> {
     let _ = child.wait();
     match Report::parse(&read_report(&report_r)) {
         Some(Report::Finished { .. }) => Ok(()),
-        Some(Report::Unavailable(r) | Report::Error(r)) => Err(r),
+        Some(Report::Unavailable(r) | Report::Error(r) | Report::OverlayUnavailable(r)) => Err(r),
         None => Err("the namespace helper did not answer".to_owned()),
     }
 }
@@ -208,10 +240,14 @@ fn run_isolated(
     program: &Path,
     env: &[(OsString, OsString)],
     abi: Option<i32>,
-    read_write: &[PathBuf],
+    overlay: Option<&super::OverlayLayers>,
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Option<ExecOutcome>, ExecError> {
+    let read_write: &[PathBuf] = match &spec.confinement {
+        Confinement::ReadOnlyExcept { read_write } => read_write,
+        Confinement::None => &[],
+    };
     let canon = |p: &Path| {
         p.canonicalize()
             .map_err(|source| ExecError::ConfinementPath {
@@ -271,6 +307,10 @@ fn run_isolated(
         uid: rustix::process::geteuid().as_raw(),
         gid: rustix::process::getegid().as_raw(),
         probe: false,
+        overlay: match overlay {
+            Some(o) => Some(overlay_spec(o, &canon)?),
+            None => None,
+        },
     };
     let json = serde_json::to_vec(&hs).map_err(|e| ExecError::Isolation {
         reason: format!("encoding the helper's spec: {e}"),
@@ -300,6 +340,9 @@ fn run_isolated(
             return Ok(None);
         }
         Some(Report::Error(reason)) => return Err(ExecError::Isolation { reason }),
+        Some(Report::OverlayUnavailable(reason)) => {
+            return Err(ExecError::OverlayUnavailable { reason });
+        }
         _ if timed_out => (
             ExitKind::TimedOut,
             timeval_to_duration(usage.ru_utime),
@@ -343,6 +386,30 @@ fn run_isolated(
         confined: abi.is_some(),
         isolated: true,
     }))
+}
+
+/// The helper's description of a view: canonical paths; missing `read_only` or
+/// `sealed` entries are left out.
+fn overlay_spec(
+    o: &super::OverlayLayers,
+    canon: &dyn Fn(&Path) -> Result<PathBuf, ExecError>,
+) -> Result<super::overlay::OverlaySpec, ExecError> {
+    let bytes = |p: PathBuf| p.as_os_str().as_bytes().to_vec();
+    // The last component is not resolved: a `.git` that is a symlink stays one.
+    let existing = |ps: &[PathBuf]| -> Vec<Vec<u8>> {
+        ps.iter()
+            .filter_map(|p| Some(p.parent()?.canonicalize().ok()?.join(p.file_name()?)))
+            .filter(|p| std::fs::symlink_metadata(p).is_ok())
+            .map(bytes)
+            .collect()
+    };
+    Ok(super::overlay::OverlaySpec {
+        lower: bytes(canon(&o.lower)?),
+        upper: bytes(canon(&o.upper)?),
+        work: bytes(canon(&o.work)?),
+        read_only: existing(&o.read_only),
+        sealed: existing(&o.sealed),
+    })
 }
 
 fn exit_kind(raw_status: i32) -> ExitKind {

@@ -90,6 +90,29 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// Text safe to put on a terminal: control characters other than tab and newline (escape
+/// sequences that could move the cursor or erase lines and so hide a change) are shown as
+/// `\u{1b}`-style escapes.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    // Control characters, and the invisible and bidirectional-control ones that would
+    // hide or reorder text (`crate::paths::forbidden_char`).
+    let hidden = |c: char| c != '\t' && c != '\n' && forbidden_char(c).is_some();
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if hidden(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,8 +78,7 @@ impl Walk<'_> {
     fn holds_blocked(&self, dir: &str) -> bool {
         self.nested.iter().any(|n| within(n, dir))
             || self.keep_out.iter().any(|k| within(k, dir))
-            || std::fs::symlink_metadata(self.root.join(dir).join(crate::workspace::STATE_DIR))
-                .is_ok()
+            || std::fs::symlink_metadata(self.root.join(dir).join(crate::paths::STATE_DIR)).is_ok()
     }
 
     fn open(&self, dir: &str, depth: usize, out: &mut BTreeSet<PathBuf>) {

@@ -3,12 +3,13 @@
 //! changed since): the rules' `deny` over changes and exec `touches`, every exec step
 //! (see `exec_check`), and that no path, `cwd` or glob prefix lies in a nested workspace.
 
-use super::Plan;
 use super::exec_check;
 use crate::error::{Error, Result};
+use crate::model::Plan;
 use crate::paths::Globs;
-use crate::rules::Rules;
-use crate::workspace::{RelPath, STATE_DIR, Workspace};
+use crate::paths::{RelPath, STATE_DIR};
+use crate::policy::rules::Rules;
+use crate::workspace::Workspace;
 use std::collections::HashMap;
 
 /// Refuse the plan (exit 1) when any check fails, naming the path or step at fault.

@@ -3,12 +3,13 @@
 //! full contents, and the result turned into one change per path with its `before`.
 
 use super::file::{Action, PlanFile, parse_mode};
-use super::model::{Change, ExecStep, PLAN_FORMAT, Plan, State};
 use crate::error::{Error, Result};
-use crate::hash::sha256_hex;
-use crate::rules::Rules;
+use crate::model::plan::{Change, ExecStep, PLAN_FORMAT, Plan, State};
+use crate::paths::RelPath;
+use crate::policy::rules::Rules;
 use crate::store::blobs::{BlobBatch, BlobStore};
-use crate::workspace::{RelPath, Workspace};
+use crate::util::hash::sha256_hex;
+use crate::workspace::Workspace;
 use base64::Engine as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
@@ -305,37 +306,20 @@ fn stage_content_file(
     })?;
     let rel =
         RelPath::parse(raw).map_err(|e| Error::failed(format!("`content_file`: {}", e.message)))?;
-    let root = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
-        .map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
-    // Non-blocking, so that a FIFO cannot hang the open; then only a regular file is read
-    // (a spool plan's content_file is the agent's to choose).
-    let mut opts = cap_std::fs::OpenOptions::new();
-    opts.read(true);
-    cap_std::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK | libc::O_NOCTTY);
-    let file = root.open_with(rel.as_str(), &opts).map_err(|e| {
-        Error::io(
-            format!(
-                "reading content_file {raw} (relative to {}, and it must stay inside it)",
-                dir.display()
-            ),
-            e,
-        )
-    })?;
-    let is_file = file.metadata().is_ok_and(|m| m.is_file());
-    if !is_file {
-        return Err(Error::failed(format!(
-            "content_file {raw} is not a regular file (FIFOs, sockets and devices are never read)"
-        )));
-    }
+    // The one reader (`plan::read`): inside the plan file's folder, never through a
+    // symlink at the end, never a FIFO or device (a spool plan's content_file is the
+    // agent's to choose), refused before reading when over the cap.
+    let (file, _) = super::read::open_below(super::read::What::ContentFile, dir, &rel, max)?;
     let (hash, size) = staging
         .put_reader(file.take(max + 1))
         .map_err(|e| Error::failed(format!("reading content_file {raw}: {}", e.message)))?;
     if size > max {
         staging.discard(&hash);
-        return Err(Error::failed(format!(
-            "content_file {raw} is larger than the limit max_file_bytes ({})",
-            crate::text::size(max)
-        )));
+        return Err(super::read::refusal(
+            super::read::What::ContentFile,
+            raw,
+            crate::util::inode::too_large_io(size, max),
+        ));
     }
     Ok(hash)
 }
@@ -712,15 +696,15 @@ impl<'a> Overlay<'a> {
                     if len > rules.limits.max_file_bytes {
                         return Err(Error::failed(format!(
                             "{path} would be {}, over the limit max_file_bytes ({}) in autonomy.toml",
-                            crate::text::size(len),
-                            crate::text::size(rules.limits.max_file_bytes)
+                            crate::util::text::size(len),
+                            crate::util::text::size(rules.limits.max_file_bytes)
                         )));
                     }
                     plan_bytes += len;
                     if plan_bytes > rules.limits.max_plan_bytes {
                         return Err(Error::failed(format!(
                             "the plan's new content exceeds max_plan_bytes ({}) in autonomy.toml",
-                            crate::text::size(rules.limits.max_plan_bytes)
+                            crate::util::text::size(rules.limits.max_plan_bytes)
                         ))
                         .hint("split the work into smaller plans"));
                     }
@@ -759,7 +743,7 @@ impl<'a> Overlay<'a> {
         Ok(Plan {
             format: PLAN_FORMAT.to_string(),
             workspace: meta.workspace,
-            created: crate::ids::now_string(),
+            created: crate::util::ids::now_string(),
             title: meta.title,
             author: meta.author,
             description: meta.description,
@@ -843,7 +827,7 @@ fn exec_step(a: &Action, rules: &Rules, root: &Path) -> Result<ExecStep> {
     };
     let max = rules.exec_timeout()?;
     let timeout = match &a.timeout {
-        Some(t) => crate::rules::parse_duration(t)?,
+        Some(t) => crate::policy::rules::parse_duration(t)?,
         None => max,
     };
     if timeout > max {

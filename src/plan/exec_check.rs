@@ -3,10 +3,10 @@
 //! choose another program or inject code into a loader, shell or interpreter. Checked
 //! when the plan is made and again before it is applied (the stored plan is untrusted).
 
-use super::model::ExecStep;
 use crate::error::{Error, Result};
+use crate::model::plan::ExecStep;
 use crate::paths::{forbidden_char, shown};
-use crate::rules::Rules;
+use crate::policy::rules::Rules;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};

@@ -236,7 +236,7 @@ mod bounded {
 pub fn check_meta(title: &str, author: &str, description: Option<&str>) -> Result<()> {
     use limits::*;
     if title.trim().is_empty() {
-        return Err(Error::failed("the plan's title must not be empty"));
+        return Err(Error::failed("the plan's `title` must not be empty"));
     }
     for (what, text, max) in [
         ("title", title, MAX_TITLE_BYTES),

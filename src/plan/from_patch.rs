@@ -5,7 +5,8 @@
 use super::compile::{ModeSpec, Op};
 use super::patch::{self, FilePatch, PatchKind};
 use crate::error::{Error, Result};
-use crate::workspace::{RelPath, Workspace};
+use crate::paths::RelPath;
+use crate::workspace::Workspace;
 
 /// The title a patch suggests: a `Subject:` line of `git format-patch` output.
 pub fn suggested_title(input: &[u8]) -> Option<String> {

@@ -1,5 +1,6 @@
 //! Colour decisions: `--color auto|always|never`, `NO_COLOR`, `CLICOLOR_FORCE`, and
-//! whether each stream is a terminal. Styles are named for what they mean.
+//! whether each stream is a terminal. The decision is returned, not installed: the output
+//! owner (`cli::ui::Ui`) keeps it. Styles are named for what they mean.
 
 use console::Style;
 
@@ -10,9 +11,9 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Decide and install colour for stdout and stderr.
-pub fn setup(choice: ColorChoice) {
-    let (out, err) = match choice {
+/// Whether stdout and stderr get colours.
+pub fn decide(choice: ColorChoice) -> (bool, bool) {
+    match choice {
         ColorChoice::Always => (true, true),
         ColorChoice::Never => (false, false),
         ColorChoice::Auto => {
@@ -30,9 +31,7 @@ pub fn setup(choice: ColorChoice) {
                 )
             }
         }
-    };
-    console::set_colors_enabled(out);
-    console::set_colors_enabled_stderr(err);
+    }
 }
 
 pub fn added() -> Style {

@@ -67,7 +67,7 @@ pub fn hunks(old: &str, new: &str, styled: &dyn Fn(&Style, &str) -> String) -> S
                     };
                     ends_newline |= nl;
                     let st = if emph { &strong } else { &base };
-                    line.push_str(&styled(st, &printable(&text)));
+                    line.push_str(&styled(st, &crate::paths::printable(&text)));
                 }
                 let _ = writeln!(out, "{}{}", styled(&base, sign), line);
                 if !ends_newline {
@@ -92,37 +92,15 @@ fn range(start: usize, len: usize) -> String {
     }
 }
 
-/// Human size: 1.2 KiB (one format everywhere: [`crate::text::size`]).
+/// Human size: 1.2 KiB (one format everywhere: [`crate::util::text::size`]).
 pub fn human_size(n: u64) -> String {
-    crate::text::size(n)
-}
-
-/// Text safe to put on a terminal: control characters other than tab and newline (escape
-/// sequences that could move the cursor or erase lines and so hide a change) are shown as
-/// `\u{1b}`-style escapes.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    // Control characters, and the invisible and bidirectional-control ones that would
-    // hide or reorder text (`crate::paths::forbidden_char`).
-    let hidden = |c: char| c != '\t' && c != '\n' && crate::paths::forbidden_char(c).is_some();
-    if !text.chars().any(hidden) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if hidden(c) {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
+    crate::util::text::size(n)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::printable;
 
     #[test]
     fn escape_sequences_are_made_visible() {

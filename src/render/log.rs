@@ -3,9 +3,9 @@
 //! (jsonl). Every event kind reads as a sentence, never as raw JSON.
 
 use super::color;
-use super::diff::printable;
+use crate::paths::printable;
 use crate::store::journal::Event;
-use crate::text::{count, duration_ms, size};
+use crate::util::text::{count, duration_ms, size};
 use console::Style;
 use serde_json::{Value, json};
 use std::fmt::Write;

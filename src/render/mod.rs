@@ -10,8 +10,7 @@ pub mod stats;
 pub mod status;
 pub mod termsafe;
 
-/// The version of every JSON document we print; additive changes keep it.
-pub const FORMAT_VERSION: u32 = 1;
+pub use crate::model::FORMAT_VERSION;
 
 /// One JSON document as every command prints it: `format_version` first, then every key in
 /// alphabetical order at every depth. One order for every command, so that documents diff

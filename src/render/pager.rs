@@ -2,7 +2,7 @@
 //! `less -FRX`; never used when stdout is not a terminal. As git does, `LESS=FRX` and
 //! `LV=-c` are set for the pager when unset, so that `PAGER=less` shows colours instead of
 //! raw escapes and short output does not clear the screen. A closed pipe on stdout
-//! (`autonomy log | head`) ends the program quietly, as `cli::ui::print` does.
+//! (`autonomy log | head`) is returned as the error it is; `main` ends quietly on it.
 
 use std::io::{self, IsTerminal, Write};
 use std::process::{Command, Stdio};
@@ -28,10 +28,7 @@ pub fn page(text: &str) -> io::Result<()> {
         }
     }
     let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
-        other => other,
-    }
+    out.write_all(text.as_bytes()).and_then(|_| out.flush())
 }
 
 /// The pager's command, with git's defaults for `less` and `lv` where the user set none.

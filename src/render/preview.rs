@@ -3,9 +3,9 @@
 
 use super::color;
 use super::diff::{self, human_size, is_text};
-use crate::approval::gate::{Held, Standing};
-use crate::plan::{Change, Plan, State};
-use crate::risk::{Assessment, Level, Reason};
+use crate::model::{Change, Plan, State};
+use crate::policy::approval::gate::{Held, Standing};
+use crate::policy::risk::{Assessment, Level, Reason};
 use console::Style;
 use serde::Serialize;
 use std::fmt::Write;
@@ -39,7 +39,7 @@ pub struct PreviewDoc {
     pub stat: StatDoc,
     pub changes: Vec<ChangeDoc>,
     /// Commands run after the file changes, exactly as they will run.
-    pub exec: Vec<crate::plan::ExecStep>,
+    pub exec: Vec<crate::model::ExecStep>,
 }
 
 #[derive(Serialize)]
@@ -216,7 +216,7 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
             old_unknown = true;
             doc.summary = Some(format!(
                 "the old content (sha256 {}) is not available here; showing the new content in full",
-                old_hash.map_or("-", |h| &h[..12])
+                old_hash.map_or("-", |h| crate::model::id::short(h))
             ));
             (Some(Fetched::Bytes(Vec::new())), Some(Fetched::Bytes(n)))
         }
@@ -225,8 +225,14 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
     let (Some(old), Some(new)) = (old, new) else {
         doc.summary = Some(format!(
             "content not available here ({} -> {})",
-            old_hash.map_or("none".into(), |h| format!("sha256 {}", &h[..12])),
-            new_hash.map_or("none".into(), |h| format!("sha256 {}", &h[..12]))
+            old_hash.map_or("none".into(), |h| format!(
+                "sha256 {}",
+                crate::model::id::short(h)
+            )),
+            new_hash.map_or("none".into(), |h| format!(
+                "sha256 {}",
+                crate::model::id::short(h)
+            ))
         ));
         return doc;
     };
@@ -244,12 +250,12 @@ fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
                 old_hash.map_or("absent".into(), |h| format!(
                     "{} (sha256 {})",
                     human_size(size(&o)),
-                    &h[..12]
+                    crate::model::id::short(h)
                 )),
                 new_hash.map_or("absent".into(), |h| format!(
                     "{} (sha256 {})",
                     human_size(size(&n)),
-                    &h[..12]
+                    crate::model::id::short(h)
                 ))
             ));
             return doc;
@@ -284,9 +290,9 @@ pub fn render_text(
     let _ = writeln!(
         out,
         "Title:     {}",
-        styled(&color::header(), &diff::printable(&p.title))
+        styled(&color::header(), &crate::paths::printable(&p.title))
     );
-    let _ = writeln!(out, "Author:    {}", diff::printable(&p.author));
+    let _ = writeln!(out, "Author:    {}", crate::paths::printable(&p.author));
     let _ = writeln!(out, "Created:   {}", p.created);
     let _ = writeln!(out, "Status:    {}", p.status);
     if let Some(r) = &p.reverses {
@@ -312,7 +318,7 @@ pub fn render_text(
                 "{}: {} of {}{scope} [{mark}]",
                 r.name,
                 r.held,
-                crate::text::count(r.needed, what)
+                crate::util::text::count(r.needed, what)
             )
         })
         .collect();
@@ -343,7 +349,7 @@ pub fn render_text(
     if let Some(d) = &p.description {
         let _ = writeln!(out);
         for line in d.lines() {
-            let _ = writeln!(out, "    {}", diff::printable(line));
+            let _ = writeln!(out, "    {}", crate::paths::printable(line));
         }
     }
     if !doc.stale.is_empty() {
@@ -476,7 +482,7 @@ pub fn stale_banner(doc: &PreviewDoc, styled: &dyn Fn(&Style, &str) -> String) -
             &color::danger(),
             &format!(
                 "STALE: {} changed since plan {short} was made; it can no longer be approved or applied:",
-                crate::text::count(doc.stale.len() as u64, "path")
+                crate::util::text::count(doc.stale.len() as u64, "path")
             )
         )
     );
@@ -484,7 +490,7 @@ pub fn stale_banner(doc: &PreviewDoc, styled: &dyn Fn(&Style, &str) -> String) -
         let _ = writeln!(
             out,
             "  {}: planned {}, now {}",
-            diff::printable(&d.path),
+            crate::paths::printable(&d.path),
             d.planned.describe(),
             d.now.describe()
         );
@@ -505,7 +511,7 @@ pub fn prompt_summary(
     doc: &PreviewDoc,
     approver: &str,
     how: &str,
-    outlook: Option<&crate::approval::outlook::Outlook>,
+    outlook: Option<&crate::policy::approval::outlook::Outlook>,
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> String {
     let mut out = String::new();
@@ -516,8 +522,8 @@ pub fn prompt_summary(
         "{} {} {:?} by {}",
         styled(&color::header(), "Plan"),
         styled(&color::id(), &p.id[..12.min(p.id.len())]),
-        diff::printable(&p.title).as_ref(),
-        diff::printable(&p.author)
+        crate::paths::printable(&p.title).as_ref(),
+        crate::paths::printable(&p.author)
     );
     let risk = format!(
         "risk {} (score {})",
@@ -532,7 +538,7 @@ pub fn prompt_summary(
     let _ = writeln!(
         out,
         "  {} changed, {} {} lines; {}{}{}",
-        crate::text::count(doc.stat.files as u64, "file"),
+        crate::util::text::count(doc.stat.files as u64, "file"),
         styled(&color::added(), &format!("+{}", doc.stat.added_lines)),
         styled(&color::removed(), &format!("-{}", doc.stat.removed_lines)),
         styled(&risk_style, &risk),
@@ -541,7 +547,7 @@ pub fn prompt_summary(
         } else {
             format!(
                 "; runs {}",
-                crate::text::count(doc.exec.len() as u64, "command")
+                crate::util::text::count(doc.exec.len() as u64, "command")
             )
         },
         if doc.policy_change {
@@ -667,7 +673,7 @@ fn short_list(paths: &[String]) -> String {
 
 /// git's diffstat summary: "1 file changed, 2 insertions(+), 1 deletion(-)".
 fn stat_line(s: &StatDoc) -> String {
-    use crate::text::count;
+    use crate::util::text::count;
     format!(
         "{} changed, {}(+), {}(-)",
         count(s.files as u64, "file"),

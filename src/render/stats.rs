@@ -1,7 +1,7 @@
 //! `autonomy stats` as text: the plan counts, the duration percentiles, exec resource use
 //! and the per-directory table.
 
-use crate::stats::{Percentiles, Stats};
+use crate::ops::stats::{Percentiles, Stats};
 use std::fmt::Write;
 
 pub fn render_text(s: &Stats, window: &str) -> String {
@@ -44,7 +44,7 @@ pub fn render_text(s: &Stats, window: &str) -> String {
             out,
             "Exec steps        {} in {}: CPU {} (user {}, sys {}), peak memory {}",
             e.steps,
-            crate::text::count(e.runs, "run"),
+            crate::util::text::count(e.runs, "run"),
             millis(e.cpu_ms),
             millis(e.user_ms),
             millis(e.sys_ms),
@@ -96,7 +96,7 @@ fn pct(p: &Percentiles, unit: &str, fmt: &dyn Fn(i64) -> String) -> String {
             fmt(a),
             fmt(b),
             fmt(p.max.unwrap_or(b)),
-            crate::text::count(p.count, unit)
+            crate::util::text::count(p.count, unit)
         ),
         _ => "none recorded".into(),
     }

@@ -3,10 +3,10 @@
 //! rules in force in a few words.
 
 use super::color;
-use super::diff::printable;
-use crate::rules::Rules;
-use crate::session::PlanRow;
-use crate::text::count;
+use crate::ops::session::PlanRow;
+use crate::paths::printable;
+use crate::policy::rules::Rules;
+use crate::util::text::count;
 use console::Style;
 use serde::Serialize;
 use std::fmt::Write;

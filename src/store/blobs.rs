@@ -5,7 +5,7 @@
 use super::sync::{start_writeback, sync_paths};
 use super::sync_dir;
 use crate::error::{Error, Result};
-use crate::hash::{copy_hashing, hash_reader, is_sha256_hex, sha256_hex};
+use crate::util::hash::{copy_hashing, hash_reader, is_sha256_hex, sha256_hex};
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -296,7 +296,7 @@ impl BlobStore {
         fs::create_dir_all(&self.root).map_err(|e| Error::io("creating .autonomy/objects", e))?;
         let path = self
             .root
-            .join(format!("{TMP_PREFIX}{}", crate::ids::random_hex(12)));
+            .join(format!("{TMP_PREFIX}{}", crate::util::ids::random_hex(12)));
         let file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -479,17 +479,7 @@ impl Drop for BlobBatch<'_> {
 /// Open a file for reading: regular files only, without blocking (a FIFO planted where a
 /// file should be is refused, not waited on) and without following a symlink.
 pub fn open_regular_path(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        use std::os::unix::fs::MetadataExt;
-        return Err(crate::engine::inode::not_regular_io(meta.mode()));
-    }
-    Ok(file)
+    crate::util::inode::open_regular_path(path)
 }
 
 /// Copy `reader` into `sink` hashing on the way, telling a failure to read (`read_what`)

@@ -1,14 +1,11 @@
-//! Everything under `.autonomy/`: the SQLite journal, the content-addressed blob store
-//! and the workspace-wide writer lock.
+//! Everything under `.autonomy/`: the SQLite journal (all SQL lives in `journal`), the
+//! content-addressed blob store and the workspace-wide writer lock.
 
 pub mod blobs;
-pub mod check;
-pub mod derived;
-pub mod hashes;
+pub mod bundle;
 pub mod journal;
 pub mod lock;
 pub mod sync;
-pub mod trust;
 
 use std::fs::File;
 use std::io;
@@ -20,30 +17,10 @@ pub fn sync_dir(path: &Path) -> io::Result<()> {
 }
 
 /// Read a small configuration file: it must be a regular file (not a fifo, which would
-/// block, nor a device like /dev/zero, which never ends) of at most `max` bytes.
+/// block, nor a device like /dev/zero, which never ends) of at most `max` bytes. A symlink
+/// is followed (a rules or signers file may live elsewhere); the type is checked on the
+/// opened descriptor (`util::inode`, the one bounded reader).
 pub fn read_config_file(path: &Path, max: u64) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    let file = File::open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {}", crate::text::size(max)),
-        ));
-    }
-    Ok(bytes)
+    let file = crate::util::inode::open_regular_path_following(path)?;
+    crate::util::inode::read_bounded(file, max)
 }

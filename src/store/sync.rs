@@ -5,12 +5,12 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-/// fsync many files or folders at once (see [`crate::par::IO_THREADS`]); the first error.
+/// fsync many files or folders at once (see [`crate::util::par::IO_THREADS`]); the first error.
 /// Opened without blocking or following a symlink: a FIFO put in a file's place is never
 /// waited on.
 pub fn sync_paths(paths: &[&Path]) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    crate::par::try_each(paths, crate::par::IO_THREADS, |p| {
+    crate::util::par::try_each(paths, crate::util::par::IO_THREADS, |p| {
         File::options()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)

@@ -471,18 +471,15 @@ impl Env {
     /// first) straight through the library, much faster than `n` `autonomy plan` calls.
     /// Returns their full ids, oldest first.
     pub fn bulk_plans(&self, n: usize) -> Vec<String> {
-        use autonomy::plan::{Change, Plan, State};
-        let mut s = autonomy::session::Session::open(&self.root).expect("open workspace");
+        use autonomy::model::{Change, Plan, State};
+        let mut s = autonomy::ops::session::Session::open(&self.root).expect("open workspace");
         // Test data only: durability does not matter here, speed does.
-        s.journal
-            .conn
-            .pragma_update(None, "synchronous", "OFF")
-            .expect("pragma");
+        s.journal.unsynced_for_test_data().expect("pragma");
         let workspace = s.workspace_id().expect("workspace id");
         (0..n)
             .map(|i| {
                 let plan = Plan {
-                    format: autonomy::plan::model::PLAN_FORMAT.to_string(),
+                    format: autonomy::model::plan::PLAN_FORMAT.to_string(),
                     workspace: workspace.clone(),
                     created: "2026-01-01T00:00:00Z".to_string(),
                     title: format!("bulk {i}"),
@@ -497,23 +494,23 @@ impl Env {
                     }],
                     exec: Vec::new(),
                 };
-                s.insert_plan(&plan, "file").expect("insert plan")
+                s.insert_plan(&plan, "file")
+                    .expect("insert plan")
+                    .into_string()
             })
             .collect()
     }
 
     /// Append `n` small events to the journal in one transaction (a long log).
     pub fn bulk_events(&self, n: usize) {
-        let mut s = autonomy::session::Session::open(&self.root).expect("open workspace");
-        let rules = s.journal.rules_digest.clone();
+        let mut s = autonomy::ops::session::Session::open(&self.root).expect("open workspace");
         s.journal
             .write(|tx| {
                 for i in 0..n {
-                    autonomy::store::journal::append_event(
-                        tx,
-                        &rules,
+                    // Filler of a kind that names no plan and changes nothing.
+                    tx.event(
                         ACTOR,
-                        "test.note",
+                        autonomy::model::EventKind::PlanPreviewed,
                         None,
                         &serde_json::json!({ "note": format!("filler event number {i}") }),
                     )?;

@@ -5,14 +5,15 @@
 //!
 //! `PROPTEST_CASES` raises the case count (default 256 per property here).
 
-use autonomy::approval::allowed_signers;
-use autonomy::approval::file::{assemble, parse_approval_file};
-use autonomy::approval::statement::Statement;
+use autonomy::model::{Change, Plan, State};
+use autonomy::paths::RelPath;
 use autonomy::plan::compile::{Meta, compile};
-use autonomy::plan::{Change, Plan, State};
-use autonomy::rules::Rules;
+use autonomy::policy::approval::allowed_signers;
+use autonomy::policy::approval::file::{assemble, parse_approval_file};
+use autonomy::policy::approval::statement::Statement;
+use autonomy::policy::rules::Rules;
 use autonomy::store::blobs::BlobStore;
-use autonomy::workspace::{RelPath, Workspace};
+use autonomy::workspace::Workspace;
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {

@@ -690,6 +690,27 @@ fn statement_of(file: &Path) -> String {
     t[..t.find("-----BEGIN SSH SIGNATURE-----").expect("armor")].to_string()
 }
 
+/// `statement` with its `created` and `expires` lines set to the given times.
+fn redate(
+    statement: &str,
+    created: chrono::DateTime<chrono::Utc>,
+    expires: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    statement
+        .lines()
+        .map(|l| {
+            if l.starts_with("created = ") {
+                format!("created = \"{}\"\n", stamp(created))
+            } else if l.starts_with("expires = ") {
+                format!("expires = \"{}\"\n", stamp(expires))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
 /// Sign `statement` with ssh-keygen in `namespace`; returns the approval file's text.
 fn ssh_sign(dir: &Path, key: &Path, statement: &str, namespace: &str) -> String {
     let stmt = dir.join(format!("stmt-{}", rand_suffix()));
@@ -889,50 +910,28 @@ fn approval_cases() -> Vec<(&'static str, MakeApproval, &'static [i32])> {
         (
             "expired",
             Box::new(|s, dir| {
-                let out = dir.join(format!("old-{}.approval", rand_suffix()));
+                // Dated by editing the statement (no clock hook needed): made two days
+                // ago, valid for an hour.
                 let past = chrono::Utc::now() - chrono::Duration::days(2);
-                let o = s.env.output_env(
-                    &[
-                        "approve",
-                        &s.plan,
-                        "--sign-with",
-                        s.key.to_str().expect("utf8"),
-                        "--expires",
-                        "1h",
-                        "-o",
-                        out.to_str().expect("utf8"),
-                    ],
-                    &[(
-                        "AUTONOMY_NOW",
-                        &past.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    )],
+                let st = redate(
+                    &statement_of(&s.valid),
+                    past,
+                    past + chrono::Duration::hours(1),
                 );
-                assert_exit_in(&o, &[0], "approve in the past");
-                std::fs::read(out).expect("read")
+                ssh_sign(dir, &s.key, &st, "autonomy-approval").into_bytes()
             }),
             &[3],
         ),
         (
             "not_yet_valid",
             Box::new(|s, dir| {
-                let out = dir.join(format!("future-{}.approval", rand_suffix()));
                 let future = chrono::Utc::now() + chrono::Duration::days(2);
-                let o = s.env.output_env(
-                    &[
-                        "approve",
-                        &s.plan,
-                        "--sign-with",
-                        s.key.to_str().expect("utf8"),
-                        "-o",
-                        out.to_str().expect("utf8"),
-                    ],
-                    &[(
-                        "AUTONOMY_NOW",
-                        &future.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    )],
+                let st = redate(
+                    &statement_of(&s.valid),
+                    future,
+                    future + chrono::Duration::hours(24),
                 );
-                assert_exit_in(&o, &[0], "approve in the future");
-                std::fs::read(out).expect("read")
+                ssh_sign(dir, &s.key, &st, "autonomy-approval").into_bytes()
             }),
             &[3],
         ),

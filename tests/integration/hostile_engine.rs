@@ -229,6 +229,10 @@ fn two_step_exec_env() -> (Env, String) {
 /// with exit 4 naming the edited file and touches nothing; once the edit is undone by
 /// hand it recovers, and the hand-made file survives.
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs --features failpoints (README test command)"
+)]
 fn recover_after_exec_crash_keeps_hand_work_and_stops_on_unknown_content() {
     let (env, id) = two_step_exec_env();
     let before = env.tree();
@@ -475,6 +479,10 @@ fn a_disk_filled_before_the_commit_does_not_stop_it() {
 /// A crash at the commit with the disk full (the verify command filled it): `recover`
 /// finishes while the disk is still full, putting every file back by rename.
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs --features failpoints (README test command)"
+)]
 fn recover_finishes_while_the_disk_is_still_full() {
     let fs = match Tmpfs::mount("8m") {
         Ok(fs) => fs,
@@ -695,6 +703,10 @@ fn temp_lookalikes(env: &Env) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs --features failpoints (README test command)"
+)]
 fn user_files_named_like_temp_files_are_never_removed() {
     let env = Env::new();
     env.write("a.txt", "a\n");
@@ -745,6 +757,10 @@ fn chown(p: &Path, uid: u32, gid: u32) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs --features failpoints (README test command)"
+)]
 fn owner_and_group_are_kept_on_edit_and_restored_by_rollback_and_recover() {
     if !is_root() {
         return skip("needs root to give files to nobody");

@@ -88,9 +88,9 @@ fn tampered_copy(env: &Env, id: &str, edit: impl Fn(&mut serde_json::Value)) -> 
     let mut v: serde_json::Value = serde_json::from_str(&canonical).expect("json");
     edit(&mut v);
     // Re-encode in canonical form: the struct's field order, compact.
-    let plan: autonomy::plan::Plan = serde_json::from_value(v).expect("still a plan");
+    let plan: autonomy::model::Plan = serde_json::from_value(v).expect("still a plan");
     let text = plan.canonical();
-    let new_id = plan.id();
+    let new_id = plan.id().into_string();
     db.execute(
         "INSERT INTO plans (id, seq, created, title, author, status, reverses, canonical)
          SELECT ?1, (SELECT MAX(seq) + 1 FROM plans), created, title, author, 'approved', NULL, ?2 FROM plans WHERE id = ?3",
@@ -762,8 +762,8 @@ fn finding_21_every_field_is_bounded() {
 // never names a state folder; the glob overlap test never misses a real overlap.
 
 mod fuzz {
+    use autonomy::paths::RelPath;
     use autonomy::paths::{Globs, check_glob, forbidden_char, is_state_name, overlap};
-    use autonomy::workspace::RelPath;
     use proptest::prelude::*;
 
     fn config() -> ProptestConfig {

@@ -1,6 +1,7 @@
 //! The integration test binary: every module runs the real `autonomy` binary against real
 //! temp workspaces (one binary, so it compiles once).
 
+mod admit;
 mod agents;
 mod badinput;
 mod common;
@@ -24,14 +25,20 @@ mod hostile_engine;
 mod hostile_paths;
 mod hostile_state;
 mod immutable;
+mod journal_typed;
 mod killrollback;
+mod layers;
 mod output;
+mod overlay_view;
 mod phase5;
 mod prompt;
+mod propose;
 mod props;
 mod race;
 mod readme;
 mod regressions;
 mod signed;
 mod snapshot;
+mod snapshots_cli;
 mod tamper;
+mod test_hooks;

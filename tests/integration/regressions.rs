@@ -30,6 +30,10 @@ fn approve_sign_with_works_with_a_subsecond_clock() {
 /// was in progress elsewhere: it found itself, so it ignored an interrupted run (exit 0
 /// instead of 6) and went on changing `.autonomy/`.
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs --features failpoints (README test command)"
+)]
 fn gc_refuses_while_a_run_is_interrupted() {
     let env = Env::new();
     env.write("x.txt", "old\n");
@@ -39,10 +43,11 @@ fn gc_refuses_while_a_run_is_interrupted() {
         &["apply", &id],
         &[("AUTONOMY_FAILPOINT", "step.after_rename")],
     );
-    if signal_of(&o.status).is_none() {
-        skip("the binary was built without --features failpoints");
-        return;
-    }
+    assert!(
+        signal_of(&o.status).is_some(),
+        "the failpoint did not fire: {}",
+        text(&o)
+    );
     let o = env.output(&["gc"]);
     assert_exit_in(&o, &[6], "gc during an interrupted run");
     let o = env.output(&["recover"]);
@@ -209,7 +214,7 @@ fn apply_from_a_corrupt_blob_exits_7_not_1() {
     env.write("x.txt", "old\n");
     let id = env.plan(WRITE_X);
     env.approve(&id);
-    let hash = autonomy::hash::sha256_hex(b"new\n");
+    let hash = autonomy::util::hash::sha256_hex(b"new\n");
     let blob = env.path(&format!(".autonomy/objects/{}/{}", &hash[..2], &hash[2..]));
     std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     std::fs::write(&blob, "NEW\n").expect("corrupt");
@@ -256,7 +261,7 @@ fn verify_detects_an_approval_row_added_outside_autonomy() {
 /// also appear twice. Found by fuzz::plan_from_canonical_mutated.
 #[test]
 fn stored_plan_with_a_non_normal_or_repeated_path_is_refused() {
-    use autonomy::plan::{Change, Plan, State};
+    use autonomy::model::{Change, Plan, State};
     let change = |path: &str| Change {
         path: path.into(),
         before: State::Absent,

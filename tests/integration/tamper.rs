@@ -86,7 +86,7 @@ fn blob_path(env: &Env, hash: &str) -> std::path::PathBuf {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    autonomy::hash::sha256_hex(bytes)
+    autonomy::util::hash::sha256_hex(bytes)
 }
 
 fn flip_byte(path: &std::path::Path) {

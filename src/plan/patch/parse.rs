@@ -66,6 +66,102 @@ struct GitHeader {
     copy_to: Option<String>,
 }
 
+impl GitHeader {
+    /// What the section does, by its header lines (at most one of create, delete, rename
+    /// and copy).
+    fn kind(&self, start: usize) -> Result<PatchKind, PatchError> {
+        let created = self.new_file_mode.is_some();
+        let deleted = self.deleted_mode.is_some();
+        let renamed = self.rename_from.is_some() || self.rename_to.is_some();
+        let copied = self.copy_from.is_some() || self.copy_to.is_some();
+        if [created, deleted, renamed, copied]
+            .iter()
+            .filter(|&&b| b)
+            .count()
+            > 1
+        {
+            return Err(malformed(
+                start,
+                "the file header combines incompatible `new file`, `deleted file`, `rename` and `copy` lines",
+            ));
+        }
+        Ok(if created {
+            PatchKind::Create
+        } else if deleted {
+            PatchKind::Delete
+        } else if renamed {
+            PatchKind::Rename
+        } else if copied {
+            PatchKind::Copy
+        } else {
+            PatchKind::Modify
+        })
+    }
+
+    /// The old and new paths: from `rename`/`copy` lines, else the `---`/`+++` lines, else
+    /// the `diff --git` line.
+    fn paths(
+        &self,
+        kind: PatchKind,
+        git_names: Option<&(String, String)>,
+        minus: Option<&(Option<String>, usize)>,
+        plus: Option<&(Option<String>, usize)>,
+        start: usize,
+    ) -> Result<(Option<String>, Option<String>), PatchError> {
+        let pair = |from: &Option<String>, to: &Option<String>, what: &str| match (from, to) {
+            (Some(f), Some(t)) => Ok((Some(f.clone()), Some(t.clone()))),
+            _ => Err(malformed(
+                start,
+                format!("the file header has only one of `{what} from` and `{what} to`"),
+            )),
+        };
+        let minus_name = minus.and_then(|(n, _)| n.clone());
+        let plus_name = plus.and_then(|(n, _)| n.clone());
+        let (old_path, new_path) = match kind {
+            PatchKind::Rename => pair(&self.rename_from, &self.rename_to, "rename")?,
+            PatchKind::Copy => pair(&self.copy_from, &self.copy_to, "copy")?,
+            PatchKind::Create => (None, plus_name.or(git_names.map(|(_, b)| b.clone()))),
+            PatchKind::Delete => (minus_name.or(git_names.map(|(a, _)| a.clone())), None),
+            PatchKind::Modify => {
+                let name = minus_name
+                    .or(plus_name)
+                    .or(git_names.map(|(a, _)| a.clone()));
+                (name.clone(), name)
+            }
+        };
+        if old_path.is_none() && new_path.is_none() {
+            return Err(malformed(
+                start,
+                "cannot tell the file name from the `diff --git` line; quote names with spaces or add `---`/`+++` lines",
+            ));
+        }
+        Ok((old_path, new_path))
+    }
+
+    /// The old and new modes: from `new file`/`deleted file`, else `old mode` and `new
+    /// mode` (both or neither), else the `index` line's.
+    fn modes(
+        &self,
+        kind: PatchKind,
+        start: usize,
+    ) -> Result<(Option<u32>, Option<u32>), PatchError> {
+        Ok(match kind {
+            PatchKind::Create => (None, self.new_file_mode),
+            PatchKind::Delete => (self.deleted_mode, None),
+            _ => match (self.old_mode, self.new_mode) {
+                (Some(o), Some(n)) => (Some(o), Some(n)),
+                (None, None) => (self.index_mode, self.index_mode),
+                _ => {
+                    return Err(malformed(
+                        start,
+                        "the file header has only one of `old mode` and `new mode`",
+                    ));
+                }
+            },
+        })
+    }
+}
+
 struct Parser<'a> {
     lines: Vec<&'a [u8]>,
     pos: usize,
@@ -102,7 +198,57 @@ impl<'a> Parser<'a> {
             .map(|(a, b)| Ok::<_, PatchError>((to_path(&a, start)?, to_path(&b, start)?)))
             .transpose()?;
         self.pos += 1;
+        let h = self.git_header()?;
+        let kind = h.kind(start)?;
+        let header_name = || {
+            h.rename_to
+                .clone()
+                .or(h.copy_to.clone())
+                .or(git_names.as_ref().map(|(_, b)| b.clone()))
+                .unwrap_or_default()
+        };
+        let (minus, plus, body) = self.git_body(header_name)?;
+        let (old_path, new_path) = h.paths(
+            kind,
+            git_names.as_ref(),
+            minus.as_ref(),
+            plus.as_ref(),
+            start,
+        )?;
+        check_names(
+            kind,
+            &old_path,
+            &new_path,
+            git_names.as_ref(),
+            minus.as_ref(),
+            plus.as_ref(),
+            start,
+        )?;
+        let (old_mode, new_mode) = h.modes(kind, start)?;
+        if kind == PatchKind::Modify && body == PatchBody::None && old_mode == new_mode {
+            return Err(malformed(
+                start,
+                format!(
+                    "the `diff --git` section for {} describes no change",
+                    old_path.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+        if let PatchBody::Text(hunks) = &body {
+            check_hunks(kind, hunks, start)?;
+        }
+        Ok(FilePatch {
+            old_path,
+            new_path,
+            kind,
+            old_mode,
+            new_mode,
+            body,
+        })
+    }
 
+    /// The extended header lines after `diff --git` (modes, rename, copy, index).
+    fn git_header(&mut self) -> Result<GitHeader, PatchError> {
         let mut h = GitHeader::default();
         while let Some(line) = self.peek() {
             let text = trim_eol(line);
@@ -136,47 +282,29 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
         }
+        Ok(h)
+    }
 
-        let created = h.new_file_mode.is_some();
-        let deleted = h.deleted_mode.is_some();
-        let renamed = h.rename_from.is_some() || h.rename_to.is_some();
-        let copied = h.copy_from.is_some() || h.copy_to.is_some();
-        if [created, deleted, renamed, copied]
-            .iter()
-            .filter(|&&b| b)
-            .count()
-            > 1
-        {
-            return Err(malformed(
-                start,
-                "the file header combines incompatible `new file`, `deleted file`, `rename` and `copy` lines",
-            ));
+    /// The section's body: `---`/`+++` lines and hunks, a binary patch, or nothing.
+    /// Returns the `---` and `+++` sides (name, line) when there are any.
+    #[allow(clippy::type_complexity)]
+    fn git_body(
+        &mut self,
+        header_name: impl Fn() -> String,
+    ) -> Result<
+        (
+            Option<(Option<String>, usize)>,
+            Option<(Option<String>, usize)>,
+            PatchBody,
+        ),
+        PatchError,
+    > {
+        if self.at_file_header() {
+            let minus = self.git_side(b"--- ")?;
+            let plus = self.git_side(b"+++ ")?;
+            return Ok((Some(minus), Some(plus), PatchBody::Text(self.hunks()?)));
         }
-        let kind = if created {
-            PatchKind::Create
-        } else if deleted {
-            PatchKind::Delete
-        } else if renamed {
-            PatchKind::Rename
-        } else if copied {
-            PatchKind::Copy
-        } else {
-            PatchKind::Modify
-        };
-
-        let header_name = || {
-            h.rename_to
-                .clone()
-                .or(h.copy_to.clone())
-                .or(git_names.as_ref().map(|(_, b)| b.clone()))
-                .unwrap_or_default()
-        };
-        let (mut minus, mut plus) = (None, None);
-        let body = if self.at_file_header() {
-            minus = Some(self.git_side(b"--- ")?);
-            plus = Some(self.git_side(b"+++ ")?);
-            PatchBody::Text(self.hunks()?)
-        } else if self
+        let body = if self
             .peek()
             .is_some_and(|l| trim_eol(l) == b"GIT binary patch")
         {
@@ -192,84 +320,7 @@ impl<'a> Parser<'a> {
         } else {
             PatchBody::None
         };
-
-        let pair = |from: &Option<String>, to: &Option<String>, what: &str| match (from, to) {
-            (Some(f), Some(t)) => Ok((Some(f.clone()), Some(t.clone()))),
-            _ => Err(malformed(
-                start,
-                format!("the file header has only one of `{what} from` and `{what} to`"),
-            )),
-        };
-        let minus_name = minus.as_ref().and_then(|(n, _)| n.clone());
-        let plus_name = plus.as_ref().and_then(|(n, _)| n.clone());
-        let (old_path, new_path) = match kind {
-            PatchKind::Rename => pair(&h.rename_from, &h.rename_to, "rename")?,
-            PatchKind::Copy => pair(&h.copy_from, &h.copy_to, "copy")?,
-            PatchKind::Create => (
-                None,
-                plus_name.or(git_names.as_ref().map(|(_, b)| b.clone())),
-            ),
-            PatchKind::Delete => (
-                minus_name.or(git_names.as_ref().map(|(a, _)| a.clone())),
-                None,
-            ),
-            PatchKind::Modify => {
-                let name = minus_name
-                    .or(plus_name)
-                    .or(git_names.as_ref().map(|(a, _)| a.clone()));
-                (name.clone(), name)
-            }
-        };
-        if old_path.is_none() && new_path.is_none() {
-            return Err(malformed(
-                start,
-                "cannot tell the file name from the `diff --git` line; quote names with spaces or add `---`/`+++` lines",
-            ));
-        }
-        check_names(
-            kind,
-            &old_path,
-            &new_path,
-            git_names.as_ref(),
-            minus.as_ref(),
-            plus.as_ref(),
-            start,
-        )?;
-
-        let (old_mode, new_mode) = match kind {
-            PatchKind::Create => (None, h.new_file_mode),
-            PatchKind::Delete => (h.deleted_mode, None),
-            _ => match (h.old_mode, h.new_mode) {
-                (Some(o), Some(n)) => (Some(o), Some(n)),
-                (None, None) => (h.index_mode, h.index_mode),
-                _ => {
-                    return Err(malformed(
-                        start,
-                        "the file header has only one of `old mode` and `new mode`",
-                    ));
-                }
-            },
-        };
-        if kind == PatchKind::Modify && body == PatchBody::None && old_mode == new_mode {
-            return Err(malformed(
-                start,
-                format!(
-                    "the `diff --git` section for {} describes no change",
-                    old_path.as_deref().unwrap_or_default()
-                ),
-            ));
-        }
-        if let PatchBody::Text(hunks) = &body {
-            check_hunks(kind, hunks, start)?;
-        }
-        Ok(FilePatch {
-            old_path,
-            new_path,
-            kind,
-            old_mode,
-            new_mode,
-            body,
-        })
+        Ok((None, None, body))
     }
 
     /// Reads a `---`/`+++` line of a git diff: the path with its `a/`/`b/` prefix stripped.

@@ -1,18 +1,18 @@
 //! Library-level interoperability with the real `ssh-keygen` and one test per refusal,
-//! against `autonomy::approval` (ported from the standalone approval crate).
+//! against `autonomy::policy::approval` (ported from the standalone approval crate).
 
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use autonomy::approval::allowed_signers::{self, AllowedSigners};
-use autonomy::approval::file::{assemble, parse_approval_file};
-use autonomy::approval::refusal::{Refusal, ValidityBound};
-use autonomy::approval::sshsig::{
+use autonomy::policy::approval::allowed_signers::{self, AllowedSigners};
+use autonomy::policy::approval::file::{assemble, parse_approval_file};
+use autonomy::policy::approval::refusal::{Refusal, ValidityBound};
+use autonomy::policy::approval::sshsig::{
     NAMESPACE, SignError, sign, sign_in_process, sign_with_ssh_keygen, verify_signature,
 };
-use autonomy::approval::statement::{Statement, generate_approval_id};
-use autonomy::approval::verify::{Accepted, VerifyContext, verify_approval};
+use autonomy::policy::approval::statement::{Statement, generate_approval_id};
+use autonomy::policy::approval::verify::{Accepted, VerifyContext, verify_approval};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use tempfile::TempDir;
 
@@ -530,7 +530,7 @@ fn refuses_expired_statement() {
             expires: st.expires
         }
     );
-    let when = autonomy::approval::statement::format_timestamp(&st.expires);
+    let when = autonomy::policy::approval::statement::format_timestamp(&st.expires);
     assert_eq!(refusal.to_string(), format!("approval expired at {when}"));
 }
 

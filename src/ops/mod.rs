@@ -1,0 +1,16 @@
+//! One use case per file: what every front door (the CLI, hooks, review, sessions, MCP)
+//! calls. The only layer that writes the journal and drives the engine; it knows nothing
+//! of clap or terminals.
+
+pub mod apply;
+pub mod approvals;
+pub mod approve;
+pub mod decision;
+pub mod propose;
+pub mod reject;
+pub mod rollback;
+pub mod sandbox;
+pub mod session;
+pub mod stats;
+pub mod suggest;
+pub mod verify;

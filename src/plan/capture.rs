@@ -1,0 +1,177 @@
+//! `plan --capture`: run a command in a copy-on-write view of the workspace (never in it,
+//! see [`crate::view`]) and turn what it changed into plan operations.
+//!
+//! The command sees the whole workspace at its own path; `--scope` limits what is
+//! planned, and changes outside it are returned apart so that the caller reports them.
+//! Symlinks, special files and folder modes the command changed cannot be planned yet;
+//! they are returned apart too.
+
+use crate::error::{Error, Result};
+use crate::exec::{Confinement, ExecOutcome, ExecSpec, ExitKind, Isolation, IsolationMode};
+use crate::paths::RelPath;
+use crate::plan::compile::{ModeSpec, Op};
+use crate::view::{Change, Entry, View};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+pub struct Captured {
+    pub ops: Vec<(String, Op)>,
+    pub outcome: ExecOutcome,
+    /// Changes outside `--scope`: reported, not planned.
+    pub outside_scope: Vec<String>,
+    /// Changes that cannot be planned yet (symlinks, special files, folder modes, names
+    /// a plan cannot hold), each with why.
+    pub unplannable: Vec<(String, String)>,
+    /// Why the view is a scratch copy, when it is.
+    pub fallback: Option<String>,
+}
+
+/// How the command may end for its changes to be planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Only a zero exit status.
+    Refuse,
+    /// Any exit status (`--allow-failure`); a signal or the timeout still plans nothing.
+    Plan,
+}
+
+/// Runs `argv` in a view of `root` and returns the ops that reproduce its changes within
+/// `scopes` (everything when empty).
+pub fn capture(
+    root: &Path,
+    argv: &[String],
+    scopes: &[RelPath],
+    timeout: Duration,
+    on_failure: OnFailure,
+    sink: &mut dyn Write,
+) -> Result<Captured> {
+    let mut view = View::create(root)?;
+    let spec = ExecSpec {
+        argv: argv.to_vec(),
+        cwd: view.root().to_path_buf(),
+        env: Vec::new(),
+        timeout,
+        max_output_bytes: 1 << 20,
+        memory_limit: None,
+        confinement: Confinement::ReadOnlyExcept {
+            read_write: Vec::new(),
+        },
+        confinement_required: true,
+        isolation: Isolation {
+            mode: IsolationMode::Required,
+            visible: Vec::new(),
+            masked: Vec::new(),
+        },
+    };
+    let shown = shell_words::join(argv);
+    let outcome = view
+        .run(&spec, sink, &AtomicBool::new(false))
+        .map_err(|e| e.hint("nothing was planned and the workspace was not touched"))?;
+    match (outcome.status, on_failure) {
+        (ExitKind::Exited(0), _) | (ExitKind::Exited(_), OnFailure::Plan) => {}
+        (other, _) => {
+            let how = if matches!(other, ExitKind::Exited(_)) {
+                "fix the command and capture again, or plan its changes anyway with \
+                 --allow-failure"
+            } else {
+                "fix the command and capture again"
+            };
+            return Err(Error::failed(format!(
+                "`{shown}` failed in the view ({}); nothing was planned",
+                crate::exec::describe(other)
+            ))
+            .hint(format!("the workspace was not touched; {how}")));
+        }
+    }
+    let changes = view.changes()?;
+    let mut captured = Captured {
+        ops: Vec::new(),
+        outcome,
+        outside_scope: Vec::new(),
+        unplannable: Vec::new(),
+        fallback: view.fallback().map(str::to_string),
+    };
+    for c in changes {
+        to_ops(&view, c, scopes, &mut captured)?;
+    }
+    view.discard()?;
+    Ok(captured)
+}
+
+fn in_scope(path: &RelPath, scopes: &[RelPath]) -> bool {
+    scopes.is_empty() || scopes.iter().any(|s| path == s || path.is_within(s))
+}
+
+fn to_ops(view: &View, c: Change, scopes: &[RelPath], out: &mut Captured) -> Result<()> {
+    let path = match RelPath::parse(&c.path) {
+        Ok(p) => p,
+        Err(e) => {
+            out.unplannable.push((c.path, e.message));
+            return Ok(());
+        }
+    };
+    if !in_scope(&path, scopes) {
+        // A new folder that holds a scope is made by the scope's own changes.
+        let holds_scope = scopes.iter().any(|s| s.is_within(&path));
+        if !(holds_scope && matches!(c.after, Entry::Dir { .. })) {
+            out.outside_scope.push(c.path);
+        }
+        return Ok(());
+    }
+    let label = format!("capture: {path}");
+    let not_yet = |what: &str| (c.path.clone(), what.to_string());
+    match (&c.before, &c.after) {
+        (_, Entry::Symlink { target }) => {
+            out.unplannable.push(not_yet(&format!(
+                "a symlink (-> {}); symlinks cannot be planned yet",
+                target.display()
+            )));
+        }
+        (_, Entry::Other) => out
+            .unplannable
+            .push(not_yet("a FIFO, socket or device; those are never planned")),
+        (Entry::Symlink { .. }, _) => out.unplannable.push(not_yet(
+            "was a symlink; replacing or deleting symlinks cannot be planned yet",
+        )),
+        (Entry::Absent, Entry::Absent) => {}
+        (_, Entry::Absent) => out.ops.push((label, Op::Delete { path })),
+        (Entry::Dir { .. }, Entry::Dir { .. }) => out.unplannable.push(not_yet(
+            "a folder whose mode changed; folder modes cannot be planned yet",
+        )),
+        (before, Entry::Dir { .. }) => {
+            if !matches!(before, Entry::Absent) {
+                out.ops
+                    .push((label.clone(), Op::Delete { path: path.clone() }));
+            }
+            out.ops.push((label, Op::Mkdir { path }));
+        }
+        (before, Entry::File { mode, .. }) => {
+            if matches!(before, Entry::Dir { .. } | Entry::Other) {
+                out.ops
+                    .push((label.clone(), Op::Delete { path: path.clone() }));
+            }
+            if c.content_changed || !matches!(before, Entry::File { .. }) {
+                let bytes = view.read(&c.path)?;
+                out.ops.push((
+                    label,
+                    Op::Write {
+                        path,
+                        bytes,
+                        mode: Some(ModeSpec::Exact(*mode)),
+                    },
+                ));
+            } else {
+                out.ops.push((
+                    label,
+                    Op::Chmod {
+                        path,
+                        mode: ModeSpec::Exact(*mode),
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! Copy-on-write views of a workspace: where `plan --capture` (and, later, sessions and
+//! agent shell capture) run commands without touching the workspace, at a cost that grows
+//! with what the command changes, not with the size of the tree.
+//!
+//! A [`View`] is an overlay file system (see `exec/overlay.rs`) mounted inside the
+//! command's private mount namespace at the workspace's own path: the workspace is the
+//! read-only lower layer, `.autonomy/views/<id>/upper` collects every write. The command
+//! sees the workspace under its real folder name, with its mtimes, symlinks and `.git/`
+//! (bound read-only over the view); `.autonomy/` is covered by an empty read-only tmpfs.
+//! Nothing is copied to set a view up, and [`View::changes`] walks only the upper layer:
+//! regular files are new or changed content (copy-ups whose bytes and mode equal the
+//! workspace's are dropped), char devices 0:0 are deletions ("whiteouts"), opaque folders
+//! replace the workspace's folder of the same name.
+//!
+//! Where the kernel refuses the overlay (or `AUTONOMY_OVERLAY=off`), a view falls back to
+//! a scratch copy of the workspace in `$TMPDIR` (`copy.rs`), which costs the whole tree;
+//! [`View::fallback`] says why, for the caller to tell the user.
+//!
+//! One command at a time per view: an overlay's upper layer must not be mounted twice.
+
+mod copy;
+mod upper;
+
+use crate::error::{Error, Result};
+use crate::exec::{Confinement, ExecError, ExecOutcome, ExecSpec, OverlayLayers};
+use crate::paths::STATE_DIR;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+
+/// Where views live, under the workspace's `.autonomy/` (same file system as the
+/// workspace, so it can hold an overlay upper layer; unreachable from inside a view).
+pub const VIEWS_DIR: &str = "views";
+
+/// What a path holds, in the workspace (`before`) or in the view (`after`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Absent,
+    Dir {
+        mode: u32,
+    },
+    File {
+        mode: u32,
+        len: u64,
+    },
+    Symlink {
+        target: PathBuf,
+    },
+    /// A FIFO, socket or device: never opened, never planned.
+    Other,
+}
+
+/// One path the command changed. A deleted folder is one change (its contents are not
+/// listed); a new folder is followed by its contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Workspace-relative, `/`-separated (not yet checked by [`crate::paths::RelPath`]:
+    /// a command may create names a plan cannot hold).
+    pub path: String,
+    pub before: Entry,
+    pub after: Entry,
+    /// For a file in both: whether its bytes differ (else only its mode does).
+    pub content_changed: bool,
+}
+
+enum Backend {
+    /// Not run yet: decided at the first run (the overlay is tried then).
+    Undecided,
+    Overlay,
+    Copy(copy::Copy),
+}
+
+/// A copy-on-write view of one workspace. Dropping it discards it unless
+/// [`View::keep`] was called.
+pub struct View {
+    root: PathBuf,
+    id: String,
+    dir: PathBuf,
+    /// The command's `$TMPDIR` (outside the view, private to it).
+    tmp: tempfile::TempDir,
+    backend: Backend,
+    fallback: Option<String>,
+    keep: bool,
+}
+
+/// Why the kernel refused an overlay earlier in this process (later views go straight
+/// to the copy).
+static REFUSED: OnceLock<String> = OnceLock::new();
+
+impl View {
+    /// A new, empty view of the workspace at `root` (nothing is copied or mounted yet).
+    pub fn create(root: &Path) -> Result<View> {
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::io(format!("opening the workspace {}", root.display()), e))?;
+        let views = root.join(STATE_DIR).join(VIEWS_DIR);
+        fs::create_dir_all(&views)
+            .and_then(|()| fs::set_permissions(&views, fs::Permissions::from_mode(0o700)))
+            .map_err(|e| Error::io(format!("creating {}", views.display()), e))?;
+        let dir = tempfile::Builder::new()
+            .prefix("v-")
+            .tempdir_in(&views)
+            .map_err(|e| Error::io(format!("creating a view in {}", views.display()), e))?
+            .keep();
+        let id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for sub in ["upper", "work"] {
+            fs::create_dir(dir.join(sub))
+                .map_err(|e| Error::io(format!("creating the view {id}"), e))?;
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("autonomy-view-tmp-")
+            .tempdir()
+            .map_err(|e| Error::io("creating the view's temporary folder", e))?;
+        let fallback = crate::exec::overlay_disabled().or_else(|| REFUSED.get().cloned());
+        let backend = if fallback.is_some() {
+            Backend::Copy(copy::Copy::make(&root)?)
+        } else {
+            Backend::Undecided
+        };
+        Ok(View {
+            root,
+            id,
+            dir,
+            tmp,
+            backend,
+            fallback,
+            keep: false,
+        })
+    }
+
+    /// Reattaches a view left on disk by [`View::keep`] (an overlay view; a fallback copy
+    /// does not outlive its process). Its earlier changes are still there; the next
+    /// [`View::run`] sees them. The caller makes sure no other command runs in it.
+    pub fn open(root: &Path, id: &str) -> Result<View> {
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::io(format!("opening the workspace {}", root.display()), e))?;
+        if id.is_empty() || id.contains('/') || id.starts_with('.') {
+            return Err(Error::usage(format!("{id:?} is not a view id")));
+        }
+        let dir = root.join(STATE_DIR).join(VIEWS_DIR).join(id);
+        for sub in ["upper", "work"] {
+            if !fs::symlink_metadata(dir.join(sub)).is_ok_and(|m| m.is_dir()) {
+                return Err(Error::failed(format!(
+                    "no view {id} in {}",
+                    root.join(STATE_DIR).join(VIEWS_DIR).display()
+                )));
+            }
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("autonomy-view-tmp-")
+            .tempdir()
+            .map_err(|e| Error::io("creating the view's temporary folder", e))?;
+        Ok(View {
+            root,
+            id: id.to_string(),
+            dir,
+            tmp,
+            backend: Backend::Overlay,
+            fallback: None,
+            keep: false,
+        })
+    }
+
+    /// The view's id (its folder name under `.autonomy/views/`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The workspace (canonical).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `Some(reason)` when this view is a scratch copy because the kernel (or
+    /// `AUTONOMY_OVERLAY=off`) refused the overlay.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// Where the workspace appears to the command: its own path in an overlay view, the
+    /// scratch copy's path in the fallback.
+    pub fn path(&self) -> &Path {
+        match &self.backend {
+            Backend::Copy(c) => c.path(),
+            _ => &self.root,
+        }
+    }
+
+    fn layers(&self) -> OverlayLayers {
+        OverlayLayers {
+            lower: self.root.clone(),
+            upper: self.dir.join("upper"),
+            work: self.dir.join("work"),
+            read_only: vec![self.root.join(".git")],
+            sealed: vec![self.root.join(STATE_DIR)],
+        }
+    }
+
+    /// Runs one command in the view. `spec.cwd` is a path in the workspace (mapped into
+    /// the copy in the fallback); confinement and isolation are the view's: writes only
+    /// to the view and the view's `$TMPDIR` (set in the command's environment), private
+    /// namespaces required. Output streams to `sink`.
+    pub fn run(
+        &mut self,
+        spec: &ExecSpec,
+        sink: &mut dyn Write,
+        cancel: &AtomicBool,
+    ) -> Result<ExecOutcome> {
+        let mut spec = spec.clone();
+        spec.env.retain(|(k, _)| k != "TMPDIR");
+        spec.env
+            .push(("TMPDIR".into(), self.tmp.path().display().to_string()));
+        spec.confinement_required = true;
+        spec.isolation.mode = crate::exec::IsolationMode::Required;
+        spec.isolation
+            .masked
+            .push(self.root.join(STATE_DIR).join("lock"));
+        let shown = shell_words::join(&spec.argv);
+        let fail = |e: ExecError| Error::failed(format!("running `{shown}` in the view: {e}"));
+        if matches!(self.backend, Backend::Undecided | Backend::Overlay) {
+            spec.confinement = Confinement::ReadOnlyExcept {
+                read_write: vec![self.tmp.path().to_path_buf()],
+            };
+            match crate::exec::run_in_view(&spec, &self.layers(), sink, cancel) {
+                Ok(out) => {
+                    self.backend = Backend::Overlay;
+                    return Ok(out);
+                }
+                Err(ExecError::OverlayUnavailable { reason })
+                    if matches!(self.backend, Backend::Undecided) =>
+                {
+                    let _ = REFUSED.set(reason.clone());
+                    self.fallback = Some(reason);
+                    self.backend = Backend::Copy(copy::Copy::make(&self.root)?);
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        let Backend::Copy(c) = &self.backend else {
+            return Err(Error::failed("internal: view without a backend"));
+        };
+        let rel = spec.cwd.strip_prefix(&self.root).unwrap_or(Path::new(""));
+        spec.cwd = c.path().join(rel);
+        spec.confinement = Confinement::ReadOnlyExcept {
+            read_write: vec![c.scratch().to_path_buf(), self.tmp.path().to_path_buf()],
+        };
+        crate::exec::run_cancellable(&spec, sink, cancel).map_err(fail)
+    }
+
+    /// Everything the commands run so far changed, parents before children, sorted by
+    /// path. Costs what changed (overlay) or the whole tree (fallback).
+    pub fn changes(&self) -> Result<Vec<Change>> {
+        match &self.backend {
+            Backend::Undecided => Ok(Vec::new()),
+            Backend::Overlay => upper::changes(&self.root, &self.dir.join("upper")),
+            Backend::Copy(c) => c.changes(&self.root),
+        }
+    }
+
+    /// The bytes of a file as the view holds it (for an `after` that is a file).
+    pub fn read(&self, path: &str) -> Result<Vec<u8>> {
+        // Guards that give the owner read and search on the way (not root: the command
+        // may have made a folder or the file unreadable); modes are put back on drop.
+        let mut access = Vec::new();
+        let p = match &self.backend {
+            Backend::Copy(c) => c.path().join(path),
+            _ => {
+                let upper = self.dir.join("upper");
+                let mut at = upper.clone();
+                let mut in_upper = true;
+                for part in Path::new(path).components() {
+                    at.push(part);
+                    match fs::symlink_metadata(&at) {
+                        Ok(m) => access.push(upper::Access::grant(&at, &m)),
+                        Err(_) => {
+                            in_upper = false;
+                            break;
+                        }
+                    }
+                }
+                if in_upper { at } else { self.root.join(path) }
+            }
+        };
+        let mut f =
+            open_regular(&p).map_err(|e| Error::io(format!("reading {path} from the view"), e))?;
+        let mut out = Vec::new();
+        f.read_to_end(&mut out)
+            .map_err(|e| Error::io(format!("reading {path} from the view"), e))?;
+        // Innermost first, while the folders above are still searchable.
+        while let Some(guard) = access.pop() {
+            drop(guard);
+        }
+        Ok(out)
+    }
+
+    /// Leaves the view on disk when dropped (for a session that outlives this process);
+    /// returns its id.
+    pub fn keep(mut self) -> String {
+        self.keep = true;
+        self.id.clone()
+    }
+
+    /// Removes the view and everything it holds.
+    pub fn discard(mut self) -> Result<()> {
+        self.keep = true;
+        remove_tree(&self.dir)
+            .map_err(|e| Error::io(format!("removing the view {}", self.dir.display()), e))
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = remove_tree(&self.dir);
+        }
+    }
+}
+
+/// Opens a regular file without following a final symlink and without blocking on a
+/// FIFO; anything else is an error.
+pub(crate) fn open_regular(p: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(p)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
+/// `rm -rf`, also through folders without permissions (overlay's `work/work` is 0000,
+/// and a command may leave such folders in its upper layer).
+fn remove_tree(p: &Path) -> std::io::Result<()> {
+    match fs::remove_dir_all(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) => {
+            open_up(p);
+            fs::remove_dir_all(p)
+        }
+    }
+}
+
+fn open_up(p: &Path) {
+    let Ok(meta) = fs::symlink_metadata(p) else {
+        return;
+    };
+    if !meta.is_dir() {
+        return;
+    }
+    let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o700));
+    if let Ok(rd) = fs::read_dir(p) {
+        for e in rd.flatten() {
+            open_up(&e.path());
+        }
+    }
+}

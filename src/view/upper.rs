@@ -1,0 +1,293 @@
+//! Reading an overlay's upper layer back as changes, touching only what it holds (and,
+//! for a replaced folder, that folder's listing in the workspace).
+//!
+//! In the upper layer (mounted with `redirect_dir=nofollow`, `metacopy=off`, `index=off`):
+//! - a char device 0:0 is a whiteout: the workspace's entry of that name is deleted;
+//! - a folder with the xattr `trusted.overlay.opaque` (or `user.overlay.opaque` under
+//!   `userxattr`) = `y` replaces the workspace's folder: what it does not hold is deleted,
+//!   and so is everything below it;
+//! - any other folder merges with the workspace's (it is there because something inside
+//!   changed, or its mode or times did);
+//! - a regular file is a whole copy: new, changed, or a copy-up whose bytes and mode equal
+//!   the workspace's (`touch`, a chown, an open for writing that wrote nothing), which is
+//!   dropped here;
+//! - a symlink or a special file is what the command made at that path.
+
+use super::{Change, Entry};
+use crate::error::{Error, Result};
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+
+pub(super) fn changes(root: &Path, upper: &Path) -> Result<Vec<Change>> {
+    let mut out = Vec::new();
+    walk(root, upper, "", true, false, &mut out)?;
+    Ok(out)
+}
+
+/// What `p` holds, without following a final symlink.
+pub(super) fn entry(p: &Path) -> Result<Entry> {
+    match fs::symlink_metadata(p) {
+        Ok(m) => Ok(entry_of(p, &m)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Entry::Absent),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(Entry::Absent),
+        Err(e) => Err(Error::io(format!("reading {}", p.display()), e)),
+    }
+}
+
+pub(super) fn entry_of(p: &Path, m: &fs::Metadata) -> Result<Entry> {
+    let mode = m.permissions().mode() & 0o7777;
+    let ft = m.file_type();
+    Ok(if ft.is_dir() {
+        Entry::Dir { mode }
+    } else if ft.is_file() {
+        Entry::File { mode, len: m.len() }
+    } else if ft.is_symlink() {
+        Entry::Symlink {
+            target: fs::read_link(p)
+                .map_err(|e| Error::io(format!("reading the link {}", p.display()), e))?,
+        }
+    } else {
+        Entry::Other
+    })
+}
+
+fn is_whiteout(m: &fs::Metadata) -> bool {
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+fn xattr_is_y(p: &Path, name: &std::ffi::CStr) -> bool {
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut buf = [0u8; 4];
+    // SAFETY: lgetxattr into a local buffer of the given size.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    n == 1 && buf[0] == b'y'
+}
+
+fn is_opaque(p: &Path) -> bool {
+    xattr_is_y(p, c"trusted.overlay.opaque") || xattr_is_y(p, c"user.overlay.opaque")
+}
+
+fn name_of(e: &fs::DirEntry, dir: &Path) -> Result<String> {
+    e.file_name().to_str().map(str::to_string).ok_or_else(|| {
+        Error::failed(format!(
+            "{} holds a file name that is not UTF-8",
+            dir.display()
+        ))
+    })
+}
+
+fn list(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for e in fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))? {
+        let e = e.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        names.push(name_of(&e, dir)?);
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Walks the upper folder `rel`. `lower_dir`: the workspace holds a real folder at `rel`
+/// (so its entries are the `before` states); `replaced`: the upper folder defines the
+/// whole content at `rel` (it or an ancestor is opaque), so workspace entries it lacks
+/// are deleted.
+fn walk(
+    root: &Path,
+    upper: &Path,
+    rel: &str,
+    lower_dir: bool,
+    replaced: bool,
+    out: &mut Vec<Change>,
+) -> Result<()> {
+    let up_dir = upper.join(rel);
+    let names = list(&up_dir)?;
+    if replaced && lower_dir {
+        let present: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let mut gone = Vec::new();
+        for name in list(&root.join(rel))? {
+            if rel.is_empty() && skip_top(&name) {
+                continue;
+            }
+            if !present.contains(name.as_str()) {
+                let path = join(rel, &name);
+                let before = entry(&root.join(&path))?;
+                gone.push(Change {
+                    path,
+                    before,
+                    after: Entry::Absent,
+                    content_changed: false,
+                });
+            }
+        }
+        out.extend(gone);
+    }
+    for name in names {
+        if rel.is_empty() && skip_top(&name) {
+            continue;
+        }
+        let path = join(rel, &name);
+        let up = upper.join(&path);
+        let meta = fs::symlink_metadata(&up)
+            .map_err(|e| Error::io(format!("reading {}", up.display()), e))?;
+        let before = if lower_dir {
+            entry(&root.join(&path))?
+        } else {
+            Entry::Absent
+        };
+        if is_whiteout(&meta) {
+            if before != Entry::Absent {
+                out.push(Change {
+                    path,
+                    before,
+                    after: Entry::Absent,
+                    content_changed: false,
+                });
+            }
+            continue;
+        }
+        let after = entry_of(&up, &meta)?;
+        // Not root: a folder or file the command made unreadable is opened up for the
+        // read-back and given its mode again afterwards (the view may live on).
+        let _access = Access::grant(&up, &meta);
+        match &after {
+            Entry::Dir { mode } => {
+                let opaque = replaced || is_opaque(&up);
+                let was_dir = matches!(before, Entry::Dir { .. });
+                let differs = match &before {
+                    Entry::Dir { mode: old } => old != mode,
+                    _ => true,
+                };
+                if differs {
+                    out.push(Change {
+                        path: path.clone(),
+                        before,
+                        after: after.clone(),
+                        content_changed: false,
+                    });
+                }
+                walk(root, upper, &path, was_dir, opaque && was_dir, out)?;
+            }
+            Entry::File { mode, len } => {
+                let content_changed = match &before {
+                    Entry::File {
+                        len: old_len,
+                        mode: _,
+                    } if old_len == len => !same_bytes(&root.join(&path), &up)?,
+                    _ => true,
+                };
+                let mode_changed = !matches!(&before, Entry::File { mode: m, .. } if m == mode);
+                if content_changed || mode_changed {
+                    out.push(Change {
+                        path,
+                        before,
+                        after,
+                        content_changed,
+                    });
+                }
+            }
+            Entry::Symlink { .. } | Entry::Other => {
+                if before != after {
+                    out.push(Change {
+                        path,
+                        before,
+                        after,
+                        content_changed: false,
+                    });
+                }
+            }
+            Entry::Absent => {}
+        }
+    }
+    Ok(())
+}
+
+/// Owner read (and search, for a folder) on one path of the upper layer while it lives;
+/// the mode is put back on drop. Nothing to do for root or an already readable path.
+pub(super) struct Access {
+    path: std::path::PathBuf,
+    mode: u32,
+}
+
+impl Access {
+    pub(super) fn grant(p: &Path, meta: &fs::Metadata) -> Option<Access> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 || meta.file_type().is_symlink() {
+            return None;
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        let need = if meta.is_dir() { 0o500 } else { 0o400 };
+        if mode & need == need || !(meta.is_dir() || meta.is_file()) {
+            return None;
+        }
+        fs::set_permissions(p, fs::Permissions::from_mode(mode | need)).ok()?;
+        Some(Access {
+            path: p.to_path_buf(),
+            mode,
+        })
+    }
+}
+
+impl Drop for Access {
+    fn drop(&mut self) {
+        let _ = fs::set_permissions(&self.path, fs::Permissions::from_mode(self.mode));
+    }
+}
+
+/// `.autonomy/` and `.git/` are not the command's to change (sealed and read-only in the
+/// view); should an entry of that name show up anyway, it is not a change to plan.
+pub(super) fn skip_top(name: &str) -> bool {
+    name == crate::paths::STATE_DIR || name == ".git"
+}
+
+fn join(rel: &str, name: &str) -> String {
+    if rel.is_empty() {
+        name.to_string()
+    } else {
+        format!("{rel}/{name}")
+    }
+}
+
+/// Whether two regular files of equal length hold the same bytes (streamed).
+pub(super) fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+    let open = |p: &Path| {
+        super::open_regular(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))
+    };
+    let (mut fa, mut fb) = (open(a)?, open(b)?);
+    let mut ba = vec![0u8; 1 << 16];
+    let mut bb = vec![0u8; 1 << 16];
+    loop {
+        let n = read_full(&mut fa, &mut ba).map_err(|e| Error::io("comparing files", e))?;
+        let m = read_full(&mut fb, &mut bb).map_err(|e| Error::io("comparing files", e))?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(f: &mut fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
