@@ -184,12 +184,7 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
                 "autonomy refused this shell command: {why}. Plain reading commands (ls, cat, grep, ...) run; make file changes with the file tools (write/edit), each of which becomes a plan a person approves."
             )))
         }
-        _ => file_call(
-            &mut s,
-            &call,
-            wait,
-            capped.as_deref().unwrap_or_default(),
-        ),
+        _ => file_call(&mut s, &call, wait, capped.as_deref().unwrap_or_default()),
     }
 }
 
@@ -215,12 +210,7 @@ fn call_event(call: &ToolCall, outcome: &str) -> AgentCall {
     }
 }
 
-fn file_call(
-    s: &mut Session,
-    call: &ToolCall,
-    wait: Duration,
-    capped: &str,
-) -> Result<Verdict> {
+fn file_call(s: &mut Session, call: &ToolCall, wait: Duration, capped: &str) -> Result<Verdict> {
     let id = match plan_call(s, call)? {
         Some(id) => id,
         None => {
@@ -304,8 +294,11 @@ pub fn plan_call(s: &mut Session, call: &ToolCall) -> Result<Option<PlanId>> {
     record.insert("agent".into(), call.agent.name().into());
     record.insert("session".into(), call.session.clone().into());
     record.insert("tool_call".into(), call.call_id.clone().into());
-    let mut p = Proposal::new(Source::Ops(ops.ops))
-        .title(Some(format!("{}: {}", call.agent, call.kind.summary())));
+    let mut p = Proposal::new(Source::Ops(ops.ops)).title(Some(format!(
+        "{}: {}",
+        call.agent,
+        call.kind.summary()
+    )));
     p.description = Some(format!(
         "Tool call {} ({}) of {} session {}.",
         call.call_id, call.tool, call.agent, call.session

@@ -271,10 +271,10 @@ fn check_based_on(plan: &Plan, based_on: &[(RelPath, String)]) -> Result<()> {
         if let Some(c) = plan.changes.iter().find(|c| c.path == path.as_str())
             && c.before.file_hash() != Some(hash.as_str())
         {
-            return Err(Error::stale(format!(
-                "{path} changed while the plan was being made"
-            ))
-            .hint("read the file again and retry"));
+            return Err(
+                Error::stale(format!("{path} changed while the plan was being made"))
+                    .hint("read the file again and retry"),
+            );
         }
     }
     Ok(())
