@@ -169,5 +169,17 @@ mod tests {
         let mut old = json!({ "run": 3, "path": "a/b", "action": "write", "before": crate::model::State::Absent, "after": plain.after });
         old["owner"] = json!([1000, 100]);
         assert_eq!(encode(&plain).to_string(), old.to_string());
+        // `agent.call`: the bytes the hook's `json!` literal wrote before it was typed.
+        let call = AgentCall {
+            agent: "claude".into(),
+            session: "s1".into(),
+            tool_call: "t1".into(),
+            tool: "Write".into(),
+            plan: None,
+            outcome: "refused: shell".into(),
+        };
+        let old = json!({ "agent": "claude", "session": "s1", "tool_call": "t1", "tool": "Write", "plan": null, "outcome": "refused: shell" });
+        assert_eq!(encode(&call).to_string(), old.to_string());
+        assert_eq!(EventKind::parse("agent.call"), Some(EventKind::AgentCall));
     }
 }

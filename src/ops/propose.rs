@@ -631,3 +631,46 @@ fn restamp_if_taken(s: &Session, plan: &mut Plan) -> Result<()> {
     // Sixty plans with these bytes in a row: the store refuses the next by name.
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Change, State};
+
+    fn plan_with(path: &str, before: State) -> Plan {
+        Plan {
+            format: "1".into(),
+            workspace: "w".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            title: "t".into(),
+            author: "agent:claude".into(),
+            description: None,
+            reverses: None,
+            changes: vec![Change {
+                path: path.into(),
+                before,
+                after: State::Absent,
+                from: None,
+            }],
+            exec: Vec::new(),
+        }
+    }
+
+    /// An agent's edit computed from one content does not plan over another (exit 4).
+    #[test]
+    fn a_before_other_than_the_text_read_is_stale() {
+        let read = "ab".repeat(32);
+        let file = |h: &str| State::File {
+            sha256: h.to_string(),
+            mode: 0o644,
+        };
+        let based_on = vec![(RelPath::parse("a.txt").unwrap(), read.clone())];
+        assert!(check_based_on(&plan_with("a.txt", file(&read)), &based_on).is_ok());
+        assert!(check_based_on(&plan_with("b.txt", State::Absent), &based_on).is_ok());
+        let e = check_based_on(&plan_with("a.txt", file(&"cd".repeat(32))), &based_on).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Stale);
+        assert!(e.message.contains("a.txt changed"), "{}", e.message);
+        let e = check_based_on(&plan_with("a.txt", State::Absent), &based_on).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Stale);
+    }
+}

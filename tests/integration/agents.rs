@@ -390,6 +390,19 @@ fn write_approved(agent: &str) {
     assert_eq!(data["agent"], agent);
     assert_eq!(data["plan"], id.as_str());
     assert!(!data["session"].as_str().unwrap_or("").is_empty(), "{data}");
+    // Made by ops::propose (source `agent`, the call's ids recorded), and the call
+    // journaled in the same transaction: the event right after plan.created.
+    let events = env.events();
+    let seq = calls[0]["seq"].as_i64().expect("seq");
+    let created = events
+        .iter()
+        .find(|e| e["seq"] == seq - 1)
+        .expect("the event before agent.call");
+    assert_eq!(created["kind"], "plan.created", "{events:?}");
+    assert_eq!(created["plan"], id.as_str(), "{created}");
+    assert_eq!(created["data"]["source"], "agent", "{created}");
+    assert_eq!(created["data"]["session"], data["session"], "{created}");
+    assert_eq!(created["data"]["tool_call"], data["tool_call"], "{created}");
     let kinds = env.event_kinds();
     assert!(kinds.iter().any(|k| k == "run.committed"), "{kinds:?}");
     let (rb, code) = env.tty(&["rollback", &id], "y");
