@@ -1,8 +1,9 @@
 //! `autonomy apply`
 
 use super::{Ctx, gate, ui};
-use crate::engine::{Reporter, RunKind};
+use crate::engine::Reporter;
 use crate::error::Result;
+use crate::model::RunKind;
 use crate::model::{Change, Plan};
 use crate::ops::apply::{Applied, Options, Progress};
 use crate::ops::session::Session;

@@ -38,8 +38,8 @@
 //! }
 //! ```
 
-use super::RunKind;
 use crate::error::{Error, Kind, Result};
+use crate::model::RunKind;
 use crate::model::{EventKind, Plan, PlanId, PlanStatus, State};
 use crate::policy::approval::check::{
     Presented, Unmet, outlook_with, recorded, standings, terminal, verify_files,

@@ -391,11 +391,10 @@ impl<'a> StepCtx<'a> {
     }
 }
 
-pub(super) fn with_path(mut e: Error, rel: &RelPath) -> Error {
-    if !e.message.contains(rel.as_str()) {
-        e.message = format!("writing {rel}: {}", e.message);
-    }
-    e
+/// What was being written when `e` happened: the path, as context (`caused by:` keeps
+/// the cause).
+pub(super) fn with_path(e: Error, rel: &RelPath) -> Error {
+    e.context(format!("writing {rel}"))
 }
 
 /// Write blob `hash` into a new temp file with its final owner and mode, and fsync it.

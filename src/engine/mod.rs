@@ -21,8 +21,6 @@ mod undo;
 
 use crate::model::{Change, State};
 
-pub use crate::model::RunKind;
-
 /// Hears about each step as it happens, so that nothing runs silently.
 pub trait Reporter {
     fn step(&mut self, index: usize, total: usize, change: &Change);

@@ -11,9 +11,10 @@ use super::Reporter;
 use super::exec_step::{self, Undo};
 use super::fsops::{StepCtx, TEMP_PREFIX, backup_dir_path};
 use super::reserve::Reservation;
-use super::run::{Run, RunKind, STEP_OBSERVED, STEP_SNAPSHOT};
+use super::run::{Run, STEP_OBSERVED, STEP_SNAPSHOT};
 use super::undo::{ExecUndo, UndoMode, Undone};
 use crate::error::{Error, Result};
+use crate::model::RunKind;
 use crate::model::{EventKind, Plan, State};
 use crate::paths::RelPath;
 use crate::store::blobs::BlobStore;
@@ -174,7 +175,7 @@ fn journal_stopped(
         actor,
         EventKind::RunRecoveryStopped,
         Some(plan_id),
-        &json!({ "run": run, "restored": restored, "error": e.message, "exit": e.kind.exit_code() }),
+        &json!({ "run": run, "restored": restored, "error": e.full_message(), "exit": e.kind.exit_code() }),
     )?;
     Ok(())
 }

@@ -7,11 +7,10 @@ use super::fsops::{StepCtx, backup_dir_path, new_token};
 use super::reserve::Reservation;
 use super::undo::{ExecUndo, UndoMode, Undone};
 use super::{Reporter, exec_step, execution_order, failpoint};
-pub use crate::engine::RunKind;
 pub use crate::engine::admit::Approved;
 use crate::error::{Error, Result};
 use crate::model::event::{RunStarted, RunStep, encode};
-use crate::model::{Change, EventKind, Plan, State};
+use crate::model::{Change, EventKind, Plan, RunKind, State};
 use crate::store::blobs::BlobStore;
 use crate::store::journal::Journal;
 use crate::workspace::Workspace;
@@ -573,13 +572,13 @@ fn journal_failed(
     undone: &Undone,
 ) -> Result<()> {
     journal.write(|tx| {
-        tx.fail_run(run, duration_ms, &err.message)?;
+        tx.fail_run(run, duration_ms, &err.full_message())?;
         tx.forget_unchanged(run)?;
         tx.event(
             actor,
             EventKind::RunFailed,
             Some(plan_id),
-            &json!({ "run": run, "error": err.message, "undone": undone.files, "not_restored": undone.left, "duration_ms": duration_ms }),
+            &json!({ "run": run, "error": err.full_message(), "undone": undone.files, "not_restored": undone.left, "duration_ms": duration_ms }),
         )?;
         Ok(())
     })

@@ -110,7 +110,11 @@ impl UndoStopped {
         };
         Error::new(
             Kind::Interrupted,
-            format!("{}\nthen {what}: {}", err.message, self.error.message),
+            format!(
+                "{}\nthen {what}: {}",
+                err.full_message(),
+                self.error.full_message()
+            ),
         )
         .hint("run `autonomy recover` once the cause is fixed")
     }
@@ -234,7 +238,8 @@ pub(super) fn failed_error(err: Error, not_restored: &[String], recorded: Result
             err.kind,
             format!(
                 "{}\n({put_back}, but recording the failure failed: {})",
-                err.message, e.message
+                err.full_message(),
+                e.full_message()
             ),
         );
     }
@@ -242,7 +247,10 @@ pub(super) fn failed_error(err: Error, not_restored: &[String], recorded: Result
         Kind::Stale | Kind::Integrity => err.kind,
         _ => Kind::Failed,
     };
-    let mut out = Error::new(kind, format!("{}\nthe run failed; {put_back}", err.message));
+    let mut out = Error::new(
+        kind,
+        format!("{}\nthe run failed; {put_back}", err.full_message()),
+    );
     out.hint = err
         .hint
         .or(Some("fix the cause and apply the same plan again".into()));

@@ -4,10 +4,11 @@
 //! question for the person (when a front door has one) go through traits, so this knows
 //! nothing of clap or terminals.
 
+use crate::engine::Reporter;
 use crate::engine::admit::{self, Consent, Request};
 use crate::engine::run::{self, RunOutcome};
-use crate::engine::{Reporter, RunKind};
 use crate::error::{Error, Result};
+use crate::model::RunKind;
 use crate::model::{Plan, PlanId, PlanStatus};
 use crate::ops::session::{Default, Session};
 use crate::policy::rules::Rules;

@@ -1,10 +1,10 @@
 //! Rolling back: a reverse plan (made by `cli::rollback` today) runs through the very same
 //! path as any plan, `ops::apply::run_plan`, as a rollback run.
 
-use crate::engine::RunKind;
 use crate::engine::admit::Consent;
 use crate::error::Result;
 use crate::model::Plan;
+use crate::model::RunKind;
 use crate::ops::apply::{Applied, Options, Progress, run_plan};
 use crate::ops::session::Session;
 
