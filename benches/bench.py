@@ -21,6 +21,9 @@ Scenarios
   capture   30,000 files, ~242 MB; `plan --capture` of a command changing one file (in a
             copy-on-write overlay view), the same capture with AUTONOMY_OVERLAY=off (the
             scratch-copy fallback), and a plain copy of the tree (cp -a), side by side
+  hook      `autonomy hook claude` deciding a one-file Edit: read the file, plan the exact
+            bytes, journal plan.created and agent.call (`[agents] wait = "0s"`, so the time
+            is the hook's own, without a person's); target: under 15 ms median
 
 Contenders in the file scenarios
   autonomy  plan FILE; apply ID --approval A; rollback ID --plan-only + rollback --approval R
@@ -537,6 +540,49 @@ def startup_scenario(args, binaries, gen, work, report):
     report("\n".join(lines) + "\n")
 
 
+def hook_scenario(args, binaries, work, report):
+    import json
+
+    lines = [
+        f"### agent hook: one-file Edit by Claude Code's hook, median of {args.startup_runs} "
+        "(no AUTONOMY_ACTOR: the identity is looked up as a person's would be)",
+        "",
+        "| | " + " | ".join(f"autonomy {l}" for l, _ in binaries) + " |",
+        "| --- |" + " ---: |" * len(binaries),
+    ]
+    env = base_env(actor=False)
+    vals = []
+    for label, binary in binaries:
+        ws = work / f"hook-{label}"
+        if ws.exists():
+            shutil.rmtree(ws)
+        ws.mkdir(parents=True)
+        run([str(binary), "init"], cwd=ws, env=env)
+        (ws / "autonomy.toml").write_text('[agents]\nwait = "0s"\n')
+        ts = []
+        for i in range(args.startup_runs):
+            (ws / "cfg.txt").write_text(f"name = demo\ntimeout = {i}\n")
+            payload = json.dumps({
+                "session_id": "bench", "cwd": str(ws), "hook_event_name": "PreToolUse",
+                "tool_name": "Edit", "tool_use_id": f"toolu_{i}",
+                "tool_input": {"file_path": str(ws / "cfg.txt"), "old_string": f"timeout = {i}",
+                               "new_string": "timeout = 750"},
+            }).encode()
+            r, w = os.pipe()
+            os.write(w, payload)
+            os.close(w)
+            t = run([str(binary), "hook", "claude"], cwd=ws, env=env, stdin=r)
+            os.close(r)
+            if "No decision on plan" not in t.out:
+                sys.exit(f"unexpected hook answer: {t.out}")
+            ts.append(t.secs)
+        vals.append(med(ts))
+        if not args.keep:
+            shutil.rmtree(ws)
+    lines.append("| decision time (plan + journal) | " + " | ".join(fmt_secs(v) for v in vals) + " |")
+    report("\n".join(lines) + "\n")
+
+
 def journal_scenario(args, binaries, gen, work, report):
     n = args.events
     lines = [
@@ -581,7 +627,7 @@ def parse_size(s):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="small,large,delete,bigfile,startup,journal,capture")
+    ap.add_argument("--only", default="small,large,delete,bigfile,startup,journal,capture,hook")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--big-runs", type=int, default=5)
     ap.add_argument("--startup-runs", type=int, default=21)
@@ -641,6 +687,8 @@ def main():
         journal_scenario(args, binaries, gen, work, report)
     if "capture" in only:
         capture_scenario(args, binaries, work, report)
+    if "hook" in only:
+        hook_scenario(args, binaries, work, report)
 
 
 if __name__ == "__main__":

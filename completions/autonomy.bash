@@ -16,6 +16,9 @@ _autonomy() {
             ",$1")
                 cmd="autonomy"
                 ;;
+            autonomy,agent)
+                cmd="autonomy__subcmd__agent"
+                ;;
             autonomy,apply)
                 cmd="autonomy__subcmd__apply"
                 ;;
@@ -33,6 +36,9 @@ _autonomy() {
                 ;;
             autonomy,help)
                 cmd="autonomy__subcmd__help"
+                ;;
+            autonomy,hook)
+                cmd="autonomy__subcmd__hook"
                 ;;
             autonomy,init)
                 cmd="autonomy__subcmd__init"
@@ -76,6 +82,15 @@ _autonomy() {
             autonomy,verify)
                 cmd="autonomy__subcmd__verify"
                 ;;
+            autonomy__subcmd__agent,install)
+                cmd="autonomy__subcmd__agent__subcmd__install"
+                ;;
+            autonomy__subcmd__agent,list)
+                cmd="autonomy__subcmd__agent__subcmd__list"
+                ;;
+            autonomy__subcmd__agent,uninstall)
+                cmd="autonomy__subcmd__agent__subcmd__uninstall"
+                ;;
             autonomy__subcmd__rules,suggest)
                 cmd="autonomy__subcmd__rules__subcmd__suggest"
                 ;;
@@ -95,8 +110,124 @@ _autonomy() {
 
     case "${cmd}" in
         autonomy)
-            opts="-C -h -V --color --format --help --version init plan status preview approve reject apply rollback show export log stats rules signers recover verify gc sandbox completions help"
+            opts="-C -h -V --color --format --help --version init plan status preview approve reject apply rollback show export log stats rules signers recover verify gc sandbox agent hook completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__agent)
+            opts="-C -h --color --format --help install uninstall list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__agent__subcmd__install)
+            opts="-C -h --print --color --format --help claude codex gemini cursor copilot goose openhands cline"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__agent__subcmd__list)
+            opts="-C -h --color --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__agent__subcmd__uninstall)
+            opts="-C -h --print --color --format --help claude codex gemini cursor copilot goose openhands cline"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -424,6 +555,35 @@ _autonomy() {
             return 0
             ;;
         autonomy__subcmd__help)
+            opts="-C -h --color --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__hook)
             opts="-C -h --color --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -43,6 +43,8 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand verify 'Check the journal''s hash chain, the blob store and every signature'
             cand gc 'Remove blobs that no plan or snapshot needs'
             cand sandbox 'Run an agent read-only; it proposes plans through a spool'
+            cand agent 'Wire coding agents to this workspace so their every change becomes a plan'
+            cand hook 'Answer a coding agent''s pre-tool hook (run by the agent, not by people)'
             cand completions 'Print a static completion script for a shell'
             cand help 'Show help for a command, or describe a file format'
         }
@@ -254,6 +256,46 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --spool 'The spool folder (default: a fresh folder under $TMPDIR)'
             cand --allow-write 'A folder the agent may write (build output such as target/); repeatable. Never .autonomy/, never through a symlink inside the workspace; /tmp and the other hidden folders stay hidden'
             cand --as 'The agent''s name in the journal (default: agent:<command name>)'
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'autonomy;agent'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand install 'Plan the agent''s hook configuration (approve and apply it to wire the agent)'
+            cand uninstall 'Plan the removal of the agent''s hook configuration'
+            cand list 'List the agents, whether each is wired here, and whether its hook answers'
+        }
+        &'autonomy;agent;install'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand --print 'Print the configuration file as it would be, and plan nothing'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'autonomy;agent;uninstall'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand --print 'Print the configuration file as it would be, and plan nothing'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'autonomy;agent;list'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'autonomy;hook'= {
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'

@@ -51,6 +51,8 @@ complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "recover" -d 'Put 
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "verify" -d 'Check the journal\'s hash chain, the blob store and every signature'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "gc" -d 'Remove blobs that no plan or snapshot needs'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "agent" -d 'Wire coding agents to this workspace so their every change becomes a plan'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "hook" -d 'Answer a coding agent\'s pre-tool hook (run by the agent, not by people)'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "completions" -d 'Print a static completion script for a shell'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "help" -d 'Show help for a command, or describe a file format'
 complete -c autonomy -n "__fish_autonomy_using_subcommand init" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
@@ -283,6 +285,51 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l format -d 
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall list" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall list" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall list" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall list" -f -a "install" -d 'Plan the agent\'s hook configuration (approve and apply it to wire the agent)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall list" -f -a "uninstall" -d 'Plan the removal of the agent\'s hook configuration'
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall list" -f -a "list" -d 'List the agents, whether each is wired here, and whether its hook answers'
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from install" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from install" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from install" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from install" -l print -d 'Print the configuration file as it would be, and plan nothing'
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l print -d 'Print the configuration file as it would be, and plan nothing'
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help'
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from list" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from list" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from list" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c autonomy -n "__fish_autonomy_using_subcommand hook" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand hook" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand hook" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand hook" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''

@@ -323,6 +323,68 @@ _arguments "${_arguments_options[@]}" : \
 '*::command -- The agent command, after `--`:_default' \
 && ret=0
 ;;
+(agent)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+":: :_autonomy__subcmd__agent_commands" \
+"*::: :->agent" \
+&& ret=0
+
+    case $state in
+    (agent)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-agent-command-$line[1]:"
+        case $line[1] in
+            (install)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--print[Print the configuration file as it would be, and plan nothing]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':agent -- claude, codex, gemini, cursor, copilot, goose, openhands or cline:(claude codex gemini cursor copilot goose openhands cline)' \
+&& ret=0
+;;
+(uninstall)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--print[Print the configuration file as it would be, and plan nothing]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':agent -- claude, codex, gemini, cursor, copilot, goose, openhands or cline:(claude codex gemini cursor copilot goose openhands cline)' \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(hook)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+':agent -- The agent whose hook runs this:_default' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
@@ -369,10 +431,36 @@ _autonomy_commands() {
 'verify:Check the journal'\''s hash chain, the blob store and every signature' \
 'gc:Remove blobs that no plan or snapshot needs' \
 'sandbox:Run an agent read-only; it proposes plans through a spool' \
+'agent:Wire coding agents to this workspace so their every change becomes a plan' \
+'hook:Answer a coding agent'\''s pre-tool hook (run by the agent, not by people)' \
 'completions:Print a static completion script for a shell' \
 'help:Show help for a command, or describe a file format' \
     )
     _describe -t commands 'autonomy commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__agent_commands] )) ||
+_autonomy__subcmd__agent_commands() {
+    local commands; commands=(
+'install:Plan the agent'\''s hook configuration (approve and apply it to wire the agent)' \
+'uninstall:Plan the removal of the agent'\''s hook configuration' \
+'list:List the agents, whether each is wired here, and whether its hook answers' \
+    )
+    _describe -t commands 'autonomy agent commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__agent__subcmd__install_commands] )) ||
+_autonomy__subcmd__agent__subcmd__install_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy agent install commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__agent__subcmd__list_commands] )) ||
+_autonomy__subcmd__agent__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy agent list commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__agent__subcmd__uninstall_commands] )) ||
+_autonomy__subcmd__agent__subcmd__uninstall_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy agent uninstall commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__apply_commands] )) ||
 _autonomy__subcmd__apply_commands() {
@@ -403,6 +491,11 @@ _autonomy__subcmd__gc_commands() {
 _autonomy__subcmd__help_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy help commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__hook_commands] )) ||
+_autonomy__subcmd__hook_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy hook commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__init_commands] )) ||
 _autonomy__subcmd__init_commands() {

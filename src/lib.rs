@@ -6,6 +6,7 @@
 //! print macros only in `cli::ui`, the output owner (the lints below, denied in CI).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod agents;
 pub mod cli;
 pub mod engine;
 pub mod error;
@@ -26,7 +27,7 @@ pub use error::{Error, Kind, Result};
 /// The layers, bottom to top: a module names (`crate::x`) only modules before it here.
 /// `tests/integration/layers.rs` holds the code to it; docs/architecture.md draws it.
 #[doc(hidden)]
-pub const LAYERS: [&str; 14] = [
+pub const LAYERS: [&str; 15] = [
     "error",
     "util",
     "paths",
@@ -37,6 +38,7 @@ pub const LAYERS: [&str; 14] = [
     "view",
     "policy",
     "plan",
+    "agents",
     "engine",
     "ops",
     "render",

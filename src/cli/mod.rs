@@ -1,6 +1,7 @@
 //! The command line: the clap tree (commands in workflow order) and the one match that
 //! dispatches. Each command lives in its own file and stays thin.
 
+mod agent;
 mod apply;
 mod approve;
 mod capture;
@@ -11,6 +12,7 @@ mod gate;
 mod gc;
 pub mod generate;
 mod help;
+mod hook;
 mod init;
 mod log;
 mod manpage;
@@ -136,6 +138,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Gc(gc::GcArgs),
     Sandbox(sandbox::SandboxArgs),
+    Agent(agent::AgentArgs),
+    Hook(hook::HookArgs),
     Completions(completions::CompletionsArgs),
     Help(help::HelpArgs),
 }
@@ -236,6 +240,8 @@ fn run(cli: Cli) -> crate::Result<ExitCode> {
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
         Command::Sandbox(a) => return sandbox::run(a, &ctx),
+        Command::Agent(a) => agent::run(a, &ctx),
+        Command::Hook(a) => return Ok(hook::run(a, &ctx)),
         Command::Completions(a) => completions::run(a, &ctx),
         Command::Help(a) => help::run(a, &ctx),
     }

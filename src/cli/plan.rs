@@ -99,7 +99,7 @@ pub fn render(ctx: &Ctx, proposed: &Proposed) {
 
 /// A no-op is not a failure (exit 0), and no plan is made: stdout stays empty (`plan`
 /// is null in JSON), so `id=$(autonomy plan ...)` is empty, and stderr says why.
-fn nothing_to_plan(ctx: &Ctx, why: &str) {
+pub(super) fn nothing_to_plan(ctx: &Ctx, why: &str) {
     if ctx.json() {
         ui::json(&serde_json::json!({
             "format_version": crate::model::FORMAT_VERSION, "plan": null, "nothing_to_plan": why,

@@ -205,6 +205,13 @@ VERIFY
   timeout = "10m"
   writes = ["target/**"]         build output it may write; not part of the plan
 
+AGENTS
+  [agents]                       coding agents wired with `autonomy agent install`
+  wait = "10m"                   how long a tool call waits for a decision
+                                 (capped below the agent's own hook timeout)
+  shell = "capture"              or "deny": shell commands that may change files
+                                 (refused either way for now; reading ones run)
+
 EXAMPLE
   [approval]
   required = 1

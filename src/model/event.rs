@@ -56,6 +56,7 @@ event_kinds! {
     SandboxFinished = "sandbox.finished",
     SandboxProposalRefused = "sandbox.proposal_refused",
     Gc = "gc",
+    AgentCall = "agent.call",
 }
 
 impl fmt::Display for EventKind {
@@ -102,6 +103,19 @@ pub struct RunStep {
     pub after: crate::model::State,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<(u32, u32)>,
+}
+
+/// `agent.call`: one tool call of a coding agent that `autonomy hook` decided: which
+/// agent, session and tool call, the plan it became (if any) and what came of it
+/// (`planned`, `refused: shell`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentCall {
+    pub agent: String,
+    pub session: String,
+    pub tool_call: String,
+    pub tool: String,
+    pub plan: Option<String>,
+    pub outcome: String,
 }
 
 /// A payload as stored: through `Value`, so keys are sorted as `json!` sorts them.
@@ -155,5 +169,17 @@ mod tests {
         let mut old = json!({ "run": 3, "path": "a/b", "action": "write", "before": crate::model::State::Absent, "after": plain.after });
         old["owner"] = json!([1000, 100]);
         assert_eq!(encode(&plain).to_string(), old.to_string());
+        // `agent.call`: the bytes the hook's `json!` literal wrote before it was typed.
+        let call = AgentCall {
+            agent: "claude".into(),
+            session: "s1".into(),
+            tool_call: "t1".into(),
+            tool: "Write".into(),
+            plan: None,
+            outcome: "refused: shell".into(),
+        };
+        let old = json!({ "agent": "claude", "session": "s1", "tool_call": "t1", "tool": "Write", "plan": null, "outcome": "refused: shell" });
+        assert_eq!(encode(&call).to_string(), old.to_string());
+        assert_eq!(EventKind::parse("agent.call"), Some(EventKind::AgentCall));
     }
 }

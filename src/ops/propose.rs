@@ -144,6 +144,14 @@ pub struct Proposal<'a> {
     pub via: Option<String>,
     /// More fields for `plan.created` (an agent's session and tool-call ids).
     pub record: serde_json::Map<String, serde_json::Value>,
+    /// The contents the operations were computed from (path, sha256 of the bytes read):
+    /// an agent's edit is applied to the text it was read as, so the plan's `before` of
+    /// each such path must be exactly that, else the proposal is stale (exit 4).
+    pub based_on: Vec<(RelPath, String)>,
+    /// The coding agent's tool call this plan answers: journaled as `agent.call` with the
+    /// plan's id, in the same transaction as `plan.created` (right after it when the plan
+    /// is already open); nothing is journaled when the call changes nothing.
+    pub call: Option<crate::model::event::AgentCall>,
 }
 
 impl<'a> Proposal<'a> {
@@ -154,6 +162,8 @@ impl<'a> Proposal<'a> {
             description: None,
             via: None,
             record: serde_json::Map::new(),
+            based_on: Vec::new(),
+            call: None,
         }
     }
     pub fn title(mut self, title: Option<String>) -> Self {
@@ -203,10 +213,12 @@ impl Proposed {
 }
 
 /// Make a plan from `p` in `s` (the acting identity is `s.actor`): see the module doc.
-pub fn propose(s: &mut Session, p: Proposal) -> Result<Proposed> {
+pub fn propose(s: &mut Session, mut p: Proposal) -> Result<Proposed> {
     s.refuse_if_interrupted()?;
     let via = p.via.clone().unwrap_or_else(|| p.source.via().to_string());
     let record = p.record.clone();
+    let based_on = std::mem::take(&mut p.based_on);
+    let call = p.call.take();
     let mut notes = Vec::new();
     let mut plan = match compile_proposal(s, p, &mut notes)? {
         Compiled::Plan(plan) => plan,
@@ -217,15 +229,17 @@ pub fn propose(s: &mut Session, p: Proposal) -> Result<Proposed> {
             });
         }
     };
+    check_based_on(&plan, &based_on)?;
     if let Some((id, status)) = same_as_open(s, &plan)? {
         let plan = s.load_plan(&id)?;
+        note_call(s, call.as_ref(), &id)?;
         return Ok(Proposed {
             made: Made::Same { id, plan, status },
             notes,
         });
     }
     restamp_if_taken(s, &mut plan)?;
-    match s.insert_plan_with(&plan, &via, record) {
+    match s.insert_plan_noting(&plan, &via, record, None, call.as_ref()) {
         Ok(id) => Ok(Proposed {
             made: Made::New { id, plan },
             notes,
@@ -233,17 +247,55 @@ pub fn propose(s: &mut Session, p: Proposal) -> Result<Proposed> {
         // Another process stored the same plan since the look above (two identical
         // proposals at once): that one is the pending plan.
         Err(e) => match same_as_open(s, &plan)? {
-            Some((id, status)) => Ok(Proposed {
-                made: Made::Same {
-                    plan: s.load_plan(&id)?,
-                    id,
-                    status,
-                },
-                notes,
-            }),
+            Some((id, status)) => {
+                note_call(s, call.as_ref(), &id)?;
+                Ok(Proposed {
+                    made: Made::Same {
+                        plan: s.load_plan(&id)?,
+                        id,
+                        status,
+                    },
+                    notes,
+                })
+            }
             None => Err(e),
         },
     }
+}
+
+/// The plan's `before` of each path an agent's edit was computed from must be the content
+/// it was computed from: otherwise the file changed in between, and the plan would
+/// overwrite that change.
+fn check_based_on(plan: &Plan, based_on: &[(RelPath, String)]) -> Result<()> {
+    for (path, hash) in based_on {
+        if let Some(c) = plan.changes.iter().find(|c| c.path == path.as_str())
+            && c.before.file_hash() != Some(hash.as_str())
+        {
+            return Err(
+                Error::stale(format!("{path} changed while the plan was being made"))
+                    .hint("read the file again and retry"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Journal the tool call a plan that was already open answers (`agent.call`).
+fn note_call(
+    s: &mut Session,
+    call: Option<&crate::model::event::AgentCall>,
+    id: &PlanId,
+) -> Result<()> {
+    let Some(call) = call else {
+        return Ok(());
+    };
+    let mut call = call.clone();
+    call.plan = Some(id.to_string());
+    s.event(
+        crate::model::EventKind::AgentCall,
+        Some(id),
+        crate::model::event::encode(&call),
+    )
 }
 
 enum Compiled {
@@ -578,4 +630,47 @@ fn restamp_if_taken(s: &Session, plan: &mut Plan) -> Result<()> {
     }
     // Sixty plans with these bytes in a row: the store refuses the next by name.
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Change, State};
+
+    fn plan_with(path: &str, before: State) -> Plan {
+        Plan {
+            format: "1".into(),
+            workspace: "w".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            title: "t".into(),
+            author: "agent:claude".into(),
+            description: None,
+            reverses: None,
+            changes: vec![Change {
+                path: path.into(),
+                before,
+                after: State::Absent,
+                from: None,
+            }],
+            exec: Vec::new(),
+        }
+    }
+
+    /// An agent's edit computed from one content does not plan over another (exit 4).
+    #[test]
+    fn a_before_other_than_the_text_read_is_stale() {
+        let read = "ab".repeat(32);
+        let file = |h: &str| State::File {
+            sha256: h.to_string(),
+            mode: 0o644,
+        };
+        let based_on = vec![(RelPath::parse("a.txt").unwrap(), read.clone())];
+        assert!(check_based_on(&plan_with("a.txt", file(&read)), &based_on).is_ok());
+        assert!(check_based_on(&plan_with("b.txt", State::Absent), &based_on).is_ok());
+        let e = check_based_on(&plan_with("a.txt", file(&"cd".repeat(32))), &based_on).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Stale);
+        assert!(e.message.contains("a.txt changed"), "{}", e.message);
+        let e = check_based_on(&plan_with("a.txt", State::Absent), &based_on).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Stale);
+    }
 }

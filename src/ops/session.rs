@@ -200,8 +200,22 @@ impl Session {
         &mut self,
         plan: &Plan,
         source: &str,
+        extra: serde_json::Map<String, serde_json::Value>,
+        covers: Option<&[String]>,
+    ) -> Result<PlanId> {
+        self.insert_plan_noting(plan, source, extra, covers, None)
+    }
+
+    /// `insert_plan_covering`, and, when the plan answers a coding agent's tool call, that
+    /// call's `agent.call` event (its `plan` set to the new id) in the same transaction:
+    /// one durable commit instead of two.
+    pub fn insert_plan_noting(
+        &mut self,
+        plan: &Plan,
+        source: &str,
         mut extra: serde_json::Map<String, serde_json::Value>,
         covers: Option<&[String]>,
+        call: Option<&crate::model::event::AgentCall>,
     ) -> Result<PlanId> {
         let id = plan.id();
         let signers = self
@@ -224,6 +238,12 @@ impl Session {
             }
             tx.insert_plan(&id, plan, covers)?;
             tx.event(&actor, EventKind::PlanCreated, Some(&id), &data)?;
+            if let Some(call) = call {
+                let mut call = call.clone();
+                call.plan = Some(id.to_string());
+                let payload = crate::model::event::encode(&call);
+                tx.event(&actor, EventKind::AgentCall, Some(&id), &payload)?;
+            }
             Ok(())
         })?;
         Ok(id)

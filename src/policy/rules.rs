@@ -22,6 +22,18 @@ struct RulesFile {
     exec: ExecSection,
     #[serde(default)]
     verify: Option<VerifySection>,
+    #[serde(default)]
+    agents: AgentsSection,
+}
+
+/// `[agents]`: how `autonomy hook` treats a coding agent's tool calls.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsSection {
+    /// How long a hook waits for a person's decision (default 10m).
+    pub wait: Option<String>,
+    /// `capture` (the default) or `deny`: what a shell call that may change files gets.
+    pub shell: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,6 +188,7 @@ pub struct Rules {
     pub limits: Limits,
     pub exec: ExecSection,
     pub verify: Option<VerifySection>,
+    pub agents: AgentsSection,
 }
 
 impl Default for Rules {
@@ -188,6 +201,7 @@ impl Default for Rules {
             limits: Limits::default(),
             exec: ExecSection::default(),
             verify: None,
+            agents: AgentsSection::default(),
         }
     }
 }
@@ -300,6 +314,14 @@ impl Rules {
         {
             parse_size(v).map_err(|e| bad(e.message))?;
         }
+        if let Some(w) = &file.agents.wait {
+            parse_duration(w).map_err(|e| bad(format!("[agents] wait: {}", e.message)))?;
+        }
+        if let Some(sh) = &file.agents.shell
+            && !["capture", "deny"].contains(&sh.as_str())
+        {
+            return Err(bad("[agents] shell must be \"capture\" or \"deny\"".into()));
+        }
         if let Some(v) = &file.verify {
             if v.run.is_empty() {
                 return Err(bad("[verify] run must name a command".into()));
@@ -335,6 +357,7 @@ impl Rules {
             limits,
             exec: file.exec,
             verify: file.verify,
+            agents: file.agents,
         })
     }
 
@@ -344,6 +367,15 @@ impl Rules {
             Some(t) => parse_duration(t),
             None => Ok(std::time::Duration::from_secs(600)),
         }
+    }
+
+    /// How long `autonomy hook` waits for a decision (`[agents] wait`, default 10m).
+    pub fn agents_wait(&self) -> std::time::Duration {
+        self.agents
+            .wait
+            .as_deref()
+            .and_then(|w| parse_duration(w).ok())
+            .unwrap_or(std::time::Duration::from_secs(600))
     }
 
     /// Output kept in the journal per command (`[exec] max_output_bytes`, default 1MiB).

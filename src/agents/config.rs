@@ -1,0 +1,344 @@
+//! Each agent's project hook configuration: where it lives, the entry that runs
+//! `autonomy hook AGENT`, merged into what is there (other settings and other hooks kept),
+//! and removed again. Pure functions over the file's bytes; the CLI turns the result into
+//! an ordinary plan.
+//!
+//! The hook command ends in a shell fallback, `|| { echo ... >&2; exit 2; }`: should
+//! `autonomy` be missing or killed, the agent still gets exit 2 with a reason, the one
+//! refusal Claude Code, Codex, Gemini CLI and Goose all honour (they run the tool on other
+//! exit codes).
+
+use super::Agent;
+use crate::error::{Error, Result};
+use serde_json::{Value, json};
+
+/// How long an agent lets the hook run, in seconds: above `[agents] wait` (default 10m)
+/// with room to apply.
+pub const HOOK_TIMEOUT_SECS: u64 = 1800;
+
+/// The project file holding `agent`'s hook configuration.
+pub fn path(agent: Agent) -> &'static str {
+    match agent {
+        Agent::Claude => ".claude/settings.json",
+        Agent::Codex => ".codex/hooks.json",
+        Agent::Gemini => ".gemini/settings.json",
+        Agent::Cursor => ".cursor/hooks.json",
+        Agent::Copilot => ".github/hooks/autonomy.json",
+        Agent::Goose => ".agents/plugins/autonomy/hooks/hooks.json",
+        Agent::OpenHands => ".openhands/hooks.json",
+        Agent::Cline => ".clinerules/hooks/PreToolUse",
+    }
+}
+
+/// The mode the file gets (Cline runs its hook file directly).
+pub fn mode(agent: Agent) -> Option<u32> {
+    (agent == Agent::Cline).then_some(0o755)
+}
+
+/// The shell command the agent runs.
+pub fn command(agent: Agent) -> String {
+    format!(
+        "autonomy hook {agent} || {{ echo 'autonomy hook failed: this tool call is refused' >&2; exit 2; }}"
+    )
+}
+
+/// The tools each agent routes through the hook.
+fn matcher(agent: Agent) -> &'static str {
+    match agent {
+        Agent::Claude => "Write|Edit|MultiEdit|NotebookEdit|Bash",
+        Agent::Codex => "apply_patch|Bash",
+        Agent::Gemini => "write_file|replace|run_shell_command",
+        Agent::Cursor => "Write|Edit|Delete|Shell",
+        Agent::Copilot => "create|edit|str_replace|bash",
+        Agent::Goose => "developer__write|developer__edit|developer__shell|developer__text_editor",
+        Agent::OpenHands => {
+            "Write|Edit|MultiEdit|Bash|str_replace_editor|file_editor|execute_bash|terminal"
+        }
+        Agent::Cline => "",
+    }
+}
+
+/// Whether a hook entry is ours (for any spelling of the command that runs our hook).
+fn is_ours(entry: &Value, agent: Agent) -> bool {
+    let needle = format!("autonomy hook {agent}");
+    entry.to_string().contains(&needle)
+}
+
+/// (event key, the list entry to add) for the agents configured by a JSON file.
+fn entry(agent: Agent) -> (&'static str, Value) {
+    let cmd = command(agent);
+    let m = matcher(agent);
+    match agent {
+        Agent::Claude | Agent::Codex | Agent::OpenHands => (
+            "PreToolUse",
+            json!({"matcher": m, "hooks": [{"type": "command", "command": cmd, "timeout": HOOK_TIMEOUT_SECS}]}),
+        ),
+        Agent::Gemini => (
+            "BeforeTool",
+            json!({"matcher": m, "hooks": [{"name": "autonomy", "type": "command", "command": cmd, "timeout": HOOK_TIMEOUT_SECS * 1000}]}),
+        ),
+        Agent::Cursor => ("preToolUse", json!({"matcher": m, "command": cmd})),
+        Agent::Copilot => (
+            "preToolUse",
+            json!({"type": "command", "bash": cmd, "timeoutSec": HOOK_TIMEOUT_SECS}),
+        ),
+        Agent::Goose => (
+            "PreToolUse",
+            json!({"matcher": m, "hooks": [{"type": "command", "command": cmd, "timeout": HOOK_TIMEOUT_SECS, "on_failure": "block"}]}),
+        ),
+        Agent::Cline => ("", Value::Null),
+    }
+}
+
+fn cline_script() -> Vec<u8> {
+    "#!/bin/sh\n# Every tool call of Cline goes through autonomy (autonomy agent install cline).\n\
+     autonomy hook cline || echo '{\"cancel\":true,\"errorMessage\":\"autonomy hook failed: this tool call is refused\"}'\n"
+        .as_bytes()
+        .to_vec()
+}
+
+fn parse(agent: Agent, existing: Option<&[u8]>) -> Result<Value> {
+    let Some(bytes) = existing.filter(|b| !b.iter().all(u8::is_ascii_whitespace)) else {
+        return Ok(json!({}));
+    };
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Error::failed(format!(
+            "{} is not valid JSON ({e}); nothing was changed",
+            path(agent)
+        ))
+        .hint("fix the file by hand, then run the command again")
+    })?;
+    if !v.is_object() {
+        return Err(Error::failed(format!(
+            "{} does not hold a JSON object; nothing was changed",
+            path(agent)
+        )));
+    }
+    Ok(v)
+}
+
+fn render(v: &Value) -> Result<Vec<u8>> {
+    let mut out =
+        serde_json::to_vec_pretty(v).map_err(|e| Error::failed(format!("encoding JSON: {e}")))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// The file's content with our hook entry in (replacing an older entry of ours).
+pub fn install(agent: Agent, existing: Option<&[u8]>) -> Result<Vec<u8>> {
+    if agent == Agent::Cline {
+        return Ok(cline_script());
+    }
+    let mut v = parse(agent, existing)?;
+    let (event, ours) = entry(agent);
+    let root = v
+        .as_object_mut()
+        .ok_or_else(|| Error::failed("internal: not an object"))?;
+    if matches!(agent, Agent::Cursor | Agent::Copilot) {
+        root.entry("version").or_insert(json!(1));
+    }
+    let hooks = root.entry("hooks").or_insert_with(|| json!({}));
+    let hooks = hooks.as_object_mut().ok_or_else(|| {
+        Error::failed(format!(
+            "{}: `hooks` is not an object; nothing was changed",
+            path(agent)
+        ))
+    })?;
+    let list = hooks.entry(event).or_insert_with(|| json!([]));
+    let list = list.as_array_mut().ok_or_else(|| {
+        Error::failed(format!(
+            "{}: `hooks.{event}` is not a list; nothing was changed",
+            path(agent)
+        ))
+    })?;
+    list.retain(|e| !is_ours(e, agent));
+    list.push(ours);
+    render(&v)
+}
+
+/// The file's content with our hook entry out; `None` when nothing else is left (the file
+/// goes).
+pub fn uninstall(agent: Agent, existing: Option<&[u8]>) -> Result<Option<Vec<u8>>> {
+    if agent == Agent::Cline || existing.is_none() {
+        return Ok(None);
+    }
+    let mut v = parse(agent, existing)?;
+    let (event, _) = entry(agent);
+    if let Some(hooks) = v.get_mut("hooks").and_then(Value::as_object_mut) {
+        if let Some(list) = hooks.get_mut(event).and_then(Value::as_array_mut) {
+            list.retain(|e| !is_ours(e, agent));
+            if list.is_empty() {
+                hooks.remove(event);
+            }
+        }
+        if hooks.is_empty()
+            && let Some(o) = v.as_object_mut()
+        {
+            o.remove("hooks");
+        }
+    }
+    let left = v.as_object().is_some_and(|o| {
+        o.iter()
+            .any(|(k, _)| !(k == "version" && matches!(agent, Agent::Cursor | Agent::Copilot)))
+    });
+    if left { render(&v).map(Some) } else { Ok(None) }
+}
+
+/// Whether the file wires `agent` to autonomy.
+pub fn is_wired(agent: Agent, existing: Option<&[u8]>) -> bool {
+    match (agent, existing) {
+        (_, None) => false,
+        (Agent::Cline, Some(b)) => String::from_utf8_lossy(b).contains("autonomy hook cline"),
+        (_, Some(b)) => {
+            let Ok(v) = parse(agent, Some(b)) else {
+                return false;
+            };
+            let (event, _) = entry(agent);
+            v["hooks"][event]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|e| is_ours(e, agent)))
+        }
+    }
+}
+
+/// How long `agent` lets its hook run before it gives up on it, and (Gemini CLI, checked;
+/// others likely) then runs the tool anyway: the timeout of the entry that runs our hook in
+/// the first configuration file that has one (the project's, then the user's), else the
+/// agent's documented default (conservative where undocumented). The hook answers before it.
+pub fn hook_timeout(agent: Agent, root: &std::path::Path) -> std::time::Duration {
+    use std::path::PathBuf;
+    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
+    let home = env("HOME").unwrap_or_default();
+    let mut files = vec![root.join(path(agent))];
+    // (unit in seconds per config unit, default seconds)
+    let (scale, default): (f64, u64) = match agent {
+        Agent::Claude => {
+            files.push(root.join(".claude/settings.local.json"));
+            files.push(home.join(".claude/settings.json"));
+            (1.0, 600)
+        }
+        Agent::Codex => {
+            files.push(
+                env("CODEX_HOME")
+                    .unwrap_or_else(|| home.join(".codex"))
+                    .join("hooks.json"),
+            );
+            (1.0, 60)
+        }
+        Agent::Gemini => {
+            files.push(
+                env("GEMINI_CLI_HOME")
+                    .unwrap_or_else(|| home.clone())
+                    .join(".gemini/settings.json"),
+            );
+            (0.001, 60)
+        }
+        Agent::OpenHands => (1.0, 60),
+        Agent::Goose => (1.0, 30),
+        Agent::Cursor | Agent::Copilot | Agent::Cline => (1.0, 30),
+    };
+    let needle = format!("autonomy hook {agent}");
+    for f in files {
+        let Ok(bytes) = crate::store::read_config_file(&f, 16 << 20) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        if let Some(t) = find_timeout(&v, &needle) {
+            return std::time::Duration::from_secs_f64((t * scale).max(1.0));
+        }
+    }
+    std::time::Duration::from_secs(default)
+}
+
+/// The `timeout` (or `timeoutSec`) of the innermost object whose command runs `needle`.
+fn find_timeout(v: &Value, needle: &str) -> Option<f64> {
+    match v {
+        Value::Array(a) => a.iter().find_map(|x| find_timeout(x, needle)),
+        Value::Object(o) => {
+            let runs = o
+                .values()
+                .any(|x| x.as_str().is_some_and(|s| s.contains(needle)));
+            if runs {
+                return ["timeout", "timeoutSec"]
+                    .iter()
+                    .find_map(|k| o.get(*k).and_then(Value::as_f64));
+            }
+            o.values().find_map(|x| find_timeout(x, needle))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_merges_keeps_other_settings_and_is_idempotent() {
+        let existing = br#"{"model":"opus","hooks":{"PreToolUse":[{"matcher":"Bash","hooks":[{"type":"command","command":"lint.sh"}]}],"Stop":[]}}"#;
+        let once = install(Agent::Claude, Some(existing)).unwrap();
+        let twice = install(Agent::Claude, Some(&once)).unwrap();
+        assert_eq!(once, twice);
+        let v: Value = serde_json::from_slice(&once).unwrap();
+        assert_eq!(v["model"], "opus");
+        assert_eq!(v["hooks"]["Stop"], json!([]));
+        let pre = v["hooks"]["PreToolUse"].as_array().unwrap();
+        assert_eq!(pre.len(), 2);
+        assert_eq!(pre[0]["hooks"][0]["command"], "lint.sh");
+        assert!(
+            pre[1]["hooks"][0]["command"]
+                .as_str()
+                .unwrap()
+                .starts_with("autonomy hook claude || ")
+        );
+        assert!(is_wired(Agent::Claude, Some(&once)));
+        let back = uninstall(Agent::Claude, Some(&once)).unwrap().unwrap();
+        let v: Value = serde_json::from_slice(&back).unwrap();
+        assert_eq!(v["hooks"]["PreToolUse"].as_array().unwrap().len(), 1);
+        assert!(!is_wired(Agent::Claude, Some(&back)));
+    }
+
+    #[test]
+    fn every_agent_installs_and_uninstalls_cleanly_from_nothing() {
+        for a in Agent::ALL {
+            let c = install(a, None).unwrap();
+            assert!(is_wired(a, Some(&c)), "{a}");
+            assert_eq!(uninstall(a, Some(&c)).unwrap(), None, "{a}");
+        }
+        let g: Value = serde_json::from_slice(&install(Agent::Gemini, None).unwrap()).unwrap();
+        assert_eq!(
+            g["hooks"]["BeforeTool"][0]["matcher"],
+            "write_file|replace|run_shell_command"
+        );
+    }
+
+    #[test]
+    fn the_hook_timeout_comes_from_the_entry_that_runs_our_hook() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // Gemini's default is 60 s: a hook that waits longer is killed and the tool runs.
+        assert_eq!(hook_timeout(Agent::Cursor, root).as_secs(), 30);
+        std::fs::create_dir_all(root.join(".gemini")).unwrap();
+        std::fs::write(
+            root.join(".gemini/settings.json"),
+            install(Agent::Gemini, None).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            hook_timeout(Agent::Gemini, root).as_secs(),
+            HOOK_TIMEOUT_SECS
+        );
+        std::fs::create_dir_all(root.join(".claude")).unwrap();
+        std::fs::write(root.join(".claude/settings.json"), br#"{"hooks":{"PreToolUse":[{"matcher":"Write","hooks":[{"type":"command","command":"x","timeout":5},{"type":"command","command":"autonomy hook claude","timeout":90}]}]}}"#).unwrap();
+        assert_eq!(hook_timeout(Agent::Claude, root).as_secs(), 90);
+    }
+
+    #[test]
+    fn a_broken_settings_file_is_left_alone() {
+        let e = install(Agent::Gemini, Some(b"{not json")).unwrap_err();
+        assert!(e.message.contains(".gemini/settings.json"), "{}", e.message);
+        assert!(install(Agent::Claude, Some(br#"{"hooks":[]}"#)).is_err());
+    }
+}

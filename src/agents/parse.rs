@@ -1,0 +1,737 @@
+//! Each agent's hook input (JSON on stdin) parsed into one [`ToolCall`]. Paths the agent
+//! gives (absolute, or relative to its working directory) become workspace-relative
+//! through the one path check, [`RelPath::parse`]: a path outside the workspace, into
+//! `.autonomy/`, or otherwise unsafe is an error (the hook then refuses the call).
+
+use super::patch::{self, FileOp, RawOp};
+use super::{Agent, Replace, Times, ToolCall, ToolKind, edits};
+use crate::error::{Error, Result};
+use crate::paths::RelPath;
+use serde_json::Value;
+use std::path::{Component, Path, PathBuf};
+
+/// The largest hook input read (a tool call carrying a whole file's content).
+pub const MAX_INPUT: u64 = 64 << 20;
+
+/// Parse `input` from `agent`'s hook; `root` is the workspace root (absolute).
+pub fn parse(agent: Agent, input: &[u8], root: &Path) -> Result<ToolCall> {
+    let v: Value = serde_json::from_slice(input)
+        .map_err(|e| Error::failed(format!("the {agent} hook input is not valid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(Error::failed(format!(
+            "the {agent} hook input is not a JSON object"
+        )));
+    }
+    let s = |keys: &[&str]| -> String {
+        keys.iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (session, call_id, tool, args, cwd) = match agent {
+        Agent::Copilot => {
+            // `toolArgs` is an object in the SDK and a JSON string in the CLI's hooks.
+            let args = match v.get("toolArgs") {
+                Some(Value::String(t)) => serde_json::from_str(t).map_err(|e| {
+                    Error::failed(format!(
+                        "the copilot hook's toolArgs is not valid JSON: {e}"
+                    ))
+                })?,
+                Some(a) => a.clone(),
+                None => Value::Null,
+            };
+            (
+                s(&["sessionId", "session_id"]),
+                s(&["toolCallId", "tool_use_id"]),
+                s(&["toolName"]),
+                args,
+                s(&["cwd"]),
+            )
+        }
+        Agent::Cline => {
+            let pre = v.get("preToolUse").cloned().unwrap_or(Value::Null);
+            let tool = pre
+                .get("toolName")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let args = pre.get("parameters").cloned().unwrap_or(Value::Null);
+            let cwd = v
+                .get("workspaceRoots")
+                .and_then(|r| r.get(0))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            (s(&["taskId"]), String::new(), tool, args, cwd)
+        }
+        _ => (
+            s(&["session_id", "conversation_id", "sessionId"]),
+            // Gemini CLI gives its hooks no tool call id: its timestamp stands in.
+            s(&[
+                "tool_use_id",
+                "tool_call_id",
+                "toolCallId",
+                "call_id",
+                "timestamp",
+            ]),
+            s(&["tool_name", "toolName"]),
+            v.get("tool_input")
+                .or_else(|| v.get("toolArgs"))
+                .cloned()
+                .unwrap_or(Value::Null),
+            s(&["cwd"]),
+        ),
+    };
+    if tool.is_empty() {
+        return Err(Error::failed(format!(
+            "the {agent} hook input names no tool"
+        )));
+    }
+    let base = if cwd.is_empty() {
+        root.to_path_buf()
+    } else {
+        PathBuf::from(&cwd)
+    };
+    let paths = Paths { root, base: &base };
+    let kind = kind(agent, &tool, &args, &paths)?;
+    Ok(ToolCall {
+        agent,
+        session,
+        call_id,
+        tool,
+        kind,
+    })
+}
+
+struct Paths<'a> {
+    root: &'a Path,
+    base: &'a Path,
+}
+
+impl Paths<'_> {
+    /// A path the agent gave, as a workspace-relative path.
+    fn rel(&self, raw: &str) -> Result<RelPath> {
+        if raw.is_empty() {
+            return Err(Error::failed("the tool call names an empty path"));
+        }
+        let p = Path::new(raw);
+        let full = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        };
+        let full = lexical(&full);
+        let outside = || {
+            Error::failed(format!(
+                "{raw} is outside the workspace {}",
+                self.root.display()
+            ))
+        };
+        let rest = strip_root(&full, self.root)
+            .or_else(|| {
+                let canon = self.root.canonicalize().ok()?;
+                strip_root(&full, &canon)
+            })
+            .or_else(|| {
+                // The agent may name the file through the real path of a folder above it.
+                let parent = full.parent()?.canonicalize().ok()?;
+                let real = parent.join(full.file_name()?);
+                let canon = self.root.canonicalize().ok()?;
+                strip_root(&real, &canon)
+            })
+            .ok_or_else(outside)?;
+        let text = rest
+            .to_str()
+            .ok_or_else(|| Error::failed(format!("{raw} is not UTF-8")))?;
+        RelPath::parse(text)
+    }
+}
+
+/// `a/b/../c` → `a/c` (no file system access; `..` above the root stays, and fails later).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+fn strip_root(full: &Path, root: &Path) -> Option<PathBuf> {
+    let rest = full.strip_prefix(root).ok()?;
+    (!rest.as_os_str().is_empty()).then(|| rest.to_path_buf())
+}
+
+fn text(args: &Value, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| args.get(*k).and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+fn need(args: &Value, keys: &[&str], tool: &str) -> Result<String> {
+    text(args, keys).ok_or_else(|| Error::failed(format!("the {tool} call has no `{}`", keys[0])))
+}
+
+/// A boolean the agent may send as `true` or as the string `"true"` (Cline).
+fn flag(args: &Value, key: &str) -> bool {
+    match args.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true",
+        _ => false,
+    }
+}
+
+fn write(
+    args: &Value,
+    p: &Paths,
+    tool: &str,
+    path_keys: &[&str],
+    content_keys: &[&str],
+) -> Result<ToolKind> {
+    Ok(ToolKind::Write {
+        path: p.rel(&need(args, path_keys, tool)?)?,
+        content: need(args, content_keys, tool)?,
+    })
+}
+
+fn edit(
+    args: &Value,
+    p: &Paths,
+    tool: &str,
+    path_key: &str,
+    old: &str,
+    new: &str,
+    times: Times,
+) -> Result<ToolKind> {
+    Ok(ToolKind::Edit {
+        path: p.rel(&need(args, &[path_key], tool)?)?,
+        edits: vec![Replace {
+            old: need(args, &[old], tool)?,
+            new: need(args, &[new], tool)?,
+            times,
+        }],
+    })
+}
+
+fn shell(args: &Value, tool: &str, keys: &[&str]) -> Result<ToolKind> {
+    Ok(ToolKind::Shell {
+        command: need(args, keys, tool)?,
+    })
+}
+
+fn kind(agent: Agent, tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    let unique_or_all = |all: bool| if all { Times::All } else { Times::Unique };
+    match (agent, tool) {
+        // Claude Code (and OpenHands and Cursor, which use its tool names).
+        (Agent::Claude | Agent::OpenHands | Agent::Cursor, "Write") => write(
+            args,
+            p,
+            tool,
+            &["file_path", "path"],
+            &["content", "contents"],
+        ),
+        (Agent::Claude | Agent::OpenHands | Agent::Cursor, "Edit") => edit(
+            args,
+            p,
+            tool,
+            "file_path",
+            "old_string",
+            "new_string",
+            unique_or_all(flag(args, "replace_all")),
+        ),
+        (Agent::Claude | Agent::OpenHands, "MultiEdit") => {
+            let path = p.rel(&need(args, &["file_path"], tool)?)?;
+            let list = args
+                .get("edits")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Error::failed("the MultiEdit call has no `edits` list"))?;
+            let edits = list
+                .iter()
+                .map(|e| {
+                    Ok(Replace {
+                        old: need(e, &["old_string"], tool)?,
+                        new: need(e, &["new_string"], tool)?,
+                        times: unique_or_all(flag(e, "replace_all")),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(ToolKind::Edit { path, edits })
+        }
+        (Agent::Claude | Agent::OpenHands | Agent::Codex | Agent::Cursor, "Bash" | "Shell") => {
+            shell(args, tool, &["command"])
+        }
+        (
+            Agent::Claude | Agent::OpenHands | Agent::Cursor,
+            "Read" | "Glob" | "Grep" | "LS" | "NotebookRead" | "WebFetch" | "WebSearch"
+            | "TodoWrite",
+        ) => Ok(ToolKind::ReadOnly),
+        (Agent::Cursor, "Delete") => Ok(ToolKind::ApplyPatch(vec![FileOp::Delete {
+            path: p.rel(&need(args, &["file_path", "path", "target_file"], tool)?)?,
+        }])),
+        (Agent::Cursor, "search_replace") => edit(
+            args,
+            p,
+            tool,
+            "file_path",
+            "old_string",
+            "new_string",
+            unique_or_all(flag(args, "replace_all")),
+        ),
+        // OpenHands' own tools.
+        (Agent::OpenHands, "execute_bash" | "terminal") => shell(args, tool, &["command"]),
+        (Agent::OpenHands, "str_replace_editor" | "file_editor") => {
+            match text(args, &["command"]).as_deref() {
+                Some("create") => write(args, p, tool, &["path"], &["file_text"]),
+                Some("str_replace") => {
+                    edit(args, p, tool, "path", "old_str", "new_str", Times::Unique)
+                }
+                Some("view") => Ok(ToolKind::ReadOnly),
+                _ => Ok(ToolKind::Other),
+            }
+        }
+        // Codex.
+        (Agent::Codex, "apply_patch") => {
+            let text = need(args, &["command", "input", "patch"], tool)?;
+            let ops = patch::parse(&text)?
+                .into_iter()
+                .map(|op| {
+                    Ok(match op {
+                        RawOp::Add { path, content } => FileOp::Add {
+                            path: p.rel(&path)?,
+                            content,
+                        },
+                        RawOp::Delete { path } => FileOp::Delete {
+                            path: p.rel(&path)?,
+                        },
+                        RawOp::Update {
+                            path,
+                            move_to,
+                            hunks,
+                        } => FileOp::Update {
+                            path: p.rel(&path)?,
+                            move_to: move_to.map(|m| p.rel(&m)).transpose()?,
+                            hunks,
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(ToolKind::ApplyPatch(ops))
+        }
+        (Agent::Codex, "exec_command" | "shell" | "local_shell") => {
+            match args.get("command").or_else(|| args.get("cmd")) {
+                Some(Value::Array(words)) => Ok(ToolKind::Shell {
+                    command: shell_words::join(words.iter().filter_map(Value::as_str)),
+                }),
+                _ => shell(args, tool, &["command", "cmd"]),
+            }
+        }
+        // Gemini CLI.
+        (Agent::Gemini, "write_file") => write(args, p, tool, &["file_path"], &["content"]),
+        (Agent::Gemini, "replace") => {
+            let expected = args
+                .get("expected_replacements")
+                .and_then(Value::as_u64)
+                .unwrap_or(1);
+            edit(
+                args,
+                p,
+                tool,
+                "file_path",
+                "old_string",
+                "new_string",
+                unique_or_all(flag(args, "allow_multiple") || expected > 1),
+            )
+        }
+        (Agent::Gemini, "run_shell_command") => shell(args, tool, &["command"]),
+        (
+            Agent::Gemini,
+            "read_file"
+            | "read_many_files"
+            | "list_directory"
+            | "glob"
+            | "search_file_content"
+            | "grep_search"
+            | "google_web_search"
+            | "web_fetch",
+        ) => Ok(ToolKind::ReadOnly),
+        // GitHub Copilot CLI.
+        (Agent::Copilot, "create") => write(args, p, tool, &["path"], &["file_text", "content"]),
+        (Agent::Copilot, "edit" | "str_replace") => {
+            edit(args, p, tool, "path", "old_str", "new_str", Times::Unique)
+        }
+        (Agent::Copilot, "bash" | "powershell" | "shell") => shell(args, tool, &["command"]),
+        (Agent::Copilot, "view" | "glob" | "grep" | "read_bash") => Ok(ToolKind::ReadOnly),
+        // Goose.
+        (Agent::Goose, "developer__write") => write(args, p, tool, &["path"], &["content"]),
+        (Agent::Goose, "developer__edit") => {
+            edit(args, p, tool, "path", "before", "after", Times::Unique)
+        }
+        (Agent::Goose, "developer__shell") => shell(args, tool, &["command"]),
+        (Agent::Goose, "developer__text_editor") => match text(args, &["command"]).as_deref() {
+            Some("write") => write(args, p, tool, &["path"], &["file_text"]),
+            Some("str_replace") => edit(args, p, tool, "path", "old_str", "new_str", Times::Unique),
+            Some("view") => Ok(ToolKind::ReadOnly),
+            _ => Ok(ToolKind::Other),
+        },
+        // Cline.
+        (Agent::Cline, "write_to_file") => write(args, p, tool, &["path"], &["content"]),
+        (Agent::Cline, "replace_in_file") => Ok(ToolKind::Edit {
+            path: p.rel(&need(args, &["path"], tool)?)?,
+            edits: edits::cline_blocks(&need(args, &["diff"], tool)?)?,
+        }),
+        (Agent::Cline, "execute_command") => shell(args, tool, &["command"]),
+        (
+            Agent::Cline,
+            "read_file"
+            | "list_files"
+            | "search_files"
+            | "list_code_definition_names"
+            | "ask_followup_question"
+            | "attempt_completion"
+            | "plan_mode_respond",
+        ) => Ok(ToolKind::ReadOnly),
+        _ => Ok(ToolKind::Other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::patch::Hunk;
+
+    const ROOT: &str = "/w/ws";
+
+    fn call(agent: Agent, payload: &str) -> ToolCall {
+        parse(agent, payload.as_bytes(), Path::new(ROOT))
+            .unwrap_or_else(|e| panic!("{}", e.message))
+    }
+
+    fn rel(p: &str) -> RelPath {
+        RelPath::parse(p).unwrap()
+    }
+
+    // Recorded from Claude Code 2.1.197 (tests/integration/agents.rs), paths shortened.
+    #[test]
+    fn claude_recorded_edit_and_bash() {
+        let c = call(
+            Agent::Claude,
+            r#"{"session_id":"42925112-8939-49d2-8fa3-5597215489b0","transcript_path":"/h/.claude/projects/x.jsonl","cwd":"/w/ws","prompt_id":"b58bacc7","permission_mode":"acceptEdits","effort":{"level":"high"},"hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"/w/ws/cfg.txt","old_string":"timeout = 500","new_string":"timeout = 750","replace_all":false},"tool_use_id":"toolu_0001"}"#,
+        );
+        assert_eq!(c.session, "42925112-8939-49d2-8fa3-5597215489b0");
+        assert_eq!(
+            (c.call_id.as_str(), c.tool.as_str()),
+            ("toolu_0001", "Edit")
+        );
+        assert_eq!(
+            c.kind,
+            ToolKind::Edit {
+                path: rel("cfg.txt"),
+                edits: vec![Replace {
+                    old: "timeout = 500".into(),
+                    new: "timeout = 750".into(),
+                    times: Times::Unique
+                }]
+            }
+        );
+        let b = call(
+            Agent::Claude,
+            r#"{"session_id":"s","cwd":"/w/ws","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"echo made > made.txt","description":"run it"},"tool_use_id":"toolu_0000"}"#,
+        );
+        assert_eq!(
+            b.kind,
+            ToolKind::Shell {
+                command: "echo made > made.txt".into()
+            }
+        );
+        let m = call(
+            Agent::Claude,
+            r#"{"session_id":"s","cwd":"/w/ws","tool_name":"MultiEdit","tool_input":{"file_path":"/w/ws/a/b.rs","edits":[{"old_string":"x","new_string":"y","replace_all":true},{"old_string":"p","new_string":"q"}]},"tool_use_id":"t"}"#,
+        );
+        let ToolKind::Edit { path, edits } = m.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (path, edits.len(), edits[0].times, edits[1].times),
+            (rel("a/b.rs"), 2, Times::All, Times::Unique)
+        );
+    }
+
+    // Recorded from Codex 0.171.0.
+    #[test]
+    fn codex_recorded_apply_patch_and_bash() {
+        let c = call(
+            Agent::Codex,
+            r#"{"session_id":"01a21d4f-4fa4-73a0","turn_id":"01a21d4f-4ffc","transcript_path":"/h/codex/sessions/r.jsonl","cwd":"/w/ws/sub","hook_event_name":"PreToolUse","model":"gpt-5.5","permission_mode":"bypassPermissions","tool_name":"apply_patch","tool_input":{"command":"*** Begin Patch\n*** Update File: cfg.txt\n@@\n-timeout = 500\n+timeout = 750\n*** End Patch\n"},"tool_use_id":"call_0"}"#,
+        );
+        assert_eq!(
+            (c.session.as_str(), c.call_id.as_str()),
+            ("01a21d4f-4fa4-73a0", "call_0")
+        );
+        assert_eq!(
+            c.kind,
+            ToolKind::ApplyPatch(vec![FileOp::Update {
+                path: rel("sub/cfg.txt"),
+                move_to: None,
+                hunks: vec![Hunk {
+                    context: None,
+                    old: vec!["timeout = 500".into()],
+                    new: vec!["timeout = 750".into()],
+                    at_eof: false
+                }]
+            }])
+        );
+        let b = call(
+            Agent::Codex,
+            r#"{"session_id":"s","cwd":"/w/ws","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"cat data.txt"},"tool_use_id":"call_1"}"#,
+        );
+        assert_eq!(
+            b.kind,
+            ToolKind::Shell {
+                command: "cat data.txt".into()
+            }
+        );
+    }
+
+    // Recorded from Gemini CLI 0.61.0: no tool call id; the timestamp stands in.
+    #[test]
+    fn gemini_recorded_replace_and_shell() {
+        let c = call(
+            Agent::Gemini,
+            r#"{"session_id":"af31b088","transcript_path":"/h/chats/s.jsonl","cwd":"/w/ws","hook_event_name":"BeforeTool","timestamp":"2026-11-27T14:01:12.100Z","tool_name":"replace","tool_input":{"file_path":"/w/ws/cfg.txt","instruction":"change the value","new_string":"timeout = 750","old_string":"timeout = 500"}}"#,
+        );
+        assert_eq!(
+            (c.session.as_str(), c.call_id.as_str()),
+            ("af31b088", "2026-11-27T14:01:12.100Z")
+        );
+        assert!(matches!(c.kind, ToolKind::Edit { ref path, .. } if *path == rel("cfg.txt")));
+        let w = call(
+            Agent::Gemini,
+            r#"{"session_id":"s","cwd":"/w/ws","hook_event_name":"BeforeTool","tool_name":"write_file","tool_input":{"file_path":"/w/ws/n/h.txt","content":"hi\n"}}"#,
+        );
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("n/h.txt"),
+                content: "hi\n".into()
+            }
+        );
+        let r = call(
+            Agent::Gemini,
+            r#"{"session_id":"s","cwd":"/w/ws","tool_name":"read_file","tool_input":{"file_path":"/w/ws/x"}}"#,
+        );
+        assert_eq!(r.kind, ToolKind::ReadOnly);
+    }
+
+    // From the documentation (AGENTS.md "Agents whose formats come from their documentation").
+    #[test]
+    fn cursor_documented_payloads() {
+        let w = call(
+            Agent::Cursor,
+            r#"{"conversation_id":"c1","generation_id":"g1","hook_event_name":"preToolUse","workspace_roots":["/w/ws"],"tool_name":"Write","tool_input":{"file_path":"/w/ws/src/a.ts","content":"export {}\n"},"tool_use_id":"tu1"}"#,
+        );
+        assert_eq!((w.session.as_str(), w.call_id.as_str()), ("c1", "tu1"));
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("src/a.ts"),
+                content: "export {}\n".into()
+            }
+        );
+        let s = call(
+            Agent::Cursor,
+            r#"{"conversation_id":"c1","tool_name":"Shell","tool_input":{"command":"npm test"}}"#,
+        );
+        assert_eq!(
+            s.kind,
+            ToolKind::Shell {
+                command: "npm test".into()
+            }
+        );
+        let d = call(
+            Agent::Cursor,
+            r#"{"conversation_id":"c1","tool_name":"Delete","tool_input":{"file_path":"/w/ws/old.txt"}}"#,
+        );
+        assert_eq!(
+            d.kind,
+            ToolKind::ApplyPatch(vec![FileOp::Delete {
+                path: rel("old.txt")
+            }])
+        );
+    }
+
+    #[test]
+    fn copilot_documented_payloads() {
+        // The CLI's hooks send toolArgs as a JSON string.
+        let c = call(
+            Agent::Copilot,
+            r#"{"timestamp":1764251000000,"cwd":"/w/ws","toolName":"create","toolArgs":"{\"path\":\"/w/ws/a.md\",\"file_text\":\"A\\n\"}"}"#,
+        );
+        assert_eq!(
+            c.kind,
+            ToolKind::Write {
+                path: rel("a.md"),
+                content: "A\n".into()
+            }
+        );
+        let e = call(
+            Agent::Copilot,
+            r#"{"timestamp":1,"cwd":"/w/ws","toolName":"edit","toolArgs":{"path":"a.md","old_str":"A","new_str":"B"}}"#,
+        );
+        assert!(matches!(e.kind, ToolKind::Edit { ref path, .. } if *path == rel("a.md")));
+        let b = call(
+            Agent::Copilot,
+            r#"{"timestamp":1,"cwd":"/w/ws","toolName":"bash","toolArgs":{"command":"make"}}"#,
+        );
+        assert_eq!(
+            b.kind,
+            ToolKind::Shell {
+                command: "make".into()
+            }
+        );
+    }
+
+    #[test]
+    fn goose_documented_payloads() {
+        let w = call(
+            Agent::Goose,
+            r#"{"session_id":"g","hook_event_name":"PreToolUse","cwd":"/w/ws","tool_name":"developer__write","tool_input":{"path":"/w/ws/x.py","content":"print(1)\n"}}"#,
+        );
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("x.py"),
+                content: "print(1)\n".into()
+            }
+        );
+        let e = call(
+            Agent::Goose,
+            r#"{"session_id":"g","cwd":"/w/ws","tool_name":"developer__edit","tool_input":{"path":"x.py","before":"1","after":"2"}}"#,
+        );
+        assert_eq!(
+            e.kind,
+            ToolKind::Edit {
+                path: rel("x.py"),
+                edits: vec![Replace {
+                    old: "1".into(),
+                    new: "2".into(),
+                    times: Times::Unique
+                }]
+            }
+        );
+        let s = call(
+            Agent::Goose,
+            r#"{"session_id":"g","cwd":"/w/ws","tool_name":"developer__shell","tool_input":{"command":"ls"}}"#,
+        );
+        assert_eq!(
+            s.kind,
+            ToolKind::Shell {
+                command: "ls".into()
+            }
+        );
+    }
+
+    #[test]
+    fn openhands_documented_payloads() {
+        let w = call(
+            Agent::OpenHands,
+            r#"{"session_id":"o","hook_event_name":"PreToolUse","cwd":"/w/ws","tool_name":"str_replace_editor","tool_input":{"command":"create","path":"/w/ws/n.txt","file_text":"n\n"},"tool_use_id":"t"}"#,
+        );
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("n.txt"),
+                content: "n\n".into()
+            }
+        );
+        let b = call(
+            Agent::OpenHands,
+            r#"{"session_id":"o","cwd":"/w/ws","tool_name":"execute_bash","tool_input":{"command":"pytest"}}"#,
+        );
+        assert_eq!(
+            b.kind,
+            ToolKind::Shell {
+                command: "pytest".into()
+            }
+        );
+    }
+
+    #[test]
+    fn cline_documented_payloads() {
+        let w = call(
+            Agent::Cline,
+            r#"{"clineVersion":"3.40.0","hookName":"PreToolUse","timestamp":"1764251000000","taskId":"task-1","workspaceRoots":["/w/ws"],"userId":"u","preToolUse":{"toolName":"write_to_file","parameters":{"path":"src/a.ts","content":"a\n"}}}"#,
+        );
+        assert_eq!(
+            (w.session.as_str(), w.tool.as_str()),
+            ("task-1", "write_to_file")
+        );
+        assert_eq!(
+            w.kind,
+            ToolKind::Write {
+                path: rel("src/a.ts"),
+                content: "a\n".into()
+            }
+        );
+        let r = call(
+            Agent::Cline,
+            r#"{"taskId":"t","workspaceRoots":["/w/ws"],"preToolUse":{"toolName":"replace_in_file","parameters":{"path":"src/a.ts","diff":"------- SEARCH\na\n=======\nb\n+++++++ REPLACE\n"}}}"#,
+        );
+        assert_eq!(
+            r.kind,
+            ToolKind::Edit {
+                path: rel("src/a.ts"),
+                edits: vec![Replace {
+                    old: "a\n".into(),
+                    new: "b\n".into(),
+                    times: Times::First
+                }]
+            }
+        );
+        let x = call(
+            Agent::Cline,
+            r#"{"taskId":"t","workspaceRoots":["/w/ws"],"preToolUse":{"toolName":"use_mcp_tool","parameters":{}}}"#,
+        );
+        assert_eq!(x.kind, ToolKind::Other);
+    }
+
+    #[test]
+    fn paths_outside_the_workspace_or_into_its_state_are_refused() {
+        for p in [
+            "/etc/passwd",
+            "/w/ws/../other/x",
+            "/w/ws/.autonomy/journal.db",
+            "../x",
+            "/w/wsx/y",
+        ] {
+            let payload = serde_json::json!({"session_id": "s", "cwd": "/w/ws", "tool_name": "Write", "tool_input": {"file_path": p, "content": ""}});
+            assert!(
+                parse(
+                    Agent::Claude,
+                    payload.to_string().as_bytes(),
+                    Path::new(ROOT)
+                )
+                .is_err(),
+                "{p}"
+            );
+        }
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            "not json",
+            r#"{"tool_name":"Write","tool_input":{}}"#,
+        ] {
+            assert!(
+                parse(Agent::Claude, bad.as_bytes(), Path::new(ROOT)).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! `autonomy hook AGENT`: the entry point an agent's pre-tool hook runs.
+
+use super::{Ctx, Format};
+use crate::agents::answer::{Reply, Verdict, reply};
+use crate::agents::{Agent, ToolCall, ToolKind};
+use crate::error::{Error, Result};
+use crate::model::event::AgentCall;
+use crate::model::{EventKind, PlanId, PlanStatus};
+use crate::ops::propose::{self, Made, Proposal, Source};
+use crate::ops::session::Session;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Answer a coding agent's pre-tool hook (run by the agent, not by people)
+///
+/// Reads the agent's hook JSON on stdin and answers in that agent's own format. A file tool
+/// call (write, edit, multi-edit, apply_patch, replace) becomes a pending plan with the exact
+/// bytes, author agent:AGENT; the hook waits up to `[agents] wait` (autonomy.toml, default
+/// 10m) for a decision (`autonomy approve`, `reject`, or signed approvals). Approved: autonomy
+/// applies the plan as a journaled run (undo with `autonomy rollback`) and tells the agent it
+/// is done, so the agent's own tool does not write again. Declined, rejected or no decision
+/// in time: the agent is told no, with the reason and the plan id; nothing changes. Shell
+/// commands that may change files are refused for now; plain reading commands pass.
+///
+/// Never fails open: bad input, any error, a crash or a timeout is a refusal in the agent's
+/// format. `autonomy agent install AGENT` writes the configuration that runs this.
+///
+/// AGENT: claude, codex, gemini, cursor, copilot, goose, openhands, cline.
+///
+/// Example (what Claude Code's hook configuration runs):
+///   autonomy hook claude || { echo 'autonomy hook failed' >&2; exit 2; }
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct HookArgs {
+    /// The agent whose hook runs this.
+    #[arg(value_name = "AGENT")]
+    pub agent: String,
+}
+
+/// The answer is written once: by the hook, or by the watchdog when time runs out.
+static ANSWERED: Mutex<bool> = Mutex::new(false);
+
+fn answer(r: &Reply) -> bool {
+    let mut done = ANSWERED.lock().unwrap_or_else(|e| e.into_inner());
+    if *done {
+        return false;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(r.stdout.as_bytes()).and_then(|_| out.flush());
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(r.stderr.as_bytes()).and_then(|_| err.flush());
+    *done = true;
+    true
+}
+
+/// Before the rules are read: how long reading the input and opening the workspace may take.
+const SETUP_TIME: Duration = Duration::from_secs(20);
+/// After the decision: how long applying may take before the watchdog answers.
+const APPLY_TIME: Duration = Duration::from_secs(120);
+
+static DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
+
+fn set_deadline(d: Instant) {
+    *DEADLINE.lock().unwrap_or_else(|e| e.into_inner()) = Some(d);
+}
+
+pub fn run(args: HookArgs, ctx: &Ctx) -> ExitCode {
+    let agent = Agent::from_name(&args.agent);
+    set_deadline(Instant::now() + SETUP_TIME);
+    // The watchdog: when the hook has not answered in time, refuse and exit.
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let late = DEADLINE
+                .lock()
+                .map(|d| d.is_some_and(|d| Instant::now() > d))
+                .unwrap_or(true);
+            if late {
+                let r = reply(
+                    agent,
+                    &Verdict::Deny(
+                        "autonomy refused this tool call: the hook ran out of time. Nothing was changed by this call; `autonomy status` shows any plan it made.".into(),
+                    ),
+                );
+                if answer(&r) {
+                    std::process::exit(r.code.into());
+                }
+                return;
+            }
+        }
+    });
+    let verdict = match agent {
+        None => Verdict::Deny(format!(
+            "autonomy refused this tool call: unknown agent {:?} (known: {})",
+            args.agent,
+            Agent::ALL.map(|a| a.name()).join(", ")
+        )),
+        Some(agent) => {
+            let ctx = Ctx {
+                dir: ctx.dir.clone(),
+                format: Format::Text,
+            };
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide(agent, &ctx))) {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => Verdict::Deny(format!(
+                    "autonomy refused this tool call: {}{}",
+                    e.message,
+                    e.hint.map(|h| format!(" ({h})")).unwrap_or_default()
+                )),
+                Err(_) => Verdict::Deny(
+                    "autonomy refused this tool call: the hook failed unexpectedly (a bug; please report it). Nothing was changed by this call.".into(),
+                ),
+            }
+        }
+    };
+    let r = reply(agent, &verdict);
+    answer(&r);
+    ExitCode::from(r.code)
+}
+
+fn read_input() -> Result<Vec<u8>> {
+    let max = crate::agents::parse::MAX_INPUT;
+    let mut input = Vec::new();
+    std::io::stdin()
+        .take(max + 1)
+        .read_to_end(&mut input)
+        .map_err(|e| Error::io("reading the hook input on stdin", e))?;
+    if input.len() as u64 > max {
+        return Err(Error::failed("the hook input is larger than 64 MiB"));
+    }
+    Ok(input)
+}
+
+fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
+    let started = Instant::now();
+    let input = read_input()?;
+    let mut s = Session::open(&ctx.dir)?;
+    let root = std::path::absolute(&s.ws.root)
+        .map_err(|e| Error::io("resolving the workspace root", e))?;
+    let call = crate::agents::parse::parse(agent, &input, &root)?;
+    let rules = s.rules()?;
+    // Answer before the agent gives up on the hook: some (Gemini CLI) then run the tool.
+    let limit = crate::agents::config::hook_timeout(agent, &root);
+    let margin = (limit / 10).clamp(Duration::from_secs(1), Duration::from_secs(10));
+    let answer_by = started + limit.saturating_sub(margin);
+    set_deadline(answer_by);
+    let reserve = (limit / 5).min(APPLY_TIME);
+    let wanted = rules.agents_wait();
+    let wait = wanted.min(
+        answer_by
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(reserve),
+    );
+    let capped = (wait < wanted).then(|| {
+        format!(
+            " ({agent} stops waiting for its hook after {}; `autonomy agent install {agent}` configures 30m)",
+            humantime::format_duration(limit)
+        )
+    });
+    let shell_mode = rules
+        .agents
+        .shell
+        .clone()
+        .unwrap_or_else(|| "capture".into());
+    match &call.kind {
+        ToolKind::ReadOnly => Ok(Verdict::Allow),
+        ToolKind::Other => Ok(Verdict::Deny(format!(
+            "autonomy refused the tool {:?}: it cannot tell which files that tool changes. Use the file tools (write/edit) so that each change becomes a plan a person approves.",
+            call.tool
+        ))),
+        ToolKind::Shell { command } => {
+            if crate::agents::shell::read_only(command) {
+                return Ok(Verdict::Allow);
+            }
+            journal_call(&mut s, &call, "refused: shell")?;
+            let why = if shell_mode == "deny" {
+                "`[agents] shell = \"deny\"` in autonomy.toml refuses shell commands that may change files"
+            } else {
+                "shell commands that may change files cannot yet run as reviewed captures here"
+            };
+            Ok(Verdict::Deny(format!(
+                "autonomy refused this shell command: {why}. Plain reading commands (ls, cat, grep, ...) run; make file changes with the file tools (write/edit), each of which becomes a plan a person approves."
+            )))
+        }
+        _ => file_call(&mut s, &call, wait, capped.as_deref().unwrap_or_default()),
+    }
+}
+
+/// Journal `agent.call` for a call that made no plan: which agent, session and tool call,
+/// and what came of it. The agent is the actor.
+fn journal_call(s: &mut Session, call: &ToolCall, outcome: &str) -> Result<()> {
+    let me = std::mem::replace(&mut s.actor, call.agent.author());
+    let data = crate::model::event::encode(&call_event(call, outcome));
+    let r = s.event(EventKind::AgentCall, None, data);
+    s.actor = me;
+    r
+}
+
+/// The data of an `agent.call` event (its `plan` is set by whoever knows it).
+fn call_event(call: &ToolCall, outcome: &str) -> AgentCall {
+    AgentCall {
+        agent: call.agent.name().into(),
+        session: call.session.clone(),
+        tool_call: call.call_id.clone(),
+        tool: call.tool.clone(),
+        plan: None,
+        outcome: outcome.into(),
+    }
+}
+
+fn file_call(s: &mut Session, call: &ToolCall, wait: Duration, capped: &str) -> Result<Verdict> {
+    let id = match plan_call(s, call)? {
+        Some(id) => id,
+        None => {
+            return Ok(Verdict::Deny(format!(
+                "Nothing to do: {} changes nothing (the files already hold that content). No plan was made.",
+                call.kind.summary()
+            )));
+        }
+    };
+    let short = id.short();
+    let start = Instant::now();
+    loop {
+        let d = crate::ops::decision::decision(s, &id)?;
+        if !d.stale.is_empty() {
+            return Ok(Verdict::Deny(format!(
+                "autonomy refused this change: {} changed since plan {short} was made, so it can no longer apply. Nothing was changed; read the file again and retry.",
+                d.stale.join(", ")
+            )));
+        }
+        let reason = d
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        let by = d.by.as_deref().unwrap_or("a person");
+        match d.decision.as_str() {
+            "approved" if d.ready => {
+                let applied = apply(s, &id, wait);
+                let now = crate::ops::decision::decision(s, &id)?;
+                if now.status != PlanStatus::Applied {
+                    applied?;
+                    return Err(Error::failed(format!(
+                        "plan {short} was approved but not applied"
+                    )));
+                }
+                return Ok(Verdict::Deny(format!(
+                    "Done: autonomy applied this change as plan {short}, approved by {by}. {} now holds exactly the requested content; the tool itself did not run, so do not repeat this call. Continue with the next step.",
+                    call.kind.summary()
+                )));
+            }
+            "applied" => {
+                return Ok(Verdict::Deny(format!(
+                    "Done: plan {short} with this change was applied (approved by {by}); do not repeat this call. Continue with the next step."
+                )));
+            }
+            "declined" => {
+                return Ok(Verdict::Deny(format!(
+                    "The person declined this change (plan {short}, by {by}){reason}. Nothing was changed."
+                )));
+            }
+            "rejected" => {
+                return Ok(Verdict::Deny(format!(
+                    "The person rejected this change (plan {short}, by {by}){reason}. Nothing was changed."
+                )));
+            }
+            "rolled_back" => {
+                return Ok(Verdict::Deny(format!(
+                    "Plan {short} with this change was applied and rolled back. Nothing was changed by this call."
+                )));
+            }
+            _ => {}
+        }
+        if start.elapsed() >= wait {
+            return Ok(Verdict::Deny(format!(
+                "No decision on plan {short} within {}{capped}: nothing was changed. The plan stays pending; a person may still approve and apply it (`autonomy approve {short}`, `autonomy apply {short}`).",
+                humantime::format_duration(Duration::from_secs(wait.as_secs()))
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An agent's file tool call becomes a pending plan through `ops::propose`, as every
+/// other front door's source does: the exact bytes (`Source::Ops`), author and actor
+/// `agent:AGENT`, the agent's session and tool call recorded in `plan.created`, the
+/// contents its edits were computed from checked against the plan's `before`, and the
+/// `agent.call` event in the same transaction. `None` when the call changes nothing.
+pub fn plan_call(s: &mut Session, call: &ToolCall) -> Result<Option<PlanId>> {
+    let ops = crate::agents::to_ops::ops(&s.ws, &call.kind)?;
+    let mut record = serde_json::Map::new();
+    record.insert("agent".into(), call.agent.name().into());
+    record.insert("session".into(), call.session.clone().into());
+    record.insert("tool_call".into(), call.call_id.clone().into());
+    let mut p = Proposal::new(Source::Ops(ops.ops)).title(Some(format!(
+        "{}: {}",
+        call.agent,
+        call.kind.summary()
+    )));
+    p.description = Some(format!(
+        "Tool call {} ({}) of {} session {}.",
+        call.call_id, call.tool, call.agent, call.session
+    ));
+    p.via = Some("agent".into());
+    p.record = record;
+    p.based_on = ops.read;
+    p.call = Some(call_event(call, "planned"));
+    let me = std::mem::replace(&mut s.actor, call.agent.author());
+    let proposed = propose::propose(s, p);
+    s.actor = me;
+    Ok(match proposed?.made {
+        Made::New { id, .. } | Made::Same { id, .. } => Some(id),
+        Made::Nothing { .. } => None,
+    })
+}
+
+/// Apply an approved plan through `ops::apply`, as `autonomy apply` does: every check in
+/// `engine::admit`, a journaled run that `autonomy rollback` undoes. No `Consent`: a hook
+/// never asks; the person decided through `approve` or `review`. Nothing is printed (the
+/// hook's stdout is its answer to the agent).
+pub fn apply(s: &mut Session, id: &PlanId, wait: Duration) -> Result<()> {
+    let opts = crate::ops::apply::Options {
+        approvals: &[],
+        wait: Some(Duration::from_secs(wait.as_secs().clamp(1, 60))),
+    };
+    crate::ops::apply::apply(s, Some(id), opts, None, &mut crate::engine::Quiet)?;
+    Ok(())
+}
