@@ -23,7 +23,7 @@
 //! its new inode.
 
 use super::fsops::{
-    Kept, StepCtx, copy_to_temp, keep_old_unsynced, move_out, std_mode, sync, with_path,
+    Kept, StepCtx, copy_to_temp, keep_old_unsynced, make_link, move_out, std_mode, sync, with_path,
     write_temp_unsynced,
 };
 use super::{Reporter, failpoint};
@@ -57,8 +57,12 @@ fn how(c: &Change) -> Option<How> {
         (State::File { sha256: a, .. }, State::File { sha256: b, .. }) if a == b => {
             Some(How::Chmod)
         }
-        (State::Absent | State::File { .. }, State::File { .. }) => Some(How::Replace),
-        (State::File { .. }, State::Absent) => Some(How::Delete),
+        // A link is made under the temp name and renamed over the path like a file.
+        (
+            State::Absent | State::File { .. } | State::Symlink { .. },
+            State::File { .. } | State::Symlink { .. },
+        ) => Some(How::Replace),
+        (State::File { .. } | State::Symlink { .. }, State::Absent) => Some(How::Delete),
         (State::Absent, State::Dir) => Some(How::MakeDir),
         (State::Dir, State::Absent) => Some(How::RemoveDir),
         _ => None,
@@ -319,6 +323,18 @@ impl StepCtx<'_> {
         let mut jobs = Vec::new();
         for &i in replace {
             let rel = &rels[&i];
+            if let State::Symlink { target } = &changes[i].after {
+                // A new link: made under its temp name now, renamed over the path in
+                // batch 3 (a link has no content to fsync; the folder fsync covers it).
+                let tmp = self.tmp(i)?;
+                let dir = self
+                    .dirs
+                    .get(&rel.parent())
+                    .ok_or_else(|| Error::failed("internal: directory cache"))?;
+                make_link(dir, &tmp, target)
+                    .map_err(|e| Error::io(format!("creating the link {rel}"), e))?;
+                continue;
+            }
             let State::File { sha256, mode } = &changes[i].after else {
                 continue;
             };
@@ -360,6 +376,7 @@ impl StepCtx<'_> {
         }
         let temps: Vec<(&Dir, String)> = replace
             .iter()
+            .filter(|&&i| changes[i].after.file_hash().is_some())
             .map(|&i| {
                 let dir = self
                     .dirs

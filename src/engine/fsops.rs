@@ -188,9 +188,19 @@ impl<'a> StepCtx<'a> {
                 }
                 self.restore_file(index, rel, change, sha256, *mode)?;
             }
+            (State::Symlink { target }, _) => {
+                if *now == State::Dir {
+                    self.forget(rel);
+                    let dir = self.parent(rel)?;
+                    dir.remove_dir(name).map_err(|e| {
+                        Error::io(format!("removing folder {rel} (it must be empty)"), e)
+                    })?;
+                }
+                self.restore_link(index, rel, target)?;
+            }
             (State::Absent, State::Dir)
-            | (State::Dir, State::File { .. })
-            | (State::Absent, State::File { .. }) => {
+            | (State::Dir, State::File { .. } | State::Symlink { .. })
+            | (State::Absent, State::File { .. } | State::Symlink { .. }) => {
                 self.forget(rel);
                 let dir = self.parent(rel)?;
                 if *now == State::Dir {
@@ -228,7 +238,8 @@ impl<'a> StepCtx<'a> {
             (State::File { sha256, mode }, _) => {
                 self.restore_file(index, rel, change, sha256, *mode)?;
             }
-            (State::Absent, State::File { .. }) => {
+            (State::Symlink { target }, _) => self.restore_link(index, rel, target)?,
+            (State::Absent, State::File { .. } | State::Symlink { .. }) => {
                 let dir = self.parent(rel)?;
                 dir.remove_file(name)
                     .map_err(|e| Error::io(format!("removing {rel}"), e))?;
@@ -318,6 +329,28 @@ impl<'a> StepCtx<'a> {
         }
         let dir = self.parent(rel)?;
         sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+        Ok(())
+    }
+
+    /// Put the link `-> target` back at `rel` (over what is there, never a folder), by a
+    /// new link renamed over the path; a link this run moved out to its backup folder is
+    /// dropped.
+    fn restore_link(&mut self, index: usize, rel: &RelPath, target: &str) -> Result<()> {
+        let tmp = match &self.token {
+            Some(t) => temp_name(t, index),
+            None => format!("{TEMP_PREFIX}{}-{index}", new_token()),
+        };
+        let dir = self.parent(rel)?;
+        let _ = dir.remove_file(&tmp);
+        put_link(dir, &tmp, rel.file_name(), target, rel)?;
+        sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+        if self
+            .backups
+            .symlink_metadata(index.to_string())
+            .is_ok_and(|m| m.is_symlink())
+        {
+            let _ = self.backups.remove_file(index.to_string());
+        }
         Ok(())
     }
 
@@ -535,10 +568,10 @@ pub(super) fn move_out(
     lease: bool,
 ) -> io::Result<Option<Lease>> {
     let meta = dir.symlink_metadata(name)?;
-    if !meta.is_file() {
+    if !meta.is_file() && !meta.is_symlink() {
         return Err(not_regular_io(meta.mode()));
     }
-    let held = if lease && meta.nlink() == 1 {
+    let held = if lease && meta.is_file() && meta.nlink() == 1 {
         Lease::take(dir, name)?
     } else {
         None
@@ -643,6 +676,7 @@ pub fn put_state(
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(format!("removing {rel}"), e)),
         },
+        State::Symlink { target } => put_link(&dir, tmp, name, target, rel)?,
         State::Dir => {
             return Err(Error::failed(format!(
                 "internal: cannot restore folder {rel} here"
@@ -650,4 +684,28 @@ pub fn put_state(
         }
     }
     sync(&dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
+}
+
+/// Create the symlink `tmp -> target` in `dir` (never an existing name: nothing is
+/// removed first). The link is made relative to `dir`'s descriptor only; its target is
+/// text and is never resolved.
+pub(super) fn make_link(dir: &Dir, tmp: &str, target: &str) -> io::Result<()> {
+    rustix::fs::symlinkat(target, dir, tmp).map_err(io::Error::from)
+}
+
+/// Make `name` in `dir` the symlink `-> target`, atomically: a link under the temp name
+/// `tmp`, renamed over `name` (which may hold a file or another link; never a folder).
+/// The caller fsyncs `dir`.
+pub(super) fn put_link(
+    dir: &Dir,
+    tmp: &str,
+    name: &str,
+    target: &str,
+    rel: &RelPath,
+) -> Result<()> {
+    make_link(dir, tmp, target).map_err(|e| Error::io(format!("creating the link {rel}"), e))?;
+    dir.rename(tmp, dir, name).map_err(|e| {
+        let _ = dir.remove_file(tmp);
+        Error::io(format!("creating the link {rel}"), e)
+    })
 }

@@ -8,14 +8,28 @@ use serde::{Deserialize, Serialize};
 
 pub const PLAN_FORMAT: &str = "autonomy-plan-v1";
 
-/// What a path holds: nothing, a directory, or a file with its content hash and
-/// permission bits.
+/// What a path holds: nothing, a directory, a file with its content hash and permission
+/// bits, or a symbolic link with its target (recorded verbatim, never followed).
+///
+/// A new variant encodes as `{"kind":"symlink","target":...}`; the encodings of the
+/// older variants are unchanged, so stored plans keep their ids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum State {
     Absent,
     Dir,
     File { sha256: String, mode: u32 },
+    Symlink { target: String },
+}
+
+/// The longest symlink target a plan records (Linux's PATH_MAX less the NUL).
+pub const MAX_LINK_TARGET: usize = 4095;
+
+/// Whether `target` can be the target of a link a plan makes: not empty, no NUL, bounded.
+/// Where it points is not checked here (a link is never followed); absolute or escaping
+/// targets are risk notes (`policy::risk`).
+pub fn valid_link_target(target: &str) -> bool {
+    !target.is_empty() && target.len() <= MAX_LINK_TARGET && !target.contains('\0')
 }
 
 impl State {
@@ -37,6 +51,12 @@ impl State {
     pub fn is_dir(&self) -> bool {
         matches!(self, State::Dir)
     }
+    pub fn link_target(&self) -> Option<&str> {
+        match self {
+            State::Symlink { target } => Some(target),
+            _ => None,
+        }
+    }
     pub fn describe(&self) -> String {
         match self {
             State::Absent => "absent".into(),
@@ -44,6 +64,10 @@ impl State {
             State::File { sha256, mode } => {
                 format!("file {} mode {:04o}", &sha256[..12.min(sha256.len())], mode)
             }
+            State::Symlink { target } => format!(
+                "a symlink -> {}",
+                crate::error::clip_lines(&format!("{target:?}"), 200)
+            ),
         }
     }
 }
@@ -71,6 +95,12 @@ impl Change {
             (State::File { .. }, State::Absent) => "delete",
             (State::File { sha256: a, .. }, State::File { sha256: b, .. }) if a == b => "chmod",
             (State::File { .. }, State::File { .. }) => "modify",
+            (State::Absent, State::Symlink { .. }) if self.from.is_some() => "move",
+            (State::Absent, State::Symlink { .. }) => "link",
+            (State::Symlink { .. }, State::Absent) => "unlink",
+            (State::Symlink { .. }, State::Symlink { .. }) => "relink",
+            (State::File { .. }, State::Symlink { .. }) => "to-link",
+            (State::Symlink { .. }, State::File { .. }) => "to-file",
             _ => "change",
         }
     }
@@ -160,9 +190,12 @@ impl Plan {
                 )));
             }
             for s in [&c.before, &c.after] {
-                if let State::File { sha256, mode } = s
-                    && (!is_sha256_hex(sha256) || *mode > 0o7777)
-                {
+                let bad = match s {
+                    State::File { sha256, mode } => !is_sha256_hex(sha256) || *mode > 0o7777,
+                    State::Symlink { target } => !valid_link_target(target),
+                    _ => false,
+                };
+                if bad {
                     return Err(Error::integrity(format!(
                         "plan records an invalid state for {}",
                         c.path

@@ -56,6 +56,11 @@ pub enum Op {
         path: RelPath,
         mode: ModeSpec,
     },
+    /// Create or retarget a symbolic link (its target recorded verbatim, never followed).
+    Symlink {
+        path: RelPath,
+        target: String,
+    },
     /// A command step (runs after every file change of the plan).
     Exec(ExecStep),
 }
@@ -288,6 +293,20 @@ fn to_op(
                 mode,
             }
         }
+        "symlink" => {
+            let target = need(&a.target, "target", "symlink")?;
+            if !crate::model::plan::valid_link_target(target) {
+                return Err(Error::failed(format!(
+                    "the link target of {} must be 1 to {} bytes without NUL",
+                    crate::paths::shown(a.path.as_deref().unwrap_or("")),
+                    crate::model::plan::MAX_LINK_TARGET
+                )));
+            }
+            Op::Symlink {
+                path: path()?,
+                target: target.to_string(),
+            }
+        }
         "exec" => Op::Exec(exec_step(a, rules, root)?),
         other => return Err(Error::failed(format!("unknown kind {other:?}"))),
     })
@@ -330,6 +349,7 @@ enum Node {
     Absent,
     Dir,
     File { hash: String, mode: u32 },
+    Link { target: String },
 }
 
 /// The workspace as the plan sees it while folding: every path touched, with what it held
@@ -415,6 +435,9 @@ impl<'a> Overlay<'a> {
                 hash: sha256.clone(),
                 mode: *mode,
             },
+            State::Symlink { target } => Node::Link {
+                target: target.clone(),
+            },
         };
         self.before.insert(p.clone(), st);
         self.now.insert(p.clone(), node.clone());
@@ -437,6 +460,7 @@ impl<'a> Overlay<'a> {
                         "cannot create {p}: its parent {anc} is a file"
                     )));
                 }
+                Node::Link { .. } => return Err(crate::workspace::symlink_refused(p)),
             }
         }
         Ok(())
@@ -509,7 +533,7 @@ impl<'a> Overlay<'a> {
                         )));
                     }
                     Node::File { mode, .. } => Some(mode),
-                    Node::Absent => None,
+                    Node::Absent | Node::Link { .. } => None,
                 };
                 let base = existing.unwrap_or(DEFAULT_FILE_MODE);
                 let mode = apply_mode(base, mode);
@@ -525,7 +549,7 @@ impl<'a> Overlay<'a> {
                         )));
                     }
                     Node::File { mode, .. } => Some(mode),
-                    Node::Absent => None,
+                    Node::Absent | Node::Link { .. } => None,
                 };
                 let mode = apply_mode(existing.unwrap_or(DEFAULT_FILE_MODE), mode);
                 self.set(&path, Node::File { hash, mode })
@@ -547,6 +571,12 @@ impl<'a> Overlay<'a> {
                         return Err(Error::failed(format!(
                             "cannot edit {path}: it is a directory"
                         )));
+                    }
+                    Node::Link { .. } => {
+                        return Err(Error::failed(format!(
+                            "cannot edit {path}: it is a symbolic link (links are never followed)"
+                        ))
+                        .hint("write the file the link points to by its own path"));
                     }
                 };
                 let bytes = self.current_bytes(&path, &hash)?;
@@ -573,7 +603,7 @@ impl<'a> Overlay<'a> {
                 Node::Absent => Err(Error::failed(format!(
                     "cannot delete {path}: it does not exist"
                 ))),
-                Node::File { .. } => self.set(&path, Node::Absent),
+                Node::File { .. } | Node::Link { .. } => self.set(&path, Node::Absent),
                 Node::Dir => self.delete_tree(&path),
             },
             Op::Mkdir { path } => {
@@ -581,8 +611,8 @@ impl<'a> Overlay<'a> {
                 match self.get(&path)? {
                     Node::Dir => Ok(()),
                     Node::Absent => self.set(&path, Node::Dir),
-                    Node::File { .. } => Err(Error::failed(format!(
-                        "cannot mkdir {path}: a file is there"
+                    Node::File { .. } | Node::Link { .. } => Err(Error::failed(format!(
+                        "cannot mkdir {path}: a file or link is there"
                     ))),
                 }
             }
@@ -600,7 +630,20 @@ impl<'a> Overlay<'a> {
                 Node::Dir => Err(Error::failed(format!(
                     "cannot chmod {path}: directories keep their mode"
                 ))),
+                Node::Link { .. } => Err(Error::failed(format!(
+                    "cannot chmod {path}: it is a symbolic link (links have no mode of their own)"
+                ))),
             },
+            Op::Symlink { path, target } => {
+                self.ensure_parents(&path)?;
+                match self.get(&path)? {
+                    Node::Dir => Err(Error::failed(format!(
+                        "cannot make the link {path}: it is a directory"
+                    ))
+                    .hint("delete the folder first in the plan")),
+                    _ => self.set(&path, Node::Link { target }),
+                }
+            }
             Op::Move { from, to } => self.move_tree(&from, &to),
             Op::Exec(_) => Err(Error::failed(
                 "internal: exec steps are not folded over files",
@@ -612,7 +655,7 @@ impl<'a> Overlay<'a> {
         for child in self.children(dir)? {
             match self.get(&child)? {
                 Node::Absent => {}
-                Node::File { .. } => self.set(&child, Node::Absent)?,
+                Node::File { .. } | Node::Link { .. } => self.set(&child, Node::Absent)?,
                 Node::Dir => self.delete_tree(&child)?,
             }
         }
@@ -639,6 +682,12 @@ impl<'a> Overlay<'a> {
                     self.stage_from_disk(from, &hash)?;
                 }
                 self.set(to, Node::File { hash, mode })?;
+                let origin = self.from.remove(from).unwrap_or_else(|| from.clone());
+                self.from.insert(to.clone(), origin);
+                self.set(from, Node::Absent)
+            }
+            Node::Link { target } => {
+                self.set(to, Node::Link { target })?;
                 let origin = self.from.remove(from).unwrap_or_else(|| from.clone());
                 self.from.insert(to.clone(), origin);
                 self.set(from, Node::Absent)
@@ -672,13 +721,17 @@ impl<'a> Overlay<'a> {
                     sha256: hash.clone(),
                     mode: *mode,
                 },
+                Node::Link { target } => State::Symlink {
+                    target: target.clone(),
+                },
             };
             if before == after {
                 continue;
             }
             if matches!(
                 (&before, &after),
-                (State::File { .. }, State::Dir) | (State::Dir, State::File { .. })
+                (State::File { .. } | State::Symlink { .. }, State::Dir)
+                    | (State::Dir, State::File { .. } | State::Symlink { .. })
             ) {
                 return Err(Error::failed(format!(
                     "{path} would change from {} to {} in one plan; autonomy does not replace a file by a folder or back",
@@ -766,6 +819,7 @@ fn kind_word(s: &State) -> &'static str {
         State::Absent => "nothing",
         State::Dir => "a folder",
         State::File { .. } => "a file",
+        State::Symlink { .. } => "a symlink",
     }
 }
 

@@ -507,6 +507,7 @@ fn describe(s: &State) -> &'static str {
         State::Absent => "absent",
         State::Dir => "a folder",
         State::File { .. } => "a file",
+        State::Symlink { .. } => "a symlink",
     }
 }
 

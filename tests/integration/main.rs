@@ -35,6 +35,7 @@ mod propose;
 mod props;
 mod race;
 mod readme;
+mod realtrees;
 mod regressions;
 mod signed;
 mod snapshot;
