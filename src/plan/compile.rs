@@ -707,8 +707,48 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// A folder the plan empties (its last entry deleted or moved away) is removed too, as
+    /// git does, as a change of its own (so rollback brings it back). Only folders that
+    /// exist now and held an entry the plan removed; innermost first, up to the root.
+    fn remove_emptied(&mut self) -> Result<()> {
+        let removed: Vec<RelPath> = self
+            .now
+            .iter()
+            .filter(|(p, n)| {
+                **n == Node::Absent && self.before.get(*p).is_some_and(|b| !b.is_absent())
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        // Every folder holding a removed entry, deepest first: each is decided after
+        // every folder below it.
+        let mut dirs: Vec<RelPath> = removed
+            .iter()
+            .flat_map(|p| p.ancestors())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.as_str().matches('/').count()));
+        for dir in dirs {
+            if self.get(&dir)? != Node::Dir || self.before.get(&dir) != Some(&State::Dir) {
+                continue;
+            }
+            let mut empty = true;
+            for child in self.children(&dir)? {
+                if self.get(&child)? != Node::Absent {
+                    empty = false;
+                    break;
+                }
+            }
+            if empty {
+                self.now.insert(dir, Node::Absent);
+            }
+        }
+        Ok(())
+    }
+
     /// The changes, with every new content stored as a blob, checked against the limits.
     pub fn finish(mut self, meta: Meta, rules: &Rules, allow_empty: bool) -> Result<Plan> {
+        self.remove_emptied()?;
         let mut changes = Vec::new();
         let mut plan_bytes = 0u64;
         let mut stored: BTreeSet<String> = BTreeSet::new();

@@ -160,3 +160,195 @@ fn a_path_through_a_link_stays_refused() {
     );
     assert_eq!(env.read_str("real/a"), "a\n");
 }
+
+/// Run git in `dir`, insisting it succeeds; returns stdout.
+fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=fixture",
+            "-c",
+            "user.email=fixture@autonomy.invalid",
+            "-c",
+            "core.fileMode=true",
+            "-c",
+            "core.symlinks=true",
+            "-c",
+            "tar.umask=022",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn link(target: &str, at: &Path) {
+    if let Some(p) = at.parent() {
+        std::fs::create_dir_all(p).expect("mkdir");
+    }
+    let _ = std::fs::remove_file(at);
+    std::os::unix::fs::symlink(target, at).expect("symlink");
+}
+
+fn put(root: &Path, rel: &str, content: &str, mode: u32) {
+    let p = root.join(rel);
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let _ = std::fs::remove_file(&p);
+    std::fs::write(&p, content).expect("write");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// The tree git's checkout of `commit` holds (from `git archive`, files 0644/0755, folders
+/// 0755, links as links).
+fn git_tree(repo: &Path, commit: &str) -> BTreeMap<String, Entry> {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let tar = git(repo, &["archive", "--format=tar", commit]);
+    let mut child = std::process::Command::new("tar")
+        .args(["-x", "-p", "-C"])
+        .arg(scratch.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("tar");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&tar)
+        .expect("feed tar");
+    assert!(child.wait().expect("tar ends").success());
+    // tar gives the root's own mode to nothing here; folders come out 0755.
+    snapshot(scratch.path())
+}
+
+/// Each commit of a small history (symlinks added, retargeted, file to link, link to file,
+/// a link deleted, a mode flip, folders emptied by a delete and by a move), replayed through
+/// `plan --patch` of `git diff --binary`: applied, the tree is git's checkout of the commit
+/// (`git status` clean against it, and the same entries, links and empty folders); rolled
+/// back, it is exactly the parent again; planned and applied again to go on.
+#[test]
+fn git_history_with_links_modes_and_emptied_folders_replays_exactly() {
+    let env = Env::new();
+    let root = env.root.clone();
+    git(&root, &["init", "-q", "-b", "main"]);
+    std::fs::write(root.join(".git/info/exclude"), ".autonomy/\n").expect("exclude");
+    let commit = |msg: &str| {
+        git(&root, &["add", "-A"]);
+        git(&root, &["commit", "-q", "--allow-empty", "-m", msg]);
+        String::from_utf8(git(&root, &["rev-parse", "HEAD"]))
+            .expect("utf8")
+            .trim()
+            .to_string()
+    };
+    // c0: the starting tree.
+    put(&root, "a.txt", "alpha\n", 0o644);
+    put(&root, "sub/b.txt", "bravo\n", 0o644);
+    put(&root, "lib/x.txt", "x-ray\n", 0o644);
+    put(&root, "script.sh", "#!/bin/sh\necho hi\n", 0o644);
+    put(&root, "only/one.txt", "lonely\n", 0o644);
+    put(&root, "deep/er/est.txt", "deep\n", 0o644);
+    put(&root, "keep/k.txt", "kilo\nline two\nline three\n", 0o644);
+    put(&root, "ftl.txt", "file to link\n", 0o644);
+    link("a.txt", &root.join("ltf"));
+    link("sub/b.txt", &root.join("doomed"));
+    let mut commits = vec![commit("c0")];
+    // c1: links added (one absolute, one climbing out).
+    link("sub", &root.join("cur"));
+    link("/etc/hostname", &root.join("abs"));
+    link("../../outside", &root.join("lib/up"));
+    commits.push(commit("c1 links added"));
+    // c2: a link retargeted.
+    link("lib", &root.join("cur"));
+    commits.push(commit("c2 retarget"));
+    // c3: a file becomes a link.
+    std::fs::remove_file(root.join("ftl.txt")).expect("rm");
+    link("a.txt", &root.join("ftl.txt"));
+    commits.push(commit("c3 file to link"));
+    // c4: a link becomes a file.
+    std::fs::remove_file(root.join("ltf")).expect("rm");
+    put(&root, "ltf", "now a file\n", 0o644);
+    commits.push(commit("c4 link to file"));
+    // c5: a link deleted.
+    std::fs::remove_file(root.join("doomed")).expect("rm");
+    commits.push(commit("c5 link deleted"));
+    // c6: a mode flip.
+    std::fs::set_permissions(
+        root.join("script.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    commits.push(commit("c6 mode flip"));
+    // c7: folders emptied by deletes (one nested two deep).
+    std::fs::remove_dir_all(root.join("only")).expect("rm");
+    std::fs::remove_dir_all(root.join("deep")).expect("rm");
+    commits.push(commit("c7 emptied folders"));
+    // c8: a folder emptied by a rename with an edit.
+    std::fs::create_dir_all(root.join("moved")).expect("mkdir");
+    put(&root, "moved/k.txt", "kilo\nline 2\nline three\n", 0o644);
+    std::fs::remove_dir_all(root.join("keep")).expect("rm");
+    commits.push(commit("c8 rename"));
+
+    git(&root, &["checkout", "-q", "--detach", "-f", &commits[0]]);
+    git(&root, &["clean", "-q", "-fdx", "-e", ".autonomy"]);
+    assert_eq!(snapshot(&root), git_tree(&root, &commits[0]));
+    let mut replayed = 0;
+    for pair in commits.windows(2) {
+        let (parent, child) = (&pair[0], &pair[1]);
+        let patch = git(&root, &["diff", "--binary", "--no-color", parent, child]);
+        let plan = |env: &Env| {
+            let out = env
+                .cmd()
+                .args(["plan", "--patch", "-", "--title", "replay"])
+                .write_stdin(patch.clone())
+                .output()
+                .expect("plan");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "plan --patch of {child}:\n{}\n{}",
+                String::from_utf8_lossy(&patch),
+                text(&out)
+            );
+            env.full_id_db(String::from_utf8_lossy(&out.stdout).trim())
+        };
+        let before = snapshot(&root);
+        let id = plan(&env);
+        approve_apply(&env, &id);
+        let want = git_tree(&root, child);
+        let got = snapshot(&root);
+        assert_eq!(got, want, "after {child}:\n{}", diff(&got, &want));
+        // git agrees: HEAD moved to the commit without touching the tree, status clean.
+        git(&root, &["update-ref", "--no-deref", "HEAD", child]);
+        git(&root, &["reset", "-q"]);
+        let status = git(&root, &["status", "--porcelain", "--untracked-files=all"]);
+        assert!(status.is_empty(), "{}", String::from_utf8_lossy(&status));
+        // Rolled back: exactly the parent.
+        roll_back(&env, &id);
+        let back = snapshot(&root);
+        assert_eq!(
+            back,
+            before,
+            "rollback of {child}:\n{}",
+            diff(&back, &before)
+        );
+        // Forward again, to go on.
+        let again = plan(&env);
+        approve_apply(&env, &again);
+        assert_eq!(snapshot(&root), want);
+        replayed += 1;
+    }
+    assert_eq!(replayed, commits.len() - 1);
+    env.verify_ok();
+}
