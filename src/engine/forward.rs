@@ -63,8 +63,8 @@ fn how(c: &Change) -> Option<How> {
             State::File { .. } | State::Symlink { .. },
         ) => Some(How::Replace),
         (State::File { .. } | State::Symlink { .. }, State::Absent) => Some(How::Delete),
-        (State::Absent, State::Dir) => Some(How::MakeDir),
-        (State::Dir, State::Absent) => Some(How::RemoveDir),
+        (State::Absent, State::Dir { .. }) => Some(How::MakeDir),
+        (State::Dir { .. }, State::Absent) => Some(How::RemoveDir),
         _ => None,
     }
 }
@@ -86,8 +86,8 @@ impl StepCtx<'_> {
         done: &mut Vec<usize>,
     ) -> Result<()> {
         let total = order.len();
-        let mkdir = |i: &usize| changes[*i].after == State::Dir;
-        let rmdir = |i: &usize| changes[*i].before == State::Dir && changes[*i].after != State::Dir;
+        let mkdir = |i: &usize| changes[*i].after.is_dir();
+        let rmdir = |i: &usize| changes[*i].before.is_dir() && !changes[*i].after.is_dir();
         let pre = order.iter().take_while(|i| mkdir(i)).count();
         let post = order[pre..].iter().rev().take_while(|i| rmdir(i)).count();
         let files = &order[pre..total - post];
@@ -136,7 +136,7 @@ impl StepCtx<'_> {
         // Not read again when the drift check just hashed it and it provably did not change.
         self.check_before(&rel, change)?;
         match how(change) {
-            Some(How::MakeDir) => self.make_dir(&rel),
+            Some(How::MakeDir) => self.make_dir(&rel, change.after.dir_mode()),
             Some(How::RemoveDir) => self.remove_dir(&rel),
             Some(How::Chmod) => self.chmod(i, &rel, change),
             _ => Err(Error::failed(format!(
@@ -147,13 +147,13 @@ impl StepCtx<'_> {
         }
     }
 
-    /// Create folder `rel` (0755) and make it durable.
-    fn make_dir(&mut self, rel: &RelPath) -> Result<()> {
+    /// Create folder `rel` with `mode` (0755 unless recorded) and make it durable.
+    fn make_dir(&mut self, rel: &RelPath, mode: u32) -> Result<()> {
         let name = rel.file_name();
         let dir = self.parent(rel)?;
         dir.create_dir(name)
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
-        dir.set_permissions(name, Permissions::from_mode(0o755))
+        dir.set_permissions(name, Permissions::from_mode(mode))
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
         sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
     }

@@ -179,7 +179,7 @@ impl<'a> StepCtx<'a> {
         let name = rel.file_name();
         match (&change.before, now) {
             (State::File { sha256, mode }, _) => {
-                if *now == State::Dir {
+                if now.is_dir() {
                     self.forget(rel);
                     let dir = self.parent(rel)?;
                     dir.remove_dir(name).map_err(|e| {
@@ -189,7 +189,7 @@ impl<'a> StepCtx<'a> {
                 self.restore_file(index, rel, change, sha256, *mode)?;
             }
             (State::Symlink { target }, _) => {
-                if *now == State::Dir {
+                if now.is_dir() {
                     self.forget(rel);
                     let dir = self.parent(rel)?;
                     dir.remove_dir(name).map_err(|e| {
@@ -198,12 +198,12 @@ impl<'a> StepCtx<'a> {
                 }
                 self.restore_link(index, rel, target)?;
             }
-            (State::Absent, State::Dir)
-            | (State::Dir, State::File { .. } | State::Symlink { .. })
+            (State::Absent, State::Dir { .. })
+            | (State::Dir { .. }, State::File { .. } | State::Symlink { .. })
             | (State::Absent, State::File { .. } | State::Symlink { .. }) => {
                 self.forget(rel);
                 let dir = self.parent(rel)?;
-                if *now == State::Dir {
+                if now.is_dir() {
                     dir.remove_dir(name).map_err(|e| {
                         Error::io(format!("removing folder {rel} (it must be empty)"), e)
                     })?;
@@ -211,8 +211,10 @@ impl<'a> StepCtx<'a> {
                     dir.remove_file(name)
                         .map_err(|e| Error::io(format!("removing {rel}"), e))?;
                 }
-                if change.before == State::Dir {
+                if change.before.is_dir() {
                     dir.create_dir(name)
+                        .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
+                    dir.set_permissions(name, Permissions::from_mode(change.before.dir_mode()))
                         .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
                 }
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
@@ -245,7 +247,7 @@ impl<'a> StepCtx<'a> {
                     .map_err(|e| Error::io(format!("removing {rel}"), e))?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
-            (State::Absent, State::Dir) => {
+            (State::Absent, State::Dir { .. }) => {
                 self.forget(rel);
                 let dir = self.parent(rel)?;
                 dir.remove_dir(name).map_err(|e| {
@@ -253,11 +255,11 @@ impl<'a> StepCtx<'a> {
                 })?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
-            (State::Dir, State::Absent) => {
+            (State::Dir { .. }, State::Absent) => {
                 let dir = self.parent(rel)?;
                 dir.create_dir(name)
                     .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
-                dir.set_permissions(name, Permissions::from_mode(0o755))
+                dir.set_permissions(name, Permissions::from_mode(change.before.dir_mode()))
                     .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
@@ -677,7 +679,7 @@ pub fn put_state(
             Err(e) => return Err(Error::io(format!("removing {rel}"), e)),
         },
         State::Symlink { target } => put_link(&dir, tmp, name, target, rel)?,
-        State::Dir => {
+        State::Dir { .. } => {
             return Err(Error::failed(format!(
                 "internal: cannot restore folder {rel} here"
             )));

@@ -13,14 +13,47 @@ pub const PLAN_FORMAT: &str = "autonomy-plan-v1";
 ///
 /// A new variant encodes as `{"kind":"symlink","target":...}`; the encodings of the
 /// older variants are unchanged, so stored plans keep their ids.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A folder's mode is recorded when known (`{"kind":"dir","mode":448}`); a folder
+/// recorded without one (plans made before modes were) encodes as before and compares
+/// equal to a folder of any mode.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum State {
     Absent,
-    Dir,
-    File { sha256: String, mode: u32 },
-    Symlink { target: String },
+    Dir {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+    },
+    File {
+        sha256: String,
+        mode: u32,
+    },
+    Symlink {
+        target: String,
+    },
 }
+
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        match (self, other) {
+            (State::Absent, State::Absent) => true,
+            (State::Dir { mode: a }, State::Dir { mode: b }) => {
+                a.is_none() || b.is_none() || a == b
+            }
+            (State::File { sha256: a, mode: m }, State::File { sha256: b, mode: n }) => {
+                a == b && m == n
+            }
+            (State::Symlink { target: a }, State::Symlink { target: b }) => a == b,
+            _ => false,
+        }
+    }
+}
+impl Eq for State {}
+
+/// The mode a folder gets when none is recorded (a new folder, or a plan from before
+/// folder modes).
+pub const DEFAULT_DIR_MODE: u32 = 0o755;
 
 /// The longest symlink target a plan records (Linux's PATH_MAX less the NUL).
 pub const MAX_LINK_TARGET: usize = 4095;
@@ -45,11 +78,22 @@ impl State {
             _ => None,
         }
     }
+    /// A folder of unknown mode (compares equal to any folder).
+    pub fn dir() -> State {
+        State::Dir { mode: None }
+    }
+    /// The mode to give this folder when it is made (or remade).
+    pub fn dir_mode(&self) -> u32 {
+        match self {
+            State::Dir { mode: Some(m) } => *m,
+            _ => DEFAULT_DIR_MODE,
+        }
+    }
     pub fn is_absent(&self) -> bool {
         matches!(self, State::Absent)
     }
     pub fn is_dir(&self) -> bool {
-        matches!(self, State::Dir)
+        matches!(self, State::Dir { .. })
     }
     pub fn link_target(&self) -> Option<&str> {
         match self {
@@ -60,7 +104,8 @@ impl State {
     pub fn describe(&self) -> String {
         match self {
             State::Absent => "absent".into(),
-            State::Dir => "a directory".into(),
+            State::Dir { mode: None } => "a directory".into(),
+            State::Dir { mode: Some(m) } => format!("a directory mode {m:04o}"),
             State::File { sha256, mode } => {
                 format!("file {} mode {:04o}", &sha256[..12.min(sha256.len())], mode)
             }
@@ -88,8 +133,8 @@ impl Change {
     /// What this change does, in one word.
     pub fn verb(&self) -> &'static str {
         match (&self.before, &self.after) {
-            (State::Absent, State::Dir) => "mkdir",
-            (State::Dir, State::Absent) => "rmdir",
+            (State::Absent, State::Dir { .. }) => "mkdir",
+            (State::Dir { .. }, State::Absent) => "rmdir",
             (State::Absent, State::File { .. }) if self.from.is_some() => "move",
             (State::Absent, State::File { .. }) => "create",
             (State::File { .. }, State::Absent) => "delete",
@@ -193,6 +238,7 @@ impl Plan {
                 let bad = match s {
                     State::File { sha256, mode } => !is_sha256_hex(sha256) || *mode > 0o7777,
                     State::Symlink { target } => !valid_link_target(target),
+                    State::Dir { mode: Some(m) } => *m > 0o7777,
                     _ => false,
                 };
                 if bad {

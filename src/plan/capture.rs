@@ -93,8 +93,32 @@ pub fn capture(
         unplannable: Vec::new(),
         fallback: view.fallback().map(str::to_string),
     };
+    // A folder the command emptied but kept stays: the plan would otherwise remove it as
+    // git does (`Overlay::remove_emptied`); a `mkdir` of it marks it kept.
+    let after: std::collections::HashMap<String, bool> = changes
+        .iter()
+        .map(|c| (c.path.clone(), matches!(c.after, Entry::Dir { .. })))
+        .collect();
+    let mut kept = std::collections::BTreeSet::new();
+    for c in &changes {
+        if matches!(c.after, Entry::Absent)
+            && let Some((parent, _)) = c.path.rsplit_once('/')
+            && after.get(parent).copied().unwrap_or(true)
+        {
+            kept.insert(parent.to_string());
+        }
+    }
     for c in changes {
         to_ops(&view, c, scopes, &mut captured)?;
+    }
+    for dir in kept {
+        if let Ok(path) = RelPath::parse(&dir)
+            && in_scope(&path, scopes)
+        {
+            captured
+                .ops
+                .push((format!("capture: {path}"), Op::Mkdir { path }));
+        }
     }
     view.discard()?;
     Ok(captured)
@@ -123,18 +147,28 @@ fn to_ops(view: &View, c: Change, scopes: &[RelPath], out: &mut Captured) -> Res
     let label = format!("capture: {path}");
     let not_yet = |what: &str| (c.path.clone(), what.to_string());
     match (&c.before, &c.after) {
-        (_, Entry::Symlink { target }) => {
-            out.unplannable.push(not_yet(&format!(
-                "a symlink (-> {}); symlinks cannot be planned yet",
+        (before, Entry::Symlink { target }) => match target.to_str() {
+            Some(t) if crate::model::plan::valid_link_target(t) => {
+                if matches!(before, Entry::Dir { .. } | Entry::Other) {
+                    out.ops
+                        .push((label.clone(), Op::Delete { path: path.clone() }));
+                }
+                out.ops.push((
+                    label,
+                    Op::Symlink {
+                        path,
+                        target: t.to_string(),
+                    },
+                ));
+            }
+            _ => out.unplannable.push(not_yet(&format!(
+                "a symlink (-> {}) whose target is not UTF-8 or is too long",
                 target.display()
-            )));
-        }
+            ))),
+        },
         (_, Entry::Other) => out
             .unplannable
             .push(not_yet("a FIFO, socket or device; those are never planned")),
-        (Entry::Symlink { .. }, _) => out.unplannable.push(not_yet(
-            "was a symlink; replacing or deleting symlinks cannot be planned yet",
-        )),
         (Entry::Absent, Entry::Absent) => {}
         (_, Entry::Absent) => out.ops.push((label, Op::Delete { path })),
         (Entry::Dir { .. }, Entry::Dir { .. }) => out.unplannable.push(not_yet(

@@ -359,6 +359,8 @@ pub struct Overlay<'a> {
     before: BTreeMap<RelPath, State>,
     now: BTreeMap<RelPath, Node>,
     from: HashMap<RelPath, RelPath>,
+    /// Folders an op made or named (`mkdir`): never removed for being emptied.
+    kept: BTreeSet<RelPath>,
     /// New contents by hash, not yet in the blob store.
     contents: HashMap<String, Vec<u8>>,
     /// Large new contents, streamed to temp files in the store (committed by `finish`).
@@ -372,6 +374,7 @@ impl<'a> Overlay<'a> {
             before: BTreeMap::new(),
             now: BTreeMap::new(),
             from: HashMap::new(),
+            kept: BTreeSet::new(),
             contents: HashMap::new(),
             staged,
         }
@@ -430,7 +433,7 @@ impl<'a> Overlay<'a> {
         let st = self.disk_state(p)?;
         let node = match &st {
             State::Absent => Node::Absent,
-            State::Dir => Node::Dir,
+            State::Dir { .. } => Node::Dir,
             State::File { sha256, mode } => Node::File {
                 hash: sha256.clone(),
                 mode: *mode,
@@ -469,7 +472,7 @@ impl<'a> Overlay<'a> {
     /// Children of a directory as the overlay sees it: on disk, plus created by the plan.
     fn children(&mut self, dir: &RelPath) -> Result<Vec<RelPath>> {
         let mut names = BTreeSet::new();
-        if self.before.get(dir) == Some(&State::Dir) {
+        if self.before.get(dir).is_some_and(State::is_dir) {
             let d = self.ws.open_dir(Some(dir))?;
             for entry in d
                 .entries()
@@ -608,6 +611,7 @@ impl<'a> Overlay<'a> {
             },
             Op::Mkdir { path } => {
                 self.ensure_parents(&path)?;
+                self.kept.insert(path.clone());
                 match self.get(&path)? {
                     Node::Dir => Ok(()),
                     Node::Absent => self.set(&path, Node::Dir),
@@ -729,7 +733,10 @@ impl<'a> Overlay<'a> {
             .collect();
         dirs.sort_by_key(|d| std::cmp::Reverse(d.as_str().matches('/').count()));
         for dir in dirs {
-            if self.get(&dir)? != Node::Dir || self.before.get(&dir) != Some(&State::Dir) {
+            if self.kept.contains(&dir)
+                || self.get(&dir)? != Node::Dir
+                || !self.before.get(&dir).is_some_and(State::is_dir)
+            {
                 continue;
             }
             let mut empty = true;
@@ -756,7 +763,11 @@ impl<'a> Overlay<'a> {
             let before = self.before.get(path).cloned().unwrap_or(State::Absent);
             let after = match node {
                 Node::Absent => State::Absent,
-                Node::Dir => State::Dir,
+                // An existing folder keeps its mode; a new one gets the default.
+                Node::Dir if before.is_dir() => before.clone(),
+                Node::Dir => State::Dir {
+                    mode: Some(crate::model::plan::DEFAULT_DIR_MODE),
+                },
                 Node::File { hash, mode } => State::File {
                     sha256: hash.clone(),
                     mode: *mode,
@@ -770,8 +781,13 @@ impl<'a> Overlay<'a> {
             }
             if matches!(
                 (&before, &after),
-                (State::File { .. } | State::Symlink { .. }, State::Dir)
-                    | (State::Dir, State::File { .. } | State::Symlink { .. })
+                (
+                    State::File { .. } | State::Symlink { .. },
+                    State::Dir { .. }
+                ) | (
+                    State::Dir { .. },
+                    State::File { .. } | State::Symlink { .. }
+                )
             ) {
                 return Err(Error::failed(format!(
                     "{path} would change from {} to {} in one plan; autonomy does not replace a file by a folder or back",
@@ -857,7 +873,7 @@ fn changed_while_compiling(source: &RelPath) -> Error {
 fn kind_word(s: &State) -> &'static str {
     match s {
         State::Absent => "nothing",
-        State::Dir => "a folder",
+        State::Dir { .. } => "a folder",
         State::File { .. } => "a file",
         State::Symlink { .. } => "a symlink",
     }

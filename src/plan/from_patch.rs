@@ -49,7 +49,7 @@ fn read_old(ws: &Workspace, path: &str) -> Result<Option<(Vec<u8>, bool)>> {
                 .map(|b| Some((b, false)))
                 .map_err(|e| Error::io(format!("reading {rel}"), e))
         }
-        crate::model::State::Dir => Err(Error::failed(format!(
+        crate::model::State::Dir { .. } => Err(Error::failed(format!(
             "{rel} is a directory; the patch expects a file"
         ))),
     }

@@ -263,7 +263,7 @@ fn history_signals(journal: &Journal, plan: &Plan, exclude: &str) -> Result<Vec<
     let mut some_rb = Vec::new();
     let mut failing = Vec::new();
     for c in &plan.changes {
-        if matches!(c.after, State::Dir) || matches!(c.before, State::Dir) {
+        if matches!(c.after, State::Dir { .. }) || matches!(c.before, State::Dir { .. }) {
             continue;
         }
         let h = journal.path_history(&c.path, exclude, WINDOW)?;

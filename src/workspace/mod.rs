@@ -163,7 +163,11 @@ impl Workspace {
         match FileType::from_raw_mode(st.st_mode) {
             // A link is an entry of its own: its target is read, never followed.
             FileType::Symlink => return read_link_state(&parent, rel),
-            FileType::Directory => return Ok(State::Dir),
+            FileType::Directory => {
+                return Ok(State::Dir {
+                    mode: Some(st.st_mode & 0o7777),
+                });
+            }
             FileType::RegularFile => {}
             _ => return Err(not_regular(rel)),
         }

@@ -352,3 +352,61 @@ fn git_history_with_links_modes_and_emptied_folders_replays_exactly() {
     assert_eq!(replayed, commits.len() - 1);
     env.verify_ok();
 }
+
+/// Writing over a link that points outside replaces the link by a file; the file it
+/// pointed at is never written, and rollback brings the link back.
+#[test]
+fn writing_over_a_link_replaces_the_link_never_its_target() {
+    let env = Env::new();
+    let outside = tempfile::tempdir().expect("tempdir");
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, "secret\n").expect("write");
+    std::os::unix::fs::symlink(&secret, env.path("f.txt")).expect("symlink");
+    let before = snapshot(&env.root);
+    let id = env.plan(
+        "title = \"t\"\n[[action]]\nkind = \"write\"\npath = \"f.txt\"\ncontent = \"mine\\n\"\n",
+    );
+    approve_apply(&env, &id);
+    assert_eq!(std::fs::read_to_string(&secret).expect("read"), "secret\n");
+    assert_eq!(
+        snapshot(&env.root).get("f.txt"),
+        Some(&Entry::File(b"mine\n".to_vec(), 0o644))
+    );
+    roll_back(&env, &id);
+    assert_eq!(snapshot(&env.root), before);
+    assert_eq!(std::fs::read_to_string(&secret).expect("read"), "secret\n");
+}
+
+/// A 0700 folder emptied by a plan is removed as its own change and comes back 0700 on
+/// rollback; a folder the plan keeps (`mkdir`) stays.
+#[test]
+fn an_emptied_0700_folder_is_removed_and_rollback_restores_its_mode() {
+    let env = Env::new();
+    env.write("secret/inner/key", "k\n");
+    env.write("kept/only", "o\n");
+    for (d, m) in [("secret", 0o700), ("secret/inner", 0o750)] {
+        std::fs::set_permissions(env.path(d), std::fs::Permissions::from_mode(m)).expect("chmod");
+    }
+    let before = snapshot(&env.root);
+    let id = env.plan(
+        r#"title = "empty"
+[[action]]
+kind = "delete"
+path = "secret/inner/key"
+[[action]]
+kind = "delete"
+path = "kept/only"
+[[action]]
+kind = "mkdir"
+path = "kept"
+"#,
+    );
+    approve_apply(&env, &id);
+    let after = snapshot(&env.root);
+    assert!(!env.path("secret").exists(), "{after:?}");
+    assert_eq!(after.get("kept"), Some(&Entry::Dir(0o755)));
+    roll_back(&env, &id);
+    let back = snapshot(&env.root);
+    assert_eq!(back, before, "{}", diff(&back, &before));
+    env.verify_ok();
+}
