@@ -347,6 +347,38 @@ mod tests {
     }
 
     #[test]
+    fn stored_plans_keep_their_encoding_and_id_and_new_states_round_trip() {
+        let changes = r#"[{"path":"d","before":{"kind":"absent"},"after":{"kind":"dir"}},{"path":"f","before":{"kind":"file","sha256":"0000000000000000000000000000000000000000000000000000000000000000","mode":420},"after":{"kind":"absent"}}]"#;
+        let old = format!(
+            r#"{{"format":"autonomy-plan-v1","workspace":"w","created":"t","title":"t","author":"a","changes":{changes},"exec":[]}}"#
+        );
+        let plan = Plan::from_canonical(&old).expect("an old plan reads");
+        assert_eq!(
+            plan.canonical(),
+            old,
+            "a folder without a mode encodes as before"
+        );
+        assert_eq!(plan.changes[0].after, State::Dir { mode: Some(0o700) });
+        let new = old
+            .replace(r#"{"kind":"dir"}"#, r#"{"kind":"dir","mode":448}"#)
+            .replace(
+                r#""after":{"kind":"absent"}"#,
+                r#""after":{"kind":"symlink","target":"../x"}"#,
+            );
+        let plan = Plan::from_canonical(&new).expect("a new plan reads");
+        assert_eq!(plan.canonical(), new);
+        assert_eq!(plan.changes[0].after.dir_mode(), 0o700);
+        assert_eq!(plan.changes[1].after.link_target(), Some("../x"));
+        for bad in [
+            r#"{"kind":"symlink","target":""}"#,
+            r#"{"kind":"dir","mode":70000}"#,
+        ] {
+            let text = old.replace(r#"{"kind":"dir"}"#, bad);
+            assert!(Plan::from_canonical(&text).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn stored_exec_paths_are_checked() {
         for bad in [
             r#"{"run":["sh"],"cwd":"../x","env":{},"timeout_ms":1,"touches":[]}"#,
