@@ -3,8 +3,8 @@
 //!
 //! The command sees the whole workspace at its own path; `--scope` limits what is
 //! planned, and changes outside it are returned apart so that the caller reports them.
-//! Symlinks, special files and folder modes the command changed cannot be planned yet;
-//! they are returned apart too.
+//! Symlinks the command made, retargeted or removed are planned as links (never
+//! followed); special files and folder modes cannot be planned yet and are returned apart.
 
 use crate::error::{Error, Result};
 use crate::exec::{Confinement, ExecOutcome, ExecSpec, ExitKind, Isolation, IsolationMode};
@@ -21,8 +21,8 @@ pub struct Captured {
     pub outcome: ExecOutcome,
     /// Changes outside `--scope`: reported, not planned.
     pub outside_scope: Vec<String>,
-    /// Changes that cannot be planned yet (symlinks, special files, folder modes, names
-    /// a plan cannot hold), each with why.
+    /// Changes that cannot be planned yet (special files, folder modes, links whose target
+    /// is not UTF-8, names a plan cannot hold), each with why.
     pub unplannable: Vec<(String, String)>,
     /// Why the view is a scratch copy, when it is.
     pub fallback: Option<String>,

@@ -410,3 +410,71 @@ path = "kept"
     assert_eq!(back, before, "{}", diff(&back, &before));
     env.verify_ok();
 }
+
+/// A run with links killed after each rename (`step.after_rename:N`) is put back by
+/// `recover`: links recreated with their targets, files and emptied folders back.
+#[test]
+fn recover_after_a_crash_mid_run_puts_links_back() {
+    if !cfg!(feature = "failpoints") {
+        return skip("built without --features failpoints");
+    }
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    env.write("ftl.txt", "file\n");
+    env.write("gone/only", "o\n");
+    for (target, at) in [("a.txt", "cur"), ("a.txt", "ltf"), ("x", "doomed")] {
+        std::os::unix::fs::symlink(target, env.path(at)).expect("symlink");
+    }
+    let before = snapshot(&env.root);
+    let id = env.plan(
+        r#"title = "links"
+[[action]]
+kind = "symlink"
+path = "cur"
+target = "gone"
+[[action]]
+kind = "symlink"
+path = "ftl.txt"
+target = "a.txt"
+[[action]]
+kind = "write"
+path = "ltf"
+content = "now a file\n"
+[[action]]
+kind = "delete"
+path = "doomed"
+[[action]]
+kind = "delete"
+path = "gone/only"
+[[action]]
+kind = "symlink"
+path = "new/link"
+target = "../a.txt"
+"#,
+    );
+    env.approve(&id);
+    let mut crashed = 0;
+    for n in 1..=6 {
+        let out = env.output_env(
+            &["apply", &id],
+            &[("AUTONOMY_FAILPOINT", &format!("step.after_rename:{n}"))],
+        );
+        if signal_of(&out.status).is_none() {
+            // Fewer renames than n: the run completed; nothing more to crash.
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+            break;
+        }
+        crashed += 1;
+        let rec = env.output(&["recover"]);
+        assert_eq!(
+            rec.status.code(),
+            Some(0),
+            "recover after {n}: {}",
+            text(&rec)
+        );
+        let now = snapshot(&env.root);
+        assert_eq!(now, before, "after crash {n}:\n{}", diff(&now, &before));
+    }
+    assert!(crashed >= 4, "only {crashed} crash points were reached");
+    env.verify_ok();
+}
