@@ -348,7 +348,7 @@ pub fn link_leaves(path: &str, target: &str) -> bool {
             s => parts.push(s),
         }
     }
-    parts.iter().any(|p| *p == crate::paths::STATE_DIR)
+    parts.contains(&crate::paths::STATE_DIR)
 }
 
 #[cfg(test)]
