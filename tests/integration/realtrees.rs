@@ -425,6 +425,8 @@ fn recover_after_a_crash_mid_run_puts_links_back() {
     for (target, at) in [("a.txt", "cur"), ("a.txt", "ltf"), ("x", "doomed")] {
         std::os::unix::fs::symlink(target, env.path(at)).expect("symlink");
     }
+    std::fs::set_permissions(env.path("gone"), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
     let before = snapshot(&env.root);
     let id = env.plan(
         r#"title = "links"
@@ -476,5 +478,25 @@ target = "../a.txt"
         assert_eq!(now, before, "after crash {n}:\n{}", diff(&now, &before));
     }
     assert!(crashed >= 4, "only {crashed} crash points were reached");
+    // After every step (the emptied 0700 folder removed last): recover makes it again 0700.
+    let out = env.output_env(
+        &["apply", &id],
+        &[("AUTONOMY_FAILPOINT", "run.before_snapshot")],
+    );
+    assert_eq!(signal_of(&out.status), Some(6), "{}", text(&out));
+    assert!(
+        !env.path("gone").exists(),
+        "the folder step ran before the crash"
+    );
+    let rec = env.output(&["recover"]);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec));
+    let now = snapshot(&env.root);
+    assert_eq!(now, before, "{}", diff(&now, &before));
+    env.apply_ok(&id);
+    assert!(!env.path("gone").exists());
+    assert_eq!(
+        std::fs::read_link(env.path("new/link")).expect("link"),
+        Path::new("../a.txt")
+    );
     env.verify_ok();
 }
