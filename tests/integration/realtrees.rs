@@ -500,3 +500,41 @@ target = "../a.txt"
     );
     env.verify_ok();
 }
+
+/// Owner and group are kept: an edit of a `nobody` file as root leaves it `nobody`, and a
+/// rollback of its deletion brings it back `nobody`; a folder's too.
+#[test]
+fn owners_and_groups_are_kept_through_apply_and_rollback() {
+    use std::os::unix::fs::MetadataExt;
+    if unsafe { libc::geteuid() } != 0 {
+        return skip("needs root to chown files to nobody");
+    }
+    let env = Env::new();
+    env.write("theirs/edited", "one\n");
+    env.write("theirs/deleted", "gone\n");
+    for p in ["theirs", "theirs/edited", "theirs/deleted"] {
+        std::os::unix::fs::lchown(env.path(p), Some(65534), Some(65534)).expect("chown");
+    }
+    let owner = |p: &str| {
+        let m = std::fs::symlink_metadata(env.path(p)).expect("stat");
+        (m.uid(), m.gid())
+    };
+    let id = env.plan(
+        r#"title = "owners"
+[[action]]
+kind = "edit"
+path = "theirs/edited"
+find = "one"
+replace = "two"
+[[action]]
+kind = "delete"
+path = "theirs/deleted"
+"#,
+    );
+    approve_apply(&env, &id);
+    assert_eq!(owner("theirs/edited"), (65534, 65534));
+    roll_back(&env, &id);
+    assert_eq!(owner("theirs/edited"), (65534, 65534));
+    assert_eq!(owner("theirs/deleted"), (65534, 65534));
+    assert_eq!(env.read_str("theirs/deleted"), "gone\n");
+}
