@@ -538,3 +538,117 @@ path = "theirs/deleted"
     assert_eq!(owner("theirs/deleted"), (65534, 65534));
     assert_eq!(env.read_str("theirs/deleted"), "gone\n");
 }
+
+mod identity {
+    //! apply then rollback is the identity, extended to links and folder modes: random
+    //! trees (folders 0700/0750/0755, files, links relative, absolute and climbing out)
+    //! and random plans that create, retarget and delete links, write over them, and
+    //! empty folders.
+    use super::*;
+    use proptest::prelude::*;
+
+    const MODES: [u32; 3] = [0o700, 0o750, 0o755];
+    const TARGETS: [&str; 5] = ["f0", "../d1", "/etc/hostname", "../../out", "d0/f1"];
+
+    #[derive(Debug, Clone)]
+    enum Act {
+        Link(u8, u8),
+        Delete(u8),
+        Write(u8),
+    }
+
+    fn act() -> impl Strategy<Value = Act> {
+        prop_oneof![
+            (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Act::Link(a, b)),
+            any::<u8>().prop_map(Act::Delete),
+            any::<u8>().prop_map(Act::Write),
+        ]
+    }
+
+    fn setup(env: &Env, modes: &[u8], links: &[u8]) {
+        for d in 0..3usize {
+            env.write(&format!("d{d}/f{d}"), format!("file {d}\n"));
+            if d == 1 {
+                env.write("d1/g", "g\n");
+            }
+        }
+        env.write("f0", "top\n");
+        for (i, t) in links.iter().enumerate() {
+            let at = if i % 2 == 0 {
+                format!("l{i}")
+            } else {
+                format!("d{}/l{i}", i % 3)
+            };
+            std::os::unix::fs::symlink(TARGETS[*t as usize % TARGETS.len()], env.path(&at))
+                .expect("symlink");
+        }
+        for (d, m) in modes.iter().enumerate() {
+            std::fs::set_permissions(
+                env.path(&format!("d{d}")),
+                std::fs::Permissions::from_mode(MODES[*m as usize % MODES.len()]),
+            )
+            .expect("chmod");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("AUTONOMY_PROP_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(12),
+            max_shrink_iters: 32,
+            failure_persistence: None,
+            .. ProptestConfig::default()
+        })]
+        #[test]
+        fn apply_then_rollback_is_the_identity_with_links_and_folder_modes(
+            modes in proptest::collection::vec(any::<u8>(), 3),
+            links in proptest::collection::vec(any::<u8>(), 0..5),
+            acts in proptest::collection::vec(act(), 1..6),
+        ) {
+            let env = Env::new();
+            setup(&env, &modes, &links);
+            let before = snapshot(&env.root);
+            // Entries to act on: every file and link there is now (folders excluded).
+            let entries: Vec<String> = before
+                .iter()
+                .filter(|(_, e)| !matches!(e, Entry::Dir(_)))
+                .map(|(p, _)| p.clone())
+                .collect();
+            let mut toml = String::from("title = \"random links\"\n");
+            let mut touched = std::collections::BTreeSet::new();
+            for (k, a) in acts.iter().enumerate() {
+                let (path, body) = match a {
+                    Act::Link(p, t) => {
+                        let path = if *p % 3 == 0 {
+                            format!("new{k}")
+                        } else {
+                            entries[*p as usize % entries.len()].clone()
+                        };
+                        let t = TARGETS[*t as usize % TARGETS.len()];
+                        (path.clone(), format!("kind = \"symlink\"\npath = \"{path}\"\ntarget = \"{t}\""))
+                    }
+                    Act::Delete(p) => {
+                        let path = entries[*p as usize % entries.len()].clone();
+                        (path.clone(), format!("kind = \"delete\"\npath = \"{path}\""))
+                    }
+                    Act::Write(p) => {
+                        let path = entries[*p as usize % entries.len()].clone();
+                        (path.clone(), format!("kind = \"write\"\npath = \"{path}\"\ncontent = \"w{k}\\n\""))
+                    }
+                };
+                // One action per path keeps every plan valid (a second on the same path
+                // could meet what the first left, e.g. a delete of a deleted file).
+                if touched.insert(path) {
+                    toml += &format!("[[action]]\n{body}\n");
+                }
+            }
+            // Every plan changes something.
+            toml += "[[action]]\nkind = \"write\"\npath = \"zz.txt\"\ncontent = \"z\\n\"\n";
+            let id = env.plan(&toml);
+            approve_apply(&env, &id);
+            roll_back(&env, &id);
+            let back = snapshot(&env.root);
+            prop_assert_eq!(&back, &before, "{}\n{}", toml, diff(&back, &before));
+            env.verify_ok();
+        }
+    }
+}
