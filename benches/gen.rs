@@ -86,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     } else {
                         None
                     };
-                    let dir = State::Dir;
+                    let dir = State::dir();
                     let (before, after) = match &reverses {
                         Some(_) => (dir, State::Absent),
                         None => (State::Absent, dir),

@@ -25,7 +25,11 @@ fn current(
 ) -> Result<Option<String>> {
     match ws.state(rel)? {
         State::Absent => Ok(None),
-        State::Dir => Err(Error::failed(format!("{rel} is a folder, not a file"))),
+        State::Dir { .. } => Err(Error::failed(format!("{rel} is a folder, not a file"))),
+        // The agent's own tool would write through the link; autonomy never follows one.
+        State::Symlink { .. } => Err(Error::failed(format!(
+            "{rel} is a symbolic link; an agent's file tool call is not applied through a link"
+        ))),
         State::File { sha256, .. } => {
             let dir = ws.open_dir(rel.parent().as_ref())?;
             let bytes = dir

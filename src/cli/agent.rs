@@ -80,9 +80,13 @@ fn agent(name: &str) -> Result<Agent> {
 fn read_config(s: &Session, rel: &RelPath) -> Result<Option<Vec<u8>>> {
     match s.ws.state(rel)? {
         State::Absent => Ok(None),
-        State::Dir => Err(Error::failed(format!(
+        State::Dir { .. } => Err(Error::failed(format!(
             "{rel} is a folder; nothing was changed"
         ))),
+        State::Symlink { .. } => Err(Error::failed(format!(
+            "{rel} is a symbolic link; nothing was changed"
+        ))
+        .hint("replace the link with the file itself, then run the command again")),
         State::File { .. } => {
             let dir = s.ws.open_dir(rel.parent().as_ref())?;
             dir.read(rel.file_name())

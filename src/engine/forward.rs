@@ -23,7 +23,7 @@
 //! its new inode.
 
 use super::fsops::{
-    Kept, StepCtx, copy_to_temp, keep_old_unsynced, move_out, std_mode, sync, with_path,
+    Kept, StepCtx, copy_to_temp, keep_old_unsynced, make_link, move_out, std_mode, sync, with_path,
     write_temp_unsynced,
 };
 use super::{Reporter, failpoint};
@@ -57,10 +57,14 @@ fn how(c: &Change) -> Option<How> {
         (State::File { sha256: a, .. }, State::File { sha256: b, .. }) if a == b => {
             Some(How::Chmod)
         }
-        (State::Absent | State::File { .. }, State::File { .. }) => Some(How::Replace),
-        (State::File { .. }, State::Absent) => Some(How::Delete),
-        (State::Absent, State::Dir) => Some(How::MakeDir),
-        (State::Dir, State::Absent) => Some(How::RemoveDir),
+        // A link is made under the temp name and renamed over the path like a file.
+        (
+            State::Absent | State::File { .. } | State::Symlink { .. },
+            State::File { .. } | State::Symlink { .. },
+        ) => Some(How::Replace),
+        (State::File { .. } | State::Symlink { .. }, State::Absent) => Some(How::Delete),
+        (State::Absent, State::Dir { .. }) => Some(How::MakeDir),
+        (State::Dir { .. }, State::Absent) => Some(How::RemoveDir),
         _ => None,
     }
 }
@@ -82,8 +86,8 @@ impl StepCtx<'_> {
         done: &mut Vec<usize>,
     ) -> Result<()> {
         let total = order.len();
-        let mkdir = |i: &usize| changes[*i].after == State::Dir;
-        let rmdir = |i: &usize| changes[*i].before == State::Dir && changes[*i].after != State::Dir;
+        let mkdir = |i: &usize| changes[*i].after.is_dir();
+        let rmdir = |i: &usize| changes[*i].before.is_dir() && !changes[*i].after.is_dir();
         let pre = order.iter().take_while(|i| mkdir(i)).count();
         let post = order[pre..].iter().rev().take_while(|i| rmdir(i)).count();
         let files = &order[pre..total - post];
@@ -132,7 +136,7 @@ impl StepCtx<'_> {
         // Not read again when the drift check just hashed it and it provably did not change.
         self.check_before(&rel, change)?;
         match how(change) {
-            Some(How::MakeDir) => self.make_dir(&rel),
+            Some(How::MakeDir) => self.make_dir(&rel, change.after.dir_mode()),
             Some(How::RemoveDir) => self.remove_dir(&rel),
             Some(How::Chmod) => self.chmod(i, &rel, change),
             _ => Err(Error::failed(format!(
@@ -143,13 +147,13 @@ impl StepCtx<'_> {
         }
     }
 
-    /// Create folder `rel` (0755) and make it durable.
-    fn make_dir(&mut self, rel: &RelPath) -> Result<()> {
+    /// Create folder `rel` with `mode` (0755 unless recorded) and make it durable.
+    fn make_dir(&mut self, rel: &RelPath, mode: u32) -> Result<()> {
         let name = rel.file_name();
         let dir = self.parent(rel)?;
         dir.create_dir(name)
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
-        dir.set_permissions(name, Permissions::from_mode(0o755))
+        dir.set_permissions(name, Permissions::from_mode(mode))
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
         sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
     }
@@ -319,6 +323,18 @@ impl StepCtx<'_> {
         let mut jobs = Vec::new();
         for &i in replace {
             let rel = &rels[&i];
+            if let State::Symlink { target } = &changes[i].after {
+                // A new link: made under its temp name now, renamed over the path in
+                // batch 3 (a link has no content to fsync; the folder fsync covers it).
+                let tmp = self.tmp(i)?;
+                let dir = self
+                    .dirs
+                    .get(&rel.parent())
+                    .ok_or_else(|| Error::failed("internal: directory cache"))?;
+                make_link(dir, &tmp, target)
+                    .map_err(|e| Error::io(format!("creating the link {rel}"), e))?;
+                continue;
+            }
             let State::File { sha256, mode } = &changes[i].after else {
                 continue;
             };
@@ -360,6 +376,7 @@ impl StepCtx<'_> {
         }
         let temps: Vec<(&Dir, String)> = replace
             .iter()
+            .filter(|&&i| changes[i].after.file_hash().is_some())
             .map(|&i| {
                 let dir = self
                     .dirs

@@ -179,7 +179,7 @@ impl<'a> StepCtx<'a> {
         let name = rel.file_name();
         match (&change.before, now) {
             (State::File { sha256, mode }, _) => {
-                if *now == State::Dir {
+                if now.is_dir() {
                     self.forget(rel);
                     let dir = self.parent(rel)?;
                     dir.remove_dir(name).map_err(|e| {
@@ -188,12 +188,22 @@ impl<'a> StepCtx<'a> {
                 }
                 self.restore_file(index, rel, change, sha256, *mode)?;
             }
-            (State::Absent, State::Dir)
-            | (State::Dir, State::File { .. })
-            | (State::Absent, State::File { .. }) => {
+            (State::Symlink { target }, _) => {
+                if now.is_dir() {
+                    self.forget(rel);
+                    let dir = self.parent(rel)?;
+                    dir.remove_dir(name).map_err(|e| {
+                        Error::io(format!("removing folder {rel} (it must be empty)"), e)
+                    })?;
+                }
+                self.restore_link(index, rel, target)?;
+            }
+            (State::Absent, State::Dir { .. })
+            | (State::Dir { .. }, State::File { .. } | State::Symlink { .. })
+            | (State::Absent, State::File { .. } | State::Symlink { .. }) => {
                 self.forget(rel);
                 let dir = self.parent(rel)?;
-                if *now == State::Dir {
+                if now.is_dir() {
                     dir.remove_dir(name).map_err(|e| {
                         Error::io(format!("removing folder {rel} (it must be empty)"), e)
                     })?;
@@ -201,8 +211,10 @@ impl<'a> StepCtx<'a> {
                     dir.remove_file(name)
                         .map_err(|e| Error::io(format!("removing {rel}"), e))?;
                 }
-                if change.before == State::Dir {
+                if change.before.is_dir() {
                     dir.create_dir(name)
+                        .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
+                    dir.set_permissions(name, Permissions::from_mode(change.before.dir_mode()))
                         .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
                 }
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
@@ -228,13 +240,14 @@ impl<'a> StepCtx<'a> {
             (State::File { sha256, mode }, _) => {
                 self.restore_file(index, rel, change, sha256, *mode)?;
             }
-            (State::Absent, State::File { .. }) => {
+            (State::Symlink { target }, _) => self.restore_link(index, rel, target)?,
+            (State::Absent, State::File { .. } | State::Symlink { .. }) => {
                 let dir = self.parent(rel)?;
                 dir.remove_file(name)
                     .map_err(|e| Error::io(format!("removing {rel}"), e))?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
-            (State::Absent, State::Dir) => {
+            (State::Absent, State::Dir { .. }) => {
                 self.forget(rel);
                 let dir = self.parent(rel)?;
                 dir.remove_dir(name).map_err(|e| {
@@ -242,11 +255,11 @@ impl<'a> StepCtx<'a> {
                 })?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
-            (State::Dir, State::Absent) => {
+            (State::Dir { .. }, State::Absent) => {
                 let dir = self.parent(rel)?;
                 dir.create_dir(name)
                     .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
-                dir.set_permissions(name, Permissions::from_mode(0o755))
+                dir.set_permissions(name, Permissions::from_mode(change.before.dir_mode()))
                     .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
@@ -318,6 +331,28 @@ impl<'a> StepCtx<'a> {
         }
         let dir = self.parent(rel)?;
         sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+        Ok(())
+    }
+
+    /// Put the link `-> target` back at `rel` (over what is there, never a folder), by a
+    /// new link renamed over the path; a link this run moved out to its backup folder is
+    /// dropped.
+    fn restore_link(&mut self, index: usize, rel: &RelPath, target: &str) -> Result<()> {
+        let tmp = match &self.token {
+            Some(t) => temp_name(t, index),
+            None => format!("{TEMP_PREFIX}{}-{index}", new_token()),
+        };
+        let dir = self.parent(rel)?;
+        let _ = dir.remove_file(&tmp);
+        put_link(dir, &tmp, rel.file_name(), target, rel)?;
+        sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
+        if self
+            .backups
+            .symlink_metadata(index.to_string())
+            .is_ok_and(|m| m.is_symlink())
+        {
+            let _ = self.backups.remove_file(index.to_string());
+        }
         Ok(())
     }
 
@@ -534,10 +569,10 @@ pub(super) fn move_out(
     lease: bool,
 ) -> io::Result<Option<Lease>> {
     let meta = dir.symlink_metadata(name)?;
-    if !meta.is_file() {
+    if !meta.is_file() && !meta.is_symlink() {
         return Err(not_regular_io(meta.mode()));
     }
-    let held = if lease && meta.nlink() == 1 {
+    let held = if lease && meta.is_file() && meta.nlink() == 1 {
         Lease::take(dir, name)?
     } else {
         None
@@ -642,11 +677,36 @@ pub fn put_state(
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(format!("removing {rel}"), e)),
         },
-        State::Dir => {
+        State::Symlink { target } => put_link(&dir, tmp, name, target, rel)?,
+        State::Dir { .. } => {
             return Err(Error::failed(format!(
                 "internal: cannot restore folder {rel} here"
             )));
         }
     }
     sync(&dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
+}
+
+/// Create the symlink `tmp -> target` in `dir` (never an existing name: nothing is
+/// removed first). The link is made relative to `dir`'s descriptor only; its target is
+/// text and is never resolved.
+pub(super) fn make_link(dir: &Dir, tmp: &str, target: &str) -> io::Result<()> {
+    rustix::fs::symlinkat(target, dir, tmp).map_err(io::Error::from)
+}
+
+/// Make `name` in `dir` the symlink `-> target`, atomically: a link under the temp name
+/// `tmp`, renamed over `name` (which may hold a file or another link; never a folder).
+/// The caller fsyncs `dir`.
+pub(super) fn put_link(
+    dir: &Dir,
+    tmp: &str,
+    name: &str,
+    target: &str,
+    rel: &RelPath,
+) -> Result<()> {
+    make_link(dir, tmp, target).map_err(|e| Error::io(format!("creating the link {rel}"), e))?;
+    dir.rename(tmp, dir, name).map_err(|e| {
+        let _ = dir.remove_file(tmp);
+        Error::io(format!("creating the link {rel}"), e)
+    })
 }

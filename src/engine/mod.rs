@@ -19,7 +19,7 @@ pub mod reserve;
 pub mod run;
 mod undo;
 
-use crate::model::{Change, State};
+use crate::model::Change;
 
 /// Hears about each step as it happens, so that nothing runs silently.
 pub trait Reporter {
@@ -46,13 +46,13 @@ impl Reporter for Quiet {
 pub fn execution_order(changes: &[Change]) -> Vec<usize> {
     let depth = |c: &Change| c.path.matches('/').count();
     let mut mk: Vec<usize> = (0..changes.len())
-        .filter(|&i| changes[i].after == State::Dir)
+        .filter(|&i| changes[i].after.is_dir())
         .collect();
     mk.sort_by_key(|&i| (depth(&changes[i]), i));
-    let files = (0..changes.len())
-        .filter(|&i| changes[i].after != State::Dir && changes[i].before != State::Dir);
+    let files =
+        (0..changes.len()).filter(|&i| !changes[i].after.is_dir() && !changes[i].before.is_dir());
     let mut rm: Vec<usize> = (0..changes.len())
-        .filter(|&i| changes[i].before == State::Dir && changes[i].after != State::Dir)
+        .filter(|&i| changes[i].before.is_dir() && !changes[i].after.is_dir())
         .collect();
     rm.sort_by_key(|&i| (std::cmp::Reverse(depth(&changes[i])), i));
     mk.into_iter().chain(files).chain(rm).collect()

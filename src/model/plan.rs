@@ -8,14 +8,61 @@ use serde::{Deserialize, Serialize};
 
 pub const PLAN_FORMAT: &str = "autonomy-plan-v1";
 
-/// What a path holds: nothing, a directory, or a file with its content hash and
-/// permission bits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a path holds: nothing, a directory, a file with its content hash and permission
+/// bits, or a symbolic link with its target (recorded verbatim, never followed).
+///
+/// A new variant encodes as `{"kind":"symlink","target":...}`; the encodings of the
+/// older variants are unchanged, so stored plans keep their ids.
+///
+/// A folder's mode is recorded when known (`{"kind":"dir","mode":448}`); a folder
+/// recorded without one (plans made before modes were) encodes as before and compares
+/// equal to a folder of any mode.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum State {
     Absent,
-    Dir,
-    File { sha256: String, mode: u32 },
+    Dir {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+    },
+    File {
+        sha256: String,
+        mode: u32,
+    },
+    Symlink {
+        target: String,
+    },
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        match (self, other) {
+            (State::Absent, State::Absent) => true,
+            (State::Dir { mode: a }, State::Dir { mode: b }) => {
+                a.is_none() || b.is_none() || a == b
+            }
+            (State::File { sha256: a, mode: m }, State::File { sha256: b, mode: n }) => {
+                a == b && m == n
+            }
+            (State::Symlink { target: a }, State::Symlink { target: b }) => a == b,
+            _ => false,
+        }
+    }
+}
+impl Eq for State {}
+
+/// The mode a folder gets when none is recorded (a new folder, or a plan from before
+/// folder modes).
+pub const DEFAULT_DIR_MODE: u32 = 0o755;
+
+/// The longest symlink target a plan records (Linux's PATH_MAX less the NUL).
+pub const MAX_LINK_TARGET: usize = 4095;
+
+/// Whether `target` can be the target of a link a plan makes: not empty, no NUL, bounded.
+/// Where it points is not checked here (a link is never followed); absolute or escaping
+/// targets are risk notes (`policy::risk`).
+pub fn valid_link_target(target: &str) -> bool {
+    !target.is_empty() && target.len() <= MAX_LINK_TARGET && !target.contains('\0')
 }
 
 impl State {
@@ -31,19 +78,41 @@ impl State {
             _ => None,
         }
     }
+    /// A folder of unknown mode (compares equal to any folder).
+    pub fn dir() -> State {
+        State::Dir { mode: None }
+    }
+    /// The mode to give this folder when it is made (or remade).
+    pub fn dir_mode(&self) -> u32 {
+        match self {
+            State::Dir { mode: Some(m) } => *m,
+            _ => DEFAULT_DIR_MODE,
+        }
+    }
     pub fn is_absent(&self) -> bool {
         matches!(self, State::Absent)
     }
     pub fn is_dir(&self) -> bool {
-        matches!(self, State::Dir)
+        matches!(self, State::Dir { .. })
+    }
+    pub fn link_target(&self) -> Option<&str> {
+        match self {
+            State::Symlink { target } => Some(target),
+            _ => None,
+        }
     }
     pub fn describe(&self) -> String {
         match self {
             State::Absent => "absent".into(),
-            State::Dir => "a directory".into(),
+            State::Dir { mode: None } => "a directory".into(),
+            State::Dir { mode: Some(m) } => format!("a directory mode {m:04o}"),
             State::File { sha256, mode } => {
                 format!("file {} mode {:04o}", &sha256[..12.min(sha256.len())], mode)
             }
+            State::Symlink { target } => format!(
+                "a symlink -> {}",
+                crate::error::clip_lines(&format!("{target:?}"), 200)
+            ),
         }
     }
 }
@@ -64,13 +133,19 @@ impl Change {
     /// What this change does, in one word.
     pub fn verb(&self) -> &'static str {
         match (&self.before, &self.after) {
-            (State::Absent, State::Dir) => "mkdir",
-            (State::Dir, State::Absent) => "rmdir",
+            (State::Absent, State::Dir { .. }) => "mkdir",
+            (State::Dir { .. }, State::Absent) => "rmdir",
             (State::Absent, State::File { .. }) if self.from.is_some() => "move",
             (State::Absent, State::File { .. }) => "create",
             (State::File { .. }, State::Absent) => "delete",
             (State::File { sha256: a, .. }, State::File { sha256: b, .. }) if a == b => "chmod",
             (State::File { .. }, State::File { .. }) => "modify",
+            (State::Absent, State::Symlink { .. }) if self.from.is_some() => "move",
+            (State::Absent, State::Symlink { .. }) => "link",
+            (State::Symlink { .. }, State::Absent) => "unlink",
+            (State::Symlink { .. }, State::Symlink { .. }) => "relink",
+            (State::File { .. }, State::Symlink { .. }) => "to-link",
+            (State::Symlink { .. }, State::File { .. }) => "to-file",
             _ => "change",
         }
     }
@@ -160,9 +235,13 @@ impl Plan {
                 )));
             }
             for s in [&c.before, &c.after] {
-                if let State::File { sha256, mode } = s
-                    && (!is_sha256_hex(sha256) || *mode > 0o7777)
-                {
+                let bad = match s {
+                    State::File { sha256, mode } => !is_sha256_hex(sha256) || *mode > 0o7777,
+                    State::Symlink { target } => !valid_link_target(target),
+                    State::Dir { mode: Some(m) } => *m > 0o7777,
+                    _ => false,
+                };
+                if bad {
                     return Err(Error::integrity(format!(
                         "plan records an invalid state for {}",
                         c.path
@@ -265,6 +344,38 @@ mod tests {
         );
         let plan = Plan::from_canonical(&new).expect("a new plan reads");
         assert_eq!(plan.exec[0].program.as_deref(), Some("/bin/sh"));
+    }
+
+    #[test]
+    fn stored_plans_keep_their_encoding_and_id_and_new_states_round_trip() {
+        let changes = r#"[{"path":"d","before":{"kind":"absent"},"after":{"kind":"dir"}},{"path":"f","before":{"kind":"file","sha256":"0000000000000000000000000000000000000000000000000000000000000000","mode":420},"after":{"kind":"absent"}}]"#;
+        let old = format!(
+            r#"{{"format":"autonomy-plan-v1","workspace":"w","created":"t","title":"t","author":"a","changes":{changes},"exec":[]}}"#
+        );
+        let plan = Plan::from_canonical(&old).expect("an old plan reads");
+        assert_eq!(
+            plan.canonical(),
+            old,
+            "a folder without a mode encodes as before"
+        );
+        assert_eq!(plan.changes[0].after, State::Dir { mode: Some(0o700) });
+        let new = old
+            .replace(r#"{"kind":"dir"}"#, r#"{"kind":"dir","mode":448}"#)
+            .replace(
+                r#""after":{"kind":"absent"}"#,
+                r#""after":{"kind":"symlink","target":"../x"}"#,
+            );
+        let plan = Plan::from_canonical(&new).expect("a new plan reads");
+        assert_eq!(plan.canonical(), new);
+        assert_eq!(plan.changes[0].after.dir_mode(), 0o700);
+        assert_eq!(plan.changes[1].after.link_target(), Some("../x"));
+        for bad in [
+            r#"{"kind":"symlink","target":""}"#,
+            r#"{"kind":"dir","mode":70000}"#,
+        ] {
+            let text = old.replace(r#"{"kind":"dir"}"#, bad);
+            assert!(Plan::from_canonical(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

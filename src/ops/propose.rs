@@ -579,6 +579,7 @@ fn op_label(i: usize, op: &Op) -> String {
         Op::Move { from, .. } => ("move", from.to_string()),
         Op::Mkdir { path } => ("mkdir", path.to_string()),
         Op::Chmod { path, .. } => ("chmod", path.to_string()),
+        Op::Symlink { path, .. } => ("symlink", path.to_string()),
         Op::Exec(step) => ("exec", step.run.first().cloned().unwrap_or_default()),
     };
     format!("action {} ({verb} {})", i + 1, crate::paths::shown(&path))

@@ -3,8 +3,8 @@
 //!
 //! The command sees the whole workspace at its own path; `--scope` limits what is
 //! planned, and changes outside it are returned apart so that the caller reports them.
-//! Symlinks, special files and folder modes the command changed cannot be planned yet;
-//! they are returned apart too.
+//! Symlinks the command made, retargeted or removed are planned as links (never
+//! followed); special files and folder modes cannot be planned yet and are returned apart.
 
 use crate::error::{Error, Result};
 use crate::exec::{Confinement, ExecOutcome, ExecSpec, ExitKind, Isolation, IsolationMode};
@@ -21,8 +21,8 @@ pub struct Captured {
     pub outcome: ExecOutcome,
     /// Changes outside `--scope`: reported, not planned.
     pub outside_scope: Vec<String>,
-    /// Changes that cannot be planned yet (symlinks, special files, folder modes, names
-    /// a plan cannot hold), each with why.
+    /// Changes that cannot be planned yet (special files, folder modes, links whose target
+    /// is not UTF-8, names a plan cannot hold), each with why.
     pub unplannable: Vec<(String, String)>,
     /// Why the view is a scratch copy, when it is.
     pub fallback: Option<String>,
@@ -93,8 +93,32 @@ pub fn capture(
         unplannable: Vec::new(),
         fallback: view.fallback().map(str::to_string),
     };
+    // A folder the command emptied but kept stays: the plan would otherwise remove it as
+    // git does (`Overlay::remove_emptied`); a `mkdir` of it marks it kept.
+    let after: std::collections::HashMap<String, bool> = changes
+        .iter()
+        .map(|c| (c.path.clone(), matches!(c.after, Entry::Dir { .. })))
+        .collect();
+    let mut kept = std::collections::BTreeSet::new();
+    for c in &changes {
+        if matches!(c.after, Entry::Absent)
+            && let Some((parent, _)) = c.path.rsplit_once('/')
+            && after.get(parent).copied().unwrap_or(true)
+        {
+            kept.insert(parent.to_string());
+        }
+    }
     for c in changes {
         to_ops(&view, c, scopes, &mut captured)?;
+    }
+    for dir in kept {
+        if let Ok(path) = RelPath::parse(&dir)
+            && in_scope(&path, scopes)
+        {
+            captured
+                .ops
+                .push((format!("capture: {path}"), Op::Mkdir { path }));
+        }
     }
     view.discard()?;
     Ok(captured)
@@ -123,18 +147,28 @@ fn to_ops(view: &View, c: Change, scopes: &[RelPath], out: &mut Captured) -> Res
     let label = format!("capture: {path}");
     let not_yet = |what: &str| (c.path.clone(), what.to_string());
     match (&c.before, &c.after) {
-        (_, Entry::Symlink { target }) => {
-            out.unplannable.push(not_yet(&format!(
-                "a symlink (-> {}); symlinks cannot be planned yet",
+        (before, Entry::Symlink { target }) => match target.to_str() {
+            Some(t) if crate::model::plan::valid_link_target(t) => {
+                if matches!(before, Entry::Dir { .. } | Entry::Other) {
+                    out.ops
+                        .push((label.clone(), Op::Delete { path: path.clone() }));
+                }
+                out.ops.push((
+                    label,
+                    Op::Symlink {
+                        path,
+                        target: t.to_string(),
+                    },
+                ));
+            }
+            _ => out.unplannable.push(not_yet(&format!(
+                "a symlink (-> {}) whose target is not UTF-8 or is too long",
                 target.display()
-            )));
-        }
+            ))),
+        },
         (_, Entry::Other) => out
             .unplannable
             .push(not_yet("a FIFO, socket or device; those are never planned")),
-        (Entry::Symlink { .. }, _) => out.unplannable.push(not_yet(
-            "was a symlink; replacing or deleting symlinks cannot be planned yet",
-        )),
         (Entry::Absent, Entry::Absent) => {}
         (_, Entry::Absent) => out.ops.push((label, Op::Delete { path })),
         (Entry::Dir { .. }, Entry::Dir { .. }) => out.unplannable.push(not_yet(

@@ -56,6 +56,11 @@ pub enum Op {
         path: RelPath,
         mode: ModeSpec,
     },
+    /// Create or retarget a symbolic link (its target recorded verbatim, never followed).
+    Symlink {
+        path: RelPath,
+        target: String,
+    },
     /// A command step (runs after every file change of the plan).
     Exec(ExecStep),
 }
@@ -288,6 +293,20 @@ fn to_op(
                 mode,
             }
         }
+        "symlink" => {
+            let target = need(&a.target, "target", "symlink")?;
+            if !crate::model::plan::valid_link_target(target) {
+                return Err(Error::failed(format!(
+                    "the link target of {} must be 1 to {} bytes without NUL",
+                    crate::paths::shown(a.path.as_deref().unwrap_or("")),
+                    crate::model::plan::MAX_LINK_TARGET
+                )));
+            }
+            Op::Symlink {
+                path: path()?,
+                target: target.to_string(),
+            }
+        }
         "exec" => Op::Exec(exec_step(a, rules, root)?),
         other => return Err(Error::failed(format!("unknown kind {other:?}"))),
     })
@@ -330,6 +349,7 @@ enum Node {
     Absent,
     Dir,
     File { hash: String, mode: u32 },
+    Link { target: String },
 }
 
 /// The workspace as the plan sees it while folding: every path touched, with what it held
@@ -339,6 +359,8 @@ pub struct Overlay<'a> {
     before: BTreeMap<RelPath, State>,
     now: BTreeMap<RelPath, Node>,
     from: HashMap<RelPath, RelPath>,
+    /// Folders an op made or named (`mkdir`): never removed for being emptied.
+    kept: BTreeSet<RelPath>,
     /// New contents by hash, not yet in the blob store.
     contents: HashMap<String, Vec<u8>>,
     /// Large new contents, streamed to temp files in the store (committed by `finish`).
@@ -352,6 +374,7 @@ impl<'a> Overlay<'a> {
             before: BTreeMap::new(),
             now: BTreeMap::new(),
             from: HashMap::new(),
+            kept: BTreeSet::new(),
             contents: HashMap::new(),
             staged,
         }
@@ -410,10 +433,13 @@ impl<'a> Overlay<'a> {
         let st = self.disk_state(p)?;
         let node = match &st {
             State::Absent => Node::Absent,
-            State::Dir => Node::Dir,
+            State::Dir { .. } => Node::Dir,
             State::File { sha256, mode } => Node::File {
                 hash: sha256.clone(),
                 mode: *mode,
+            },
+            State::Symlink { target } => Node::Link {
+                target: target.clone(),
             },
         };
         self.before.insert(p.clone(), st);
@@ -437,6 +463,7 @@ impl<'a> Overlay<'a> {
                         "cannot create {p}: its parent {anc} is a file"
                     )));
                 }
+                Node::Link { .. } => return Err(crate::workspace::symlink_refused(p)),
             }
         }
         Ok(())
@@ -445,7 +472,7 @@ impl<'a> Overlay<'a> {
     /// Children of a directory as the overlay sees it: on disk, plus created by the plan.
     fn children(&mut self, dir: &RelPath) -> Result<Vec<RelPath>> {
         let mut names = BTreeSet::new();
-        if self.before.get(dir) == Some(&State::Dir) {
+        if self.before.get(dir).is_some_and(State::is_dir) {
             let d = self.ws.open_dir(Some(dir))?;
             for entry in d
                 .entries()
@@ -509,7 +536,7 @@ impl<'a> Overlay<'a> {
                         )));
                     }
                     Node::File { mode, .. } => Some(mode),
-                    Node::Absent => None,
+                    Node::Absent | Node::Link { .. } => None,
                 };
                 let base = existing.unwrap_or(DEFAULT_FILE_MODE);
                 let mode = apply_mode(base, mode);
@@ -525,7 +552,7 @@ impl<'a> Overlay<'a> {
                         )));
                     }
                     Node::File { mode, .. } => Some(mode),
-                    Node::Absent => None,
+                    Node::Absent | Node::Link { .. } => None,
                 };
                 let mode = apply_mode(existing.unwrap_or(DEFAULT_FILE_MODE), mode);
                 self.set(&path, Node::File { hash, mode })
@@ -547,6 +574,12 @@ impl<'a> Overlay<'a> {
                         return Err(Error::failed(format!(
                             "cannot edit {path}: it is a directory"
                         )));
+                    }
+                    Node::Link { .. } => {
+                        return Err(Error::failed(format!(
+                            "cannot edit {path}: it is a symbolic link (links are never followed)"
+                        ))
+                        .hint("write the file the link points to by its own path"));
                     }
                 };
                 let bytes = self.current_bytes(&path, &hash)?;
@@ -573,16 +606,17 @@ impl<'a> Overlay<'a> {
                 Node::Absent => Err(Error::failed(format!(
                     "cannot delete {path}: it does not exist"
                 ))),
-                Node::File { .. } => self.set(&path, Node::Absent),
+                Node::File { .. } | Node::Link { .. } => self.set(&path, Node::Absent),
                 Node::Dir => self.delete_tree(&path),
             },
             Op::Mkdir { path } => {
                 self.ensure_parents(&path)?;
+                self.kept.insert(path.clone());
                 match self.get(&path)? {
                     Node::Dir => Ok(()),
                     Node::Absent => self.set(&path, Node::Dir),
-                    Node::File { .. } => Err(Error::failed(format!(
-                        "cannot mkdir {path}: a file is there"
+                    Node::File { .. } | Node::Link { .. } => Err(Error::failed(format!(
+                        "cannot mkdir {path}: a file or link is there"
                     ))),
                 }
             }
@@ -600,7 +634,20 @@ impl<'a> Overlay<'a> {
                 Node::Dir => Err(Error::failed(format!(
                     "cannot chmod {path}: directories keep their mode"
                 ))),
+                Node::Link { .. } => Err(Error::failed(format!(
+                    "cannot chmod {path}: it is a symbolic link (links have no mode of their own)"
+                ))),
             },
+            Op::Symlink { path, target } => {
+                self.ensure_parents(&path)?;
+                match self.get(&path)? {
+                    Node::Dir => Err(Error::failed(format!(
+                        "cannot make the link {path}: it is a directory"
+                    ))
+                    .hint("delete the folder first in the plan")),
+                    _ => self.set(&path, Node::Link { target }),
+                }
+            }
             Op::Move { from, to } => self.move_tree(&from, &to),
             Op::Exec(_) => Err(Error::failed(
                 "internal: exec steps are not folded over files",
@@ -612,7 +659,7 @@ impl<'a> Overlay<'a> {
         for child in self.children(dir)? {
             match self.get(&child)? {
                 Node::Absent => {}
-                Node::File { .. } => self.set(&child, Node::Absent)?,
+                Node::File { .. } | Node::Link { .. } => self.set(&child, Node::Absent)?,
                 Node::Dir => self.delete_tree(&child)?,
             }
         }
@@ -643,6 +690,12 @@ impl<'a> Overlay<'a> {
                 self.from.insert(to.clone(), origin);
                 self.set(from, Node::Absent)
             }
+            Node::Link { target } => {
+                self.set(to, Node::Link { target })?;
+                let origin = self.from.remove(from).unwrap_or_else(|| from.clone());
+                self.from.insert(to.clone(), origin);
+                self.set(from, Node::Absent)
+            }
             Node::Dir => {
                 self.set(to, Node::Dir)?;
                 for child in self.children(from)? {
@@ -658,8 +711,51 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// A folder the plan empties (its last entry deleted or moved away) is removed too, as
+    /// git does, as a change of its own (so rollback brings it back). Only folders that
+    /// exist now and held an entry the plan removed; innermost first, up to the root.
+    fn remove_emptied(&mut self) -> Result<()> {
+        let removed: Vec<RelPath> = self
+            .now
+            .iter()
+            .filter(|(p, n)| {
+                **n == Node::Absent && self.before.get(*p).is_some_and(|b| !b.is_absent())
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        // Every folder holding a removed entry, deepest first: each is decided after
+        // every folder below it.
+        let mut dirs: Vec<RelPath> = removed
+            .iter()
+            .flat_map(|p| p.ancestors())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.as_str().matches('/').count()));
+        for dir in dirs {
+            if self.kept.contains(&dir)
+                || self.get(&dir)? != Node::Dir
+                || !self.before.get(&dir).is_some_and(State::is_dir)
+            {
+                continue;
+            }
+            let mut empty = true;
+            for child in self.children(&dir)? {
+                if self.get(&child)? != Node::Absent {
+                    empty = false;
+                    break;
+                }
+            }
+            if empty {
+                self.now.insert(dir, Node::Absent);
+            }
+        }
+        Ok(())
+    }
+
     /// The changes, with every new content stored as a blob, checked against the limits.
     pub fn finish(mut self, meta: Meta, rules: &Rules, allow_empty: bool) -> Result<Plan> {
+        self.remove_emptied()?;
         let mut changes = Vec::new();
         let mut plan_bytes = 0u64;
         let mut stored: BTreeSet<String> = BTreeSet::new();
@@ -667,10 +763,17 @@ impl<'a> Overlay<'a> {
             let before = self.before.get(path).cloned().unwrap_or(State::Absent);
             let after = match node {
                 Node::Absent => State::Absent,
-                Node::Dir => State::Dir,
+                // An existing folder keeps its mode; a new one gets the default.
+                Node::Dir if before.is_dir() => before.clone(),
+                Node::Dir => State::Dir {
+                    mode: Some(crate::model::plan::DEFAULT_DIR_MODE),
+                },
                 Node::File { hash, mode } => State::File {
                     sha256: hash.clone(),
                     mode: *mode,
+                },
+                Node::Link { target } => State::Symlink {
+                    target: target.clone(),
                 },
             };
             if before == after {
@@ -678,7 +781,13 @@ impl<'a> Overlay<'a> {
             }
             if matches!(
                 (&before, &after),
-                (State::File { .. }, State::Dir) | (State::Dir, State::File { .. })
+                (
+                    State::File { .. } | State::Symlink { .. },
+                    State::Dir { .. }
+                ) | (
+                    State::Dir { .. },
+                    State::File { .. } | State::Symlink { .. }
+                )
             ) {
                 return Err(Error::failed(format!(
                     "{path} would change from {} to {} in one plan; autonomy does not replace a file by a folder or back",
@@ -764,8 +873,9 @@ fn changed_while_compiling(source: &RelPath) -> Error {
 fn kind_word(s: &State) -> &'static str {
     match s {
         State::Absent => "nothing",
-        State::Dir => "a folder",
+        State::Dir { .. } => "a folder",
         State::File { .. } => "a file",
+        State::Symlink { .. } => "a symlink",
     }
 }
 

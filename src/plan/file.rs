@@ -43,6 +43,9 @@ pub struct Action {
     pub from: Option<String>,
     #[serde(default, deserialize_with = "bounded::path")]
     pub to: Option<String>,
+    /// A symlink's target, recorded verbatim (never followed).
+    #[serde(default, deserialize_with = "bounded::path")]
+    pub target: Option<String>,
     #[serde(default, deserialize_with = "bounded::run")]
     pub run: Option<Vec<String>>,
     #[serde(default, deserialize_with = "bounded::touches")]
@@ -257,7 +260,9 @@ pub fn check_meta(title: &str, author: &str, description: Option<&str>) -> Resul
     Ok(())
 }
 
-pub const KINDS: &[&str] = &["write", "edit", "delete", "move", "mkdir", "chmod", "exec"];
+pub const KINDS: &[&str] = &[
+    "write", "edit", "delete", "move", "mkdir", "chmod", "symlink", "exec",
+];
 
 /// The header keys of a plan file.
 pub const HEADER_KEYS: &[&str] = &["title", "author", "description", "action"];
@@ -281,6 +286,7 @@ pub const KIND_KEYS: &[(&str, &[&str])] = &[
     ("move", &["from", "to"]),
     ("mkdir", &["path"]),
     ("chmod", &["path", "mode", "executable"]),
+    ("symlink", &["path", "target"]),
     ("exec", &["run", "touches", "timeout", "cwd", "env"]),
 ];
 
@@ -495,15 +501,6 @@ pub fn first_bad_key(text: &str) -> Option<BadKey> {
                     .replace(" )", ")"),
                 None => format!("action {}", i + 1),
             };
-            if kind.as_deref() == Some("symlink") {
-                found.push((
-                    item.span().start,
-                    format!(
-                        "{label}: `kind = \"symlink\"` is not supported by this version yet: symbolic links are not planned, applied or rolled back (a path through one is refused)"
-                    ),
-                ));
-                continue;
-            }
             let allowed = kind.as_deref().and_then(kind_keys);
             for (key, _) in table.iter() {
                 let k: &str = key.get_ref();

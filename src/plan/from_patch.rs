@@ -20,29 +20,36 @@ pub fn suggested_title(input: &[u8]) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
+/// Git's mode for a symbolic link; its "content" in a diff is the link's target.
+const GIT_LINK: u32 = 0o120000;
+
 fn git_mode(mode: u32, path: &str) -> Result<u32> {
     match mode & 0o170000 {
         0o100000 | 0 => Ok(mode & 0o7777),
-        0o120000 => Err(Error::failed(format!(
-            "{path}: the patch makes a symbolic link; autonomy does not create symlinks"
-        ))),
         _ => Err(Error::failed(format!(
             "{path}: unsupported file mode {mode:o} in the patch"
         ))),
     }
 }
 
-fn read_old(ws: &Workspace, path: &str) -> Result<Option<Vec<u8>>> {
+fn is_link_mode(mode: Option<u32>) -> bool {
+    mode.is_some_and(|m| m & 0o170000 == GIT_LINK)
+}
+
+/// The old side of a file patch as git sees it: a file's bytes, or a link's target (with
+/// `true`); never followed.
+fn read_old(ws: &Workspace, path: &str) -> Result<Option<(Vec<u8>, bool)>> {
     let rel = RelPath::parse(path)?;
-    match ws.lstat(&rel)? {
-        None => Ok(None),
-        Some(m) if m.is_file() => {
+    match ws.state(&rel)? {
+        crate::model::State::Absent => Ok(None),
+        crate::model::State::Symlink { target } => Ok(Some((target.into_bytes(), true))),
+        crate::model::State::File { .. } => {
             let dir = ws.open_dir(rel.parent().as_ref())?;
             dir.read(rel.file_name())
-                .map(Some)
+                .map(|b| Some((b, false)))
                 .map_err(|e| Error::io(format!("reading {rel}"), e))
         }
-        Some(_) => Err(Error::failed(format!(
+        crate::model::State::Dir { .. } => Err(Error::failed(format!(
             "{rel} is a directory; the patch expects a file"
         ))),
     }
@@ -55,12 +62,27 @@ pub fn ops(ws: &Workspace, input: &[u8], name: &str) -> Result<Vec<(String, Op)>
             .hint("give a unified diff as `git diff --binary` or `diff -u` writes it")
     })?;
     // 1. Every result computed from the tree as it is now.
-    let mut results: Vec<(&FilePatch, Option<Vec<u8>>)> = Vec::new();
+    let mut results: Vec<(&FilePatch, Option<Vec<u8>>, bool)> = Vec::new();
     for p in &patches {
-        let old = match &p.old_path {
-            Some(op) => read_old(ws, op)?,
-            None => None,
+        let (old, old_link) = match &p.old_path {
+            Some(op) if p.kind != PatchKind::Create => match read_old(ws, op)? {
+                Some((b, link)) => (Some(b), link),
+                None => (None, false),
+            },
+            _ => (None, false),
         };
+        // The patch and the workspace must agree on what the old side is.
+        if let Some(op) = &p.old_path
+            && old.is_some()
+            && p.old_mode.is_some()
+            && is_link_mode(p.old_mode) != old_link
+        {
+            return Err(Error::failed(format!(
+                "patch {name}: the patch expects {op} to be a {}, but it is a {} in the workspace",
+                if old_link { "file" } else { "symbolic link" },
+                if old_link { "symbolic link" } else { "file" },
+            )));
+        }
         if let (Some(op), None) = (&p.old_path, &old)
             && p.kind != PatchKind::Create
         {
@@ -73,11 +95,16 @@ pub fn ops(ws: &Workspace, input: &[u8], name: &str) -> Result<Vec<(String, Op)>
                 "the patch must apply exactly to the current files (offsets are fine, fuzz is not)",
             )
         })?;
-        results.push((p, new));
+        // A link's new side: the new mode says so, or (none given) the old side was one.
+        let new_link = match p.new_mode {
+            Some(m) => is_link_mode(Some(m)),
+            None => old_link && p.kind != PatchKind::Create,
+        };
+        results.push((p, new, new_link));
     }
     // 2. Deletions and renames first, then contents and modes.
     let mut ops = Vec::new();
-    for (p, _) in &results {
+    for (p, _, _) in &results {
         let label = format!("patch {name}: {}", p.path());
         match p.kind {
             PatchKind::Delete => {
@@ -92,12 +119,31 @@ pub fn ops(ws: &Workspace, input: &[u8], name: &str) -> Result<Vec<(String, Op)>
             _ => {}
         }
     }
-    for (p, new) in results {
+    for (p, new, new_link) in results {
         let label = format!("patch {name}: {}", p.path());
         let Some(new_path) = &p.new_path else {
             continue;
         };
         let path = RelPath::parse(new_path)?;
+        if new_link {
+            let Some(bytes) = new else { continue };
+            let target = String::from_utf8(bytes).map_err(|_| {
+                Error::failed(format!(
+                    "patch {name}: the link {new_path} would get a target that is not UTF-8"
+                ))
+            })?;
+            if !crate::model::plan::valid_link_target(&target) {
+                return Err(Error::failed(format!(
+                    "patch {name}: the link {new_path} would get an empty or oversized target"
+                )));
+            }
+            // A pure rename of a link was planned as a move above; anything else sets it.
+            let pure_move = matches!(p.body, patch::PatchBody::None) && p.kind == PatchKind::Rename;
+            if !pure_move {
+                ops.push((label, Op::Symlink { path, target }));
+            }
+            continue;
+        }
         let mode = p
             .new_mode
             .map(|m| git_mode(m, new_path))

@@ -505,8 +505,9 @@ fn merge_mode(after: u32, now: u32, before: u32) -> Option<u32> {
 fn describe(s: &State) -> &'static str {
     match s {
         State::Absent => "absent",
-        State::Dir => "a folder",
+        State::Dir { .. } => "a folder",
         State::File { .. } => "a file",
+        State::Symlink { .. } => "a symlink",
     }
 }
 

@@ -170,6 +170,25 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
             ),
         });
     }
+    let outward: Vec<String> = plan
+        .changes
+        .iter()
+        .filter_map(|c| {
+            let t = c.after.link_target()?;
+            link_leaves(&c.path, t).then(|| format!("{} -> {}", c.path, t))
+        })
+        .collect();
+    if !outward.is_empty() {
+        out.push(Reason {
+            signal: "link",
+            weight: 2,
+            reason: format!(
+                "makes {} pointing outside the workspace or at an absolute path ({}); autonomy never follows it, but whatever reads it will",
+                crate::util::text::count(outward.len() as u64, "link"),
+                crate::paths::shown(&outward.join(", "))
+            ),
+        });
+    }
     let files = plan
         .changes
         .iter()
@@ -244,7 +263,7 @@ fn history_signals(journal: &Journal, plan: &Plan, exclude: &str) -> Result<Vec<
     let mut some_rb = Vec::new();
     let mut failing = Vec::new();
     for c in &plan.changes {
-        if matches!(c.after, State::Dir) || matches!(c.before, State::Dir) {
+        if matches!(c.after, State::Dir { .. }) || matches!(c.before, State::Dir { .. }) {
             continue;
         }
         let h = journal.path_history(&c.path, exclude, WINDOW)?;
@@ -307,5 +326,43 @@ mod tests {
         assert_eq!(Level::from_score(3), Level::Medium);
         assert_eq!(Level::from_score(6), Level::High);
         assert!(Level::High > Level::Medium && Level::Medium > Level::Low);
+    }
+}
+
+/// Whether the link at `path` with `target` is absolute or, resolved lexically from the
+/// link's folder, leaves the workspace (or names a state folder).
+pub fn link_leaves(path: &str, target: &str) -> bool {
+    if target.starts_with('/') {
+        return true;
+    }
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop();
+    for seg in target.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return true;
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.contains(&crate::paths::STATE_DIR)
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::link_leaves;
+
+    #[test]
+    fn absolute_and_escaping_targets_leave() {
+        assert!(link_leaves("a", "/etc/passwd"));
+        assert!(link_leaves("a", "../x"));
+        assert!(link_leaves("d/a", "../../x"));
+        assert!(link_leaves("a", ".autonomy/journal.db"));
+        assert!(!link_leaves("d/a", "../x"));
+        assert!(!link_leaves("current", "releases/1.2.0"));
+        assert!(!link_leaves("d/e/a", "./../f/./g"));
     }
 }

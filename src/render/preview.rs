@@ -435,6 +435,9 @@ pub fn render_text(
                 styled(&color::dim(), &format!("    moved from {from}"))
             );
         }
+        if let Some(line) = link_line(&c.before, &c.after) {
+            let _ = writeln!(out, "    {line}");
+        }
         if let (Some(a), Some(b)) = (c.before.mode(), c.after.mode())
             && a != b
         {
@@ -650,6 +653,18 @@ fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str)
     let _ = writeln!(out);
 }
 
+/// A link's side of a change, as `link -> target` (targets shown escaped, verbatim
+/// otherwise: a link is never followed).
+fn link_line(before: &State, after: &State) -> Option<String> {
+    let shown = |t: &str| crate::paths::shown(t);
+    match (before.link_target(), after.link_target()) {
+        (None, Some(t)) => Some(format!("link -> {}", shown(t))),
+        (Some(a), Some(b)) => Some(format!("link -> {} (was -> {})", shown(b), shown(a))),
+        (Some(a), None) => Some(format!("was link -> {}", shown(a))),
+        (None, None) => None,
+    }
+}
+
 fn change_label(c: &ChangeDoc) -> &'static str {
     match c.action.as_str() {
         "create" => "new file",
@@ -659,6 +674,11 @@ fn change_label(c: &ChangeDoc) -> &'static str {
         "move" => "moved",
         "mkdir" => "new folder",
         "rmdir" => "removed folder",
+        "link" => "new link",
+        "unlink" => "deleted link",
+        "relink" => "link retargeted",
+        "to-link" => "file to link",
+        "to-file" => "link to file",
         _ => "changed",
     }
 }

@@ -161,8 +161,13 @@ impl Workspace {
             Err(e) => return Err(Error::io(format!("reading {rel}"), e.into())),
         };
         match FileType::from_raw_mode(st.st_mode) {
-            FileType::Symlink => return Err(symlink_refused(rel)),
-            FileType::Directory => return Ok(State::Dir),
+            // A link is an entry of its own: its target is read, never followed.
+            FileType::Symlink => return read_link_state(&parent, rel),
+            FileType::Directory => {
+                return Ok(State::Dir {
+                    mode: Some(st.st_mode & 0o7777),
+                });
+            }
             FileType::RegularFile => {}
             _ => return Err(not_regular(rel)),
         }
@@ -236,6 +241,25 @@ impl Workspace {
             let _ = cache.save(&self.state_path());
         }
     }
+}
+
+/// The state of the symlink `rel` in `parent`: its target, verbatim (not UTF-8 or over
+/// the bound: refused, naming the path).
+fn read_link_state(parent: &Dir, rel: &RelPath) -> Result<crate::model::State> {
+    let target = rustix::fs::readlinkat(parent, rel.file_name(), Vec::new())
+        .map_err(|e| Error::io(format!("reading the link {rel}"), e.into()))?;
+    let target = target.into_string().map_err(|_| {
+        Error::failed(format!(
+            "the link {rel} has a target that is not UTF-8; autonomy cannot record it"
+        ))
+    })?;
+    if !crate::model::plan::valid_link_target(&target) {
+        return Err(Error::failed(format!(
+            "the link {rel} has a target autonomy cannot record (empty or over {} bytes)",
+            crate::model::plan::MAX_LINK_TARGET
+        )));
+    }
+    Ok(crate::model::State::Symlink { target })
 }
 
 fn not_regular(rel: &RelPath) -> Error {

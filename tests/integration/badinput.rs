@@ -392,25 +392,16 @@ fn symlinks_are_refused_not_followed() {
         let toml = format!("title = \"bad\"\n[[action]]\n{body}\n");
         refused(&env, &toml, &["out", "symbolic link"]);
     }
-    // A symlink as the final component, to a file inside the workspace.
+    // A symlink as the final component is an entry of its own (issue 15: written over,
+    // deleted, moved as a link; tests/integration/realtrees.rs), but never followed: an
+    // edit or a chmod through it is refused.
     for body in [
-        "kind = \"write\"\npath = \"link.txt\"\ncontent = \"x\"",
         "kind = \"edit\"\npath = \"link.txt\"\nfind = \"hello hello\"\nreplace = \"x\"",
-        "kind = \"delete\"\npath = \"link.txt\"",
         "kind = \"chmod\"\npath = \"link.txt\"\nexecutable = true",
-        "kind = \"move\"\nfrom = \"link.txt\"\nto = \"b.txt\"",
-        "kind = \"delete\"\npath = \"out\"",
     ] {
         let toml = format!("title = \"bad\"\n[[action]]\n{body}\n");
         refused(&env, &toml, &["symbolic link"]);
     }
-    // Deleting a folder that holds a symlink would have to delete the link.
-    symlink("../a.txt", env.path("dir/inner-link")).unwrap();
-    refused(
-        &env,
-        &one("delete", "path = \"dir\""),
-        &["dir/inner-link", "symbolic link"],
-    );
     assert_eq!(env.read_str("a.txt"), "hello hello\n");
 }
 

@@ -489,7 +489,7 @@ impl Env {
                     changes: vec![Change {
                         path: format!("bulk-{i}"),
                         before: State::Absent,
-                        after: State::Dir,
+                        after: State::dir(),
                         from: None,
                     }],
                     exec: Vec::new(),

@@ -36,6 +36,7 @@ mod propose;
 mod props;
 mod race;
 mod readme;
+mod realtrees;
 mod regressions;
 mod signed;
 mod snapshot;

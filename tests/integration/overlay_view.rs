@@ -251,20 +251,22 @@ fn allow_failure_plans_the_changes_of_a_command_that_exits_non_zero() {
 }
 
 #[test]
-fn a_symlink_the_command_creates_is_reported_as_not_plannable_yet() {
+fn a_symlink_the_command_creates_is_planned_as_a_link() {
     let env = Env::new();
     env.write("a.txt", "a\n");
     let Some(out) = capture(&env, &[], "ln -s a.txt l; echo b > b.txt") else {
         return;
     };
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("l: a symlink (-> a.txt); symlinks cannot be planned yet"),
-        "{}",
-        out.stderr
+    assert!(!out.stderr.contains("cannot be planned"), "{}", out.stderr);
+    assert_eq!(actions(&env, out.stdout.trim()), ["create b.txt", "link l"]);
+    let id = out.stdout.trim().to_string();
+    env.approve(&id);
+    env.apply_ok(&id);
+    assert_eq!(
+        std::fs::read_link(env.path("l")).expect("a link"),
+        std::path::Path::new("a.txt")
     );
-    assert_eq!(actions(&env, out.stdout.trim()), ["create b.txt"]);
 }
 
 /// Every route to the real tree or `.autonomy/` that a command might try: absolute paths,

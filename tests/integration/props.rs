@@ -301,6 +301,21 @@ fn build_plan(start: &Tree, markers: &BTreeMap<String, String>, ops: &[OpSeed]) 
             }
         }
     }
+    // A folder the plan emptied (it held an entry the plan removed) goes too, as git does
+    // (issue 15), deepest first.
+    let mut held: Vec<String> = start
+        .iter()
+        .filter(|(p, v)| v.is_none() && t.get(*p) == Some(&None))
+        .map(|(p, _)| p.clone())
+        .collect();
+    held.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
+    for d in held {
+        let lost = start.keys().any(|p| is_under(p, &d) && !t.contains_key(p));
+        let empty = !t.keys().any(|p| is_under(p, &d));
+        if lost && empty {
+            t.remove(&d);
+        }
+    }
     // Every plan changes something.
     k += 1;
     toml +=

@@ -131,11 +131,11 @@ fn sort_folder(
             if !(declared || holds_declared) {
                 s.undeclared.push(p.clone());
             }
-            s.dir_changes.push((p.clone(), State::Absent, State::Dir));
+            s.dir_changes.push((p.clone(), State::Absent, State::dir()));
         }
         (Some(Seen::Dir { .. }), None) => {
             s.undeclared.push(p.clone());
-            s.dir_changes.push((p.clone(), State::Dir, State::Absent));
+            s.dir_changes.push((p.clone(), State::dir(), State::Absent));
         }
         (Some(Seen::Dir { .. }), Some(Seen::Dir { .. })) => {
             // Its mode, owner or identity changed: never declarable, not restorable.
@@ -146,13 +146,13 @@ fn sort_folder(
             // A file became a folder or the other way round.
             s.undeclared.push(p.clone());
             let bs = if matches!(b, Some(Seen::Dir { .. })) {
-                Some(State::Dir)
+                Some(State::dir())
             } else {
                 before.get(p).cloned()
             };
             match bs {
                 Some(bs) if matches!(a, Some(Seen::Dir { .. })) => {
-                    s.dir_changes.push((p.clone(), bs, State::Dir));
+                    s.dir_changes.push((p.clone(), bs, State::dir()));
                 }
                 Some(bs) => {
                     let after = ws.state(&RelPath::parse(p)?)?;
@@ -225,13 +225,13 @@ fn describe(
             after: a.clone(),
             from: None,
         };
-        if c.before == State::Absent && c.after == State::Dir && !s.undeclared.contains(p) {
+        if c.before == State::Absent && c.after.is_dir() && !s.undeclared.contains(p) {
             changes.push(c.clone());
         }
         observed.push(c);
     }
     // Folders first (outermost first), as a plan records them.
-    changes.sort_by_key(|c| (c.after != State::Dir, c.path.matches('/').count()));
+    changes.sort_by_key(|c| (!c.after.is_dir(), c.path.matches('/').count()));
     Ok((observed, changes, denied))
 }
 

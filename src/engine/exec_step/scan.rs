@@ -210,7 +210,7 @@ pub fn snapshot(
         }
         match seen {
             Seen::Dir { .. } => {
-                out.insert(rel, State::Dir);
+                out.insert(rel, State::dir());
             }
             Seen::File { .. } => files.push(rel),
             Seen::Other { mode, .. } if declared => {

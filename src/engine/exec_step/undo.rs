@@ -195,7 +195,7 @@ fn put_back(
     done: &mut Undone,
 ) -> Result<()> {
     let depth = |p: &str| p.matches('/').count();
-    let is_dir = |s: &std::result::Result<State, String>| matches!(s, Ok(State::Dir));
+    let is_dir = |s: &std::result::Result<State, String>| matches!(s, Ok(State::Dir { .. }));
     // 1. Files and other non-folders where `before` holds no file: removed.
     for (u, now) in todo {
         if !is_dir(now)
@@ -213,7 +213,7 @@ fn put_back(
     // 2. Folders that were not there before: removed when empty, innermost first.
     let mut rm: Vec<&Todo> = todo
         .iter()
-        .filter(|(u, now)| is_dir(now) && u.before != State::Dir)
+        .filter(|(u, now)| is_dir(now) && !u.before.is_dir())
         .collect();
     rm.sort_by_key(|(u, _)| std::cmp::Reverse(depth(&u.path)));
     for (u, _) in rm {
@@ -227,7 +227,7 @@ fn put_back(
     // 3. Folders that were there before: made again, outermost first.
     let mut mk: Vec<&Todo> = todo
         .iter()
-        .filter(|(u, now)| u.before == State::Dir && !is_dir(now))
+        .filter(|(u, now)| u.before.is_dir() && !is_dir(now))
         .collect();
     mk.sort_by_key(|(u, _)| depth(&u.path));
     for (u, _) in mk {
