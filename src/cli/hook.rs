@@ -106,7 +106,7 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> ExitCode {
                 Ok(Ok(v)) => v,
                 Ok(Err(e)) => Verdict::Deny(format!(
                     "autonomy refused this tool call: {}{}",
-                    e.message,
+                    e.full_message(),
                     e.hint.map(|h| format!(" ({h})")).unwrap_or_default()
                 )),
                 Err(_) => Verdict::Deny(

@@ -145,6 +145,6 @@ fn show(r: Report, json: bool) {
                 })),
             )
         }
-        Report::Trouble(e) => ui::say(&format!("autonomy: {}", e.message)),
+        Report::Trouble(e) => ui::say(&format!("autonomy: {}", e.full_message())),
     }
 }

@@ -386,6 +386,11 @@ impl Rules {
             .map_or(Ok(1 << 20), parse_size)
     }
 
+    /// `[exec] max_memory` in bytes, when set.
+    pub fn exec_memory_limit(&self) -> Result<Option<u64>> {
+        self.exec.max_memory.as_deref().map(parse_size).transpose()
+    }
+
     /// Re-check a stored plan against the limits in force now (they may have tightened
     /// since it was planned). `size` gives a blob's size.
     pub fn check_limits(&self, plan: &Plan, size: &dyn Fn(&str) -> Option<u64>) -> Result<()> {

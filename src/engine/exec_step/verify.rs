@@ -182,12 +182,7 @@ pub fn run_verify(
         ],
         timeout,
         max_output_bytes: rules.exec_max_output()?,
-        memory_limit: rules
-            .exec
-            .max_memory
-            .as_deref()
-            .map(crate::policy::rules::parse_size)
-            .transpose()?,
+        memory_limit: rules.exec_memory_limit()?,
         confinement: Confinement::ReadOnlyExcept {
             read_write: writable,
         },

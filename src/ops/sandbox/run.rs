@@ -164,7 +164,7 @@ pub fn run(
             s.event(
                 EventKind::SandboxFinished,
                 None,
-                serde_json::json!({ "agent": agent, "exit": null, "error": e.message }),
+                serde_json::json!({ "agent": agent, "exit": null, "error": e.full_message() }),
             )?;
             return Err(e);
         }
