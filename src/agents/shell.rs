@@ -13,7 +13,6 @@ const READERS: &[(&str, &[&str])] = &[
     ("tail", &[]),
     ("wc", &[]),
     ("stat", &[]),
-    ("file", &[]),
     ("echo", &[]),
     ("true", &[]),
     ("grep", &[]),
@@ -21,7 +20,6 @@ const READERS: &[(&str, &[&str])] = &[
     ("diff", &[]),
     ("cmp", &[]),
     ("sha256sum", &[]),
-    ("tree", &["-o"]),
 ];
 
 /// Whether `command` certainly changes nothing (see the module note).
@@ -43,9 +41,16 @@ pub fn read_only(command: &str) -> bool {
     let Some((_, bad)) = READERS.iter().find(|(p, _)| p == prog) else {
         return false;
     };
+    // A refused one-letter flag is also refused inside a group (`-nz` is `-n -z`).
     !args.iter().any(|a| {
-        bad.iter()
-            .any(|b| a == b || a.starts_with(&format!("{b}=")))
+        bad.iter().any(|b| {
+            a == b
+                || a.starts_with(&format!("{b}="))
+                || (b.len() == 2
+                    && a.starts_with('-')
+                    && !a.starts_with("--")
+                    && a[1..].contains(&b[1..]))
+        })
     })
 }
 
@@ -65,6 +70,12 @@ mod tests {
             assert!(read_only(ok), "{ok}");
         }
         for no in [
+            // Programs with flags that write (`file -C`, `tree -R`/`-o`) are not readers.
+            "file -C -m m",
+            "tree -R -H x",
+            "tree -ao out",
+            // A refused flag inside a group of short flags.
+            "rg -nz foo",
             "echo hi > x",
             "cat a | tee b",
             "ls; rm -rf /",

@@ -42,17 +42,20 @@ pub struct HookArgs {
 /// The answer is written once: by the hook, or by the watchdog when time runs out.
 static ANSWERED: Mutex<bool> = Mutex::new(false);
 
-fn answer(r: &Reply) -> bool {
+/// Write the answer once. `None` when it was already written; otherwise the exit code to
+/// end with: the reply's, or 2 (every agent's "block") when the answer could not be
+/// written whole, since an agent that reads no answer from an exit 0 lets the tool run.
+fn answer(r: &Reply) -> Option<u8> {
     let mut done = ANSWERED.lock().unwrap_or_else(|e| e.into_inner());
     if *done {
-        return false;
+        return None;
     }
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(r.stdout.as_bytes()).and_then(|_| out.flush());
+    let written = out.write_all(r.stdout.as_bytes()).and_then(|_| out.flush());
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(r.stderr.as_bytes()).and_then(|_| err.flush());
     *done = true;
-    true
+    Some(if written.is_ok() { r.code } else { 2 })
 }
 
 /// Before the rules are read: how long reading the input and opening the workspace may take.
@@ -81,11 +84,11 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> ExitCode {
                 let r = reply(
                     agent,
                     &Verdict::Deny(
-                        "autonomy refused this tool call: the hook ran out of time. Nothing was changed by this call; `autonomy status` shows any plan it made.".into(),
+                        "autonomy refused this tool call: the hook ran out of time. If it was applying an approved plan, that run is interrupted and `autonomy recover` puts every path back; `autonomy status` shows any plan it made.".into(),
                     ),
                 );
-                if answer(&r) {
-                    std::process::exit(r.code.into());
+                if let Some(code) = answer(&r) {
+                    std::process::exit(code.into());
                 }
                 return;
             }
@@ -110,14 +113,13 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> ExitCode {
                     e.hint.map(|h| format!(" ({h})")).unwrap_or_default()
                 )),
                 Err(_) => Verdict::Deny(
-                    "autonomy refused this tool call: the hook failed unexpectedly (a bug; please report it). Nothing was changed by this call.".into(),
+                    "autonomy refused this tool call: the hook failed unexpectedly (a bug; please report it). If it was applying an approved plan, `autonomy status` says so and `autonomy recover` puts every path back.".into(),
                 ),
             }
         }
     };
     let r = reply(agent, &verdict);
-    answer(&r);
-    ExitCode::from(r.code)
+    ExitCode::from(answer(&r).unwrap_or(r.code))
 }
 
 fn read_input() -> Result<Vec<u8>> {

@@ -908,3 +908,22 @@ fn agent_install_wires_the_real_gemini_cli() {
         "{out}\n{err}"
     );
 }
+
+/// An answer that cannot be written (stdout is a full disk) is a block (exit 2), never an
+/// exit 0 without a deny, which an agent takes as "allow".
+#[test]
+fn a_hook_answer_that_cannot_be_written_blocks() {
+    use std::io::Write;
+    let env = crate::common::Env::new();
+    let mut child = std::process::Command::new(crate::common::bin())
+        .current_dir(&env.root)
+        .args(["hook", "claude"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"not json").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}
