@@ -127,6 +127,11 @@ pub fn normalise(raw: &str) -> Result<String> {
     if parts.is_empty() {
         return Err(refuse(raw, "names the workspace root itself"));
     }
+    // `\x` reads as absolute on some systems; refused wherever it ends up first, so
+    // that normalising is idempotent (`./\x` is refused as `\x` is).
+    if parts[0].starts_with('\\') {
+        return Err(refuse(raw, "is absolute"));
+    }
     if parts.len() > MAX_DEPTH {
         return Err(refuse(
             raw,
@@ -432,6 +437,8 @@ mod tests {
             "a\u{0}b",
             "a\u{2028}b",
             "a\u{00A0}b",
+            "./\\",
+            ".//\\x/y",
         ] {
             assert!(normalise(bad).is_err(), "{bad:?} accepted");
         }
