@@ -205,6 +205,7 @@ pub fn execute(
         .forward(reporter)
         .and_then(|()| run.exec(rules, reporter))
         .and_then(|()| run.verify(rules, reporter))
+        .and_then(|()| run.check_landed())
         // Nothing commits after SIGINT or SIGTERM.
         .and_then(|()| run.check_stop());
     match taken {

@@ -439,3 +439,54 @@ fn claude_code_reading_command_runs_with_no_plan_and_deny_mode_refuses() {
     assert!(!env.exists("made.txt"), "{out}\n{err}");
     assert!(last_request(&mock).contains("shell = \\\"deny\\\""), "{}", last_request(&mock));
 }
+
+/// What lands is checked against the plan: a process outside the run overwrites a path
+/// the run just wrote (paused there by the test-only pause point); the run does not
+/// commit, the agent is told of the integrity failure, the foreign bytes are not
+/// overwritten blindly, and `recover --overwrite` puts the workspace back (keeping them).
+#[test]
+fn what_lands_is_checked_against_the_plan() {
+    let env = workspace("60s");
+    let before = env.tree();
+    let pause = env.tmp.path().join("pause");
+    let child = {
+        use std::io::Write;
+        let mut c = env
+            .std_cmd()
+            .args(["hook", "claude"])
+            .env(
+                "AUTONOMY_PAUSEPOINT",
+                format!("run.before_landed:{}", pause.display()),
+            )
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("hook");
+        let p = payload(&env, "claude", "echo planned > made.txt");
+        c.stdin.take().unwrap().write_all(p.to_string().as_bytes()).unwrap();
+        c
+    };
+    let id = pending_plan(&env, 30);
+    env.approve(&id);
+    let reached = env.tmp.path().join("pause.reached");
+    let start = Instant::now();
+    while !reached.exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the run never reached the check");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(env.read_str("made.txt"), "planned\n", "the run wrote it");
+    env.write("made.txt", "someone else\n");
+    std::fs::write(env.tmp.path().join("pause.go"), b"").expect("go");
+    let (code, out, err) = hook_output(child);
+    let said = reason("claude", code, &out, &err);
+    assert!(said.contains("what landed differs from the plan"), "{said}");
+    assert!(said.contains("made.txt"), "{said}");
+    let kinds = env.event_kinds();
+    assert!(!kinds.iter().any(|k| k == "run.committed"), "{kinds:?}");
+    assert_eq!(env.read_str("made.txt"), "someone else\n", "never overwritten blindly");
+    let (out, code) = env.tty_unanswered(&["recover", "--overwrite"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(env.tree(), before, "{out}");
+    env.verify_ok();
+}
