@@ -197,8 +197,11 @@ mod tests {
         .unwrap();
         assert_eq!(g.cwd.as_ref().map(|p| p.as_str()), Some("sub/deep"));
         assert_eq!(
-            at(Agent::Codex, serde_json::json!({"cwd": root, "tool_input": {"command": "x"}}))
-                .unwrap(),
+            at(
+                Agent::Codex,
+                serde_json::json!({"cwd": root, "tool_input": {"command": "x"}})
+            )
+            .unwrap(),
             super::Context::default()
         );
         for bad in ["/", "/tmp", "sub/../.."] {
@@ -208,9 +211,15 @@ mod tests {
             );
             assert!(e.is_err(), "{bad}");
         }
-        let e = at(Agent::Claude, serde_json::json!({"cwd": root.join(".autonomy"), "tool_input": {}}));
+        let e = at(
+            Agent::Claude,
+            serde_json::json!({"cwd": root.join(".autonomy"), "tool_input": {}}),
+        );
         std::fs::create_dir(root.join(".autonomy")).unwrap();
-        let e2 = at(Agent::Claude, serde_json::json!({"cwd": root.join(".autonomy"), "tool_input": {}}));
+        let e2 = at(
+            Agent::Claude,
+            serde_json::json!({"cwd": root.join(".autonomy"), "tool_input": {}}),
+        );
         assert!(e.is_err() && e2.is_err());
     }
 }

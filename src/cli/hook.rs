@@ -115,7 +115,10 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> ExitCode {
         loop {
             std::thread::sleep(Duration::from_millis(50));
             let deadline = DEADLINE.lock().map(|d| *d).ok().flatten();
-            let todo = watch(Instant::now(), deadline, IN_RUN.load(Ordering::SeqCst));
+            // A run it stopped is still being wrapped up (undone, journaled, worded) until
+            // the hook answers: it keeps its extra time.
+            let running = IN_RUN.load(Ordering::SeqCst) || RUN_STOPPED.load(Ordering::SeqCst);
+            let todo = watch(Instant::now(), deadline, running);
             if todo == Watch::StopRun {
                 if !RUN_STOPPED.swap(true, Ordering::SeqCst) {
                     crate::engine::run::request_stop();
@@ -332,10 +335,19 @@ enum Decided {
     /// Paths changed since the plan was made: it can no longer apply.
     Stale(Vec<String>),
     /// Applied: by this hook just now (`now`), or already before.
-    Applied { by: String, now: bool },
+    Applied {
+        by: String,
+        now: bool,
+    },
     /// Declined or rejected, by whom, and the reason as `: REASON` (or empty).
-    Declined { by: String, reason: String },
-    Rejected { by: String, reason: String },
+    Declined {
+        by: String,
+        reason: String,
+    },
+    Rejected {
+        by: String,
+        reason: String,
+    },
     RolledBack,
     /// No decision within the wait (its length, in words).
     Undecided(String),
@@ -409,8 +421,7 @@ pub fn plan_call(s: &mut Session, call: &ToolCall) -> Result<Option<PlanId>> {
 /// `agent:AGENT`, the agent's session and tool call recorded in `plan.created`, the
 /// `agent.call` event in the same transaction. `None` when it changes nothing.
 fn propose_call(s: &mut Session, call: &ToolCall, mut p: Proposal) -> Result<Option<PlanId>> {
-    p.record
-        .insert("agent".into(), call.agent.name().into());
+    p.record.insert("agent".into(), call.agent.name().into());
     p.record
         .insert("session".into(), call.session.clone().into());
     p.record

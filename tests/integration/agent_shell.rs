@@ -8,8 +8,8 @@
 
 use super::agents::mock_model::MockModel;
 use super::agents::{
-    agent_calls, claude, hook, hook_command, hook_output, last_request, pending_plan,
-    shell_step, workspace,
+    agent_calls, claude, hook, hook_command, hook_output, last_request, pending_plan, shell_step,
+    workspace,
 };
 use crate::common::Env;
 use serde_json::{Value, json};
@@ -20,7 +20,11 @@ fn payload(env: &Env, agent: &str, command: &str) -> Value {
     let root = env.root.display().to_string();
     match agent {
         "claude" | "openhands" => {
-            let tool = if agent == "claude" { "Bash" } else { "execute_bash" };
+            let tool = if agent == "claude" {
+                "Bash"
+            } else {
+                "execute_bash"
+            };
             json!({"session_id": "sess-1", "transcript_path": "/h/t.jsonl", "cwd": root,
                    "permission_mode": "acceptEdits", "hook_event_name": "PreToolUse",
                    "tool_name": tool, "tool_input": {"command": command, "description": "run it"},
@@ -30,9 +34,11 @@ fn payload(env: &Env, agent: &str, command: &str) -> Value {
                           "hook_event_name": "PreToolUse", "model": "gpt-5.5",
                           "tool_name": "Bash", "tool_input": {"command": command},
                           "tool_use_id": "call_1"}),
-        "codex-exec" => json!({"session_id": "sess-2", "cwd": root, "hook_event_name": "PreToolUse",
+        "codex-exec" => {
+            json!({"session_id": "sess-2", "cwd": root, "hook_event_name": "PreToolUse",
                                "tool_name": "exec_command", "tool_input": {"cmd": command},
-                               "tool_use_id": "call_2"}),
+                               "tool_use_id": "call_2"})
+        }
         "gemini" => json!({"session_id": "sess-3", "cwd": root, "hook_event_name": "BeforeTool",
                            "timestamp": "2026-11-27T14:01:12.100Z", "tool_name": "run_shell_command",
                            "tool_input": {"command": command, "description": "run it"}}),
@@ -117,7 +123,10 @@ fn a_changing_shell_call_in_each_agents_format_lands_exactly_once_approved() {
         );
         let child = hook(&env, agent, &payload(&env, variant, &command));
         let id = pending_plan(&env, 30);
-        assert!(!env.exists(&file), "{variant}: nothing lands before approval");
+        assert!(
+            !env.exists(&file),
+            "{variant}: nothing lands before approval"
+        );
         let shown = env.run(&["show", &format!("{id}:{file}")]);
         assert!(
             shown.stdout.contains(&format!("made by {variant}")),
@@ -140,7 +149,11 @@ fn a_changing_shell_call_in_each_agents_format_lands_exactly_once_approved() {
         }
         assert_eq!(
             env.read(&file),
-            format!("made by {variant}\n\x01").into_bytes().into_iter().chain([0xff]).collect::<Vec<u8>>(),
+            format!("made by {variant}\n\x01")
+                .into_bytes()
+                .into_iter()
+                .chain([0xff])
+                .collect::<Vec<u8>>(),
             "{variant}"
         );
         // The call journaled with its plan; the plan made through ops::propose as an
@@ -207,14 +220,24 @@ fn a_declined_shell_call_changes_nothing_and_says_why() {
     let child = hook(
         &env,
         "gemini",
-        &payload(&env, "gemini", "echo two > a.txt; echo made > b.txt; echo said-xyz"),
+        &payload(
+            &env,
+            "gemini",
+            "echo two > a.txt; echo made > b.txt; echo said-xyz",
+        ),
     );
     let id = pending_plan(&env, 30);
     let (out, code) = env.tty(&["approve", &id, "--reason", "no generated files"], "n");
     assert_eq!(code, 3, "{out}");
     let (code, out, err) = hook_output(child);
     let said = reason("gemini", code, &out, &err);
-    for want in ["declined", "no generated files", &id[..12], "said-xyz", "Nothing was changed"] {
+    for want in [
+        "declined",
+        "no generated files",
+        &id[..12],
+        "said-xyz",
+        "Nothing was changed",
+    ] {
         assert!(said.contains(want), "{want:?} in {said}");
     }
     assert_eq!(env.tree(), before);
@@ -226,7 +249,11 @@ fn a_command_that_changes_nothing_runs_with_no_plan_and_its_output_comes_back() 
     let env = workspace("60s");
     env.write("data.txt", "alpha\nbeta\n");
     // Not plainly reading (a pipe): it runs in the view; it changes nothing.
-    let said = ask(&env, "claude", "cat data.txt | tr a-z A-Z; ls missing 2>&1; exit 3");
+    let said = ask(
+        &env,
+        "claude",
+        "cat data.txt | tr a-z A-Z; ls missing 2>&1; exit 3",
+    );
     for want in ["changed no file", "ALPHA\nBETA", "missing", "exit code 3"] {
         assert!(said.contains(want), "{want:?} in {said}");
     }
@@ -234,19 +261,31 @@ fn a_command_that_changes_nothing_runs_with_no_plan_and_its_output_comes_back() 
     let said = ask(&env, "codex", "echo t > \"$TMPDIR/t\" && cat \"$TMPDIR/t\"");
     assert!(said.contains("changed no file"), "{said}");
     // A plainly reading command is let through to run as it is (no answer from the hook).
-    let (code, out, err) = hook_output(hook(&env, "claude", &payload(&env, "claude", "cat data.txt")));
+    let (code, out, err) = hook_output(hook(
+        &env,
+        "claude",
+        &payload(&env, "claude", "cat data.txt"),
+    ));
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
     assert!(env.plan_ids().is_empty(), "no plan: {:?}", env.plan_ids());
     let calls = agent_calls(&env);
     assert_eq!(calls.len(), 2, "{calls:?}");
-    assert!(calls.iter().all(|c| c["data"]["outcome"] == "ran: no changes"), "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["data"]["outcome"] == "ran: no changes"),
+        "{calls:?}"
+    );
     env.verify_ok();
 }
 
 #[test]
 fn shell_deny_refuses_changing_commands_without_running_them() {
     let env = workspace("60s");
-    env.write("autonomy.toml", "[agents]\nwait = \"60s\"\nshell = \"deny\"\n");
+    env.write(
+        "autonomy.toml",
+        "[agents]\nwait = \"60s\"\nshell = \"deny\"\n",
+    );
     let said = ask(&env, "claude", "echo ran-it; echo x > made.txt");
     assert!(said.contains("shell = \"deny\""), "{said}");
     assert!(!said.contains("ran-it"), "the command did not run: {said}");
@@ -277,14 +316,24 @@ fn a_shell_call_is_confined_as_captures_are() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("hook");
-        c.stdin.take().unwrap().write_all(p.to_string().as_bytes()).unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(p.to_string().as_bytes())
+            .unwrap();
         c
     };
     let (code, out, err) = hook_output(child);
     let said = reason("claude", code, &out, &err);
-    assert!(!outside.exists(), "a write outside the workspace is refused: {said}");
+    assert!(
+        !outside.exists(),
+        "a write outside the workspace is refused: {said}"
+    );
     assert!(said.contains("sock=\n"), "no SSH agent: {said}");
-    assert!(said.contains("\n0\n"), ".autonomy/ is empty in the view: {said}");
+    assert!(
+        said.contains("\n0\n"),
+        ".autonomy/ is empty in the view: {said}"
+    );
     // Nobody decided within 1s: the plan (in.txt only) stays pending, nothing changed.
     assert!(said.contains("No decision on plan"), "{said}");
     assert!(said.contains("in.txt"), "{said}");
@@ -318,7 +367,12 @@ fn a_command_past_its_time_is_killed_and_nothing_is_planned() {
     let took = start.elapsed();
     let said = reason("claude", code, &out, &err);
     assert!(took < Duration::from_secs(10), "{took:?}");
-    for want in ["was stopped", "killed with its process group", "started", "nothing was planned"] {
+    for want in [
+        "was stopped",
+        "killed with its process group",
+        "started",
+        "nothing was planned",
+    ] {
         assert!(said.contains(want), "{want:?} in {said}");
     }
     assert!(env.plan_ids().is_empty());
@@ -338,17 +392,24 @@ fn the_deadline_passing_mid_apply_stops_and_undoes_the_run() {
     env.write(
         ".claude/settings.json",
         json!({"hooks": {"PreToolUse": [{"matcher": "Bash",
-            "hooks": [{"type": "command", "command": hook_command("claude"), "timeout": 8}]}]}})
+            "hooks": [{"type": "command", "command": hook_command("claude"), "timeout": 20}]}]}})
         .to_string(),
     );
     let start = Instant::now();
-    let child = hook(&env, "claude", &payload(&env, "claude", "echo v > slow.txt"));
-    let id = pending_plan(&env, 5);
+    let child = hook(
+        &env,
+        "claude",
+        &payload(&env, "claude", "echo v > slow.txt"),
+    );
+    let id = pending_plan(&env, 15);
     env.approve(&id);
     let (code, out, err) = hook_output(child);
     let took = start.elapsed();
     let said = reason("claude", code, &out, &err);
-    assert!(took < Duration::from_secs(8), "answered before the agent gives up: {took:?}");
+    assert!(
+        took < Duration::from_secs(20),
+        "answered before the agent gives up: {took:?}"
+    );
     assert!(said.contains("ran out of time while applying"), "{said}");
     assert!(said.contains("undone"), "{said}");
     assert!(!env.exists("slow.txt"));
@@ -357,7 +418,10 @@ fn the_deadline_passing_mid_apply_stops_and_undoes_the_run() {
     assert!(!kinds.iter().any(|k| k == "run.committed"), "{kinds:?}");
     // Not left interrupted: status is clean and the plan can still be applied.
     let st = env.status_json();
-    assert!(st["interrupted"].is_null() || st["interrupted"] == json!(false), "{st}");
+    assert!(
+        st["interrupted"].is_null() || st["interrupted"] == json!(false),
+        "{st}"
+    );
     env.verify_ok();
 }
 
@@ -409,7 +473,10 @@ fn claude_code_declined_bash_call_changes_nothing_and_the_model_hears_why() {
     let (out, err) = run.finish(60);
     assert!(!env.exists("made.txt"), "{out}\n{err}");
     let told = last_request(&mock);
-    assert!(told.contains("no stray files") && told.contains(&id[..12]), "{told}");
+    assert!(
+        told.contains("no stray files") && told.contains(&id[..12]),
+        "{told}"
+    );
 }
 
 #[test]
@@ -430,14 +497,21 @@ fn claude_code_reading_command_runs_with_no_plan_and_deny_mode_refuses() {
     assert!(env.plan_ids().is_empty());
 
     let env = workspace("60s");
-    env.write("autonomy.toml", "[agents]\nwait = \"60s\"\nshell = \"deny\"\n");
+    env.write(
+        "autonomy.toml",
+        "[agents]\nwait = \"60s\"\nshell = \"deny\"\n",
+    );
     let mock = MockModel::start(vec![shell_step("claude", "echo x > made.txt")]);
     let Some(run) = claude(&env, &mock) else {
         return;
     };
     let (out, err) = run.finish(60);
     assert!(!env.exists("made.txt"), "{out}\n{err}");
-    assert!(last_request(&mock).contains("shell = \\\"deny\\\""), "{}", last_request(&mock));
+    assert!(
+        last_request(&mock).contains("shell = \\\"deny\\\""),
+        "{}",
+        last_request(&mock)
+    );
 }
 
 /// What lands is checked against the plan: a process outside the run overwrites a path
@@ -464,7 +538,11 @@ fn what_lands_is_checked_against_the_plan() {
             .spawn()
             .expect("hook");
         let p = payload(&env, "claude", "echo planned > made.txt");
-        c.stdin.take().unwrap().write_all(p.to_string().as_bytes()).unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(p.to_string().as_bytes())
+            .unwrap();
         c
     };
     let id = pending_plan(&env, 30);
@@ -472,7 +550,10 @@ fn what_lands_is_checked_against_the_plan() {
     let reached = env.tmp.path().join("pause.reached");
     let start = Instant::now();
     while !reached.exists() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the run never reached the check");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the run never reached the check"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(env.read_str("made.txt"), "planned\n", "the run wrote it");
@@ -484,7 +565,11 @@ fn what_lands_is_checked_against_the_plan() {
     assert!(said.contains("made.txt"), "{said}");
     let kinds = env.event_kinds();
     assert!(!kinds.iter().any(|k| k == "run.committed"), "{kinds:?}");
-    assert_eq!(env.read_str("made.txt"), "someone else\n", "never overwritten blindly");
+    assert_eq!(
+        env.read_str("made.txt"),
+        "someone else\n",
+        "never overwritten blindly"
+    );
     let (out, code) = env.tty_unanswered(&["recover", "--overwrite"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(env.tree(), before, "{out}");

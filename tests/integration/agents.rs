@@ -527,7 +527,10 @@ fn shell_changing_refused_reading_runs(agent: &str) {
     let env = workspace("60s");
     // (With the default `shell = "capture"` such a command runs in a view instead:
     // tests/integration/agent_shell.rs.)
-    env.write("autonomy.toml", "[agents]\nwait = \"60s\"\nshell = \"deny\"\n");
+    env.write(
+        "autonomy.toml",
+        "[agents]\nwait = \"60s\"\nshell = \"deny\"\n",
+    );
     env.write("data.txt", "marker-7c1e5\n");
     let mock = MockModel::start(vec![
         shell_step(agent, "echo made > made.txt"),

@@ -51,8 +51,7 @@ pub(super) fn shell_call(
         )));
     }
     let mut out = Output::default();
-    let captured =
-        crate::ops::shell_call::capture(s, command, at.cwd.as_ref(), time, &mut out)?;
+    let captured = crate::ops::shell_call::capture(s, command, at.cwd.as_ref(), time, &mut out)?;
     let status = captured.outcome.status;
     let result = out.result(command, at, status, captured.fallback.as_deref());
     let deny = |said: String| Ok(Verdict::Deny(format!("{said}\n\n{result}")));
@@ -254,7 +253,11 @@ impl Output {
         let kept = (self.head.len() + self.tail.len()) as u64;
         if self.total > kept {
             bytes.extend_from_slice(
-                format!("\n[... {} bytes of output left out ...]\n", self.total - kept).as_bytes(),
+                format!(
+                    "\n[... {} bytes of output left out ...]\n",
+                    self.total - kept
+                )
+                .as_bytes(),
             );
         }
         bytes.extend(self.tail.iter());
