@@ -8,8 +8,8 @@
 
 use super::agents::mock_model::MockModel;
 use super::agents::{
-    agent_calls, claude, hook, hook_command, hook_output, last_request, pending_plan, shell_step,
-    workspace,
+    agent_calls, claude, hook, hook_command, hook_output, last_request, launch, pending_plan,
+    shell_step, workspace,
 };
 use crate::common::Env;
 use serde_json::{Value, json};
@@ -574,4 +574,42 @@ fn what_lands_is_checked_against_the_plan() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(env.tree(), before, "{out}");
     env.verify_ok();
+}
+
+/// Codex's `exec_command` and Gemini CLI's `run_shell_command`, through the real CLIs: the
+/// command's changes become a plan; approved, they land exactly and the model hears the
+/// outcome with the output.
+fn real_shell_approved(agent: &str) {
+    let env = workspace("60s");
+    env.write("data.txt", "epsilon\n");
+    let mock = MockModel::start(vec![shell_step(
+        agent,
+        "printf 'via shell\\n' > made.txt && cat data.txt",
+    )]);
+    let Some(run) = launch(agent, &env, &mock) else {
+        return;
+    };
+    let id = pending_plan(&env, 60);
+    env.approve(&id);
+    let (out, err) = run.finish(60);
+    assert_eq!(env.read_str("made.txt"), "via shell\n", "{out}\n{err}");
+    let told = mock.transcript();
+    assert!(
+        told.contains(&id[..12]) && told.contains("epsilon"),
+        "{told}"
+    );
+    let calls = agent_calls(&env);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["data"]["plan"], id.as_str());
+    env.verify_ok();
+}
+
+#[test]
+fn codex_exec_command_is_captured_approved_and_lands() {
+    real_shell_approved("codex");
+}
+
+#[test]
+fn gemini_run_shell_command_is_captured_approved_and_lands() {
+    real_shell_approved("gemini");
 }
