@@ -519,6 +519,10 @@ fn claude_code_reading_command_runs_with_no_plan_and_deny_mode_refuses() {
 /// commit, the agent is told of the integrity failure, the foreign bytes are not
 /// overwritten blindly, and `recover --overwrite` puts the workspace back (keeping them).
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs --features failpoints (README test command)"
+)]
 fn what_lands_is_checked_against_the_plan() {
     let env = workspace("60s");
     let before = env.tree();
