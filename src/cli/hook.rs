@@ -11,7 +11,10 @@ use crate::ops::session::Session;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+mod shell;
 
 /// Answer a coding agent's pre-tool hook (run by the agent, not by people)
 ///
@@ -21,8 +24,13 @@ use std::time::{Duration, Instant};
 /// 10m) for a decision (`autonomy approve`, `reject`, or signed approvals). Approved: autonomy
 /// applies the plan as a journaled run (undo with `autonomy rollback`) and tells the agent it
 /// is done, so the agent's own tool does not write again. Declined, rejected or no decision
-/// in time: the agent is told no, with the reason and the plan id; nothing changes. Shell
-/// commands that may change files are refused for now; plain reading commands pass.
+/// in time: the agent is told no, with the reason and the plan id; nothing changes.
+/// Plain reading shell commands (ls, cat, grep, ...) run as they are. Any other shell
+/// command runs as a capture in an isolated copy-on-write view of the workspace (the
+/// workspace itself is read-only to it, `.autonomy/` unreachable, no SSH agent), bounded
+/// in time; the agent gets its output either way. What it changed becomes one pending plan
+/// decided and applied like a file tool call; `[agents] shell = "deny"` refuses such
+/// commands instead.
 ///
 /// Never fails open: bad input, any error, a crash or a timeout is a refusal in the agent's
 /// format. `autonomy agent install AGENT` writes the configuration that runs this.
@@ -63,24 +71,61 @@ const SETUP_TIME: Duration = Duration::from_secs(20);
 /// After the decision: how long applying may take before the watchdog answers.
 const APPLY_TIME: Duration = Duration::from_secs(120);
 
-static DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
+/// When the hook should have answered, and the last moment it can still answer before
+/// the agent gives up on it (the slack is for stopping and undoing a run in progress).
+static DEADLINE: Mutex<Option<(Instant, Instant)>> = Mutex::new(None);
 
-fn set_deadline(d: Instant) {
-    *DEADLINE.lock().unwrap_or_else(|e| e.into_inner()) = Some(d);
+fn set_deadline(answer_by: Instant, last: Instant) {
+    *DEADLINE.lock().unwrap_or_else(|e| e.into_inner()) = Some((answer_by, last.max(answer_by)));
+}
+
+/// A run (autonomy's engine applying an approved plan) is in progress in this process.
+static IN_RUN: AtomicBool = AtomicBool::new(false);
+/// The watchdog stopped that run because the answer was due.
+static RUN_STOPPED: AtomicBool = AtomicBool::new(false);
+
+/// What the watchdog does now: nothing yet, stop the run in progress (which undoes itself
+/// and lets the hook answer), or answer itself and exit.
+#[derive(Debug, PartialEq, Eq)]
+enum Watch {
+    Wait,
+    StopRun,
+    Refuse,
+}
+
+fn watch(now: Instant, deadline: Option<(Instant, Instant)>, in_run: bool) -> Watch {
+    match deadline {
+        // Unreadable deadline: refuse (fail closed).
+        None => Watch::Refuse,
+        Some((answer_by, _)) if now <= answer_by => Watch::Wait,
+        Some((_, last)) if in_run && now <= last => Watch::StopRun,
+        Some(_) => Watch::Refuse,
+    }
 }
 
 pub fn run(args: HookArgs, ctx: &Ctx) -> ExitCode {
     let agent = Agent::from_name(&args.agent);
-    set_deadline(Instant::now() + SETUP_TIME);
-    // The watchdog: when the hook has not answered in time, refuse and exit.
+    let setup = Instant::now() + SETUP_TIME;
+    set_deadline(setup, setup);
+    // The watchdog: when the hook has not answered in time, refuse and exit. A run in
+    // progress is first asked to stop (it undoes itself, and the hook then answers with
+    // what happened); only when even that takes too long does the watchdog answer over it,
+    // leaving the run for `autonomy recover` (every command refuses until then).
     std::thread::spawn(move || {
         loop {
-            std::thread::sleep(Duration::from_millis(100));
-            let late = DEADLINE
-                .lock()
-                .map(|d| d.is_some_and(|d| Instant::now() > d))
-                .unwrap_or(true);
-            if late {
+            std::thread::sleep(Duration::from_millis(50));
+            let deadline = DEADLINE.lock().map(|d| *d).ok().flatten();
+            // A run it stopped is still being wrapped up (undone, journaled, worded) until
+            // the hook answers: it keeps its extra time.
+            let running = IN_RUN.load(Ordering::SeqCst) || RUN_STOPPED.load(Ordering::SeqCst);
+            let todo = watch(Instant::now(), deadline, running);
+            if todo == Watch::StopRun {
+                if !RUN_STOPPED.swap(true, Ordering::SeqCst) {
+                    crate::engine::run::request_stop();
+                }
+                continue;
+            }
+            if todo == Watch::Refuse {
                 let r = reply(
                     agent,
                     &Verdict::Deny(
@@ -147,20 +192,15 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
     let limit = crate::agents::config::hook_timeout(agent, &root);
     let margin = (limit / 10).clamp(Duration::from_secs(1), Duration::from_secs(10));
     let answer_by = started + limit.saturating_sub(margin);
-    set_deadline(answer_by);
-    let reserve = (limit / 5).min(APPLY_TIME);
-    let wanted = rules.agents_wait();
-    let wait = wanted.min(
-        answer_by
-            .saturating_duration_since(Instant::now())
-            .saturating_sub(reserve),
-    );
-    let capped = (wait < wanted).then(|| {
-        format!(
-            " ({agent} stops waiting for its hook after {}; `autonomy agent install {agent}` configures 30m)",
-            humantime::format_duration(limit)
-        )
-    });
+    // A run still in progress at `answer_by` is stopped and undone in the time left.
+    set_deadline(answer_by, started + limit.saturating_sub(margin / 4));
+    let budget = Budget {
+        agent,
+        limit,
+        answer_by,
+        reserve: (limit / 5).min(APPLY_TIME),
+        wanted: rules.agents_wait(),
+    };
     let shell_mode = rules
         .agents
         .shell
@@ -176,17 +216,55 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
             if crate::agents::shell::read_only(command) {
                 return Ok(Verdict::Allow);
             }
-            journal_call(&mut s, &call, "refused: shell")?;
-            let why = if shell_mode == "deny" {
-                "`[agents] shell = \"deny\"` in autonomy.toml refuses shell commands that may change files"
-            } else {
-                "shell commands that may change files cannot yet run as reviewed captures here"
-            };
-            Ok(Verdict::Deny(format!(
-                "autonomy refused this shell command: {why}. Plain reading commands (ls, cat, grep, ...) run; make file changes with the file tools (write/edit), each of which becomes a plan a person approves."
-            )))
+            if shell_mode == "deny" {
+                journal_call(&mut s, &call, "refused: shell")?;
+                return Ok(Verdict::Deny(
+                    "autonomy refused this shell command: `[agents] shell = \"deny\"` in autonomy.toml refuses shell commands that may change files. Plain reading commands (ls, cat, grep, ...) run; make file changes with the file tools (write/edit), each of which becomes a plan a person approves.".into(),
+                ));
+            }
+            let at = crate::agents::shell::context(agent, &input, &root)?;
+            shell::shell_call(&mut s, &call, command, &at, &budget)
         }
-        _ => file_call(&mut s, &call, wait, capped.as_deref().unwrap_or_default()),
+        _ => {
+            let (wait, capped) = budget.wait();
+            file_call(&mut s, &call, wait, &capped)
+        }
+    }
+}
+
+/// The hook's time: the agent's own limit for it, when the answer is due, what to keep
+/// for applying, and how long the rules want it to wait for a decision.
+struct Budget {
+    agent: Agent,
+    limit: Duration,
+    answer_by: Instant,
+    reserve: Duration,
+    wanted: Duration,
+}
+
+impl Budget {
+    /// Time left before the answer is due, less what applying needs.
+    fn left(&self) -> Duration {
+        self.answer_by
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(self.reserve)
+    }
+
+    /// How long to wait for a decision from now, and the words for a wait the agent's
+    /// limit cut short (empty when it did not).
+    fn wait(&self) -> (Duration, String) {
+        let wait = self.wanted.min(self.left());
+        let capped = if wait < self.wanted {
+            format!(
+                " ({} stops waiting for its hook after {}; `autonomy agent install {}` configures 30m)",
+                self.agent,
+                humantime::format_duration(self.limit),
+                self.agent
+            )
+        } else {
+            String::new()
+        };
+        (wait, capped)
     }
 }
 
@@ -223,63 +301,101 @@ fn file_call(s: &mut Session, call: &ToolCall, wait: Duration, capped: &str) -> 
         }
     };
     let short = id.short();
+    let said = match await_decision(s, &id, wait)? {
+        Decided::Stale(paths) => format!(
+            "autonomy refused this change: {} changed since plan {short} was made, so it can no longer apply. Nothing was changed; read the file again and retry.",
+            paths.join(", ")
+        ),
+        Decided::Applied { by, now: true } => format!(
+            "Done: autonomy applied this change as plan {short}, approved by {by}. {} now holds exactly the requested content; the tool itself did not run, so do not repeat this call. Continue with the next step.",
+            call.kind.summary()
+        ),
+        Decided::Applied { by, now: false } => format!(
+            "Done: plan {short} with this change was applied (approved by {by}); do not repeat this call. Continue with the next step."
+        ),
+        Decided::Declined { by, reason } => format!(
+            "The person declined this change (plan {short}, by {by}){reason}. Nothing was changed."
+        ),
+        Decided::Rejected { by, reason } => format!(
+            "The person rejected this change (plan {short}, by {by}){reason}. Nothing was changed."
+        ),
+        Decided::RolledBack => format!(
+            "Plan {short} with this change was applied and rolled back. Nothing was changed by this call."
+        ),
+        Decided::Undecided(waited) => format!(
+            "No decision on plan {short} within {waited}{capped}: nothing was changed. The plan stays pending; a person may still approve and apply it (`autonomy approve {short}`, `autonomy apply {short}`)."
+        ),
+    };
+    Ok(Verdict::Deny(said))
+}
+
+/// How the plan a tool call made was decided: the wait for a decision (and the apply
+/// after an approval) that file and shell calls share; each words it for the agent.
+enum Decided {
+    /// Paths changed since the plan was made: it can no longer apply.
+    Stale(Vec<String>),
+    /// Applied: by this hook just now (`now`), or already before.
+    Applied {
+        by: String,
+        now: bool,
+    },
+    /// Declined or rejected, by whom, and the reason as `: REASON` (or empty).
+    Declined {
+        by: String,
+        reason: String,
+    },
+    Rejected {
+        by: String,
+        reason: String,
+    },
+    RolledBack,
+    /// No decision within the wait (its length, in words).
+    Undecided(String),
+}
+
+/// Wait up to `wait` for a decision on plan `id`; an approval that is ready is applied
+/// here by autonomy's engine ([`apply`]), so the plan lands exactly as approved.
+fn await_decision(s: &mut Session, id: &PlanId, wait: Duration) -> Result<Decided> {
+    let short = id.short();
     let start = Instant::now();
     loop {
-        let d = crate::ops::decision::decision(s, &id)?;
+        let d = crate::ops::decision::decision(s, id)?;
         if !d.stale.is_empty() {
-            return Ok(Verdict::Deny(format!(
-                "autonomy refused this change: {} changed since plan {short} was made, so it can no longer apply. Nothing was changed; read the file again and retry.",
-                d.stale.join(", ")
-            )));
+            return Ok(Decided::Stale(d.stale));
         }
         let reason = d
             .reason
             .as_deref()
             .map(|r| format!(": {r}"))
             .unwrap_or_default();
-        let by = d.by.as_deref().unwrap_or("a person");
+        let by = d.by.clone().unwrap_or_else(|| "a person".into());
         match d.decision.as_str() {
             "approved" if d.ready => {
-                let applied = apply(s, &id, wait);
-                let now = crate::ops::decision::decision(s, &id)?;
+                let applied = apply(s, id, wait);
+                let now = crate::ops::decision::decision(s, id)?;
                 if now.status != PlanStatus::Applied {
+                    if RUN_STOPPED.load(Ordering::SeqCst) {
+                        return Err(Error::failed(format!(
+                            "the hook ran out of time while applying plan {short}; the run was stopped and undone, so nothing was changed. The plan stays approved: `autonomy apply {short}` applies it"
+                        )));
+                    }
                     applied?;
                     return Err(Error::failed(format!(
                         "plan {short} was approved but not applied"
                     )));
                 }
-                return Ok(Verdict::Deny(format!(
-                    "Done: autonomy applied this change as plan {short}, approved by {by}. {} now holds exactly the requested content; the tool itself did not run, so do not repeat this call. Continue with the next step.",
-                    call.kind.summary()
-                )));
+                return Ok(Decided::Applied { by, now: true });
             }
-            "applied" => {
-                return Ok(Verdict::Deny(format!(
-                    "Done: plan {short} with this change was applied (approved by {by}); do not repeat this call. Continue with the next step."
-                )));
-            }
-            "declined" => {
-                return Ok(Verdict::Deny(format!(
-                    "The person declined this change (plan {short}, by {by}){reason}. Nothing was changed."
-                )));
-            }
-            "rejected" => {
-                return Ok(Verdict::Deny(format!(
-                    "The person rejected this change (plan {short}, by {by}){reason}. Nothing was changed."
-                )));
-            }
-            "rolled_back" => {
-                return Ok(Verdict::Deny(format!(
-                    "Plan {short} with this change was applied and rolled back. Nothing was changed by this call."
-                )));
-            }
+            "applied" => return Ok(Decided::Applied { by, now: false }),
+            "declined" => return Ok(Decided::Declined { by, reason }),
+            "rejected" => return Ok(Decided::Rejected { by, reason }),
+            "rolled_back" => return Ok(Decided::RolledBack),
             _ => {}
         }
         if start.elapsed() >= wait {
-            return Ok(Verdict::Deny(format!(
-                "No decision on plan {short} within {}{capped}: nothing was changed. The plan stays pending; a person may still approve and apply it (`autonomy approve {short}`, `autonomy apply {short}`).",
-                humantime::format_duration(Duration::from_secs(wait.as_secs()))
-            )));
+            return Ok(Decided::Undecided(
+                humantime::format_duration(Duration::from_secs(wait.as_secs())).to_string(),
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -292,22 +408,27 @@ fn file_call(s: &mut Session, call: &ToolCall, wait: Duration, capped: &str) -> 
 /// `agent.call` event in the same transaction. `None` when the call changes nothing.
 pub fn plan_call(s: &mut Session, call: &ToolCall) -> Result<Option<PlanId>> {
     let ops = crate::agents::to_ops::ops(&s.ws, &call.kind)?;
-    let mut record = serde_json::Map::new();
-    record.insert("agent".into(), call.agent.name().into());
-    record.insert("session".into(), call.session.clone().into());
-    record.insert("tool_call".into(), call.call_id.clone().into());
-    let mut p = Proposal::new(Source::Ops(ops.ops)).title(Some(format!(
-        "{}: {}",
-        call.agent,
-        call.kind.summary()
-    )));
+    let mut p = Proposal::new(Source::Ops(ops.ops));
     p.description = Some(format!(
         "Tool call {} ({}) of {} session {}.",
         call.call_id, call.tool, call.agent, call.session
     ));
-    p.via = Some("agent".into());
-    p.record = record;
     p.based_on = ops.read;
+    propose_call(s, call, p)
+}
+
+/// Propose `p` as the plan of `call`: titled after the call, author and actor
+/// `agent:AGENT`, the agent's session and tool call recorded in `plan.created`, the
+/// `agent.call` event in the same transaction. `None` when it changes nothing.
+fn propose_call(s: &mut Session, call: &ToolCall, mut p: Proposal) -> Result<Option<PlanId>> {
+    p.record.insert("agent".into(), call.agent.name().into());
+    p.record
+        .insert("session".into(), call.session.clone().into());
+    p.record
+        .insert("tool_call".into(), call.call_id.clone().into());
+    let title = p.title.take().unwrap_or_else(|| call.kind.summary());
+    p.title = Some(format!("{}: {title}", call.agent));
+    p.via = Some("agent".into());
     p.call = Some(call_event(call, "planned"));
     let me = std::mem::replace(&mut s.actor, call.agent.author());
     let proposed = propose::propose(s, p);
@@ -327,6 +448,30 @@ pub fn apply(s: &mut Session, id: &PlanId, wait: Duration) -> Result<()> {
         approvals: &[],
         wait: Some(Duration::from_secs(wait.as_secs().clamp(1, 60))),
     };
-    crate::ops::apply::apply(s, Some(id), opts, None, &mut crate::engine::Quiet)?;
+    // While the run is in progress the watchdog does not answer over it: at the deadline it
+    // stops the run, which undoes itself, and the answer says so.
+    IN_RUN.store(true, Ordering::SeqCst);
+    let applied = crate::ops::apply::apply(s, Some(id), opts, None, &mut crate::engine::Quiet);
+    IN_RUN.store(false, Ordering::SeqCst);
+    applied?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Watch, watch};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_watchdog_stops_a_run_before_answering_over_it() {
+        let t = Instant::now();
+        let s = Duration::from_secs(1);
+        let d = Some((t + s, t + 3 * s));
+        assert_eq!(watch(t, d, false), Watch::Wait);
+        assert_eq!(watch(t, d, true), Watch::Wait);
+        assert_eq!(watch(t + 2 * s, d, false), Watch::Refuse);
+        assert_eq!(watch(t + 2 * s, d, true), Watch::StopRun);
+        assert_eq!(watch(t + 4 * s, d, true), Watch::Refuse);
+        assert_eq!(watch(t, None, false), Watch::Refuse);
+    }
 }

@@ -14,6 +14,7 @@ pub mod admit;
 pub mod exec_step;
 pub mod forward;
 pub mod fsops;
+mod landed;
 pub mod recover;
 pub mod reserve;
 pub mod run;
@@ -79,6 +80,33 @@ pub fn failpoint(name: &str) {
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]
 pub fn failpoint(_name: &str) {}
+
+/// Test-only pause: `AUTONOMY_PAUSEPOINT=name:FILE` makes the engine, on reaching that
+/// point, create `FILE.reached` and wait (at most 60 s) until `FILE.go` exists, so that a
+/// test can act at that instant (a write racing a run). Only with the `failpoints`
+/// feature.
+#[cfg(feature = "failpoints")]
+pub fn pause_point(name: &str) {
+    let Ok(spec) = std::env::var("AUTONOMY_PAUSEPOINT") else {
+        return;
+    };
+    let Some((point, file)) = spec.split_once(':') else {
+        return;
+    };
+    if point != name {
+        return;
+    }
+    let _ = std::fs::write(format!("{file}.reached"), b"");
+    let go = std::path::PathBuf::from(format!("{file}.go"));
+    let start = std::time::Instant::now();
+    while !go.exists() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn pause_point(_name: &str) {}
 
 /// The named failpoints, for the tests that abort at each.
 pub const FAILPOINTS: &[&str] = &[

@@ -97,6 +97,13 @@ fn stop_flag() -> Arc<AtomicBool> {
     .clone()
 }
 
+/// Ask the run in progress (or the next one this process starts) to stop at its next step
+/// and undo itself, as SIGTERM does: for a caller whose own deadline passes mid-run (an
+/// agent's hook must answer before the agent gives up on it). Nothing commits after it.
+pub fn request_stop() {
+    stop_flag().store(true, Ordering::SeqCst);
+}
+
 /// Let the process hold a descriptor per kept old file (each holds a write lease until
 /// the path stops naming it): raise the soft `RLIMIT_NOFILE` towards the hard limit.
 fn raise_nofile() {
@@ -198,6 +205,7 @@ pub fn execute(
         .forward(reporter)
         .and_then(|()| run.exec(rules, reporter))
         .and_then(|()| run.verify(rules, reporter))
+        .and_then(|()| run.check_landed())
         // Nothing commits after SIGINT or SIGTERM.
         .and_then(|()| run.check_stop());
     match taken {

@@ -11,6 +11,7 @@ pub mod reject;
 pub mod rollback;
 pub mod sandbox;
 pub mod session;
+pub mod shell_call;
 pub mod stats;
 pub mod suggest;
 pub mod verify;

@@ -35,6 +35,10 @@ pub enum OnFailure {
     Refuse,
     /// Any exit status (`--allow-failure`); a signal or the timeout still plans nothing.
     Plan,
+    /// As `Plan`, but a signal or the timeout is no error: nothing is planned and the
+    /// outcome says how the command ended (an agent's shell call, whose output goes back
+    /// to the agent either way).
+    Report,
 }
 
 /// Runs `argv` in a view of `root` and returns the ops that reproduce its changes within
@@ -47,10 +51,27 @@ pub fn capture(
     on_failure: OnFailure,
     sink: &mut dyn Write,
 ) -> Result<Captured> {
+    capture_in(root, None, argv, scopes, timeout, on_failure, sink)
+}
+
+/// As [`capture`], with the command started in the workspace folder `cwd` (the root when
+/// `None`).
+pub fn capture_in(
+    root: &Path,
+    cwd: Option<&RelPath>,
+    argv: &[String],
+    scopes: &[RelPath],
+    timeout: Duration,
+    on_failure: OnFailure,
+    sink: &mut dyn Write,
+) -> Result<Captured> {
     let mut view = View::create(root)?;
     let spec = ExecSpec {
         argv: argv.to_vec(),
-        cwd: view.root().to_path_buf(),
+        cwd: match cwd {
+            Some(rel) => view.root().join(rel.as_str()),
+            None => view.root().to_path_buf(),
+        },
         env: Vec::new(),
         timeout,
         max_output_bytes: 1 << 20,
@@ -70,7 +91,18 @@ pub fn capture(
         .run(&spec, sink, &AtomicBool::new(false))
         .map_err(|e| e.hint("nothing was planned and the workspace was not touched"))?;
     match (outcome.status, on_failure) {
-        (ExitKind::Exited(0), _) | (ExitKind::Exited(_), OnFailure::Plan) => {}
+        (ExitKind::Exited(0), _) | (ExitKind::Exited(_), OnFailure::Plan | OnFailure::Report) => {}
+        (_, OnFailure::Report) => {
+            let fallback = view.fallback().map(str::to_string);
+            view.discard()?;
+            return Ok(Captured {
+                ops: Vec::new(),
+                outcome,
+                outside_scope: Vec::new(),
+                unplannable: Vec::new(),
+                fallback,
+            });
+        }
         (other, _) => {
             let how = if matches!(other, ExitKind::Exited(_)) {
                 "fix the command and capture again, or plan its changes anyway with \

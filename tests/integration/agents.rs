@@ -5,7 +5,7 @@
 //! nothing changes and the model's next request carries the reason and the plan id; a
 //! failing hook changes nothing. Missing CLIs fail under CI=true (`common::skip`).
 
-mod mock_model;
+pub(super) mod mock_model;
 
 use crate::common::{self, Env};
 use mock_model::{MockModel, Step};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// The CLI of `name` as .ci/run installs it: `$AUTONOMY_AGENT_CLIS` (default
 /// `~/.cache/autonomy-ci/agents`) `/<name>-<version>/node_modules/.bin/<bin>`.
-fn cli(name: &str) -> Option<PathBuf> {
+pub(super) fn cli(name: &str) -> Option<PathBuf> {
     let pins = include_str!("../../.ci/agents.txt");
     let line = pins
         .lines()
@@ -46,25 +46,25 @@ fn cli(name: &str) -> Option<PathBuf> {
 }
 
 /// The hook command the agents' configuration runs.
-fn hook_command(agent: &str) -> String {
+pub(super) fn hook_command(agent: &str) -> String {
     format!("{} hook {agent}", common::bin().display())
 }
 
 /// A workspace whose rules make the hook wait at most `wait`.
-fn workspace(wait: &str) -> Env {
+pub(super) fn workspace(wait: &str) -> Env {
     let env = Env::new();
     env.write("autonomy.toml", format!("[agents]\nwait = \"{wait}\"\n"));
     env
 }
 
-struct Run {
+pub(super) struct Run {
     child: Child,
     home: tempfile::TempDir,
 }
 
 impl Run {
     /// Wait for the agent to finish (at most `secs`); its stdout and stderr.
-    fn finish(mut self, secs: u64) -> (String, String) {
+    pub(super) fn finish(mut self, secs: u64) -> (String, String) {
         let start = Instant::now();
         loop {
             if let Some(_status) = self.child.try_wait().expect("wait") {
@@ -91,7 +91,7 @@ impl Run {
     }
 }
 
-fn claude(env: &Env, mock: &MockModel) -> Option<Run> {
+pub(super) fn claude(env: &Env, mock: &MockModel) -> Option<Run> {
     env.write(
         ".claude/settings.json",
         json!({"hooks": {"PreToolUse": [{"matcher": "Write|Edit|MultiEdit|NotebookEdit|Bash",
@@ -139,7 +139,7 @@ fn claude_as_configured(env: &Env, mock: &MockModel) -> Option<Run> {
 }
 
 /// Wait (at most `secs`) for a pending plan; its full id.
-fn pending_plan(env: &Env, secs: u64) -> String {
+pub(super) fn pending_plan(env: &Env, secs: u64) -> String {
     let start = Instant::now();
     loop {
         let st = env.status_json();
@@ -283,7 +283,7 @@ fn gemini_as_configured(env: &Env, mock: &MockModel) -> Option<Run> {
     Some(Run { child, home })
 }
 
-fn launch(agent: &str, env: &Env, mock: &MockModel) -> Option<Run> {
+pub(super) fn launch(agent: &str, env: &Env, mock: &MockModel) -> Option<Run> {
     match agent {
         "claude" => claude(env, mock),
         "codex" => codex(env, mock),
@@ -344,7 +344,7 @@ fn edit_step(agent: &str, env: &Env, path: &str, old: &str, new: &str) -> Vec<St
 }
 
 /// The text of the newest model request: what the model was told last.
-fn last_request(mock: &MockModel) -> String {
+pub(super) fn last_request(mock: &MockModel) -> String {
     mock.requests()
         .last()
         .map(|r| r.body.to_string())
@@ -352,7 +352,7 @@ fn last_request(mock: &MockModel) -> String {
 }
 
 /// The `agent.call` events of the journal.
-fn agent_calls(env: &Env) -> Vec<serde_json::Value> {
+pub(super) fn agent_calls(env: &Env) -> Vec<serde_json::Value> {
     env.events()
         .into_iter()
         .filter(|e| e["kind"] == "agent.call")
@@ -509,7 +509,7 @@ fn hook_fails_closed(agent: &str) {
 }
 
 /// The script that runs `command` in `agent`'s shell tool.
-fn shell_step(agent: &str, command: &'static str) -> Step {
+pub(super) fn shell_step(agent: &str, command: &'static str) -> Step {
     match agent {
         "claude" => Step::Tool("Bash", json!({"command": command, "description": "run it"})),
         "codex" => Step::Tool("exec_command", json!({"cmd": command})),
@@ -521,10 +521,16 @@ fn shell_step(agent: &str, command: &'static str) -> Step {
     }
 }
 
-/// A shell command that would change files is refused (until shell calls run as captures);
-/// a plainly reading one runs and the model sees its output.
+/// With `[agents] shell = "deny"`, a shell command that would change files is refused; a
+/// plainly reading one runs and the model sees its output.
 fn shell_changing_refused_reading_runs(agent: &str) {
     let env = workspace("60s");
+    // (With the default `shell = "capture"` such a command runs in a view instead:
+    // tests/integration/agent_shell.rs.)
+    env.write(
+        "autonomy.toml",
+        "[agents]\nwait = \"60s\"\nshell = \"deny\"\n",
+    );
     env.write("data.txt", "marker-7c1e5\n");
     let mock = MockModel::start(vec![
         shell_step(agent, "echo made > made.txt"),
@@ -584,7 +590,7 @@ real_client_tests!(gemini);
 // ----------------------------------------------------------------- the hook on its own
 
 /// Start `autonomy hook AGENT` with `payload` on stdin.
-fn hook(env: &Env, agent: &str, payload: &serde_json::Value) -> Child {
+pub(super) fn hook(env: &Env, agent: &str, payload: &serde_json::Value) -> Child {
     use std::io::Write;
     let mut child = env
         .std_cmd()
@@ -602,7 +608,7 @@ fn hook(env: &Env, agent: &str, payload: &serde_json::Value) -> Child {
     child
 }
 
-fn hook_output(child: Child) -> (i32, String, String) {
+pub(super) fn hook_output(child: Child) -> (i32, String, String) {
     let out = child.wait_with_output().expect("hook output");
     (
         out.status.code().unwrap_or(-1),

@@ -2,6 +2,7 @@
 //! temp workspaces (one binary, so it compiles once).
 
 mod admit;
+mod agent_shell;
 mod agents;
 mod badinput;
 mod common;
