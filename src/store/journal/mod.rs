@@ -22,7 +22,7 @@ pub mod plans;
 pub mod runs;
 pub mod schema;
 
-pub use events::{Event, EventFilter, GENESIS, RawEvent, event_digest, event_hash};
+pub use events::{AgentScope, Event, EventFilter, GENESIS, RawEvent, event_digest, event_hash};
 pub use plans::PlanRow;
 pub use schema::SCHEMA_VERSION;
 
