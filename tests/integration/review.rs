@@ -566,3 +566,76 @@ fn real_claude_code_write_approved_in_review_lands_and_rolls_back() {
     assert_eq!(env.tree(), before, "rollback restores the tree exactly");
     env.verify_ok();
 }
+
+#[test]
+fn review_watching_stops_on_ctrl_c() {
+    let env = workspace("60s");
+    let mut p = review_pty(&env, &[]);
+    p.exp_string("Watching").expect("watching");
+    p.send_control('c').expect("ctrl-c");
+    let out = p.exp_eof().unwrap_or_default();
+    assert_eq!(exit_code(&mut p), 0, "{out}");
+    assert!(out.contains("Stopped reviewing."), "{out}");
+}
+
+#[test]
+fn review_discards_keys_typed_before_the_question() {
+    let env = workspace("60s");
+    env.write("a.txt", "one\n");
+    let mut p = review_pty(&env, &[]);
+    p.exp_string("Watching").expect("watching");
+    // A `y` typed while nothing was asked must not answer the question that comes.
+    p.send("y").expect("typed ahead");
+    p.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(300));
+    let child = hook(
+        &env,
+        "claude",
+        &claude_edit(&env, "s", "t", "a.txt", "one", "two"),
+    );
+    let id = pending(&env, 1, 30).remove(0);
+    p.exp_string("[y/N]").expect("offered");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(events_of(&env, "approval.granted", &id).len(), 0);
+    // Enter alone now declines: the `y` typed ahead is gone.
+    p.send_line("").expect("enter");
+    p.exp_string("Why?").expect("reason asked");
+    p.send_line("").expect("no reason");
+    let (_, v, _) = hook_answer(child);
+    assert!(v.to_string().contains("declined"), "{v}");
+    assert_eq!(events_of(&env, "approval.granted", &id).len(), 0);
+    assert_eq!(env.read_str("a.txt"), "one\n");
+    p.send_control('d').expect("ctrl-d");
+    let _ = p.exp_eof();
+}
+
+#[test]
+fn review_asks_for_the_id_digits_of_a_high_risk_plan() {
+    const POLICY_PLAN: &str = "title = \"Loosen the rules\"\n[[action]]\nkind = \"edit\"\npath = \"autonomy.toml\"\nfind = \"required = 1\"\nreplace = \"required = 0\"\n";
+    let question = "Type the first 4 hex digits of its id";
+    // `y` declines a high-risk plan.
+    let env = Env::new();
+    env.write("autonomy.toml", "[approval]\nrequired = 1\n");
+    let id = env.plan(POLICY_PLAN);
+    let mut p = review_pty(&env, &["--once"]);
+    let before = p.exp_string(question).expect("the id question");
+    assert!(!before.contains("[y/N]"), "{before}");
+    p.send_line("y").expect("y");
+    p.exp_string("Why?").expect("declined");
+    p.send_line("").expect("no reason");
+    let _ = p.exp_eof();
+    assert_eq!(exit_code(&mut p), 0);
+    assert_eq!(events_of(&env, "approval.granted", &id).len(), 0);
+    assert_eq!(events_of(&env, "approval.declined", &id).len(), 1);
+    // The digits approve.
+    let env = Env::new();
+    env.write("autonomy.toml", "[approval]\nrequired = 1\n");
+    let id = env.plan(POLICY_PLAN);
+    let mut p = review_pty(&env, &["--once"]);
+    p.exp_string(question).expect("the id question");
+    p.send_line(&id[..4]).expect("digits");
+    let out = p.exp_eof().unwrap_or_default();
+    assert_eq!(exit_code(&mut p), 0, "{out}");
+    assert!(out.contains("Approved plan"), "{out}");
+    assert_eq!(events_of(&env, "approval.granted", &id).len(), 1);
+}
