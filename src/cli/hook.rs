@@ -186,8 +186,22 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
                 "autonomy refused this shell command: {why}. Plain reading commands (ls, cat, grep, ...) run; make file changes with the file tools (write/edit), each of which becomes a plan a person approves."
             )))
         }
-        _ => file_call(&mut s, &call, wait, capped.as_deref().unwrap_or_default()),
+        _ => {
+            // `[agents] headless = "defer"` in a headless Claude Code run: stop the run on
+            // an undecided change instead of waiting (see `headless_claude`).
+            let defer = agent == Agent::Claude && rules.agents_defer() && headless_claude();
+            let wait = if defer { Duration::ZERO } else { wait };
+            let capped = capped.as_deref().unwrap_or_default();
+            file_call(&mut s, &call, wait, capped, defer)
+        }
     }
+}
+
+/// Claude Code runs this hook from a headless run (`claude -p`, or its SDK), where it
+/// honours `defer`: it says so in `CLAUDE_CODE_ENTRYPOINT` (`sdk-cli`, `sdk-ts`, ...; `cli`
+/// interactively, where `defer` is ignored and the tool would run, so it is never sent).
+fn headless_claude() -> bool {
+    std::env::var("CLAUDE_CODE_ENTRYPOINT").is_ok_and(|e| e.starts_with("sdk"))
 }
 
 /// Journal `agent.call` for a call that made no plan: which agent, session and tool call,
@@ -212,8 +226,27 @@ fn call_event(call: &ToolCall, outcome: &str) -> AgentCall {
     }
 }
 
-fn file_call(s: &mut Session, call: &ToolCall, wait: Duration, capped: &str) -> Result<Verdict> {
-    let id = match plan_call(s, call)? {
+fn file_call(
+    s: &mut Session,
+    call: &ToolCall,
+    wait: Duration,
+    capped: &str,
+    defer: bool,
+) -> Result<Verdict> {
+    // A deferred call asked again (`claude -p --resume`) is the same tool call: its plan
+    // and what was decided about it (approved, declined, applied with signed approvals).
+    let asked_before = if defer {
+        s.journal
+            .plan_of_call(call.agent.name(), &call.session, &call.call_id)?
+            .and_then(|p| PlanId::parse(&p))
+    } else {
+        None
+    };
+    let made = match asked_before {
+        Some(id) => Some(id),
+        None => plan_call(s, call)?,
+    };
+    let id = match made {
         Some(id) => id,
         None => {
             return Ok(Verdict::Deny(format!(
@@ -275,6 +308,44 @@ fn file_call(s: &mut Session, call: &ToolCall, wait: Duration, capped: &str) -> 
             }
             _ => {}
         }
+        if defer {
+            // A pipeline signs instead of typing y (`autonomy approve PLAN --sign-with KEY`
+            // leaves the file in .autonomy/approvals/): the resumed call presents those files
+            // to apply as `autonomy apply PLAN --approval FILE` would; apply checks them all.
+            let signed = crate::ops::review::signed_files(s, &id)?;
+            let mut short_of = String::new();
+            if !signed.is_empty() {
+                match apply_with(s, &id, wait, &signed) {
+                    Ok(()) => {
+                        return Ok(Verdict::Deny(format!(
+                            "Done: autonomy applied this change as plan {short}, with the signed approvals in .autonomy/approvals/. {} now holds exactly the requested content; the tool itself did not run, so do not repeat this call. Continue with the next step.",
+                            call.kind.summary()
+                        )));
+                    }
+                    Err(e) if e.kind == crate::error::Kind::NotApproved => {
+                        short_of = format!(
+                            " (the signed approvals found are not enough: {})",
+                            e.message
+                        );
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let mut deferred = call_event(call, "deferred");
+            deferred.plan = Some(id.to_string());
+            let me = std::mem::replace(&mut s.actor, call.agent.author());
+            let r = s.event(
+                EventKind::AgentCall,
+                Some(&id),
+                crate::model::event::encode(&deferred),
+            );
+            s.actor = me;
+            r?;
+            return Ok(Verdict::Defer(format!(
+                "Plan {short} with this change waits for a person's decision{short_of}, so this headless run stops here; nothing was changed. Decide it (`autonomy review`, `autonomy approve {short}`, or signed approvals and `autonomy apply {short} --approval FILE`), then resume the run: `claude -p --resume {}`.",
+                call.session
+            )));
+        }
         if start.elapsed() >= wait {
             return Ok(Verdict::Deny(format!(
                 "No decision on plan {short} within {}{capped}: nothing was changed. The plan stays pending; a person may still approve and apply it (`autonomy approve {short}`, `autonomy apply {short}`).",
@@ -323,8 +394,18 @@ pub fn plan_call(s: &mut Session, call: &ToolCall) -> Result<Option<PlanId>> {
 /// never asks; the person decided through `approve` or `review`. Nothing is printed (the
 /// hook's stdout is its answer to the agent).
 pub fn apply(s: &mut Session, id: &PlanId, wait: Duration) -> Result<()> {
+    apply_with(s, id, wait, &[])
+}
+
+/// [`apply`], presenting signed approval files as `autonomy apply --approval FILE` does.
+fn apply_with(
+    s: &mut Session,
+    id: &PlanId,
+    wait: Duration,
+    approvals: &[std::path::PathBuf],
+) -> Result<()> {
     let opts = crate::ops::apply::Options {
-        approvals: &[],
+        approvals,
         wait: Some(Duration::from_secs(wait.as_secs().clamp(1, 60))),
     };
     crate::ops::apply::apply(s, Some(id), opts, None, &mut crate::engine::Quiet)?;

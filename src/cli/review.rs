@@ -191,6 +191,13 @@ fn tell(inc: &Incoming, a: &Approval) -> Option<bool> {
                 ));
                 return None;
             }
+            if let Some(c) = inc.call.as_ref().filter(|c| c.outcome == "deferred") {
+                ui::say(&format!(
+                    "Approved plan {short}. The agent's headless run stopped on it (deferred): resume it with `claude -p --resume {}`, and its hook applies the plan.",
+                    c.session
+                ));
+                return None;
+            }
             if agent {
                 ui::say(&format!(
                     "Approved plan {short}; the agent's hook applies it now (`autonomy rollback {short}` undoes it)."

@@ -66,3 +66,34 @@ pub fn decide(
 pub fn status(s: &Session, plan: &PlanId) -> Result<Option<PlanStatus>> {
     s.journal.plan_status(plan)
 }
+
+/// The signed approval files left for `plan` where `autonomy approve PLAN --sign-with KEY`
+/// writes them by default (`.autonomy/approvals/<plan12>*.approval`), sorted. Nothing is
+/// trusted by being there: `apply` verifies each file (signature, allowed signer, plan,
+/// expiry, single use) as it does for `--approval FILE`.
+pub fn signed_files(s: &Session, plan: &PlanId) -> Result<Vec<std::path::PathBuf>> {
+    let dir = s.ws.state_path().join("approvals");
+    let short = crate::model::id::short(plan);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(crate::error::Error::io(
+                format!("reading {}", dir.display()),
+                e,
+            ));
+        }
+    };
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(short) && name.ends_with(".approval")
+        })
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -5,12 +5,8 @@
 //! and the plan id; stale plans are not offered; no terminal, exit 3. Also `log` and
 //! `stats` filtered by agent and session.
 
-#[allow(dead_code)]
-#[path = "agents/mock_model.rs"]
-mod mock_model;
-
 use crate::common::{self, ACTOR, Env, bin};
-use mock_model::{MockModel, Step};
+use crate::agents::mock_model::{MockModel, Step};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -461,6 +457,12 @@ fn install_claude(env: &Env) {
 
 /// Start `claude -p` against `mock`, with this build's `autonomy` first on PATH.
 fn claude_run(env: &Env, mock: &MockModel) -> Option<Child> {
+    claude_with(env, mock, &["-p", "Do the task."])
+}
+
+/// `claude ARGS` (headless) against `mock`; the same private HOME for every run of `env`,
+/// so that `--resume` finds the session.
+fn claude_with(env: &Env, mock: &MockModel, args: &[&str]) -> Option<Child> {
     let bin_path = claude_cli()?;
     let bin_dir = bin().parent().expect("bin dir").to_path_buf();
     let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
@@ -471,13 +473,8 @@ fn claude_run(env: &Env, mock: &MockModel) -> Option<Child> {
     std::fs::create_dir_all(&home).expect("home");
     Some(
         Command::new(bin_path)
-            .args([
-                "-p",
-                "Do the task.",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-            ])
+            .args(args)
+            .args(["--output-format", "stream-json", "--verbose"])
             .args(["--permission-mode", "acceptEdits", "--allowedTools", "Bash"])
             .current_dir(&env.root)
             .env("HOME", &home)
@@ -638,4 +635,177 @@ fn review_asks_for_the_id_digits_of_a_high_risk_plan() {
     assert_eq!(exit_code(&mut p), 0, "{out}");
     assert!(out.contains("Approved plan"), "{out}");
     assert_eq!(events_of(&env, "approval.granted", &id).len(), 1);
+}
+
+// ---------------------------------------- headless Claude Code: defer, decide, resume
+
+/// A headless run (`claude -p`) with `[agents] headless = "defer"`: the Write stops the
+/// run (`tool_deferred`), nothing changes and the plan stays pending.
+fn deferred_run(env: &Env, mock: &MockModel) -> Option<(String, String)> {
+    claude_cli()?;
+    install_claude(env);
+    let out = finish(claude_run(env, mock)?, 60);
+    assert!(out.contains("\"stop_reason\":\"tool_deferred\""), "{out}");
+    let session = out
+        .split("\"session_id\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("session id")
+        .to_string();
+    let id = pending(env, 1, 5).remove(0);
+    let calls = events_of(env, "agent.call", &id);
+    assert!(
+        calls.iter().any(|c| c["data"]["outcome"] == "deferred"),
+        "{calls:?}"
+    );
+    Some((session, id))
+}
+
+fn defer_workspace() -> Env {
+    let env = Env::new();
+    env.write(
+        "autonomy.toml",
+        "[agents]\nwait = \"60s\"\nheadless = \"defer\"\n",
+    );
+    env
+}
+
+#[test]
+fn real_claude_code_headless_defers_then_resumes_after_review_approves() {
+    let env = defer_workspace();
+    let content = "deferred then resumed\n";
+    let mock = MockModel::start(vec![
+        Step::Tool(
+            "Write",
+            json!({"file_path": env.path("out/result.txt"), "content": content}),
+        ),
+        Step::Text("Done."),
+    ]);
+    let Some((session, id)) = deferred_run(&env, &mock) else {
+        return;
+    };
+    assert!(
+        !env.exists("out/result.txt"),
+        "nothing lands while deferred"
+    );
+    let before = env.tree();
+    let (out, code) = env.tty(&["review", "--once"], "y");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("claude -p --resume {session}")),
+        "the console says how to go on: {out}"
+    );
+    let resumed = finish(
+        claude_with(&env, &mock, &["-p", "--resume", &session]).expect("claude"),
+        60,
+    );
+    assert_eq!(env.read_str("out/result.txt"), content, "{resumed}");
+    let told = mock
+        .requests()
+        .last()
+        .map(|r| r.body.to_string())
+        .unwrap_or_default();
+    assert!(
+        told.contains(&format!("applied this change as plan {}", &id[..12])),
+        "{told}"
+    );
+    assert_eq!(events_of(&env, "run.committed", &id).len(), 1);
+    let (rb, code) = env.tty(&["rollback", &id], "y");
+    assert_eq!(code, 0, "{rb}");
+    assert_eq!(env.tree(), before, "rollback restores the tree exactly");
+    env.verify_ok();
+}
+
+#[test]
+fn real_claude_code_headless_ci_flow_signed_approval_then_resume_applies() {
+    let env = defer_workspace();
+    let content = "signed in CI\n";
+    let mock = MockModel::start(vec![
+        Step::Tool(
+            "Write",
+            json!({"file_path": env.path("ci.txt"), "content": content}),
+        ),
+        Step::Text("Done."),
+    ]);
+    let Some((session, id)) = deferred_run(&env, &mock) else {
+        return;
+    };
+    // Nobody types y in CI: a signed approval, presented to `apply`.
+    let keys = tempfile::tempdir().expect("keys");
+    let Some((key, public)) = common::ssh_key(keys.path(), "alice") else {
+        return;
+    };
+    env.allow_signer(ACTOR, &public);
+    // Signed where `approve --sign-with` leaves it by default: .autonomy/approvals/.
+    let out = env.run(&["approve", &id, "--sign-with", key.to_str().expect("utf8")]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!env.exists("ci.txt"), "signing applies nothing");
+    // The resumed run's hook presents it to apply: the change lands, the agent is told.
+    let resumed = finish(
+        claude_with(&env, &mock, &["-p", "--resume", &session]).expect("claude"),
+        60,
+    );
+    let told = mock
+        .requests()
+        .last()
+        .map(|r| r.body.to_string())
+        .unwrap_or_default();
+    assert!(
+        told.contains(&format!("applied this change as plan {}", &id[..12]))
+            && told.contains("signed approvals"),
+        "{told}\n{resumed}"
+    );
+    assert_eq!(env.read_str("ci.txt"), content);
+    assert_eq!(events_of(&env, "run.committed", &id).len(), 1);
+    env.verify_ok();
+}
+
+#[test]
+fn headless_defer_is_only_sent_to_a_headless_claude_code() {
+    let env = defer_workspace();
+    env.write("a.txt", "one\n");
+    let payload = claude_edit(&env, "s-int", "t1", "a.txt", "one", "two");
+    // Interactive Claude Code (CLAUDE_CODE_ENTRYPOINT=cli) ignores `defer` and would run
+    // the tool: it gets the ordinary wait (here cut short) and a refusal.
+    let env_wait = workspace_rules(&env, "[agents]\nwait = \"1s\"\nheadless = \"defer\"\n");
+    let run = |entry: &str| -> serde_json::Value {
+        use std::io::Write;
+        let mut child = env_wait
+            .std_cmd()
+            .args(["hook", "claude"])
+            .env("CLAUDE_CODE_ENTRYPOINT", entry)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("hook");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(payload.to_string().as_bytes())
+            .expect("payload");
+        let out = child.wait_with_output().expect("output");
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let interactive = run("cli");
+    assert_eq!(
+        interactive["hookSpecificOutput"]["permissionDecision"], "deny",
+        "{interactive}"
+    );
+    let headless = run("sdk-cli");
+    assert_eq!(
+        headless["hookSpecificOutput"]["permissionDecision"], "defer",
+        "{headless}"
+    );
+    let reason = headless["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("claude -p --resume s-int"), "{reason}");
+    assert_eq!(env.read_str("a.txt"), "one\n");
+}
+
+/// `env` with `rules` as its autonomy.toml.
+fn workspace_rules<'a>(env: &'a Env, rules: &str) -> &'a Env {
+    env.write("autonomy.toml", rules);
+    env
 }

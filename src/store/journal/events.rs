@@ -565,6 +565,28 @@ impl Journal {
             .optional()?)
     }
 
+    /// The plan that a coding agent's tool call (agent, session and tool-call ids, as its
+    /// `agent.call` events record them) became, newest first: the call asked again (a
+    /// resumed headless run) finds its plan and what was decided about it.
+    pub fn plan_of_call(
+        &self,
+        agent: &str,
+        session: &str,
+        tool_call: &str,
+    ) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT plan FROM events WHERE kind = 'agent.call' AND plan IS NOT NULL AND json_valid(data)
+                   AND json_extract(data, '$.agent') = ?1 AND json_extract(data, '$.session') = ?2
+                   AND json_extract(data, '$.tool_call') = ?3
+                 ORDER BY seq DESC LIMIT 1",
+                params![agent, session, tool_call],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// The risk level recorded when `plan` was created (`plan.created`'s `risk.level`).
     pub fn recorded_risk_level(&self, plan: &str) -> Result<Option<String>> {
         let level: Option<Option<String>> = self
