@@ -5,8 +5,8 @@
 //! and the plan id; stale plans are not offered; no terminal, exit 3. Also `log` and
 //! `stats` filtered by agent and session.
 
-use crate::common::{self, ACTOR, Env, bin};
 use crate::agents::mock_model::{MockModel, Step};
+use crate::common::{self, ACTOR, Env, bin};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -808,4 +808,107 @@ fn headless_defer_is_only_sent_to_a_headless_claude_code() {
 fn workspace_rules<'a>(env: &'a Env, rules: &str) -> &'a Env {
     env.write("autonomy.toml", rules);
     env
+}
+
+// ------------------------------------------------------- the README's Claude Code path
+
+/// The lines of the first ```sh block after the line `heading` in README.md.
+fn readme_block(heading: &str) -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    readme
+        .lines()
+        .skip_while(|l| l.trim() != heading)
+        .skip_while(|l| l.trim() != "```sh")
+        .skip(1)
+        .take_while(|l| l.trim() != "```")
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `sh -c LINE` in a pseudo-terminal in `dir`, with this build's `autonomy` first on PATH.
+fn sh_pty(dir: &std::path::Path, line: &str) -> rexpect::session::PtySession {
+    let bin_dir = bin().parent().expect("bin dir").to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("AUTONOMY_ACTOR", ACTOR)
+        .env("NO_COLOR", "1")
+        .env("PAGER", "cat")
+        .env_remove("AUTONOMY_PAGER")
+        .env_remove("CI");
+    rexpect::session::spawn_command(c, Some(60_000)).expect("spawn in pty")
+}
+
+/// The quick start's "With Claude Code" lines run as written, in a pseudo-terminal
+/// answering y where they ask; `claude` (interactive) is played by the real Claude Code
+/// headless against the scripted model, with the settings the lines before it wrote.
+#[test]
+fn readme_with_claude_code_runs_as_written() {
+    let lines = readme_block("### With Claude Code");
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(lines[0].starts_with("cd your-project && "), "{lines:?}");
+    assert!(
+        lines[3].split_whitespace().next() == Some("claude"),
+        "{lines:?}"
+    );
+    assert!(lines[4].starts_with("autonomy review "), "{lines:?}");
+    if claude_cli().is_none() {
+        return;
+    }
+    let env = Env::bare();
+    env.write("src/main.rs", "fn main() {}\n");
+    let project = format!("'{}'", env.root.display());
+    for line in &lines[..3] {
+        let line = line.replace("your-project", &project);
+        let mut p = sh_pty(&env.root, &line);
+        let (mut out, found) = p
+            .exp_any(vec![
+                rexpect::ReadUntil::String("[y/N]".into()),
+                rexpect::ReadUntil::EOF,
+            ])
+            .unwrap_or_else(|e| panic!("README line {line:?}: {e}"));
+        if found == "[y/N]" {
+            p.send_line("y").expect("answer");
+            out.push_str(&p.exp_eof().unwrap_or_default());
+        }
+        assert_eq!(exit_code(&mut p), 0, "README line {line:?}:\n{out}");
+    }
+    let settings = env.read_str(".claude/settings.json");
+    assert!(settings.contains("autonomy hook claude"), "{settings}");
+    let before = env.tree();
+    let mock = MockModel::start(vec![
+        Step::Tool(
+            "Write",
+            json!({"file_path": env.path("src/lib.rs"), "content": "pub fn hello() {}\n"}),
+        ),
+        Step::Text("Done."),
+    ]);
+    let claude = claude_run(&env, &mock).expect("claude");
+    let mut p = sh_pty(&env.root, &lines[4]);
+    let (shown, _) = p.exp_regex(r"\[y/N\]").expect("the change is offered");
+    assert!(shown.contains("+pub fn hello() {}"), "{shown}");
+    p.send_line("y").expect("approve");
+    p.exp_string("is applied.").expect("applied");
+    p.send_control('d').expect("ctrl-d");
+    let _ = p.exp_eof();
+    assert_eq!(exit_code(&mut p), 0);
+    let log = finish(claude, 60);
+    assert_eq!(env.read_str("src/lib.rs"), "pub fn hello() {}\n", "{log}");
+    let id = env.status_json()["applied"][0]["id"]
+        .as_str()
+        .expect("applied")
+        .to_string();
+    let (rb, code) = env.tty(&["rollback", &id], "y");
+    assert_eq!(code, 0, "{rb}");
+    assert_eq!(env.tree(), before);
+    env.verify_ok();
 }
