@@ -138,7 +138,11 @@ fn read_input() -> Result<Vec<u8>> {
 fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
     let started = Instant::now();
     let input = read_input()?;
-    let mut s = Session::open(&ctx.dir)?;
+    // The agent acts; the person's identity is looked up only to apply (see `apply_with`),
+    // and the log is left for the next command to fold in: each costs the waiting agent
+    // milliseconds (a `git config` process; three fsyncs).
+    let mut s = Session::open_as(&ctx.dir, &agent.author())?;
+    s.journal.leave_log_on_close()?;
     let root = std::path::absolute(&s.ws.root)
         .map_err(|e| Error::io("resolving the workspace root", e))?;
     let call = crate::agents::parse::parse(agent, &input, &root)?;
@@ -404,6 +408,9 @@ fn apply_with(
     wait: Duration,
     approvals: &[std::path::PathBuf],
 ) -> Result<()> {
+    // The run is the person's who decided to let the agent's change land, as it would be
+    // with `autonomy apply` in their shell.
+    s.actor = crate::util::identity::acting_identity(&s.ws.root);
     let opts = crate::ops::apply::Options {
         approvals,
         wait: Some(Duration::from_secs(wait.as_secs().clamp(1, 60))),

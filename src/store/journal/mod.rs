@@ -130,6 +130,20 @@ impl Journal {
         Ok(())
     }
 
+    /// Leave the write-ahead log for the next process instead of checkpointing it into the
+    /// database when this handle closes: that checkpoint costs two fsyncs, and the next
+    /// process a third (the directory, when it creates the log again). What was committed
+    /// is durable either way (each commit syncs the log); SQLite's auto-checkpoint and the
+    /// next command that closes normally fold it in. For `autonomy hook`, whose every
+    /// millisecond an agent waits on.
+    pub fn leave_log_on_close(&self) -> Result<()> {
+        self.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+        Ok(())
+    }
+
     /// The schema version of the file (a read-only handle does not migrate).
     pub fn schema_version(&self) -> Result<i64> {
         schema::version(&self.conn)
