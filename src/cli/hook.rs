@@ -201,11 +201,44 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
     }
 }
 
-/// Claude Code runs this hook from a headless run (`claude -p`, or its SDK), where it
-/// honours `defer`: it says so in `CLAUDE_CODE_ENTRYPOINT` (`sdk-cli`, `sdk-ts`, ...; `cli`
-/// interactively, where `defer` is ignored and the tool would run, so it is never sent).
+/// Claude Code runs this hook from a headless run (`claude -p`), where it honours `defer`.
+/// Interactively it ignores `defer` and goes on to run the tool, so both signs must hold:
+/// `CLAUDE_CODE_ENTRYPOINT` says `sdk-…` (Claude Code sets `sdk-cli` for `-p`, but keeps a
+/// value it inherited), and the `claude` process that started this hook (an ancestor
+/// named `claude…`) has `-p` or `--print` among its arguments. Anything unclear: not
+/// headless, so the hook waits and refuses as usual.
 fn headless_claude() -> bool {
-    std::env::var("CLAUDE_CODE_ENTRYPOINT").is_ok_and(|e| e.starts_with("sdk"))
+    if !std::env::var("CLAUDE_CODE_ENTRYPOINT").is_ok_and(|e| e.starts_with("sdk")) {
+        return false;
+    }
+    let mut pid = std::os::unix::process::parent_id();
+    for _ in 0..8 {
+        if pid <= 1 {
+            return false;
+        }
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            return false;
+        };
+        let mut args = cmdline.split(|b| *b == 0);
+        let argv0 = args.next().unwrap_or_default();
+        let name = argv0.rsplit(|b| *b == b'/').next().unwrap_or_default();
+        if name.starts_with(b"claude") {
+            return args.any(|a| a == b"-p" || a == b"--print");
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
+        let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+        else {
+            return false;
+        };
+        pid = ppid;
+    }
+    false
 }
 
 /// Journal `agent.call` for a call that made no plan: which agent, session and tool call,

@@ -765,14 +765,21 @@ fn headless_defer_is_only_sent_to_a_headless_claude_code() {
     let env = defer_workspace();
     env.write("a.txt", "one\n");
     let payload = claude_edit(&env, "s-int", "t1", "a.txt", "one", "two");
-    // Interactive Claude Code (CLAUDE_CODE_ENTRYPOINT=cli) ignores `defer` and would run
-    // the tool: it gets the ordinary wait (here cut short) and a refusal.
+    // Interactive Claude Code ignores `defer` and would run the tool: there the hook waits
+    // as usual (cut short here) and refuses.
     let env_wait = workspace_rules(&env, "[agents]\nwait = \"1s\"\nheadless = \"defer\"\n");
-    let run = |entry: &str| -> serde_json::Value {
+    // The hook as a `claude` process (a shell under that name) with ARGS starts it.
+    let dir = tempfile::tempdir().expect("dir");
+    let fake = dir.path().join("claude");
+    std::os::unix::fs::symlink("/bin/sh", &fake).expect("symlink");
+    let run = |entry: &str, args: &[&str]| -> serde_json::Value {
         use std::io::Write;
-        let mut child = env_wait
-            .std_cmd()
-            .args(["hook", "claude"])
+        let mut child = Command::new(&fake)
+            .arg("-c")
+            .arg(format!("'{}' hook claude; exit $?", bin().display()))
+            .args(args)
+            .current_dir(&env_wait.root)
+            .env("AUTONOMY_ACTOR", ACTOR)
             .env("CLAUDE_CODE_ENTRYPOINT", entry)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -787,20 +794,17 @@ fn headless_defer_is_only_sent_to_a_headless_claude_code() {
         let out = child.wait_with_output().expect("output");
         serde_json::from_slice(&out.stdout).expect("json")
     };
-    let interactive = run("cli");
-    assert_eq!(
-        interactive["hookSpecificOutput"]["permissionDecision"], "deny",
-        "{interactive}"
-    );
-    let headless = run("sdk-cli");
-    assert_eq!(
-        headless["hookSpecificOutput"]["permissionDecision"], "defer",
-        "{headless}"
-    );
+    let decision = |v: &serde_json::Value| v["hookSpecificOutput"]["permissionDecision"].clone();
+    // Interactive (`cli`), or `sdk-cli` inherited by a `claude` run without -p: no defer.
+    assert_eq!(decision(&run("cli", &["-p"])), "deny");
+    assert_eq!(decision(&run("sdk-cli", &["--resume", "x"])), "deny");
+    let headless = run("sdk-cli", &["-p"]);
+    assert_eq!(decision(&headless), "defer", "{headless}");
     let reason = headless["hookSpecificOutput"]["permissionDecisionReason"]
         .as_str()
         .unwrap_or_default();
     assert!(reason.contains("claude -p --resume s-int"), "{reason}");
+    assert_eq!(decision(&run("sdk-cli", &["--print"])), "defer");
     assert_eq!(env.read_str("a.txt"), "one\n");
 }
 
