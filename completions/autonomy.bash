@@ -58,6 +58,9 @@ _autonomy() {
             autonomy,reject)
                 cmd="autonomy__subcmd__reject"
                 ;;
+            autonomy,review)
+                cmd="autonomy__subcmd__review"
+                ;;
             autonomy,rollback)
                 cmd="autonomy__subcmd__rollback"
                 ;;
@@ -110,7 +113,7 @@ _autonomy() {
 
     case "${cmd}" in
         autonomy)
-            opts="-C -h -V --color --format --help --version init plan status preview approve reject apply rollback show export log stats rules signers recover verify gc sandbox agent hook completions help"
+            opts="-C -h -V --color --format --help --version init plan status preview approve reject apply rollback show export log stats rules signers recover verify gc sandbox agent hook review completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -642,7 +645,7 @@ _autonomy() {
             return 0
             ;;
         autonomy__subcmd__log)
-            opts="-n -C -h --limit --oneline --kind --actor --since --head --color --format --help"
+            opts="-n -C -h --limit --oneline --kind --actor --since --agent --session --head --color --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -665,6 +668,14 @@ _autonomy() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -830,6 +841,35 @@ _autonomy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__review)
+            opts="-C -h --once --color --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 -C)
                     COMPREPLY=()
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -1181,7 +1221,7 @@ _autonomy() {
             return 0
             ;;
         autonomy__subcmd__stats)
-            opts="-C -h --since --depth --color --format --help"
+            opts="-C -h --since --depth --agent --session --color --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1192,6 +1232,14 @@ _autonomy() {
                     return 0
                     ;;
                 --depth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -45,6 +45,7 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand sandbox 'Run an agent read-only; it proposes plans through a spool'
             cand agent 'Wire coding agents to this workspace so their every change becomes a plan'
             cand hook 'Answer a coding agent''s pre-tool hook (run by the agent, not by people)'
+            cand review 'Decide plans as they arrive: the console for a second terminal'
             cand completions 'Print a static completion script for a shell'
             cand help 'Show help for a command, or describe a file format'
         }
@@ -159,6 +160,8 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --kind 'Only events of this kind, family (`run`) or glob (`approval.*`); repeatable'
             cand --actor 'Only events by this actor (an identity, or a glob such as `agent:*`); repeatable'
             cand --since 'Only events since WHEN: a duration back from now (`30m`, `2h`, `7d`) or a date'
+            cand --agent 'Only the tool calls of this coding agent (claude, codex, gemini, ...), the events of the plans they made, and of those plans'' rollbacks'
+            cand --session 'Only the tool calls of this agent session (its session id, as `agent.call` records it), the events of the plans they made, and of those plans'' rollbacks'
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'
@@ -170,6 +173,8 @@ set edit:completion:arg-completer[autonomy] = {|@words|
         &'autonomy;stats'= {
             cand --since 'Only plans created (and runs started) since then: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default: the whole history'
             cand --depth 'Group paths by directory at this depth (1: top-level folders)'
+            cand --agent 'Only the plans this coding agent''s tool calls made (claude, codex, gemini, ...)'
+            cand --session 'Only the plans the tool calls of this agent session made (its session id)'
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'
@@ -299,6 +304,14 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'autonomy;review'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand --once 'Decide the plans waiting now, then exit (default: keep watching)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

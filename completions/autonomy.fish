@@ -53,6 +53,7 @@ complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "gc" -d 'Remove bl
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "agent" -d 'Wire coding agents to this workspace so their every change becomes a plan'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "hook" -d 'Answer a coding agent\'s pre-tool hook (run by the agent, not by people)'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "review" -d 'Decide plans as they arrive: the console for a second terminal'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "completions" -d 'Print a static completion script for a shell'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "help" -d 'Show help for a command, or describe a file format'
 complete -c autonomy -n "__fish_autonomy_using_subcommand init" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
@@ -169,6 +170,8 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s n -l limit -d 
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l kind -d 'Only events of this kind, family (`run`) or glob (`approval.*`); repeatable' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l actor -d 'Only events by this actor (an identity, or a glob such as `agent:*`); repeatable' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l since -d 'Only events since WHEN: a duration back from now (`30m`, `2h`, `7d`) or a date' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l agent -d 'Only the tool calls of this coding agent (claude, codex, gemini, ...), the events of the plans they made, and of those plans\' rollbacks' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l session -d 'Only the tool calls of this agent session (its session id, as `agent.call` records it), the events of the plans they made, and of those plans\' rollbacks' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''
@@ -181,6 +184,8 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand log" -l head -d 'Print
 complete -c autonomy -n "__fish_autonomy_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l since -d 'Only plans created (and runs started) since then: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default: the whole history' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l depth -d 'Group paths by directory at this depth (1: top-level folders)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l agent -d 'Only the plans this coding agent\'s tool calls made (claude, codex, gemini, ...)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l session -d 'Only the plans the tool calls of this agent session made (its session id)' -r
 complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand stats" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''
@@ -330,6 +335,15 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand hook" -l format -d 'Ou
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand hook" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand review" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand review" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand review" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand review" -l once -d 'Decide the plans waiting now, then exit (default: keep watching)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand review" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''

@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Run an agent read-only; it proposes plans through a spool')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Wire coding agents to this workspace so their every change becomes a plan')
             [CompletionResult]::new('hook', 'hook', [CompletionResultType]::ParameterValue, 'Answer a coding agent''s pre-tool hook (run by the agent, not by people)')
+            [CompletionResult]::new('review', 'review', [CompletionResultType]::ParameterValue, 'Decide plans as they arrive: the console for a second terminal')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a static completion script for a shell')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Show help for a command, or describe a file format')
             break
@@ -173,6 +174,8 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only events of this kind, family (`run`) or glob (`approval.*`); repeatable')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Only events by this actor (an identity, or a glob such as `agent:*`); repeatable')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events since WHEN: a duration back from now (`30m`, `2h`, `7d`) or a date')
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only the tool calls of this coding agent (claude, codex, gemini, ...), the events of the plans they made, and of those plans'' rollbacks')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Only the tool calls of this agent session (its session id, as `agent.call` records it), the events of the plans they made, and of those plans'' rollbacks')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
@@ -185,6 +188,8 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
         'autonomy;stats' {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only plans created (and runs started) since then: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default: the whole history')
             [CompletionResult]::new('--depth', '--depth', [CompletionResultType]::ParameterName, 'Group paths by directory at this depth (1: top-level folders)')
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only the plans this coding agent''s tool calls made (claude, codex, gemini, ...)')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Only the plans the tool calls of this agent session made (its session id)')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
@@ -329,6 +334,15 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'autonomy;review' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Decide the plans waiting now, then exit (default: keep watching)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

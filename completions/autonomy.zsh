@@ -172,11 +172,13 @@ _arguments "${_arguments_options[@]}" : \
 '*--kind=[Only events of this kind, family (\`run\`) or glob (\`approval.*\`); repeatable]:KIND:_default' \
 '*--actor=[Only events by this actor (an identity, or a glob such as \`agent\:*\`); repeatable]:ACTOR:_default' \
 '--since=[Only events since WHEN\: a duration back from now (\`30m\`, \`2h\`, \`7d\`) or a date]:WHEN:_default' \
+'--agent=[Only the tool calls of this coding agent (claude, codex, gemini, ...), the events of the plans they made, and of those plans'\'' rollbacks]:AGENT:_default' \
+'--session=[Only the tool calls of this agent session (its session id, as \`agent.call\` records it), the events of the plans they made, and of those plans'\'' rollbacks]:ID:_default' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
 '--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
 '--oneline[One short line per event\: seq, time, kind, plan, summary]' \
-'(-n --limit --oneline --kind --actor --since)--head[Print \`SEQ\:HASH\` of the chain head and nothing else]' \
+'(-n --limit --oneline --kind --actor --since --agent --session)--head[Print \`SEQ\:HASH\` of the chain head and nothing else]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '::plan -- Only events of this plan (id or unique prefix):_default' \
@@ -186,6 +188,8 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--since=[Only plans created (and runs started) since then\: a duration back from now (30d, 12h, 2w) or a date (2026-01-31, or RFC 3339). Default\: the whole history]:DURATION|DATE:_default' \
 '--depth=[Group paths by directory at this depth (1\: top-level folders)]:N:_default' \
+'--agent=[Only the plans this coding agent'\''s tool calls made (claude, codex, gemini, ...)]:AGENT:_default' \
+'--session=[Only the plans the tool calls of this agent session made (its session id)]:ID:_default' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
 '--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
@@ -385,6 +389,16 @@ _arguments "${_arguments_options[@]}" : \
 ':agent -- The agent whose hook runs this:_default' \
 && ret=0
 ;;
+(review)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--once[Decide the plans waiting now, then exit (default\: keep watching)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
@@ -433,6 +447,7 @@ _autonomy_commands() {
 'sandbox:Run an agent read-only; it proposes plans through a spool' \
 'agent:Wire coding agents to this workspace so their every change becomes a plan' \
 'hook:Answer a coding agent'\''s pre-tool hook (run by the agent, not by people)' \
+'review:Decide plans as they arrive\: the console for a second terminal' \
 'completions:Print a static completion script for a shell' \
 'help:Show help for a command, or describe a file format' \
     )
@@ -526,6 +541,11 @@ _autonomy__subcmd__recover_commands() {
 _autonomy__subcmd__reject_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy reject commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__review_commands] )) ||
+_autonomy__subcmd__review_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy review commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__rollback_commands] )) ||
 _autonomy__subcmd__rollback_commands() {

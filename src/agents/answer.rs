@@ -12,6 +12,9 @@ pub enum Verdict {
     Allow,
     /// Do not run the agent's tool; the text goes to the model.
     Deny(String),
+    /// Claude Code headless (`claude -p`): stop the run here without running the tool;
+    /// `claude -p --resume` asks the hook again. Every other agent gets a refusal.
+    Defer(String),
 }
 
 /// What the hook process writes and how it exits.
@@ -38,7 +41,7 @@ pub fn reply(agent: Option<Agent>, verdict: &Verdict) -> Reply {
     let Some(agent) = agent else {
         return match verdict {
             Verdict::Allow => empty,
-            Verdict::Deny(r) => Reply {
+            Verdict::Deny(r) | Verdict::Defer(r) => Reply {
                 stdout: String::new(),
                 stderr: format!("{r}\n"),
                 code: 2,
@@ -46,35 +49,48 @@ pub fn reply(agent: Option<Agent>, verdict: &Verdict) -> Reply {
         };
     };
     match (agent, verdict) {
-        // No answer lets the agent's own permission flow go on (an explicit "allow" would
-        // skip its prompts).
-        (Agent::Claude | Agent::OpenHands | Agent::Codex | Agent::Goose, Verdict::Allow) => empty,
-        (Agent::Claude | Agent::OpenHands | Agent::Codex, Verdict::Deny(r)) => ok(json!({
+        (Agent::Claude, Verdict::Defer(r)) => ok(json!({
             "hookSpecificOutput": {
                 "hookEventName": "PreToolUse",
-                "permissionDecision": "deny",
+                "permissionDecision": "defer",
                 "permissionDecisionReason": r,
             }
         })),
+        // No answer lets the agent's own permission flow go on (an explicit "allow" would
+        // skip its prompts).
+        (Agent::Claude | Agent::OpenHands | Agent::Codex | Agent::Goose, Verdict::Allow) => empty,
+        (Agent::Claude | Agent::OpenHands | Agent::Codex, Verdict::Deny(r) | Verdict::Defer(r)) => {
+            ok(json!({
+                "hookSpecificOutput": {
+                    "hookEventName": "PreToolUse",
+                    "permissionDecision": "deny",
+                    "permissionDecisionReason": r,
+                }
+            }))
+        }
         (Agent::Gemini, Verdict::Allow) => ok(json!({ "decision": "allow" })),
-        (Agent::Gemini, Verdict::Deny(r)) => ok(json!({ "decision": "deny", "reason": r })),
+        (Agent::Gemini, Verdict::Deny(r) | Verdict::Defer(r)) => {
+            ok(json!({ "decision": "deny", "reason": r }))
+        }
         (Agent::Cursor, Verdict::Allow) => ok(json!({ "permission": "allow" })),
-        (Agent::Cursor, Verdict::Deny(r)) => ok(json!({
+        (Agent::Cursor, Verdict::Deny(r) | Verdict::Defer(r)) => ok(json!({
             "permission": "deny", "agent_message": r, "user_message": r,
         })),
         (Agent::Copilot, Verdict::Allow) => ok(json!({ "permissionDecision": "allow" })),
-        (Agent::Copilot, Verdict::Deny(r)) => ok(json!({
+        (Agent::Copilot, Verdict::Deny(r) | Verdict::Defer(r)) => ok(json!({
             "permissionDecision": "deny", "permissionDecisionReason": r,
         })),
         // Goose runs the tool when a hook fails unless configured otherwise; its block is
         // both the JSON and exit 2 with the reason on stderr.
-        (Agent::Goose, Verdict::Deny(r)) => Reply {
+        (Agent::Goose, Verdict::Deny(r) | Verdict::Defer(r)) => Reply {
             stdout: format!("{}\n", json!({ "decision": "block", "reason": r })),
             stderr: format!("{r}\n"),
             code: 2,
         },
         (Agent::Cline, Verdict::Allow) => ok(json!({ "cancel": false })),
-        (Agent::Cline, Verdict::Deny(r)) => ok(json!({ "cancel": true, "errorMessage": r })),
+        (Agent::Cline, Verdict::Deny(r) | Verdict::Defer(r)) => {
+            ok(json!({ "cancel": true, "errorMessage": r }))
+        }
     }
 }
 
@@ -130,5 +146,21 @@ mod tests {
             reply(Some(Agent::Cline), &Verdict::Allow).stdout,
             "{\"cancel\":false}\n"
         );
+    }
+
+    #[test]
+    fn only_claude_code_defers_every_other_agent_refuses() {
+        let r = reply(
+            Some(Agent::Claude),
+            &Verdict::Defer("pending: plan abc".into()),
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "defer");
+        assert_eq!(r.code, 0);
+        for a in Agent::ALL.into_iter().filter(|a| *a != Agent::Claude) {
+            let defer = reply(Some(a), &Verdict::Defer("pending: plan abc".into()));
+            let deny = reply(Some(a), &Verdict::Deny("pending: plan abc".into()));
+            assert_eq!(defer, deny, "{a}");
+        }
     }
 }

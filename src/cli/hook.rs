@@ -183,7 +183,11 @@ fn read_input() -> Result<Vec<u8>> {
 fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
     let started = Instant::now();
     let input = read_input()?;
-    let mut s = Session::open(&ctx.dir)?;
+    // The agent acts; the person's identity is looked up only to apply (see `apply_with`),
+    // and the log is left for the next command to fold in: each costs the waiting agent
+    // milliseconds (a `git config` process; three fsyncs).
+    let mut s = Session::open_as(&ctx.dir, &agent.author())?;
+    s.journal.leave_log_on_close()?;
     let root = std::path::absolute(&s.ws.root)
         .map_err(|e| Error::io("resolving the workspace root", e))?;
     let call = crate::agents::parse::parse(agent, &input, &root)?;
@@ -227,7 +231,11 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
         }
         _ => {
             let (wait, capped) = budget.wait();
-            file_call(&mut s, &call, wait, &capped)
+            // `[agents] headless = "defer"` in a headless Claude Code run: stop the run on
+            // an undecided change instead of waiting (see `headless_claude`).
+            let defer = agent == Agent::Claude && rules.agents_defer() && headless_claude();
+            let wait = if defer { Duration::ZERO } else { wait };
+            file_call(&mut s, &call, wait, &capped, defer)
         }
     }
 }
@@ -268,6 +276,46 @@ impl Budget {
     }
 }
 
+/// Claude Code runs this hook from a headless run (`claude -p`), where it honours `defer`.
+/// Interactively it ignores `defer` and goes on to run the tool, so both signs must hold:
+/// `CLAUDE_CODE_ENTRYPOINT` says `sdk-…` (Claude Code sets `sdk-cli` for `-p`, but keeps a
+/// value it inherited), and the `claude` process that started this hook (an ancestor
+/// named `claude…`) has `-p` or `--print` among its arguments. Anything unclear: not
+/// headless, so the hook waits and refuses as usual.
+fn headless_claude() -> bool {
+    if !std::env::var("CLAUDE_CODE_ENTRYPOINT").is_ok_and(|e| e.starts_with("sdk")) {
+        return false;
+    }
+    let mut pid = std::os::unix::process::parent_id();
+    for _ in 0..8 {
+        if pid <= 1 {
+            return false;
+        }
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            return false;
+        };
+        let mut args = cmdline.split(|b| *b == 0);
+        let argv0 = args.next().unwrap_or_default();
+        let name = argv0.rsplit(|b| *b == b'/').next().unwrap_or_default();
+        if name.starts_with(b"claude") {
+            return args.any(|a| a == b"-p" || a == b"--print");
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
+        let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+        else {
+            return false;
+        };
+        pid = ppid;
+    }
+    false
+}
+
 /// Journal `agent.call` for a call that made no plan: which agent, session and tool call,
 /// and what came of it. The agent is the actor.
 fn journal_call(s: &mut Session, call: &ToolCall, outcome: &str) -> Result<()> {
@@ -290,8 +338,27 @@ fn call_event(call: &ToolCall, outcome: &str) -> AgentCall {
     }
 }
 
-fn file_call(s: &mut Session, call: &ToolCall, wait: Duration, capped: &str) -> Result<Verdict> {
-    let id = match plan_call(s, call)? {
+fn file_call(
+    s: &mut Session,
+    call: &ToolCall,
+    wait: Duration,
+    capped: &str,
+    defer: bool,
+) -> Result<Verdict> {
+    // A deferred call asked again (`claude -p --resume`) is the same tool call: its plan
+    // and what was decided about it (approved, declined, applied with signed approvals).
+    let asked_before = if defer {
+        s.journal
+            .plan_of_call(call.agent.name(), &call.session, &call.call_id)?
+            .and_then(|p| PlanId::parse(&p))
+    } else {
+        None
+    };
+    let made = match asked_before {
+        Some(id) => Some(id),
+        None => plan_call(s, call)?,
+    };
+    let id = match made {
         Some(id) => id,
         None => {
             return Ok(Verdict::Deny(format!(
@@ -322,11 +389,54 @@ fn file_call(s: &mut Session, call: &ToolCall, wait: Duration, capped: &str) -> 
         Decided::RolledBack => format!(
             "Plan {short} with this change was applied and rolled back. Nothing was changed by this call."
         ),
+        Decided::Undecided(_) if defer => return defer_call(s, call, &id, wait),
         Decided::Undecided(waited) => format!(
             "No decision on plan {short} within {waited}{capped}: nothing was changed. The plan stays pending; a person may still approve and apply it (`autonomy approve {short}`, `autonomy apply {short}`)."
         ),
     };
     Ok(Verdict::Deny(said))
+}
+
+/// `[agents] headless = "defer"`: an undecided plan stops the headless run instead of
+/// waiting; signed approvals already in `.autonomy/approvals/` are presented first.
+fn defer_call(s: &mut Session, call: &ToolCall, id: &PlanId, wait: Duration) -> Result<Verdict> {
+    let short = id.short();
+    // A pipeline signs instead of typing y (`autonomy approve PLAN --sign-with KEY`
+    // leaves the file in .autonomy/approvals/): the resumed call presents those files
+    // to apply as `autonomy apply PLAN --approval FILE` would; apply checks them all.
+    let signed = crate::ops::review::signed_files(s, id)?;
+    let mut short_of = String::new();
+    if !signed.is_empty() {
+        match apply_with(s, id, wait, &signed) {
+            Ok(()) => {
+                return Ok(Verdict::Deny(format!(
+                    "Done: autonomy applied this change as plan {short}, with the signed approvals in .autonomy/approvals/. {} now holds exactly the requested content; the tool itself did not run, so do not repeat this call. Continue with the next step.",
+                    call.kind.summary()
+                )));
+            }
+            Err(e) if e.kind == crate::error::Kind::NotApproved => {
+                short_of = format!(
+                    " (the signed approvals found are not enough: {})",
+                    e.message
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut deferred = call_event(call, "deferred");
+    deferred.plan = Some(id.to_string());
+    let me = std::mem::replace(&mut s.actor, call.agent.author());
+    let r = s.event(
+        EventKind::AgentCall,
+        Some(id),
+        crate::model::event::encode(&deferred),
+    );
+    s.actor = me;
+    r?;
+    Ok(Verdict::Defer(format!(
+        "Plan {short} with this change waits for a person's decision{short_of}, so this headless run stops here; nothing was changed. Decide it (`autonomy review`, `autonomy approve {short}`, or signed approvals and `autonomy apply {short} --approval FILE`), then resume the run: `claude -p --resume {}`.",
+        call.session
+    )))
 }
 
 /// How the plan a tool call made was decided: the wait for a decision (and the apply
@@ -444,8 +554,21 @@ fn propose_call(s: &mut Session, call: &ToolCall, mut p: Proposal) -> Result<Opt
 /// never asks; the person decided through `approve` or `review`. Nothing is printed (the
 /// hook's stdout is its answer to the agent).
 pub fn apply(s: &mut Session, id: &PlanId, wait: Duration) -> Result<()> {
+    apply_with(s, id, wait, &[])
+}
+
+/// [`apply`], presenting signed approval files as `autonomy apply --approval FILE` does.
+fn apply_with(
+    s: &mut Session,
+    id: &PlanId,
+    wait: Duration,
+    approvals: &[std::path::PathBuf],
+) -> Result<()> {
+    // The run is the person's who decided to let the agent's change land, as it would be
+    // with `autonomy apply` in their shell.
+    s.actor = crate::util::identity::acting_identity(&s.ws.root);
     let opts = crate::ops::apply::Options {
-        approvals: &[],
+        approvals,
         wait: Some(Duration::from_secs(wait.as_secs().clamp(1, 60))),
     };
     // While the run is in progress the watchdog does not answer over it: at the deadline it

@@ -4,7 +4,7 @@ use super::{Ctx, Format, ui};
 use crate::error::{Error, Result};
 use crate::ops::session::{Default, Session};
 use crate::render::log::{Layout, event_json, render_text};
-use crate::store::journal::EventFilter;
+use crate::store::journal::{AgentScope, EventFilter};
 use std::io::{IsTerminal, Write};
 
 /// Show the journal, newest first
@@ -18,13 +18,16 @@ use std::io::{IsTerminal, Write};
 ///
 /// Filters combine: `--kind` takes an event kind (`run.committed`), a family (`run`
 /// matches every `run.*`) or a glob (`approval.*`); `--actor` an identity or a glob;
-/// `--since` a duration back from now (`30m`, `2h`, `7d`) or a date (`2026-11-01`).
+/// `--since` a duration back from now (`30m`, `2h`, `7d`) or a date (`2026-11-01`);
+/// `--agent` and `--session` a coding agent's tool calls (`agent.call`), with every event
+/// of the plans they made and of those plans' rollbacks.
 ///
 /// Examples:
 ///   autonomy log -n 5
 ///   autonomy log 3f9c
 ///   autonomy log --oneline --kind run --since 1d
 ///   autonomy log --actor 'agent:*'
+///   autonomy log --agent claude --session 4f1c2e0a-...
 ///   autonomy log --format jsonl | ship-to-siem
 ///   autonomy log --head
 #[derive(Debug, clap::Args)]
@@ -48,8 +51,16 @@ pub struct LogArgs {
     /// Only events since WHEN: a duration back from now (`30m`, `2h`, `7d`) or a date.
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
+    /// Only the tool calls of this coding agent (claude, codex, gemini, ...), the events of
+    /// the plans they made, and of those plans' rollbacks.
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+    /// Only the tool calls of this agent session (its session id, as `agent.call` records
+    /// it), the events of the plans they made, and of those plans' rollbacks.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
     /// Print `SEQ:HASH` of the chain head and nothing else.
-    #[arg(long, conflicts_with_all = ["plan", "limit", "oneline", "kind", "actor", "since"])]
+    #[arg(long, conflicts_with_all = ["plan", "limit", "oneline", "kind", "actor", "since", "agent", "session"])]
     pub head: bool,
 }
 
@@ -79,6 +90,10 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
         kinds: args.kind.clone(),
         actors: args.actor.clone(),
         limit: args.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        agents: AgentScope {
+            agent: args.agent.clone(),
+            session: args.session.clone(),
+        },
         ..EventFilter::default()
     };
     if let Some(p) = &args.plan {

@@ -21,6 +21,7 @@ mod preview;
 mod prompt;
 mod recover;
 mod reject;
+mod review;
 mod rollback;
 mod rules;
 mod sandbox;
@@ -140,6 +141,7 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
     Agent(agent::AgentArgs),
     Hook(hook::HookArgs),
+    Review(review::ReviewArgs),
     Completions(completions::CompletionsArgs),
     Help(help::HelpArgs),
 }
@@ -242,6 +244,7 @@ fn run(cli: Cli) -> crate::Result<ExitCode> {
         Command::Sandbox(a) => return sandbox::run(a, &ctx),
         Command::Agent(a) => agent::run(a, &ctx),
         Command::Hook(a) => return Ok(hook::run(a, &ctx)),
+        Command::Review(a) => review::run(a, &ctx),
         Command::Completions(a) => completions::run(a, &ctx),
         Command::Help(a) => help::run(a, &ctx),
     }

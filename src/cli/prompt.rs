@@ -23,6 +23,8 @@ pub struct Answer {
     pub reason: Option<String>,
     /// What was typed, trimmed (for the message after a decline).
     pub typed: String,
+    /// The input ended (Ctrl-D) instead of a line: declines.
+    pub eof: bool,
 }
 
 /// Ask `question` on stderr and read one line from stdin (the terminal). End of input
@@ -45,7 +47,30 @@ pub fn ask(question: &str, expect: &Expect) -> Result<Answer> {
         // End of input (Ctrl-D): a newline keeps the next message off the prompt line.
         crate::cli::ui::say("");
     }
-    Ok(parse(&line, expect))
+    let mut answer = parse(&line, expect);
+    answer.eof = read == 0;
+    Ok(answer)
+}
+
+/// Ask `question` on stderr and read one free-text line (a reason), keeping what was
+/// typed ahead (it answers this question). `None` at the end of input or for an empty line.
+pub fn ask_line(question: &str) -> Result<Option<String>> {
+    let stdin = io::stdin();
+    let _mode = LineMode::enter(&stdin);
+    let mut err = io::stderr().lock();
+    let _ = write!(err, "{question} ");
+    let _ = err.flush();
+    drop(err);
+    let mut line = String::new();
+    let read = stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("reading the answer at the terminal", e))?;
+    if read == 0 {
+        crate::cli::ui::say("");
+    }
+    let line = line.trim();
+    Ok((!line.is_empty()).then(|| line.to_string()))
 }
 
 /// Interpret a typed line.
@@ -70,6 +95,7 @@ pub fn parse(line: &str, expect: &Expect) -> Answer {
         approve,
         reason,
         typed,
+        eof: false,
     }
 }
 

@@ -211,6 +211,9 @@ AGENTS
                                  (capped below the agent's own hook timeout)
   shell = "capture"              or "deny": shell commands that may change files
                                  (refused either way for now; reading ones run)
+  headless = "wait"              or "defer": a headless Claude Code run (claude -p)
+                                 stops on an undecided change (the plan stays
+                                 pending); `claude -p --resume SESSION` goes on
 
 EXAMPLE
   [approval]

@@ -91,6 +91,25 @@ impl Session {
         Session::from_parts(ws, journal)
     }
 
+    /// [`Session::open`] acting as `actor`, without looking up the acting identity (which
+    /// may spawn `git config`): for a front door that knows who acts (a coding agent's
+    /// hook acts as `agent:AGENT`).
+    pub fn open_as(start: &Path, actor: &str) -> Result<Session> {
+        let ws = Workspace::discover(start)?;
+        let digest = Rules::digest_on_disk(&ws.root);
+        let journal = Journal::open(&ws.state_path().join("journal.db"), &digest)?;
+        let rules = Rules::load(&ws.root);
+        let blobs = BlobStore::new(ws.state_path().join("objects"));
+        Ok(Session {
+            ws,
+            journal,
+            blobs,
+            rules,
+            actor: actor.to_string(),
+            clock: crate::util::clock::Clock::from_env(),
+        })
+    }
+
     /// A session for commands that only read (status, log, verify): the journal opened
     /// read-only and never migrated, and no acting identity looked up (that may spawn
     /// `git config`); `actor` is empty. A journal whose schema this build would migrate is

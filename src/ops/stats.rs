@@ -2,7 +2,7 @@
 //! computed by the journal (`store::journal::history`); this reads the window.
 
 use crate::error::{Error, Result};
-use crate::store::journal::Journal;
+use crate::store::journal::{AgentScope, Journal};
 
 pub use crate::store::journal::history::{
     DirStats, ExecUse, PathHistory, Percentiles, PlanCounts, Stats, dir_at,
@@ -12,6 +12,17 @@ pub use crate::store::journal::history::{
 /// directory at `depth`.
 pub fn compute(journal: &Journal, since: Option<&str>, depth: usize) -> Result<Stats> {
     journal.stats(since, depth)
+}
+
+/// [`compute`] for the plans that one coding agent's (and/or one session's) tool calls
+/// made, as `agent.call` records them.
+pub fn compute_for(
+    journal: &Journal,
+    since: Option<&str>,
+    depth: usize,
+    agents: &AgentScope,
+) -> Result<Stats> {
+    journal.stats_of(since, depth, agents)
 }
 
 /// Parse `--since`: a duration back from now (`30d`, `12h`, `2w`), a date (`2026-01-31`,

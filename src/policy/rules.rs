@@ -34,6 +34,10 @@ pub struct AgentsSection {
     pub wait: Option<String>,
     /// `capture` (the default) or `deny`: what a shell call that may change files gets.
     pub shell: Option<String>,
+    /// `wait` (the default) or `defer`: in a headless Claude Code run (`claude -p`), a
+    /// file change nobody has decided yet stops the run (`defer`) instead of waiting; the
+    /// plan stays pending, and `claude -p --resume SESSION` picks the decision up.
+    pub headless: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,6 +326,11 @@ impl Rules {
         {
             return Err(bad("[agents] shell must be \"capture\" or \"deny\"".into()));
         }
+        if let Some(h) = &file.agents.headless
+            && !["wait", "defer"].contains(&h.as_str())
+        {
+            return Err(bad("[agents] headless must be \"wait\" or \"defer\"".into()));
+        }
         if let Some(v) = &file.verify {
             if v.run.is_empty() {
                 return Err(bad("[verify] run must name a command".into()));
@@ -376,6 +385,12 @@ impl Rules {
             .as_deref()
             .and_then(|w| parse_duration(w).ok())
             .unwrap_or(std::time::Duration::from_secs(600))
+    }
+
+    /// `[agents] headless = "defer"`: a headless agent run stops on an undecided change
+    /// (Claude Code's `defer`) instead of waiting for it.
+    pub fn agents_defer(&self) -> bool {
+        self.agents.headless.as_deref() == Some("defer")
     }
 
     /// Output kept in the journal per command (`[exec] max_output_bytes`, default 1MiB).

@@ -5,7 +5,7 @@
 //! nothing changes and the model's next request carries the reason and the plan id; a
 //! failing hook changes nothing. Missing CLIs fail under CI=true (`common::skip`).
 
-pub(super) mod mock_model;
+pub mod mock_model;
 
 use crate::common::{self, Env};
 use mock_model::{MockModel, Step};

@@ -39,6 +39,7 @@ mod race;
 mod readme;
 mod realtrees;
 mod regressions;
+mod review;
 mod signed;
 mod snapshot;
 mod snapshots_cli;

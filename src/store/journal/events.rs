@@ -241,6 +241,45 @@ pub struct EventFilter {
     pub actors: Vec<String>,
     pub since: Option<String>,
     pub limit: Option<usize>,
+    /// Only the tool calls of this coding agent and session (`agent.call`), the events of
+    /// the plans they made, and of those plans' reverse plans.
+    pub agents: AgentScope,
+}
+
+/// Which coding agents' tool calls: `agent.call` events whose `agent` and `session` are
+/// these (each `None`: any).
+#[derive(Debug, Default, Clone)]
+pub struct AgentScope {
+    pub agent: Option<String>,
+    pub session: Option<String>,
+}
+
+impl AgentScope {
+    pub fn is_empty(&self) -> bool {
+        self.agent.is_none() && self.session.is_none()
+    }
+
+    /// The condition on an `agent.call` event (columns `kind`, `data`), its values as SQL
+    /// string literals.
+    pub fn call_condition(&self) -> String {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let mut c = vec!["kind = 'agent.call'".to_string()];
+        if let Some(a) = &self.agent {
+            c.push(format!("json_extract(data, '$.agent') = {}", quote(a)));
+        }
+        if let Some(s) = &self.session {
+            c.push(format!("json_extract(data, '$.session') = {}", quote(s)));
+        }
+        format!("(json_valid(data) AND {})", c.join(" AND "))
+    }
+
+    /// A query of the ids of the plans those calls made.
+    pub fn plans_query(&self) -> String {
+        format!(
+            "SELECT plan FROM events WHERE plan IS NOT NULL AND {}",
+            self.call_condition()
+        )
+    }
 }
 
 /// The events a filter selects, newest first: see [`Journal::events`].
@@ -416,6 +455,13 @@ impl Journal {
         if let Some(since) = &filter.since {
             clauses.push(format!("at >= {}", param(since.clone())));
         }
+        if !filter.agents.is_empty() {
+            let plans = filter.agents.plans_query();
+            clauses.push(format!(
+                "({} OR plan IN ({plans}) OR plan IN (SELECT id FROM plans WHERE reverses IN ({plans})))",
+                filter.agents.call_condition()
+            ));
+        }
         clauses.push(format!("seq < ?{}", params.len() + 1));
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE {} ORDER BY seq DESC LIMIT ?{}",
@@ -515,6 +561,28 @@ impl Journal {
                 &format!("SELECT {EVENT_COLUMNS} FROM events WHERE plan = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1"),
                 params![plan, kind.as_str()],
                 row_to_event,
+            )
+            .optional()?)
+    }
+
+    /// The plan that a coding agent's tool call (agent, session and tool-call ids, as its
+    /// `agent.call` events record them) became, newest first: the call asked again (a
+    /// resumed headless run) finds its plan and what was decided about it.
+    pub fn plan_of_call(
+        &self,
+        agent: &str,
+        session: &str,
+        tool_call: &str,
+    ) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT plan FROM events WHERE kind = 'agent.call' AND plan IS NOT NULL AND json_valid(data)
+                   AND json_extract(data, '$.agent') = ?1 AND json_extract(data, '$.session') = ?2
+                   AND json_extract(data, '$.tool_call') = ?3
+                 ORDER BY seq DESC LIMIT 1",
+                params![agent, session, tool_call],
+                |r| r.get(0),
             )
             .optional()?)
     }

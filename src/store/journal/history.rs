@@ -10,6 +10,7 @@
 //! Durations and resource use follow the runs *started* in the window.
 
 use super::Journal;
+use super::events::AgentScope;
 use crate::error::Result;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, params};
@@ -134,7 +135,7 @@ INSERT INTO stats_cohort
                  AND (error LIKE 'the verify command %' OR error LIKE 'verify command %'
                       OR (json_valid(metrics) AND json_extract(metrics, '$.verify_failed') = 1)))
     FROM plans p INDEXED BY plans_created
-    WHERE p.created >= :since AND p.reverses IS NULL;
+    WHERE p.created >= :since AND p.reverses IS NULL :scope;
 ";
 
 /// Compute the statistics. `since` in the stored time format, or `None` for all history.
@@ -142,7 +143,13 @@ impl Journal {
     /// The figures of `autonomy stats` since `since` (the whole history when `None`),
     /// per directory at `depth`.
     pub fn stats(&self, since: Option<&str>, depth: usize) -> Result<Stats> {
-        compute(&self.conn, since, depth)
+        compute(&self.conn, since, depth, &AgentScope::default())
+    }
+
+    /// [`Journal::stats`] of the plans that the tool calls in `scope` made (and the runs
+    /// of those plans).
+    pub fn stats_of(&self, since: Option<&str>, depth: usize, scope: &AgentScope) -> Result<Stats> {
+        compute(&self.conn, since, depth, scope)
     }
 
     /// What happened to the last `window` decided plans (applied, rolled back, or with a
@@ -207,13 +214,30 @@ WHERE c.path = ?1 AND p.reverses IS NULL AND p.id != ?2
 ORDER BY p.seq DESC
 LIMIT ?3";
 
-fn compute(conn: &Connection, since: Option<&str>, depth: usize) -> Result<Stats> {
+fn compute(
+    conn: &Connection,
+    since: Option<&str>,
+    depth: usize,
+    scope: &AgentScope,
+) -> Result<Stats> {
     register_functions(conn)?;
     let from = since.unwrap_or("");
+    // Only the plans (and their runs) that the agents' calls in scope made.
+    let only = |col: &str| {
+        if scope.is_empty() {
+            String::new()
+        } else {
+            format!(" AND {col} IN ({})", scope.plans_query())
+        }
+    };
     // One read transaction: every figure comes from the same snapshot.
     let tx = conn.unchecked_transaction()?;
     let conn: &Connection = &tx;
-    conn.execute_batch(&COHORT.replace(":since", &sql_quote(from)))?;
+    conn.execute_batch(
+        &COHORT
+            .replace(":since", &sql_quote(from))
+            .replace(":scope", &only("p.id")),
+    )?;
     let plans = plan_counts(conn)?;
     let approval_latency_s = percentiles(
         conn,
@@ -224,18 +248,24 @@ fn compute(conn: &Connection, since: Option<&str>, depth: usize) -> Result<Stats
     )?;
     let apply_ms = percentiles(
         conn,
-        "SELECT duration_ms FROM runs
-         WHERE kind = 'apply' AND state = 'committed' AND started >= ?1 AND duration_ms IS NOT NULL",
+        &format!(
+            "SELECT duration_ms FROM runs
+             WHERE kind = 'apply' AND state = 'committed' AND started >= ?1 AND duration_ms IS NOT NULL{}",
+            only("plan")
+        ),
         from,
     )?;
     let verify_ms = percentiles(
         conn,
-        "SELECT CASE WHEN json_valid(metrics) THEN COALESCE(
+        &format!(
+            "SELECT CASE WHEN json_valid(metrics) THEN COALESCE(
                     json_extract(metrics, '$.verify.wall_ms'), json_extract(metrics, '$.verify_ms')) END AS v
-         FROM runs WHERE started >= ?1 AND metrics IS NOT NULL AND v IS NOT NULL",
+             FROM runs WHERE started >= ?1 AND metrics IS NOT NULL AND v IS NOT NULL{}",
+            only("plan")
+        ),
         from,
     )?;
-    let exec = exec_use(conn, from)?;
+    let exec = exec_use(conn, from, &only("r.plan"))?;
     let directories = directories(conn, depth)?;
     conn.execute_batch("DROP TABLE temp.stats_cohort")?;
     drop(tx);
@@ -304,15 +334,15 @@ fn percentiles(conn: &Connection, inner: &str, from: &str) -> Result<Percentiles
     })?)
 }
 
-fn exec_use(conn: &Connection, from: &str) -> Result<ExecUse> {
+fn exec_use(conn: &Connection, from: &str, only: &str) -> Result<ExecUse> {
     Ok(conn.query_row(
-        "SELECT COUNT(DISTINCT r.id), COUNT(e.value),
+        &format!("SELECT COUNT(DISTINCT r.id), COUNT(e.value),
                 COALESCE(SUM(json_extract(e.value, '$.user_ms')), 0),
                 COALESCE(SUM(json_extract(e.value, '$.sys_ms')), 0),
                 MAX(json_extract(e.value, '$.max_rss_kib'))
-         FROM runs r, json_each(CASE WHEN json_valid(r.metrics) THEN r.metrics ELSE '{}' END, '$.exec') e
+         FROM runs r, json_each(CASE WHEN json_valid(r.metrics) THEN r.metrics ELSE '{{}}' END, '$.exec') e
          WHERE r.started >= ?1 AND r.metrics IS NOT NULL
-           AND json_type(CASE WHEN json_valid(r.metrics) THEN r.metrics ELSE '{}' END, '$.exec') = 'array'",
+           AND json_type(CASE WHEN json_valid(r.metrics) THEN r.metrics ELSE '{{}}' END, '$.exec') = 'array'{only}"),
         [from],
         |r| {
             let user_ms: i64 = r.get(2)?;

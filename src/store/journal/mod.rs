@@ -22,7 +22,7 @@ pub mod plans;
 pub mod runs;
 pub mod schema;
 
-pub use events::{Event, EventFilter, GENESIS, RawEvent, event_digest, event_hash};
+pub use events::{AgentScope, Event, EventFilter, GENESIS, RawEvent, event_digest, event_hash};
 pub use plans::PlanRow;
 pub use schema::SCHEMA_VERSION;
 
@@ -127,6 +127,20 @@ impl Journal {
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    /// Leave the write-ahead log for the next process instead of checkpointing it into the
+    /// database when this handle closes: that checkpoint costs two fsyncs, and the next
+    /// process a third (the directory, when it creates the log again). What was committed
+    /// is durable either way (each commit syncs the log); SQLite's auto-checkpoint and the
+    /// next command that closes normally fold it in. For `autonomy hook`, whose every
+    /// millisecond an agent waits on.
+    pub fn leave_log_on_close(&self) -> Result<()> {
+        self.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         Ok(())
     }
 
