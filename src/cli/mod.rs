@@ -16,6 +16,7 @@ mod hook;
 mod init;
 mod log;
 mod manpage;
+mod mcp;
 mod plan;
 mod preview;
 mod prompt;
@@ -140,6 +141,7 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
     Agent(agent::AgentArgs),
     Hook(hook::HookArgs),
+    Mcp(mcp::McpArgs),
     Completions(completions::CompletionsArgs),
     Help(help::HelpArgs),
 }
@@ -242,6 +244,7 @@ fn run(cli: Cli) -> crate::Result<ExitCode> {
         Command::Sandbox(a) => return sandbox::run(a, &ctx),
         Command::Agent(a) => agent::run(a, &ctx),
         Command::Hook(a) => return Ok(hook::run(a, &ctx)),
+        Command::Mcp(a) => mcp::run(a, &ctx),
         Command::Completions(a) => completions::run(a, &ctx),
         Command::Help(a) => help::run(a, &ctx),
     }
