@@ -107,8 +107,10 @@ fn parse_at(file: &str, existing: Option<&[u8]>) -> Result<Value> {
         return Ok(json!({}));
     };
     let v: Value = serde_json::from_slice(bytes).map_err(|e| {
-        Error::failed(format!("{file} is not valid JSON ({e}); nothing was changed"))
-            .hint("fix the file by hand, then run the command again")
+        Error::failed(format!(
+            "{file} is not valid JSON ({e}); nothing was changed"
+        ))
+        .hint("fix the file by hand, then run the command again")
     })?;
     if !v.is_object() {
         return Err(Error::failed(format!(
@@ -361,8 +363,86 @@ pub fn mcp_is_wired(agent: Agent, existing: Option<&[u8]>) -> bool {
         .unwrap_or(false)
 }
 
+/// The permission rules that let Claude Code call each tool of our MCP server without
+/// asking (`claude -p` otherwise refuses them): none of them changes the workspace. (A
+/// server-wide `mcp__autonomy` rule is not honoured by Claude Code 2.1.197: checked.)
+pub const CLAUDE_MCP_ALLOW: [&str; 4] = [
+    "mcp__autonomy__propose_plan",
+    "mcp__autonomy__preview_plan",
+    "mcp__autonomy__plan_status",
+    "mcp__autonomy__list_plans",
+];
+
+/// Claude Code's `.claude/settings.json` with our MCP server enabled (it asks before
+/// starting a project's `.mcp.json` servers otherwise) and its tools allowed, or with
+/// both taken out again; `None` when nothing else is left. Entries of the user's stay.
+pub fn claude_mcp_settings(existing: Option<&[u8]>, install: bool) -> Result<Option<Vec<u8>>> {
+    const FILE: &str = ".claude/settings.json";
+    if !install && existing.is_none() {
+        return Ok(None);
+    }
+    let mut v = parse_at(FILE, existing)?;
+    let root = v
+        .as_object_mut()
+        .ok_or_else(|| Error::failed("internal: not an object"))?;
+    let not = |what: &str| {
+        Error::failed(format!(
+            "{FILE}: `{what}` is not a list; nothing was changed"
+        ))
+    };
+    // (object path, list key, our entries)
+    let edits: [(&[&str], &str, &[&str]); 2] = [
+        (&[], "enabledMcpjsonServers", &[MCP_SERVER]),
+        (&["permissions"], "allow", &CLAUDE_MCP_ALLOW),
+    ];
+    for (parents, key, ours) in edits {
+        let mut obj = &mut *root;
+        for p in parents {
+            if !install && !obj.contains_key(*p) {
+                break;
+            }
+            obj = obj
+                .entry(*p)
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .ok_or_else(|| {
+                    Error::failed(format!(
+                        "{FILE}: `{p}` is not an object; nothing was changed"
+                    ))
+                })?;
+        }
+        if install {
+            let list = obj.entry(key).or_insert_with(|| json!([]));
+            let list = list.as_array_mut().ok_or_else(|| not(key))?;
+            for ours in ours {
+                if !list.iter().any(|e| e == ours) {
+                    list.push(json!(ours));
+                }
+            }
+        } else if let Some(list) = obj.get_mut(key) {
+            let list = list.as_array_mut().ok_or_else(|| not(key))?;
+            list.retain(|e| !ours.iter().any(|o| e == o));
+            if list.is_empty() {
+                obj.remove(key);
+            }
+        }
+    }
+    if !install
+        && let Some(perms) = root.get("permissions").and_then(Value::as_object)
+        && perms.is_empty()
+    {
+        root.remove("permissions");
+    }
+    if root.is_empty() {
+        return Ok(None);
+    }
+    render(&v).map(Some)
+}
+
 fn no_mcp(agent: Agent) -> Error {
-    Error::failed(format!("{agent} has no MCP configuration that autonomy knows"))
+    Error::failed(format!(
+        "{agent} has no MCP configuration that autonomy knows"
+    ))
 }
 
 /// Codex's `config.toml` with `[mcp_servers.autonomy]` in (or out), edited in place so the
@@ -374,8 +454,10 @@ fn codex_mcp(file: &str, existing: Option<&[u8]>, install: bool) -> Result<Optio
         None => "",
     };
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
-        Error::failed(format!("{file} is not valid TOML ({e}); nothing was changed"))
-            .hint("fix the file by hand, then run the command again")
+        Error::failed(format!(
+            "{file} is not valid TOML ({e}); nothing was changed"
+        ))
+        .hint("fix the file by hand, then run the command again")
     })?;
     let not_table = || {
         Error::failed(format!(
@@ -498,11 +580,17 @@ mod tests {
         let once = mcp_install(Agent::Claude, Some(mine)).unwrap();
         assert_eq!(mcp_install(Agent::Claude, Some(&once)).unwrap(), once);
         let v: Value = serde_json::from_slice(&once).unwrap();
-        assert_eq!(v["mcpServers"]["autonomy"], json!({"command": "autonomy", "args": ["mcp"]}));
+        assert_eq!(
+            v["mcpServers"]["autonomy"],
+            json!({"command": "autonomy", "args": ["mcp"]})
+        );
         assert_eq!(v["mcpServers"]["other"]["command"], "x");
         assert!(mcp_is_wired(Agent::Claude, Some(&once)));
         let back = mcp_uninstall(Agent::Claude, Some(&once)).unwrap().unwrap();
-        assert_eq!(serde_json::from_slice::<Value>(&back).unwrap(), serde_json::from_slice::<Value>(mine).unwrap());
+        assert_eq!(
+            serde_json::from_slice::<Value>(&back).unwrap(),
+            serde_json::from_slice::<Value>(mine).unwrap()
+        );
         let fresh = mcp_install(Agent::Claude, None).unwrap();
         assert_eq!(mcp_uninstall(Agent::Claude, Some(&fresh)).unwrap(), None);
         // Codex's config.toml keeps its comments and other tables.
@@ -511,19 +599,42 @@ mod tests {
         let text = String::from_utf8(once.clone()).unwrap();
         assert!(text.starts_with("# mine\nmodel = \"o3\""), "{text}");
         let t: toml::Table = text.parse().unwrap();
-        assert_eq!(t["mcp_servers"]["autonomy"]["command"].as_str(), Some("autonomy"));
+        assert_eq!(
+            t["mcp_servers"]["autonomy"]["command"].as_str(),
+            Some("autonomy")
+        );
         assert_eq!(t["mcp_servers"]["docs"]["command"].as_str(), Some("docs"));
         assert!(mcp_is_wired(Agent::Codex, Some(&once)));
         let back = mcp_uninstall(Agent::Codex, Some(&once)).unwrap().unwrap();
         assert_eq!(String::from_utf8(back).unwrap(), toml);
         let fresh = mcp_install(Agent::Codex, None).unwrap();
-        assert_eq!(String::from_utf8(fresh.clone()).unwrap(), "[mcp_servers.autonomy]\ncommand = \"autonomy\"\nargs = [\"mcp\"]\n");
+        assert_eq!(
+            String::from_utf8(fresh.clone()).unwrap(),
+            "[mcp_servers.autonomy]\ncommand = \"autonomy\"\nargs = [\"mcp\"]\n"
+        );
         assert_eq!(mcp_uninstall(Agent::Codex, Some(&fresh)).unwrap(), None);
         assert!(mcp_install(Agent::Codex, Some(b"mcp_servers = 3\n")).is_err());
         assert!(mcp_install(Agent::Claude, Some(br#"{"mcpServers":[]}"#)).is_err());
         // Gemini: the same settings file as its hook.
-        let both = mcp_install(Agent::Gemini, Some(&install(Agent::Gemini, None).unwrap())).unwrap();
+        let both =
+            mcp_install(Agent::Gemini, Some(&install(Agent::Gemini, None).unwrap())).unwrap();
         assert!(is_wired(Agent::Gemini, Some(&both)) && mcp_is_wired(Agent::Gemini, Some(&both)));
         assert_eq!(mcp_path(Agent::Cursor), None);
+        // Claude Code's settings: the server enabled and its tools allowed, and out again.
+        let mine = br#"{"permissions":{"allow":["Bash(ls)"],"deny":[]},"model":"opus"}"#;
+        let on = claude_mcp_settings(Some(mine), true).unwrap().unwrap();
+        assert_eq!(claude_mcp_settings(Some(&on), true).unwrap().unwrap(), on);
+        let v: Value = serde_json::from_slice(&on).unwrap();
+        assert_eq!(v["permissions"]["allow"][0], "Bash(ls)");
+        assert_eq!(v["permissions"]["allow"][1], "mcp__autonomy__propose_plan");
+        assert_eq!(v["enabledMcpjsonServers"], json!(["autonomy"]));
+        let off = claude_mcp_settings(Some(&on), false).unwrap().unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&off).unwrap(),
+            serde_json::from_slice::<Value>(mine).unwrap()
+        );
+        let fresh = claude_mcp_settings(None, true).unwrap().unwrap();
+        assert_eq!(claude_mcp_settings(Some(&fresh), false).unwrap(), None);
+        assert!(claude_mcp_settings(Some(br#"{"permissions":{"allow":"x"}}"#), true).is_err());
     }
 }

@@ -127,6 +127,11 @@ fn config_files(s: &Session, agent: Agent, install: bool) -> Result<Vec<ConfigFi
             config::mcp_uninstall(agent, bytes)
         }
     };
+    // Claude Code asks before starting a project's MCP server and before each of its tool
+    // calls (`claude -p` refuses them): its settings enable ours and allow its tools.
+    if agent == Agent::Claude && (install || new.is_some()) {
+        new = config::claude_mcp_settings(new.as_deref(), install)?;
+    }
     let mut files = Vec::new();
     match config::mcp_path(agent) {
         Some(p) if p == config::path(agent) => {

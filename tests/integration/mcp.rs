@@ -164,7 +164,10 @@ fn mcp_conversation_over_stdio() {
 
     let init = mcp.initialize("Claude Code");
     assert_eq!(init["result"]["serverInfo"]["name"], "autonomy", "{init}");
-    assert!(init["result"]["capabilities"]["tools"].is_object(), "{init}");
+    assert!(
+        init["result"]["capabilities"]["tools"].is_object(),
+        "{init}"
+    );
 
     let tools = mcp.request("tools/list", json!({}));
     let mut names: Vec<&str> = tools["result"]["tools"]
@@ -191,7 +194,8 @@ fn mcp_conversation_over_stdio() {
             .contains("no MCP tool can"),
         "{by_toml}"
     );
-    let diff = "--- a/src/app.txt\n+++ b/src/app.txt\n@@ -1 +1 @@\n-timeout = 500\n+timeout = 750\n";
+    let diff =
+        "--- a/src/app.txt\n+++ b/src/app.txt\n@@ -1 +1 @@\n-timeout = 500\n+timeout = 750\n";
     let by_diff = mcp.ok(
         "propose_plan",
         json!({"diff": diff, "title": "Raise the timeout"}),
@@ -261,7 +265,11 @@ fn mcp_conversation_over_stdio() {
             "exactly one of",
         ),
         ("propose_plan", json!({}), "exactly one of"),
-        ("propose_plan", json!({"toml": 7}), "`toml` must be a string"),
+        (
+            "propose_plan",
+            json!({"toml": 7}),
+            "`toml` must be a string",
+        ),
         (
             "propose_plan",
             json!({"toml": PLAN_TOML, "path": "x"}),
@@ -322,7 +330,11 @@ fn mcp_conversation_over_stdio() {
         );
         assert!(!text.contains("panicked"), "{text}");
     }
-    assert_eq!(env.plan_ids().len(), 3, "a refused proposal planned something");
+    assert_eq!(
+        env.plan_ids().len(),
+        3,
+        "a refused proposal planned something"
+    );
     assert_eq!(env.tree(), tree, "a refused proposal changed the workspace");
 
     // Protocol errors: an unknown tool, an unknown method, a request of the wrong shape.
@@ -361,7 +373,10 @@ fn mcp_conversation_over_stdio() {
         .collect();
     assert_eq!(outcomes.iter().filter(|o| **o == "planned").count(), 4);
     assert_eq!(
-        outcomes.iter().filter(|o| o.starts_with("refused: ")).count(),
+        outcomes
+            .iter()
+            .filter(|o| o.starts_with("refused: "))
+            .count(),
         refusals.len()
     );
     let created: Vec<Value> = env
@@ -418,18 +433,19 @@ fn agent_install_registers_the_mcp_server() {
     );
     assert_eq!(mcp["mcpServers"]["docs"]["command"], "docs-server");
     let codex = env.read_str(".codex/config.toml");
-    assert!(codex.starts_with("# my settings\nmodel = \"o3\"\n"), "{codex}");
+    assert!(
+        codex.starts_with("# my settings\nmodel = \"o3\"\n"),
+        "{codex}"
+    );
     assert!(
         codex.contains("[mcp_servers.autonomy]\ncommand = \"autonomy\"\nargs = [\"mcp\"]\n"),
         "{codex}"
     );
-    let gemini: Value =
-        serde_json::from_str(&env.read_str(".gemini/settings.json")).expect("json");
+    let gemini: Value = serde_json::from_str(&env.read_str(".gemini/settings.json")).expect("json");
     assert_eq!(gemini["mcpServers"]["autonomy"]["args"], json!(["mcp"]));
     assert!(gemini["hooks"]["BeforeTool"].is_array(), "{gemini}");
-    let list: Value =
-        serde_json::from_str(&env.run(&["agent", "list", "--format", "json"]).stdout)
-            .expect("json");
+    let list: Value = serde_json::from_str(&env.run(&["agent", "list", "--format", "json"]).stdout)
+        .expect("json");
     for a in list["agents"].as_array().expect("agents") {
         let want = match a["agent"].as_str() {
             Some("claude" | "codex" | "gemini") => json!(true),
@@ -516,9 +532,25 @@ fn real_claude_code_proposes_through_mcp() {
     )))
     .expect("PATH");
     let home = tempfile::tempdir().expect("home");
+    // The folder trusted, as after the person accepted Claude Code's trust dialog once:
+    // only then does it honour the project's `permissions.allow` that `agent install`
+    // wrote (checked: untrusted, `claude -p` refuses the call unless given
+    // `--allowedTools mcp__autonomy__propose_plan`).
+    let root = env.root.canonicalize().expect("root");
+    std::fs::write(
+        home.path().join(".claude.json"),
+        json!({"projects": {root.to_str().expect("utf-8"): {"hasTrustDialogAccepted": true}}})
+            .to_string(),
+    )
+    .expect("trust");
     let mut child = Command::new(claude)
-        .args(["-p", "Do the task.", "--output-format", "stream-json", "--verbose"])
-        .args(["--allowedTools", "mcp__autonomy__propose_plan"])
+        .args([
+            "-p",
+            "Do the task.",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+        ])
         .current_dir(&env.root)
         .env("HOME", home.path())
         .env("ANTHROPIC_BASE_URL", mock.url())
@@ -554,6 +586,7 @@ fn real_claude_code_proposes_through_mcp() {
     let plan = &pending[0];
     assert_eq!(plan["title"], "Notes from Claude", "{plan}");
     let author = plan["author"].as_str().expect("author");
+    eprintln!("Claude Code proposed as {author}");
     assert!(author.starts_with("mcp:claude"), "{plan}");
     // The exact bytes: applied by a person, they land as given.
     assert_eq!(env.tree(), tree, "the workspace changed before approval");
