@@ -46,6 +46,9 @@ _autonomy() {
             autonomy,log)
                 cmd="autonomy__subcmd__log"
                 ;;
+            autonomy,mcp)
+                cmd="autonomy__subcmd__mcp"
+                ;;
             autonomy,plan)
                 cmd="autonomy__subcmd__plan"
                 ;;
@@ -110,7 +113,7 @@ _autonomy() {
 
     case "${cmd}" in
         autonomy)
-            opts="-C -h -V --color --format --help --version init plan status preview approve reject apply rollback show export log stats rules signers recover verify gc sandbox agent hook completions help"
+            opts="-C -h -V --color --format --help --version init plan status preview approve reject apply rollback show export log stats rules signers recover verify gc sandbox agent hook mcp completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -668,6 +671,35 @@ _autonomy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -C)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autonomy__subcmd__mcp)
+            opts="-C -h --color --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 -C)
                     COMPREPLY=()
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then

@@ -45,6 +45,7 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand sandbox 'Run an agent read-only; it proposes plans through a spool'
             cand agent 'Wire coding agents to this workspace so their every change becomes a plan'
             cand hook 'Answer a coding agent''s pre-tool hook (run by the agent, not by people)'
+            cand mcp 'Serve MCP on stdio so agents propose plans as tools (never approve or apply)'
             cand completions 'Print a static completion script for a shell'
             cand help 'Show help for a command, or describe a file format'
         }
@@ -296,6 +297,13 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --help 'Print help'
         }
         &'autonomy;hook'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'autonomy;mcp'= {
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'

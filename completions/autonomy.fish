@@ -53,6 +53,7 @@ complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "gc" -d 'Remove bl
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "agent" -d 'Wire coding agents to this workspace so their every change becomes a plan'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "hook" -d 'Answer a coding agent\'s pre-tool hook (run by the agent, not by people)'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "mcp" -d 'Serve MCP on stdio so agents propose plans as tools (never approve or apply)'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "completions" -d 'Print a static completion script for a shell'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "help" -d 'Show help for a command, or describe a file format'
 complete -c autonomy -n "__fish_autonomy_using_subcommand init" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
@@ -330,6 +331,14 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand hook" -l format -d 'Ou
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand hook" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand mcp" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand mcp" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand mcp" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand mcp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''

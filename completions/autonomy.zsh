@@ -385,6 +385,15 @@ _arguments "${_arguments_options[@]}" : \
 ':agent -- The agent whose hook runs this:_default' \
 && ret=0
 ;;
+(mcp)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
@@ -433,6 +442,7 @@ _autonomy_commands() {
 'sandbox:Run an agent read-only; it proposes plans through a spool' \
 'agent:Wire coding agents to this workspace so their every change becomes a plan' \
 'hook:Answer a coding agent'\''s pre-tool hook (run by the agent, not by people)' \
+'mcp:Serve MCP on stdio so agents propose plans as tools (never approve or apply)' \
 'completions:Print a static completion script for a shell' \
 'help:Show help for a command, or describe a file format' \
     )
@@ -506,6 +516,11 @@ _autonomy__subcmd__init_commands() {
 _autonomy__subcmd__log_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy log commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__mcp_commands] )) ||
+_autonomy__subcmd__mcp_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy mcp commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__plan_commands] )) ||
 _autonomy__subcmd__plan_commands() {

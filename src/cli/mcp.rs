@@ -20,7 +20,7 @@ use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 
-/// Serve MCP on stdio: coding agents propose plans as tools (never approve or apply)
+/// Serve MCP on stdio so agents propose plans as tools (never approve or apply)
 ///
 /// An MCP server (JSON-RPC on stdin/stdout) for agents that call tools deliberately. Its
 /// tools: `propose_plan` (exactly one of `toml`, a plan file's text; `diff`, a unified diff;
