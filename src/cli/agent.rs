@@ -134,10 +134,13 @@ fn config_files(s: &Session, agent: Agent, install: bool) -> Result<Vec<ConfigFi
     }
     let mut files = Vec::new();
     match config::mcp_path(agent) {
+        // The same file as the hook's (Gemini): edited in the same bytes.
         Some(p) if p == config::path(agent) => {
-            if install || new.is_some() {
-                new = mcp(new.as_deref())?;
-            }
+            new = match new {
+                Some(bytes) => mcp(Some(&bytes))?,
+                None if install => mcp(None)?,
+                None => None,
+            };
         }
         Some(p) => {
             let rel = RelPath::parse(p)?;

@@ -12,8 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+// The scripted model of agents.rs, compiled here too (that module keeps it private).
 #[path = "agents/mock_model.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 mod mock_model;
 use mock_model::{MockModel, Step};
 
