@@ -474,13 +474,13 @@ fn agent_install_registers_the_mcp_server() {
     env.verify_ok();
 }
 
-/// The Claude Code CLI as .ci/run installs it (see agents.rs).
-fn claude_cli() -> Option<PathBuf> {
+/// An agent's CLI as .ci/run installs it (see agents.rs).
+fn agent_cli(name: &str) -> Option<PathBuf> {
     let pins = include_str!("../../.ci/agents.txt");
     let f: Vec<&str> = pins
         .lines()
-        .find(|l| l.split_whitespace().next() == Some("claude"))
-        .expect("claude pinned in .ci/agents.txt")
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .expect("agent pinned in .ci/agents.txt")
         .split_whitespace()
         .collect();
     let dir = std::env::var_os("AUTONOMY_AGENT_CLIS")
@@ -489,17 +489,89 @@ fn claude_cli() -> Option<PathBuf> {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
                 .join(".cache/autonomy-ci/agents")
         });
-    let path = dir.join(format!("claude-{}/node_modules/.bin/{}", f[2], f[3]));
+    let path = dir.join(format!("{name}-{}/node_modules/.bin/{}", f[2], f[3]));
     if path.is_file() {
         Some(path)
     } else {
         common::skip(&format!(
-            "claude {} is not installed at {} (.ci/run installs it)",
+            "{name} {} is not installed at {} (.ci/run installs it)",
             f[2],
             path.display()
         ));
         None
     }
+}
+
+/// PATH with this build's `autonomy` first (the registration runs `autonomy mcp`).
+fn path_with_autonomy() -> std::ffi::OsString {
+    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
+    std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH")
+}
+
+/// Wait for an agent (at most two minutes): what it printed.
+fn finish(mut child: Child) -> String {
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("output");
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `agent install AGENT`, approved and applied.
+fn install(env: &Env, agent: &str) {
+    let out = env.run(&["agent", "install", agent]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let id = env.full_id(out.stdout.trim());
+    env.approve(&id);
+    env.apply_ok(&id);
+}
+
+/// After an agent called propose_plan once: one pending plan with `title`, by the agent's
+/// MCP identity, the workspace as it was, the model told the plan id, one `agent.call`;
+/// approved and applied, `path` holds exactly `content`.
+fn check_proposed(
+    env: &Env,
+    tree: &common::Tree,
+    mock: &MockModel,
+    said: &str,
+    title: &str,
+    path: &str,
+    content: &str,
+) -> String {
+    let st = env.status_json();
+    let pending = st["pending"].as_array().expect("pending");
+    assert_eq!(pending.len(), 1, "{st}\n{said}\n{}", mock.transcript());
+    let plan = &pending[0];
+    assert_eq!(plan["title"], title, "{plan}");
+    let author = plan["author"].as_str().expect("author").to_string();
+    assert!(author.starts_with("mcp:"), "{plan}");
+    assert_eq!(&env.tree(), tree, "the workspace changed before approval");
+    let id = plan["id"].as_str().expect("id").to_string();
+    assert!(
+        mock.transcript().contains(&id),
+        "the model was not told the plan id: {}",
+        mock.transcript()
+    );
+    let calls = agent_calls(env);
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["actor"], author.as_str(), "{calls:#?}");
+    assert_eq!(calls[0]["data"]["tool"], "propose_plan");
+    env.approve(&id);
+    env.apply_ok(&id);
+    assert_eq!(env.read_str(path), content);
+    author
 }
 
 /// The real Claude Code, wired by `autonomy agent install claude`, starts `autonomy mcp`
@@ -508,15 +580,11 @@ fn claude_cli() -> Option<PathBuf> {
 /// changed; the model is told the plan id.
 #[test]
 fn real_claude_code_proposes_through_mcp() {
-    let Some(claude) = claude_cli() else {
+    let Some(claude) = agent_cli("claude") else {
         return;
     };
     let env = Env::new();
-    let out = env.run(&["agent", "install", "claude"]);
-    assert_eq!(out.code, 0, "{out:?}");
-    let id = env.full_id(out.stdout.trim());
-    env.approve(&id);
-    env.apply_ok(&id);
+    install(&env, "claude");
     let tree = env.tree();
     let content = "from claude, through MCP\n\u{e9}t\u{e9}\n";
     let mock = MockModel::start(vec![
@@ -527,11 +595,6 @@ fn real_claude_code_proposes_through_mcp() {
         ),
         Step::Text("Proposed."),
     ]);
-    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
     let home = tempfile::tempdir().expect("home");
     // The folder trusted, as after the person accepted Claude Code's trust dialog once:
     // only then does it honour the project's `permissions.allow` that `agent install`
@@ -544,7 +607,7 @@ fn real_claude_code_proposes_through_mcp() {
             .to_string(),
     )
     .expect("trust");
-    let mut child = Command::new(claude)
+    let child = Command::new(claude)
         .args([
             "-p",
             "Do the task.",
@@ -560,46 +623,85 @@ fn real_claude_code_proposes_through_mcp() {
         .env("DISABLE_TELEMETRY", "1")
         .env("DISABLE_AUTOUPDATER", "1")
         .env("DISABLE_ERROR_REPORTING", "1")
-        .env("PATH", path)
+        .env("PATH", path_with_autonomy())
         .env("AUTONOMY_ACTOR", common::ACTOR)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start claude");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().expect("output");
-    let said = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let said = finish(child);
+    let author = check_proposed(
+        &env,
+        &tree,
+        &mock,
+        &said,
+        "Notes from Claude",
+        "notes/mcp.txt",
+        content,
     );
-    let st = env.status_json();
-    let pending = st["pending"].as_array().expect("pending");
-    assert_eq!(pending.len(), 1, "{st}\n{said}\n{}", mock.transcript());
-    let plan = &pending[0];
-    assert_eq!(plan["title"], "Notes from Claude", "{plan}");
-    let author = plan["author"].as_str().expect("author");
-    eprintln!("Claude Code proposed as {author}");
-    assert!(author.starts_with("mcp:claude"), "{plan}");
-    // The exact bytes: applied by a person, they land as given.
-    assert_eq!(env.tree(), tree, "the workspace changed before approval");
-    let id = plan["id"].as_str().expect("id").to_string();
-    // The model was told the plan id in the tool result.
-    assert!(mock.transcript().contains(&id), "{}", mock.transcript());
-    let calls = agent_calls(&env);
-    assert_eq!(calls.len(), 1, "{calls:#?}");
-    assert_eq!(calls[0]["actor"], author, "{calls:#?}");
-    assert_eq!(calls[0]["data"]["tool"], "propose_plan");
-    env.approve(&id);
-    env.apply_ok(&id);
-    assert_eq!(env.read_str("notes/mcp.txt"), content);
-    drop(home);
+    assert_eq!(author, "mcp:claude-code");
+}
+
+/// The real Gemini CLI, wired by `autonomy agent install gemini` (hook and `mcpServers` in
+/// one settings file), calls the server's `propose_plan` (its name for it:
+/// `mcp_autonomy_propose_plan`) with a TOML plan: pending, exact, nothing changed first.
+#[test]
+fn real_gemini_cli_proposes_through_mcp() {
+    let Some(gemini) = agent_cli("gemini") else {
+        return;
+    };
+    let env = Env::new();
+    install(&env, "gemini");
+    let tree = env.tree();
+    let mock = MockModel::start(vec![
+        Step::Tool(
+            "mcp_autonomy_propose_plan",
+            json!({"toml": "title = \"Notes from Gemini\"\n[[action]]\nkind = \"write\"\npath = \"g.txt\"\ncontent = \"gemini\\n\"\n"}),
+        ),
+        Step::Text("Proposed."),
+    ]);
+    let home = tempfile::tempdir().expect("home");
+    let gemini_home = home.path().join("gemini");
+    std::fs::create_dir_all(gemini_home.join(".gemini")).expect("mkdir");
+    std::fs::write(
+        gemini_home.join(".gemini/settings.json"),
+        json!({"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
+               "privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false},
+               "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false}})
+        .to_string(),
+    )
+    .expect("settings");
+    let child = Command::new(gemini)
+        .args([
+            "-p",
+            "Do the task.",
+            "--output-format",
+            "json",
+            "--approval-mode",
+            "yolo",
+        ])
+        .current_dir(&env.root)
+        .env("HOME", home.path())
+        .env("GOOGLE_GEMINI_BASE_URL", mock.url())
+        .env("GEMINI_API_KEY", "dummy")
+        .env("GEMINI_CLI_HOME", &gemini_home)
+        .env("GEMINI_CLI_TRUST_WORKSPACE", "true")
+        .env("PATH", path_with_autonomy())
+        .env("AUTONOMY_ACTOR", common::ACTOR)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gemini");
+    let said = finish(child);
+    check_proposed(
+        &env,
+        &tree,
+        &mock,
+        &said,
+        "Notes from Gemini",
+        "g.txt",
+        "gemini\n",
+    );
 }
