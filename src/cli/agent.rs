@@ -23,6 +23,11 @@ use crate::plan::compile::{ModeSpec, Op};
 /// goose .agents/plugins/autonomy/hooks/hooks.json, openhands .openhands/hooks.json,
 /// cline .clinerules/hooks/PreToolUse.
 ///
+/// For the agents that read an MCP configuration, the same plan also registers
+/// `autonomy mcp` as the MCP server `autonomy` (its tools propose plans, never approve
+/// them): claude .mcp.json, codex .codex/config.toml `[mcp_servers.autonomy]`, gemini
+/// .gemini/settings.json `mcpServers`. Uninstall removes it too.
+///
 /// Examples:
 ///   autonomy agent install claude && autonomy approve && autonomy apply
 ///   autonomy agent install gemini --print
@@ -96,46 +101,133 @@ fn read_config(s: &Session, rel: &RelPath) -> Result<Option<Vec<u8>>> {
     }
 }
 
-fn change(ctx: &Ctx, name: &str, print: bool, install: bool) -> Result<()> {
-    let agent = agent(name)?;
-    let mut s = Session::open(&ctx.dir)?;
+/// One configuration file of an agent: its path, its bytes now, and its bytes after the
+/// change (`None`: the file goes, or stays absent).
+struct ConfigFile {
+    rel: RelPath,
+    existing: Option<Vec<u8>>,
+    new: Option<Vec<u8>>,
+    mode: Option<u32>,
+}
+
+/// The files an install or uninstall writes: the hook configuration, and the MCP
+/// registration where the agent reads one (Gemini keeps both in one settings file).
+fn config_files(s: &Session, agent: Agent, install: bool) -> Result<Vec<ConfigFile>> {
     let rel = RelPath::parse(config::path(agent))?;
-    let existing = read_config(&s, &rel)?;
-    let new = if install {
+    let existing = read_config(s, &rel)?;
+    let mut new = if install {
         Some(config::install(agent, existing.as_deref())?)
     } else {
         config::uninstall(agent, existing.as_deref())?
     };
+    let mcp = |bytes: Option<&[u8]>| -> Result<Option<Vec<u8>>> {
+        if install {
+            config::mcp_install(agent, bytes).map(Some)
+        } else {
+            config::mcp_uninstall(agent, bytes)
+        }
+    };
+    // Claude Code asks before starting a project's MCP server and before each of its tool
+    // calls (`claude -p` refuses them): its settings enable ours and allow its tools.
+    if agent == Agent::Claude && (install || new.is_some()) {
+        new = config::claude_mcp_settings(new.as_deref(), install)?;
+    }
+    let mut files = Vec::new();
+    match config::mcp_path(agent) {
+        // The same file as the hook's (Gemini): edited in the same bytes.
+        Some(p) if p == config::path(agent) => {
+            new = match new {
+                Some(bytes) => mcp(Some(&bytes))?,
+                None if install => mcp(None)?,
+                None => None,
+            };
+        }
+        Some(p) => {
+            let rel = RelPath::parse(p)?;
+            let existing = read_config(s, &rel)?;
+            let new = if install || existing.is_some() {
+                mcp(existing.as_deref())?
+            } else {
+                None
+            };
+            files.push(ConfigFile {
+                rel,
+                existing,
+                new,
+                mode: None,
+            });
+        }
+        None => {}
+    }
+    files.insert(
+        0,
+        ConfigFile {
+            rel,
+            existing,
+            new,
+            mode: config::mode(agent),
+        },
+    );
+    Ok(files)
+}
+
+fn change(ctx: &Ctx, name: &str, print: bool, install: bool) -> Result<()> {
+    let agent = agent(name)?;
+    let mut s = Session::open(&ctx.dir)?;
+    let files = config_files(&s, agent, install)?;
     if print {
-        match &new {
-            Some(bytes) => ui::print(&String::from_utf8_lossy(bytes)),
-            None => ui::say(&format!("{rel} would be removed.")),
+        let several = files.len() > 1;
+        for f in &files {
+            if several {
+                ui::say(&format!("{}:", f.rel));
+            }
+            match &f.new {
+                Some(bytes) => ui::print(&String::from_utf8_lossy(bytes)),
+                None => ui::say(&format!("{} would be removed.", f.rel)),
+            }
         }
         return Ok(());
     }
     s.refuse_if_interrupted()?;
-    let op = match new {
-        Some(bytes) => Op::Write {
-            path: rel.clone(),
-            bytes,
-            mode: config::mode(agent).map(ModeSpec::Exact),
-        },
-        None if existing.is_some() => Op::Delete { path: rel.clone() },
-        None => {
-            super::plan::nothing_to_plan(
-                ctx,
-                &format!("{agent} is not wired here ({rel} does not exist)"),
-            );
-            return Ok(());
+    let mut ops = Vec::new();
+    for f in &files {
+        match &f.new {
+            Some(bytes) => ops.push(Op::Write {
+                path: f.rel.clone(),
+                bytes: bytes.clone(),
+                mode: f.mode.map(ModeSpec::Exact),
+            }),
+            None if f.existing.is_some() => ops.push(Op::Delete {
+                path: f.rel.clone(),
+            }),
+            None => {}
         }
-    };
+    }
+    let names: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+    let rel = names.join(", ");
+    if ops.is_empty() {
+        super::plan::nothing_to_plan(
+            ctx,
+            &format!("{agent} is not wired here ({rel}: none exists)"),
+        );
+        return Ok(());
+    }
     let verb = if install { "Wire" } else { "Unwire" };
-    let mut p = Proposal::new(Source::Ops(vec![op]))
-        .title(Some(format!("{verb} {agent} to autonomy ({rel})")));
-    p.description = Some(format!(
+    let mut p =
+        Proposal::new(Source::Ops(ops)).title(Some(format!("{verb} {agent} to autonomy ({rel})")));
+    let mut description = format!(
         "{agent}'s hook runs `{}` before each file write, edit and shell command.",
         config::command(agent)
-    ));
+    );
+    if let Some(p) = config::mcp_path(agent) {
+        description.push_str(&format!(
+            " {p} registers the MCP server `{}` (`{} {}`), whose tools propose plans.",
+            config::MCP_SERVER,
+            config::MCP_COMMAND.0,
+            config::MCP_COMMAND.1.join(" ")
+        ));
+    }
+    p.description = Some(description);
     p.via = Some("agent-install".into());
     let proposed = propose::propose(&mut s, p)?;
     let id = match &proposed.made {
@@ -218,26 +310,40 @@ fn list(ctx: &Ctx) -> Result<()> {
         let rel = RelPath::parse(config::path(agent))?;
         let wired = config::is_wired(agent, read_config(&s, &rel).ok().flatten().as_deref());
         let answers = wired && answers(ctx, agent);
-        rows.push((agent, rel, wired, answers));
+        // Whether the MCP server is registered (`None`: the agent has no MCP configuration).
+        let mcp = match config::mcp_path(agent) {
+            Some(p) => {
+                let bytes = RelPath::parse(p)
+                    .and_then(|r| read_config(&s, &r))
+                    .ok()
+                    .flatten();
+                Some(config::mcp_is_wired(agent, bytes.as_deref()))
+            }
+            None => None,
+        };
+        rows.push((agent, rel, wired, answers, mcp));
     }
     if ctx.json() {
         let agents: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(a, rel, wired, answers)| serde_json::json!({"agent": a.name(), "file": rel, "wired": wired, "hook_answers": answers}))
+            .map(|(a, rel, wired, answers, mcp)| serde_json::json!({"agent": a.name(), "file": rel, "wired": wired, "hook_answers": answers, "mcp_registered": mcp}))
             .collect();
         ui::json(
             &serde_json::json!({"format_version": crate::model::FORMAT_VERSION, "agents": agents}),
         );
         return Ok(());
     }
-    for (a, rel, wired, answers) in rows {
-        let state = match (wired, answers) {
+    for (a, rel, wired, answers, mcp) in rows {
+        let mut state = match (wired, answers) {
             (false, _) => "not wired".to_string(),
             (true, true) => "wired, hook answers".to_string(),
             (true, false) => {
                 "wired, but `autonomy hook` does not answer (is autonomy on PATH?)".to_string()
             }
         };
+        if mcp == Some(true) {
+            state.push_str("; MCP server registered");
+        }
         ui::println(&format!("{:<10} {:<44} {state}", a.name(), rel.as_str()));
     }
     Ok(())

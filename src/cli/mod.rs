@@ -16,6 +16,7 @@ mod hook;
 mod init;
 mod log;
 mod manpage;
+mod mcp;
 mod plan;
 mod preview;
 mod prompt;
@@ -142,6 +143,7 @@ pub enum Command {
     Agent(agent::AgentArgs),
     Hook(hook::HookArgs),
     Review(review::ReviewArgs),
+    Mcp(mcp::McpArgs),
     Completions(completions::CompletionsArgs),
     Help(help::HelpArgs),
 }
@@ -245,6 +247,7 @@ fn run(cli: Cli) -> crate::Result<ExitCode> {
         Command::Agent(a) => agent::run(a, &ctx),
         Command::Hook(a) => return Ok(hook::run(a, &ctx)),
         Command::Review(a) => review::run(a, &ctx),
+        Command::Mcp(a) => mcp::run(a, &ctx),
         Command::Completions(a) => completions::run(a, &ctx),
         Command::Help(a) => help::run(a, &ctx),
     }

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod approvals;
 pub mod approve;
 pub mod decision;
+pub mod mcp;
 pub mod propose;
 pub mod reject;
 pub mod review;

@@ -29,6 +29,7 @@ mod immutable;
 mod journal_typed;
 mod killrollback;
 mod layers;
+mod mcp;
 mod output;
 mod overlay_view;
 mod phase5;
