@@ -24,6 +24,7 @@ mod reject;
 mod rollback;
 mod rules;
 mod sandbox;
+mod session;
 mod show;
 mod signers;
 mod stats;
@@ -138,6 +139,7 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Gc(gc::GcArgs),
     Sandbox(sandbox::SandboxArgs),
+    Session(session::SessionArgs),
     Agent(agent::AgentArgs),
     Hook(hook::HookArgs),
     Completions(completions::CompletionsArgs),
@@ -240,6 +242,7 @@ fn run(cli: Cli) -> crate::Result<ExitCode> {
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
         Command::Sandbox(a) => return sandbox::run(a, &ctx),
+        Command::Session(a) => return session::run(a, &ctx),
         Command::Agent(a) => agent::run(a, &ctx),
         Command::Hook(a) => return Ok(hook::run(a, &ctx)),
         Command::Completions(a) => completions::run(a, &ctx),
