@@ -26,7 +26,9 @@ use std::process::ExitCode;
 /// the agent runs. Once the plan is applied, the view continues from the new state. A
 /// session has at most one open plan: a new proposal supersedes a pending one (which is
 /// rejected, naming the new one) and is refused while the last one is approved but not
-/// yet applied. The view outlives the agent (and a crash) until `autonomy session end`.
+/// yet applied. The view outlives the agent (and a crash) until `autonomy session end`;
+/// naming an open session again (`--name NAME`) runs the new agent in that view, where
+/// the earlier agent's changes still are.
 ///
 /// The exit status is the agent's (an agent's own 3 is not autonomy's "not approved";
 /// `--format json` has `agent_exit`), unless the proposal at the end fails: then it is
@@ -128,9 +130,14 @@ fn start(args: SessionArgs, ctx: &Ctx) -> Result<ExitCode> {
         if let Some(note) = &st.home_note {
             ui::say(&format!("note: {note}"));
         }
+        let how = if st.resumed {
+            "continues in the session's copy-on-write view (with its earlier changes)"
+        } else {
+            "works in a copy-on-write view"
+        };
         ui::say(&format!(
-            "Session {} (view {}): {} works in a copy-on-write view; the workspace is not \
-             touched. `autonomy session propose {}` proposes its changes so far.",
+            "Session {} (view {}): {} {how}; the workspace is not touched. \
+             `autonomy session propose {}` proposes its changes so far.",
             st.name, st.view, st.agent, st.name
         ));
     })?;

@@ -61,6 +61,8 @@ pub struct Started {
     pub agent: String,
     /// Why the home folder is not writable, when it is not.
     pub home_note: Option<String>,
+    /// An open session named again: its view, with what earlier agents changed, goes on.
+    pub resumed: bool,
 }
 
 /// How a session's run ended.
@@ -186,13 +188,6 @@ pub fn start(s: &mut Session, req: &Request) -> Result<(Started, View)> {
         }
         None => generated_name(command),
     };
-    if s.journal.agent_session(&name)?.is_some() {
-        return Err(
-            Error::failed(format!("a session named {name} is already open")).hint(format!(
-                "choose another --name, or end it first: autonomy session end {name}"
-            )),
-        );
-    }
     crate::ops::sandbox::run::check_kernel().map_err(|e| {
         Error::new(
             e.kind,
@@ -214,6 +209,9 @@ pub fn start(s: &mut Session, req: &Request) -> Result<(Started, View)> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let agent = crate::util::identity::clean(&format!("agent:{cmd_name}"));
+    if let Some(row) = s.journal.agent_session(&name)? {
+        return resume(s, row, req, agent);
+    }
     // A view that outlives this process: created, kept, reopened as an overlay view
     // (never a scratch copy) that is left on disk whatever happens to this process.
     let id = View::create(&s.ws.root)?.keep();
@@ -251,6 +249,50 @@ pub fn start(s: &mut Session, req: &Request) -> Result<(Started, View)> {
             view: id,
             agent,
             home_note,
+            resumed: false,
+        },
+        view,
+    ))
+}
+
+/// An open session named again: the new agent continues in its view (after a crash, or
+/// to go on with the task), unless its agent still runs.
+fn resume(s: &mut Session, row: SessionRow, req: &Request, agent: String) -> Result<(Started, View)> {
+    let name = row.name.clone();
+    if is_running(s, &row.view) {
+        return Err(Error::new(
+            Kind::Busy,
+            format!("session {name}'s agent is still running"),
+        )
+        .hint(format!(
+            "wait for it, or start another session with a different --name; \
+             `autonomy session propose {name}` proposes its changes so far"
+        )));
+    }
+    if !views_dir(s).join(&row.view).is_dir() {
+        return Err(Error::failed(format!(
+            "the view {} of session {name} is gone from {}",
+            row.view,
+            views_dir(s).display()
+        ))
+        .hint(format!("close it with `autonomy session end {name}` and start a new one")));
+    }
+    let mut view = View::open(&s.ws.root, &row.view)?;
+    view.persist();
+    let actor = s.actor.clone();
+    let data = json!({ "session": name, "view": row.view, "agent": agent, "argv": req.command, "allow_write": req.allow_write, "resumed": true });
+    s.journal.write(|tx| {
+        tx.resume_agent_session(&row.view, &req.command, &agent)?;
+        tx.event(&actor, EventKind::SessionStarted, None, &data)?;
+        Ok(())
+    })?;
+    Ok((
+        Started {
+            name,
+            view: row.view,
+            agent,
+            home_note: None,
+            resumed: true,
         },
         view,
     ))

@@ -38,6 +38,7 @@ mod race;
 mod readme;
 mod realtrees;
 mod regressions;
+mod sessions;
 mod signed;
 mod snapshot;
 mod snapshots_cli;

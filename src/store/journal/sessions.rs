@@ -107,6 +107,17 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// A session resumed by another agent command: its command and identity now.
+    pub fn resume_agent_session(&self, view: &str, argv: &[String], agent: &str) -> Result<()> {
+        let argv = serde_json::to_string(argv)
+            .map_err(|e| Error::failed(format!("encoding the agent's command: {e}")))?;
+        self.tx.execute(
+            "UPDATE sessions SET argv = ?2, agent = ?3 WHERE view = ?1 AND ended IS NULL",
+            params![view, argv, agent],
+        )?;
+        Ok(())
+    }
+
     /// The plan the session `view` proposed last.
     pub fn set_session_plan(&self, view: &str, plan: &PlanId) -> Result<()> {
         self.tx.execute(
