@@ -257,7 +257,12 @@ pub fn start(s: &mut Session, req: &Request) -> Result<(Started, View)> {
 
 /// An open session named again: the new agent continues in its view (after a crash, or
 /// to go on with the task), unless its agent still runs.
-fn resume(s: &mut Session, row: SessionRow, req: &Request, agent: String) -> Result<(Started, View)> {
+fn resume(
+    s: &mut Session,
+    row: SessionRow,
+    req: &Request,
+    agent: String,
+) -> Result<(Started, View)> {
     let name = row.name.clone();
     if is_running(s, &row.view) {
         return Err(Error::new(
@@ -275,7 +280,9 @@ fn resume(s: &mut Session, row: SessionRow, req: &Request, agent: String) -> Res
             row.view,
             views_dir(s).display()
         ))
-        .hint(format!("close it with `autonomy session end {name}` and start a new one")));
+        .hint(format!(
+            "close it with `autonomy session end {name}` and start a new one"
+        )));
     }
     let mut view = View::open(&s.ws.root, &row.view)?;
     view.persist();

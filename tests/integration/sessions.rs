@@ -88,7 +88,8 @@ fn status_of(env: &Env, id: &str) -> String {
     let v = env.status_json();
     for key in ["pending", "approved", "applied", "rejected"] {
         if let Some(a) = v[key].as_array()
-            && a.iter().any(|p| p["id"].as_str().is_some_and(|x| x.starts_with(id)))
+            && a.iter()
+                .any(|p| p["id"].as_str().is_some_and(|x| x.starts_with(id)))
         {
             return key.to_string();
         }
@@ -155,10 +156,7 @@ fn a_session_plans_what_the_agent_changed_and_the_workspace_is_untouched_until_a
          test \"$(cat sub/deep/f.txt)\" = deep\n\
          echo readback-ok\n",
     );
-    let out = session(
-        &env,
-        &["--name", "work", "--", agent.to_str().unwrap()],
-    );
+    let out = session(&env, &["--name", "work", "--", agent.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("readback-ok"), "{out:?}");
     // Nothing landed: the workspace is byte for byte and mode for mode what it was.
@@ -168,7 +166,16 @@ fn a_session_plans_what_the_agent_changed_and_the_workspace_is_untouched_until_a
     assert_eq!(plan["author"], "agent:agent.sh");
     let mut paths = paths_of(&plan);
     paths.sort();
-    for p in ["a.txt", "d.txt", "link", "m.sh", "n.txt", "sub", "sub/deep", "sub/deep/f.txt"] {
+    for p in [
+        "a.txt",
+        "d.txt",
+        "link",
+        "m.sh",
+        "n.txt",
+        "sub",
+        "sub/deep",
+        "sub/deep/f.txt",
+    ] {
         assert!(paths.iter().any(|x| x == p), "{p} missing from {paths:?}");
     }
     assert!(!paths.iter().any(|p| p.starts_with("keep")), "{paths:?}");
@@ -280,7 +287,17 @@ fn a_session_agent_cannot_reach_the_real_workspace_autonomy_or_the_users_sockets
     let name = format!("autonomy-session-{}", rand_suffix());
     assert!(
         Command::new("tmux")
-            .args(["-L", &name, "-f", "/dev/null", "new-session", "-d", "-s", "t", "sh"])
+            .args([
+                "-L",
+                &name,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "sh"
+            ])
             .env_remove("TMUX")
             .status()
             .unwrap()
@@ -341,29 +358,46 @@ fn a_session_agent_cannot_reach_the_real_workspace_autonomy_or_the_users_sockets
     ] {
         assert!(!stdout.contains(bad), "{bad}: {all}");
     }
-    assert!(!reached(&path_l), "the agent reached {}", path_sock.display());
+    assert!(
+        !reached(&path_l),
+        "the agent reached {}",
+        path_sock.display()
+    );
     assert!(!reached(&abs_l), "the agent reached @{abs_name}");
-    assert!(!wait_for(&marker, 2), "the agent typed into the user's tmux");
+    assert!(
+        !wait_for(&marker, 2),
+        "the agent typed into the user's tmux"
+    );
     // The real workspace is untouched; the writes went to the view and are the plan.
     assert_eq!(env.read_str("a.txt"), "real\n");
     assert!(!env.exists("b.txt") && !env.exists("c.txt"));
     assert!(!env.path(".autonomy/planted").exists());
     env.verify_ok();
-    let plan = plan_json(&env, &plan_id(&Out {
-        code: 0,
-        stdout: stdout.clone(),
-        stderr: String::new(),
-    }));
+    let plan = plan_json(
+        &env,
+        &plan_id(&Out {
+            code: 0,
+            stdout: stdout.clone(),
+            stderr: String::new(),
+        }),
+    );
     let mut paths = paths_of(&plan);
     paths.sort();
-    assert_eq!(paths, vec!["a.txt".to_string(), "b.txt".to_string()], "{all}");
+    assert_eq!(
+        paths,
+        vec!["a.txt".to_string(), "b.txt".to_string()],
+        "{all}"
+    );
     // Unconfined, the same keys reach the tmux server: the test is not vacuous.
     Command::new("tmux")
         .args(["-L", &name, "send-keys", "-t", "t", &keys, "Enter"])
         .env_remove("TMUX")
         .status()
         .unwrap();
-    assert!(wait_for(&marker, 10), "tmux did not run the keys unconfined");
+    assert!(
+        wait_for(&marker, 10),
+        "tmux did not run the keys unconfined"
+    );
 }
 
 /// Starts `autonomy session --name NAME -- AGENT` in the background; `gate` is a folder
@@ -412,14 +446,20 @@ fn two_proposals_in_one_session_the_second_after_the_first_is_applied() {
         ),
     );
     let child = spawn_session(&env, "two", &agent, gate.path());
-    assert!(wait_for(&gate.path().join("first"), 30), "agent did not start");
+    assert!(
+        wait_for(&gate.path().join("first"), 30),
+        "agent did not start"
+    );
     // While it runs: `session list` says so, `end` refuses, `propose` plans a.txt.
     let l = list_json(&env);
     assert_eq!(l["sessions"][0]["name"], "two");
     assert_eq!(l["sessions"][0]["state"], "running");
     let end = env.run(&["session", "end", "two"]);
     assert_eq!(end.code, 5, "{end:?}");
-    assert!(end.stderr.contains("two") && end.stderr.contains("--force"), "{end:?}");
+    assert!(
+        end.stderr.contains("two") && end.stderr.contains("--force"),
+        "{end:?}"
+    );
     let p1 = env.run(&["session", "propose", "two"]);
     assert_eq!(p1.code, 0, "{p1:?}");
     let id1 = plan_id(&p1);
@@ -439,7 +479,10 @@ fn two_proposals_in_one_session_the_second_after_the_first_is_applied() {
     assert_eq!(env.read_str("b.txt"), "b0\n");
     let l = list_json(&env);
     assert_eq!(l["sessions"][0]["state"], "exited");
-    assert_eq!(l["sessions"][0]["last_plan"]["id"].as_str().unwrap()[..12], id2);
+    assert_eq!(
+        l["sessions"][0]["last_plan"]["id"].as_str().unwrap()[..12],
+        id2
+    );
     env.verify_ok();
 }
 
@@ -584,4 +627,96 @@ fn session_names_and_unknown_sessions_are_refused_with_the_next_step() {
     assert!(out.stderr.contains("no session is open"), "{out:?}");
     let out = env.run(&["session"]);
     assert_eq!(out.code, 2, "{out:?}");
+}
+
+#[test]
+fn a_home_folder_that_is_the_workspace_is_seen_only_through_the_view() {
+    let env = Env::new();
+    if !kernel_ok(&env) {
+        return;
+    }
+    env.write("a.txt", "real\n");
+    let agent = script(
+        &env,
+        "agent.sh",
+        "echo home > \"$HOME/h.txt\"\necho changed > \"$HOME/a.txt\"\n",
+    );
+    let out = env
+        .std_cmd()
+        .args(["session", "--name", "h", "--", agent.to_str().unwrap()])
+        .env("HOME", &env.root)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        env.read_str("a.txt"),
+        "real\n",
+        "the agent wrote the workspace"
+    );
+    assert!(out.stderr.contains("inside the workspace"), "{out:?}");
+    assert!(!env.exists("h.txt"));
+    let mut paths = paths_of(&plan_json(&env, &plan_id(&out)));
+    paths.sort();
+    assert_eq!(paths, vec!["a.txt", "h.txt"]);
+}
+
+#[test]
+fn an_interactive_agent_gets_the_terminal_and_cannot_type_into_the_invokers_shell() {
+    let env = Env::new();
+    if !kernel_ok(&env) {
+        return;
+    }
+    // TIOCSTI pushes bytes into a terminal's input, as if typed: an agent that could do
+    // it would run commands in the invoker's shell after the session ends.
+    let tiocsti = "perl -e 'require \"sys/ioctl.ph\"; \
+                   my $c = \"X\"; print ioctl(STDIN, 0x5412, $c) ? \"TIOCSTI-WORKED\\n\" : \"tiocsti refused: $!\\n\"'";
+    let agent = script(
+        &env,
+        "agent.sh",
+        &format!(
+            "test -t 0 && test -t 1 && test -t 2 && echo TTY-OK\n\
+             {tiocsti}\n\
+             printf 'name? '\nread answer\necho \"got:$answer\"\necho \"$answer\" > answer.txt\n"
+        ),
+    );
+    let mut c = std::process::Command::new(bin());
+    c.args(["session", "--name", "tty", "--", agent.to_str().unwrap()])
+        .current_dir(&env.root)
+        .env("AUTONOMY_ACTOR", ACTOR)
+        .env("NO_COLOR", "1")
+        .env("HOME", home(&env))
+        .env_remove("CI");
+    let mut p = rexpect::session::spawn_command(c, Some(30_000)).expect("spawn in pty");
+    let before = p.exp_string("name? ").expect("the agent prompt");
+    p.send_line("typed-by-person").expect("type");
+    let out = format!("{before}{}", p.exp_eof().unwrap_or_default());
+    let code = match p.process().wait() {
+        Ok(rexpect::process::WaitStatus::Exited(_, c)) => c,
+        other => panic!("unexpected status {other:?}"),
+    };
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("TTY-OK"), "{out}");
+    assert!(out.contains("got:typed-by-person"), "{out}");
+    assert!(!out.contains("TIOCSTI-WORKED"), "{out}");
+    assert!(out.contains("tiocsti refused"), "{out}");
+    // The same call from a process whose terminal it is works: the test is not vacuous.
+    let mut direct = std::process::Command::new("sh");
+    direct.args(["-c", tiocsti]);
+    let mut d = rexpect::session::spawn_command(direct, Some(10_000)).expect("spawn");
+    let direct_out = d.exp_eof().unwrap_or_default();
+    assert!(direct_out.contains("TIOCSTI-WORKED"), "{direct_out}");
+    assert!(!env.exists("answer.txt"));
+    let id = out
+        .lines()
+        .map(str::trim)
+        .rev()
+        .find(|l| l.len() == 12 && l.chars().all(|c| c.is_ascii_hexdigit()))
+        .expect("plan id");
+    assert_eq!(paths_of(&plan_json(&env, id)), vec!["answer.txt"]);
 }
