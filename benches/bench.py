@@ -21,6 +21,11 @@ Scenarios
   capture   30,000 files, ~242 MB; `plan --capture` of a command changing one file (in a
             copy-on-write overlay view), the same capture with AUTONOMY_OVERLAY=off (the
             scratch-copy fallback), and a plain copy of the tree (cp -a), side by side
+  session   `autonomy session` on trees of 300, 3,000 and 30,000 files (~242 MB): set-up and
+            teardown with an agent that changes nothing (`-- true`), the same plus the
+            proposal of a one-file change at the agent's exit, and `session propose` again
+            from another process (reads the view, finds the identical plan); the cost should
+            not grow with the tree
   hook      `autonomy hook claude` deciding a one-file Edit: read the file, plan the exact
             bytes, journal plan.created and agent.call (`[agents] wait = "0s"`, so the time
             is the hook's own, without a person's); target: under 15 ms median
@@ -502,6 +507,59 @@ def capture_scenario(args, binaries, work, report):
         shutil.rmtree(base)
 
 
+def session_scenario(args, binaries, work, report):
+    """`autonomy session`: set-up and a one-file proposal against trees of growing size."""
+    env = base_env()
+    rows = []
+    for count in (300, 3_000, 30_000):
+        fx = Files(f"S-session-{count}", count, 8066, max(1, count // 100), 1, "write")
+        print(f"\n## session: setting up {fx.count:,} files ...", file=sys.stderr, flush=True)
+        base = work / f"session-{count}"
+        if base.exists():
+            shutil.rmtree(base)
+        base.mkdir(parents=True)
+        ws = base / "ws"
+        ws.mkdir()
+        fx.make(ws, base / "unused")
+        size = du(ws)
+        target = fx.paths()[0]
+        for label, binary in binaries:
+            run([str(binary), "init"], cwd=ws, env=env)
+            run(["sync"])
+            probe = subprocess.run(
+                [str(binary), "session", "--name", "probe", "--", "true"], cwd=ws, env=env, capture_output=True, text=True
+            )
+            if probe.returncode != 0:
+                print(f"note: autonomy {label} cannot run a session here: {probe.stderr.strip()}", file=sys.stderr)
+                shutil.rmtree(ws / ".autonomy")
+                continue
+            run([str(binary), "session", "end", "probe"], cwd=ws, env=env)
+            setup, change, again = [], [], []
+            for n in range(args.runs):
+                name = f"b{n}"
+                setup.append(run([str(binary), "session", "--name", f"t{n}", "--", "true"], cwd=ws, env=env).secs)
+                run([str(binary), "session", "end", f"t{n}"], cwd=ws, env=env)
+                script = f"echo 'changed {n}' >> {target}"
+                change.append(
+                    run([str(binary), "session", "--name", name, "--", "sh", "-c", script], cwd=ws, env=env).secs
+                )
+                again.append(run([str(binary), "session", "propose", name], cwd=ws, env=env).secs)
+                run([str(binary), "session", "end", name], cwd=ws, env=env)
+            rows.append((label, count, size, med(setup), med(change), med(again)))
+            shutil.rmtree(ws / ".autonomy")
+        if not args.keep:
+            shutil.rmtree(base)
+    lines = [
+        f"### session: set-up and a one-file proposal against trees of growing size; median of {args.runs}",
+        "",
+        "| contender | files | tree | `session -- true` (set-up, run, teardown) | `session -- sh -c 'change one file'` (+ proposal at exit) | `session propose` again (identical plan) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, count, size, a, b, c in rows:
+        lines.append(f"| autonomy {label} | {count:,} | {fmt_size(size)} | {fmt_secs(a)} | {fmt_secs(b)} | {fmt_secs(c)} |")
+    report("\n".join(lines) + "\n")
+
+
 def startup_scenario(args, binaries, gen, work, report):
     lines = [
         f"### start-up: median of {args.startup_runs} (no AUTONOMY_ACTOR: the identity is looked up as a person's would be)",
@@ -627,7 +685,7 @@ def parse_size(s):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="small,large,delete,bigfile,startup,journal,capture,hook")
+    ap.add_argument("--only", default="small,large,delete,bigfile,startup,journal,capture,session,hook")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--big-runs", type=int, default=5)
     ap.add_argument("--startup-runs", type=int, default=21)
@@ -687,6 +745,8 @@ def main():
         journal_scenario(args, binaries, gen, work, report)
     if "capture" in only:
         capture_scenario(args, binaries, work, report)
+    if "session" in only:
+        session_scenario(args, binaries, work, report)
     if "hook" in only:
         hook_scenario(args, binaries, work, report)
 
