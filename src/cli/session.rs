@@ -9,7 +9,7 @@ use crate::ops::session::Session;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Run any agent in an isolated view of the workspace; what it changed becomes a plan
+/// Run any agent in a view of the workspace; what it changes becomes a plan
 ///
 /// The agent (with hooks or without, interactive or headless) works in a copy-on-write
 /// view of the workspace: it sees the workspace at its own path and changes it freely,
