@@ -126,6 +126,9 @@ fn start(args: SessionArgs, ctx: &Ctx) -> Result<ExitCode> {
         allow_write: args.allow_write,
         command: args.command,
     };
+    // An agent that dies in raw mode would leave the terminal unusable: its settings are
+    // put back afterwards.
+    let saved = rustix::termios::tcgetattr(std::io::stdin()).ok();
     let finished = sessions::run(&mut s, &ctx.dir, req, &|st| {
         if let Some(note) = &st.home_note {
             ui::say(&format!("note: {note}"));
@@ -140,7 +143,12 @@ fn start(args: SessionArgs, ctx: &Ctx) -> Result<ExitCode> {
              `autonomy session propose {}` proposes its changes so far.",
             st.name, st.view, st.agent, st.name
         ));
-    })?;
+    });
+    if let Some(t) = &saved {
+        let _ =
+            rustix::termios::tcsetattr(std::io::stdin(), rustix::termios::OptionalActions::Now, t);
+    }
+    let finished = finished?;
     let how = match finished.status {
         ExitKind::Exited(c) => format!("exited with status {c}"),
         ExitKind::Signaled(sig) => format!("was killed by signal {sig}"),

@@ -313,7 +313,7 @@ pub fn run(
     req: Request,
     started: &dyn Fn(&Started),
 ) -> Result<Finished> {
-    let (mut info, mut view) = start(s, &req)?;
+    // Checked before anything is set up: a refused folder leaves no session behind.
     let state = s.ws.state_path();
     let mut writable = Vec::new();
     for p in &req.allow_write {
@@ -322,6 +322,7 @@ pub fn run(
             &state,
         )?);
     }
+    let (mut info, mut view) = start(s, &req)?;
     // The home folder is writable (agents keep their settings and logins there), except
     // where it is the workspace or inside it: then it would reach the real files past the
     // view. `~/.ssh` and `~/.gnupg` stay hidden in any case.
@@ -364,15 +365,20 @@ pub fn run(
     // SIGINT, SIGTERM and SIGHUP stop the agent (its whole namespace); what it changed
     // until then is proposed as on any exit.
     let cancel = Arc::new(AtomicBool::new(false));
-    for sig in [
+    let handlers: Vec<signal_hook::SigId> = [
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
-    ] {
-        let _ = signal_hook::flag::register(sig, Arc::clone(&cancel));
-    }
+    ]
+    .into_iter()
+    .filter_map(|sig| signal_hook::flag::register(sig, Arc::clone(&cancel)).ok())
+    .collect();
     let outcome = view.run_attached(&spec, &cancel);
     drop(running);
+    // The proposal that follows can be interrupted as any command can.
+    for h in handlers {
+        signal_hook::low_level::unregister(h);
+    }
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {

@@ -565,11 +565,14 @@ fn a_session_survives_a_crash_of_autonomy_and_is_found_and_proposable_afterwards
     }
     let gate = visible_dir();
     let g = gate.path().display().to_string();
-    let tag = format!("autonomy-session-sleeper-{}", rand_suffix());
+    let tag = format!(
+        "sleep {}",
+        1_000_000 + std::process::id() % 100_000 * 10 + 1
+    );
     let agent = script(
         &env,
         "agent.sh",
-        &format!("echo kept > kept.txt\ntouch {g}/ready\nexec -a {tag} sleep 300\n"),
+        &format!("echo kept > kept.txt\ntouch {g}/ready\nexec {tag}\n"),
     );
     let child = spawn_session(&env, "boom", &agent, gate.path());
     assert!(wait_for(&gate.path().join("ready"), 30));
@@ -719,4 +722,33 @@ fn an_interactive_agent_gets_the_terminal_and_cannot_type_into_the_invokers_shel
         .find(|l| l.len() == 12 && l.chars().all(|c| c.is_ascii_hexdigit()))
         .expect("plan id");
     assert_eq!(paths_of(&plan_json(&env, id)), vec!["answer.txt"]);
+}
+
+#[test]
+fn an_interrupt_stops_the_agent_and_proposes_what_it_did() {
+    let env = Env::new();
+    if !kernel_ok(&env) {
+        return;
+    }
+    let gate = visible_dir();
+    let g = gate.path().display().to_string();
+    let tag = format!(
+        "sleep {}",
+        1_000_000 + std::process::id() % 100_000 * 10 + 2
+    );
+    let agent = script(
+        &env,
+        "agent.sh",
+        &format!("echo done > done.txt\ntouch {g}/ready\nexec {tag}\n"),
+    );
+    let child = spawn_session(&env, "int", &agent, gate.path());
+    assert!(wait_for(&gate.path().join("ready"), 30));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = finish(child);
+    assert_eq!(out.code, 128 + 9, "the agent was stopped: {out:?}");
+    let id = plan_id(&out);
+    assert_eq!(paths_of(&plan_json(&env, &id)), vec!["done.txt"]);
+    let ps = Command::new("pgrep").args(["-f", &tag]).output().unwrap();
+    assert!(ps.stdout.is_empty(), "the agent outlived the interrupt");
 }
