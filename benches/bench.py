@@ -87,13 +87,16 @@ def run(argv, cwd=None, env=None, stdin=None, check=True, capture=True):
     err = errs[0] if errs else b""
     _, status, ru = os.wait4(p.pid, 0)
     secs = time.perf_counter() - t0
+    cpu = ru.ru_utime + ru.ru_stime
     p.returncode = os.waitstatus_to_exitcode(status)
     if check and p.returncode != 0:
         sys.exit(
             f"command failed ({p.returncode}): {' '.join(map(str, argv))}\n"
             f"{err.decode(errors='replace')}"
         )
-    return Timed(secs, ru.ru_maxrss, out.decode(errors="replace"))
+    t = Timed(secs, ru.ru_maxrss, out.decode(errors="replace"))
+    t.cpu = cpu
+    return t
 
 
 def base_env(actor=True):
@@ -508,10 +511,13 @@ def capture_scenario(args, binaries, work, report):
 
 
 def session_scenario(args, binaries, work, report):
-    """`autonomy session`: set-up and a one-file proposal against trees of growing size."""
+    """`autonomy session`: set-up and a one-file proposal against trees of growing size,
+    the sizes interleaved run by run (so load and cache effects hit them alike), with the
+    CPU time (user + system of autonomy and everything it waited for) beside the wall time."""
     env = base_env()
-    rows = []
-    for count in (300, 3_000, 30_000):
+    counts = (300, 3_000, 30_000)
+    trees = {}
+    for count in counts:
         fx = Files(f"S-session-{count}", count, 8066, max(1, count // 100), 1, "write")
         print(f"\n## session: setting up {fx.count:,} files ...", file=sys.stderr, flush=True)
         base = work / f"session-{count}"
@@ -521,42 +527,49 @@ def session_scenario(args, binaries, work, report):
         ws = base / "ws"
         ws.mkdir()
         fx.make(ws, base / "unused")
-        size = du(ws)
-        target = fx.paths()[0]
-        for label, binary in binaries:
-            run([str(binary), "init"], cwd=ws, env=env)
-            run(["sync"])
-            probe = subprocess.run(
-                [str(binary), "session", "--name", "probe", "--", "true"], cwd=ws, env=env, capture_output=True, text=True
-            )
+        trees[count] = (base, ws, du(ws), fx.paths()[0])
+    run(["sync"])
+    rows = []
+    for label, binary in binaries:
+        b = str(binary)
+        usable = True
+        for count, (_, ws, _, _) in trees.items():
+            run([b, "init"], cwd=ws, env=env)
+            probe = subprocess.run([b, "session", "--name", "probe", "--", "true"], cwd=ws, env=env, capture_output=True, text=True)
             if probe.returncode != 0:
                 print(f"note: autonomy {label} cannot run a session here: {probe.stderr.strip()}", file=sys.stderr)
-                shutil.rmtree(ws / ".autonomy")
-                continue
-            run([str(binary), "session", "end", "probe"], cwd=ws, env=env)
-            setup, change, again = [], [], []
-            for n in range(args.runs):
-                name = f"b{n}"
-                setup.append(run([str(binary), "session", "--name", f"t{n}", "--", "true"], cwd=ws, env=env).secs)
-                run([str(binary), "session", "end", f"t{n}"], cwd=ws, env=env)
+                usable = False
+                break
+            run([b, "session", "end", "probe"], cwd=ws, env=env)
+        res = {c: {"setup": [], "change": [], "again": []} for c in counts}
+        for n in range(args.runs if usable else 0):
+            for count, (_, ws, _, target) in trees.items():
+                r = res[count]
+                r["setup"].append(run([b, "session", "--name", f"t{n}", "--", "true"], cwd=ws, env=env))
+                run([b, "session", "end", f"t{n}"], cwd=ws, env=env)
                 script = f"echo 'changed {n}' >> {target}"
-                change.append(
-                    run([str(binary), "session", "--name", name, "--", "sh", "-c", script], cwd=ws, env=env).secs
-                )
-                again.append(run([str(binary), "session", "propose", name], cwd=ws, env=env).secs)
-                run([str(binary), "session", "end", name], cwd=ws, env=env)
-            rows.append((label, count, size, med(setup), med(change), med(again)))
-            shutil.rmtree(ws / ".autonomy")
-        if not args.keep:
+                r["change"].append(run([b, "session", "--name", f"c{n}", "--", "sh", "-c", script], cwd=ws, env=env))
+                r["again"].append(run([b, "session", "propose", f"c{n}"], cwd=ws, env=env))
+                run([b, "session", "end", f"c{n}"], cwd=ws, env=env)
+        for count, (_, ws, size, _) in trees.items():
+            if usable:
+                r = res[count]
+                rows.append((label, count, size, *[
+                    (med([t.secs for t in r[k]]), med([t.cpu for t in r[k]])) for k in ("setup", "change", "again")
+                ]))
+            shutil.rmtree(ws / ".autonomy", ignore_errors=True)
+    if not args.keep:
+        for base, _, _, _ in trees.values():
             shutil.rmtree(base)
+    both = lambda wc: f"{fmt_secs(wc[0])} ({fmt_secs(wc[1])} CPU)"
     lines = [
-        f"### session: set-up and a one-file proposal against trees of growing size; median of {args.runs}",
+        f"### session: set-up and a one-file proposal against trees of growing size; median of {args.runs}, sizes interleaved",
         "",
         "| contender | files | tree | `session -- true` (set-up, run, teardown) | `session -- sh -c 'change one file'` (+ proposal at exit) | `session propose` again (identical plan) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for label, count, size, a, b, c in rows:
-        lines.append(f"| autonomy {label} | {count:,} | {fmt_size(size)} | {fmt_secs(a)} | {fmt_secs(b)} | {fmt_secs(c)} |")
+    for label, count, size, a, c, g in rows:
+        lines.append(f"| autonomy {label} | {count:,} | {fmt_size(size)} | {both(a)} | {both(c)} | {both(g)} |")
     report("\n".join(lines) + "\n")
 
 

@@ -49,7 +49,7 @@ pub fn run_cancellable(
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<ExecOutcome, ExecError> {
-    run_inner(spec, None, false, out_sink, cancel)
+    run_inner(spec, None, out_sink, cancel)
 }
 
 /// [`run_cancellable`] in a copy-on-write view: the command runs in private namespaces
@@ -71,7 +71,11 @@ pub fn run_in_view(
             read_write: Vec::new(),
         };
     }
-    run_inner(&spec, Some(layers), false, out_sink, cancel)
+    let view = InView {
+        layers,
+        attached: false,
+    };
+    run_inner(&spec, Some(view), out_sink, cancel)
 }
 
 /// [`run_in_view`] with the command attached to this process's terminal: its stdin,
@@ -91,13 +95,24 @@ pub fn run_in_view_attached(
             read_write: Vec::new(),
         };
     }
-    run_inner(&spec, Some(layers), true, &mut io::sink(), cancel)
+    let view = InView {
+        layers,
+        attached: true,
+    };
+    run_inner(&spec, Some(view), &mut io::sink(), cancel)
+}
+
+/// A command run in a copy-on-write view: its layers, and whether it is attached to
+/// this process's terminal.
+#[derive(Clone, Copy)]
+struct InView<'a> {
+    layers: &'a super::OverlayLayers,
+    attached: bool,
 }
 
 fn run_inner(
     spec: &ExecSpec,
-    overlay: Option<&super::OverlayLayers>,
-    attached: bool,
+    view: Option<InView>,
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<ExecOutcome, ExecError> {
@@ -128,9 +143,9 @@ fn run_inner(
     if spec.isolation.mode != IsolationMode::Off {
         match isolate::availability() {
             Ok(()) => {
-                if let Some(outcome) = run_isolated(
-                    spec, &program, &env, abi, overlay, attached, out_sink, cancel,
-                )? {
+                if let Some(outcome) =
+                    run_isolated(spec, &program, &env, abi, view, out_sink, cancel)?
+                {
                     return Ok(outcome);
                 }
             }
@@ -262,11 +277,12 @@ fn run_isolated(
     program: &Path,
     env: &[(OsString, OsString)],
     abi: Option<i32>,
-    overlay: Option<&super::OverlayLayers>,
-    attached: bool,
+    view: Option<InView>,
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Option<ExecOutcome>, ExecError> {
+    let overlay = view.map(|v| v.layers);
+    let attached = view.is_some_and(|v| v.attached);
     let read_write: &[PathBuf] = match &spec.confinement {
         Confinement::ReadOnlyExcept { read_write } => read_write,
         Confinement::None => &[],
