@@ -160,6 +160,7 @@ fn start(args: SessionArgs, ctx: &Ctx) -> Result<ExitCode> {
             show_plan(ctx, &p, Some(finished.code));
             Ok(ExitCode::from(finished.code.clamp(0, 255) as u8))
         }
+        Err(e) if !finished.view_kept => Err(e),
         Err(e) => Err(Error::new(
             e.kind,
             format!(

@@ -75,6 +75,8 @@ pub struct Finished {
     pub code: i32,
     /// The proposal made at the agent's exit, or why it could not be made.
     pub proposed: Result<SessionPlan>,
+    /// Whether the session is still open (it was not ended while its agent ran).
+    pub view_kept: bool,
 }
 
 /// A session's proposal: what `ops::propose` made, and the plan it superseded.
@@ -404,7 +406,19 @@ pub fn run(
         json!({ "session": info.name, "view": info.view, "exit": code, "duration_ms": outcome.wall.as_millis() as u64 }),
     )?;
     drop(view);
-    let proposed = propose(s, Some(&info.name));
+    let open = s
+        .journal
+        .agent_session(&info.name)?
+        .is_some_and(|row| row.view == info.view);
+    let proposed = match open {
+        true => propose(s, Some(&info.name)),
+        false => Err(Error::failed(format!(
+            "session {} was ended while its agent ran (`session end --force`); its view was \
+             discarded and nothing was proposed",
+            info.name
+        ))
+        .hint("start a new session to redo the work")),
+    };
     Ok(Finished {
         name: info.name,
         view: info.view,
@@ -412,6 +426,7 @@ pub fn run(
         status: outcome.status,
         code,
         proposed,
+        view_kept: open,
     })
 }
 

@@ -752,3 +752,45 @@ fn an_interrupt_stops_the_agent_and_proposes_what_it_did() {
     let ps = Command::new("pgrep").args(["-f", &tag]).output().unwrap();
     assert!(ps.stdout.is_empty(), "the agent outlived the interrupt");
 }
+
+#[test]
+fn ending_a_running_session_by_force_discards_its_view_and_nothing_is_proposed() {
+    let env = Env::new();
+    if !kernel_ok(&env) {
+        return;
+    }
+    let gate = visible_dir();
+    let g = gate.path().display().to_string();
+    let agent = script(
+        &env,
+        "agent.sh",
+        &format!(
+            "echo w > w.txt\ntouch {g}/ready\n\
+             while [ ! -e {g}/go ]; do sleep 0.05; done\n"
+        ),
+    );
+    let child = spawn_session(&env, "forced", &agent, gate.path());
+    assert!(wait_for(&gate.path().join("ready"), 30));
+    let view = list_json(&env)["sessions"][0]["view"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let end = env.run(&["session", "end", "forced", "--force"]);
+    assert_eq!(end.code, 0, "{end:?}");
+    assert!(!env.path(&format!(".autonomy/views/{view}")).exists());
+    std::fs::write(gate.path().join("go"), "").unwrap();
+    let out = finish(child);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("was ended while its agent ran"),
+        "{out:?}"
+    );
+    assert!(out.stdout.trim().is_empty(), "{out:?}");
+    assert!(!env.exists("w.txt"));
+    assert!(
+        env.status_json()["pending"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+    );
+    env.verify_ok();
+}
