@@ -21,6 +21,11 @@ Scenarios
   capture   30,000 files, ~242 MB; `plan --capture` of a command changing one file (in a
             copy-on-write overlay view), the same capture with AUTONOMY_OVERLAY=off (the
             scratch-copy fallback), and a plain copy of the tree (cp -a), side by side
+  session   `autonomy session` on trees of 300, 3,000 and 30,000 files (~242 MB): set-up and
+            teardown with an agent that changes nothing (`-- true`), the same plus the
+            proposal of a one-file change at the agent's exit, and `session propose` again
+            from another process (reads the view, finds the identical plan); the cost should
+            not grow with the tree
   hook      `autonomy hook claude` deciding a one-file Edit: read the file, plan the exact
             bytes, journal plan.created and agent.call (`[agents] wait = "0s"`, so the time
             is the hook's own, without a person's); target: under 15 ms median
@@ -82,13 +87,16 @@ def run(argv, cwd=None, env=None, stdin=None, check=True, capture=True):
     err = errs[0] if errs else b""
     _, status, ru = os.wait4(p.pid, 0)
     secs = time.perf_counter() - t0
+    cpu = ru.ru_utime + ru.ru_stime
     p.returncode = os.waitstatus_to_exitcode(status)
     if check and p.returncode != 0:
         sys.exit(
             f"command failed ({p.returncode}): {' '.join(map(str, argv))}\n"
             f"{err.decode(errors='replace')}"
         )
-    return Timed(secs, ru.ru_maxrss, out.decode(errors="replace"))
+    t = Timed(secs, ru.ru_maxrss, out.decode(errors="replace"))
+    t.cpu = cpu
+    return t
 
 
 def base_env(actor=True):
@@ -502,6 +510,69 @@ def capture_scenario(args, binaries, work, report):
         shutil.rmtree(base)
 
 
+def session_scenario(args, binaries, work, report):
+    """`autonomy session`: set-up and a one-file proposal against trees of growing size,
+    the sizes interleaved run by run (so load and cache effects hit them alike), with the
+    CPU time (user + system of autonomy and everything it waited for) beside the wall time."""
+    env = base_env()
+    counts = (300, 3_000, 30_000)
+    trees = {}
+    for count in counts:
+        fx = Files(f"S-session-{count}", count, 8066, max(1, count // 100), 1, "write")
+        print(f"\n## session: setting up {fx.count:,} files ...", file=sys.stderr, flush=True)
+        base = work / f"session-{count}"
+        if base.exists():
+            shutil.rmtree(base)
+        base.mkdir(parents=True)
+        ws = base / "ws"
+        ws.mkdir()
+        fx.make(ws, base / "unused")
+        trees[count] = (base, ws, du(ws), fx.paths()[0])
+    run(["sync"])
+    rows = []
+    for label, binary in binaries:
+        b = str(binary)
+        usable = True
+        for count, (_, ws, _, _) in trees.items():
+            run([b, "init"], cwd=ws, env=env)
+            probe = subprocess.run([b, "session", "--name", "probe", "--", "true"], cwd=ws, env=env, capture_output=True, text=True)
+            if probe.returncode != 0:
+                print(f"note: autonomy {label} cannot run a session here: {probe.stderr.strip()}", file=sys.stderr)
+                usable = False
+                break
+            run([b, "session", "end", "probe"], cwd=ws, env=env)
+        res = {c: {"setup": [], "change": [], "again": []} for c in counts}
+        for n in range(args.runs if usable else 0):
+            for count, (_, ws, _, target) in trees.items():
+                r = res[count]
+                r["setup"].append(run([b, "session", "--name", f"t{n}", "--", "true"], cwd=ws, env=env))
+                run([b, "session", "end", f"t{n}"], cwd=ws, env=env)
+                script = f"echo 'changed {n}' >> {target}"
+                r["change"].append(run([b, "session", "--name", f"c{n}", "--", "sh", "-c", script], cwd=ws, env=env))
+                r["again"].append(run([b, "session", "propose", f"c{n}"], cwd=ws, env=env))
+                run([b, "session", "end", f"c{n}"], cwd=ws, env=env)
+        for count, (_, ws, size, _) in trees.items():
+            if usable:
+                r = res[count]
+                rows.append((label, count, size, *[
+                    (med([t.secs for t in r[k]]), med([t.cpu for t in r[k]])) for k in ("setup", "change", "again")
+                ]))
+            shutil.rmtree(ws / ".autonomy", ignore_errors=True)
+    if not args.keep:
+        for base, _, _, _ in trees.values():
+            shutil.rmtree(base)
+    both = lambda wc: f"{fmt_secs(wc[0])} ({fmt_secs(wc[1])} CPU)"
+    lines = [
+        f"### session: set-up and a one-file proposal against trees of growing size; median of {args.runs}, sizes interleaved",
+        "",
+        "| contender | files | tree | `session -- true` (set-up, run, teardown) | `session -- sh -c 'change one file'` (+ proposal at exit) | `session propose` again (identical plan) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, count, size, a, c, g in rows:
+        lines.append(f"| autonomy {label} | {count:,} | {fmt_size(size)} | {both(a)} | {both(c)} | {both(g)} |")
+    report("\n".join(lines) + "\n")
+
+
 def startup_scenario(args, binaries, gen, work, report):
     lines = [
         f"### start-up: median of {args.startup_runs} (no AUTONOMY_ACTOR: the identity is looked up as a person's would be)",
@@ -627,7 +698,7 @@ def parse_size(s):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="small,large,delete,bigfile,startup,journal,capture,hook")
+    ap.add_argument("--only", default="small,large,delete,bigfile,startup,journal,capture,session,hook")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--big-runs", type=int, default=5)
     ap.add_argument("--startup-runs", type=int, default=21)
@@ -687,6 +758,8 @@ def main():
         journal_scenario(args, binaries, gen, work, report)
     if "capture" in only:
         capture_scenario(args, binaries, work, report)
+    if "session" in only:
+        session_scenario(args, binaries, work, report)
     if "hook" in only:
         hook_scenario(args, binaries, work, report)
 

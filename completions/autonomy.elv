@@ -43,9 +43,11 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand verify 'Check the journal''s hash chain, the blob store and every signature'
             cand gc 'Remove blobs that no plan or snapshot needs'
             cand sandbox 'Run an agent read-only; it proposes plans through a spool'
+            cand session 'Run any agent in a view of the workspace; what it changes becomes a plan'
             cand agent 'Wire coding agents to this workspace so their every change becomes a plan'
             cand hook 'Answer a coding agent''s pre-tool hook (run by the agent, not by people)'
             cand review 'Decide plans as they arrive: the console for a second terminal'
+            cand mcp 'Serve MCP on stdio so agents propose plans as tools (never approve or apply)'
             cand completions 'Print a static completion script for a shell'
             cand help 'Show help for a command, or describe a file format'
         }
@@ -267,6 +269,40 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'autonomy;session'= {
+            cand --name 'The session''s name (letters, digits, ''.'', ''_'', ''-''; default: the agent''s command name and four random hex digits)'
+            cand --allow-write 'A folder the agent may write for real, outside the view (build output such as target/); repeatable; what it writes there is never part of a plan. Never .autonomy/, never through a symlink inside the workspace'
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand propose 'Propose what a session''s view changed since its last applied plan, now'
+            cand list 'The open sessions: name, view, agent command, running or exited, last plan'
+            cand end 'Discard a session''s view and close it (its plans stay as they are)'
+        }
+        &'autonomy;session;propose'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'autonomy;session;list'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'autonomy;session;end'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
+            cand --force 'End it even while its agent runs (the agent then works on a discarded view)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'autonomy;agent'= {
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
@@ -312,6 +348,13 @@ set edit:completion:arg-completer[autonomy] = {|@words|
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'
             cand --once 'Decide the plans waiting now, then exit (default: keep watching)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'autonomy;mcp'= {
+            cand -C 'Run as if started in DIR'
+            cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
+            cand --format 'Output format for commands that print data (jsonl: log only)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

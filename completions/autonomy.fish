@@ -51,9 +51,11 @@ complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "recover" -d 'Put 
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "verify" -d 'Check the journal\'s hash chain, the blob store and every signature'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "gc" -d 'Remove blobs that no plan or snapshot needs'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "sandbox" -d 'Run an agent read-only; it proposes plans through a spool'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "session" -d 'Run any agent in a view of the workspace; what it changes becomes a plan'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "agent" -d 'Wire coding agents to this workspace so their every change becomes a plan'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "hook" -d 'Answer a coding agent\'s pre-tool hook (run by the agent, not by people)'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "review" -d 'Decide plans as they arrive: the console for a second terminal'
+complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "mcp" -d 'Serve MCP on stdio so agents propose plans as tools (never approve or apply)'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "completions" -d 'Print a static completion script for a shell'
 complete -c autonomy -n "__fish_autonomy_needs_command" -f -a "help" -d 'Show help for a command, or describe a file format'
 complete -c autonomy -n "__fish_autonomy_using_subcommand init" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
@@ -290,6 +292,44 @@ complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -l format -d 
 json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand sandbox" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and not __fish_seen_subcommand_from propose list end" -l name -d 'The session\'s name (letters, digits, \'.\', \'_\', \'-\'; default: the agent\'s command name and four random hex digits)' -r
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and not __fish_seen_subcommand_from propose list end" -l allow-write -d 'A folder the agent may write for real, outside the view (build output such as target/); repeatable; what it writes there is never part of a plan. Never .autonomy/, never through a symlink inside the workspace' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and not __fish_seen_subcommand_from propose list end" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and not __fish_seen_subcommand_from propose list end" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and not __fish_seen_subcommand_from propose list end" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and not __fish_seen_subcommand_from propose list end" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and not __fish_seen_subcommand_from propose list end" -a "propose" -d 'Propose what a session\'s view changed since its last applied plan, now'
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and not __fish_seen_subcommand_from propose list end" -a "list" -d 'The open sessions: name, view, agent command, running or exited, last plan'
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and not __fish_seen_subcommand_from propose list end" -a "end" -d 'Discard a session\'s view and close it (its plans stay as they are)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from propose" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from propose" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from propose" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from propose" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from list" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from list" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from list" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from end" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from end" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from end" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from end" -l force -d 'End it even while its agent runs (the agent then works on a discarded view)'
+complete -c autonomy -n "__fish_autonomy_using_subcommand session; and __fish_seen_subcommand_from end" -s h -l help -d 'Print help'
 complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall list" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand agent; and not __fish_seen_subcommand_from install uninstall list" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''
@@ -344,6 +384,14 @@ json\t''
 jsonl\t''"
 complete -c autonomy -n "__fish_autonomy_using_subcommand review" -l once -d 'Decide the plans waiting now, then exit (default: keep watching)'
 complete -c autonomy -n "__fish_autonomy_using_subcommand review" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autonomy -n "__fish_autonomy_using_subcommand mcp" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
+complete -c autonomy -n "__fish_autonomy_using_subcommand mcp" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand mcp" -l format -d 'Output format for commands that print data (jsonl: log only)' -r -f -a "text\t''
+json\t''
+jsonl\t''"
+complete -c autonomy -n "__fish_autonomy_using_subcommand mcp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -s C -d 'Run as if started in DIR' -r -f -a "(__fish_complete_directories)"
 complete -c autonomy -n "__fish_autonomy_using_subcommand completions" -l color -d 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)' -r -f -a "auto\t''
 always\t''

@@ -327,6 +327,60 @@ _arguments "${_arguments_options[@]}" : \
 '*::command -- The agent command, after `--`:_default' \
 && ret=0
 ;;
+(session)
+_arguments "${_arguments_options[@]}" : \
+'--name=[The session'\''s name (letters, digits, '\''.'\'', '\''_'\'', '\''-'\''; default\: the agent'\''s command name and four random hex digits)]:NAME:_default' \
+'*--allow-write=[A folder the agent may write for real, outside the view (build output such as target/); repeatable; what it writes there is never part of a plan. Never .autonomy/, never through a symlink inside the workspace]:PATH:_files -/' \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+':command -- The agent command, after `--`:_default' \
+":: :_autonomy__subcmd__session_commands" \
+"*::: :->session" \
+&& ret=0
+
+    case $state in
+    (session)
+        words=($line[2] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:autonomy-session-command-$line[2]:"
+        case $line[2] in
+            (propose)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::name -- The session (default\: the only open one):_default' \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(end)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'--force[End it even while its agent runs (the agent then works on a discarded view)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':name -- The session:_default' \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
 (agent)
 _arguments "${_arguments_options[@]}" : \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
@@ -399,6 +453,15 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
+(mcp)
+_arguments "${_arguments_options[@]}" : \
+'-C+[Run as if started in DIR]:DIR:_files -/' \
+'--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
+'--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
@@ -445,9 +508,11 @@ _autonomy_commands() {
 'verify:Check the journal'\''s hash chain, the blob store and every signature' \
 'gc:Remove blobs that no plan or snapshot needs' \
 'sandbox:Run an agent read-only; it proposes plans through a spool' \
+'session:Run any agent in a view of the workspace; what it changes becomes a plan' \
 'agent:Wire coding agents to this workspace so their every change becomes a plan' \
 'hook:Answer a coding agent'\''s pre-tool hook (run by the agent, not by people)' \
 'review:Decide plans as they arrive\: the console for a second terminal' \
+'mcp:Serve MCP on stdio so agents propose plans as tools (never approve or apply)' \
 'completions:Print a static completion script for a shell' \
 'help:Show help for a command, or describe a file format' \
     )
@@ -522,6 +587,11 @@ _autonomy__subcmd__log_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy log commands' commands "$@"
 }
+(( $+functions[_autonomy__subcmd__mcp_commands] )) ||
+_autonomy__subcmd__mcp_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy mcp commands' commands "$@"
+}
 (( $+functions[_autonomy__subcmd__plan_commands] )) ||
 _autonomy__subcmd__plan_commands() {
     local commands; commands=()
@@ -568,6 +638,30 @@ _autonomy__subcmd__rules__subcmd__suggest_commands() {
 _autonomy__subcmd__sandbox_commands() {
     local commands; commands=()
     _describe -t commands 'autonomy sandbox commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__session_commands] )) ||
+_autonomy__subcmd__session_commands() {
+    local commands; commands=(
+'propose:Propose what a session'\''s view changed since its last applied plan, now' \
+'list:The open sessions\: name, view, agent command, running or exited, last plan' \
+'end:Discard a session'\''s view and close it (its plans stay as they are)' \
+    )
+    _describe -t commands 'autonomy session commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__session__subcmd__end_commands] )) ||
+_autonomy__subcmd__session__subcmd__end_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy session end commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__session__subcmd__list_commands] )) ||
+_autonomy__subcmd__session__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy session list commands' commands "$@"
+}
+(( $+functions[_autonomy__subcmd__session__subcmd__propose_commands] )) ||
+_autonomy__subcmd__session__subcmd__propose_commands() {
+    local commands; commands=()
+    _describe -t commands 'autonomy session propose commands' commands "$@"
 }
 (( $+functions[_autonomy__subcmd__show_commands] )) ||
 _autonomy__subcmd__show_commands() {

@@ -26,6 +26,7 @@ mod review;
 mod rollback;
 mod rules;
 mod sandbox;
+mod session;
 mod show;
 mod signers;
 mod stats;
@@ -140,6 +141,7 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Gc(gc::GcArgs),
     Sandbox(sandbox::SandboxArgs),
+    Session(session::SessionArgs),
     Agent(agent::AgentArgs),
     Hook(hook::HookArgs),
     Review(review::ReviewArgs),
@@ -244,6 +246,7 @@ fn run(cli: Cli) -> crate::Result<ExitCode> {
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Gc(a) => gc::run(a, &ctx),
         Command::Sandbox(a) => return sandbox::run(a, &ctx),
+        Command::Session(a) => return session::run(a, &ctx),
         Command::Agent(a) => agent::run(a, &ctx),
         Command::Hook(a) => return Ok(hook::run(a, &ctx)),
         Command::Review(a) => review::run(a, &ctx),

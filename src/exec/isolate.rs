@@ -139,6 +139,10 @@ pub(super) struct HelperSpec {
     pub gid: u32,
     /// Only set the namespaces up and report success; run nothing.
     pub probe: bool,
+    /// The descriptor (inherited from the runner) that becomes the command's stdin, for
+    /// a command attached to the terminal; `None`: `/dev/null`.
+    #[serde(default)]
+    pub stdin_fd: Option<RawFd>,
     /// A copy-on-write view of the workspace mounted at its own path (`overlay.rs`).
     #[serde(default)]
     pub overlay: Option<super::overlay::OverlaySpec>,
@@ -256,7 +260,7 @@ pub(super) fn named_sockets(extra_env: &[(OsString, OsString)]) -> Vec<PathBuf> 
 
 /// Spawns the helper (not yet fed). `report_w` is the write end of the report pipe; it
 /// is the only descriptor besides stdio that the helper inherits.
-pub(super) fn helper_command(report_w: RawFd) -> Command {
+pub(super) fn helper_command(report_w: RawFd, stdin_fd: Option<RawFd>) -> Command {
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg0("autonomy-confine")
         .arg(HELPER_ARG)
@@ -269,18 +273,27 @@ pub(super) fn helper_command(report_w: RawFd) -> Command {
     // before the fork (no allocation, no locks).
     let parent = std::process::id() as libc::pid_t;
     unsafe {
-        cmd.pre_exec(move || helper_pre_exec(report_w, parent));
+        cmd.pre_exec(move || helper_pre_exec(report_w, stdin_fd, parent));
     }
     cmd
 }
 
 /// In the forked child before the helper's exec: every inherited descriptor except the
 /// report pipe close-on-exec, a new session, and death with the runner.
-fn helper_pre_exec(report_w: RawFd, parent: libc::pid_t) -> io::Result<()> {
+fn helper_pre_exec(
+    report_w: RawFd,
+    stdin_fd: Option<RawFd>,
+    parent: libc::pid_t,
+) -> io::Result<()> {
     super::runner::mark_inherited_fds_cloexec()?;
     // SAFETY: plain fcntl/prctl/getppid/setsid on integers.
     unsafe {
         if libc::fcntl(report_w, libc::F_SETFD, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if let Some(fd) = stdin_fd
+            && libc::fcntl(fd, libc::F_SETFD, 0) != 0
+        {
             return Err(io::Error::last_os_error());
         }
         if libc::setsid() < 0 {
@@ -377,14 +390,20 @@ fn path_of(bytes: &[u8]) -> PathBuf {
 }
 
 fn helper(spec: &HelperSpec, report: &mut File) -> Result<(), Fail> {
-    // stdin carried the spec; the command gets /dev/null.
+    // stdin carried the spec; the command gets /dev/null, or the terminal's stdin that
+    // the runner passed along for an attached command.
     let null = File::open("/dev/null").map_err(|e| error("opening /dev/null".into(), e))?;
+    let from = spec.stdin_fd.unwrap_or(null.as_raw_fd());
     // SAFETY: dup2 onto stdin, which we own.
-    if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
+    if unsafe { libc::dup2(from, 0) } < 0 {
         return Err(error(
             "redirecting stdin".into(),
             io::Error::last_os_error(),
         ));
+    }
+    if let Some(fd) = spec.stdin_fd {
+        // SAFETY: the runner's descriptor, now duplicated onto stdin.
+        unsafe { libc::close(fd) };
     }
     drop(null);
     let sockets = listening_sockets();
@@ -962,8 +981,13 @@ fn init(
         };
         cmd.env(OsStr::from_bytes(k), OsStr::from_bytes(v));
     }
+    let stdin = if spec.stdin_fd.is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
     cmd.current_dir(path_of(&spec.cwd))
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());
     let rlimit = spec.rlimit_as.map(super::runner::child_rlimit);

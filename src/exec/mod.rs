@@ -63,7 +63,9 @@ use std::time::Duration;
 pub use confine::{LANDLOCK_ENV_VAR, LandlockStatus, landlock_status};
 pub use isolate::{NAMESPACES_ENV_VAR, init_from_main};
 pub use overlay::{OVERLAY_ENV_VAR, OverlayLayers, overlay_disabled};
-pub use runner::{EXIT_DRAIN_GRACE, isolation_status, run, run_cancellable, run_in_view};
+pub use runner::{
+    EXIT_DRAIN_GRACE, isolation_status, run, run_cancellable, run_in_view, run_in_view_attached,
+};
 
 /// Filesystem confinement requested for a command.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

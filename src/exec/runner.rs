@@ -71,12 +71,48 @@ pub fn run_in_view(
             read_write: Vec::new(),
         };
     }
-    run_inner(&spec, Some(layers), out_sink, cancel)
+    let view = InView {
+        layers,
+        attached: false,
+    };
+    run_inner(&spec, Some(view), out_sink, cancel)
+}
+
+/// [`run_in_view`] with the command attached to this process's terminal: its stdin,
+/// stdout and stderr are this process's own (an interactive agent gets the real
+/// terminal; nothing is captured, `kept_output` stays empty). The command still runs in
+/// its own session (the terminal is not its controlling terminal, so it cannot push
+/// keystrokes into the invoker's shell with `TIOCSTI`), confined as in [`run_in_view`].
+pub fn run_in_view_attached(
+    spec: &ExecSpec,
+    layers: &super::OverlayLayers,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<ExecOutcome, ExecError> {
+    let mut spec = spec.clone();
+    spec.isolation.mode = IsolationMode::Required;
+    if spec.confinement == Confinement::None {
+        spec.confinement = Confinement::ReadOnlyExcept {
+            read_write: Vec::new(),
+        };
+    }
+    let view = InView {
+        layers,
+        attached: true,
+    };
+    run_inner(&spec, Some(view), &mut io::sink(), cancel)
+}
+
+/// A command run in a copy-on-write view: its layers, and whether it is attached to
+/// this process's terminal.
+#[derive(Clone, Copy)]
+struct InView<'a> {
+    layers: &'a super::OverlayLayers,
+    attached: bool,
 }
 
 fn run_inner(
     spec: &ExecSpec,
-    overlay: Option<&super::OverlayLayers>,
+    view: Option<InView>,
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<ExecOutcome, ExecError> {
@@ -108,7 +144,7 @@ fn run_inner(
         match isolate::availability() {
             Ok(()) => {
                 if let Some(outcome) =
-                    run_isolated(spec, &program, &env, abi, overlay, out_sink, cancel)?
+                    run_isolated(spec, &program, &env, abi, view, out_sink, cancel)?
                 {
                     return Ok(outcome);
                 }
@@ -160,10 +196,11 @@ fn probe_isolation() -> Result<(), String> {
         uid: rustix::process::geteuid().as_raw(),
         gid: rustix::process::getegid().as_raw(),
         probe: true,
+        stdin_fd: None,
         overlay: None,
     };
     let json = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
-    let mut child = isolate::helper_command(report_w.as_raw_fd())
+    let mut child = isolate::helper_command(report_w.as_raw_fd(), None)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -240,10 +277,12 @@ fn run_isolated(
     program: &Path,
     env: &[(OsString, OsString)],
     abi: Option<i32>,
-    overlay: Option<&super::OverlayLayers>,
+    view: Option<InView>,
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Option<ExecOutcome>, ExecError> {
+    let overlay = view.map(|v| v.layers);
+    let attached = view.is_some_and(|v| v.attached);
     let read_write: &[PathBuf] = match &spec.confinement {
         Confinement::ReadOnlyExcept { read_write } => read_write,
         Confinement::None => &[],
@@ -283,6 +322,22 @@ fn run_isolated(
         context: "creating the report pipe",
         source,
     })?;
+    // Attached: the terminal's stdin reaches the helper as another descriptor (its own
+    // stdin carries the spec); stdout and stderr are inherited as they are.
+    let stdin_dup = if attached {
+        // SAFETY: fcntl on our own stdin; the new descriptor is ours.
+        let fd = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3) };
+        if fd < 0 {
+            return Err(ExecError::Io {
+                context: "duplicating stdin for the command",
+                source: io::Error::last_os_error(),
+            });
+        }
+        // SAFETY: the kernel just returned this descriptor.
+        Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    } else {
+        None
+    };
     let hs = isolate::HelperSpec {
         program: program.as_os_str().as_bytes().to_vec(),
         argv: spec.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -307,6 +362,7 @@ fn run_isolated(
         uid: rustix::process::geteuid().as_raw(),
         gid: rustix::process::getegid().as_raw(),
         probe: false,
+        stdin_fd: stdin_dup.as_ref().map(AsRawFd::as_raw_fd),
         overlay: match overlay {
             Some(o) => Some(overlay_spec(o, &canon)?),
             None => None,
@@ -316,13 +372,19 @@ fn run_isolated(
         reason: format!("encoding the helper's spec: {e}"),
     })?;
     let start = Instant::now();
-    let mut child = isolate::helper_command(report_w.as_raw_fd())
-        .spawn()
-        .map_err(|source| ExecError::Spawn {
-            program: PathBuf::from("/proc/self/exe"),
-            source,
-        })?;
+    let mut helper = isolate::helper_command(
+        report_w.as_raw_fd(),
+        stdin_dup.as_ref().map(AsRawFd::as_raw_fd),
+    );
+    if attached {
+        helper.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    }
+    let mut child = helper.spawn().map_err(|source| ExecError::Spawn {
+        program: PathBuf::from("/proc/self/exe"),
+        source,
+    })?;
     drop(report_w);
+    drop(stdin_dup);
     if let Some(mut stdin) = child.stdin.take() {
         // A helper that died early shows up below as a missing report.
         let _ = stdin.write_all(&json);

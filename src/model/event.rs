@@ -57,6 +57,9 @@ event_kinds! {
     SandboxProposalRefused = "sandbox.proposal_refused",
     Gc = "gc",
     AgentCall = "agent.call",
+    SessionStarted = "session.started",
+    SessionAgentExited = "session.agent_exited",
+    SessionEnded = "session.ended",
 }
 
 impl fmt::Display for EventKind {

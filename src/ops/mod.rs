@@ -2,6 +2,7 @@
 //! calls. The only layer that writes the journal and drives the engine; it knows nothing
 //! of clap or terminals.
 
+pub mod agent_session;
 pub mod apply;
 pub mod approvals;
 pub mod approve;

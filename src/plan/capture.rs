@@ -117,14 +117,33 @@ pub fn capture_in(
             .hint(format!("the workspace was not touched; {how}")));
         }
     }
-    let changes = view.changes()?;
-    let mut captured = Captured {
-        ops: Vec::new(),
+    let found = view_ops(&view, scopes)?;
+    let captured = Captured {
+        ops: found.ops,
         outcome,
-        outside_scope: Vec::new(),
-        unplannable: Vec::new(),
+        outside_scope: found.outside_scope,
+        unplannable: found.unplannable,
         fallback: view.fallback().map(str::to_string),
     };
+    view.discard()?;
+    Ok(captured)
+}
+
+/// What a view holds, as plan operations: the ops within `scopes` (everything when
+/// empty), changes outside them, and changes a plan cannot hold.
+#[derive(Default)]
+pub struct ViewOps {
+    pub ops: Vec<(String, Op)>,
+    pub outside_scope: Vec<String>,
+    pub unplannable: Vec<(String, String)>,
+}
+
+/// The operations that reproduce everything `view` holds that differs from the
+/// workspace now (within `scopes`): what a capture plans after its command, and what a
+/// session proposes.
+pub fn view_ops(view: &View, scopes: &[RelPath]) -> Result<ViewOps> {
+    let changes = view.changes()?;
+    let mut captured = ViewOps::default();
     // A folder the command emptied but kept stays: the plan would otherwise remove it as
     // git does (`Overlay::remove_emptied`); a `mkdir` of it marks it kept.
     let after: std::collections::HashMap<String, bool> = changes
@@ -141,7 +160,7 @@ pub fn capture_in(
         }
     }
     for c in changes {
-        to_ops(&view, c, scopes, &mut captured)?;
+        to_ops(view, c, scopes, &mut captured)?;
     }
     for dir in kept {
         if let Ok(path) = RelPath::parse(&dir)
@@ -152,7 +171,6 @@ pub fn capture_in(
                 .push((format!("capture: {path}"), Op::Mkdir { path }));
         }
     }
-    view.discard()?;
     Ok(captured)
 }
 
@@ -160,7 +178,7 @@ fn in_scope(path: &RelPath, scopes: &[RelPath]) -> bool {
     scopes.is_empty() || scopes.iter().any(|s| path == s || path.is_within(s))
 }
 
-fn to_ops(view: &View, c: Change, scopes: &[RelPath], out: &mut Captured) -> Result<()> {
+fn to_ops(view: &View, c: Change, scopes: &[RelPath], out: &mut ViewOps) -> Result<()> {
     let path = match RelPath::parse(&c.path) {
         Ok(p) => p,
         Err(e) => {

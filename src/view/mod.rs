@@ -213,6 +213,23 @@ impl View {
         sink: &mut dyn Write,
         cancel: &AtomicBool,
     ) -> Result<ExecOutcome> {
+        self.run_with(spec, Some(sink), cancel)
+    }
+
+    /// [`View::run`] with the command attached to this process's terminal (stdin,
+    /// stdout, stderr: an interactive agent), in an overlay view only (a session's view
+    /// must outlive this process; the scratch copy cannot).
+    pub fn run_attached(&mut self, spec: &ExecSpec, cancel: &AtomicBool) -> Result<ExecOutcome> {
+        self.run_with(spec, None, cancel)
+    }
+
+    /// `sink: None`: attached to the terminal, overlay only.
+    fn run_with(
+        &mut self,
+        spec: &ExecSpec,
+        sink: Option<&mut dyn Write>,
+        cancel: &AtomicBool,
+    ) -> Result<ExecOutcome> {
         let mut spec = spec.clone();
         spec.env.retain(|(k, _)| k != "TMPDIR");
         spec.env
@@ -224,10 +241,29 @@ impl View {
             .push(self.root.join(STATE_DIR).join("lock"));
         let shown = shell_words::join(&spec.argv);
         let fail = |e: ExecError| Error::failed(format!("running `{shown}` in the view: {e}"));
+        // The caller's writable set (a session's home, --allow-write) plus the view's
+        // TMPDIR.
+        let mut read_write = match &spec.confinement {
+            Confinement::ReadOnlyExcept { read_write } => read_write.clone(),
+            Confinement::None => Vec::new(),
+        };
+        let Some(sink) = sink else {
+            if let Backend::Copy(_) = self.backend {
+                return Err(Error::failed(
+                    "a session needs a copy-on-write view; this one is a scratch copy",
+                ));
+            }
+            read_write.push(self.tmp.path().to_path_buf());
+            spec.confinement = Confinement::ReadOnlyExcept { read_write };
+            let out = crate::exec::run_in_view_attached(&spec, &self.layers(), cancel);
+            let out = out.map_err(fail)?;
+            self.backend = Backend::Overlay;
+            return Ok(out);
+        };
         if matches!(self.backend, Backend::Undecided | Backend::Overlay) {
-            spec.confinement = Confinement::ReadOnlyExcept {
-                read_write: vec![self.tmp.path().to_path_buf()],
-            };
+            let mut rw = read_write.clone();
+            rw.push(self.tmp.path().to_path_buf());
+            spec.confinement = Confinement::ReadOnlyExcept { read_write: rw };
             match crate::exec::run_in_view(&spec, &self.layers(), sink, cancel) {
                 Ok(out) => {
                     self.backend = Backend::Overlay;
@@ -248,9 +284,8 @@ impl View {
         };
         let rel = spec.cwd.strip_prefix(&self.root).unwrap_or(Path::new(""));
         spec.cwd = c.path().join(rel);
-        spec.confinement = Confinement::ReadOnlyExcept {
-            read_write: vec![c.scratch().to_path_buf(), self.tmp.path().to_path_buf()],
-        };
+        read_write.extend([c.scratch().to_path_buf(), self.tmp.path().to_path_buf()]);
+        spec.confinement = Confinement::ReadOnlyExcept { read_write };
         crate::exec::run_cancellable(&spec, sink, cancel).map_err(fail)
     }
 
@@ -305,6 +340,12 @@ impl View {
     pub fn keep(mut self) -> String {
         self.keep = true;
         self.id.clone()
+    }
+
+    /// Leaves the view on disk when dropped, like [`View::keep`], while still using it
+    /// (a session's view outlives an error, and this process).
+    pub fn persist(&mut self) {
+        self.keep = true;
     }
 
     /// Removes the view and everything it holds.

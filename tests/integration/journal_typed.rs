@@ -140,7 +140,10 @@ fn an_unknown_run_state_is_an_integrity_failure() {
 /// Make the workspace's journal what schema 3 wrote: no `reverse_paths` table (reverse
 /// plans' coverage lived only in their `plan.created` events).
 fn downgrade_to_schema_3(env: &Env) {
-    tamper(env, "DROP TABLE reverse_paths; PRAGMA user_version = 3;");
+    tamper(
+        env,
+        "DROP TABLE reverse_paths; DROP TABLE sessions; PRAGMA user_version = 3;",
+    );
     let v: i64 = env
         .journal()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -193,7 +196,7 @@ fn a_schema_3_journal_migrates_with_its_rollback_coverage() {
         .journal()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(v, 4);
+    assert_eq!(v, autonomy::store::journal::SCHEMA_VERSION);
     assert_eq!(covered(&env, &rev), ["x/1.txt"]);
     assert_eq!(status_of(&env, &id), "applied");
 

@@ -41,6 +41,7 @@ mod readme;
 mod realtrees;
 mod regressions;
 mod review;
+mod sessions;
 mod signed;
 mod snapshot;
 mod snapshots_cli;

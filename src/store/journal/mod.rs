@@ -12,6 +12,7 @@
 //! - [`history`]: aggregate reads over the whole history (stats, risk, suggestions)
 //! - [`derived`]: the facts the events give, compared with the tables
 //! - [`audit`]: the row scans of `verify` and `gc`
+//! - [`sessions`]: agent sessions (`autonomy session`) and their views
 
 pub mod approvals;
 pub mod audit;
@@ -21,6 +22,7 @@ pub mod history;
 pub mod plans;
 pub mod runs;
 pub mod schema;
+pub mod sessions;
 
 pub use events::{AgentScope, Event, EventFilter, GENESIS, RawEvent, event_digest, event_hash};
 pub use plans::PlanRow;

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 /// The schema this build writes. Older journals are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SQL_MIGRATIONS: &[&str] = &[
     // 0 -> 1
@@ -173,9 +173,25 @@ enum Step {
     Code(fn(&Transaction) -> Result<()>),
 }
 
+/// 4 -> 5: agent sessions (`autonomy session`): one row per session, its view, the
+/// agent, and the plan it proposed last; at most one open session per name.
+const SESSIONS: &str = r#"
+    CREATE TABLE sessions (
+        view      TEXT PRIMARY KEY,
+        name      TEXT NOT NULL,
+        argv      TEXT NOT NULL,
+        agent     TEXT NOT NULL,
+        started   TEXT NOT NULL,
+        ended     TEXT,
+        last_plan TEXT REFERENCES plans(id)
+    );
+    CREATE UNIQUE INDEX sessions_open_name ON sessions(name) WHERE ended IS NULL;
+"#;
+
 fn steps() -> Vec<Step> {
     let mut out: Vec<Step> = SQL_MIGRATIONS.iter().map(|s| Step::Sql(s)).collect();
     out.push(Step::Code(migrate_reverse_paths));
+    out.push(Step::Sql(SESSIONS));
     out
 }
 
