@@ -8,6 +8,7 @@ pub mod approve;
 pub mod decision;
 pub mod propose;
 pub mod reject;
+pub mod renames;
 pub mod rollback;
 pub mod sandbox;
 pub mod session;

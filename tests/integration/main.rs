@@ -12,6 +12,7 @@ mod diskfull;
 mod everyday;
 mod exec;
 mod failpoints;
+mod fidelity;
 mod frontdoors;
 mod fuzz;
 mod gate;
