@@ -49,6 +49,8 @@ enum How {
     Delete,
     /// Only the mode changes: one step, in place (or a new inode when shared).
     Chmod,
+    /// Only a folder's mode changes: one step, in place.
+    ChmodDir,
 }
 
 /// How `c` is taken; `None` for a change no step implements (a file becoming a folder).
@@ -65,6 +67,9 @@ fn how(c: &Change) -> Option<How> {
         (State::File { .. } | State::Symlink { .. }, State::Absent) => Some(How::Delete),
         (State::Absent, State::Dir { .. }) => Some(How::MakeDir),
         (State::Dir { .. }, State::Absent) => Some(How::RemoveDir),
+        (State::Dir { mode: Some(a) }, State::Dir { mode: Some(b) }) if a != b => {
+            Some(How::ChmodDir)
+        }
         _ => None,
     }
 }
@@ -86,8 +91,9 @@ impl StepCtx<'_> {
         done: &mut Vec<usize>,
     ) -> Result<()> {
         let total = order.len();
+        // Folder steps (`execution_order`): made or opened up first, removed or closed last.
         let mkdir = |i: &usize| changes[*i].after.is_dir();
-        let rmdir = |i: &usize| changes[*i].before.is_dir() && !changes[*i].after.is_dir();
+        let rmdir = |i: &usize| changes[*i].before.is_dir();
         let pre = order.iter().take_while(|i| mkdir(i)).count();
         let post = order[pre..].iter().rev().take_while(|i| rmdir(i)).count();
         let files = &order[pre..total - post];
@@ -139,6 +145,7 @@ impl StepCtx<'_> {
             Some(How::MakeDir) => self.make_dir(&rel, change.after.dir_mode()),
             Some(How::RemoveDir) => self.remove_dir(&rel),
             Some(How::Chmod) => self.chmod(i, &rel, change),
+            Some(How::ChmodDir) => self.chmod_dir(&rel, change.after.dir_mode()),
             _ => Err(Error::failed(format!(
                 "{rel}: unsupported change {} -> {}",
                 change.before.describe(),
@@ -155,6 +162,15 @@ impl StepCtx<'_> {
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
         dir.set_permissions(name, Permissions::from_mode(mode))
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
+        sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
+    }
+
+    /// Give folder `rel` its new mode, on the folder itself (opened without following a
+    /// link), and make it durable.
+    pub(super) fn chmod_dir(&mut self, rel: &RelPath, mode: u32) -> Result<()> {
+        let dir = self.parent(rel)?;
+        super::fsops::set_dir_mode(dir, rel.file_name(), mode)
+            .map_err(|e| Error::io(format!("changing the mode of folder {rel}"), e))?;
         sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
     }
 

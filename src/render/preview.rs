@@ -551,7 +551,7 @@ pub fn render_text(
         if let Some(line) = link_line(before, &c.after) {
             let _ = writeln!(out, "    {line}");
         }
-        if let (Some(a), Some(b)) = (before.mode(), c.after.mode())
+        if let (Some(a), Some(b)) = (before.perm(), c.after.perm())
             && a != b
         {
             let _ = writeln!(out, "    mode {a:04o} -> {b:04o}");
@@ -560,6 +560,14 @@ pub fn render_text(
                 out,
                 "{}",
                 styled(&color::dim(), &format!("    new file mode {b:04o}"))
+            );
+        } else if let (State::Absent, State::Dir { mode: Some(b) }) = (before, &c.after)
+            && *b != crate::model::plan::DEFAULT_DIR_MODE
+        {
+            let _ = writeln!(
+                out,
+                "{}",
+                styled(&color::dim(), &format!("    new folder mode {b:04o}"))
             );
         }
         if let Some(s) = &c.summary {

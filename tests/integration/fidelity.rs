@@ -270,3 +270,292 @@ replace = "twenty\n"
     assert!(shown.contains("-20\n+twenty\n"), "{shown}");
     assert!(!shown.contains("moved from"), "{shown}");
 }
+
+/// An agent in the sandbox proposes links through its spool, as a plan file
+/// (`kind = "symlink"`) and as a patch (a new link, mode 120000, and a file turned into a
+/// link): each is a pending plan that previews `link -> target`, applies as a link (never
+/// followed) and rolls back.
+#[test]
+fn sandbox_spool_files_make_links() {
+    let env = Env::new();
+    env.write("a.txt", "alpha\n");
+    env.write("was-file", "a file first\n");
+    let before = env.tree();
+    let agent = env.tmp.path().join("agent.sh");
+    std::fs::write(
+        &agent,
+        "#!/bin/sh\n\
+         printf 'title = \"link it\"\\n[[action]]\\nkind = \"symlink\"\\npath = \"cur\"\\ntarget = \"a.txt\"\\n' > \"$AUTONOMY_SPOOL/p.toml\"\n\
+         cat > \"$AUTONOMY_SPOOL/q.diff\" <<'EOT'\n\
+diff --git a/l2 b/l2\n\
+new file mode 120000\n\
+--- /dev/null\n\
++++ b/l2\n\
+@@ -0,0 +1 @@\n\
++../outside\n\
+\\ No newline at end of file\n\
+diff --git a/was-file b/was-file\n\
+deleted file mode 100644\n\
+--- a/was-file\n\
++++ /dev/null\n\
+@@ -1 +0,0 @@\n\
+-a file first\n\
+diff --git a/was-file b/was-file\n\
+new file mode 120000\n\
+--- /dev/null\n\
++++ b/was-file\n\
+@@ -0,0 +1 @@\n\
++a.txt\n\
+\\ No newline at end of file\n\
+EOT\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = env.run(&["sandbox", "--", agent.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("2 plans proposed"), "{out:?}");
+    assert_eq!(env.tree(), before, "nothing applied by the sandbox");
+    let pending = env.status_json()["pending"].as_array().unwrap().clone();
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    let id_of = |title: &str| {
+        pending
+            .iter()
+            .find(|p| p["title"] == title)
+            .and_then(|p| p["id"].as_str())
+            .expect("plan")
+            .to_string()
+    };
+    let toml_plan = id_of("link it");
+    let patch_plan = id_of("Apply patch q.diff");
+    let shown = env.run(&["preview", &toml_plan]).stdout;
+    assert!(
+        shown.contains("new link cur\n    link -> \"a.txt\""),
+        "{shown}"
+    );
+    let shown = env.run(&["preview", &patch_plan]).stdout;
+    assert!(
+        shown.contains("new link l2\n    link -> \"../outside\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("file to link was-file\n    link -> \"a.txt\""),
+        "{shown}"
+    );
+    for id in [&toml_plan, &patch_plan] {
+        env.approve(id);
+        env.apply_ok(id);
+    }
+    let target = |p: &str| std::fs::read_link(env.path(p)).expect("a link");
+    assert_eq!(target("cur"), Path::new("a.txt"));
+    assert_eq!(target("l2"), Path::new("../outside"));
+    assert_eq!(target("was-file"), Path::new("a.txt"));
+    for id in [&patch_plan, &toml_plan] {
+        let rev = env.rollback_plan(id);
+        env.approve(&rev);
+        env.apply_ok(&rev);
+    }
+    assert_eq!(env.tree(), before);
+    env.verify_ok();
+}
+
+/// Every entry below `root` (without `.autonomy` and `.git`): path -> (kind, mode, uid,
+/// gid), links never followed.
+fn entries(root: &Path) -> std::collections::BTreeMap<String, (char, u32, u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut std::collections::BTreeMap<String, (char, u32, u32, u32)>,
+    ) {
+        for e in std::fs::read_dir(dir).expect("read_dir") {
+            let p = e.expect("entry").path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+            if rel == ".autonomy" || rel == ".git" {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).expect("lstat");
+            let kind = if m.is_dir() {
+                'd'
+            } else if m.file_type().is_symlink() {
+                'l'
+            } else {
+                'f'
+            };
+            out.insert(rel, (kind, m.mode() & 0o7777, m.uid(), m.gid()));
+            if m.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn set_mode(env: &Env, rel: &str, mode: u32) {
+    std::fs::set_permissions(
+        env.path(rel),
+        std::os::unix::fs::PermissionsExt::from_mode(mode),
+    )
+    .expect("chmod");
+}
+
+/// A folder's mode is a change a plan file makes (`chmod` with `mode`, also on a folder
+/// it makes), previewed as `mode 0755 -> 0700`, applied and rolled back exactly; a moved
+/// folder keeps its mode (not 0755).
+#[test]
+fn plan_files_change_folder_modes_and_rollback_restores_them() {
+    let env = Env::new();
+    env.write("priv/a.txt", "a\n");
+    env.write("open/b.txt", "b\n");
+    env.write("moveme/sub/c.txt", "c\n");
+    set_mode(&env, "open", 0o700);
+    set_mode(&env, "moveme", 0o711);
+    set_mode(&env, "moveme/sub", 0o750);
+    let before = entries(&env.root);
+    let id = env.plan(
+        r#"title = "folder modes"
+[[action]]
+kind = "chmod"
+path = "priv"
+mode = "0700"
+[[action]]
+kind = "chmod"
+path = "open"
+mode = "0755"
+[[action]]
+kind = "write"
+path = "priv/new.txt"
+content = "new\n"
+[[action]]
+kind = "mkdir"
+path = "made"
+[[action]]
+kind = "chmod"
+path = "made"
+mode = "0750"
+[[action]]
+kind = "move"
+from = "moveme"
+to = "moved"
+"#,
+    );
+    let shown = env.run(&["preview", &id]).stdout;
+    for want in [
+        "mode changed priv\n    mode 0755 -> 0700\n",
+        "mode changed open\n    mode 0700 -> 0755\n",
+        "new folder made\n    new folder mode 0750\n",
+        "new folder moved\n    new folder mode 0711\n",
+        "new folder moved/sub\n    new folder mode 0750\n",
+    ] {
+        assert!(shown.contains(want), "missing {want:?} in:\n{shown}");
+    }
+    let json = env.output(&["preview", &id, "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let priv_change = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "priv")
+        .cloned()
+        .expect("priv");
+    assert_eq!(priv_change["action"], "chmod");
+    assert_eq!(priv_change["before"]["mode"], 0o755);
+    assert_eq!(priv_change["after"]["mode"], 0o700);
+    env.approve(&id);
+    env.apply_ok(&id);
+    let now = entries(&env.root);
+    assert_eq!(now["priv"].1, 0o700);
+    assert_eq!(now["open"].1, 0o755);
+    assert_eq!(now["made"].1, 0o750);
+    assert_eq!(now["moved"].1, 0o711, "a moved folder keeps its mode");
+    assert_eq!(now["moved/sub"].1, 0o750);
+    assert_eq!(env.read_str("priv/new.txt"), "new\n");
+    let rev = env.rollback_plan(&id);
+    env.approve(&rev);
+    env.apply_ok(&rev);
+    assert_eq!(
+        entries(&env.root),
+        before,
+        "rollback is exact, folder modes included"
+    );
+    env.verify_ok();
+}
+
+/// A capture plans the folder modes the command set (before, they were listed as
+/// unplannable): an existing folder's chmod and a new folder's mode.
+#[test]
+fn a_capture_plans_folder_modes() {
+    let env = Env::new();
+    env.write("sub/a.txt", "a\n");
+    let before = entries(&env.root);
+    let out = env.output(&[
+        "plan",
+        "--capture",
+        "--",
+        "sh",
+        "-c",
+        "chmod 700 sub && mkdir fresh && chmod 750 fresh && echo f > fresh/f.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!said.contains("cannot be planned"), "{said}");
+    let id = env.full_id_db(String::from_utf8_lossy(&out.stdout).trim());
+    let shown = env.run(&["preview", &id]).stdout;
+    assert!(
+        shown.contains("mode changed sub\n    mode 0755 -> 0700\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("new folder fresh\n    new folder mode 0750\n"),
+        "{shown}"
+    );
+    env.approve(&id);
+    env.apply_ok(&id);
+    let now = entries(&env.root);
+    assert_eq!(now["sub"].1, 0o700);
+    assert_eq!(now["fresh"].1, 0o750);
+    let rev = env.rollback_plan(&id);
+    env.approve(&rev);
+    env.apply_ok(&rev);
+    assert_eq!(entries(&env.root), before);
+    env.verify_ok();
+}
+
+/// A run that fails after a folder's mode changed puts the mode back (undo), and
+/// recovery after a crash does too.
+#[test]
+fn a_failed_run_puts_a_folder_mode_back() {
+    let env = Env::new();
+    env.write("d/a.txt", "a\n");
+    env.write("z.txt", "z\n");
+    let before = entries(&env.root);
+    // Opening up `d` runs first; the write of z.txt then finds z.txt changed: the run
+    // fails and is undone.
+    let id = env.plan(
+        r#"title = "open and write"
+[[action]]
+kind = "chmod"
+path = "d"
+mode = "0777"
+[[action]]
+kind = "write"
+path = "z.txt"
+content = "new\n"
+"#,
+    );
+    env.approve(&id);
+    let out = env.output_env(
+        &["apply", &id],
+        &[("AUTONOMY_FAILPOINT", "step.after_rename")],
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let out = env.output(&["recover"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        entries(&env.root),
+        before,
+        "recovery puts the folder mode back"
+    );
+    env.verify_ok();
+}
