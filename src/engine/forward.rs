@@ -142,8 +142,17 @@ impl StepCtx<'_> {
         // Not read again when the drift check just hashed it and it provably did not change.
         self.check_before(&rel, change)?;
         match how(change) {
-            Some(How::MakeDir) => self.make_dir(&rel, change.after.dir_mode()),
-            Some(How::RemoveDir) => self.remove_dir(&rel),
+            Some(How::MakeDir) => {
+                let hint = self.owner_hints.get(change.path.as_str()).copied();
+                self.make_dir(&rel, change.after.dir_mode(), hint)
+            }
+            Some(How::RemoveDir) => {
+                // Its owner and group, so that a rollback re-creating it restores them.
+                if let Ok(m) = self.parent(&rel)?.symlink_metadata(rel.file_name()) {
+                    self.owners.insert(i, (m.uid(), m.gid()));
+                }
+                self.remove_dir(&rel)
+            }
             Some(How::Chmod) => self.chmod(i, &rel, change),
             Some(How::ChmodDir) => self.chmod_dir(&rel, change.after.dir_mode()),
             _ => Err(Error::failed(format!(
@@ -155,10 +164,14 @@ impl StepCtx<'_> {
     }
 
     /// Create folder `rel` with `mode` (0755 unless recorded) and make it durable.
-    fn make_dir(&mut self, rel: &RelPath, mode: u32) -> Result<()> {
+    fn make_dir(&mut self, rel: &RelPath, mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
         let name = rel.file_name();
         let dir = self.parent(rel)?;
         dir.create_dir(name)
+            .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
+        // A folder a rollback re-creates gets its recorded owner and group (before the
+        // mode: a chown clears set-id bits).
+        super::fsops::keep_owner_at(dir, name, owner)
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
         dir.set_permissions(name, Permissions::from_mode(mode))
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
@@ -348,6 +361,14 @@ impl StepCtx<'_> {
                     .get(&rel.parent())
                     .ok_or_else(|| Error::failed("internal: directory cache"))?;
                 make_link(dir, &tmp, target)
+                    .map_err(|e| Error::io(format!("creating the link {rel}"), e))?;
+                // The old entry's owner (a link replacing a file or link), or the recorded
+                // one of a link a rollback re-creates.
+                let owner = match dir.symlink_metadata(rel.file_name()) {
+                    Ok(m) => Some((m.uid(), m.gid())),
+                    Err(_) => self.owner_hints.get(changes[i].path.as_str()).copied(),
+                };
+                super::fsops::keep_owner_at(dir, &tmp, owner)
                     .map_err(|e| Error::io(format!("creating the link {rel}"), e))?;
                 continue;
             }

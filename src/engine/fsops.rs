@@ -690,6 +690,31 @@ pub fn put_state(
     sync(&dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
 }
 
+/// Give the entry `name` in `dir` (a folder or a link, never followed) the owner and group
+/// `owner`, as [`crate::util::inode::keep_owner`] does for files: root always; anyone
+/// else keeps at least the group where they may, and cannot give an entry away.
+pub(super) fn keep_owner_at(dir: &Dir, name: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+    use rustix::fs::{AtFlags, Gid, Uid};
+    let Some((uid, gid)) = owner else {
+        return Ok(());
+    };
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)?;
+    if (st.st_uid, st.st_gid) == (uid, gid) {
+        return Ok(());
+    }
+    let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    match rustix::fs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::PERM) => {
+            if st.st_gid != gid {
+                let _ = rustix::fs::chownat(dir, name, None, Some(g), AtFlags::SYMLINK_NOFOLLOW);
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Give the folder `name` in `dir` the permission bits `mode`: on the folder itself,
 /// opened without following a link (a link put there meanwhile fails the open).
 pub(super) fn set_dir_mode(dir: &Dir, name: &str, mode: u32) -> io::Result<()> {

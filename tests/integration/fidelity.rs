@@ -559,3 +559,40 @@ content = "new\n"
     );
     env.verify_ok();
 }
+
+/// A folder and a link a plan deletes come back on rollback with their owner and group
+/// (as files do), and with the folder's mode.
+#[test]
+fn rollback_recreates_folders_and_links_with_their_owners() {
+    if unsafe { libc::geteuid() } != 0 {
+        return skip("needs root to chown entries to nobody");
+    }
+    let env = Env::new();
+    env.write("theirs/inner/f.txt", "f\n");
+    env.write("keep.txt", "k\n");
+    std::os::unix::fs::symlink("keep.txt", env.path("theirs/lnk")).expect("symlink");
+    set_mode(&env, "theirs/inner", 0o750);
+    for p in ["theirs", "theirs/inner", "theirs/inner/f.txt", "theirs/lnk"] {
+        std::os::unix::fs::lchown(env.path(p), Some(65534), Some(65534)).expect("chown");
+    }
+    let before = entries(&env.root);
+    let id = env.plan(
+        r#"title = "remove theirs"
+[[action]]
+kind = "delete"
+path = "theirs"
+"#,
+    );
+    env.approve(&id);
+    env.apply_ok(&id);
+    assert!(!env.path("theirs").exists());
+    let rev = env.rollback_plan(&id);
+    env.approve(&rev);
+    env.apply_ok(&rev);
+    assert_eq!(
+        entries(&env.root),
+        before,
+        "folders and links come back with owner, group and mode"
+    );
+    env.verify_ok();
+}
