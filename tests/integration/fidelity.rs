@@ -596,3 +596,71 @@ path = "theirs"
     );
     env.verify_ok();
 }
+
+const EXEC_RULES: &str = r#"
+[exec]
+allow = true
+commands = ["sh"]
+timeout = "20s"
+"#;
+
+fn exec_plan(script: &str, touches: &str) -> String {
+    format!(
+        "title = \"exec\"\n[[action]]\nkind = \"exec\"\nrun = [\"sh\", \"-c\", {script:?}]\ntouches = [{touches:?}]\n"
+    )
+}
+
+/// Links under an exec step's `touches` are kept as links (target read, never followed):
+/// a step that leaves them alone runs (before, any link there stopped the step), a step
+/// that retargets, deletes or makes links is recorded and rolled back exactly, and a
+/// failing step puts them back.
+#[test]
+fn links_under_exec_touches_are_kept_and_restored_as_links() {
+    let env = Env::new();
+    env.write("autonomy.toml", EXEC_RULES);
+    env.write("gen/old.txt", "old\n");
+    env.write("outside.txt", "keep\n");
+    std::os::unix::fs::symlink("old.txt", env.path("gen/link")).expect("symlink");
+    std::os::unix::fs::symlink("../outside.txt", env.path("gen/l2")).expect("symlink");
+    let before = entries(&env.root);
+
+    // 1. A step that does not touch the links.
+    let id = env.plan(&exec_plan("echo new > gen/new.txt", "gen/**"));
+    env.approve(&id);
+    let out = env.output(&["apply", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.read_str("gen/new.txt"), "new\n");
+    let rev = env.rollback_plan(&id);
+    env.approve(&rev);
+    env.apply_ok(&rev);
+    assert_eq!(entries(&env.root), before);
+
+    // 2. A step that retargets one link, deletes another and makes a third.
+    let id = env.plan(&exec_plan(
+        "ln -sfn new-target gen/link && rm gen/l2 && ln -s /etc/hostname gen/l3",
+        "gen/**",
+    ));
+    env.approve(&id);
+    let out = env.output(&["apply", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let target = |p: &str| std::fs::read_link(env.path(p)).expect("a link");
+    assert_eq!(target("gen/link"), Path::new("new-target"));
+    assert!(std::fs::symlink_metadata(env.path("gen/l2")).is_err());
+    assert_eq!(target("gen/l3"), Path::new("/etc/hostname"));
+    assert_eq!(env.read_str("outside.txt"), "keep\n", "never followed");
+    let rev = env.rollback_plan(&id);
+    env.approve(&rev);
+    env.apply_ok(&rev);
+    assert_eq!(entries(&env.root), before, "links back as they were");
+
+    // 3. A failing step: what it did to the links is undone at once.
+    let id = env.plan(&exec_plan(
+        "ln -sfn elsewhere gen/link && rm gen/l2 && exit 3",
+        "gen/**",
+    ));
+    env.approve(&id);
+    let out = env.output(&["apply", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(entries(&env.root), before, "a failed step puts links back");
+    env.verify_ok();
+}

@@ -64,20 +64,25 @@ pub struct Undone {
     pub kept: Vec<(String, String)>,
 }
 
-/// What a path holds now, for undo: a plan state, or a description of something autonomy
-/// does not open (a FIFO, socket, device or symlink).
+/// What a path holds now, for undo: a plan state (a link as a link, never followed), or
+/// a description of something autonomy does not open (a FIFO, socket or device).
 pub(super) fn now_state(
     ws: &Workspace,
     rel: &RelPath,
 ) -> Result<std::result::Result<State, String>> {
     match ws.lstat(rel) {
+        Ok(Some(m)) if m.file_type().is_symlink() => {}
         Ok(Some(m)) if !m.is_file() && !m.is_dir() => {
             return Ok(Err(
                 kind_name(cap_std::fs::MetadataExt::mode(&m)).to_string()
             ));
         }
+        // A link at the path itself is read as a link; one among its parents is not.
         Err(e) if e.message.contains("symbolic link") => {
-            return Ok(Err("a symbolic link".to_string()));
+            return Ok(match ws.state(rel) {
+                Ok(st @ State::Symlink { .. }) => Ok(st),
+                _ => Err("a symbolic link".to_string()),
+            });
         }
         _ => {}
     }
@@ -238,10 +243,11 @@ fn put_back(
         sync(&dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
         done.restored.push(u.path.clone());
     }
-    // 4. Files that were there before: their snapshot content, by rename.
+    // 4. Files and links that were there before: their snapshot content (or target), by
+    // rename.
     let mut n = 0usize;
     for (u, _) in todo {
-        if let State::File { .. } = &u.before {
+        if let State::File { .. } | State::Symlink { .. } = &u.before {
             let rel = RelPath::parse(&u.path)?;
             n += 1;
             put_state(ws, blobs, &rel, &u.before, &format!("{tmp}-{n}"), None)?;
