@@ -664,3 +664,58 @@ fn links_under_exec_touches_are_kept_and_restored_as_links() {
     assert_eq!(entries(&env.root), before, "a failed step puts links back");
     env.verify_ok();
 }
+
+/// An agent's `Write` to a path that is a link (here to a file outside the workspace) is
+/// refused like its `Edit`, with the same reason: neither writes through the link nor
+/// plans to replace it, and no plan is made.
+#[test]
+fn an_agent_write_through_a_link_is_refused_like_an_edit() {
+    let env = Env::new();
+    env.write("autonomy.toml", "[agents]\nwait = \"1s\"\n");
+    let outside = env.tmp.path().join("outside.txt");
+    std::fs::write(&outside, "secret\n").expect("write");
+    std::os::unix::fs::symlink(&outside, env.path("lnk")).expect("symlink");
+    let file = env.path("lnk").to_string_lossy().to_string();
+    let root = env.root.to_string_lossy().to_string();
+    for (tool, input) in [
+        (
+            "Write",
+            serde_json::json!({ "file_path": file, "content": "pwned\n" }),
+        ),
+        (
+            "Edit",
+            serde_json::json!({ "file_path": file, "old_string": "secret", "new_string": "pwned" }),
+        ),
+    ] {
+        let call = serde_json::json!({
+            "session_id": "s1", "hook_event_name": "PreToolUse", "tool_name": tool,
+            "tool_use_id": format!("t-{tool}"), "cwd": root, "tool_input": input,
+        });
+        let out = env
+            .cmd()
+            .args(["hook", "claude"])
+            .write_stdin(call.to_string())
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .expect("hook");
+        let answer = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(answer.contains("\"deny\""), "{tool}: {answer}");
+        assert!(
+            answer.contains(
+                "lnk is a symbolic link; an agent's file tool call is not applied through a link"
+            ),
+            "{tool}: {answer}"
+        );
+    }
+    assert!(
+        env.status_json()["pending"].as_array().unwrap().is_empty(),
+        "no plan made"
+    );
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "secret\n");
+    assert!(
+        std::fs::symlink_metadata(env.path("lnk"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
