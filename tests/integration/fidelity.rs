@@ -719,3 +719,60 @@ fn an_agent_write_through_a_link_is_refused_like_an_edit() {
             .is_symlink()
     );
 }
+
+fn views(env: &Env) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(env.path(".autonomy/views"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("v-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A view a killed capture left behind is removed by `gc`; a view whose owner is still
+/// running is not (its owner holds the view's lock), nor one kept on purpose.
+#[test]
+fn gc_collects_views_left_by_a_killed_capture_and_only_those() {
+    let env = Env::new();
+    env.write("a.txt", "a\n");
+    let mut child = std::process::Command::new(bin())
+        .current_dir(&env.root)
+        .args(["plan", "--capture", "--", "sleep", "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("capture");
+    let started = std::time::Instant::now();
+    while views(&env).is_empty() && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let live = views(&env);
+    assert_eq!(live.len(), 1, "the capture's view appears");
+    // Its owner runs: gc leaves it.
+    let out = env.output(&["gc"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(views(&env), live, "a live view is never collected");
+    // The owner dies without cleaning up.
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert_eq!(views(&env), live, "a killed capture leaves its view");
+    // A view kept on purpose (a session between commands) stays too.
+    let kept = env.path(".autonomy/views/v-kept");
+    std::fs::create_dir_all(kept.join("upper")).expect("mkdir");
+    std::fs::write(kept.join("kept"), "").expect("mark");
+    let out = env.output(&["gc", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(said.contains("Would remove 1 stale view"), "{said}");
+    assert_eq!(views(&env).len(), 2, "--dry-run removes nothing");
+    let out = env.output(&["gc"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(said.contains("Removed 1 stale view"), "{said}");
+    assert_eq!(views(&env), ["v-kept"]);
+    env.verify_ok();
+}
