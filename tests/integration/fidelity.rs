@@ -776,3 +776,20 @@ fn gc_collects_views_left_by_a_killed_capture_and_only_those() {
     assert_eq!(views(&env), ["v-kept"]);
     env.verify_ok();
 }
+
+/// A folder an exec step removes (never declarable: the step fails) comes back with its
+/// mode, not 0755.
+#[test]
+fn a_folder_an_exec_step_removes_comes_back_with_its_mode() {
+    let env = Env::new();
+    env.write("autonomy.toml", EXEC_RULES);
+    env.write("gen/priv/secret.txt", "s\n");
+    set_mode(&env, "gen/priv", 0o700);
+    let before = entries(&env.root);
+    let id = env.plan(&exec_plan("rm -r gen/priv", "gen/**"));
+    env.approve(&id);
+    let out = env.output(&["apply", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(entries(&env.root), before, "gen/priv back with mode 0700");
+    env.verify_ok();
+}

@@ -144,7 +144,8 @@ fn sort_folder(
         }
         (Some(Seen::Dir { .. }), None) => {
             s.undeclared.push(p.clone());
-            s.dir_changes.push((p.clone(), State::dir(), State::Absent));
+            let was = before.get(p).cloned().unwrap_or_else(State::dir);
+            s.dir_changes.push((p.clone(), was, State::Absent));
         }
         (Some(Seen::Dir { .. }), Some(Seen::Dir { .. })) => {
             // Its mode, owner or identity changed: never declarable, not restorable.

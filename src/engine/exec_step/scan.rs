@@ -214,8 +214,14 @@ pub fn snapshot(
             continue;
         }
         match seen {
-            Seen::Dir { .. } => {
-                out.insert(rel, State::dir());
+            // With its mode, so that a folder the command removes comes back as it was.
+            Seen::Dir { mode, .. } => {
+                out.insert(
+                    rel,
+                    State::Dir {
+                        mode: Some(mode & 0o7777),
+                    },
+                );
             }
             Seen::File { .. } => files.push(rel),
             // A link is kept as a link: its target read, never followed.

@@ -129,8 +129,10 @@ fn decide<'a>(
     for u in list {
         let rel = RelPath::parse(&u.path)?;
         let now = now_state(ws, &rel)?;
+        // A folder is a folder: its mode is put back where it is re-created, not compared.
+        let as_before = |n: &State| *n == u.before || (n.is_dir() && u.before.is_dir());
         match &now {
-            Ok(n) if *n == u.before => continue,
+            Ok(n) if as_before(n) => continue,
             Ok(n) if Some(n) == u.after.as_ref() => {}
             _ if overwrite => {
                 if let Ok(State::File { .. }) = &now {
@@ -240,6 +242,12 @@ fn put_back(
         let dir = ws.open_dir(rel.parent().as_ref())?;
         dir.create_dir(rel.file_name())
             .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
+        // Its recorded mode (0755 for a snapshot from before modes were recorded).
+        dir.set_permissions(
+            rel.file_name(),
+            cap_std::fs::PermissionsExt::from_mode(u.before.dir_mode()),
+        )
+        .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
         sync(&dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
         done.restored.push(u.path.clone());
     }
