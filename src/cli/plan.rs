@@ -115,7 +115,7 @@ fn renames_of(ctx: &Ctx, plan: &crate::model::Plan) -> Vec<crate::plan::renames:
         return Vec::new();
     }
     match Session::open_read_only(&ctx.dir) {
-        Ok(s) => crate::ops::renames::detect(&s, plan),
+        Ok(s) => crate::ops::renames::detect(&s.ws, &s.blobs, plan),
         Err(_) => Vec::new(),
     }
 }

@@ -97,7 +97,7 @@ pub fn run_plan(
         wait: opts.wait,
     };
     let approved = admit::admit(s, request, consent)?;
-    let renames = crate::ops::renames::detect(s, approved.plan());
+    let renames = crate::ops::renames::detect(&s.ws, &s.blobs, approved.plan());
     progress.renames(&renames);
     progress.begin(plan_id, approved.plan(), kind);
     let title = approved.plan().title.clone();

@@ -449,6 +449,63 @@ mod tests {
         assert_eq!(got[0].similarity, Some(0));
     }
 
+    /// The cost of pairing, printed (run with `--ignored --nocapture`): the inexact round
+    /// at its bound (400 deleted × 400 created files of about 2 KiB, each created file an
+    /// edited copy of a deleted one), and a large plan paired by hash only.
+    #[test]
+    #[ignore]
+    fn cost() {
+        let text = |i: usize, edit: bool| -> String {
+            let mut t: String = (0..80)
+                .map(|l| format!("file {i} line {l} some words\n"))
+                .collect();
+            if edit {
+                t.push_str("one more line\n");
+            }
+            t
+        };
+        let n = 400;
+        let mut blobs = HashMap::new();
+        let mut changes = Vec::new();
+        for i in 0..n {
+            let (a, b) = (text(i, false), text(i, true));
+            changes.push(change(&format!("old/{i}.txt"), file(&a), State::Absent));
+            changes.push(change(
+                &format!("new/{}.txt", n - 1 - i),
+                State::Absent,
+                file(&b),
+            ));
+            blobs.insert(sha256_hex(a.as_bytes()), a.into_bytes());
+            blobs.insert(sha256_hex(b.as_bytes()), b.into_bytes());
+        }
+        let t = std::time::Instant::now();
+        let got = detect(&changes, &|_, h| blobs.get(h).cloned());
+        println!(
+            "inexact {n} x {n}: {} renames in {:?}",
+            got.len(),
+            t.elapsed()
+        );
+        assert_eq!(got.len(), n);
+        let m = 20_000;
+        let changes: Vec<Change> = (0..m)
+            .flat_map(|i| {
+                let st = file(&format!("{i}\n"));
+                [
+                    change(&format!("a/{i}"), st.clone(), State::Absent),
+                    change(&format!("b/{i}"), State::Absent, st),
+                ]
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        let got = detect(&changes, &|_, _| None);
+        println!(
+            "exact {m} x {m}: {} renames in {:?}",
+            got.len(),
+            t.elapsed()
+        );
+        assert_eq!(got.len(), m);
+    }
+
     #[test]
     fn labels_factor_common_folders_as_git_does() {
         assert_eq!(label("a.txt", "b.txt"), "a.txt => b.txt");
