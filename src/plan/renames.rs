@@ -454,6 +454,7 @@ mod tests {
     /// edited copy of a deleted one), and a large plan paired by hash only.
     #[test]
     #[ignore]
+    #[allow(clippy::print_stdout)]
     fn cost() {
         let text = |i: usize, edit: bool| -> String {
             let mut t: String = (0..80)
