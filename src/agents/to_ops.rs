@@ -26,10 +26,7 @@ fn current(
     match ws.state(rel)? {
         State::Absent => Ok(None),
         State::Dir { .. } => Err(Error::failed(format!("{rel} is a folder, not a file"))),
-        // The agent's own tool would write through the link; autonomy never follows one.
-        State::Symlink { .. } => Err(Error::failed(format!(
-            "{rel} is a symbolic link; an agent's file tool call is not applied through a link"
-        ))),
+        State::Symlink { .. } => Err(through_link(rel)),
         State::File { sha256, .. } => {
             let dir = ws.open_dir(rel.parent().as_ref())?;
             let bytes = dir
@@ -51,6 +48,26 @@ fn current(
     }
 }
 
+/// The agent's own tool would write through the link (to its target, maybe outside the
+/// workspace); autonomy never follows one, and replacing the link by a file is not what
+/// the agent asked for: refused alike for writes and edits.
+fn through_link(rel: &RelPath) -> Error {
+    Error::failed(format!(
+        "{rel} is a symbolic link; an agent's file tool call is not applied through a link"
+    ))
+    .hint(format!(
+        "write the file the link points to by its own path, or delete the link {rel} first"
+    ))
+}
+
+/// A whole-file write to `rel`: refused where `rel` is a link (as an edit is).
+fn writable(ws: &Workspace, rel: &RelPath) -> Result<()> {
+    match ws.state(rel) {
+        Ok(State::Symlink { .. }) => Err(through_link(rel)),
+        _ => Ok(()),
+    }
+}
+
 pub fn ops(ws: &Workspace, kind: &ToolKind) -> Result<Ops> {
     let mut read = Vec::new();
     let write = |path: &RelPath, text: String| Op::Write {
@@ -60,7 +77,10 @@ pub fn ops(ws: &Workspace, kind: &ToolKind) -> Result<Ops> {
     };
     let mut ops = Vec::new();
     match kind {
-        ToolKind::Write { path, content } => ops.push(write(path, content.clone())),
+        ToolKind::Write { path, content } => {
+            writable(ws, path)?;
+            ops.push(write(path, content.clone()));
+        }
         ToolKind::Edit { path, edits: list } => {
             let now = current(ws, path, &mut read)?;
             let text = edits::apply(path.as_str(), now.as_deref(), list)?;
@@ -69,7 +89,10 @@ pub fn ops(ws: &Workspace, kind: &ToolKind) -> Result<Ops> {
         ToolKind::ApplyPatch(files) => {
             for f in files {
                 match f {
-                    FileOp::Add { path, content } => ops.push(write(path, content.clone())),
+                    FileOp::Add { path, content } => {
+                        writable(ws, path)?;
+                        ops.push(write(path, content.clone()));
+                    }
                     FileOp::Delete { path } => ops.push(Op::Delete { path: path.clone() }),
                     FileOp::Update {
                         path,
@@ -88,6 +111,7 @@ pub fn ops(ws: &Workspace, kind: &ToolKind) -> Result<Ops> {
                         };
                         match move_to {
                             Some(to) if to != path => {
+                                writable(ws, to)?;
                                 ops.push(Op::Move {
                                     from: path.clone(),
                                     to: to.clone(),

@@ -64,6 +64,7 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> Result<()> {
 #[derive(Default)]
 pub struct Printer {
     steps: Option<ui::StepPrinter>,
+    renames: Vec<crate::plan::renames::Rename>,
 }
 
 impl Printer {
@@ -73,6 +74,9 @@ impl Printer {
 }
 
 impl Progress for Printer {
+    fn renames(&mut self, renames: &[crate::plan::renames::Rename]) {
+        self.renames = renames.to_vec();
+    }
     fn begin(&mut self, plan_id: &str, plan: &Plan, kind: RunKind) {
         let verb = if kind == RunKind::Apply {
             "Applying"
@@ -85,7 +89,7 @@ impl Progress for Printer {
             plan.title,
             crate::util::text::count(plan.changes.len() as u64, "change")
         ));
-        self.steps = Some(ui::StepPrinter::new(plan.changes.len()));
+        self.steps = Some(ui::StepPrinter::new(plan.changes.len()).with_renames(&self.renames));
     }
 }
 
@@ -115,9 +119,11 @@ fn short(id: &str) -> &str {
 pub fn render(ctx: &Ctx, applied: &Applied) {
     let outcome = &applied.run;
     if ctx.json() {
-        ui::json(
-            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "plan": applied.plan, "run": outcome }),
-        );
+        let mut doc = serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "plan": applied.plan, "run": outcome });
+        if !applied.renames.is_empty() {
+            doc["renames"] = serde_json::json!(applied.renames);
+        }
+        ui::json(&doc);
     }
     let short = short(&applied.plan);
     match &applied.reverses {

@@ -10,7 +10,9 @@ use std::time::Duration;
 ///
 /// Never removes a blob an applied plan needs for its rollback, nor one younger than an hour
 /// (a `plan` in another process may be about to use it). Leftover temp files from crashed
-/// writes are removed too. Journaled.
+/// writes are removed too, and views (.autonomy/views/v-*) that a crashed or killed
+/// capture left behind: only those no live process holds (each owner holds a lock on its
+/// view), never one a session keeps. Journaled.
 ///
 /// Examples:
 ///   autonomy gc --dry-run
@@ -42,6 +44,8 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     let garbage =
         crate::ops::verify::unreferenced(&s.journal, &s.blobs, Duration::from_secs(grace))?;
     let bytes: u64 = garbage.iter().map(|(_, n)| n).sum();
+    let views = crate::view::collect_stale(&s.ws.root, Duration::from_secs(grace), args.dry_run)?;
+    let view_bytes: u64 = views.iter().map(|v| v.bytes).sum();
     let report = || {
         if ctx.json() {
             let blobs: Vec<_> = garbage
@@ -50,12 +54,24 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
                 .collect();
             ui::json(&serde_json::json!({
                 "format_version": crate::model::FORMAT_VERSION, "dry_run": args.dry_run,
-                "blobs": blobs, "removed": garbage.len(), "bytes": bytes,
+                "blobs": blobs, "removed": garbage.len(), "bytes": bytes, "views": views,
             }));
         } else if args.dry_run {
             for (h, n) in &garbage {
                 ui::println(&format!("{h} {n}"));
             }
+            for v in &views {
+                ui::println(&format!("view {} {}", v.id, v.bytes));
+            }
+        }
+    };
+    let views_said = |verb: &str| {
+        if !views.is_empty() {
+            ui::say(&format!(
+                "{verb} {} left by a crashed or killed command, {}.",
+                crate::util::text::count(views.len() as u64, "stale view"),
+                human_size(view_bytes)
+            ));
         }
     };
     if args.dry_run {
@@ -65,6 +81,7 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
             crate::util::text::count(garbage.len() as u64, "blob"),
             human_size(bytes)
         ));
+        views_said("Would remove");
         return Ok(());
     }
     for (h, _) in &garbage {
@@ -77,7 +94,11 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
     s.event(
         crate::model::EventKind::Gc,
         None,
-        serde_json::json!({ "removed": garbage.len(), "bytes": bytes }),
+        if views.is_empty() {
+            serde_json::json!({ "removed": garbage.len(), "bytes": bytes })
+        } else {
+            serde_json::json!({ "removed": garbage.len(), "bytes": bytes, "views": views.len() })
+        },
     )?;
     report();
     ui::say(&format!(
@@ -85,5 +106,6 @@ pub fn run(args: GcArgs, ctx: &Ctx) -> Result<()> {
         crate::util::text::count(garbage.len() as u64, "blob"),
         human_size(bytes)
     ));
+    views_said("Removed");
     Ok(())
 }

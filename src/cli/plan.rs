@@ -108,11 +108,33 @@ pub(super) fn nothing_to_plan(ctx: &Ctx, why: &str) {
     ui::say(&format!("Nothing to plan: {why}. No plan was made."));
 }
 
+/// The plan's deletes and creates that read as renames (none when it has not both).
+fn renames_of(ctx: &Ctx, plan: &crate::model::Plan) -> Vec<crate::plan::renames::Rename> {
+    let has = |f: &dyn Fn(&crate::model::Change) -> bool| plan.changes.iter().any(f);
+    if !has(&|c| c.after.is_absent()) || !has(&|c| c.before.is_absent()) {
+        return Vec::new();
+    }
+    match Session::open_read_only(&ctx.dir) {
+        Ok(s) => crate::ops::renames::detect(&s.ws, &s.blobs, plan),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Print the id (stdout) and a one-line summary (stderr).
 pub fn report(ctx: &Ctx, id: &str, plan: &crate::model::Plan) {
+    let renames = renames_of(ctx, plan);
     let mut counts = std::collections::BTreeMap::new();
-    for c in &plan.changes {
-        *counts.entry(c.verb()).or_insert(0usize) += 1;
+    if !renames.is_empty() {
+        counts.insert("renamed", renames.len());
+    }
+    let sides: std::collections::HashSet<usize> = renames
+        .iter()
+        .flat_map(|r| [r.from_index, r.to_index])
+        .collect();
+    for (i, c) in plan.changes.iter().enumerate() {
+        if !sides.contains(&i) {
+            *counts.entry(c.verb()).or_insert(0usize) += 1;
+        }
     }
     let mut parts: Vec<String> = counts
         .iter()

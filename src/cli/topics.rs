@@ -68,11 +68,10 @@ KINDS
   delete   path (a file, or a folder with everything in it)
   move     from, to (the target must not exist)
   mkdir    path
-  chmod    path, and mode ("0700") or executable (true: x wherever r
-           is set, as git does)
+  chmod    path (a file or a folder), and mode ("0700") or executable
+           (true: x wherever r is set, as git does)
   symlink  path, target (created or retargeted; the target is recorded
-           verbatim and never followed). Not supported by this version
-           yet: a plan with it is refused
+           verbatim and never followed)
   exec     run (argv, no shell); touches (globs of the paths it may
            change); optional timeout ("2m"), cwd, env (a table)
 

@@ -191,6 +191,10 @@ pub fn interactive() -> bool {
 /// listed above it.
 pub struct StepPrinter {
     bar: Option<indicatif::ProgressBar>,
+    /// Each side of a rename -> the rename's line (`rename  a => b (87%)`), printed at
+    /// whichever side runs first; the other side prints nothing more.
+    renames: std::collections::HashMap<String, (usize, String)>,
+    renames_shown: std::collections::HashSet<usize>,
 }
 
 impl StepPrinter {
@@ -205,7 +209,25 @@ impl StepPrinter {
             );
             bar
         });
-        StepPrinter { bar }
+        StepPrinter {
+            bar,
+            renames: Default::default(),
+            renames_shown: Default::default(),
+        }
+    }
+
+    /// Show these deletes and creates as renames.
+    pub fn with_renames(mut self, renames: &[crate::plan::renames::Rename]) -> Self {
+        for (k, r) in renames.iter().enumerate() {
+            let sim = match r.similarity {
+                Some(s) if s < 100 => format!(" ({s}% similar)"),
+                _ => String::new(),
+            };
+            let line = format!("  {:<7} {}{sim}", "rename", r.label());
+            self.renames.insert(r.from.clone(), (k, line.clone()));
+            self.renames.insert(r.to.clone(), (k, line));
+        }
+        self
     }
 
     fn line(&self, text: String) {
@@ -218,7 +240,14 @@ impl StepPrinter {
 
 impl crate::engine::Reporter for StepPrinter {
     fn step(&mut self, _index: usize, _total: usize, change: &crate::model::Change) {
-        self.line(format!("  {:<7} {}", change.verb(), change.path));
+        match self.renames.get(&change.path) {
+            Some((k, line)) => {
+                if self.renames_shown.insert(*k) {
+                    self.line(line.clone());
+                }
+            }
+            None => self.line(format!("  {:<7} {}", change.verb(), change.path)),
+        }
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }

@@ -49,6 +49,8 @@ enum How {
     Delete,
     /// Only the mode changes: one step, in place (or a new inode when shared).
     Chmod,
+    /// Only a folder's mode changes: one step, in place.
+    ChmodDir,
 }
 
 /// How `c` is taken; `None` for a change no step implements (a file becoming a folder).
@@ -65,6 +67,9 @@ fn how(c: &Change) -> Option<How> {
         (State::File { .. } | State::Symlink { .. }, State::Absent) => Some(How::Delete),
         (State::Absent, State::Dir { .. }) => Some(How::MakeDir),
         (State::Dir { .. }, State::Absent) => Some(How::RemoveDir),
+        (State::Dir { mode: Some(a) }, State::Dir { mode: Some(b) }) if a != b => {
+            Some(How::ChmodDir)
+        }
         _ => None,
     }
 }
@@ -86,8 +91,9 @@ impl StepCtx<'_> {
         done: &mut Vec<usize>,
     ) -> Result<()> {
         let total = order.len();
+        // Folder steps (`execution_order`): made or opened up first, removed or closed last.
         let mkdir = |i: &usize| changes[*i].after.is_dir();
-        let rmdir = |i: &usize| changes[*i].before.is_dir() && !changes[*i].after.is_dir();
+        let rmdir = |i: &usize| changes[*i].before.is_dir();
         let pre = order.iter().take_while(|i| mkdir(i)).count();
         let post = order[pre..].iter().rev().take_while(|i| rmdir(i)).count();
         let files = &order[pre..total - post];
@@ -136,9 +142,19 @@ impl StepCtx<'_> {
         // Not read again when the drift check just hashed it and it provably did not change.
         self.check_before(&rel, change)?;
         match how(change) {
-            Some(How::MakeDir) => self.make_dir(&rel, change.after.dir_mode()),
-            Some(How::RemoveDir) => self.remove_dir(&rel),
+            Some(How::MakeDir) => {
+                let hint = self.owner_hints.get(change.path.as_str()).copied();
+                self.make_dir(&rel, change.after.dir_mode(), hint)
+            }
+            Some(How::RemoveDir) => {
+                // Its owner and group, so that a rollback re-creating it restores them.
+                if let Ok(m) = self.parent(&rel)?.symlink_metadata(rel.file_name()) {
+                    self.owners.insert(i, (m.uid(), m.gid()));
+                }
+                self.remove_dir(&rel)
+            }
             Some(How::Chmod) => self.chmod(i, &rel, change),
+            Some(How::ChmodDir) => self.chmod_dir(&rel, change.after.dir_mode()),
             _ => Err(Error::failed(format!(
                 "{rel}: unsupported change {} -> {}",
                 change.before.describe(),
@@ -148,13 +164,26 @@ impl StepCtx<'_> {
     }
 
     /// Create folder `rel` with `mode` (0755 unless recorded) and make it durable.
-    fn make_dir(&mut self, rel: &RelPath, mode: u32) -> Result<()> {
+    fn make_dir(&mut self, rel: &RelPath, mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
         let name = rel.file_name();
         let dir = self.parent(rel)?;
         dir.create_dir(name)
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
+        // A folder a rollback re-creates gets its recorded owner and group (before the
+        // mode: a chown clears set-id bits).
+        super::fsops::keep_owner_at(dir, name, owner)
+            .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
         dir.set_permissions(name, Permissions::from_mode(mode))
             .map_err(|e| Error::io(format!("creating folder {rel}"), e))?;
+        sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
+    }
+
+    /// Give folder `rel` its new mode, on the folder itself (opened without following a
+    /// link), and make it durable.
+    pub(super) fn chmod_dir(&mut self, rel: &RelPath, mode: u32) -> Result<()> {
+        let dir = self.parent(rel)?;
+        super::fsops::set_dir_mode(dir, rel.file_name(), mode)
+            .map_err(|e| Error::io(format!("changing the mode of folder {rel}"), e))?;
         sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
     }
 
@@ -332,6 +361,14 @@ impl StepCtx<'_> {
                     .get(&rel.parent())
                     .ok_or_else(|| Error::failed("internal: directory cache"))?;
                 make_link(dir, &tmp, target)
+                    .map_err(|e| Error::io(format!("creating the link {rel}"), e))?;
+                // The old entry's owner (a link replacing a file or link), or the recorded
+                // one of a link a rollback re-creates.
+                let owner = match dir.symlink_metadata(rel.file_name()) {
+                    Ok(m) => Some((m.uid(), m.gid())),
+                    Err(_) => self.owner_hints.get(changes[i].path.as_str()).copied(),
+                };
+                super::fsops::keep_owner_at(dir, &tmp, owner)
                     .map_err(|e| Error::io(format!("creating the link {rel}"), e))?;
                 continue;
             }

@@ -219,6 +219,8 @@ impl<'a> StepCtx<'a> {
                 }
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
+            // A folder of yet another mode: its recorded mode back.
+            (State::Dir { mode: Some(m) }, State::Dir { .. }) => self.chmod_dir(rel, *m)?,
             _ => {}
         }
         Ok(())
@@ -263,6 +265,7 @@ impl<'a> StepCtx<'a> {
                     .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
                 sync(dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
             }
+            (State::Dir { mode: Some(m) }, State::Dir { .. }) => self.chmod_dir(rel, *m)?,
             _ => {
                 return Err(Error::failed(format!(
                     "{rel}: cannot undo {} -> {}",
@@ -685,6 +688,52 @@ pub fn put_state(
         }
     }
     sync(&dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))
+}
+
+/// Give the entry `name` in `dir` (a folder or a link, never followed) the owner and group
+/// `owner`, as [`crate::util::inode::keep_owner`] does for files: root always; anyone
+/// else keeps at least the group where they may, and cannot give an entry away.
+pub(super) fn keep_owner_at(dir: &Dir, name: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+    use rustix::fs::{AtFlags, Gid, Uid};
+    let Some((uid, gid)) = owner else {
+        return Ok(());
+    };
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)?;
+    if (st.st_uid, st.st_gid) == (uid, gid) {
+        return Ok(());
+    }
+    let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    match rustix::fs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::PERM) => {
+            if st.st_gid != gid {
+                let _ = rustix::fs::chownat(dir, name, None, Some(g), AtFlags::SYMLINK_NOFOLLOW);
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Give the folder `name` in `dir` the permission bits `mode`: on the folder itself,
+/// opened without following a link (a link put there meanwhile fails the open).
+pub(super) fn set_dir_mode(dir: &Dir, name: &str, mode: u32) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let sub = match rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(io::Error::from) {
+        Ok(sub) => sub,
+        // Not root, and the folder is closed to its owner: by name, below the root (the
+        // caller just checked that it is a folder, not a link).
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            if !dir.symlink_metadata(name)?.is_dir() {
+                return Err(e);
+            }
+            return dir.set_permissions(name, Permissions::from_mode(mode & 0o7777));
+        }
+        Err(e) => return Err(e),
+    };
+    rustix::fs::fchmod(&sub, Mode::from_raw_mode(mode & 0o7777)).map_err(io::Error::from)?;
+    std::fs::File::from(sub).sync_all()
 }
 
 /// Create the symlink `tmp -> target` in `dir` (never an existing name: nothing is

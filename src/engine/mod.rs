@@ -42,18 +42,27 @@ impl Reporter for Quiet {
     fn undo(&mut self, _: &Change) {}
 }
 
-/// The order steps run in: new folders outermost first, then files in plan order, then
-/// removed folders innermost first. Undo runs the same list backwards.
+/// The order steps run in: new folders and folder mode changes that take no access away
+/// from the owner, outermost first; then files in plan order; then removed folders and the
+/// folder mode changes that take owner access away, innermost first (so that the run can
+/// still write below a folder it opens up or closes). Undo runs the same list backwards.
 pub fn execution_order(changes: &[Change]) -> Vec<usize> {
     let depth = |c: &Change| c.path.matches('/').count();
+    // A folder mode change that removes owner read, write or search permission.
+    let closes = |c: &Change| match (c.before.perm(), c.after.perm()) {
+        (Some(a), Some(b)) if c.before.is_dir() && c.after.is_dir() => a & !b & 0o700 != 0,
+        _ => false,
+    };
     let mut mk: Vec<usize> = (0..changes.len())
-        .filter(|&i| changes[i].after.is_dir())
+        .filter(|&i| changes[i].after.is_dir() && !closes(&changes[i]))
         .collect();
     mk.sort_by_key(|&i| (depth(&changes[i]), i));
     let files =
         (0..changes.len()).filter(|&i| !changes[i].after.is_dir() && !changes[i].before.is_dir());
     let mut rm: Vec<usize> = (0..changes.len())
-        .filter(|&i| changes[i].before.is_dir() && !changes[i].after.is_dir())
+        .filter(|&i| {
+            changes[i].before.is_dir() && (!changes[i].after.is_dir() || closes(&changes[i]))
+        })
         .collect();
     rm.sort_by_key(|&i| (std::cmp::Reverse(depth(&changes[i])), i));
     mk.into_iter().chain(files).chain(rm).collect()

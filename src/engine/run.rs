@@ -134,8 +134,8 @@ fn clear_stale_runs(ws: &Workspace) {
     }
 }
 
-/// For a rollback, the owner and group each file it re-creates had when the plan it
-/// reverses deleted it (recorded in that run's `run.step` events).
+/// For a rollback, the owner and group each file, link or folder it re-creates had when
+/// the plan it reverses deleted it (recorded in that run's `run.step` events).
 fn owner_hints(journal: &Journal, plan: &Plan) -> Result<HashMap<String, (u32, u32)>> {
     let mut out = HashMap::new();
     let Some(orig) = &plan.reverses else {
@@ -144,7 +144,7 @@ fn owner_hints(journal: &Journal, plan: &Plan) -> Result<HashMap<String, (u32, u
     let creates: BTreeSet<&str> = plan
         .changes
         .iter()
-        .filter(|c| c.before == State::Absent && matches!(c.after, State::File { .. }))
+        .filter(|c| c.before == State::Absent && !c.after.is_absent())
         .map(|c| c.path.as_str())
         .collect();
     if creates.is_empty() {

@@ -78,6 +78,13 @@ impl State {
             _ => None,
         }
     }
+    /// The permission bits, of a file or of a folder whose mode is recorded.
+    pub fn perm(&self) -> Option<u32> {
+        match self {
+            State::File { mode, .. } | State::Dir { mode: Some(mode) } => Some(*mode),
+            _ => None,
+        }
+    }
     /// A folder of unknown mode (compares equal to any folder).
     pub fn dir() -> State {
         State::Dir { mode: None }
@@ -134,6 +141,7 @@ impl Change {
     pub fn verb(&self) -> &'static str {
         match (&self.before, &self.after) {
             (State::Absent, State::Dir { .. }) => "mkdir",
+            (State::Dir { mode: Some(a) }, State::Dir { mode: Some(b) }) if a != b => "chmod",
             (State::Dir { .. }, State::Absent) => "rmdir",
             (State::Absent, State::File { .. }) if self.from.is_some() => "move",
             (State::Absent, State::File { .. }) => "create",

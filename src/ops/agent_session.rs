@@ -508,8 +508,8 @@ pub fn propose(s: &mut Session, name: Option<&str>) -> Result<SessionPlan> {
         Some((id, PlanStatus::Pending)) => Some(id.clone()),
         _ => None,
     };
-    let mut view = View::open(&s.ws.root, &row.view)?;
-    view.persist();
+    // The agent may be running in it (its process holds the view): read, never mount.
+    let view = View::inspect(&s.ws.root, &row.view)?;
     let found = crate::plan::capture::view_ops(&view, &[])?;
     let mut notes = Vec::new();
     if !found.unplannable.is_empty() {
@@ -619,7 +619,13 @@ pub fn end(s: &mut Session, name: &str, force: bool) -> Result<SessionRow> {
         Ok(())
     })?;
     if views_dir(s).join(&row.view).is_dir() {
-        View::open(&s.ws.root, &row.view)?.discard()?;
+        match View::open(&s.ws.root, &row.view) {
+            Ok(view) => view.discard()?,
+            Err(e) if force && e.kind == Kind::Busy => {
+                crate::view::discard_held(&s.ws.root, &row.view)?
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(row)
 }

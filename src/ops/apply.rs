@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::RunKind;
 use crate::model::{Plan, PlanId, PlanStatus};
 use crate::ops::session::{Default, Session};
+use crate::plan::renames::Rename;
 use crate::policy::rules::Rules;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,9 @@ pub struct Options<'a> {
 
 /// Hears about the run: its start once every check passed, then each step.
 pub trait Progress: Reporter {
+    /// The plan's deletes and creates that read as renames (`plan::renames`), told just
+    /// before `begin`, so that the steps can be shown as renames.
+    fn renames(&mut self, _renames: &[Rename]) {}
     /// Every check passed; the run starts now.
     fn begin(&mut self, _plan_id: &str, _plan: &Plan, _kind: RunKind) {}
 }
@@ -43,6 +47,8 @@ pub struct Applied {
     /// (a rollback of some of its paths).
     pub reverses: Option<Reverted>,
     pub run: RunOutcome,
+    /// The deletes and creates of the run that read as renames.
+    pub renames: Vec<Rename>,
 }
 
 /// The plan a rollback reverted.
@@ -91,6 +97,8 @@ pub fn run_plan(
         wait: opts.wait,
     };
     let approved = admit::admit(s, request, consent)?;
+    let renames = crate::ops::renames::detect(&s.ws, &s.blobs, approved.plan());
+    progress.renames(&renames);
     progress.begin(plan_id, approved.plan(), kind);
     let title = approved.plan().title.clone();
     let reverses = approved.plan().reverses.clone();
@@ -118,5 +126,6 @@ pub fn run_plan(
         title,
         reverses,
         run: outcome,
+        renames,
     })
 }

@@ -10,6 +10,7 @@ pub mod decision;
 pub mod mcp;
 pub mod propose;
 pub mod reject;
+pub mod renames;
 pub mod review;
 pub mod rollback;
 pub mod sandbox;

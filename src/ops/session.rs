@@ -247,7 +247,10 @@ impl Session {
             extra.insert("paths".into(), json!(paths));
         }
         let mut data = json!({ "title": plan.title, "author": plan.author, "changes": plan.changes.len(), "source": source, "reverses": plan.reverses, "risk": risk });
+        // Deletes and creates that read as renames, so that the log names them.
+        let renames = crate::ops::renames::detect(&self.ws, &self.blobs, plan);
         if let Some(obj) = data.as_object_mut() {
+            obj.extend(crate::ops::renames::journal_fields(&renames));
             obj.extend(extra);
         }
         let actor = self.actor.clone();

@@ -4,7 +4,7 @@
 //! The command sees the whole workspace at its own path; `--scope` limits what is
 //! planned, and changes outside it are returned apart so that the caller reports them.
 //! Symlinks the command made, retargeted or removed are planned as links (never
-//! followed); special files and folder modes cannot be planned yet and are returned apart.
+//! followed); special files cannot be planned and are returned apart.
 
 use crate::error::{Error, Result};
 use crate::exec::{Confinement, ExecOutcome, ExecSpec, ExitKind, Isolation, IsolationMode};
@@ -221,15 +221,31 @@ fn to_ops(view: &View, c: Change, scopes: &[RelPath], out: &mut ViewOps) -> Resu
             .push(not_yet("a FIFO, socket or device; those are never planned")),
         (Entry::Absent, Entry::Absent) => {}
         (_, Entry::Absent) => out.ops.push((label, Op::Delete { path })),
-        (Entry::Dir { .. }, Entry::Dir { .. }) => out.unplannable.push(not_yet(
-            "a folder whose mode changed; folder modes cannot be planned yet",
+        // A folder's mode: as the command left it (a new folder too, unless it has the
+        // default a new folder gets anyway).
+        (Entry::Dir { .. }, Entry::Dir { mode }) => out.ops.push((
+            label,
+            Op::Chmod {
+                path,
+                mode: ModeSpec::Exact(*mode),
+            },
         )),
-        (before, Entry::Dir { .. }) => {
+        (before, Entry::Dir { mode }) => {
             if !matches!(before, Entry::Absent) {
                 out.ops
                     .push((label.clone(), Op::Delete { path: path.clone() }));
             }
-            out.ops.push((label, Op::Mkdir { path }));
+            out.ops
+                .push((label.clone(), Op::Mkdir { path: path.clone() }));
+            if *mode != crate::model::plan::DEFAULT_DIR_MODE {
+                out.ops.push((
+                    label,
+                    Op::Chmod {
+                        path,
+                        mode: ModeSpec::Exact(*mode),
+                    },
+                ));
+            }
         }
         (before, Entry::File { mode, .. }) => {
             if matches!(before, Entry::Dir { .. } | Entry::Other) {

@@ -361,6 +361,8 @@ pub struct Overlay<'a> {
     from: HashMap<RelPath, RelPath>,
     /// Folders an op made or named (`mkdir`): never removed for being emptied.
     kept: BTreeSet<RelPath>,
+    /// Folders whose mode an op set (`chmod`) or carried (a moved folder keeps its mode).
+    dir_modes: HashMap<RelPath, u32>,
     /// New contents by hash, not yet in the blob store.
     contents: HashMap<String, Vec<u8>>,
     /// Large new contents, streamed to temp files in the store (committed by `finish`).
@@ -375,6 +377,7 @@ impl<'a> Overlay<'a> {
             now: BTreeMap::new(),
             from: HashMap::new(),
             kept: BTreeSet::new(),
+            dir_modes: HashMap::new(),
             contents: HashMap::new(),
             staged,
         }
@@ -631,9 +634,11 @@ impl<'a> Overlay<'a> {
                 Node::Absent => Err(Error::failed(format!(
                     "cannot chmod {path}: it does not exist"
                 ))),
-                Node::Dir => Err(Error::failed(format!(
-                    "cannot chmod {path}: directories keep their mode"
-                ))),
+                Node::Dir => {
+                    let old = self.dir_mode_now(&path);
+                    self.dir_modes.insert(path, apply_mode(old, Some(mode)));
+                    Ok(())
+                }
                 Node::Link { .. } => Err(Error::failed(format!(
                     "cannot chmod {path}: it is a symbolic link (links have no mode of their own)"
                 ))),
@@ -655,7 +660,20 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// The mode folder `dir` has at this point of the plan: set by an op, else on disk,
+    /// else the default of a new folder.
+    fn dir_mode_now(&self, dir: &RelPath) -> u32 {
+        match self.dir_modes.get(dir) {
+            Some(m) => *m,
+            None => match self.before.get(dir) {
+                Some(st @ State::Dir { .. }) => st.dir_mode(),
+                _ => crate::model::plan::DEFAULT_DIR_MODE,
+            },
+        }
+    }
+
     fn delete_tree(&mut self, dir: &RelPath) -> Result<()> {
+        self.dir_modes.remove(dir);
         for child in self.children(dir)? {
             match self.get(&child)? {
                 Node::Absent => {}
@@ -697,7 +715,11 @@ impl<'a> Overlay<'a> {
                 self.set(from, Node::Absent)
             }
             Node::Dir => {
+                // The folder moves with its mode.
+                let mode = self.dir_mode_now(from);
                 self.set(to, Node::Dir)?;
+                self.dir_modes.insert(to.clone(), mode);
+                self.dir_modes.remove(from);
                 for child in self.children(from)? {
                     if self.get(&child)? == Node::Absent {
                         continue;
@@ -763,7 +785,11 @@ impl<'a> Overlay<'a> {
             let before = self.before.get(path).cloned().unwrap_or(State::Absent);
             let after = match node {
                 Node::Absent => State::Absent,
-                // An existing folder keeps its mode; a new one gets the default.
+                // A folder an op gave a mode (chmod, or moved here) has it; an existing
+                // folder keeps its mode; a new one gets the default.
+                Node::Dir if self.dir_modes.contains_key(path) => State::Dir {
+                    mode: self.dir_modes.get(path).copied(),
+                },
                 Node::Dir if before.is_dir() => before.clone(),
                 Node::Dir => State::Dir {
                     mode: Some(crate::model::plan::DEFAULT_DIR_MODE),

@@ -9,4 +9,5 @@ pub mod file;
 pub mod from_patch;
 pub mod patch;
 pub mod read;
+pub mod renames;
 pub mod revert;

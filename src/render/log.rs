@@ -54,10 +54,11 @@ pub fn summary(e: &Event) -> String {
                         _ => String::new(),
                     };
                     format!(
-                        "{:?} reverses {}{only}: {}{risk}",
+                        "{:?} reverses {}{only}: {}{}{risk}",
                         s("title"),
                         short(r),
-                        count(n("changes"), "change")
+                        count(n("changes"), "change"),
+                        renames(&d)
                     )
                 }
                 None => {
@@ -66,10 +67,11 @@ pub fn summary(e: &Event) -> String {
                         other => format!(" from a {other}"),
                     };
                     format!(
-                        "{:?} by {}: {}{source}{risk}",
+                        "{:?} by {}: {}{}{source}{risk}",
                         s("title"),
                         s("author"),
-                        count(n("changes"), "change")
+                        count(n("changes"), "change"),
+                        renames(&d)
                     )
                 }
             }
@@ -227,6 +229,41 @@ pub fn summary(e: &Event) -> String {
         }
         _ => fields(&d),
     }
+}
+
+/// The renames a `plan.created` names: ` (renamed a => b)` for one or two, else
+/// ` (N renames)`; nothing when there are none.
+fn renames(d: &Value) -> String {
+    let Some(list) = d.get("renames").and_then(Value::as_array) else {
+        return String::new();
+    };
+    let total = d
+        .get("renames_total")
+        .and_then(Value::as_u64)
+        .unwrap_or(list.len() as u64);
+    if total == 0 {
+        return String::new();
+    }
+    if total > 2 {
+        return format!(" ({total} renames)");
+    }
+    let named: Vec<String> = list
+        .iter()
+        .map(|r| {
+            let side = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?");
+            let sim = r
+                .get("similarity")
+                .and_then(Value::as_u64)
+                .filter(|s| *s < 100)
+                .map(|s| format!(" {s}%"))
+                .unwrap_or_default();
+            format!(
+                "{}{sim}",
+                crate::plan::renames::label(side("from"), side("to"))
+            )
+        })
+        .collect();
+    format!(" (renamed {})", named.join(", "))
 }
 
 fn run_kind(kind: &str) -> &str {

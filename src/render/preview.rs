@@ -38,6 +38,11 @@ pub struct PreviewDoc {
     pub stale: Vec<StaleDoc>,
     pub stat: StatDoc,
     pub changes: Vec<ChangeDoc>,
+    /// Deletes and creates shown as renames (as git shows them: similar content, see
+    /// `plan::renames`). The changes stay a delete and a create underneath; the created
+    /// side carries `rename_from` and the content diff, the deleted side `renamed_to`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub renames: Vec<crate::plan::renames::Rename>,
     /// Commands run after the file changes, exactly as they will run.
     pub exec: Vec<crate::model::ExecStep>,
 }
@@ -81,6 +86,7 @@ pub struct StaleDoc {
 
 #[derive(Serialize, Default)]
 pub struct StatDoc {
+    /// Paths changed, a rename counting once (as in git's diffstat).
     pub files: usize,
     pub added_lines: usize,
     pub removed_lines: usize,
@@ -98,6 +104,19 @@ pub struct ChangeDoc {
     pub removed_lines: usize,
     /// Why no diff is shown (binary, too large, content unavailable).
     pub summary: Option<String>,
+    /// The created side of a rename: the deleted path it continues. Its diff and line
+    /// counts are against that path's old content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rename_from: Option<String>,
+    /// The deleted side of a rename: the created path it continues as (shown there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_to: Option<String>,
+    /// git's similarity index of a rename, in percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<u32>,
+    /// The created side of a rename: the state it continues from (for the mode line).
+    #[serde(skip)]
+    pub renamed_before: Option<State>,
     /// The uncoloured unified diff hunks, when the contents are text.
     pub diff: Option<String>,
     /// The same hunks styled for the terminal, with word-level highlights.
@@ -121,11 +140,45 @@ pub struct Input<'a> {
 
 pub fn build(input: &Input) -> PreviewDoc {
     let plan = input.plan;
-    let mut changes: Vec<ChangeDoc> = plan.changes.iter().map(|c| change_doc(c, input)).collect();
+    let bytes = |path: &str, hash: &str| match (input.contents)(path, hash) {
+        Some(Fetched::Bytes(b)) => Some(b),
+        _ => None,
+    };
+    let renames = crate::plan::renames::detect(&plan.changes, &bytes);
+    let by_to: std::collections::HashMap<usize, &crate::plan::renames::Rename> =
+        renames.iter().map(|r| (r.to_index, r)).collect();
+    let by_from: std::collections::HashMap<usize, &crate::plan::renames::Rename> =
+        renames.iter().map(|r| (r.from_index, r)).collect();
+    let mut changes: Vec<ChangeDoc> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match by_from.get(&i) {
+            // The deleted side: its content is diffed on the created side; it counts no
+            // lines itself.
+            Some(r) => ChangeDoc {
+                renamed_to: Some(r.to.clone()),
+                ..bare_doc(c, input)
+            },
+            None => change_doc(
+                c,
+                by_to.get(&i).map(|r| (*r, &plan.changes[r.from_index])),
+                input,
+            ),
+        })
+        .collect();
+    // A rename is as much a policy change as either of its sides.
+    for r in &renames {
+        if changes.iter().any(|c| c.path == r.from && c.policy)
+            && let Some(c) = changes.iter_mut().find(|c| c.path == r.to)
+        {
+            c.policy = true;
+        }
+    }
     // A policy change is shown first.
     changes.sort_by_key(|c| !c.policy);
     let stat = StatDoc {
-        files: changes.len(),
+        files: changes.len() - renames.len(),
         added_lines: changes.iter().map(|c| c.added_lines).sum(),
         removed_lines: changes.iter().map(|c| c.removed_lines).sum(),
     };
@@ -178,38 +231,62 @@ pub fn build(input: &Input) -> PreviewDoc {
             .collect(),
         stat,
         changes,
+        renames,
         exec: plan.exec.clone(),
     }
 }
 
-fn change_doc(c: &Change, input: &Input) -> ChangeDoc {
-    let policy = input.policy_paths.contains(&c.path.as_str());
-    let mut doc = ChangeDoc {
+/// A change's document without its content (no diff, no line counts).
+fn bare_doc(c: &Change, input: &Input) -> ChangeDoc {
+    ChangeDoc {
         path: c.path.clone(),
         action: c.verb().to_string(),
         before: c.before.clone(),
         after: c.after.clone(),
         from: c.from.clone(),
-        policy,
+        policy: input.policy_paths.contains(&c.path.as_str()),
         added_lines: 0,
         removed_lines: 0,
         summary: None,
+        rename_from: None,
+        renamed_to: None,
+        similarity: None,
+        renamed_before: None,
         diff: None,
         styled_diff: None,
+    }
+}
+
+/// One change's document; `source` is the deleted side when `c` is the created side of a
+/// rename (its diff is then against the source's old content).
+fn change_doc(
+    c: &Change,
+    source: Option<(&crate::plan::renames::Rename, &Change)>,
+    input: &Input,
+) -> ChangeDoc {
+    let mut doc = ChangeDoc {
+        rename_from: source.map(|(r, _)| r.from.clone()),
+        similarity: source.and_then(|(r, _)| r.similarity),
+        renamed_before: source.map(|(_, s)| s.before.clone()),
+        ..bare_doc(c, input)
     };
-    let old_hash = c.before.file_hash();
+    let (old_path, old_state) = match source {
+        Some((_, s)) => (s.path.as_str(), &s.before),
+        None => (c.path.as_str(), &c.before),
+    };
+    let old_hash = old_state.file_hash();
     let new_hash = c.after.file_hash();
     if old_hash.is_none() && new_hash.is_none() || old_hash == new_hash {
         return doc;
     }
-    let fetch = |h: Option<&str>| -> Option<Fetched> {
+    let fetch = |h: Option<&str>, path: &str| -> Option<Fetched> {
         match h {
             None => Some(Fetched::Bytes(Vec::new())),
-            Some(h) => (input.contents)(&c.path, h),
+            Some(h) => (input.contents)(path, h),
         }
     };
     let mut old_unknown = false;
-    let (old, new) = match (fetch(old_hash), fetch(new_hash)) {
+    let (old, new) = match (fetch(old_hash, old_path), fetch(new_hash, &c.path)) {
         // The old content is nowhere (a bundle from before bundles carried it, or a stale
         // plan): show the new content in full, and count no lines as changed.
         (None, Some(Fetched::Bytes(n))) if is_text(&n) => {
@@ -388,11 +465,22 @@ pub fn render_text(
     }
     let _ = writeln!(out);
     if stat_only {
-        let width = doc.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
-        for c in &doc.changes {
+        let shown: Vec<(&ChangeDoc, String)> = doc
+            .changes
+            .iter()
+            .filter(|c| c.renamed_to.is_none())
+            .map(|c| (c, stat_label(c)))
+            .collect();
+        let width = shown
+            .iter()
+            .map(|(_, l)| console::measure_text_width(l))
+            .max()
+            .unwrap_or(0);
+        for (c, label) in &shown {
             let detail = match (&c.summary, c.added_lines + c.removed_lines) {
                 (Some(_), _) if c.diff.is_some() => "new content only".to_string(),
                 (Some(_), _) => "bin".to_string(),
+                (None, 0) if c.rename_from.is_some() => "renamed".to_string(),
                 (None, 0) => c.action.clone(),
                 (None, _) => format!(
                     "{} {}",
@@ -400,63 +488,95 @@ pub fn render_text(
                     styled(&color::removed(), &format!("-{}", c.removed_lines))
                 ),
             };
-            let _ = writeln!(out, " {:<width$} | {}", c.path, detail);
+            let pad = width - console::measure_text_width(label);
+            let _ = writeln!(out, " {label}{} | {}", " ".repeat(pad), detail);
         }
         let _ = writeln!(out, " {}", stat_line(&doc.stat));
         return out;
     }
     for c in &doc.changes {
+        // The deleted side of a rename is shown with its created side.
+        if c.renamed_to.is_some() {
+            continue;
+        }
         let label = change_label(c);
-        let head = format!("{} {}", label, c.path);
+        let head = match &c.rename_from {
+            Some(from) => format!("{label} {from} -> {}", c.path),
+            None => format!("{} {}", label, c.path),
+        };
         let st = if c.policy {
             color::danger()
         } else {
             color::header()
         };
         let _ = writeln!(out, "{}", styled(&st, &head));
-        if let Some(d) = doc.stale.iter().find(|d| d.path == c.path) {
+        let sides = [Some(c.path.as_str()), c.rename_from.as_deref()];
+        for d in doc
+            .stale
+            .iter()
+            .filter(|d| sides.contains(&Some(d.path.as_str())))
+        {
             let _ = writeln!(
                 out,
                 "{}",
                 styled(
                     &color::danger(),
                     &format!(
-                        "    STALE: changed since the plan was made (planned {}, now {}); the diff below is against the planned content",
+                        "    STALE: {}changed since the plan was made (planned {}, now {}); the diff below is against the planned content",
+                        if c.rename_from.is_some() {
+                            format!("{} ", d.path)
+                        } else {
+                            String::new()
+                        },
                         d.planned.describe(),
                         d.now.describe()
                     )
                 )
             );
         }
-        if let Some(from) = &c.from {
+        if let Some(from) = &c.rename_from {
+            if let Some(sim) = c.similarity {
+                let _ = writeln!(out, "    similarity index {sim}%");
+            }
+            let _ = writeln!(out, "    rename from {from}");
+            let _ = writeln!(out, "    rename to {}", c.path);
+        } else if let Some(from) = &c.from {
             let _ = writeln!(
                 out,
                 "{}",
                 styled(&color::dim(), &format!("    moved from {from}"))
             );
         }
-        if let Some(line) = link_line(&c.before, &c.after) {
+        let before = c.renamed_before.as_ref().unwrap_or(&c.before);
+        if let Some(line) = link_line(before, &c.after) {
             let _ = writeln!(out, "    {line}");
         }
-        if let (Some(a), Some(b)) = (c.before.mode(), c.after.mode())
+        if let (Some(a), Some(b)) = (before.perm(), c.after.perm())
             && a != b
         {
             let _ = writeln!(out, "    mode {a:04o} -> {b:04o}");
-        } else if let (None, Some(b)) = (c.before.mode(), c.after.mode()) {
+        } else if let (None, Some(b)) = (before.mode(), c.after.mode()) {
             let _ = writeln!(
                 out,
                 "{}",
                 styled(&color::dim(), &format!("    new file mode {b:04o}"))
+            );
+        } else if let (State::Absent, State::Dir { mode: Some(b) }) = (before, &c.after)
+            && *b != crate::model::plan::DEFAULT_DIR_MODE
+        {
+            let _ = writeln!(
+                out,
+                "{}",
+                styled(&color::dim(), &format!("    new folder mode {b:04o}"))
             );
         }
         if let Some(s) = &c.summary {
             let _ = writeln!(out, "    {s}");
         }
         if let Some(d) = c.styled_diff.as_ref().or(c.diff.as_ref()) {
-            let old = c
-                .before
+            let old = before
                 .file_hash()
-                .map(|_| format!("a/{}", c.path))
+                .map(|_| format!("a/{}", c.rename_from.as_deref().unwrap_or(&c.path)))
                 .unwrap_or_else(|| "/dev/null".into());
             let new = c
                 .after
@@ -659,13 +779,25 @@ fn link_line(before: &State, after: &State) -> Option<String> {
     let shown = |t: &str| crate::paths::shown(t);
     match (before.link_target(), after.link_target()) {
         (None, Some(t)) => Some(format!("link -> {}", shown(t))),
+        (Some(a), Some(b)) if a == b => Some(format!("link -> {}", shown(b))),
         (Some(a), Some(b)) => Some(format!("link -> {} (was -> {})", shown(b), shown(a))),
         (Some(a), None) => Some(format!("was link -> {}", shown(a))),
         (None, None) => None,
     }
 }
 
+/// A path as the diffstat lists it: a rename as git writes it (`src/{a => b}.rs`).
+fn stat_label(c: &ChangeDoc) -> String {
+    match &c.rename_from {
+        Some(from) => crate::plan::renames::label(from, &c.path),
+        None => c.path.clone(),
+    }
+}
+
 fn change_label(c: &ChangeDoc) -> &'static str {
+    if c.rename_from.is_some() {
+        return "renamed";
+    }
     match c.action.as_str() {
         "create" => "new file",
         "delete" => "deleted",

@@ -17,6 +17,10 @@
 //! [`View::fallback`] says why, for the caller to tell the user.
 //!
 //! One command at a time per view: an overlay's upper layer must not be mounted twice.
+//! The process that has a view open holds an exclusive `flock` on its `owner.lock` for as
+//! long as it does, so a view left by a crashed process is told from a live one:
+//! [`collect_stale`] (`autonomy gc`) removes those, never a view someone holds or one
+//! kept on purpose ([`View::keep`]).
 
 mod copy;
 mod upper;
@@ -34,6 +38,33 @@ use std::sync::atomic::AtomicBool;
 /// Where views live, under the workspace's `.autonomy/` (same file system as the
 /// workspace, so it can hold an overlay upper layer; unreachable from inside a view).
 pub const VIEWS_DIR: &str = "views";
+
+/// The file in a view's folder whose `flock` its owner holds while the view is open.
+const OWNER_LOCK: &str = "owner.lock";
+/// The file in a view's folder that marks it kept on purpose (a session between commands).
+const KEPT: &str = "kept";
+
+/// Take the view's owner lock (exclusive, not waiting): `Ok(None)` when another process
+/// holds it. The pid is written inside, for people.
+fn take_owner_lock(dir: &Path) -> std::io::Result<Option<fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join(OWNER_LOCK))?;
+    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    f.set_len(0)?;
+    let _ = writeln!(f, "{}", std::process::id());
+    Ok(Some(f))
+}
 
 /// What a path holds, in the workspace (`before`) or in the view (`after`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +115,10 @@ pub struct View {
     backend: Backend,
     fallback: Option<String>,
     keep: bool,
+    /// The owner lock, held while this view is open (released when it is dropped).
+    _owner: Option<fs::File>,
+    /// Opened by [`View::inspect`]: read its changes, never run in it or remove it.
+    inspect_only: bool,
 }
 
 /// Why the kernel refused an overlay earlier in this process (later views go straight
@@ -109,6 +144,8 @@ impl View {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let owner =
+            take_owner_lock(&dir).map_err(|e| Error::io(format!("creating the view {id}"), e))?;
         for sub in ["upper", "work"] {
             fs::create_dir(dir.join(sub))
                 .map_err(|e| Error::io(format!("creating the view {id}"), e))?;
@@ -131,6 +168,8 @@ impl View {
             backend,
             fallback,
             keep: false,
+            inspect_only: false,
+            _owner: owner,
         })
     }
 
@@ -138,6 +177,18 @@ impl View {
     /// does not outlive its process). Its earlier changes are still there; the next
     /// [`View::run`] sees them. The caller makes sure no other command runs in it.
     pub fn open(root: &Path, id: &str) -> Result<View> {
+        View::attach(root, id, true)
+    }
+
+    /// Reads a view another process may be running a command in (`session propose` from
+    /// a second terminal): no owner lock is taken, and [`View::run`] refuses; only
+    /// [`View::changes`] and [`View::read`] are meant for it. What a running command is
+    /// writing at that moment may be read half-written; the next reading corrects it.
+    pub fn inspect(root: &Path, id: &str) -> Result<View> {
+        View::attach(root, id, false)
+    }
+
+    fn attach(root: &Path, id: &str, own: bool) -> Result<View> {
         let root = root
             .canonicalize()
             .map_err(|e| Error::io(format!("opening the workspace {}", root.display()), e))?;
@@ -153,6 +204,17 @@ impl View {
                 )));
             }
         }
+        let owner = match own.then(|| take_owner_lock(&dir)) {
+            None => None,
+            Some(Ok(Some(f))) => Some(f),
+            Some(Ok(None)) => {
+                return Err(Error::new(
+                    crate::error::Kind::Busy,
+                    format!("the view {id} is in use by another process"),
+                ));
+            }
+            Some(Err(e)) => return Err(Error::io(format!("opening the view {id}"), e)),
+        };
         let tmp = tempfile::Builder::new()
             .prefix("autonomy-view-tmp-")
             .tempdir()
@@ -165,6 +227,8 @@ impl View {
             backend: Backend::Overlay,
             fallback: None,
             keep: false,
+            inspect_only: !own,
+            _owner: owner,
         })
     }
 
@@ -230,6 +294,15 @@ impl View {
         sink: Option<&mut dyn Write>,
         cancel: &AtomicBool,
     ) -> Result<ExecOutcome> {
+        if self.inspect_only {
+            return Err(Error::new(
+                crate::error::Kind::Busy,
+                format!(
+                    "the view {} is only being read here; a command cannot run in it",
+                    self.id
+                ),
+            ));
+        }
         let mut spec = spec.clone();
         spec.env.retain(|(k, _)| k != "TMPDIR");
         spec.env
@@ -339,6 +412,8 @@ impl View {
     /// returns its id.
     pub fn keep(mut self) -> String {
         self.keep = true;
+        // Kept on purpose: `gc` leaves it alone once this process lets go of it.
+        let _ = fs::File::create(self.dir.join(KEPT));
         self.id.clone()
     }
 
@@ -351,17 +426,99 @@ impl View {
     /// Removes the view and everything it holds.
     pub fn discard(mut self) -> Result<()> {
         self.keep = true;
+        if self.inspect_only {
+            return Err(Error::new(
+                crate::error::Kind::Busy,
+                format!(
+                    "the view {} is only being read here; it cannot be removed",
+                    self.id
+                ),
+            ));
+        }
         remove_tree(&self.dir)
             .map_err(|e| Error::io(format!("removing the view {}", self.dir.display()), e))
     }
 }
 
+/// Removes a view another process still holds (`session end --force` while its agent
+/// runs): the agent's own mount keeps what it has open; nothing it does later is proposed.
+pub fn discard_held(root: &Path, id: &str) -> Result<()> {
+    let view = View::inspect(root, id)?;
+    remove_tree(&view.dir)
+        .map_err(|e| Error::io(format!("removing the view {}", view.dir.display()), e))
+}
+
 impl Drop for View {
     fn drop(&mut self) {
-        if !self.keep {
+        if !self.keep && !self.inspect_only {
             let _ = remove_tree(&self.dir);
         }
     }
+}
+
+/// A view `autonomy gc` found left behind (or, with `dry_run`, would remove).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stale {
+    pub id: String,
+    pub bytes: u64,
+}
+
+/// Remove the views under `.autonomy/views/` of the workspace at `root` that nobody
+/// holds: no process has its owner lock (its owner crashed or was killed), or, for a
+/// view without a lock file (made before there were any, or by a process that died
+/// between making the folder and locking it), it is older than `grace`. A view kept on
+/// purpose (`View::keep`, a session between commands) is never removed here. With
+/// `dry_run`, only list them.
+pub fn collect_stale(root: &Path, grace: std::time::Duration, dry_run: bool) -> Result<Vec<Stale>> {
+    let views = root.join(STATE_DIR).join(VIEWS_DIR);
+    let rd = match fs::read_dir(&views) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(format!("listing {}", views.display()), e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let dir = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&dir) else {
+            continue;
+        };
+        if !name.starts_with("v-") || !meta.is_dir() || dir.join(KEPT).exists() {
+            continue;
+        }
+        let unheld = if dir.join(OWNER_LOCK).exists() {
+            // Taken (and let go at once) only when nobody holds it.
+            matches!(take_owner_lock(&dir), Ok(Some(_)))
+        } else {
+            meta.modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= grace)
+        };
+        if !unheld {
+            continue;
+        }
+        let bytes = tree_bytes(&dir);
+        if !dry_run {
+            remove_tree(&dir)
+                .map_err(|e| Error::io(format!("removing the stale view {}", dir.display()), e))?;
+        }
+        out.push(Stale { id: name, bytes });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// The bytes of the files below `p` (not following links; unreadable folders count 0).
+fn tree_bytes(p: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(p) else { return 0 };
+    rd.flatten()
+        .map(|e| match fs::symlink_metadata(e.path()) {
+            Ok(m) if m.is_dir() => tree_bytes(&e.path()),
+            Ok(m) if m.is_file() => m.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Opens a regular file without following a final symlink and without blocking on a

@@ -1017,7 +1017,7 @@ path = "made/by/plan"
     );
     let preview = env.run(&["preview", &id]);
     assert!(
-        preview.stdout.contains("moved from single.txt"),
+        preview.stdout.contains("rename from single.txt"),
         "{preview:?}"
     );
     env.cmd().args(["apply", &id]).assert().success();

@@ -112,7 +112,7 @@ fn a_real_git_diff_becomes_a_plan_that_reproduces_the_target_and_rolls_back() {
     for p in [
         "edit.txt",
         "renamed.txt",
-        "moved from rename-me.txt",
+        "rename from rename-me.txt",
         "gone.txt",
         "script.sh",
         "bin.dat",

@@ -13,6 +13,7 @@ mod diskfull;
 mod everyday;
 mod exec;
 mod failpoints;
+mod fidelity;
 mod frontdoors;
 mod fuzz;
 mod gate;

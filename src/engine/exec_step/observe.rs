@@ -4,7 +4,7 @@
 //! undeclared change, a denied path, a FIFO or symlink made or replaced) named.
 
 use super::StepRun;
-use super::scan::{Seen, capture_many, matches};
+use super::scan::{Seen, capture_many, is_link, matches};
 use crate::error::{Error, Result};
 use crate::model::{Change, ExecStep, State};
 use crate::paths::{Globs, RelPath};
@@ -72,8 +72,28 @@ fn sort(
             continue;
         }
         let declared = matches(g, p);
-        let file_like = |s: Option<&Seen>| matches!(s, None | Some(Seen::File { .. }));
+        // Files and links (kept as links, never followed) are put back alike.
+        let file_like = |s: Option<&Seen>| match s {
+            None | Some(Seen::File { .. }) => true,
+            Some(Seen::Other { mode, .. }) => is_link(*mode),
+            Some(Seen::Dir { .. }) => false,
+        };
         match (b, a) {
+            _ if file_like(b) && file_like(a) && (declared || !is_link_seen(a)) => {
+                if !declared {
+                    s.undeclared.push(p.clone());
+                }
+                if b.is_some() && !before.contains_key(p) {
+                    // Changed, but its old state was never kept (outside the reach).
+                    s.unrestorable.push(p.clone());
+                    continue;
+                }
+                match a {
+                    Some(_) if declared => s.declared_files.push(p.clone()),
+                    Some(_) => s.other_files.push(p.clone()),
+                    None => s.gone_files.push(p.clone()),
+                }
+            }
             (_, Some(Seen::Other { mode, .. })) => {
                 s.special.push(format!("  {p} is now {}", kind_name(*mode)));
                 if b.is_none() {
@@ -86,25 +106,14 @@ fn sort(
                 s.special.push(format!("  {p} was {}", kind_name(*mode)));
                 s.unrestorable.push(p.clone());
             }
-            _ if file_like(b) && file_like(a) => {
-                if !declared {
-                    s.undeclared.push(p.clone());
-                }
-                if b.is_some() && !before.contains_key(p) {
-                    // Changed, but its old content was never kept (outside the reach).
-                    s.unrestorable.push(p.clone());
-                    continue;
-                }
-                match a {
-                    Some(_) if declared => s.declared_files.push(p.clone()),
-                    Some(_) => s.other_files.push(p.clone()),
-                    None => s.gone_files.push(p.clone()),
-                }
-            }
             _ => sort_folder(ws, g, before, scan_after, p, b, a, declared, &mut s)?,
         }
     }
     Ok(s)
+}
+
+fn is_link_seen(s: Option<&Seen>) -> bool {
+    matches!(s, Some(Seen::Other { mode, .. }) if is_link(*mode))
 }
 
 /// A change that involves a folder: made, removed, changed in place, or swapped with a
@@ -135,7 +144,8 @@ fn sort_folder(
         }
         (Some(Seen::Dir { .. }), None) => {
             s.undeclared.push(p.clone());
-            s.dir_changes.push((p.clone(), State::dir(), State::Absent));
+            let was = before.get(p).cloned().unwrap_or_else(State::dir);
+            s.dir_changes.push((p.clone(), was, State::Absent));
         }
         (Some(Seen::Dir { .. }), Some(Seen::Dir { .. })) => {
             // Its mode, owner or identity changed: never declarable, not restorable.

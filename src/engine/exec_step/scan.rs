@@ -39,6 +39,11 @@ pub(super) enum Seen {
     },
 }
 
+/// Whether a scanned `mode` is a symbolic link's.
+pub(super) fn is_link(mode: u32) -> bool {
+    mode & libc::S_IFMT == libc::S_IFLNK
+}
+
 pub(super) fn scan(root: &Path) -> Result<BTreeMap<String, Seen>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Seen>) -> Result<()> {
         let rd = std::fs::read_dir(dir)
@@ -209,13 +214,24 @@ pub fn snapshot(
             continue;
         }
         match seen {
-            Seen::Dir { .. } => {
-                out.insert(rel, State::dir());
+            // With its mode, so that a folder the command removes comes back as it was.
+            Seen::Dir { mode, .. } => {
+                out.insert(
+                    rel,
+                    State::Dir {
+                        mode: Some(mode & 0o7777),
+                    },
+                );
             }
             Seen::File { .. } => files.push(rel),
+            // A link is kept as a link: its target read, never followed.
+            Seen::Other { mode, .. } if declared && is_link(mode) => {
+                let st = ws.state(&RelPath::parse(&rel)?)?;
+                out.insert(rel, st);
+            }
             Seen::Other { mode, .. } if declared => {
                 return Err(Error::failed(format!(
-                    "exec {shown:?} may change {rel} (its `touches` match it), which is {}; autonomy never opens fifos, sockets or devices and does not follow symlinks, so it cannot keep or restore it",
+                    "exec {shown:?} may change {rel} (its `touches` match it), which is {}; autonomy never opens fifos, sockets or devices, so it cannot keep or restore it",
                     kind_name(mode)
                 ))
                 .hint(format!("remove {rel} or narrow the step's `touches`, then apply again")));

@@ -64,20 +64,25 @@ pub struct Undone {
     pub kept: Vec<(String, String)>,
 }
 
-/// What a path holds now, for undo: a plan state, or a description of something autonomy
-/// does not open (a FIFO, socket, device or symlink).
+/// What a path holds now, for undo: a plan state (a link as a link, never followed), or
+/// a description of something autonomy does not open (a FIFO, socket or device).
 pub(super) fn now_state(
     ws: &Workspace,
     rel: &RelPath,
 ) -> Result<std::result::Result<State, String>> {
     match ws.lstat(rel) {
+        Ok(Some(m)) if m.file_type().is_symlink() => {}
         Ok(Some(m)) if !m.is_file() && !m.is_dir() => {
             return Ok(Err(
                 kind_name(cap_std::fs::MetadataExt::mode(&m)).to_string()
             ));
         }
+        // A link at the path itself is read as a link; one among its parents is not.
         Err(e) if e.message.contains("symbolic link") => {
-            return Ok(Err("a symbolic link".to_string()));
+            return Ok(match ws.state(rel) {
+                Ok(st @ State::Symlink { .. }) => Ok(st),
+                _ => Err("a symbolic link".to_string()),
+            });
         }
         _ => {}
     }
@@ -124,8 +129,10 @@ fn decide<'a>(
     for u in list {
         let rel = RelPath::parse(&u.path)?;
         let now = now_state(ws, &rel)?;
+        // A folder is a folder: its mode is put back where it is re-created, not compared.
+        let as_before = |n: &State| *n == u.before || (n.is_dir() && u.before.is_dir());
         match &now {
-            Ok(n) if *n == u.before => continue,
+            Ok(n) if as_before(n) => continue,
             Ok(n) if Some(n) == u.after.as_ref() => {}
             _ if overwrite => {
                 if let Ok(State::File { .. }) = &now {
@@ -235,13 +242,20 @@ fn put_back(
         let dir = ws.open_dir(rel.parent().as_ref())?;
         dir.create_dir(rel.file_name())
             .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
+        // Its recorded mode (0755 for a snapshot from before modes were recorded).
+        dir.set_permissions(
+            rel.file_name(),
+            cap_std::fs::PermissionsExt::from_mode(u.before.dir_mode()),
+        )
+        .map_err(|e| Error::io(format!("restoring folder {rel}"), e))?;
         sync(&dir).map_err(|e| Error::io(format!("syncing the folder of {rel}"), e))?;
         done.restored.push(u.path.clone());
     }
-    // 4. Files that were there before: their snapshot content, by rename.
+    // 4. Files and links that were there before: their snapshot content (or target), by
+    // rename.
     let mut n = 0usize;
     for (u, _) in todo {
-        if let State::File { .. } = &u.before {
+        if let State::File { .. } | State::Symlink { .. } = &u.before {
             let rel = RelPath::parse(&u.path)?;
             n += 1;
             put_state(ws, blobs, &rel, &u.before, &format!("{tmp}-{n}"), None)?;
