@@ -16,8 +16,9 @@ use std::process::ExitCode;
 /// and it sees its own changes, but the real workspace and .autonomy/ are untouched and
 /// out of its reach. It is confined as `autonomy sandbox` confines an agent (private
 /// namespaces and Landlock; no SSH agent, no Unix sockets of yours; its own process
-/// group), except that its home folder and a private TMPDIR are writable so that real
-/// agents keep their settings. Its stdin, stdout and stderr are your terminal's.
+/// group), with a private TMPDIR and a private, empty HOME (your home is never writable
+/// to it: pass API keys in the environment). Its stdin, stdout and stderr are your
+/// terminal's.
 ///
 /// When the agent exits (also on Ctrl-C or when its terminal closes), everything its view
 /// holds that the workspace does not becomes one pending plan with the agent as author

@@ -325,21 +325,19 @@ pub fn run(
         )?);
     }
     let (mut info, mut view) = start(s, &req)?;
-    // The home folder is writable (agents keep their settings and logins there), except
-    // where it is the workspace or inside it: then it would reach the real files past the
-    // view. `~/.ssh` and `~/.gnupg` stay hidden in any case.
-    if let Some(home) = std::env::var_os("HOME").and_then(|h| PathBuf::from(h).canonicalize().ok())
-    {
-        if home.starts_with(&s.ws.root) {
-            info.home_note = Some(format!(
-                "the home folder {} is inside the workspace, so it is seen through the view \
-                 like the rest of the workspace",
-                home.display()
-            ));
-        } else if home.is_dir() {
-            writable.push(home);
-        }
-    }
+    // The agent's home is a fresh private folder, not the invoker's: a writable real home
+    // would let it plant what the person's own tools run later (`~/.gitconfig`,
+    // `~/.bashrc`, `~/.cargo/bin`), outside any plan. The real home stays readable.
+    let home = tempfile::Builder::new()
+        .prefix("autonomy-session-home-")
+        .tempdir()
+        .map_err(|e| Error::io("creating the session's home folder", e))?;
+    writable.push(home.path().to_path_buf());
+    info.home_note = Some(format!(
+        "the agent's home folder is a private, empty {} (removed when it exits); give it \
+         keys through the environment, or --allow-write a folder it may change",
+        home.path().display()
+    ));
     let running = try_lock(&running_file(s, &info.view), true)?.ok_or_else(|| {
         Error::new(
             Kind::Busy,
@@ -350,7 +348,11 @@ pub fn run(
     let spec = ExecSpec {
         argv: req.command.clone(),
         cwd: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
-        env: crate::exec::environ::passthrough_env(&["TMPDIR"]),
+        env: {
+            let mut env = crate::exec::environ::passthrough_env(&["TMPDIR", "HOME"]);
+            env.push(("HOME".into(), home.path().display().to_string()));
+            env
+        },
         timeout: Duration::from_secs(365 * 24 * 3600),
         max_output_bytes: 0,
         memory_limit: None,

@@ -318,7 +318,9 @@ fn a_session_agent_cannot_reach_the_real_workspace_autonomy_or_the_users_sockets
         "agent.sh",
         &format!(
             "echo view > {ws}/a.txt\n\
-             echo via-home > \"$HOME/ws/b.txt\"\n\
+             echo via-view > {ws}/b.txt\n\
+             echo x > {realhome}/planted-in-home 2>/dev/null && echo WROTE-HOME\n\
+             echo x > \"$HOME/own\" && echo OWN-HOME\n\
              echo x > {ws}/.autonomy/journal.db 2>/dev/null && echo WROTE-JOURNAL\n\
              echo x > {ws}/.autonomy/planted 2>/dev/null && echo WROTE-STATE\n\
              ls -A {ws}/.autonomy | grep -q . && echo SAW-STATE\n\
@@ -333,6 +335,7 @@ fn a_session_agent_cannot_reach_the_real_workspace_autonomy_or_the_users_sockets
             conn = conn.display(),
             sock = path_sock.display(),
             abs = abs_name,
+            realhome = ws_home.display(),
         ),
     );
     let out = env
@@ -355,9 +358,15 @@ fn a_session_agent_cannot_reach_the_real_workspace_autonomy_or_the_users_sockets
         "UNMOUNTED",
         "CONNECTED",
         "HAS-SSH-AGENT",
+        "WROTE-HOME",
     ] {
         assert!(!stdout.contains(bad), "{bad}: {all}");
     }
+    assert!(
+        stdout.contains("OWN-HOME"),
+        "its private home is writable: {all}"
+    );
+    assert!(!ws_home.join("planted-in-home").exists());
     assert!(
         !reached(&path_l),
         "the agent reached {}",
@@ -633,40 +642,54 @@ fn session_names_and_unknown_sessions_are_refused_with_the_next_step() {
 }
 
 #[test]
-fn a_home_folder_that_is_the_workspace_is_seen_only_through_the_view() {
+fn the_agents_home_is_private_never_the_invokers_or_the_workspace() {
     let env = Env::new();
     if !kernel_ok(&env) {
         return;
     }
     env.write("a.txt", "real\n");
+    // A writable real home would let the agent plant what the person's own tools run
+    // later (`~/.gitconfig` with core.fsmonitor, `~/.bashrc`), outside any plan.
+    let real_home = env.tmp.path().join("realhome");
+    std::fs::create_dir_all(&real_home).unwrap();
+    std::fs::write(real_home.join(".gitconfig"), "[user]\n\tname = me\n").unwrap();
     let agent = script(
         &env,
         "agent.sh",
-        "echo home > \"$HOME/h.txt\"\necho changed > \"$HOME/a.txt\"\n",
+        &format!(
+            "test \"$HOME\" = {rh} && echo SAME-HOME\n\
+             printf '[core]\\n\\tfsmonitor = evil\\n' > \"$HOME/.gitconfig\" && echo WROTE-OWN\n\
+             printf '[core]\\n\\tfsmonitor = evil\\n' > {rh}/.gitconfig 2>/dev/null && echo WROTE-REAL\n\
+             echo x > {rh}/.bashrc 2>/dev/null && echo WROTE-REAL\n\
+             true\n",
+            rh = real_home.display()
+        ),
     );
-    let out = env
-        .std_cmd()
-        .args(["session", "--name", "h", "--", agent.to_str().unwrap()])
-        .env("HOME", &env.root)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let out = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(
-        env.read_str("a.txt"),
-        "real\n",
-        "the agent wrote the workspace"
-    );
-    assert!(out.stderr.contains("inside the workspace"), "{out:?}");
-    assert!(!env.exists("h.txt"));
-    let mut paths = paths_of(&plan_json(&env, &plan_id(&out)));
-    paths.sort();
-    assert_eq!(paths, vec!["a.txt", "h.txt"]);
+    for home in [real_home.clone(), env.root.clone()] {
+        let out = env
+            .std_cmd()
+            .args(["session", "--", agent.to_str().unwrap()])
+            .env("HOME", &home)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(stdout.contains("WROTE-OWN"), "{all}");
+        assert!(
+            !stdout.contains("SAME-HOME") && !stdout.contains("WROTE-REAL"),
+            "{all}"
+        );
+        assert!(all.contains("private"), "the home note is shown: {all}");
+        assert_eq!(
+            std::fs::read_to_string(real_home.join(".gitconfig")).unwrap(),
+            "[user]\n\tname = me\n"
+        );
+        assert!(!real_home.join(".bashrc").exists());
+        assert_eq!(env.read_str("a.txt"), "real\n");
+        assert!(!env.exists(".gitconfig"), "{all}");
+    }
 }
 
 #[test]
