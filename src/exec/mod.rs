@@ -43,6 +43,7 @@ pub mod environ;
 mod isolate;
 mod overlay;
 mod runner;
+mod seccomp;
 
 /// How a run ended, in words (`exit status 2`, `killed by signal 9`).
 pub fn describe(k: ExitKind) -> String {
@@ -81,6 +82,27 @@ pub enum Confinement {
     },
 }
 
+/// What network a confined command may use. Every confined run is also refused
+/// `socket(2)` for every address family but those its network needs (seccomp, see
+/// `seccomp.rs`): never Unix sockets (`socketpair` stays), so no socket of another process
+/// can be reached, whenever it was bound.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Network {
+    /// None: a private, empty network namespace where namespaces are used, and no
+    /// socket of any family (captures, exec steps, the verify command).
+    #[default]
+    None,
+    /// The host's network, TCP only to these ports (Landlock ABI 4+, Linux 6.7; refused
+    /// to run where the kernel cannot enforce it); binding no TCP port at all. UDP (DNS)
+    /// is not restricted. For an agent that must reach its model's API.
+    Tcp {
+        /// Remote TCP ports the command may connect to.
+        connect_ports: Vec<u16>,
+    },
+    /// The host's network, unrestricted (IPv4, IPv6 and netlink sockets).
+    Host,
+}
+
 /// Whether a confined command runs in private namespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IsolationMode {
@@ -103,7 +125,8 @@ pub struct Isolation {
     /// are added automatically.
     pub visible: Vec<PathBuf>,
     /// Files covered by `/dev/null` (for example `.autonomy/lock`, which a command could
-    /// otherwise hold with `flock` on a read-only descriptor).
+    /// otherwise hold with `flock` on a read-only descriptor); folders covered by an empty
+    /// read-only tmpfs (a state folder the command must not read).
     pub masked: Vec<PathBuf>,
 }
 
@@ -131,6 +154,8 @@ pub struct ExecSpec {
     pub confinement_required: bool,
     /// Private namespaces (with [`Confinement::ReadOnlyExcept`]).
     pub isolation: Isolation,
+    /// The network a confined command may use (ignored with [`Confinement::None`]).
+    pub network: Network,
 }
 
 /// How the command ended.
@@ -199,6 +224,12 @@ pub enum ExecError {
     /// in this namespace); nothing ran, and the caller may fall back to a copy.
     #[error("cannot mount a copy-on-write view of the workspace: {reason}")]
     OverlayUnavailable {
+        /// Why.
+        reason: String,
+    },
+    /// The network the spec asks for cannot be enforced here; nothing ran.
+    #[error("cannot confine the command's network: {reason}")]
+    Network {
         /// Why.
         reason: String,
     },

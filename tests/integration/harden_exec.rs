@@ -125,10 +125,10 @@ fn a_capture_cannot_connect_to_a_local_tcp_service() {
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let script = format!(
-        "if exec 3<>/dev/tcp/127.0.0.1/{port}; then echo CONNECTED; echo hi >&3; fi; \
-         {PYTHON} -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 2); print(\"CONNECTED\")'; \
-         {PYTHON} -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b\"x\", (\"127.0.0.1\", {port})); print(\"UDP-SENT\")'; \
-         echo done"
+        "(exec 3<>/dev/tcp/127.0.0.1/{port}) && echo CONN\"\"ECTED; \
+         {PYTHON} -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 2); print(\"CONN\" + \"ECTED\")'; \
+         {PYTHON} -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b\"x\", (\"127.0.0.1\", {port})); print(\"UDP-\" + \"SENT\")'; \
+         echo do\"\"ne"
     );
     let Some(out) = capture(&env, &[], &script) else {
         return;
@@ -160,7 +160,7 @@ fn a_unix_socket_made_after_the_capture_started_is_out_of_reach() {
     let sock = dir.path().join("late.sock");
     let abstract_name = format!("autonomy-harden-{}", crate::common::rand_suffix());
     let script = format!(
-        r#"[ -S "{s}" ] || echo ABSENT-AT-START
+        r#"[ -S "{s}" ] || echo ABSENT-AT-""START
         for i in $(seq 100); do [ -S "{s}" ] && break; sleep 0.1; done
         sleep 0.3
         {PYTHON} - <<'PY'
@@ -169,14 +169,14 @@ for addr in ["{s}", "\0{a}"]:
     try:
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         c.connect(addr)
-        print("CONNECTED", repr(addr))
+        print("CONN" + "ECTED", repr(addr))
     except OSError as e:
         print("refused", repr(addr), e)
 a, b = socket.socketpair()
 a.send(b"pair")
 print("SOCKETPAIR", b.recv(4).decode())
 PY
-        echo done"#,
+        echo do""ne"#,
         s = sock.display(),
         a = abstract_name,
     );
@@ -230,11 +230,11 @@ fn the_fallback_copy_cannot_read_the_real_state_folder() {
     let real = env.root.canonicalize().unwrap();
     let r = real.display();
     let script = format!(
-        r#"head -c1 "{r}/a.txt" >/dev/null && echo WORKSPACE-VISIBLE
-        head -c1 "{r}/.autonomy/journal.db" >/dev/null 2>&1 && echo "LEAK read journal"
-        ls -A "{r}/.autonomy" 2>/dev/null | grep -q . && echo "LEAK listed .autonomy"
-        (echo x > "{r}/.autonomy/pwned") 2>/dev/null && echo "LEAK wrote"
-        echo b > a.txt; echo done"#
+        r#"head -c1 "{r}/a.txt" >/dev/null && echo WORKSPACE-""VISIBLE
+        head -c1 "{r}/.autonomy/journal.db" >/dev/null 2>&1 && echo "LE""AK read journal"
+        ls -A "{r}/.autonomy" 2>/dev/null | grep -q . && echo "LE""AK listed .autonomy"
+        (echo x > "{r}/.autonomy/pwned") 2>/dev/null && echo "LE""AK wrote"
+        echo b > a.txt; echo do""ne"#
     );
     let Some(out) = capture(&env, &[("AUTONOMY_OVERLAY", "off")], &script) else {
         return;
