@@ -8,8 +8,10 @@
 //! (`/proc/self/exe __autonomy-confine`, see [`init_from_main`]); that fresh process is
 //! single-threaded, reads a [`HelperSpec`] on stdin and then, with ordinary Rust:
 //!
-//! 1. `unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC)`, plus `CLONE_NEWUSER` (mapping
-//!    only the caller's own uid and gid) when it is not root;
+//! 1. `unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC)`, plus `CLONE_NEWNET` when the
+//!    command has no network ([`super::Network::None`]: its own empty namespace, loopback
+//!    down) and `CLONE_NEWUSER` (mapping only the caller's own uid and gid) when it is not
+//!    root;
 //! 2. makes every mount private, clones the trees that must stay visible (the workspace,
 //!    the writable set) with `open_tree`, and turns the whole file system read-only
 //!    (`mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)`);

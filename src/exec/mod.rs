@@ -23,6 +23,10 @@
 //!   outside the domain refused (any ABI). With `no_new_privs` and no capabilities, root
 //!   included (bounding, ambient, effective, permitted and inheritable sets emptied).
 //!
+//! - **Network** ([`Network`]): none (a private network namespace), TCP to listed ports
+//!   (Landlock ABI 4), or the host's; and a **seccomp** filter (`seccomp.rs`) that refuses
+//!   `socket(2)` for every family the network does not need, Unix sockets always.
+//!
 //! Where namespaces are unavailable, [`IsolationMode::Required`] refuses to run and
 //! [`IsolationMode::Preferred`] falls back to Landlock alone, with the old process-group
 //! policy: the child calls `setsid()`, and when it exits or times out its group gets
@@ -54,6 +58,8 @@ pub fn describe(k: ExitKind) -> String {
     }
 }
 
+#[cfg(test)]
+mod net_tests;
 #[cfg(test)]
 mod tests;
 

@@ -47,9 +47,7 @@ pub(super) fn filter(network: &Network) -> Result<BpfProgram, ExecError> {
     } else {
         let conds = families
             .iter()
-            .map(|&f| {
-                SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, f as u64)
-            })
+            .map(|&f| SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, f as u64))
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
         vec![SeccompRule::new(conds).map_err(err)?]

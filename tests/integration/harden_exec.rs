@@ -35,7 +35,15 @@ fn capture(env: &Env, envs: &[(&str, &str)], script: &str) -> Option<std::proces
     let out = env
         .std_cmd()
         .envs(envs.iter().copied())
-        .args(["plan", "--capture", "--allow-failure", "--", "bash", "-c", script])
+        .args([
+            "plan",
+            "--capture",
+            "--allow-failure",
+            "--",
+            "bash",
+            "-c",
+            script,
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -81,7 +89,12 @@ fn a_reader_with_an_unlisted_option_runs_as_a_capture_not_for_real() {
     assert_eq!(env.tree(), before, "nothing changed for real");
     let outcomes: Vec<String> = agent_calls(&env)
         .iter()
-        .map(|e| e["data"]["outcome"].as_str().unwrap_or_default().to_string())
+        .map(|e| {
+            e["data"]["outcome"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert!(
         outcomes.iter().all(|o| !o.starts_with("allowed")),
@@ -180,9 +193,17 @@ PY
         s = sock.display(),
         a = abstract_name,
     );
-    let mut child = env
+    let child = env
         .std_cmd()
-        .args(["plan", "--capture", "--allow-failure", "--", "bash", "-c", &script])
+        .args([
+            "plan",
+            "--capture",
+            "--allow-failure",
+            "--",
+            "bash",
+            "-c",
+            &script,
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -207,7 +228,10 @@ PY
     }
     assert!(all.contains("ABSENT-AT-START"), "{all}");
     assert!(all.contains("done"), "{all}");
-    assert!(all.contains("SOCKETPAIR pair"), "socketpair must keep working: {all}");
+    assert!(
+        all.contains("SOCKETPAIR pair"),
+        "socketpair must keep working: {all}"
+    );
     assert!(!all.contains("CONNECTED"), "{all}");
     for l in [&listener, &abs] {
         match l.accept() {
@@ -215,7 +239,10 @@ PY
             other => panic!("the capture reached a Unix socket: {other:?}\n{all}"),
         }
     }
-    assert!(all.contains("Permission denied"), "refused with EACCES: {all}");
+    assert!(
+        all.contains("Permission denied"),
+        "refused with EACCES: {all}"
+    );
 }
 
 // --------------------------------------------------------- 4. the fallback copy's view
@@ -245,10 +272,15 @@ fn the_fallback_copy_cannot_read_the_real_state_folder() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{all}");
-    assert!(all.contains("scratch copy") && all.contains("done"), "{all}");
-    assert!(all.contains("WORKSPACE-VISIBLE"), "the test must see the real tree: {all}");
+    assert!(
+        all.contains("scratch copy") && all.contains("done"),
+        "{all}"
+    );
+    assert!(
+        all.contains("WORKSPACE-VISIBLE"),
+        "the test must see the real tree: {all}"
+    );
     assert!(!all.contains("LEAK"), "{all}");
     assert!(!Path::new(&format!("{r}/.autonomy/pwned")).exists());
     env.verify_ok();
 }
-
