@@ -441,6 +441,17 @@ pub fn read_only(command: &str) -> bool {
     let Some(reader) = READERS.iter().find(|r| r.program == prog) else {
         return false;
     };
+    // rg also takes options from the file `RIPGREP_CONFIG_PATH` names (`--pre` there runs
+    // a program), unless told not to.
+    if prog == "rg"
+        && std::env::var_os("RIPGREP_CONFIG_PATH").is_some_and(|v| !v.is_empty())
+        && !args
+            .iter()
+            .take_while(|a| *a != "--")
+            .any(|a| a == "--no-config")
+    {
+        return false;
+    }
     options_only_read(reader, args)
 }
 
