@@ -218,6 +218,8 @@ fn decide(agent: Agent, ctx: &Ctx) -> Result<Verdict> {
         ))),
         ToolKind::Shell { command } => {
             if crate::agents::shell::read_only(command) {
+                // Audited like every other call: one journal event, no plan.
+                journal_call(&mut s, &call, "allowed: read-only")?;
                 return Ok(Verdict::Allow);
             }
             if shell_mode == "deny" {

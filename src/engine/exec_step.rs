@@ -217,6 +217,9 @@ fn step_spec(
         },
         confinement_required: false,
         isolation,
+        // A plan's commands reach no service, local or remote (DESIGN: they change
+        // declared files only).
+        network: crate::exec::Network::None,
     })
 }
 

@@ -14,11 +14,15 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr, Scope,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset,
+    RulesetAttr, Scope,
 };
 use landlock::{RulesetCreated, RulesetCreatedAttr};
 
-use super::ExecError;
+use super::{ExecError, Network};
+
+/// The first Landlock ABI that can restrict TCP connect and bind (Linux 6.7).
+pub(super) const NET_ABI: i32 = 4;
 
 /// Environment variable that, when set to `off`, makes [`landlock_status`]
 /// report Landlock as unavailable (used to exercise the fallback paths).
@@ -89,9 +93,15 @@ impl PreparedRuleset {
     /// also scopes abstract Unix sockets and signals to the command's own domain: it
     /// cannot connect to an abstract socket another process listens on, nor signal a
     /// process outside. (Ptrace of outside processes is refused at every ABI.)
-    /// Paths are opened without following a final symlink.
-    pub(super) fn build(abi: i32, read_write: &[PathBuf]) -> Result<Self, ExecError> {
-        let abi = ABI::from(abi);
+    /// Paths are opened without following a final symlink. With [`Network::Tcp`] it also
+    /// handles TCP bind and connect and allows only connecting to the listed ports; a
+    /// kernel without that (ABI < 4) is an error, never a silent pass.
+    pub(super) fn build(
+        abi_version: i32,
+        read_write: &[PathBuf],
+        network: &Network,
+    ) -> Result<Self, ExecError> {
+        let abi = ABI::from(abi_version);
         let write = AccessFs::from_write(abi);
         let file_rights = AccessFs::from_file(abi);
         let scopes = Scope::from_all(abi);
@@ -101,7 +111,20 @@ impl PreparedRuleset {
         if !scopes.is_empty() {
             ruleset = ruleset.scope(scopes)?;
         }
+        let ports: &[u16] = match network {
+            Network::Tcp { connect_ports } => {
+                if abi_version < NET_ABI {
+                    return Err(net_unavailable(abi_version));
+                }
+                ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?;
+                connect_ports
+            }
+            Network::None | Network::Host => &[],
+        };
         let mut created: RulesetCreated = ruleset.create()?;
+        for &port in ports {
+            created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
+        }
         let dev_null = Path::new("/dev/null");
         let extra = dev_null.exists().then_some(dev_null);
         for path in read_write.iter().map(PathBuf::as_path).chain(extra) {
@@ -137,6 +160,15 @@ impl PreparedRuleset {
     /// Raw descriptor to hand to [`restrict_self`] in the child.
     pub(super) fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// Why TCP ports cannot be restricted with Landlock ABI `abi`.
+pub(super) fn net_unavailable(abi: i32) -> ExecError {
+    ExecError::Network {
+        reason: format!(
+            "limiting TCP to given ports needs Landlock ABI {NET_ABI} (Linux 6.7 or later); this kernel has ABI {abi}. Nothing ran; run it with no network or the host's network instead"
+        ),
     }
 }
 

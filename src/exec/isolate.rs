@@ -8,8 +8,10 @@
 //! (`/proc/self/exe __autonomy-confine`, see [`init_from_main`]); that fresh process is
 //! single-threaded, reads a [`HelperSpec`] on stdin and then, with ordinary Rust:
 //!
-//! 1. `unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC)`, plus `CLONE_NEWUSER` (mapping
-//!    only the caller's own uid and gid) when it is not root;
+//! 1. `unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC)`, plus `CLONE_NEWNET` when the
+//!    command has no network ([`super::Network::None`]: its own empty namespace, loopback
+//!    down) and `CLONE_NEWUSER` (mapping only the caller's own uid and gid) when it is not
+//!    root;
 //! 2. makes every mount private, clones the trees that must stay visible (the workspace,
 //!    the writable set) with `open_tree`, and turns the whole file system read-only
 //!    (`mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)`);
@@ -131,7 +133,8 @@ pub(super) struct HelperSpec {
     pub reachable: Vec<Vec<u8>>,
     /// Folders replaced by an empty private tmpfs.
     pub hide: Vec<Vec<u8>>,
-    /// Files (sockets, the lock) covered by `/dev/null`.
+    /// Files (sockets, the lock) covered by `/dev/null`; folders (a state folder) by an
+    /// empty read-only tmpfs.
     pub mask: Vec<Vec<u8>>,
     /// The write end of the report pipe.
     pub report_fd: RawFd,
@@ -146,6 +149,10 @@ pub(super) struct HelperSpec {
     /// A copy-on-write view of the workspace mounted at its own path (`overlay.rs`).
     #[serde(default)]
     pub overlay: Option<super::overlay::OverlaySpec>,
+    /// The command's network: [`super::Network::None`] unshares a private, empty network
+    /// namespace too.
+    #[serde(default)]
+    pub network: super::Network,
 }
 
 /// What the helper reported.
@@ -423,7 +430,10 @@ fn helper(spec: &HelperSpec, report: &mut File) -> Result<(), Fail> {
                 .chain(spec.overlay.as_ref().map(|o| &o.lower))
                 .map(|p| path_of(p))
                 .collect();
-            Some(PreparedRuleset::build(abi, &rw).map_err(|e| Fail::Error(e.to_string()))?)
+            Some(
+                PreparedRuleset::build(abi, &rw, &spec.network)
+                    .map_err(|e| Fail::Error(e.to_string()))?,
+            )
         }
         None => None,
     };
@@ -470,7 +480,11 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// Returns whether a user namespace was needed.
 fn enter_namespaces(spec: &HelperSpec) -> Result<bool, Fail> {
-    let base = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC;
+    let mut base = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC;
+    // No network: a namespace of its own with only a loopback that stays down.
+    if spec.network == super::Network::None {
+        base |= libc::CLONE_NEWNET;
+    }
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     // Root unshares the mount namespace directly (it has CAP_SYS_ADMIN); everyone else
@@ -783,7 +797,19 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf], userns: bool) -> Result<()
                 let Ok(meta) = std::fs::symlink_metadata(&path) else {
                     continue;
                 };
-                if meta.is_dir() || meta.file_type().is_symlink() {
+                if meta.file_type().is_symlink() {
+                    continue;
+                }
+                if meta.is_dir() {
+                    // A folder: an empty read-only tmpfs over it (a state folder).
+                    mount(
+                        c"tmpfs",
+                        &c,
+                        Some(c"tmpfs"),
+                        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                        Some(c"mode=755,size=4k,nr_inodes=1"),
+                    )
+                    .map_err(|e| error(format!("sealing {}", path.display()), e))?;
                     continue;
                 }
                 mount(c"/dev/null", &c, None, libc::MS_BIND, None)
@@ -992,10 +1018,20 @@ fn init(
         .stderr(Stdio::inherit());
     let rlimit = spec.rlimit_as.map(super::runner::child_rlimit);
     let ruleset_fd = ruleset.map(PreparedRuleset::raw_fd);
+    let filter = match super::seccomp::filter(&spec.network) {
+        Ok(f) => f,
+        Err(e) => {
+            send(report, b'E', e.to_string().as_bytes());
+            return 1;
+        }
+    };
     // SAFETY: this process is single-threaded; the closure only makes system calls.
-    // no_new_privs and no capabilities whether or not there is a Landlock ruleset.
+    // no_new_privs and no capabilities whether or not there is a Landlock ruleset; the
+    // socket filter last.
     unsafe {
-        cmd.pre_exec(move || super::runner::child_setup(rlimit, ruleset_fd, true));
+        cmd.pre_exec(move || {
+            super::runner::child_setup(rlimit, ruleset_fd, true, Some(filter.as_slice()))
+        });
     }
     let child = match cmd.spawn() {
         Ok(c) => c,

@@ -23,6 +23,10 @@
 //!   outside the domain refused (any ABI). With `no_new_privs` and no capabilities, root
 //!   included (bounding, ambient, effective, permitted and inheritable sets emptied).
 //!
+//! - **Network** ([`Network`]): none (a private network namespace), TCP to listed ports
+//!   (Landlock ABI 4), or the host's; and a **seccomp** filter (`seccomp.rs`) that refuses
+//!   `socket(2)` for every family the network does not need, Unix sockets always.
+//!
 //! Where namespaces are unavailable, [`IsolationMode::Required`] refuses to run and
 //! [`IsolationMode::Preferred`] falls back to Landlock alone, with the old process-group
 //! policy: the child calls `setsid()`, and when it exits or times out its group gets
@@ -43,6 +47,7 @@ pub mod environ;
 mod isolate;
 mod overlay;
 mod runner;
+mod seccomp;
 
 /// How a run ended, in words (`exit status 2`, `killed by signal 9`).
 pub fn describe(k: ExitKind) -> String {
@@ -53,6 +58,8 @@ pub fn describe(k: ExitKind) -> String {
     }
 }
 
+#[cfg(test)]
+mod net_tests;
 #[cfg(test)]
 mod tests;
 
@@ -83,6 +90,27 @@ pub enum Confinement {
     },
 }
 
+/// What network a confined command may use. Every confined run is also refused
+/// `socket(2)` for every address family but those its network needs (seccomp, see
+/// `seccomp.rs`): never Unix sockets (`socketpair` stays), so no socket of another process
+/// can be reached, whenever it was bound.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Network {
+    /// None: a private, empty network namespace where namespaces are used, and no
+    /// socket of any family (captures, exec steps, the verify command).
+    #[default]
+    None,
+    /// The host's network, TCP only to these ports (Landlock ABI 4+, Linux 6.7; refused
+    /// to run where the kernel cannot enforce it); binding no TCP port at all. UDP (DNS)
+    /// is not restricted. For an agent that must reach its model's API.
+    Tcp {
+        /// Remote TCP ports the command may connect to.
+        connect_ports: Vec<u16>,
+    },
+    /// The host's network, unrestricted (IPv4, IPv6 and netlink sockets).
+    Host,
+}
+
 /// Whether a confined command runs in private namespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IsolationMode {
@@ -105,7 +133,8 @@ pub struct Isolation {
     /// are added automatically.
     pub visible: Vec<PathBuf>,
     /// Files covered by `/dev/null` (for example `.autonomy/lock`, which a command could
-    /// otherwise hold with `flock` on a read-only descriptor).
+    /// otherwise hold with `flock` on a read-only descriptor); folders covered by an empty
+    /// read-only tmpfs (a state folder the command must not read).
     pub masked: Vec<PathBuf>,
 }
 
@@ -133,6 +162,8 @@ pub struct ExecSpec {
     pub confinement_required: bool,
     /// Private namespaces (with [`Confinement::ReadOnlyExcept`]).
     pub isolation: Isolation,
+    /// The network a confined command may use (ignored with [`Confinement::None`]).
+    pub network: Network,
 }
 
 /// How the command ended.
@@ -201,6 +232,12 @@ pub enum ExecError {
     /// in this namespace); nothing ran, and the caller may fall back to a copy.
     #[error("cannot mount a copy-on-write view of the workspace: {reason}")]
     OverlayUnavailable {
+        /// Why.
+        reason: String,
+    },
+    /// The network the spec asks for cannot be enforced here; nothing ran.
+    #[error("cannot confine the command's network: {reason}")]
+    Network {
         /// Why.
         reason: String,
     },

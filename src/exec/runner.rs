@@ -20,7 +20,7 @@ use rustix::process::{
 
 use super::confine::{LandlockStatus, PreparedRuleset, landlock_status, restrict_self};
 use super::isolate::{self, Report};
-use super::{Confinement, ExecError, ExecOutcome, ExecSpec, ExitKind, IsolationMode};
+use super::{Confinement, ExecError, ExecOutcome, ExecSpec, ExitKind, IsolationMode, Network};
 
 /// How long output is still drained after the direct child has exited (or
 /// was killed at the timeout) and its group was killed. Only matters when a
@@ -138,8 +138,18 @@ fn run_inner(
         LandlockStatus::Unavailable { reason } if spec.confinement_required => {
             return Err(ExecError::LandlockUnavailable { reason });
         }
+        LandlockStatus::Unavailable { reason } if matches!(spec.network, Network::Tcp { .. }) => {
+            return Err(ExecError::Network {
+                reason: format!("limiting TCP to given ports needs Landlock: {reason}"),
+            });
+        }
         LandlockStatus::Unavailable { .. } => None,
     };
+    if let (Network::Tcp { .. }, Some(abi)) = (&spec.network, abi)
+        && abi < super::confine::NET_ABI
+    {
+        return Err(super::confine::net_unavailable(abi));
+    }
     if spec.isolation.mode != IsolationMode::Off {
         match isolate::availability() {
             Ok(()) => {
@@ -156,7 +166,7 @@ fn run_inner(
         }
     }
     let ruleset = match abi {
-        Some(abi) => Some(PreparedRuleset::build(abi, read_write)?),
+        Some(abi) => Some(PreparedRuleset::build(abi, read_write, &spec.network)?),
         None => None,
     };
     run_direct(spec, &program, &env, ruleset, true, out_sink, cancel)
@@ -198,6 +208,7 @@ fn probe_isolation() -> Result<(), String> {
         probe: true,
         stdin_fd: None,
         overlay: None,
+        network: Network::None,
     };
     let json = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
     let mut child = isolate::helper_command(report_w.as_raw_fd(), None)
@@ -367,6 +378,7 @@ fn run_isolated(
             Some(o) => Some(overlay_spec(o, &canon)?),
             None => None,
         },
+        network: spec.network.clone(),
     };
     let json = serde_json::to_vec(&hs).map_err(|e| ExecError::Isolation {
         reason: format!("encoding the helper's spec: {e}"),
@@ -506,11 +518,15 @@ fn run_direct(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let ruleset_fd = ruleset.as_ref().map(PreparedRuleset::raw_fd);
+    let filter = match confine {
+        true => Some(super::seccomp::filter(&spec.network)?),
+        false => None,
+    };
     // SAFETY: the closure runs between fork and exec; it only performs raw
-    // system calls (setsid, setrlimit, prctl, landlock_restrict_self, capset) on
+    // system calls (setsid, setrlimit, prctl, landlock_restrict_self, capset, seccomp) on
     // values computed before the fork, and neither allocates nor locks.
     unsafe {
-        cmd.pre_exec(move || child_setup(rlimit, ruleset_fd, confine));
+        cmd.pre_exec(move || child_setup(rlimit, ruleset_fd, confine, filter.as_deref()));
     }
     let start = Instant::now();
     let child = cmd.spawn().map_err(|source| ExecError::Spawn {
@@ -774,11 +790,12 @@ impl Drop for Reaper {
 
 /// Runs in the child between fork and exec. Async-signal-safe only. `confine` sets
 /// `no_new_privs` and drops every capability (root included) even where there is no
-/// Landlock ruleset to enforce.
+/// Landlock ruleset to enforce; the seccomp `filter` (when given) is installed last.
 pub(super) fn child_setup(
     rlimit: Option<Rlimit>,
     ruleset_fd: Option<i32>,
     confine: bool,
+    filter: Option<&[seccompiler::sock_filter]>,
 ) -> io::Result<()> {
     mark_inherited_fds_cloexec()?;
     setsid()?;
@@ -791,6 +808,9 @@ pub(super) fn child_setup(
     if confine || ruleset_fd.is_some() {
         rustix::thread::set_no_new_privs(true)?;
         drop_capabilities()?;
+    }
+    if let Some(program) = filter {
+        super::seccomp::install(program)?;
     }
     Ok(())
 }

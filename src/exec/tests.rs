@@ -20,6 +20,7 @@ fn spec(argv: &[&str], cwd: &Path) -> ExecSpec {
         confinement: Confinement::None,
         confinement_required: false,
         isolation: Default::default(),
+        network: super::Network::None,
     }
 }
 

@@ -359,6 +359,9 @@ pub fn run(
         confinement: Confinement::ReadOnlyExcept {
             read_write: writable,
         },
+        // A real agent talks to its model over the network, as in the sandbox; Unix
+        // sockets stay refused (seccomp). Local TCP services are reachable: SECURITY.md.
+        network: crate::exec::Network::Host,
         confinement_required: true,
         isolation: Isolation {
             mode: IsolationMode::Required,

@@ -85,6 +85,7 @@ pub fn capture_in(
             visible: Vec::new(),
             masked: Vec::new(),
         },
+        network: crate::exec::Network::None,
     };
     let shown = shell_words::join(argv);
     let outcome = view

@@ -357,6 +357,9 @@ impl View {
         };
         let rel = spec.cwd.strip_prefix(&self.root).unwrap_or(Path::new(""));
         spec.cwd = c.path().join(rel);
+        // The real workspace shows read-only at its path; its `.autonomy/` (journal,
+        // blobs, other views) is sealed as in an overlay view.
+        spec.isolation.masked.push(self.root.join(STATE_DIR));
         read_write.extend([c.scratch().to_path_buf(), self.tmp.path().to_path_buf()]);
         spec.confinement = Confinement::ReadOnlyExcept { read_write };
         crate::exec::run_cancellable(&spec, sink, cancel).map_err(fail)

@@ -548,8 +548,17 @@ fn shell_changing_refused_reading_runs(agent: &str) {
     );
     assert!(last_request(&mock).contains("marker-7c1e5"), "{out}\n{err}");
     let calls = agent_calls(&env);
-    assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_eq!(calls[0]["data"]["outcome"], "refused: shell");
+    let outcome = |o: &str| calls.iter().filter(|c| c["data"]["outcome"] == o).count();
+    // The reading call that ran is journaled too (harden_exec).
+    assert_eq!(
+        (
+            calls.len(),
+            outcome("refused: shell"),
+            outcome("allowed: read-only")
+        ),
+        (2, 1, 1),
+        "{calls:?}"
+    );
 }
 
 macro_rules! real_client_tests {

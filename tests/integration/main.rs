@@ -18,6 +18,7 @@ mod frontdoors;
 mod fuzz;
 mod gate;
 mod generated;
+mod harden_exec;
 mod hashcache;
 mod help;
 mod hostile;

@@ -188,6 +188,7 @@ pub fn run_verify(
         },
         confinement_required: false,
         isolation: isolation(ws, &scan_before),
+        network: crate::exec::Network::None,
     };
     let shown = shell_words::join(&v.run);
     let outcome = crate::exec::run_cancellable(&spec, sink, cancel)

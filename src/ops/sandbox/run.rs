@@ -219,6 +219,8 @@ fn agent_spec(
             visible: vec![s.ws.root.clone()],
             masked: vec![s.ws.state_path().join("lock")],
         },
+        // The agent needs its model's API (a session may narrow this to `Tcp`).
+        network: crate::exec::Network::Host,
     }
 }
 
