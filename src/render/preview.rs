@@ -316,7 +316,7 @@ pub fn render_text(
             let mark = if r.held >= r.needed { "ok" } else { "missing" };
             format!(
                 "{}: {} of {}{scope} [{mark}]",
-                r.name,
+                crate::paths::printable(&r.name),
                 r.held,
                 crate::util::text::count(r.needed, what)
             )
@@ -332,24 +332,28 @@ pub fn render_text(
     }
     for h in &a.held {
         let how = match &h.key {
-            Some(k) => format!("signed, key {k}"),
-            None => h.method.clone(),
+            Some(k) => format!("signed, key {}", crate::paths::printable(k)),
+            None => crate::paths::printable(&h.method).into_owned(),
         };
         let typed_by = match (&h.os_user, h.os_uid) {
-            (Some(user), Some(uid)) => format!(", typed by OS user {user} (uid {uid})"),
+            (Some(user), Some(uid)) => format!(
+                ", typed by OS user {} (uid {uid})",
+                crate::paths::printable(user)
+            ),
             (None, Some(uid)) => format!(", typed by OS user uid {uid}"),
             _ => String::new(),
         };
         let _ = writeln!(
             out,
             "           approved by {} ({how}){typed_by}",
-            h.principal
+            crate::paths::printable(&h.principal)
         );
     }
     if let Some(d) = &p.description {
         let _ = writeln!(out);
-        for line in d.lines() {
-            let _ = writeln!(out, "    {}", crate::paths::printable(line));
+        // Indented, one escaped line at a time: no line of it can pass for a header line.
+        for line in d.split('\n') {
+            let _ = writeln!(out, "    {}", crate::paths::printable_block(line));
         }
     }
     if !doc.stale.is_empty() {
@@ -383,12 +387,23 @@ pub fn render_text(
     } else {
         let _ = writeln!(out, "{}:", styled(&st, &level));
         for r in &doc.risk_reasons {
-            let _ = writeln!(out, "  - {} [{} +{}]", r.reason, r.signal, r.weight);
+            let _ = writeln!(
+                out,
+                "  - {} [{} +{}]",
+                crate::paths::printable(&r.reason),
+                r.signal,
+                r.weight
+            );
         }
     }
     let _ = writeln!(out);
     if stat_only {
-        let width = doc.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
+        let width = doc
+            .changes
+            .iter()
+            .map(|c| crate::paths::printable(&c.path).len())
+            .max()
+            .unwrap_or(0);
         for c in &doc.changes {
             let detail = match (&c.summary, c.added_lines + c.removed_lines) {
                 (Some(_), _) if c.diff.is_some() => "new content only".to_string(),
@@ -400,14 +415,19 @@ pub fn render_text(
                     styled(&color::removed(), &format!("-{}", c.removed_lines))
                 ),
             };
-            let _ = writeln!(out, " {:<width$} | {}", c.path, detail);
+            let _ = writeln!(
+                out,
+                " {:<width$} | {}",
+                crate::paths::printable(&c.path),
+                detail
+            );
         }
         let _ = writeln!(out, " {}", stat_line(&doc.stat));
         return out;
     }
     for c in &doc.changes {
         let label = change_label(c);
-        let head = format!("{} {}", label, c.path);
+        let head = format!("{} {}", label, crate::paths::printable(&c.path));
         let st = if c.policy {
             color::danger()
         } else {
@@ -432,7 +452,10 @@ pub fn render_text(
             let _ = writeln!(
                 out,
                 "{}",
-                styled(&color::dim(), &format!("    moved from {from}"))
+                styled(
+                    &color::dim(),
+                    &format!("    moved from {}", crate::paths::printable(from))
+                )
             );
         }
         if let Some(line) = link_line(&c.before, &c.after) {
@@ -456,12 +479,12 @@ pub fn render_text(
             let old = c
                 .before
                 .file_hash()
-                .map(|_| format!("a/{}", c.path))
+                .map(|_| format!("a/{}", crate::paths::printable(&c.path)))
                 .unwrap_or_else(|| "/dev/null".into());
             let new = c
                 .after
                 .file_hash()
-                .map(|_| format!("b/{}", c.path))
+                .map(|_| format!("b/{}", crate::paths::printable(&c.path)))
                 .unwrap_or_else(|| "/dev/null".into());
             let _ = writeln!(out, "{}", styled(&color::header(), &format!("--- {old}")));
             let _ = writeln!(out, "{}", styled(&color::header(), &format!("+++ {new}")));
@@ -606,7 +629,10 @@ fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str)
             out,
             "  {}. exec {}",
             i + 1,
-            styled(&color::warn(), &shell_words::join(&e.run))
+            styled(
+                &color::warn(),
+                &crate::paths::printable(&shell_words::join(&e.run))
+            )
         );
         let _ = writeln!(out, "     argv:    {:?}", e.run);
         let _ = writeln!(
@@ -622,7 +648,11 @@ fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str)
         let _ = writeln!(
             out,
             "     cwd:     {}",
-            if e.cwd.is_empty() { "." } else { &e.cwd }
+            if e.cwd.is_empty() {
+                ".".into()
+            } else {
+                crate::paths::printable(&e.cwd)
+            }
         );
         let env: Vec<String> = e.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
         let _ = writeln!(
@@ -638,7 +668,7 @@ fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str)
             if e.touches.is_empty() {
                 "nothing (read-only)".to_string()
             } else {
-                e.touches.join(", ")
+                crate::paths::printable(&e.touches.join(", ")).into_owned()
             }
         );
     }
@@ -684,11 +714,12 @@ fn change_label(c: &ChangeDoc) -> &'static str {
 }
 
 fn short_list(paths: &[String]) -> String {
-    if paths.len() <= 3 {
+    let shown = if paths.len() <= 3 {
         paths.join(", ")
     } else {
         format!("{}, … ({} paths)", paths[..3].join(", "), paths.len())
-    }
+    };
+    crate::paths::printable(&shown).into_owned()
 }
 
 /// git's diffstat summary: "1 file changed, 2 insertions(+), 1 deletion(-)".

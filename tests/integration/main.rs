@@ -16,6 +16,7 @@ mod frontdoors;
 mod fuzz;
 mod gate;
 mod generated;
+mod harden_plan;
 mod hashcache;
 mod help;
 mod hostile;
