@@ -437,7 +437,7 @@ fn finding_5_reading_a_view_never_follows_a_swapped_in_symlink() {
             for c in v["changes"].as_array().unwrap() {
                 let path = c["path"].as_str().unwrap();
                 assert!(
-                    path.starts_with("d") || path == "x",
+                    path.starts_with('d') || path.starts_with('x'),
                     "run {runs}: planned {path}: {doc}"
                 );
                 let shown = env.run(&["show", &format!("{}:{path}", &id[..12])]);
