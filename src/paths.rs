@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use globset::{GlobBuilder, GlobMatcher};
 use std::fmt;
 
-pub use chars::{escape, forbidden_char, printable};
+pub use chars::{escape, forbidden_char, printable, printable_block, printable_content};
 
 /// The longest path (or glob) accepted, in bytes.
 pub const MAX_PATH_BYTES: usize = 4096;

@@ -139,7 +139,8 @@ impl ToolKind {
                 let names: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
                 format!("apply_patch: {}", names.join(", "))
             }
-            ToolKind::Shell { command } => format!("shell: {command}"),
+            // A title is one line: a command's newlines and other controls show escaped.
+            ToolKind::Shell { command } => format!("shell: {}", crate::paths::printable(command)),
             ToolKind::ReadOnly => "read".into(),
             ToolKind::Other => "other".into(),
         }

@@ -86,7 +86,7 @@ impl Progress for Printer {
         ui::say(&format!(
             "{verb} plan {} {:?} ({})",
             short(plan_id),
-            plan.title,
+            crate::paths::printable(&plan.title),
             crate::util::text::count(plan.changes.len() as u64, "change")
         ));
         self.steps = Some(ui::StepPrinter::new(plan.changes.len()).with_renames(&self.renames));

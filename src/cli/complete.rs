@@ -180,11 +180,15 @@ fn query(
     let rows = j.completion_plans(statuses, prefix, CAP)?;
     let mut out = Vec::new();
     for (n, row) in rows.into_iter().enumerate() {
-        let help: String = format!("{} ({})", row.title, row.status.as_str().replace('_', " "))
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(80)
-            .collect();
+        let help: String = format!(
+            "{} ({})",
+            crate::paths::printable(&row.title),
+            row.status.as_str().replace('_', " ")
+        )
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(80)
+        .collect();
         out.push(
             CompletionCandidate::new(row.id.short().to_string())
                 .help(Some(help.into()))

@@ -170,7 +170,7 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::model::Plan) {
     ui::say(&format!(
         "Planned {} {:?}: {} ({}). Review it with `autonomy preview {}`.",
         crate::model::id::short(id),
-        plan.title,
+        crate::paths::printable(&plan.title),
         crate::util::text::count(plan.changes.len() as u64, "change"),
         parts.join(", "),
         crate::model::id::short(id)

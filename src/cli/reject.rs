@@ -32,7 +32,7 @@ pub fn run(args: RejectArgs, ctx: &Ctx) -> Result<()> {
     } else {
         ui::say(&format!(
             "Rejected plan {short} {:?}; it can no longer be applied.",
-            r.title
+            crate::paths::printable(&r.title)
         ));
     }
     Ok(())

@@ -398,7 +398,8 @@ fn captured(
     meta: &MetaFn,
 ) -> Result<(Result<Plan>, String)> {
     let shown = shell_words::join(&c.argv);
-    let title = title.unwrap_or_else(|| format!("Captured: {shown}"));
+    // A title is one line: a multi-line script shows escaped.
+    let title = title.unwrap_or_else(|| format!("Captured: {}", crate::paths::printable(&shown)));
     let given = description.clone();
     let description = description
         .unwrap_or_else(|| format!("Changes made by `{shown}` in a view of the workspace."));

@@ -306,7 +306,14 @@ impl Session {
                 let list: Vec<String> = rows
                     .iter()
                     .take(10)
-                    .map(|r| format!("  {}  {}  {}", r.id.short(), r.status, r.title))
+                    .map(|r| {
+                        format!(
+                            "  {}  {}  {}",
+                            r.id.short(),
+                            r.status,
+                            crate::paths::printable(&r.title)
+                        )
+                    })
                     .collect();
                 Err(Error::usage(format!(
                     "plan prefix {p} is ambiguous; it matches:\n{}",

@@ -90,13 +90,31 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
-/// Text safe to put on a terminal: control characters other than tab and newline (escape
-/// sequences that could move the cursor or erase lines and so hide a change) are shown as
-/// `\u{1b}`-style escapes.
+/// Text safe to put in a one-line slot on a terminal (a title, an actor, an id, a
+/// reason, a path): every character [`forbidden_char`] refuses is shown as a
+/// `\u{1b}`-style escape, control characters included: a newline, a carriage return or a
+/// tab from the journal cannot start a line of its own that impersonates another event,
+/// header or risk line, and escape sequences cannot move the cursor or erase lines. The
+/// one escaping function for everything render and cli print from untrusted text.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    // Control characters, and the invisible and bidirectional-control ones that would
-    // hide or reorder text (`crate::paths::forbidden_char`).
-    let hidden = |c: char| c != '\t' && c != '\n' && forbidden_char(c).is_some();
+    escape(text)
+}
+
+/// Text shown as a block of lines (a plan's description): newlines are kept, every other
+/// hidden character is escaped as in [`printable`], tabs too. Callers indent every line so
+/// that no line of it can pass for one of the lines around it.
+pub fn printable_block(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_but(text, |c| c == '\n')
+}
+
+/// One line of a file's content in a diff (its line ending already taken off): tabs are
+/// kept, every other hidden character (a carriage return included) is escaped.
+pub fn printable_content(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_but(text, |c| c == '\t')
+}
+
+fn escape_but(text: &str, keep: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| !keep(c) && forbidden_char(c).is_some();
     if !text.chars().any(hidden) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -153,5 +171,16 @@ mod tests {
         }
         assert_eq!(escape("readme\u{202e}gnp.sh"), "readme\\u{202e}gnp.sh");
         assert_eq!(escape("plain"), "plain");
+    }
+
+    #[test]
+    fn one_line_slots_escape_every_control_character() {
+        assert_eq!(
+            printable("ok\nRisk: low\r\tx"),
+            "ok\\u{a}Risk: low\\u{d}\\u{9}x"
+        );
+        assert_eq!(printable("a\u{1b}[2K\u{202e}b"), "a\\u{1b}[2K\\u{202e}b");
+        assert_eq!(printable_block("l1\nl2\r\t"), "l1\nl2\\u{d}\\u{9}");
+        assert_eq!(printable_content("\tx\r"), "\tx\\u{d}");
     }
 }

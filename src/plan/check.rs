@@ -15,6 +15,7 @@ use std::collections::HashMap;
 /// Refuse the plan (exit 1) when any check fails, naming the path or step at fault.
 pub fn check_plan(ws: &Workspace, rules: &Rules, plan: &Plan) -> Result<()> {
     rules.check_denied(plan)?;
+    super::links::check_links(&ws.root, plan)?;
     let mut nested = Nested::new(ws);
     for c in &plan.changes {
         nested.refuse(&c.rel()?, false, &c.path)?;

@@ -241,6 +241,17 @@ pub fn check_meta(title: &str, author: &str, description: Option<&str>) -> Resul
     if title.trim().is_empty() {
         return Err(Error::failed("the plan's `title` must not be empty"));
     }
+    // A title and an author are one line everywhere they are shown: a newline in one
+    // could print a line that passes for a header, a risk line or a log event.
+    for (what, text) in [("title", title), ("author", author)] {
+        if let Some((at, c)) = text.char_indices().find(|(_, c)| c.is_control()) {
+            return Err(Error::failed(format!(
+                "the plan's `{what}` holds the control character {} at byte {at}; a {what} is one line of visible text",
+                c.escape_unicode()
+            ))
+            .hint("put further lines in `description`"));
+        }
+    }
     for (what, text, max) in [
         ("title", title, MAX_TITLE_BYTES),
         ("author", author, MAX_AUTHOR_BYTES),

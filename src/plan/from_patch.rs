@@ -17,7 +17,8 @@ pub fn suggested_title(input: &[u8]) -> Option<String> {
         None => subject,
     };
     let t = subject.trim();
-    (!t.is_empty()).then(|| t.to_string())
+    // A title is one line: a stray `\r` or control in the subject shows escaped.
+    (!t.is_empty()).then(|| crate::paths::printable(t).into_owned())
 }
 
 /// Git's mode for a symbolic link; its "content" in a diff is the link's target.

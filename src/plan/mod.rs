@@ -7,6 +7,7 @@ pub mod compile;
 pub mod exec_check;
 pub mod file;
 pub mod from_patch;
+pub mod links;
 pub mod patch;
 pub mod read;
 pub mod renames;

@@ -660,7 +660,7 @@ pub fn conflict_error(short: &str, conflicts: &[Conflict]) -> Error {
         for h in &c.hunks {
             // File content: control characters shown escaped, never sent raw.
             for line in h.lines() {
-                let _ = write!(msg, "\n    {}", crate::paths::printable(line));
+                let _ = write!(msg, "\n    {}", crate::paths::printable_content(line));
             }
         }
     }

@@ -18,9 +18,16 @@ pub fn is_text(bytes: &[u8]) -> bool {
         && std::str::from_utf8(bytes).is_ok()
 }
 
+/// A text's lines as git counts them: ended by `\n` only (a lone `\r` is part of its
+/// line and shown escaped, never a line break of its own), each with its `\n`.
+fn lines(text: &str) -> Vec<&str> {
+    text.split_inclusive('\n').collect()
+}
+
 /// Lines added and removed.
 pub fn counts(old: &str, new: &str) -> (usize, usize) {
-    let diff = TextDiff::from_lines(old, new);
+    let (old, new) = (lines(old), lines(new));
+    let diff = TextDiff::from_slices(&old, &new);
     let mut add = 0;
     let mut del = 0;
     for c in diff.iter_all_changes() {
@@ -36,7 +43,8 @@ pub fn counts(old: &str, new: &str) -> (usize, usize) {
 /// The hunks of a unified diff (no file header), coloured when colours are enabled for
 /// the stream the caller writes to (`styled` picks the stream).
 pub fn hunks(old: &str, new: &str, styled: &dyn Fn(&Style, &str) -> String) -> String {
-    let diff = TextDiff::from_lines(old, new);
+    let (old, new) = (lines(old), lines(new));
+    let diff = TextDiff::from_slices(&old, &new);
     let mut out = String::new();
     for group in diff.grouped_ops(CONTEXT) {
         let (Some(first), Some(last)) = (group.first(), group.last()) else {
@@ -67,7 +75,7 @@ pub fn hunks(old: &str, new: &str, styled: &dyn Fn(&Style, &str) -> String) -> S
                     };
                     ends_newline |= nl;
                     let st = if emph { &strong } else { &base };
-                    line.push_str(&styled(st, &crate::paths::printable(&text)));
+                    line.push_str(&styled(st, &crate::paths::printable_content(&text)));
                 }
                 let _ = writeln!(out, "{}{}", styled(&base, sign), line);
                 if !ends_newline {
@@ -100,12 +108,12 @@ pub fn human_size(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paths::printable;
+    use crate::paths::printable_content as printable;
 
     #[test]
     fn escape_sequences_are_made_visible() {
         assert_eq!(printable("a\u{1b}[2Kb"), "a\\u{1b}[2Kb");
-        assert_eq!(printable("tab\tok\n"), "tab\tok\n");
+        assert_eq!(printable("tab\tok\r"), "tab\tok\\u{d}");
     }
 
     #[test]
@@ -115,5 +123,15 @@ mod tests {
         });
         assert!(!out.contains('\u{1b}'), "{out}");
         assert!(out.contains("\\u{1b}[1A"), "{out}");
+    }
+
+    #[test]
+    fn a_carriage_return_is_not_a_line_end() {
+        let out = hunks("a\rb\nc\n", "a\rb\nd\n", &|_, s| s.to_string());
+        assert!(!out.contains("No newline"), "{out}");
+        assert!(out.contains(" a\\u{d}b\n"), "{out}");
+        assert_eq!(counts("a\rb\nc\n", "a\rb\nd\n"), (1, 1));
+        let crlf = hunks("x\r\n", "y\r\n", &|_, s| s.to_string());
+        assert!(!crlf.contains("No newline"), "{crlf}");
     }
 }

@@ -417,8 +417,8 @@ pub fn render_text(
             "{}  {}  {}  {}  ",
             styled(&color::dim(), &format!("{:>w$}", e.seq, w = layout.seq)),
             time(&e.at, layout.time),
-            styled(&kind_style, &cell(&e.kind, layout.kind)),
-            styled(&color::id(), &cell(plan, 12)),
+            styled(&kind_style, &cell(&printable(&e.kind), layout.kind)),
+            styled(&color::id(), &cell(&printable(plan), 12)),
         );
         if layout.actor_shown {
             line.push_str(&cell(&printable(&e.actor), layout.actor));

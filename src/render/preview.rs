@@ -393,7 +393,7 @@ pub fn render_text(
             let mark = if r.held >= r.needed { "ok" } else { "missing" };
             format!(
                 "{}: {} of {}{scope} [{mark}]",
-                r.name,
+                crate::paths::printable(&r.name),
                 r.held,
                 crate::util::text::count(r.needed, what)
             )
@@ -409,24 +409,28 @@ pub fn render_text(
     }
     for h in &a.held {
         let how = match &h.key {
-            Some(k) => format!("signed, key {k}"),
-            None => h.method.clone(),
+            Some(k) => format!("signed, key {}", crate::paths::printable(k)),
+            None => crate::paths::printable(&h.method).into_owned(),
         };
         let typed_by = match (&h.os_user, h.os_uid) {
-            (Some(user), Some(uid)) => format!(", typed by OS user {user} (uid {uid})"),
+            (Some(user), Some(uid)) => format!(
+                ", typed by OS user {} (uid {uid})",
+                crate::paths::printable(user)
+            ),
             (None, Some(uid)) => format!(", typed by OS user uid {uid}"),
             _ => String::new(),
         };
         let _ = writeln!(
             out,
             "           approved by {} ({how}){typed_by}",
-            h.principal
+            crate::paths::printable(&h.principal)
         );
     }
     if let Some(d) = &p.description {
         let _ = writeln!(out);
-        for line in d.lines() {
-            let _ = writeln!(out, "    {}", crate::paths::printable(line));
+        // Indented, one escaped line at a time: no line of it can pass for a header line.
+        for line in d.split('\n') {
+            let _ = writeln!(out, "    {}", crate::paths::printable_block(line));
         }
     }
     if !doc.stale.is_empty() {
@@ -460,7 +464,13 @@ pub fn render_text(
     } else {
         let _ = writeln!(out, "{}:", styled(&st, &level));
         for r in &doc.risk_reasons {
-            let _ = writeln!(out, "  - {} [{} +{}]", r.reason, r.signal, r.weight);
+            let _ = writeln!(
+                out,
+                "  - {} [{} +{}]",
+                crate::paths::printable(&r.reason),
+                r.signal,
+                r.weight
+            );
         }
     }
     let _ = writeln!(out);
@@ -501,8 +511,12 @@ pub fn render_text(
         }
         let label = change_label(c);
         let head = match &c.rename_from {
-            Some(from) => format!("{label} {from} -> {}", c.path),
-            None => format!("{} {}", label, c.path),
+            Some(from) => format!(
+                "{label} {} -> {}",
+                crate::paths::printable(from),
+                crate::paths::printable(&c.path)
+            ),
+            None => format!("{} {}", label, crate::paths::printable(&c.path)),
         };
         let st = if c.policy {
             color::danger()
@@ -538,13 +552,16 @@ pub fn render_text(
             if let Some(sim) = c.similarity {
                 let _ = writeln!(out, "    similarity index {sim}%");
             }
-            let _ = writeln!(out, "    rename from {from}");
-            let _ = writeln!(out, "    rename to {}", c.path);
+            let _ = writeln!(out, "    rename from {}", crate::paths::printable(from));
+            let _ = writeln!(out, "    rename to {}", crate::paths::printable(&c.path));
         } else if let Some(from) = &c.from {
             let _ = writeln!(
                 out,
                 "{}",
-                styled(&color::dim(), &format!("    moved from {from}"))
+                styled(
+                    &color::dim(),
+                    &format!("    moved from {}", crate::paths::printable(from))
+                )
             );
         }
         let before = c.renamed_before.as_ref().unwrap_or(&c.before);
@@ -576,12 +593,17 @@ pub fn render_text(
         if let Some(d) = c.styled_diff.as_ref().or(c.diff.as_ref()) {
             let old = before
                 .file_hash()
-                .map(|_| format!("a/{}", c.rename_from.as_deref().unwrap_or(&c.path)))
+                .map(|_| {
+                    format!(
+                        "a/{}",
+                        crate::paths::printable(c.rename_from.as_deref().unwrap_or(&c.path))
+                    )
+                })
                 .unwrap_or_else(|| "/dev/null".into());
             let new = c
                 .after
                 .file_hash()
-                .map(|_| format!("b/{}", c.path))
+                .map(|_| format!("b/{}", crate::paths::printable(&c.path)))
                 .unwrap_or_else(|| "/dev/null".into());
             let _ = writeln!(out, "{}", styled(&color::header(), &format!("--- {old}")));
             let _ = writeln!(out, "{}", styled(&color::header(), &format!("+++ {new}")));
@@ -726,7 +748,10 @@ fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str)
             out,
             "  {}. exec {}",
             i + 1,
-            styled(&color::warn(), &shell_words::join(&e.run))
+            styled(
+                &color::warn(),
+                &crate::paths::printable(&shell_words::join(&e.run))
+            )
         );
         let _ = writeln!(out, "     argv:    {:?}", e.run);
         let _ = writeln!(
@@ -742,7 +767,11 @@ fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str)
         let _ = writeln!(
             out,
             "     cwd:     {}",
-            if e.cwd.is_empty() { "." } else { &e.cwd }
+            if e.cwd.is_empty() {
+                ".".into()
+            } else {
+                crate::paths::printable(&e.cwd)
+            }
         );
         let env: Vec<String> = e.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
         let _ = writeln!(
@@ -758,7 +787,7 @@ fn render_exec(out: &mut String, doc: &PreviewDoc, styled: &dyn Fn(&Style, &str)
             if e.touches.is_empty() {
                 "nothing (read-only)".to_string()
             } else {
-                e.touches.join(", ")
+                crate::paths::printable(&e.touches.join(", ")).into_owned()
             }
         );
     }
@@ -789,8 +818,8 @@ fn link_line(before: &State, after: &State) -> Option<String> {
 /// A path as the diffstat lists it: a rename as git writes it (`src/{a => b}.rs`).
 fn stat_label(c: &ChangeDoc) -> String {
     match &c.rename_from {
-        Some(from) => crate::plan::renames::label(from, &c.path),
-        None => c.path.clone(),
+        Some(from) => crate::paths::printable(&crate::plan::renames::label(from, &c.path)).into_owned(),
+        None => crate::paths::printable(&c.path).into_owned(),
     }
 }
 
@@ -816,11 +845,12 @@ fn change_label(c: &ChangeDoc) -> &'static str {
 }
 
 fn short_list(paths: &[String]) -> String {
-    if paths.len() <= 3 {
+    let shown = if paths.len() <= 3 {
         paths.join(", ")
     } else {
         format!("{}, … ({} paths)", paths[..3].join(", "), paths.len())
-    }
+    };
+    crate::paths::printable(&shown).into_owned()
 }
 
 /// git's diffstat summary: "1 file changed, 2 insertions(+), 1 deletion(-)".

@@ -22,6 +22,7 @@
 //! [`collect_stale`] (`autonomy gc`) removes those, never a view someone holds or one
 //! kept on purpose ([`View::keep`]).
 
+mod beneath;
 mod copy;
 mod upper;
 
@@ -379,28 +380,35 @@ impl View {
     pub fn read(&self, path: &str) -> Result<Vec<u8>> {
         // Guards that give the owner read and search on the way (not root: the command
         // may have made a folder or the file unreadable); modes are put back on drop.
+        // The view's tree (upper layer or scratch copy) is read beneath its descriptor, no
+        // symlink followed in any component (`beneath`): the command may still be running
+        // and swapping folders for links.
         let mut access = Vec::new();
-        let p = match &self.backend {
-            Backend::Copy(c) => c.path().join(path),
-            _ => {
-                let upper = self.dir.join("upper");
-                let mut at = upper.clone();
-                let mut in_upper = true;
-                for part in Path::new(path).components() {
-                    at.push(part);
-                    match fs::symlink_metadata(&at) {
-                        Ok(m) => access.push(upper::Access::grant(&at, &m)),
-                        Err(_) => {
-                            in_upper = false;
-                            break;
-                        }
-                    }
-                }
-                if in_upper { at } else { self.root.join(path) }
-            }
+        let tree = match &self.backend {
+            Backend::Copy(c) => beneath::Tree::open(c.path())?,
+            _ => beneath::Tree::open(&self.dir.join("upper"))?,
         };
-        let mut f =
-            open_regular(&p).map_err(|e| Error::io(format!("reading {path} from the view"), e))?;
+        let mut in_tree = true;
+        let mut at = String::new();
+        for part in path.split('/') {
+            if !at.is_empty() {
+                at.push('/');
+            }
+            at.push_str(part);
+            match tree.node(&at)? {
+                Some(node) => access.push(beneath::FdAccess::grant(&node)),
+                None => {
+                    in_tree = false;
+                    break;
+                }
+            }
+        }
+        let read_err = |e| Error::io(format!("reading {path} from the view"), e);
+        let mut f = if in_tree || matches!(self.backend, Backend::Copy(_)) {
+            tree.open_file(path).map_err(read_err)?
+        } else {
+            open_regular(&self.root.join(path)).map_err(read_err)?
+        };
         let mut out = Vec::new();
         f.read_to_end(&mut out)
             .map_err(|e| Error::io(format!("reading {path} from the view"), e))?;

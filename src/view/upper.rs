@@ -13,18 +13,22 @@
 //!   dropped here;
 //! - a symlink or a special file is what the command made at that path.
 
+use super::beneath::{FdAccess, Tree};
 use super::{Change, Entry};
 use crate::error::{Error, Result};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+/// The upper layer is read beneath its own descriptor, no symlink followed in any
+/// component (`super::beneath`): a command still running in the view that swaps a folder
+/// for a link to `.autonomy/` makes the read-back fail, never read the real state.
 pub(super) fn changes(root: &Path, upper: &Path) -> Result<Vec<Change>> {
     let mut out = Vec::new();
-    walk(root, upper, "", true, false, &mut out)?;
+    let tree = Tree::open(upper)?;
+    walk(root, &tree, "", true, false, &mut out)?;
     Ok(out)
 }
 
@@ -55,31 +59,6 @@ pub(super) fn entry_of(p: &Path, m: &fs::Metadata) -> Result<Entry> {
     })
 }
 
-fn is_whiteout(m: &fs::Metadata) -> bool {
-    m.file_type().is_char_device() && m.rdev() == 0
-}
-
-fn xattr_is_y(p: &Path, name: &std::ffi::CStr) -> bool {
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
-        return false;
-    };
-    let mut buf = [0u8; 4];
-    // SAFETY: lgetxattr into a local buffer of the given size.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    n == 1 && buf[0] == b'y'
-}
-
-fn is_opaque(p: &Path) -> bool {
-    xattr_is_y(p, c"trusted.overlay.opaque") || xattr_is_y(p, c"user.overlay.opaque")
-}
-
 fn name_of(e: &fs::DirEntry, dir: &Path) -> Result<String> {
     e.file_name().to_str().map(str::to_string).ok_or_else(|| {
         Error::failed(format!(
@@ -105,14 +84,13 @@ fn list(dir: &Path) -> Result<Vec<String>> {
 /// are deleted.
 fn walk(
     root: &Path,
-    upper: &Path,
+    upper: &Tree,
     rel: &str,
     lower_dir: bool,
     replaced: bool,
     out: &mut Vec<Change>,
 ) -> Result<()> {
-    let up_dir = upper.join(rel);
-    let names = list(&up_dir)?;
+    let names = upper.list(rel)?;
     if replaced && lower_dir {
         let present: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         let mut gone = Vec::new();
@@ -138,15 +116,16 @@ fn walk(
             continue;
         }
         let path = join(rel, &name);
-        let up = upper.join(&path);
-        let meta = fs::symlink_metadata(&up)
-            .map_err(|e| Error::io(format!("reading {}", up.display()), e))?;
+        // Gone since the listing (the command is still running): nothing to read.
+        let Some(node) = upper.node(&path)? else {
+            continue;
+        };
         let before = if lower_dir {
             entry(&root.join(&path))?
         } else {
             Entry::Absent
         };
-        if is_whiteout(&meta) {
+        if Tree::is_whiteout(&node) {
             if before != Entry::Absent {
                 out.push(Change {
                     path,
@@ -157,13 +136,13 @@ fn walk(
             }
             continue;
         }
-        let after = entry_of(&up, &meta)?;
+        let after = upper.entry_of(&path, &node)?;
         // Not root: a folder or file the command made unreadable is opened up for the
         // read-back and given its mode again afterwards (the view may live on).
-        let _access = Access::grant(&up, &meta);
+        let _access = FdAccess::grant(&node);
         match &after {
             Entry::Dir { mode } => {
-                let opaque = replaced || is_opaque(&up);
+                let opaque = replaced || upper.is_opaque(&path);
                 let was_dir = matches!(before, Entry::Dir { .. });
                 let differs = match &before {
                     Entry::Dir { mode: old } => old != mode,
@@ -184,7 +163,12 @@ fn walk(
                     Entry::File {
                         len: old_len,
                         mode: _,
-                    } if old_len == len => !same_bytes(&root.join(&path), &up)?,
+                    } if old_len == len => {
+                        let up = upper
+                            .open_file(&path)
+                            .map_err(|e| Error::io(format!("reading {path} in the view"), e))?;
+                        !same_content(&root.join(&path), up)?
+                    }
                     _ => true,
                 };
                 let mode_changed = !matches!(&before, Entry::File { mode: m, .. } if m == mode);
@@ -213,38 +197,6 @@ fn walk(
     Ok(())
 }
 
-/// Owner read (and search, for a folder) on one path of the upper layer while it lives;
-/// the mode is put back on drop. Nothing to do for root or an already readable path.
-pub(super) struct Access {
-    path: std::path::PathBuf,
-    mode: u32,
-}
-
-impl Access {
-    pub(super) fn grant(p: &Path, meta: &fs::Metadata) -> Option<Access> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 || meta.file_type().is_symlink() {
-            return None;
-        }
-        let mode = meta.permissions().mode() & 0o7777;
-        let need = if meta.is_dir() { 0o500 } else { 0o400 };
-        if mode & need == need || !(meta.is_dir() || meta.is_file()) {
-            return None;
-        }
-        fs::set_permissions(p, fs::Permissions::from_mode(mode | need)).ok()?;
-        Some(Access {
-            path: p.to_path_buf(),
-            mode,
-        })
-    }
-}
-
-impl Drop for Access {
-    fn drop(&mut self) {
-        let _ = fs::set_permissions(&self.path, fs::Permissions::from_mode(self.mode));
-    }
-}
-
 /// `.autonomy/` and `.git/` are not the command's to change (sealed and read-only in the
 /// view); should an entry of that name show up anyway, it is not a change to plan.
 pub(super) fn skip_top(name: &str) -> bool {
@@ -261,10 +213,15 @@ fn join(rel: &str, name: &str) -> String {
 
 /// Whether two regular files of equal length hold the same bytes (streamed).
 pub(super) fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
-    let open = |p: &Path| {
-        super::open_regular(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))
-    };
-    let (mut fa, mut fb) = (open(a)?, open(b)?);
+    let fb =
+        super::open_regular(b).map_err(|e| Error::io(format!("reading {}", b.display()), e))?;
+    same_content(a, fb)
+}
+
+/// Whether the regular file at `a` holds the bytes of the open file `fb`.
+fn same_content(a: &Path, mut fb: fs::File) -> Result<bool> {
+    let mut fa =
+        super::open_regular(a).map_err(|e| Error::io(format!("reading {}", a.display()), e))?;
     let mut ba = vec![0u8; 1 << 16];
     let mut bb = vec![0u8; 1 << 16];
     loop {

@@ -556,7 +556,9 @@ fn escape_sequences_never_reach_the_terminal_raw() {
     let env = Env::new();
     env.write("app.conf", "safe\n");
     let id = env.plan(
-        "title = \"ok\\u001b[2K\"\n[[action]]\nkind = \"write\"\npath = \"app.conf\"\ncontent = \"evil\\u001b[1A\\u001b[2Ksafe\\n\"\n",
+        // A title with a control character is refused (harden_plan finding 1); the
+        // description may hold one and shows it escaped.
+        "title = \"ok\"\ndescription = \"d\\u001b[2K\"\n[[action]]\nkind = \"write\"\npath = \"app.conf\"\ncontent = \"evil\\u001b[1A\\u001b[2Ksafe\\n\"\n",
     );
     let out = env.run(&["preview", &id]);
     assert_eq!(out.code, 0, "{out:?}");

@@ -19,6 +19,7 @@ mod fuzz;
 mod gate;
 mod generated;
 mod harden_exec;
+mod harden_plan;
 mod hashcache;
 mod help;
 mod hostile;

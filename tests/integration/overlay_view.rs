@@ -301,6 +301,7 @@ fn the_command_cannot_reach_the_real_tree_or_autonomy_by_any_route() {
         done
         ls -A "{r}/.autonomy" | grep -q . && leak "listed .autonomy"
         ln -s "{r}/.autonomy" state && head -c1 state/journal.db >/dev/null 2>&1 && leak "symlink read"
+        rm -f state  # a link into .autonomy is refused at plan time (harden_plan finding 4)
         for p in "{r}/.autonomy/pwned" "/proc/1/root{r}/.autonomy/pwned" "{alias}/pwned" \
                  "/proc/self/cwd/.autonomy/pwned" "{state_alias}/pwned"; do
             (echo x > "$p") 2>/dev/null && leak "write $p"
