@@ -1116,7 +1116,7 @@ _autonomy() {
             return 0
             ;;
         autonomy__subcmd__session)
-            opts="-C -h --name --allow-write --color --format --help propose list end"
+            opts="-C -h --name --allow-write --allow-connect --color --format --help propose list end"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1131,6 +1131,10 @@ _autonomy() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o plusdirs
                     fi
+                    return 0
+                    ;;
+                --allow-connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -C)

@@ -272,6 +272,7 @@ set edit:completion:arg-completer[autonomy] = {|@words|
         &'autonomy;session'= {
             cand --name 'The session''s name (letters, digits, ''.'', ''_'', ''-''; default: the agent''s command name and four random hex digits)'
             cand --allow-write 'A folder the agent may write for real, outside the view (build output such as target/); repeatable; what it writes there is never part of a plan. Never .autonomy/, never through a symlink inside the workspace'
+            cand --allow-connect 'A TCP port the agent may connect to, besides 443 (HTTPS, where model APIs are); repeatable: e.g. a local model server''s. Every other TCP port, on any host, is refused, so local services (databases, Docker, dev servers) are out of its reach'
             cand -C 'Run as if started in DIR'
             cand --color 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)'
             cand --format 'Output format for commands that print data (jsonl: log only)'

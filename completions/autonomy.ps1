@@ -298,6 +298,7 @@ Register-ArgumentCompleter -Native -CommandName 'autonomy' -ScriptBlock {
         'autonomy;session' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The session''s name (letters, digits, ''.'', ''_'', ''-''; default: the agent''s command name and four random hex digits)')
             [CompletionResult]::new('--allow-write', '--allow-write', [CompletionResultType]::ParameterName, 'A folder the agent may write for real, outside the view (build output such as target/); repeatable; what it writes there is never part of a plan. Never .autonomy/, never through a symlink inside the workspace')
+            [CompletionResult]::new('--allow-connect', '--allow-connect', [CompletionResultType]::ParameterName, 'A TCP port the agent may connect to, besides 443 (HTTPS, where model APIs are); repeatable: e.g. a local model server''s. Every other TCP port, on any host, is refused, so local services (databases, Docker, dev servers) are out of its reach')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format for commands that print data (jsonl: log only)')

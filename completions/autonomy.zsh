@@ -331,6 +331,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--name=[The session'\''s name (letters, digits, '\''.'\'', '\''_'\'', '\''-'\''; default\: the agent'\''s command name and four random hex digits)]:NAME:_default' \
 '*--allow-write=[A folder the agent may write for real, outside the view (build output such as target/); repeatable; what it writes there is never part of a plan. Never .autonomy/, never through a symlink inside the workspace]:PATH:_files -/' \
+'*--allow-connect=[A TCP port the agent may connect to, besides 443 (HTTPS, where model APIs are); repeatable\: e.g. a local model server'\''s. Every other TCP port, on any host, is refused, so local services (databases, Docker, dev servers) are out of its reach]:PORT:_default' \
 '-C+[Run as if started in DIR]:DIR:_files -/' \
 '--color=[When to use colours (NO_COLOR and CLICOLOR_FORCE are honoured under auto)]:WHEN:(auto always never)' \
 '--format=[Output format for commands that print data (jsonl\: log only)]:FORMAT:(text json jsonl)' \

@@ -59,6 +59,11 @@ pub struct SessionArgs {
     /// .autonomy/, never through a symlink inside the workspace.
     #[arg(long = "allow-write", value_name = "PATH", value_hint = clap::ValueHint::DirPath)]
     pub allow_write: Vec<PathBuf>,
+    /// A TCP port the agent may connect to, besides 443 (HTTPS, where model APIs are);
+    /// repeatable: e.g. a local model server's. Every other TCP port, on any host, is
+    /// refused, so local services (databases, Docker, dev servers) are out of its reach.
+    #[arg(long = "allow-connect", value_name = "PORT")]
+    pub allow_connect: Vec<u16>,
     /// The agent command, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -125,6 +130,7 @@ fn start(args: SessionArgs, ctx: &Ctx) -> Result<ExitCode> {
     let req = Request {
         name: args.name,
         allow_write: args.allow_write,
+        allow_connect: args.allow_connect,
         command: args.command,
     };
     // An agent that dies in raw mode would leave the terminal unusable: its settings are

@@ -51,8 +51,13 @@ pub struct Request {
     pub name: Option<String>,
     /// Folders the agent may write for real (outside the view), as for `sandbox`.
     pub allow_write: Vec<PathBuf>,
+    /// TCP ports the agent may connect to besides [`MODEL_PORTS`].
+    pub allow_connect: Vec<u16>,
     pub command: Vec<String>,
 }
+
+/// The TCP ports a session's agent may always connect to: HTTPS, where model APIs are.
+pub const MODEL_PORTS: &[u16] = &[443];
 
 /// A session that is about to run its agent.
 pub struct Started {
@@ -230,7 +235,7 @@ pub fn start(s: &mut Session, req: &Request) -> Result<(Started, View)> {
         last_plan: None,
     };
     let actor = s.actor.clone();
-    let data = json!({ "session": name, "view": id, "agent": agent, "argv": req.command, "allow_write": req.allow_write });
+    let data = json!({ "session": name, "view": id, "agent": agent, "argv": req.command, "allow_write": req.allow_write, "allow_connect": req.allow_connect });
     let inserted = s.journal.write(|tx| {
         if tx.agent_session_open(&name)? {
             return Err(Error::failed(format!(
@@ -289,7 +294,7 @@ fn resume(
     let mut view = View::open(&s.ws.root, &row.view)?;
     view.persist();
     let actor = s.actor.clone();
-    let data = json!({ "session": name, "view": row.view, "agent": agent, "argv": req.command, "allow_write": req.allow_write, "resumed": true });
+    let data = json!({ "session": name, "view": row.view, "agent": agent, "argv": req.command, "allow_write": req.allow_write, "allow_connect": req.allow_connect, "resumed": true });
     s.journal.write(|tx| {
         tx.resume_agent_session(&row.view, &req.command, &agent)?;
         tx.event(&actor, EventKind::SessionStarted, None, &data)?;
@@ -359,9 +364,16 @@ pub fn run(
         confinement: Confinement::ReadOnlyExcept {
             read_write: writable,
         },
-        // A real agent talks to its model over the network, as in the sandbox; Unix
-        // sockets stay refused (seccomp). Local TCP services are reachable: SECURITY.md.
-        network: crate::exec::Network::Host,
+        // A real agent talks to its model over HTTPS; any other TCP port only when asked
+        // (`--allow-connect`), so local services that run commands (Docker, dev servers)
+        // cannot write the workspace for it. Unix sockets stay refused (seccomp).
+        network: crate::exec::Network::Tcp {
+            connect_ports: MODEL_PORTS
+                .iter()
+                .chain(&req.allow_connect)
+                .copied()
+                .collect(),
+        },
         confinement_required: true,
         isolation: Isolation {
             mode: IsolationMode::Required,

@@ -818,7 +818,9 @@ fn link_line(before: &State, after: &State) -> Option<String> {
 /// A path as the diffstat lists it: a rename as git writes it (`src/{a => b}.rs`).
 fn stat_label(c: &ChangeDoc) -> String {
     match &c.rename_from {
-        Some(from) => crate::paths::printable(&crate::plan::renames::label(from, &c.path)).into_owned(),
+        Some(from) => {
+            crate::paths::printable(&crate::plan::renames::label(from, &c.path)).into_owned()
+        }
         None => crate::paths::printable(&c.path).into_owned(),
     }
 }

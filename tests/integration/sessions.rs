@@ -817,3 +817,47 @@ fn ending_a_running_session_by_force_discards_its_view_and_nothing_is_proposed()
     );
     env.verify_ok();
 }
+
+/// Whether a listener got a connection within a short while (non-blocking accept).
+fn tcp_reached(l: &std::net::TcpListener) -> bool {
+    l.set_nonblocking(true).unwrap();
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        if l.accept().is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn a_session_agent_reaches_no_local_tcp_service_unless_its_port_is_allowed() {
+    let env = Env::new();
+    if !kernel_ok(&env) {
+        return;
+    }
+    // A local service that runs what it is sent (Docker's API, a dev server) would write
+    // the real workspace for the agent: only 443 and `--allow-connect` ports are open.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let agent = script(
+        &env,
+        "agent.sh",
+        &format!(
+            "bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null && echo CONNECTED\necho tried\n"
+        ),
+    );
+    let out = session(&env, &["--", agent.to_str().unwrap()]);
+    assert!(out.stdout.contains("tried"), "{out:?}");
+    assert!(!out.stdout.contains("CONNECTED"), "{out:?}");
+    assert!(!tcp_reached(&l), "the agent reached 127.0.0.1:{port}");
+    // Allowed by name, the same connection goes through: the test is not vacuous.
+    let p = port.to_string();
+    let out = session(
+        &env,
+        &["--allow-connect", &p, "--", agent.to_str().unwrap()],
+    );
+    assert!(out.stdout.contains("CONNECTED"), "{out:?}");
+    assert!(tcp_reached(&l), "the allowed port was not reached");
+}
