@@ -285,7 +285,7 @@ fn list(ctx: &Ctx) -> Result<()> {
             l.row.view,
             state,
             plan,
-            shell_words::join(&l.row.argv).escape_debug()
+            crate::paths::printable(&shell_words::join(&l.row.argv))
         ));
     }
     Ok(())
