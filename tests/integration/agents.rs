@@ -45,6 +45,16 @@ pub(super) fn cli(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// PATH with this build's `autonomy` first (the installed hook and MCP entries run
+/// `autonomy` from PATH).
+pub(super) fn path_with_autonomy() -> std::ffi::OsString {
+    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
+    std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH")
+}
+
 /// The hook command the agents' configuration runs.
 pub(super) fn hook_command(agent: &str) -> String {
     format!("{} hook {agent}", common::bin().display())
@@ -105,11 +115,7 @@ pub(super) fn claude(env: &Env, mock: &MockModel) -> Option<Run> {
 /// on PATH (as `autonomy agent install` expects it).
 fn claude_as_configured(env: &Env, mock: &MockModel) -> Option<Run> {
     let bin = cli("claude")?;
-    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
+    let path = path_with_autonomy();
     let home = tempfile::tempdir().expect("home");
     let child = Command::new(bin)
         .args([
@@ -193,11 +199,7 @@ fn codex_with(env: &Env, mock: &MockModel, home_hooks: bool) -> Option<Run> {
         )
         .expect("hooks");
     }
-    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
+    let path = path_with_autonomy();
     let child = Command::new(bin)
         .args([
             "exec",
@@ -240,13 +242,9 @@ fn gemini_with_timeout(env: &Env, mock: &MockModel, timeout_ms: Option<u64>) -> 
 }
 
 /// Gemini CLI with the project's settings as they are, this build's `autonomy` first on PATH.
-fn gemini_as_configured(env: &Env, mock: &MockModel) -> Option<Run> {
+pub(super) fn gemini_as_configured(env: &Env, mock: &MockModel) -> Option<Run> {
     let bin = cli("gemini")?;
-    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
+    let path = path_with_autonomy();
     let home = tempfile::tempdir().expect("home");
     let gemini_home = home.path().join("gemini");
     std::fs::create_dir_all(gemini_home.join(".gemini")).expect("mkdir");

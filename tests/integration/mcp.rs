@@ -7,16 +7,13 @@
 use crate::common::{self, Env};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 // The scripted model of agents.rs, compiled here too (that module keeps it private).
-#[path = "agents/mock_model.rs"]
-#[allow(dead_code, clippy::duplicate_mod)]
-mod mock_model;
-use mock_model::{MockModel, Step};
+use super::agents::mock_model::{MockModel, Step};
+use super::agents::{agent_calls, cli as agent_cli, path_with_autonomy};
 
 /// A running `autonomy mcp`, its stdout read line by line on a thread.
 struct Server {
@@ -143,14 +140,6 @@ impl Server {
 }
 
 const PLAN_TOML: &str = "title = \"Bump the version\"\n\n[[action]]\nkind = \"write\"\npath = \"VERSION\"\ncontent = \"1.2.0\\n\"\n";
-
-/// The `agent.call` events of the journal.
-fn agent_calls(env: &Env) -> Vec<Value> {
-    env.events()
-        .into_iter()
-        .filter(|e| e["kind"] == "agent.call")
-        .collect()
-}
 
 /// The whole conversation: initialize, list, each tool and each propose form; refusals
 /// as tool errors naming what to fix; nothing in the workspace changes through MCP; every
@@ -474,43 +463,6 @@ fn agent_install_registers_the_mcp_server() {
     env.verify_ok();
 }
 
-/// An agent's CLI as .ci/run installs it (see agents.rs).
-fn agent_cli(name: &str) -> Option<PathBuf> {
-    let pins = include_str!("../../.ci/agents.txt");
-    let f: Vec<&str> = pins
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .expect("agent pinned in .ci/agents.txt")
-        .split_whitespace()
-        .collect();
-    let dir = std::env::var_os("AUTONOMY_AGENT_CLIS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/autonomy-ci/agents")
-        });
-    let path = dir.join(format!("{name}-{}/node_modules/.bin/{}", f[2], f[3]));
-    if path.is_file() {
-        Some(path)
-    } else {
-        common::skip(&format!(
-            "{name} {} is not installed at {} (.ci/run installs it)",
-            f[2],
-            path.display()
-        ));
-        None
-    }
-}
-
-/// PATH with this build's `autonomy` first (the registration runs `autonomy mcp`).
-fn path_with_autonomy() -> std::ffi::OsString {
-    let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
-    std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH")
-}
-
 /// Wait for an agent (at most two minutes): what it printed.
 fn finish(mut child: Child) -> String {
     let start = Instant::now();
@@ -648,9 +600,6 @@ fn real_claude_code_proposes_through_mcp() {
 /// `mcp_autonomy_propose_plan`) with a TOML plan: pending, exact, nothing changed first.
 #[test]
 fn real_gemini_cli_proposes_through_mcp() {
-    let Some(gemini) = agent_cli("gemini") else {
-        return;
-    };
     let env = Env::new();
     install(&env, "gemini");
     let tree = env.tree();
@@ -661,40 +610,11 @@ fn real_gemini_cli_proposes_through_mcp() {
         ),
         Step::Text("Proposed."),
     ]);
-    let home = tempfile::tempdir().expect("home");
-    let gemini_home = home.path().join("gemini");
-    std::fs::create_dir_all(gemini_home.join(".gemini")).expect("mkdir");
-    std::fs::write(
-        gemini_home.join(".gemini/settings.json"),
-        json!({"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
-               "privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false},
-               "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false}})
-        .to_string(),
-    )
-    .expect("settings");
-    let child = Command::new(gemini)
-        .args([
-            "-p",
-            "Do the task.",
-            "--output-format",
-            "json",
-            "--approval-mode",
-            "yolo",
-        ])
-        .current_dir(&env.root)
-        .env("HOME", home.path())
-        .env("GOOGLE_GEMINI_BASE_URL", mock.url())
-        .env("GEMINI_API_KEY", "dummy")
-        .env("GEMINI_CLI_HOME", &gemini_home)
-        .env("GEMINI_CLI_TRUST_WORKSPACE", "true")
-        .env("PATH", path_with_autonomy())
-        .env("AUTONOMY_ACTOR", common::ACTOR)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start gemini");
-    let said = finish(child);
+    let Some(run) = super::agents::gemini_as_configured(&env, &mock) else {
+        return;
+    };
+    let (out, err) = run.finish(120);
+    let said = format!("{out}\n{err}");
     check_proposed(
         &env,
         &tree,
