@@ -566,25 +566,38 @@ fn a_session_survives_a_crash_of_its_agent() {
     env.verify_ok();
 }
 
+/// A session whose agent runs `work`, says it is ready, then sleeps under a tag unique to
+/// this test process (`sleep 10000NN`, to find it with pgrep): the tag, the gate folder
+/// (keep it alive) and autonomy's process.
+fn waiting_agent(
+    env: &Env,
+    name: &str,
+    work: &str,
+    n: u32,
+) -> (String, tempfile::TempDir, std::process::Child) {
+    let gate = visible_dir();
+    let g = gate.path().display().to_string();
+    let tag = format!(
+        "sleep {}",
+        1_000_000 + std::process::id() % 100_000 * 10 + n
+    );
+    let agent = script(
+        env,
+        "agent.sh",
+        &format!("{work}\ntouch {g}/ready\nexec {tag}\n"),
+    );
+    let child = spawn_session(env, name, &agent, gate.path());
+    assert!(wait_for(&gate.path().join("ready"), 30));
+    (tag, gate, child)
+}
+
 #[test]
 fn a_session_survives_a_crash_of_autonomy_and_is_found_and_proposable_afterwards() {
     let env = Env::new();
     if !kernel_ok(&env) {
         return;
     }
-    let gate = visible_dir();
-    let g = gate.path().display().to_string();
-    let tag = format!(
-        "sleep {}",
-        1_000_000 + std::process::id() % 100_000 * 10 + 1
-    );
-    let agent = script(
-        &env,
-        "agent.sh",
-        &format!("echo kept > kept.txt\ntouch {g}/ready\nexec {tag}\n"),
-    );
-    let child = spawn_session(&env, "boom", &agent, gate.path());
-    assert!(wait_for(&gate.path().join("ready"), 30));
+    let (tag, _gate, child) = waiting_agent(&env, "boom", "echo kept > kept.txt", 1);
     // SAFETY: killing our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
     let out = finish(child);
@@ -753,19 +766,7 @@ fn an_interrupt_stops_the_agent_and_proposes_what_it_did() {
     if !kernel_ok(&env) {
         return;
     }
-    let gate = visible_dir();
-    let g = gate.path().display().to_string();
-    let tag = format!(
-        "sleep {}",
-        1_000_000 + std::process::id() % 100_000 * 10 + 2
-    );
-    let agent = script(
-        &env,
-        "agent.sh",
-        &format!("echo done > done.txt\ntouch {g}/ready\nexec {tag}\n"),
-    );
-    let child = spawn_session(&env, "int", &agent, gate.path());
-    assert!(wait_for(&gate.path().join("ready"), 30));
+    let (tag, _gate, child) = waiting_agent(&env, "int", "echo done > done.txt", 2);
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let out = finish(child);
