@@ -29,7 +29,7 @@ impl Run<'_> {
                     Ok(now) if now == c.after => None,
                     Ok(now) => Some(format!(
                         "{} holds {}, the plan {}",
-                        c.path,
+                        crate::paths::printable(&c.path),
                         now.describe(),
                         c.after.describe()
                     )),

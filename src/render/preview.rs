@@ -538,7 +538,7 @@ pub fn render_text(
                     &format!(
                         "    STALE: {}changed since the plan was made (planned {}, now {}); the diff below is against the planned content",
                         if c.rename_from.is_some() {
-                            format!("{} ", d.path)
+                            format!("{} ", crate::paths::printable(&d.path))
                         } else {
                             String::new()
                         },

@@ -407,7 +407,7 @@ impl View {
         let mut f = if in_tree || matches!(self.backend, Backend::Copy(_)) {
             tree.open_file(path).map_err(read_err)?
         } else {
-            open_regular(&self.root.join(path)).map_err(read_err)?
+            crate::util::inode::open_regular_path(&self.root.join(path)).map_err(read_err)?
         };
         let mut out = Vec::new();
         f.read_to_end(&mut out)
@@ -530,20 +530,6 @@ fn tree_bytes(p: &Path) -> u64 {
             _ => 0,
         })
         .sum()
-}
-
-/// Opens a regular file without following a final symlink and without blocking on a
-/// FIFO; anything else is an error.
-pub(crate) fn open_regular(p: &Path) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(p)?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    Ok(f)
 }
 
 /// `rm -rf`, also through folders without permissions (overlay's `work/work` is 0000,

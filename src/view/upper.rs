@@ -213,15 +213,15 @@ fn join(rel: &str, name: &str) -> String {
 
 /// Whether two regular files of equal length hold the same bytes (streamed).
 pub(super) fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
-    let fb =
-        super::open_regular(b).map_err(|e| Error::io(format!("reading {}", b.display()), e))?;
+    let fb = crate::util::inode::open_regular_path(b)
+        .map_err(|e| Error::io(format!("reading {}", b.display()), e))?;
     same_content(a, fb)
 }
 
 /// Whether the regular file at `a` holds the bytes of the open file `fb`.
 fn same_content(a: &Path, mut fb: fs::File) -> Result<bool> {
-    let mut fa =
-        super::open_regular(a).map_err(|e| Error::io(format!("reading {}", a.display()), e))?;
+    let mut fa = crate::util::inode::open_regular_path(a)
+        .map_err(|e| Error::io(format!("reading {}", a.display()), e))?;
     let mut ba = vec![0u8; 1 << 16];
     let mut bb = vec![0u8; 1 << 16];
     loop {
