@@ -484,6 +484,11 @@ fn await_decision(s: &mut Session, id: &PlanId, wait: Duration) -> Result<Decide
         match d.decision.as_str() {
             "approved" if d.ready => {
                 let applied = apply(s, id, wait);
+                if applied.is_ok() {
+                    // Landed: told as such even if reading the decision back would fail
+                    // (a refusal would make the agent believe nothing changed).
+                    return Ok(Decided::Applied { by, now: true });
+                }
                 let now = crate::ops::decision::decision(s, id)?;
                 if now.status != PlanStatus::Applied {
                     if RUN_STOPPED.load(Ordering::SeqCst) {
@@ -493,7 +498,7 @@ fn await_decision(s: &mut Session, id: &PlanId, wait: Duration) -> Result<Decide
                     }
                     applied?;
                     return Err(Error::failed(format!(
-                        "plan {short} was approved but not applied"
+                        "plan {short} was approved but not applied; `autonomy status` says why, and `autonomy apply {short}` applies it"
                     )));
                 }
                 return Ok(Decided::Applied { by, now: true });

@@ -569,10 +569,15 @@ pub fn propose(s: &mut Session, name: Option<&str>) -> Result<SessionPlan> {
     proposed.notes.extend(notes);
     let mut superseded = None;
     if let Some(id) = proposed.id().map(str::to_string) {
-        let pid = crate::model::PlanId::parse(&id)
-            .ok_or_else(|| Error::failed("internal: a plan id that does not parse"))?;
         let view_id = row.view.clone();
-        s.journal.write(|tx| tx.set_session_plan(&view_id, &pid))?;
+        let recorded = crate::model::PlanId::parse(&id)
+            .ok_or_else(|| Error::failed("internal: a plan id that does not parse"))
+            .and_then(|pid| s.journal.write(|tx| tx.set_session_plan(&view_id, &pid)));
+        if let Err(e) = recorded {
+            // The next command is the person's again, whatever failed here.
+            s.actor = actor;
+            return Err(e.context(format!("recording session {name}'s plan {}", &id[..12])));
+        }
         if let Some(old) = earlier
             && old.as_str() != id
             && matches!(proposed.made, Made::New { .. })
