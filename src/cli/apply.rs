@@ -1,10 +1,10 @@
 //! `autonomy apply`
 
 use super::{Ctx, gate, ui};
-use crate::engine::Reporter;
 use crate::error::Result;
 use crate::model::RunKind;
 use crate::model::{Change, Plan};
+use crate::ops::apply::Reporter;
 use crate::ops::apply::{Applied, Options, Progress};
 use crate::ops::session::Session;
 use std::path::PathBuf;

@@ -107,7 +107,7 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| crate::util::identity::acting_identity(&ctx.dir)),
         );
-        let stale = super::preview::bundle_stale(ctx, &bundle)?;
+        let stale = crate::ops::preview::bundle_stale(&ctx.dir, &bundle)?;
         if !stale.is_empty() {
             return Err(gate::stale_error(&bundle.id, &stale, "signed"));
         }

@@ -176,8 +176,7 @@ fn query(
     statuses: &[PlanStatus],
     prefix: &str,
 ) -> crate::Result<Vec<CompletionCandidate>> {
-    let j = crate::store::journal::Journal::open_read_only(db)?;
-    let rows = j.completion_plans(statuses, prefix, CAP)?;
+    let rows = crate::ops::session::completion_plans(db, statuses, prefix, CAP)?;
     let mut out = Vec::new();
     for (n, row) in rows.into_iter().enumerate() {
         let help: String = format!(

@@ -2,9 +2,7 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
-use crate::ops::session::{Default, Session};
-use crate::render::preview::Fetched;
-use crate::store::bundle::Old;
+use crate::ops::session::Session;
 use std::path::PathBuf;
 
 /// Write a plan bundle for review on another machine
@@ -35,37 +33,18 @@ pub struct ExportArgs {
 pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("export")?;
     let mut s = Session::open(&ctx.dir)?;
-    let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
-    let plan = s.load_plan(&row.id)?;
-    let stale = super::preview::stale_paths(&s, &plan, row.status)?;
-    if !stale.is_empty() {
-        return Err(super::gate::stale_error(
-            &row.id,
-            &stale,
-            "exported for review",
-        ));
-    }
     let out = ctx.dir.join(&args.output);
-    let fetch_old = |path: &str, hash: &str| match super::preview::fetch(&s, path, hash)? {
-        Fetched::Bytes(b) => Some(Old::Bytes(b)),
-        Fetched::TooLarge(n) => Some(Old::TooLarge(n)),
-    };
-    let size = crate::store::bundle::write(&out, &plan, &|h| s.blobs.read(h), &fetch_old)?;
-    s.event(
-        crate::model::EventKind::PlanExported,
-        Some(&row.id),
-        serde_json::json!({ "file": args.output, "bytes": size }),
-    )?;
+    let done = crate::ops::export::export(&mut s, args.plan.as_deref(), &out, &args.output)?;
     if ctx.json() {
         ui::json(
-            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "plan": row.id, "file": args.output, "bytes": size }),
+            &serde_json::json!({ "format_version": crate::model::FORMAT_VERSION, "plan": done.plan, "file": args.output, "bytes": done.bytes }),
         );
     }
     ui::say(&format!(
         "Exported plan {} to {} ({}). Reviewers: `autonomy preview --bundle {}`.",
-        row.id.short(),
+        done.plan.short(),
         args.output.display(),
-        crate::render::diff::human_size(size),
+        crate::render::diff::human_size(done.bytes),
         args.output.display()
     ));
     Ok(())

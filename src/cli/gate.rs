@@ -5,16 +5,16 @@
 
 use super::prompt::{self, Answer, Expect};
 use super::ui;
-use crate::engine::admit::{Consent, Question, Reply};
 use crate::error::Result;
 use crate::model::Plan;
+use crate::ops::approve::{Consent, Question, Reply};
 use crate::ops::session::Session;
 use crate::policy::approval::check;
 use crate::policy::approval::gate::Held;
 use crate::policy::approval::outlook::Outlook;
 use crate::policy::risk::Level;
 
-pub use crate::engine::admit::{declined_error, stale_error};
+pub use crate::ops::approve::{declined_error, stale_error};
 
 /// The person at this terminal, asked as `autonomy approve` asks.
 pub struct Terminal;
@@ -50,7 +50,7 @@ pub fn refuse_if_stale(
     status: crate::model::PlanStatus,
     what: &str,
 ) -> Result<()> {
-    let stale = super::preview::stale_paths(s, plan, status)?;
+    let stale = crate::ops::preview::stale_paths(s, plan, status)?;
     if stale.is_empty() {
         Ok(())
     } else {

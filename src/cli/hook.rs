@@ -121,7 +121,7 @@ pub fn run(args: HookArgs, ctx: &Ctx) -> ExitCode {
             let todo = watch(Instant::now(), deadline, running);
             if todo == Watch::StopRun {
                 if !RUN_STOPPED.swap(true, Ordering::SeqCst) {
-                    crate::engine::run::request_stop();
+                    crate::ops::apply::request_stop();
                 }
                 continue;
             }
@@ -581,7 +581,7 @@ fn apply_with(
     // While the run is in progress the watchdog does not answer over it: at the deadline it
     // stops the run, which undoes itself, and the answer says so.
     IN_RUN.store(true, Ordering::SeqCst);
-    let applied = crate::ops::apply::apply(s, Some(id), opts, None, &mut crate::engine::Quiet);
+    let applied = crate::ops::apply::apply(s, Some(id), opts, None, &mut crate::ops::apply::Quiet);
     IN_RUN.store(false, Ordering::SeqCst);
     applied?;
     Ok(())

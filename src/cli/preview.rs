@@ -2,12 +2,11 @@
 
 use super::{Ctx, ui};
 use crate::error::Result;
-use crate::model::{Plan, PlanStatus, State};
-use crate::ops::approvals;
+use crate::model::{Plan, PlanStatus};
+use crate::ops;
+use crate::ops::preview::Bundle;
 use crate::ops::session::{Default, Session};
-use crate::paths::RelPath;
-use crate::render::diff::MAX_DIFF_BYTES;
-use crate::render::preview::{self, Fetched, PreviewDoc};
+use crate::render::preview::{self, PreviewDoc};
 use console::Style;
 use std::io::IsTerminal;
 
@@ -57,21 +56,8 @@ pub fn run(args: PreviewArgs, ctx: &Ctx) -> Result<()> {
             ui::say(preview::stale_banner(&doc, &ui::err_style).trim_end());
         }
     }
-    s.event(
-        crate::model::EventKind::PlanPreviewed,
-        Some(&row.id),
-        serde_json::json!({ "stat": args.stat }),
-    )?;
+    ops::preview::previewed(&mut s, &row.id, args.stat)?;
     Ok(())
-}
-
-/// Paths of a stored plan that no longer hold its `before`, for a plan that may still be
-/// approved or applied (pending or approved); empty otherwise.
-pub fn stale_paths(s: &Session, plan: &Plan, status: PlanStatus) -> Result<Vec<(String, State)>> {
-    if !status.is_open() {
-        return Ok(Vec::new());
-    }
-    crate::engine::admit::drift(&s.ws, plan)
 }
 
 /// Build the preview document for a stored plan.
@@ -82,29 +68,40 @@ pub fn build_doc(
     status: PlanStatus,
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> Result<PreviewDoc> {
-    let mut held = approvals::recorded(s, plan_id)?;
-    held.extend(signed_and_used(s, plan_id)?);
-    let standings = approvals::standings(s, plan, &held)?;
-    let signers = s.rules()?.allowed_signers.clone();
-    let policy: Vec<&str> = plan
-        .policy_paths(&signers)
-        .iter()
-        .map(|c| c.path.as_str())
-        .collect();
-    let stale = stale_paths(s, plan, status)?;
-    let contents = |path: &str, hash: &str| fetch(s, path, hash);
-    Ok(preview::build(&preview::Input {
-        id: plan_id,
+    let facts = ops::preview::facts(s, plan_id, plan, status)?;
+    let contents = |path: &str, hash: &str| ops::preview::fetch(s, path, hash);
+    Ok(doc_of(
+        plan_id,
         plan,
-        status: status.as_str(),
-        standings: &standings,
-        held: &held,
-        risk: crate::policy::risk::in_force(&s.journal, plan_id, plan, &signers)?,
-        policy_paths: &policy,
-        stale: &stale,
-        contents: &contents,
+        status.as_str(),
+        facts,
+        &contents,
         styled,
-    }))
+    ))
+}
+
+/// The preview document of a plan from what `ops::preview` found.
+fn doc_of(
+    id: &str,
+    plan: &Plan,
+    status: &str,
+    facts: ops::preview::Facts,
+    contents: preview::Contents<'_>,
+    styled: &dyn Fn(&Style, &str) -> String,
+) -> PreviewDoc {
+    let policy: Vec<&str> = facts.policy_paths.iter().map(String::as_str).collect();
+    preview::build(&preview::Input {
+        id,
+        plan,
+        status,
+        standings: &facts.standings,
+        held: &facts.held,
+        risk: facts.risk,
+        policy_paths: &policy,
+        stale: &facts.stale,
+        contents,
+        styled,
+    })
 }
 
 /// Where a preview goes.
@@ -132,25 +129,6 @@ impl Dest {
             Dest::Stderr => &ui::err_style,
         }
     }
-}
-
-/// The signed approvals a committed run of the plan counted: they are part of what was
-/// held, so the preview of an applied plan shows them instead of "missing".
-fn signed_and_used(s: &Session, plan_id: &str) -> Result<Vec<crate::policy::approval::gate::Held>> {
-    let rows = s
-        .journal
-        .used_signed_approvals(plan_id)?
-        .into_iter()
-        .map(|a| crate::policy::approval::gate::Held {
-            row: Some(a.row),
-            principal: a.principal,
-            method: a.method,
-            key: a.key,
-            os_uid: None,
-            os_user: None,
-        })
-        .collect();
-    Ok(rows)
 }
 
 /// Render the preview to the terminal: paged on stdout, or on stderr before a prompt when
@@ -194,33 +172,10 @@ pub fn emit(doc: &PreviewDoc, stat_only: bool, dest: Dest, for_prompt: bool) -> 
     Ok(())
 }
 
-/// Contents by hash: the blob store first, then the workspace file if it still matches.
-pub(super) fn fetch(s: &Session, path: &str, hash: &str) -> Option<Fetched> {
-    if let Some(size) = s.blobs.size(hash) {
-        if size > MAX_DIFF_BYTES as u64 {
-            return Some(Fetched::TooLarge(size));
-        }
-        if let Ok(bytes) = s.blobs.read(hash) {
-            return Some(Fetched::Bytes(bytes));
-        }
-    }
-    let rel = RelPath::parse(path).ok()?;
-    let meta = s.ws.lstat(&rel).ok()??;
-    if !meta.is_file() {
-        return None;
-    }
-    if meta.len() > MAX_DIFF_BYTES as u64 {
-        return Some(Fetched::TooLarge(meta.len()));
-    }
-    let dir = s.ws.open_dir(rel.parent().as_ref()).ok()?;
-    let bytes = dir.read(rel.file_name()).ok()?;
-    (crate::util::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
-}
-
 /// Preview a bundle: old and new contents from the bundle (old contents of older bundles
 /// from the current folder where a file there matches the plan's `before` hash).
 fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<()> {
-    let bundle = crate::store::bundle::read(&ctx.dir.join(path))?;
+    let bundle = ops::preview::read_bundle(&ctx.dir.join(path))?;
     let styled: &dyn Fn(&Style, &str) -> String = if ctx.json() {
         &|_, t| t.to_string()
     } else {
@@ -242,78 +197,17 @@ fn preview_bundle(ctx: &Ctx, path: &std::path::Path, stat_only: bool) -> Result<
 /// is checked against it too.
 pub fn bundle_doc(
     ctx: &Ctx,
-    bundle: &crate::store::bundle::Bundle,
+    bundle: &Bundle,
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> Result<PreviewDoc> {
-    let contents = |rel: &str, hash: &str| -> Option<Fetched> {
-        if let Some(b) = bundle.blobs.get(hash) {
-            return Some(if b.len() > MAX_DIFF_BYTES {
-                Fetched::TooLarge(b.len() as u64)
-            } else {
-                Fetched::Bytes(b.clone())
-            });
-        }
-        if let Some(&size) = bundle.large.get(hash) {
-            return Some(Fetched::TooLarge(size));
-        }
-        let rel = RelPath::parse(rel).ok()?;
-        let local = crate::workspace::Workspace::open(&ctx.dir).ok()?;
-        let meta = local.lstat(&rel).ok()??;
-        if !meta.is_file() || meta.len() > MAX_DIFF_BYTES as u64 {
-            return None;
-        }
-        let bytes = local
-            .open_dir(rel.parent().as_ref())
-            .ok()?
-            .read(rel.file_name())
-            .ok()?;
-        (crate::util::hash::sha256_hex(&bytes) == hash).then_some(Fetched::Bytes(bytes))
-    };
-    let policy: Vec<&str> = bundle
-        .plan
-        .policy_paths(crate::policy::rules::DEFAULT_SIGNERS)
-        .iter()
-        .map(|c| c.path.as_str())
-        .collect();
-    // Away from the workspace there is no history: plan signals only.
-    let mut risk =
-        crate::policy::risk::assess(&bundle.plan, crate::policy::rules::DEFAULT_SIGNERS, None)?;
-    risk.reasons.insert(0, crate::policy::risk::Reason {
-        signal: "bundle",
-        weight: 0,
-        reason: "reviewing a bundle: the history signals and approvals are judged by the workspace's rules when the plan is applied".into(),
-    });
-    let stale = bundle_stale(ctx, bundle)?;
-    Ok(preview::build(&preview::Input {
-        id: &bundle.id,
-        plan: &bundle.plan,
-        status: "bundle",
-        standings: &[],
-        held: &[],
-        risk,
-        policy_paths: &policy,
-        stale: &stale,
-        contents: &contents,
+    let facts = ops::preview::bundle_facts(&ctx.dir, bundle)?;
+    let contents = |rel: &str, hash: &str| ops::preview::bundle_fetch(&ctx.dir, bundle, rel, hash);
+    Ok(doc_of(
+        &bundle.id,
+        &bundle.plan,
+        "bundle",
+        facts,
+        &contents,
         styled,
-    }))
-}
-
-/// Drift of a bundle's plan when the current folder is inside the very workspace it was
-/// made for (a reviewer's plain checkout has no `.autonomy/`: nothing to check there; the
-/// workspace checks again at apply time).
-pub fn bundle_stale(
-    ctx: &Ctx,
-    bundle: &crate::store::bundle::Bundle,
-) -> Result<Vec<(String, State)>> {
-    let Ok(s) = Session::open_read_only(&ctx.dir) else {
-        return Ok(Vec::new());
-    };
-    if s.workspace_id().ok().as_deref() != Some(bundle.plan.workspace.as_str()) {
-        return Ok(Vec::new());
-    }
-    let status = s
-        .resolve(Some(&bundle.id), Default::Newest)
-        .map(|r| r.status)
-        .unwrap_or(PlanStatus::Pending);
-    stale_paths(&s, &bundle.plan, status)
+    ))
 }

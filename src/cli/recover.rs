@@ -31,16 +31,12 @@ pub struct RecoverArgs {
 pub fn run(args: RecoverArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("recover")?;
     let mut s = Session::open(&ctx.dir)?;
-    let _lock = s.lock("recover", args.wait.map(Duration::from_secs))?;
-    let actor = s.actor.clone();
     let mut reporter = ui::StepPrinter::new(0);
-    let done = crate::engine::recover::recover(
-        &s.ws,
-        &mut s.journal,
-        &s.blobs,
-        &actor,
-        &mut reporter,
+    let done = crate::ops::recover::recover(
+        &mut s,
+        args.wait.map(Duration::from_secs),
         args.overwrite,
+        &mut reporter,
     )?;
     if ctx.json() {
         ui::json(

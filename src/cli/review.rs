@@ -2,10 +2,10 @@
 
 use super::preview::{Dest, build_doc, emit};
 use super::{Ctx, gate, prompt, ui};
-use crate::engine::admit::{Consent, Question, Reply};
 use crate::error::{Error, Kind, Result};
 use crate::model::{PlanId, PlanStatus};
 use crate::ops::approve::Approval;
+use crate::ops::approve::{Consent, Question, Reply};
 use crate::ops::review::Incoming;
 use crate::ops::session::Session;
 use std::collections::HashSet;

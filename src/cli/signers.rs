@@ -3,8 +3,9 @@
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
 use crate::ops::session::Session;
+use crate::ops::signers::{Changed, Edit};
 use crate::policy::approval::allowed_signers::AllowedSigners;
-use crate::policy::approval::signers_edit::{self, Edit, fingerprint};
+use crate::policy::approval::signers_edit::{self, fingerprint};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -93,7 +94,7 @@ fn read_key(path: &Path, base: &Path) -> Result<(String, String)> {
             .map_err(|e| Error::io("reading the key from stdin", e))?;
         "<stdin>".to_string()
     } else {
-        bytes = crate::store::read_config_file(&base.join(path), MAX_KEY_FILE)
+        bytes = crate::ops::signers::read_key_file(&base.join(path), MAX_KEY_FILE)
             .map_err(|e| Error::io(format!("reading key {}", path.display()), e))?;
         path.display().to_string()
     };
@@ -102,21 +103,9 @@ fn read_key(path: &Path, base: &Path) -> Result<(String, String)> {
     Ok((text, name))
 }
 
-/// The signers file's path relative to the workspace root, its text (empty when absent).
-fn current(s: &Session) -> Result<(String, String)> {
-    let rel = s.rules()?.allowed_signers.clone();
-    let text = match crate::store::read_config_file(&s.ws.root.join(&rel), 16 << 20) {
-        Ok(b) => String::from_utf8(b)
-            .map_err(|_| Error::failed(format!("allowed signers file {rel} is not UTF-8")))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::io(format!("reading allowed signers file {rel}"), e)),
-    };
-    Ok((rel, text))
-}
-
 fn list(ctx: &Ctx) -> Result<()> {
     let s = Session::open_read_only(&ctx.dir)?;
-    let (rel, text) = current(&s)?;
+    let (rel, text) = crate::ops::signers::current(&s)?;
     let signers = AllowedSigners::parse(&text).map_err(|e| {
         Error::failed(format!("allowed signers file {rel}: {e}"))
             .hint("fix the file (git's allowed_signers format)")
@@ -197,40 +186,25 @@ fn change(
     edit: &dyn Fn(&str) -> Result<Edit>,
 ) -> Result<()> {
     let mut s = Session::open(&ctx.dir)?;
-    s.refuse_if_interrupted()?;
-    let rel = s.rules()?.allowed_signers.clone();
-    let in_state_dir = Path::new(rel.trim_start_matches("./")).starts_with(crate::paths::STATE_DIR);
-    if !in_state_dir {
-        return change_by_plan(ctx, &mut s, &rel, action, principal, edit);
-    }
-    // Under the lock, so two changes never lose one another and no run reads half a file.
-    let _lock = crate::store::lock::acquire(
-        &s.ws.state_path(),
-        &format!("autonomy signers {action}"),
-        None,
-    )?;
-    let (_, old) = current(&s)?;
-    let new = match edit(&old)? {
-        Edit::Unchanged => {
+    let (rel, changed) = crate::ops::signers::change(&mut s, action, principal, key, edit)?;
+    let (from, to) = match changed {
+        Changed::Unchanged => {
             ui::say(&format!(
                 "{principal} is already an allowed signer with that key in {rel}; nothing changed."
             ));
             return Ok(());
         }
-        Edit::Changed(new) => new,
+        Changed::Proposed(proposed) => {
+            super::plan::render(ctx, &proposed);
+            if proposed.id().is_some() {
+                ui::say(&format!(
+                    "{rel} is in the workspace tree, so the change is a plan (a policy change): preview and approve it like any other."
+                ));
+            }
+            return Ok(());
+        }
+        Changed::Written { from, to } => (from, to),
     };
-    let path = s.ws.root.join(&rel);
-    write_atomically(&path, new.as_bytes())?;
-    let from = crate::util::hash::sha256_hex(old.as_bytes());
-    let to = crate::util::hash::sha256_hex(new.as_bytes());
-    s.event(
-        crate::model::EventKind::SignersChanged,
-        None,
-        serde_json::json!({
-            "action": action, "principal": principal, "key_fingerprint": key,
-            "file": rel, "from": from, "to": to,
-        }),
-    )?;
     if ctx.json() {
         ui::json(&serde_json::json!({
             "format_version": crate::model::FORMAT_VERSION, "action": action,
@@ -244,80 +218,6 @@ fn change(
     };
     ui::say(&format!(
         "{what}; journaled as signers.changed (`autonomy log --kind signers`)."
-    ));
-    Ok(())
-}
-
-/// Write `bytes` to `path` whole or not at all: a temp file beside it, synced, renamed
-/// over it (keeping the old file's permissions).
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o644);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".allowed_signers.")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| {
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(mode))
-        })
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e.error))?;
-    let _ = crate::store::sync_dir(dir);
-    Ok(())
-}
-
-/// A signers file inside the workspace tree changes like any file: by a plan, which is a
-/// policy change judged by the rules in force before it.
-fn change_by_plan(
-    ctx: &Ctx,
-    s: &mut Session,
-    rel: &str,
-    action: &str,
-    principal: &str,
-    edit: &dyn Fn(&str) -> Result<Edit>,
-) -> Result<()> {
-    use crate::ops::propose::{Proposal, Source, propose};
-    use crate::plan::compile::Op;
-    let (_, old) = current(s)?;
-    let new = match edit(&old)? {
-        Edit::Unchanged => {
-            ui::say(&format!(
-                "{principal} is already an allowed signer with that key in {rel}; nothing changed."
-            ));
-            return Ok(());
-        }
-        Edit::Changed(new) => new,
-    };
-    let title = if action == "add" {
-        format!("Trust {principal} to sign approvals")
-    } else {
-        format!("Stop trusting {principal} to sign approvals")
-    };
-    let write = Op::Write {
-        path: crate::paths::RelPath::parse(rel)?,
-        bytes: new.into_bytes(),
-        mode: None,
-    };
-    let mut proposal = Proposal::new(Source::Ops(vec![write])).title(Some(title));
-    proposal.description = Some(format!(
-        "`autonomy signers {action} {principal}`: a change to the allowed-signers file {rel}."
-    ));
-    proposal.via = Some("signers".into());
-    let proposed = propose(s, proposal)?;
-    super::plan::render(ctx, &proposed);
-    if proposed.id().is_none() {
-        return Ok(());
-    }
-    ui::say(&format!(
-        "{rel} is in the workspace tree, so the change is a plan (a policy change): preview and approve it like any other."
     ));
     Ok(())
 }

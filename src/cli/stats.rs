@@ -50,7 +50,7 @@ pub fn run(args: StatsArgs, ctx: &Ctx) -> Result<()> {
         .as_deref()
         .map(|raw| crate::ops::stats::parse_since(raw, crate::util::ids::now()))
         .transpose()?;
-    let agents = crate::store::journal::AgentScope {
+    let agents = crate::ops::stats::AgentScope {
         agent: args.agent.clone(),
         session: args.session.clone(),
     };

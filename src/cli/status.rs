@@ -36,7 +36,7 @@ pub struct StatusArgs {
 pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
     ctx.no_jsonl("status")?;
     let s = Session::open_read_only(&ctx.dir)?;
-    let holder = crate::store::lock::holder(&s.ws.state_path());
+    let holder = s.lock_holder();
     let interrupted = s.interrupted_run()?;
     let present = s.ws.root.join(crate::paths::RULES_FILE).exists();
     let doc = StatusDoc {
@@ -100,7 +100,7 @@ fn annotate(s: &Session, rows: Vec<PlanRow>) -> Vec<StatusPlan> {
                     return p;
                 }
             };
-            match crate::engine::admit::drift(&s.ws, &plan) {
+            match crate::ops::preview::drift(s, &plan) {
                 Ok(d) => p.stale = d.into_iter().map(|(path, _)| path).collect(),
                 Err(e) => p.stale = vec![format!("(cannot check: {})", e.message)],
             }

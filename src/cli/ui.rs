@@ -238,7 +238,7 @@ impl StepPrinter {
     }
 }
 
-impl crate::engine::Reporter for StepPrinter {
+impl crate::ops::apply::Reporter for StepPrinter {
     fn step(&mut self, _index: usize, _total: usize, change: &crate::model::Change) {
         match self.renames.get(&change.path) {
             Some((k, line)) => {

@@ -45,7 +45,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<()> {
         }
     };
     let s = Session::open_read_only(&ctx.dir)?;
-    let lock_free = crate::store::lock::holder(&s.ws.state_path()).is_none();
+    let lock_free = s.lock_holder().is_none();
     let report = crate::ops::verify::verify(
         &s.journal,
         &s.blobs,

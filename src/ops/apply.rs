@@ -4,9 +4,10 @@
 //! question for the person (when a front door has one) go through traits, so this knows
 //! nothing of clap or terminals.
 
-use crate::engine::Reporter;
 use crate::engine::admit::{self, Consent, Request};
+pub use crate::engine::run::request_stop;
 use crate::engine::run::{self, RunOutcome};
+pub use crate::engine::{Quiet, Reporter};
 use crate::error::{Error, Result};
 use crate::model::RunKind;
 use crate::model::{Plan, PlanId, PlanStatus};

@@ -4,7 +4,8 @@
 //! to ask (3). Signed approvals are written by the signer's tools and count when presented
 //! to `apply`; they are not this.
 
-use crate::engine::admit::{Consent, Question, Reply, drift, stale_error};
+use crate::engine::admit::drift;
+pub use crate::engine::admit::{Consent, Question, Reply, declined_error, stale_error};
 use crate::error::{Error, Result};
 use crate::ops::approvals;
 use crate::ops::session::{Default, Session, status_refusal};

@@ -365,6 +365,11 @@ impl Session {
     }
 
     /// Take the writer lock (exit 5 when busy).
+    /// Who holds the workspace lock (the command as it was recorded), if anyone.
+    pub fn lock_holder(&self) -> Option<String> {
+        crate::store::lock::holder(&self.ws.state_path())
+    }
+
     pub fn lock(
         &self,
         command: &str,
@@ -399,4 +404,15 @@ impl crate::engine::admit::OpenWorkspace for Session {
     fn actor(&self) -> &str {
         &self.actor
     }
+}
+
+/// Plans whose id starts with `prefix`, in `statuses`, newest first, at most `cap`: for
+/// shell completion, read from the journal file `db` without opening a whole session.
+pub fn completion_plans(
+    db: &std::path::Path,
+    statuses: &[crate::model::PlanStatus],
+    prefix: &str,
+    cap: usize,
+) -> Result<Vec<PlanRow>> {
+    crate::store::journal::Journal::open_read_only(db)?.completion_plans(statuses, prefix, cap)
 }

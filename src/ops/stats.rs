@@ -2,7 +2,8 @@
 //! computed by the journal (`store::journal::history`); this reads the window.
 
 use crate::error::{Error, Result};
-use crate::store::journal::{AgentScope, Journal};
+pub use crate::store::journal::AgentScope;
+use crate::store::journal::Journal;
 
 pub use crate::store::journal::history::{
     DirStats, ExecUse, PathHistory, Percentiles, PlanCounts, Stats, dir_at,

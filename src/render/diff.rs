@@ -7,8 +7,7 @@ use console::Style;
 use similar::{ChangeTag, TextDiff};
 use std::fmt::Write;
 
-/// Contents larger than this are summarised rather than diffed.
-pub const MAX_DIFF_BYTES: usize = 1 << 20;
+pub use crate::model::content::MAX_DIFF_BYTES;
 const CONTEXT: usize = 3;
 
 /// Whether bytes should be shown as text.

@@ -14,10 +14,7 @@ use std::fmt::Write;
 /// bundle). Large contents are reported by size and never loaded.
 pub type Contents<'a> = &'a dyn Fn(&str, &str) -> Option<Fetched>;
 
-pub enum Fetched {
-    Bytes(Vec<u8>),
-    TooLarge(u64),
-}
+pub use crate::model::Fetched;
 
 #[derive(Serialize)]
 pub struct PreviewDoc {
