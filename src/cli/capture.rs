@@ -15,7 +15,7 @@ pub fn plan_capture(s: &mut Session, ctx: &Ctx, args: PlanArgs) -> Result<()> {
         ));
     }
     // The command's output is shown with its escape sequences made visible.
-    let mut sink = crate::render::termsafe::TerminalSafe::new(std::io::stderr());
+    let mut sink = crate::render::termsafe::TerminalSafe::new(ui::stderr());
     let source = Source::Capture(Capture {
         argv: args.command,
         scopes: args.scope,

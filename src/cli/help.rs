@@ -73,7 +73,7 @@ fn styled(help: clap::builder::StyledStr) -> String {
 }
 
 fn page(text: &str) -> Result<()> {
-    crate::render::pager::page(text).map_err(|e| Error::io("writing the help", e))
+    super::ui::page(text, "writing the help")
 }
 
 /// Every command and topic, for shell completion.

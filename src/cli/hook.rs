@@ -8,7 +8,7 @@ use crate::model::event::AgentCall;
 use crate::model::{EventKind, PlanId, PlanStatus};
 use crate::ops::propose::{self, Made, Proposal, Source};
 use crate::ops::session::Session;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,10 +58,7 @@ fn answer(r: &Reply) -> Option<u8> {
     if *done {
         return None;
     }
-    let mut out = std::io::stdout().lock();
-    let written = out.write_all(r.stdout.as_bytes()).and_then(|_| out.flush());
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(r.stderr.as_bytes()).and_then(|_| err.flush());
+    let written = super::ui::answer(r.stdout.as_bytes(), r.stderr.as_bytes());
     *done = true;
     Some(if written.is_ok() { r.code } else { 2 })
 }

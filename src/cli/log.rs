@@ -113,7 +113,7 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
             let events = rows.collect::<Result<Vec<_>>>()?;
             let layout = Layout::new(&events, terminal_width(), args.oneline);
             let text = render_text(&events, &layout, &ui::out_style);
-            crate::render::pager::page(&text).map_err(closed)?;
+            ui::page(&text, "writing the log")?;
         }
         Format::Text => {
             // Not a terminal, so no pager: stream, a chunk of events at a time, so that a

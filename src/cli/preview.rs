@@ -8,7 +8,6 @@ use crate::ops::preview::Bundle;
 use crate::ops::session::{Default, Session};
 use crate::render::preview::{self, PreviewDoc};
 use console::Style;
-use std::io::IsTerminal;
 
 /// Show exactly what a plan would change
 ///
@@ -117,7 +116,7 @@ impl Dest {
     /// Before a prompt: paged when stdout is a terminal, else on stderr so the person at
     /// the terminal still sees it (`autonomy approve > log`).
     pub fn for_prompt() -> Dest {
-        if std::io::stdout().is_terminal() {
+        if ui::stdout_is_terminal() {
             Dest::Paged
         } else {
             Dest::Stderr
@@ -166,9 +165,7 @@ pub fn emit(doc: &PreviewDoc, stat_only: bool, dest: Dest, for_prompt: bool) -> 
         ));
     }
     // A closed pipe comes back as an error that `main` ends on quietly.
-    if let Err(e) = crate::render::pager::page(&text) {
-        return Err(crate::Error::io("writing the preview", e));
-    }
+    ui::page(&text, "writing the preview")?;
     Ok(())
 }
 

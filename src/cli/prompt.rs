@@ -4,7 +4,7 @@
 //! only an answer typed to this question can approve.
 
 use crate::error::{Error, Result};
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead};
 
 /// What approves.
 pub enum Expect {
@@ -33,10 +33,7 @@ pub fn ask(question: &str, expect: &Expect) -> Result<Answer> {
     let stdin = io::stdin();
     let _mode = LineMode::enter(&stdin);
     discard_typeahead(&stdin);
-    let mut err = io::stderr().lock();
-    let _ = write!(err, "{question} ");
-    let _ = err.flush();
-    drop(err);
+    crate::cli::ui::say_raw(&format!("{question} "));
     let mut line = String::new();
     let read = stdin.lock().read_line(&mut line).map_err(|e| {
         Error::not_approved(format!(
@@ -57,10 +54,7 @@ pub fn ask(question: &str, expect: &Expect) -> Result<Answer> {
 pub fn ask_line(question: &str) -> Result<Option<String>> {
     let stdin = io::stdin();
     let _mode = LineMode::enter(&stdin);
-    let mut err = io::stderr().lock();
-    let _ = write!(err, "{question} ");
-    let _ = err.flush();
-    drop(err);
+    crate::cli::ui::say_raw(&format!("{question} "));
     let mut line = String::new();
     let read = stdin
         .lock()

@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::exec::ExitKind;
 use crate::ops::sandbox::run::{self as sandbox, Proposed, Report, Request};
 use crate::ops::session::Session;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -63,11 +62,10 @@ pub fn run(args: SandboxArgs, ctx: &Ctx) -> Result<ExitCode> {
     // On a terminal the agent's escape sequences are shown, not obeyed: they could
     // otherwise erase or rewrite autonomy's own lines (which plans arrived) or talk to
     // the terminal. A pipe or file gets the bytes unchanged.
-    let stdout = std::io::stdout();
-    let mut out: Box<dyn std::io::Write> = if stdout.is_terminal() {
-        Box::new(crate::render::termsafe::TerminalSafe::new(stdout))
+    let mut out: Box<dyn std::io::Write> = if ui::stdout_is_terminal() {
+        Box::new(crate::render::termsafe::TerminalSafe::new(ui::stdout()))
     } else {
-        Box::new(stdout)
+        Box::new(ui::stdout())
     };
     let json = ctx.json();
     let finished = sandbox::run(&mut s, &ctx.dir, req, &mut out, &|r| show(r, json))?;

@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::model::State;
 use crate::ops::session::{Default, Session};
 use crate::paths::RelPath;
-use std::io::IsTerminal;
 
 /// Print a plan's canonical JSON, or a path's content after (or before) it
 ///
@@ -49,7 +48,7 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> Result<()> {
             ));
         }
         let mut text = plan.canonical();
-        if std::io::stdout().is_terminal() {
+        if ui::stdout_is_terminal() {
             text.push('\n');
         }
         ui::print(&text);

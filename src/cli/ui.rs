@@ -186,6 +186,70 @@ pub fn interactive() -> bool {
     io::stdin().is_terminal() && io::stderr().is_terminal()
 }
 
+/// Whether stdout is a terminal (a pager, a trailing newline for a person, escapes made
+/// visible), as opposed to a pipe or file that gets data unchanged.
+pub fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
+}
+
+/// Stdout as a writer, for output streamed as it is made (`log`, the sandbox's relay):
+/// every write goes through the owner, and a failure (a closed pipe included) is both
+/// returned and kept for `main`, as `print` keeps it.
+pub fn stdout() -> Stream {
+    Stream { err: false }
+}
+
+/// Stderr as a writer, for a command's own output relayed as it comes (`plan --capture`).
+pub fn stderr() -> Stream {
+    Stream { err: true }
+}
+
+/// One of the process's two output streams, written only through the owner.
+#[derive(Debug, Clone, Copy)]
+pub struct Stream {
+    err: bool,
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.err {
+            return io::stderr().lock().write(buf);
+        }
+        let ui = current();
+        if ui.stdout_closed() {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        io::stdout().lock().write(buf).inspect_err(|e| {
+            ui.remember(Error::io("writing to stdout", io::Error::new(e.kind(), e.to_string())));
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.err {
+            return io::stderr().lock().flush();
+        }
+        io::stdout().lock().flush()
+    }
+}
+
+/// Write `text` to stdout, through the pager when stdout is a terminal (`render::pager`
+/// picks and runs it). A closed pipe comes back as an error that `main` ends on quietly;
+/// `what` names the output in any other error (`writing the preview`).
+pub fn page(text: &str, what: &str) -> Result<(), Error> {
+    crate::render::pager::page(text, stdout_is_terminal(), &mut stdout())
+        .map_err(|e| Error::io(what, e))
+}
+
+/// Write an agent's answer whole: `out` to stdout, `err` to stderr. Only whether stdout
+/// took it matters (an agent that reads no answer may let its tool run).
+pub fn answer(out: &[u8], err: &[u8]) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    let written = stdout.write_all(out).and_then(|_| stdout.flush());
+    let mut stderr = io::stderr().lock();
+    let _ = stderr.write_all(err).and_then(|_| stderr.flush());
+    written
+}
+
 /// Prints each step of a run on stderr as it happens (no silent execution); on a terminal
 /// with many steps, a progress bar keeps the screen readable while every step is still
 /// listed above it.

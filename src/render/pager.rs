@@ -4,12 +4,12 @@
 //! raw escapes and short output does not clear the screen. A closed pipe on stdout
 //! (`autonomy log | head`) is returned as the error it is; `main` ends quietly on it.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::{Command, Stdio};
 
-/// Write `text` to stdout, through the pager when stdout is a terminal.
-pub fn page(text: &str) -> io::Result<()> {
-    if io::stdout().is_terminal() {
+/// Write `text` through the pager when `terminal` (stdout is one), else to `out`.
+pub fn page(text: &str, terminal: bool, out: &mut dyn Write) -> io::Result<()> {
+    if terminal {
         let pager = std::env::var("AUTONOMY_PAGER")
             .ok()
             .or_else(|| std::env::var("PAGER").ok())
@@ -27,7 +27,6 @@ pub fn page(text: &str) -> io::Result<()> {
             return Ok(());
         }
     }
-    let mut out = io::stdout().lock();
     out.write_all(text.as_bytes()).and_then(|_| out.flush())
 }
 
