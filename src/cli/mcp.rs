@@ -357,28 +357,7 @@ fn counts(plan: &crate::model::Plan) -> String {
     for c in &plan.changes {
         *by.entry(c.verb()).or_insert(0usize) += 1;
     }
-    let mut parts: Vec<String> = by
-        .iter()
-        .map(|(k, v)| {
-            let what = match *k {
-                "create" => "new",
-                "modify" => "modified",
-                "delete" => "deleted",
-                "move" => "moved",
-                "chmod" => "mode changed",
-                "mkdir" => "new folder",
-                "rmdir" => "removed folder",
-                other => other,
-            };
-            format!("{v} {what}")
-        })
-        .collect();
-    if !plan.exec.is_empty() {
-        parts.push(crate::util::text::count(
-            plan.exec.len() as u64,
-            "exec step",
-        ));
-    }
+    let parts = crate::render::change_counts(&by, plan.exec.len());
     format!(
         "{} ({})",
         crate::util::text::count(plan.changes.len() as u64, "change"),

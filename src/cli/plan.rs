@@ -136,28 +136,7 @@ pub fn report(ctx: &Ctx, id: &str, plan: &crate::model::Plan) {
             *counts.entry(c.verb()).or_insert(0usize) += 1;
         }
     }
-    let mut parts: Vec<String> = counts
-        .iter()
-        .map(|(k, v)| {
-            let what = match *k {
-                "create" => "new",
-                "modify" => "modified",
-                "delete" => "deleted",
-                "move" => "moved",
-                "chmod" => "mode changed",
-                "mkdir" => "new folder",
-                "rmdir" => "removed folder",
-                other => other,
-            };
-            format!("{v} {what}")
-        })
-        .collect();
-    if !plan.exec.is_empty() {
-        parts.push(crate::util::text::count(
-            plan.exec.len() as u64,
-            "exec step",
-        ));
-    }
+    let parts = crate::render::change_counts(&counts, plan.exec.len());
     if ctx.json() {
         ui::json(&serde_json::json!({
             "format_version": crate::model::FORMAT_VERSION,

@@ -220,7 +220,10 @@ impl Write for Stream {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
         io::stdout().lock().write(buf).inspect_err(|e| {
-            ui.remember(Error::io("writing to stdout", io::Error::new(e.kind(), e.to_string())));
+            ui.remember(Error::io(
+                "writing to stdout",
+                io::Error::new(e.kind(), e.to_string()),
+            ));
         })
     }
 

@@ -44,3 +44,31 @@ impl serde::Serialize for VersionFirst<'_> {
         out.end()
     }
 }
+
+/// A plan's changes counted by kind as `autonomy plan` says them ("1 new", "2 modified",
+/// "1 renamed", ...), in the order of the kinds' names, then its exec steps.
+pub fn change_counts(
+    by_kind: &std::collections::BTreeMap<&str, usize>,
+    exec_steps: usize,
+) -> Vec<String> {
+    let mut parts: Vec<String> = by_kind
+        .iter()
+        .map(|(k, v)| {
+            let what = match *k {
+                "create" => "new",
+                "modify" => "modified",
+                "delete" => "deleted",
+                "move" => "moved",
+                "chmod" => "mode changed",
+                "mkdir" => "new folder",
+                "rmdir" => "removed folder",
+                other => other,
+            };
+            format!("{v} {what}")
+        })
+        .collect();
+    if exec_steps > 0 {
+        parts.push(crate::util::text::count(exec_steps as u64, "exec step"));
+    }
+    parts
+}
