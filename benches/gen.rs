@@ -9,7 +9,7 @@
 //! `autonomy::store::journal::event_hash`, exactly as `append_event` does.
 
 use autonomy::model::plan::PLAN_FORMAT;
-use autonomy::model::{Change, Plan, State};
+use autonomy::model::{Change, Plan, PlanId, State};
 use autonomy::store::journal::{GENESIS, event_hash};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -98,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         title: format!("Synthetic plan {i}"),
                         author: ACTOR.to_string(),
                         description: None,
-                        reverses: reverses.clone(),
+                        reverses: reverses.as_deref().and_then(PlanId::parse),
                         // A folder: no blob needed, so `verify` stays clean.
                         changes: vec![Change {
                             path: format!("gen/dir{}", if reverses.is_some() { i - 1 } else { i }),
@@ -117,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         plan.title,
                         plan.author,
                         "pending",
-                        plan.reverses,
+                        plan.reverses.as_deref(),
                         plan.canonical()
                     ])?;
                     let c = &plan.changes[0];

@@ -2,6 +2,7 @@
 //! sha256 is the plan id. What is approved is this encoding, byte for byte.
 
 use crate::error::{Error, Result};
+use crate::model::PlanId;
 use crate::paths::RelPath;
 use crate::util::hash::{is_sha256_hex, sha256_hex};
 use serde::{Deserialize, Serialize};
@@ -175,7 +176,7 @@ pub struct Plan {
     pub description: Option<String>,
     /// The plan this one reverses (a rollback plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reverses: Option<String>,
+    pub reverses: Option<PlanId>,
     pub changes: Vec<Change>,
     #[serde(default)]
     pub exec: Vec<ExecStep>,

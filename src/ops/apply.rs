@@ -117,7 +117,7 @@ pub fn run_plan(
     let reverses = match reverses {
         Some(orig) => Some(Reverted {
             still_applied: s.resolve(Some(&orig), Default::Newest)?.status == PlanStatus::Applied,
-            plan: orig,
+            plan: orig.into_string(),
         }),
         None => None,
     };

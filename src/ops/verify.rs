@@ -301,7 +301,7 @@ fn check_plan_columns(
             ));
         }
     }
-    if *reverses != plan.reverses {
+    if reverses.as_deref() != plan.reverses.as_deref() {
         r.problems.push(format!(
             "plans row {short}: reverses {:?}, but the stored plan says {:?}",
             reverses, plan.reverses

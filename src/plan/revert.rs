@@ -11,7 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::plan::PLAN_FORMAT;
-use crate::model::{Change, Plan, State};
+use crate::model::{Change, Plan, PlanId, State};
 use crate::paths::RelPath;
 use crate::policy::rules::compile_glob;
 use crate::store::blobs::BlobStore;
@@ -133,13 +133,13 @@ fn close_over_folders<'a>(orig: &'a Plan, chosen: &mut BTreeSet<&'a str>) {
 pub fn build(
     ws: &Workspace,
     blobs: &BlobStore,
-    orig_id: &str,
+    orig_id: &PlanId,
     orig: &Plan,
     selected: &[String],
     globs: &[String],
     author: &str,
 ) -> Result<Revert> {
-    let short = &orig_id[..12.min(orig_id.len())];
+    let short = orig_id.short();
     build_resolved(
         ws,
         blobs,
@@ -170,14 +170,14 @@ struct Reversed {
 pub fn build_resolved(
     ws: &Workspace,
     blobs: &BlobStore,
-    orig_id: &str,
+    orig_id: &PlanId,
     orig: &Plan,
     selected: &[String],
     globs: &[String],
     author: &str,
     resolved: &std::collections::BTreeMap<String, Vec<u8>>,
 ) -> Result<std::result::Result<Revert, Vec<Conflict>>> {
-    let short = &orig_id[..12.min(orig_id.len())];
+    let short = orig_id.short();
     let chosen: BTreeSet<&str> = selected.iter().map(String::as_str).collect();
     let partial = chosen.len() < orig.changes.len();
     let mut r = Reversed::default();
@@ -215,7 +215,7 @@ pub fn build_resolved(
             title,
             author: author.to_string(),
             description: Some(description),
-            reverses: Some(orig_id.to_string()),
+            reverses: Some(orig_id.clone()),
             changes: r.changes,
             exec: Vec::new(),
         },
@@ -313,7 +313,7 @@ fn reverse_path(
 /// The reverse plan's title and description: which plan it reverses, which paths (for a
 /// selective rollback) and which were merged with later changes.
 fn title_and_description(
-    orig_id: &str,
+    orig_id: &PlanId,
     orig: &Plan,
     partial: bool,
     globs: &[String],

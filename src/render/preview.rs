@@ -188,7 +188,7 @@ pub fn build(input: &Input) -> PreviewDoc {
             description: plan.description.clone(),
             created: plan.created.clone(),
             status: input.status.to_string(),
-            reverses: plan.reverses.clone(),
+            reverses: plan.reverses.clone().map(crate::model::PlanId::into_string),
             workspace: plan.workspace.clone(),
         },
         approvals: ApprovalsDoc {

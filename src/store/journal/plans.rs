@@ -345,7 +345,7 @@ impl Tx<'_> {
                 })?;
         self.tx.execute(
             "INSERT INTO plans (id, seq, created, title, author, status, reverses, canonical) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![id.as_str(), seq, plan.created, plan.title, plan.author, PlanStatus::Pending.as_str(), plan.reverses, plan.canonical()],
+            params![id.as_str(), seq, plan.created, plan.title, plan.author, PlanStatus::Pending.as_str(), plan.reverses.as_deref(), plan.canonical()],
         )?;
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO changes (plan, idx, path, before_hash, after_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
