@@ -596,9 +596,23 @@ fn refuses_unknown_principal() {
     let file = sign_with(&d.env, &d.id, &mallory, ALICE);
     let err = assert_refused(&d.env, &d.id, &[&file], &["unknown principal", ALICE]);
     assert!(err.contains(&mallory.fingerprint()), "{err}");
-    // Bob's key signing as alice.
+    // Bob's key signing as alice: the key is listed, for bob, and the refusal says so
+    // (the usual slip: signing under the default identity instead of `--as`).
     let file = sign_with(&d.env, &d.id, &d.bob, ALICE);
-    assert_refused(&d.env, &d.id, &[&file], &["unknown principal"]);
+    let err = assert_refused(&d.env, &d.id, &[&file], &["unknown principal"]);
+    assert!(
+        err.contains(&format!("that key is listed for \"{BOB}\"")) && err.contains("--as"),
+        "{err}"
+    );
+    // Mallory's key is listed for nobody: no name to suggest.
+    assert!(
+        !stderr_of(&apply(
+            &d.env,
+            &d.id,
+            &[&sign_with(&d.env, &d.id, &mallory, ALICE)]
+        ))
+        .contains("listed for")
+    );
 }
 
 #[test]

@@ -207,6 +207,11 @@ impl AllowedSigners {
         Err(window.or(ns).unwrap_or_else(|| Refusal::UnknownPrincipal {
             principal: principal.to_owned(),
             fingerprint: fingerprint(),
+            listed_as: self
+                .entries
+                .iter()
+                .find(|e| !e.cert_authority && e.key.key_data() == key.key_data())
+                .map(|e| e.principals.clone()),
         }))
     }
 }

@@ -35,13 +35,17 @@ pub enum Refusal {
     },
     /// No `allowed_signers` line lists this principal with this key.
     #[error(
-        "unknown principal: no allowed_signers entry lists {principal:?} with key {fingerprint}"
+        "unknown principal: no allowed_signers entry lists {principal:?} with key {fingerprint}{}",
+        listed_as_note(.listed_as)
     )]
     UnknownPrincipal {
         /// The approver named in the statement.
         principal: String,
         /// Fingerprint of the signing key.
         fingerprint: String,
+        /// The principals a line lists with this very key, when one does: the approval was
+        /// most likely made under the wrong name (`approve --as` fixes it).
+        listed_as: Option<String>,
     },
     /// The key is listed for the principal but not for this namespace.
     #[error(
@@ -126,4 +130,15 @@ fn outside_window_message(
         "key {fingerprint} of {principal:?} {what}: allowed_signers line {line} has {option} {}",
         rfc3339(limit)
     )
+}
+
+/// For an unknown principal whose key is listed under another name: say that name, and
+/// how to sign as it.
+fn listed_as_note(listed_as: &Option<String>) -> String {
+    match listed_as {
+        Some(principals) => format!(
+            "; that key is listed for {principals:?}: the approval must be made as that identity (`autonomy approve --as ID --sign-with KEY`)"
+        ),
+        None => String::new(),
+    }
 }
