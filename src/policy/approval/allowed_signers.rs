@@ -896,7 +896,7 @@ mod tests {
         assert_eq!(
             refused("nobody", &ed, ns, now).to_string(),
             format!(
-                "unknown principal: no allowed_signers entry lists \"nobody\" with key {ED_FP}"
+                "unknown principal: no allowed_signers entry lists \"nobody\" with key {ED_FP}; that key is listed for \"alice@example.com\": the approval must be made as that identity (`autonomy approve --as ID --sign-with KEY`)"
             )
         );
     }
