@@ -1,13 +1,13 @@
-//! The helper's half of a copy-on-write view (see `crate::view`): an overlay file system
-//! whose read-only lower layer is the workspace, mounted at the workspace's own path inside
-//! the command's private mount namespace.
+//! The helper's half of a copy-on-write view (the view layer above reads it): an overlay
+//! file system whose read-only lower layer is the workspace, mounted at the workspace's own
+//! path inside the command's private mount namespace.
 //!
 //! Built with the new mount API (`fsopen("overlay")`, `fsconfig`, `fsmount`) into a
 //! detached mount that `build_view` then places like any kept tree, before the rest of
 //! the file system is made read-only. Layers are named by `/proc/self/fd/N` of `O_PATH`
 //! descriptors, so no path needs the option syntax's escaping. Options: `index=off`,
 //! `metacopy=off`, `redirect_dir=nofollow` (the upper layer then holds only whole files,
-//! char-device whiteouts and opaque folders, which `crate::view` reads back), plus
+//! char-device whiteouts and opaque folders, which the view layer reads back), plus
 //! `userxattr` inside a user namespace.
 //!
 //! Around the overlay: the real subtrees listed in `read_only` (`.git`) are bound read-only
