@@ -257,18 +257,43 @@ fn shell(args: &Value, tool: &str, keys: &[&str]) -> Result<ToolKind> {
     })
 }
 
+/// What `tool` called with `args` does, by `agent`'s tool names (one function per agent).
 fn kind(agent: Agent, tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
-    let unique_or_all = |all: bool| if all { Times::All } else { Times::Unique };
-    match (agent, tool) {
-        // Claude Code (and OpenHands and Cursor, which use its tool names).
-        (Agent::Claude | Agent::OpenHands | Agent::Cursor, "Write") => write(
+    match agent {
+        Agent::Claude => claude_kind(tool, args, p),
+        Agent::OpenHands => openhands_kind(tool, args, p),
+        Agent::Cursor => cursor_kind(tool, args, p),
+        Agent::Codex => codex_kind(tool, args, p),
+        Agent::Gemini => gemini_kind(tool, args, p),
+        Agent::Copilot => copilot_kind(tool, args, p),
+        Agent::Goose => goose_kind(tool, args, p),
+        Agent::Cline => cline_kind(tool, args, p),
+    }
+}
+
+fn unique_or_all(all: bool) -> Times {
+    if all { Times::All } else { Times::Unique }
+}
+
+/// Claude Code's tools.
+fn claude_kind(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    match tool {
+        "MultiEdit" => multi_edit(tool, args, p),
+        _ => claude_named(tool, args, p),
+    }
+}
+
+/// The tools Claude Code, OpenHands and Cursor share (Claude Code's names).
+fn claude_named(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    match tool {
+        "Write" => write(
             args,
             p,
             tool,
             &["file_path", "path"],
             &["content", "contents"],
         ),
-        (Agent::Claude | Agent::OpenHands | Agent::Cursor, "Edit") => edit(
+        "Edit" => edit(
             args,
             p,
             tool,
@@ -277,36 +302,55 @@ fn kind(agent: Agent, tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
             "new_string",
             unique_or_all(flag(args, "replace_all")),
         ),
-        (Agent::Claude | Agent::OpenHands, "MultiEdit") => {
-            let path = p.rel(&need(args, &["file_path"], tool)?)?;
-            let list = args
-                .get("edits")
-                .and_then(Value::as_array)
-                .ok_or_else(|| Error::failed("the MultiEdit call has no `edits` list"))?;
-            let edits = list
-                .iter()
-                .map(|e| {
-                    Ok(Replace {
-                        old: need(e, &["old_string"], tool)?,
-                        new: need(e, &["new_string"], tool)?,
-                        times: unique_or_all(flag(e, "replace_all")),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok(ToolKind::Edit { path, edits })
-        }
-        (Agent::Claude | Agent::OpenHands | Agent::Codex | Agent::Cursor, "Bash" | "Shell") => {
-            shell(args, tool, &["command"])
-        }
-        (
-            Agent::Claude | Agent::OpenHands | Agent::Cursor,
-            "Read" | "Glob" | "Grep" | "LS" | "NotebookRead" | "WebFetch" | "WebSearch"
-            | "TodoWrite",
-        ) => Ok(ToolKind::ReadOnly),
-        (Agent::Cursor, "Delete") => Ok(ToolKind::ApplyPatch(vec![FileOp::Delete {
+        "Bash" | "Shell" => shell(args, tool, &["command"]),
+        "Read" | "Glob" | "Grep" | "LS" | "NotebookRead" | "WebFetch" | "WebSearch"
+        | "TodoWrite" => Ok(ToolKind::ReadOnly),
+        _ => Ok(ToolKind::Other),
+    }
+}
+
+/// Claude Code's `MultiEdit` (OpenHands has it too): several replacements in one file.
+fn multi_edit(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    let path = p.rel(&need(args, &["file_path"], tool)?)?;
+    let list = args
+        .get("edits")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::failed("the MultiEdit call has no `edits` list"))?;
+    let edits = list
+        .iter()
+        .map(|e| {
+            Ok(Replace {
+                old: need(e, &["old_string"], tool)?,
+                new: need(e, &["new_string"], tool)?,
+                times: unique_or_all(flag(e, "replace_all")),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ToolKind::Edit { path, edits })
+}
+
+/// OpenHands: its own tools, and Claude Code's names.
+fn openhands_kind(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    match tool {
+        "MultiEdit" => multi_edit(tool, args, p),
+        "execute_bash" | "terminal" => shell(args, tool, &["command"]),
+        "str_replace_editor" | "file_editor" => match text(args, &["command"]).as_deref() {
+            Some("create") => write(args, p, tool, &["path"], &["file_text"]),
+            Some("str_replace") => edit(args, p, tool, "path", "old_str", "new_str", Times::Unique),
+            Some("view") => Ok(ToolKind::ReadOnly),
+            _ => Ok(ToolKind::Other),
+        },
+        _ => claude_named(tool, args, p),
+    }
+}
+
+/// Cursor: its own tools, and Claude Code's names.
+fn cursor_kind(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    match tool {
+        "Delete" => Ok(ToolKind::ApplyPatch(vec![FileOp::Delete {
             path: p.rel(&need(args, &["file_path", "path", "target_file"], tool)?)?,
         }])),
-        (Agent::Cursor, "search_replace") => edit(
+        "search_replace" => edit(
             args,
             p,
             tool,
@@ -315,47 +359,16 @@ fn kind(agent: Agent, tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
             "new_string",
             unique_or_all(flag(args, "replace_all")),
         ),
-        // OpenHands' own tools.
-        (Agent::OpenHands, "execute_bash" | "terminal") => shell(args, tool, &["command"]),
-        (Agent::OpenHands, "str_replace_editor" | "file_editor") => {
-            match text(args, &["command"]).as_deref() {
-                Some("create") => write(args, p, tool, &["path"], &["file_text"]),
-                Some("str_replace") => {
-                    edit(args, p, tool, "path", "old_str", "new_str", Times::Unique)
-                }
-                Some("view") => Ok(ToolKind::ReadOnly),
-                _ => Ok(ToolKind::Other),
-            }
-        }
-        // Codex.
-        (Agent::Codex, "apply_patch") => {
-            let text = need(args, &["command", "input", "patch"], tool)?;
-            let ops = patch::parse(&text)?
-                .into_iter()
-                .map(|op| {
-                    Ok(match op {
-                        RawOp::Add { path, content } => FileOp::Add {
-                            path: p.rel(&path)?,
-                            content,
-                        },
-                        RawOp::Delete { path } => FileOp::Delete {
-                            path: p.rel(&path)?,
-                        },
-                        RawOp::Update {
-                            path,
-                            move_to,
-                            hunks,
-                        } => FileOp::Update {
-                            path: p.rel(&path)?,
-                            move_to: move_to.map(|m| p.rel(&m)).transpose()?,
-                            hunks,
-                        },
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok(ToolKind::ApplyPatch(ops))
-        }
-        (Agent::Codex, "exec_command" | "shell" | "local_shell") => {
+        _ => claude_named(tool, args, p),
+    }
+}
+
+/// Codex.
+fn codex_kind(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    match tool {
+        "Bash" | "Shell" => shell(args, tool, &["command"]),
+        "apply_patch" => codex_patch(tool, args, p),
+        "exec_command" | "shell" | "local_shell" => {
             match args.get("command").or_else(|| args.get("cmd")) {
                 Some(Value::Array(words)) => Ok(ToolKind::Shell {
                     command: shell_words::join(words.iter().filter_map(Value::as_str)),
@@ -363,9 +376,44 @@ fn kind(agent: Agent, tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
                 _ => shell(args, tool, &["command", "cmd"]),
             }
         }
-        // Gemini CLI.
-        (Agent::Gemini, "write_file") => write(args, p, tool, &["file_path"], &["content"]),
-        (Agent::Gemini, "replace") => {
+        _ => Ok(ToolKind::Other),
+    }
+}
+
+/// Codex's `apply_patch`: its patch parsed, every path checked.
+fn codex_patch(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    let text = need(args, &["command", "input", "patch"], tool)?;
+    let ops = patch::parse(&text)?
+        .into_iter()
+        .map(|op| {
+            Ok(match op {
+                RawOp::Add { path, content } => FileOp::Add {
+                    path: p.rel(&path)?,
+                    content,
+                },
+                RawOp::Delete { path } => FileOp::Delete {
+                    path: p.rel(&path)?,
+                },
+                RawOp::Update {
+                    path,
+                    move_to,
+                    hunks,
+                } => FileOp::Update {
+                    path: p.rel(&path)?,
+                    move_to: move_to.map(|m| p.rel(&m)).transpose()?,
+                    hunks,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ToolKind::ApplyPatch(ops))
+}
+
+/// Gemini CLI.
+fn gemini_kind(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    match tool {
+        "write_file" => write(args, p, tool, &["file_path"], &["content"]),
+        "replace" => {
             let expected = args
                 .get("expected_replacements")
                 .and_then(Value::as_u64)
@@ -380,54 +428,62 @@ fn kind(agent: Agent, tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
                 unique_or_all(flag(args, "allow_multiple") || expected > 1),
             )
         }
-        (Agent::Gemini, "run_shell_command") => shell(args, tool, &["command"]),
-        (
-            Agent::Gemini,
-            "read_file"
-            | "read_many_files"
-            | "list_directory"
-            | "glob"
-            | "search_file_content"
-            | "grep_search"
-            | "google_web_search"
-            | "web_fetch",
-        ) => Ok(ToolKind::ReadOnly),
-        // GitHub Copilot CLI.
-        (Agent::Copilot, "create") => write(args, p, tool, &["path"], &["file_text", "content"]),
-        (Agent::Copilot, "edit" | "str_replace") => {
-            edit(args, p, tool, "path", "old_str", "new_str", Times::Unique)
-        }
-        (Agent::Copilot, "bash" | "powershell" | "shell") => shell(args, tool, &["command"]),
-        (Agent::Copilot, "view" | "glob" | "grep" | "read_bash") => Ok(ToolKind::ReadOnly),
-        // Goose.
-        (Agent::Goose, "developer__write") => write(args, p, tool, &["path"], &["content"]),
-        (Agent::Goose, "developer__edit") => {
-            edit(args, p, tool, "path", "before", "after", Times::Unique)
-        }
-        (Agent::Goose, "developer__shell") => shell(args, tool, &["command"]),
-        (Agent::Goose, "developer__text_editor") => match text(args, &["command"]).as_deref() {
+        "run_shell_command" => shell(args, tool, &["command"]),
+        "read_file"
+        | "read_many_files"
+        | "list_directory"
+        | "glob"
+        | "search_file_content"
+        | "grep_search"
+        | "google_web_search"
+        | "web_fetch" => Ok(ToolKind::ReadOnly),
+        _ => Ok(ToolKind::Other),
+    }
+}
+
+/// GitHub Copilot CLI.
+fn copilot_kind(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    match tool {
+        "create" => write(args, p, tool, &["path"], &["file_text", "content"]),
+        "edit" | "str_replace" => edit(args, p, tool, "path", "old_str", "new_str", Times::Unique),
+        "bash" | "powershell" | "shell" => shell(args, tool, &["command"]),
+        "view" | "glob" | "grep" | "read_bash" => Ok(ToolKind::ReadOnly),
+        _ => Ok(ToolKind::Other),
+    }
+}
+
+/// Goose.
+fn goose_kind(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    match tool {
+        "developer__write" => write(args, p, tool, &["path"], &["content"]),
+        "developer__edit" => edit(args, p, tool, "path", "before", "after", Times::Unique),
+        "developer__shell" => shell(args, tool, &["command"]),
+        "developer__text_editor" => match text(args, &["command"]).as_deref() {
             Some("write") => write(args, p, tool, &["path"], &["file_text"]),
             Some("str_replace") => edit(args, p, tool, "path", "old_str", "new_str", Times::Unique),
             Some("view") => Ok(ToolKind::ReadOnly),
             _ => Ok(ToolKind::Other),
         },
-        // Cline.
-        (Agent::Cline, "write_to_file") => write(args, p, tool, &["path"], &["content"]),
-        (Agent::Cline, "replace_in_file") => Ok(ToolKind::Edit {
+        _ => Ok(ToolKind::Other),
+    }
+}
+
+/// Cline.
+fn cline_kind(tool: &str, args: &Value, p: &Paths) -> Result<ToolKind> {
+    match tool {
+        "write_to_file" => write(args, p, tool, &["path"], &["content"]),
+        "replace_in_file" => Ok(ToolKind::Edit {
             path: p.rel(&need(args, &["path"], tool)?)?,
             edits: edits::cline_blocks(&need(args, &["diff"], tool)?)?,
         }),
-        (Agent::Cline, "execute_command") => shell(args, tool, &["command"]),
-        (
-            Agent::Cline,
-            "read_file"
-            | "list_files"
-            | "search_files"
-            | "list_code_definition_names"
-            | "ask_followup_question"
-            | "attempt_completion"
-            | "plan_mode_respond",
-        ) => Ok(ToolKind::ReadOnly),
+        "execute_command" => shell(args, tool, &["command"]),
+        "read_file"
+        | "list_files"
+        | "search_files"
+        | "list_code_definition_names"
+        | "ask_followup_question"
+        | "attempt_completion"
+        | "plan_mode_respond" => Ok(ToolKind::ReadOnly),
         _ => Ok(ToolKind::Other),
     }
 }

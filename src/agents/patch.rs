@@ -87,19 +87,7 @@ pub fn parse(text: &str) -> Result<Vec<RawOp>> {
         let line = body[i];
         if let Some(p) = line.strip_prefix("*** Add File: ") {
             i += 1;
-            let mut content = String::new();
-            while i < body.len() && !body[i].starts_with("*** ") {
-                let l = body[i].strip_prefix('+').ok_or_else(|| {
-                    bad(format!("line {:?} of added file {p} lacks `+`", body[i]))
-                })?;
-                content.push_str(l);
-                content.push('\n');
-                i += 1;
-            }
-            ops.push(RawOp::Add {
-                path: p.trim().to_string(),
-                content,
-            });
+            ops.push(add_file(body, &mut i, p)?);
         } else if let Some(p) = line.strip_prefix("*** Delete File: ") {
             ops.push(RawOp::Delete {
                 path: p.trim().to_string(),
@@ -107,64 +95,7 @@ pub fn parse(text: &str) -> Result<Vec<RawOp>> {
             i += 1;
         } else if let Some(p) = line.strip_prefix("*** Update File: ") {
             i += 1;
-            let mut move_to = None;
-            if i < body.len()
-                && let Some(q) = body[i].strip_prefix("*** Move to: ")
-            {
-                move_to = Some(q.trim().to_string());
-                i += 1;
-            }
-            let mut hunks: Vec<Hunk> = Vec::new();
-            while i < body.len() {
-                let l = body[i];
-                if l == "*** End of File" {
-                    let h = hunks
-                        .last_mut()
-                        .ok_or_else(|| bad("`*** End of File` before any hunk"))?;
-                    h.at_eof = true;
-                    i += 1;
-                    continue;
-                }
-                if l.starts_with("*** ") {
-                    break;
-                }
-                if let Some(ctx) = l.strip_prefix("@@") {
-                    let ctx = ctx.trim();
-                    hunks.push(Hunk {
-                        context: (!ctx.is_empty()).then(|| ctx.to_string()),
-                        ..Hunk::default()
-                    });
-                    i += 1;
-                    continue;
-                }
-                if hunks.is_empty() {
-                    // The first hunk may omit its `@@` line.
-                    hunks.push(Hunk::default());
-                }
-                let h = hunks.last_mut().ok_or_else(|| bad("internal"))?;
-                match l.chars().next() {
-                    Some('+') => h.new.push(l[1..].to_string()),
-                    Some('-') => h.old.push(l[1..].to_string()),
-                    Some(' ') => {
-                        h.old.push(l[1..].to_string());
-                        h.new.push(l[1..].to_string());
-                    }
-                    None => {
-                        h.old.push(String::new());
-                        h.new.push(String::new());
-                    }
-                    _ => return Err(bad(format!("unexpected line {l:?} in the update of {p}"))),
-                }
-                i += 1;
-            }
-            if hunks.is_empty() && move_to.is_none() {
-                return Err(bad(format!("the update of {p} has no hunk")));
-            }
-            ops.push(RawOp::Update {
-                path: p.trim().to_string(),
-                move_to,
-                hunks,
-            });
+            ops.push(update_file(body, &mut i, p)?);
         } else if line.trim().is_empty() {
             i += 1;
         } else {
@@ -175,6 +106,87 @@ pub fn parse(text: &str) -> Result<Vec<RawOp>> {
         return Err(bad("the patch changes no file"));
     }
     Ok(ops)
+}
+
+/// The `+` lines of added file `p` from `body[*i]` on, up to the next `*** ` line.
+fn add_file(body: &[&str], i: &mut usize, p: &str) -> Result<RawOp> {
+    let mut content = String::new();
+    while *i < body.len() && !body[*i].starts_with("*** ") {
+        let l = body[*i]
+            .strip_prefix('+')
+            .ok_or_else(|| bad(format!("line {:?} of added file {p} lacks `+`", body[*i])))?;
+        content.push_str(l);
+        content.push('\n');
+        *i += 1;
+    }
+    Ok(RawOp::Add {
+        path: p.trim().to_string(),
+        content,
+    })
+}
+
+/// The update of file `p` from `body[*i]` on: an optional `*** Move to:`, then its hunks
+/// up to the next `*** ` line (`*** End of File` aside).
+fn update_file(body: &[&str], i: &mut usize, p: &str) -> Result<RawOp> {
+    let mut move_to = None;
+    if *i < body.len()
+        && let Some(q) = body[*i].strip_prefix("*** Move to: ")
+    {
+        move_to = Some(q.trim().to_string());
+        *i += 1;
+    }
+    let mut hunks: Vec<Hunk> = Vec::new();
+    while *i < body.len() {
+        let l = body[*i];
+        if l == "*** End of File" {
+            let h = hunks
+                .last_mut()
+                .ok_or_else(|| bad("`*** End of File` before any hunk"))?;
+            h.at_eof = true;
+        } else if l.starts_with("*** ") {
+            break;
+        } else if let Some(ctx) = l.strip_prefix("@@") {
+            let ctx = ctx.trim();
+            hunks.push(Hunk {
+                context: (!ctx.is_empty()).then(|| ctx.to_string()),
+                ..Hunk::default()
+            });
+        } else {
+            hunk_line(&mut hunks, l, p)?;
+        }
+        *i += 1;
+    }
+    if hunks.is_empty() && move_to.is_none() {
+        return Err(bad(format!("the update of {p} has no hunk")));
+    }
+    Ok(RawOp::Update {
+        path: p.trim().to_string(),
+        move_to,
+        hunks,
+    })
+}
+
+/// One ` `/`-`/`+` (or empty) line `l` of the update of `p`, added to its last hunk.
+fn hunk_line(hunks: &mut Vec<Hunk>, l: &str, p: &str) -> Result<()> {
+    if hunks.is_empty() {
+        // The first hunk may omit its `@@` line.
+        hunks.push(Hunk::default());
+    }
+    let h = hunks.last_mut().ok_or_else(|| bad("internal"))?;
+    match l.chars().next() {
+        Some('+') => h.new.push(l[1..].to_string()),
+        Some('-') => h.old.push(l[1..].to_string()),
+        Some(' ') => {
+            h.old.push(l[1..].to_string());
+            h.new.push(l[1..].to_string());
+        }
+        None => {
+            h.old.push(String::new());
+            h.new.push(String::new());
+        }
+        _ => return Err(bad(format!("unexpected line {l:?} in the update of {p}"))),
+    }
+    Ok(())
 }
 
 /// Apply an update's hunks to a file's text, as Codex does: each hunk's old lines are

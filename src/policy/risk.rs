@@ -141,7 +141,23 @@ pub fn recorded_level(journal: &Journal, plan_id: &str) -> Result<Option<Level>>
 
 /// Signals from the plan alone: policy, exec steps, size, deletions, executable bits.
 pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
-    let mut out = Vec::new();
+    [
+        policy_signal(plan, signers_path),
+        exec_signal(plan),
+        link_signal(plan),
+        git_signal(plan),
+        special_bits_signal(plan),
+        size_signal(plan),
+        deletions_signal(plan),
+        executable_signal(plan),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The plan changes the rules or signers file, or runs a command that may write them.
+fn policy_signal(plan: &Plan, signers_path: &str) -> Option<Reason> {
     let mut policy: Vec<String> = plan
         .policy_paths(signers_path)
         .iter()
@@ -153,23 +169,27 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
             .into_iter()
             .map(|g| format!("exec touches {g}")),
     );
-    if !policy.is_empty() {
-        out.push(Reason {
-            signal: "policy",
-            weight: 6,
-            reason: format!("changes the approval policy ({})", policy.join(", ")),
-        });
-    }
-    if !plan.exec.is_empty() {
-        out.push(Reason {
-            signal: "exec",
-            weight: 3,
-            reason: format!(
-                "runs {}; effects outside their declared paths and outside the file system cannot be rolled back",
-                crate::util::text::count(plan.exec.len() as u64, "command")
-            ),
-        });
-    }
+    (!policy.is_empty()).then(|| Reason {
+        signal: "policy",
+        weight: 6,
+        reason: format!("changes the approval policy ({})", policy.join(", ")),
+    })
+}
+
+/// The plan runs commands.
+fn exec_signal(plan: &Plan) -> Option<Reason> {
+    (!plan.exec.is_empty()).then(|| Reason {
+        signal: "exec",
+        weight: 3,
+        reason: format!(
+            "runs {}; effects outside their declared paths and outside the file system cannot be rolled back",
+            crate::util::text::count(plan.exec.len() as u64, "command")
+        ),
+    })
+}
+
+/// The plan makes links that point outside the workspace or at an absolute path.
+fn link_signal(plan: &Plan) -> Option<Reason> {
     let outward: Vec<String> = plan
         .changes
         .iter()
@@ -178,65 +198,72 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
             link_leaves(&c.path, t).then(|| format!("{} -> {}", c.path, t))
         })
         .collect();
-    if !outward.is_empty() {
-        out.push(Reason {
-            signal: "link",
-            weight: 2,
-            reason: format!(
-                "makes {} pointing outside the workspace or at an absolute path ({}); autonomy never follows it, but whatever reads it will",
-                crate::util::text::count(outward.len() as u64, "link"),
-                crate::paths::shown(&outward.join(", "))
-            ),
-        });
-    }
-    out.extend(git_signal(plan));
-    out.extend(special_bits_signal(plan));
+    (!outward.is_empty()).then(|| Reason {
+        signal: "link",
+        weight: 2,
+        reason: format!(
+            "makes {} pointing outside the workspace or at an absolute path ({}); autonomy never follows it, but whatever reads it will",
+            crate::util::text::count(outward.len() as u64, "link"),
+            crate::paths::shown(&outward.join(", "))
+        ),
+    })
+}
+
+/// The plan changes many files (directories aside).
+fn size_signal(plan: &Plan) -> Option<Reason> {
     let files = plan
         .changes
         .iter()
         .filter(|c| !c.after.is_dir() && !c.before.is_dir())
         .count();
     if files >= 100 {
-        out.push(Reason {
+        Some(Reason {
             signal: "size",
             weight: 3,
             reason: format!("large plan: {files} files"),
-        });
+        })
     } else if files >= 20 {
-        out.push(Reason {
+        Some(Reason {
             signal: "size",
             weight: 1,
             reason: format!("sizeable plan: {files} files"),
-        });
+        })
+    } else {
+        None
     }
+}
+
+/// The plan deletes files (those moved elsewhere aside).
+fn deletions_signal(plan: &Plan) -> Option<Reason> {
     let deleted = plan
         .changes
         .iter()
         .filter(|c| c.before.file_hash().is_some() && c.after.is_absent() && c.from.is_none())
         .count();
-    if deleted > 0 {
-        let moved_away = plan.changes.iter().filter(|c| c.from.is_some()).count();
-        let deleted = deleted.saturating_sub(moved_away);
-        if deleted >= 10 {
-            out.push(Reason {
-                signal: "deletions",
-                weight: 2,
-                reason: format!(
-                    "deletes {}",
-                    crate::util::text::count(deleted as u64, "file")
-                ),
-            });
-        } else if deleted > 0 {
-            out.push(Reason {
-                signal: "deletions",
-                weight: 1,
-                reason: format!(
-                    "deletes {}",
-                    crate::util::text::count(deleted as u64, "file")
-                ),
-            });
-        }
+    if deleted == 0 {
+        return None;
     }
+    let moved_away = plan.changes.iter().filter(|c| c.from.is_some()).count();
+    let deleted = deleted.saturating_sub(moved_away);
+    let weight = if deleted >= 10 {
+        2
+    } else if deleted > 0 {
+        1
+    } else {
+        return None;
+    };
+    Some(Reason {
+        signal: "deletions",
+        weight,
+        reason: format!(
+            "deletes {}",
+            crate::util::text::count(deleted as u64, "file")
+        ),
+    })
+}
+
+/// The plan makes files executable that were not.
+fn executable_signal(plan: &Plan) -> Option<Reason> {
     let exec_on = plan
         .changes
         .iter()
@@ -245,17 +272,14 @@ pub fn plan_signals(plan: &Plan, signers_path: &str) -> Vec<Reason> {
                 && c.before.mode().is_none_or(|m| m & 0o111 == 0)
         })
         .count();
-    if exec_on > 0 {
-        out.push(Reason {
-            signal: "executable",
-            weight: 1,
-            reason: format!(
-                "makes {} executable",
-                crate::util::text::count(exec_on as u64, "file")
-            ),
-        });
-    }
-    out
+    (exec_on > 0).then(|| Reason {
+        signal: "executable",
+        weight: 1,
+        reason: format!(
+            "makes {} executable",
+            crate::util::text::count(exec_on as u64, "file")
+        ),
+    })
 }
 
 /// Whether a (normalised) path has a component git would take for its own folder: `.git`

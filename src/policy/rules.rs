@@ -261,103 +261,21 @@ impl Rules {
     }
 
     pub fn parse(bytes: &[u8]) -> Result<Rules> {
-        let bad = |msg: String| {
-            Error::failed(format!("autonomy.toml: {msg}"))
-                .hint("fix the rules file; see its format: `autonomy help rules-file` (or `man 5 autonomy-rules`)")
-        };
         let text = std::str::from_utf8(bytes).map_err(|_| bad("is not UTF-8".into()))?;
         let file: RulesFile = toml::from_str(text)
             .map_err(|e| bad(crate::error::clip_lines(e.to_string().trim_end(), 200)))?;
-        let mut rules = Vec::new();
-        for r in file.rule {
-            let paths = match r.paths {
-                None => None,
-                Some(ps) => Some(
-                    ps.iter()
-                        .map(|p| crate::paths::compile(p, true).map(|g| (p.clone(), g)))
-                        .collect::<Result<Vec<_>>>()
-                        .map_err(|e| bad(format!("rule {:?}: {}", r.name, e.message)))?,
-                ),
-            };
-            if let Some(risk) = &r.risk
-                && !["low", "medium", "high"].contains(&risk.as_str())
-            {
-                return Err(bad(format!(
-                    "rule {:?}: risk must be \"low\", \"medium\" or \"high\"",
-                    r.name
-                )));
-            }
-            rules.push(Rule {
-                name: r.name,
-                paths,
-                approvals: r.approvals.unwrap_or(0),
-                signed: r.signed,
-                deny: r.deny,
-                risk: r.risk,
-            });
-        }
-        let d = Limits::default();
-        let size = |v: &Option<String>, dflt: u64| -> Result<u64> {
-            v.as_deref()
-                .map(parse_size)
-                .transpose()
-                .map(|o| o.unwrap_or(dflt))
-                .map_err(|e| bad(e.message))
-        };
-        let limits = Limits {
-            max_file_bytes: size(&file.limits.max_file_bytes, d.max_file_bytes)?,
-            max_plan_bytes: size(&file.limits.max_plan_bytes, d.max_plan_bytes)?,
-            max_changes: file.limits.max_changes.unwrap_or(d.max_changes),
-        };
-        for v in [&file.exec.timeout].into_iter().flatten() {
-            parse_duration(v).map_err(|e| bad(e.message))?;
-        }
-        for v in [&file.exec.max_output_bytes, &file.exec.max_memory]
+        let rules = file
+            .rule
             .into_iter()
-            .flatten()
-        {
-            parse_size(v).map_err(|e| bad(e.message))?;
-        }
-        if let Some(w) = &file.agents.wait {
-            parse_duration(w).map_err(|e| bad(format!("[agents] wait: {}", e.message)))?;
-        }
-        if let Some(sh) = &file.agents.shell
-            && !["capture", "deny"].contains(&sh.as_str())
-        {
-            return Err(bad("[agents] shell must be \"capture\" or \"deny\"".into()));
-        }
-        if let Some(h) = &file.agents.headless
-            && !["wait", "defer"].contains(&h.as_str())
-        {
-            return Err(bad("[agents] headless must be \"wait\" or \"defer\"".into()));
-        }
+            .map(compile_rule)
+            .collect::<Result<Vec<_>>>()?;
+        let limits = compile_limits(&file.limits)?;
+        check_exec(&file.exec)?;
+        check_agents(&file.agents)?;
         if let Some(v) = &file.verify {
-            if v.run.is_empty() {
-                return Err(bad("[verify] run must name a command".into()));
-            }
-            if let Some(t) = &v.timeout {
-                parse_duration(t).map_err(|e| bad(e.message))?;
-            }
-            crate::paths::Globs::new(&v.writes)
-                .map_err(|e| bad(format!("[verify] writes: {}", e.message)))?;
+            check_verify(v)?;
         }
-        let signers = file
-            .approval
-            .allowed_signers
-            .unwrap_or_else(|| DEFAULT_SIGNERS.to_string());
-        // The signers file may live in .autonomy/ (the default) or anywhere in the workspace.
-        // Keep it normalised, as plan paths are, so that a plan changing it is recognised
-        // as a policy change however the rules spell it.
-        let signers_bad = |e: Error| bad(format!("[approval] allowed_signers: {}", e.message));
-        let signers = match signers.strip_prefix(".autonomy/") {
-            Some(rest) => format!(
-                ".autonomy/{}",
-                crate::paths::RelPath::parse(rest).map_err(signers_bad)?
-            ),
-            None => crate::paths::RelPath::parse(&signers)
-                .map_err(signers_bad)?
-                .to_string(),
-        };
+        let signers = normalise_signers(file.approval.allowed_signers)?;
         Ok(Rules {
             digest: sha256_hex(bytes),
             required: file.approval.required,
@@ -501,6 +419,118 @@ impl Rules {
         }
         out
     }
+}
+
+/// A rules file that cannot be used: `msg` and where to read its format.
+fn bad(msg: String) -> Error {
+    Error::failed(format!("autonomy.toml: {msg}"))
+        .hint("fix the rules file; see its format: `autonomy help rules-file` (or `man 5 autonomy-rules`)")
+}
+
+/// One `[[rule]]`, its globs compiled and its risk level checked.
+fn compile_rule(r: RuleEntry) -> Result<Rule> {
+    let paths = match r.paths {
+        None => None,
+        Some(ps) => Some(
+            ps.iter()
+                .map(|p| crate::paths::compile(p, true).map(|g| (p.clone(), g)))
+                .collect::<Result<Vec<_>>>()
+                .map_err(|e| bad(format!("rule {:?}: {}", r.name, e.message)))?,
+        ),
+    };
+    if let Some(risk) = &r.risk
+        && !["low", "medium", "high"].contains(&risk.as_str())
+    {
+        return Err(bad(format!(
+            "rule {:?}: risk must be \"low\", \"medium\" or \"high\"",
+            r.name
+        )));
+    }
+    Ok(Rule {
+        name: r.name,
+        paths,
+        approvals: r.approvals.unwrap_or(0),
+        signed: r.signed,
+        deny: r.deny,
+        risk: r.risk,
+    })
+}
+
+/// `[limits]`, each absent one at its default.
+fn compile_limits(l: &LimitsSection) -> Result<Limits> {
+    let d = Limits::default();
+    let size = |v: &Option<String>, dflt: u64| -> Result<u64> {
+        v.as_deref()
+            .map(parse_size)
+            .transpose()
+            .map(|o| o.unwrap_or(dflt))
+            .map_err(|e| bad(e.message))
+    };
+    Ok(Limits {
+        max_file_bytes: size(&l.max_file_bytes, d.max_file_bytes)?,
+        max_plan_bytes: size(&l.max_plan_bytes, d.max_plan_bytes)?,
+        max_changes: l.max_changes.unwrap_or(d.max_changes),
+    })
+}
+
+/// `[exec]`: its duration and sizes parse.
+fn check_exec(e: &ExecSection) -> Result<()> {
+    for v in [&e.timeout].into_iter().flatten() {
+        parse_duration(v).map_err(|e| bad(e.message))?;
+    }
+    for v in [&e.max_output_bytes, &e.max_memory].into_iter().flatten() {
+        parse_size(v).map_err(|e| bad(e.message))?;
+    }
+    Ok(())
+}
+
+/// `[agents]`: its wait parses, its shell and headless are known values.
+fn check_agents(a: &AgentsSection) -> Result<()> {
+    if let Some(w) = &a.wait {
+        parse_duration(w).map_err(|e| bad(format!("[agents] wait: {}", e.message)))?;
+    }
+    if let Some(sh) = &a.shell
+        && !["capture", "deny"].contains(&sh.as_str())
+    {
+        return Err(bad("[agents] shell must be \"capture\" or \"deny\"".into()));
+    }
+    if let Some(h) = &a.headless
+        && !["wait", "defer"].contains(&h.as_str())
+    {
+        return Err(bad("[agents] headless must be \"wait\" or \"defer\"".into()));
+    }
+    Ok(())
+}
+
+/// `[verify]`: a command, a timeout that parses, write globs that compile.
+fn check_verify(v: &VerifySection) -> Result<()> {
+    if v.run.is_empty() {
+        return Err(bad("[verify] run must name a command".into()));
+    }
+    if let Some(t) = &v.timeout {
+        parse_duration(t).map_err(|e| bad(e.message))?;
+    }
+    crate::paths::Globs::new(&v.writes)
+        .map_err(|e| bad(format!("[verify] writes: {}", e.message)))?;
+    Ok(())
+}
+
+/// `[approval] allowed_signers` (default [`DEFAULT_SIGNERS`]), normalised.
+fn normalise_signers(signers: Option<String>) -> Result<String> {
+    let signers = signers.unwrap_or_else(|| DEFAULT_SIGNERS.to_string());
+    // The signers file may live in .autonomy/ (the default) or anywhere in the workspace.
+    // Keep it normalised, as plan paths are, so that a plan changing it is recognised
+    // as a policy change however the rules spell it.
+    let signers_bad = |e: Error| bad(format!("[approval] allowed_signers: {}", e.message));
+    Ok(match signers.strip_prefix(".autonomy/") {
+        Some(rest) => format!(
+            ".autonomy/{}",
+            crate::paths::RelPath::parse(rest).map_err(signers_bad)?
+        ),
+        None => crate::paths::RelPath::parse(&signers)
+            .map_err(signers_bad)?
+            .to_string(),
+    })
 }
 
 /// Whether the plan's level `risk` (unknown counts as low) reaches the rule's `level`.

@@ -657,12 +657,35 @@ mod tests {
         assert!(parse("").expect("empty").is_empty());
     }
 
+    /// Each text is refused with a message that starts with its line and contains `expect`.
+    fn assert_refused(cases: Vec<(String, &str)>) {
+        for (text, expect) in cases {
+            let err = parse(&text).expect_err(&text);
+            let msg = err.to_string();
+            assert!(
+                msg.contains(expect),
+                "{text:?}: got {msg:?}, want {expect:?}"
+            );
+            assert!(msg.starts_with("line "), "{msg}");
+        }
+    }
+
     #[test]
     fn invalid_lines() {
-        let cases: Vec<(String, &str)> = vec![
+        assert_refused(vec![
             ("alice".to_owned(), "line 1: missing key"),
             ("alice ".to_owned(), "line 1: missing key"),
             ("alice namespaces=\"git\"".to_owned(), "line 1: missing key"),
+            (
+                format!("# ok\nalice {ED}\nbob bogus {ED}"),
+                "line 3: unknown option \"bogus\"",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn invalid_options() {
+        assert_refused(vec![
             (format!("alice foo {ED}"), "line 1: unknown option \"foo\""),
             (
                 format!("alice foo=\"bar\" {ED}"),
@@ -672,15 +695,7 @@ mod tests {
                 format!("alice cert-authority,no-touch-required {ED}"),
                 "unknown option \"no-touch-required\"",
             ),
-            (format!("alice namespaces=\"git {ED}"), "unterminated quote"),
-            (format!("\"alice {ED}"), "unterminated quote"),
-            (format!("\"alice\"bob {ED}"), "followed by a blank"),
-            (format!("al\"ice {ED}"), "unexpected double quote"),
-            (format!("alice,,bob {ED}"), "empty pattern"),
-            (format!("alice,! {ED}"), "empty pattern"),
-            (format!("\"\" {ED}"), "empty pattern list"),
             (format!("alice namespaces=\"\" {ED}"), "needs a value"),
-            (format!("alice namespaces=\"git,\" {ED}"), "empty pattern"),
             (format!("alice namespaces {ED}"), "needs a value"),
             (format!("alice cert-authority=yes {ED}"), "takes no value"),
             (
@@ -691,14 +706,20 @@ mod tests {
                 format!("alice cert-authority,,namespaces=\"a\" {ED}"),
                 "empty option",
             ),
-            (
-                format!("alice valid-after=\"20260101\" {ED}"),
-                "local times are not accepted",
-            ),
-            (
-                format!("alice valid-after=\"2026010Z\" {ED}"),
-                "expected YYYYMMDD",
-            ),
+        ]);
+    }
+
+    #[test]
+    fn invalid_quotes_and_patterns() {
+        assert_refused(vec![
+            (format!("alice namespaces=\"git {ED}"), "unterminated quote"),
+            (format!("\"alice {ED}"), "unterminated quote"),
+            (format!("\"alice\"bob {ED}"), "followed by a blank"),
+            (format!("al\"ice {ED}"), "unexpected double quote"),
+            (format!("alice,,bob {ED}"), "empty pattern"),
+            (format!("alice,! {ED}"), "empty pattern"),
+            (format!("\"\" {ED}"), "empty pattern list"),
+            (format!("alice namespaces=\"git,\" {ED}"), "empty pattern"),
             (
                 format!("alice namespaces=\"x\\\"y\" {ED}"),
                 "forbidden character '\"'",
@@ -706,6 +727,20 @@ mod tests {
             (
                 format!("alice namespaces=\"x\\\"y {ED}"),
                 "unterminated quote",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn invalid_times() {
+        assert_refused(vec![
+            (
+                format!("alice valid-after=\"20260101\" {ED}"),
+                "local times are not accepted",
+            ),
+            (
+                format!("alice valid-after=\"2026010Z\" {ED}"),
+                "expected YYYYMMDD",
             ),
             (
                 format!("alice valid-after=\"2026-01-01Z\" {ED}"),
@@ -727,6 +762,12 @@ mod tests {
                 format!("alice valid-after=\"20260101Z\"x {ED}"),
                 "after closing quote",
             ),
+        ]);
+    }
+
+    #[test]
+    fn invalid_keys() {
+        assert_refused(vec![
             (
                 "alice ssh-dss AAAAB3NzaC1kc3MAAACBAP".to_owned(),
                 "unsupported key type \"ssh-dss\"",
@@ -744,20 +785,7 @@ mod tests {
                 format!("alice ssh-rsa {}", &ED[12..]),
                 "invalid ssh-rsa key",
             ),
-            (
-                format!("# ok\nalice {ED}\nbob bogus {ED}"),
-                "line 3: unknown option \"bogus\"",
-            ),
-        ];
-        for (text, expect) in cases {
-            let err = parse(&text).expect_err(&text);
-            let msg = err.to_string();
-            assert!(
-                msg.contains(expect),
-                "{text:?}: got {msg:?}, want {expect:?}"
-            );
-            assert!(msg.starts_with("line "), "{msg}");
-        }
+        ]);
     }
 
     #[test]

@@ -149,195 +149,232 @@ impl Replay {
                 .push(format!("event {seq} has data that is not JSON"));
             return;
         };
-        let text = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
-        let run = d.get("run").and_then(Value::as_i64);
         let kind = String::from_utf8_lossy(kind);
         let Some(plan) = plan else {
             self.problems
                 .push(format!("event {seq} ({kind}) names no plan"));
             return;
         };
+        let run = d.get("run").and_then(Value::as_i64);
         match kind.as_ref() {
-            "plan.created" => {
-                if self.plans.contains_key(&plan) {
-                    self.problems
-                        .push(format!("event {seq} creates plan {} again", short(&plan)));
-                    return;
-                }
-                let reverses = text("reverses");
-                if let Some(o) = &reverses {
-                    self.reversed_by
-                        .entry(o.clone())
-                        .or_default()
-                        .push(plan.clone());
-                }
-                // A list that does not decode covers nothing, and is reported: it must
-                // never read as "every path".
-                let paths = match d.get("paths") {
-                    None => None,
-                    Some(p) => match serde_json::from_value::<Vec<String>>(p.clone()) {
-                        Ok(ps) => Some(ps),
-                        Err(_) => {
-                            self.problems.push(format!(
-                                "event {seq} (plan.created of {}) lists its covered paths in a form that does not decode",
-                                short(&plan)
-                            ));
-                            Some(Vec::new())
-                        }
-                    },
-                };
-                self.plans.insert(
-                    plan.clone(),
-                    PlanFact {
-                        status: PlanStatus::Pending,
-                        reverses,
-                        paths,
-                    },
-                );
-                self.order.push(plan);
-            }
+            "plan.created" => self.plan_created(seq, plan, &d),
             "approval.granted" | "approval.declined" => {
-                let principal =
-                    text("principal").unwrap_or_else(|| String::from_utf8_lossy(actor).into());
-                let key = match text("method").as_deref() {
-                    Some("ssh") => {
-                        let id = text("approval_id").unwrap_or_default();
-                        self.signed_ids
-                            .entry(plan.clone())
-                            .or_default()
-                            .insert(id.clone());
-                        ApprovalKey::Signed {
-                            plan: plan.clone(),
-                            principal,
-                            approval_id: id,
-                            key: text("key_fingerprint").unwrap_or_default(),
-                        }
-                    }
-                    _ => {
-                        let granted = kind == "approval.granted";
-                        if granted
-                            && let Some(p) = self.plans.get_mut(&plan)
-                            && p.status == PlanStatus::Pending
-                        {
-                            p.status = PlanStatus::Approved;
-                        }
-                        ApprovalKey::Terminal {
-                            plan: plan.clone(),
-                            principal,
-                            decision: if granted { "approve" } else { "decline" }.into(),
-                            reason: text("reason"),
-                        }
-                    }
-                };
-                *self.approvals.entry(key).or_default() += 1;
+                self.approval(actor, kind == "approval.granted", plan, &d);
             }
             "plan.rejected" => self.set_status(seq, &plan, PlanStatus::Rejected),
-            "run.started" => {
-                let Some(run) = run else {
-                    return self
-                        .problems
-                        .push(format!("event {seq} (run.started) names no run"));
-                };
-                if self.runs.contains_key(&run) {
-                    return self
-                        .problems
-                        .push(format!("event {seq} starts run {run} again"));
-                }
-                self.runs.insert(
-                    run,
-                    RunFact {
-                        plan,
-                        kind: text("kind").unwrap_or_default(),
-                        state: RunState::Running,
-                    },
-                );
-            }
+            "run.started" => self.run_started(seq, run, plan, &d),
             "run.committed" | "run.failed" | "run.recovered" => {
-                // Contents a forced recovery overwrote are kept (gc keeps them).
-                if kind.as_ref() == "run.recovered"
-                    && let Some(run) = run
-                {
-                    for o in d
-                        .get("overwritten")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        if let Some(h) = o.get("kept").and_then(Value::as_str) {
-                            *self
-                                .outputs
-                                .entry((h.to_string(), format!("recover:{run}")))
-                                .or_default() += 1;
-                        }
-                    }
-                }
-                let Some(run) = run else {
-                    return self
-                        .problems
-                        .push(format!("event {seq} ({kind}) names no run"));
-                };
-                let state = match kind.as_ref() {
-                    "run.committed" => RunState::Committed,
-                    "run.failed" => RunState::Failed,
-                    _ => RunState::Recovered,
-                };
-                match self.runs.get_mut(&run) {
-                    Some(r) if r.state == RunState::Running && r.plan == plan => r.state = state,
-                    _ => {
-                        return self.problems.push(format!(
-                            "event {seq} ({kind}) ends run {run}, which is not a running run of plan {}",
-                            short(&plan)
-                        ));
-                    }
-                }
-                if state != RunState::Committed {
-                    return;
-                }
-                match d.get("consumed").and_then(Value::as_array) {
-                    Some(ids) => {
-                        for id in ids.iter().filter_map(Value::as_str) {
-                            self.consumed.insert((id.to_string(), run));
-                        }
-                    }
-                    None => {
-                        let candidates = self.signed_ids.get(&plan).cloned().unwrap_or_default();
-                        self.legacy.insert(run, candidates);
-                    }
-                }
-                let metrics = d
-                    .get("exec")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .chain(d.get("verify"));
-                for m in metrics {
-                    if let Some(h) = m.get("output_blob").and_then(Value::as_str) {
-                        *self
-                            .outputs
-                            .entry((h.to_string(), format!("run:{run}")))
-                            .or_default() += 1;
-                    }
-                }
-                self.set_status(seq, &plan, PlanStatus::Applied);
-                let reverses = self.plans.get(&plan).and_then(|p| p.reverses.clone());
-                if let Some(orig) = reverses {
-                    self.mark_reversed(conn, &orig);
-                }
+                self.run_ended(conn, seq, &kind, run, &plan, &d);
             }
-            "run.step" => {
-                let (Some(run), Some(step), Some(path)) =
-                    (run, d.get("step").and_then(Value::as_i64), text("path"))
-                else {
-                    return self.problems.push(format!(
-                        "event {seq} (an exec run.step) lacks its run, step or path"
-                    ));
-                };
-                let state = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
-                self.exec
-                    .insert((run, step, path), (state("before"), state("after")));
-            }
+            "run.step" => self.exec_step(seq, run, &d),
             _ => {}
         }
+    }
+
+    /// A `plan.created` event: a new pending plan (a reverse plan with the paths it covers).
+    fn plan_created(&mut self, seq: i64, plan: String, d: &Value) {
+        if self.plans.contains_key(&plan) {
+            self.problems
+                .push(format!("event {seq} creates plan {} again", short(&plan)));
+            return;
+        }
+        let reverses = text(d, "reverses");
+        if let Some(o) = &reverses {
+            self.reversed_by
+                .entry(o.clone())
+                .or_default()
+                .push(plan.clone());
+        }
+        // A list that does not decode covers nothing, and is reported: it must
+        // never read as "every path".
+        let paths = match d.get("paths") {
+            None => None,
+            Some(p) => match serde_json::from_value::<Vec<String>>(p.clone()) {
+                Ok(ps) => Some(ps),
+                Err(_) => {
+                    self.problems.push(format!(
+                        "event {seq} (plan.created of {}) lists its covered paths in a form that does not decode",
+                        short(&plan)
+                    ));
+                    Some(Vec::new())
+                }
+            },
+        };
+        self.plans.insert(
+            plan.clone(),
+            PlanFact {
+                status: PlanStatus::Pending,
+                reverses,
+                paths,
+            },
+        );
+        self.order.push(plan);
+    }
+
+    /// An `approval.granted` or `approval.declined` event: one more approval row is due
+    /// (a terminal approval also approves a pending plan).
+    fn approval(&mut self, actor: &[u8], granted: bool, plan: String, d: &Value) {
+        let principal =
+            text(d, "principal").unwrap_or_else(|| String::from_utf8_lossy(actor).into());
+        let key = match text(d, "method").as_deref() {
+            Some("ssh") => {
+                let id = text(d, "approval_id").unwrap_or_default();
+                self.signed_ids
+                    .entry(plan.clone())
+                    .or_default()
+                    .insert(id.clone());
+                ApprovalKey::Signed {
+                    plan,
+                    principal,
+                    approval_id: id,
+                    key: text(d, "key_fingerprint").unwrap_or_default(),
+                }
+            }
+            _ => {
+                if granted
+                    && let Some(p) = self.plans.get_mut(&plan)
+                    && p.status == PlanStatus::Pending
+                {
+                    p.status = PlanStatus::Approved;
+                }
+                ApprovalKey::Terminal {
+                    plan,
+                    principal,
+                    decision: if granted { "approve" } else { "decline" }.into(),
+                    reason: text(d, "reason"),
+                }
+            }
+        };
+        *self.approvals.entry(key).or_default() += 1;
+    }
+
+    /// A `run.started` event: a new running run of `plan`.
+    fn run_started(&mut self, seq: i64, run: Option<i64>, plan: String, d: &Value) {
+        let Some(run) = run else {
+            return self
+                .problems
+                .push(format!("event {seq} (run.started) names no run"));
+        };
+        if self.runs.contains_key(&run) {
+            return self
+                .problems
+                .push(format!("event {seq} starts run {run} again"));
+        }
+        self.runs.insert(
+            run,
+            RunFact {
+                plan,
+                kind: text(d, "kind").unwrap_or_default(),
+                state: RunState::Running,
+            },
+        );
+    }
+
+    /// A `run.committed`, `run.failed` or `run.recovered` event: the running run ends; a
+    /// commit also applies the plan (and may roll back the plan it reverses).
+    fn run_ended(
+        &mut self,
+        conn: &Connection,
+        seq: i64,
+        kind: &str,
+        run: Option<i64>,
+        plan: &str,
+        d: &Value,
+    ) {
+        // Contents a forced recovery overwrote are kept (gc keeps them).
+        if kind == "run.recovered"
+            && let Some(run) = run
+        {
+            self.keep_overwritten(run, d);
+        }
+        let Some(run) = run else {
+            return self
+                .problems
+                .push(format!("event {seq} ({kind}) names no run"));
+        };
+        let state = match kind {
+            "run.committed" => RunState::Committed,
+            "run.failed" => RunState::Failed,
+            _ => RunState::Recovered,
+        };
+        match self.runs.get_mut(&run) {
+            Some(r) if r.state == RunState::Running && r.plan == plan => r.state = state,
+            _ => {
+                return self.problems.push(format!(
+                    "event {seq} ({kind}) ends run {run}, which is not a running run of plan {}",
+                    short(plan)
+                ));
+            }
+        }
+        if state == RunState::Committed {
+            self.run_committed(conn, seq, run, plan, d);
+        }
+    }
+
+    /// The contents a forced recovery of `run` overwrote and kept.
+    fn keep_overwritten(&mut self, run: i64, d: &Value) {
+        for o in d
+            .get("overwritten")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(h) = o.get("kept").and_then(Value::as_str) {
+                *self
+                    .outputs
+                    .entry((h.to_string(), format!("recover:{run}")))
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    /// What a commit of `run` records: the approvals it consumed, the command output it
+    /// kept, the plan applied (and the plan it reverses perhaps rolled back).
+    fn run_committed(&mut self, conn: &Connection, seq: i64, run: i64, plan: &str, d: &Value) {
+        match d.get("consumed").and_then(Value::as_array) {
+            Some(ids) => {
+                for id in ids.iter().filter_map(Value::as_str) {
+                    self.consumed.insert((id.to_string(), run));
+                }
+            }
+            None => {
+                let candidates = self.signed_ids.get(plan).cloned().unwrap_or_default();
+                self.legacy.insert(run, candidates);
+            }
+        }
+        let metrics = d
+            .get("exec")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .chain(d.get("verify"));
+        for m in metrics {
+            if let Some(h) = m.get("output_blob").and_then(Value::as_str) {
+                *self
+                    .outputs
+                    .entry((h.to_string(), format!("run:{run}")))
+                    .or_default() += 1;
+            }
+        }
+        self.set_status(seq, plan, PlanStatus::Applied);
+        let reverses = self.plans.get(plan).and_then(|p| p.reverses.clone());
+        if let Some(orig) = reverses {
+            self.mark_reversed(conn, &orig);
+        }
+    }
+
+    /// An exec `run.step` event: the effect the step had on one path.
+    fn exec_step(&mut self, seq: i64, run: Option<i64>, d: &Value) {
+        let (Some(run), Some(step), Some(path)) =
+            (run, d.get("step").and_then(Value::as_i64), text(d, "path"))
+        else {
+            return self.problems.push(format!(
+                "event {seq} (an exec run.step) lacks its run, step or path"
+            ));
+        };
+        let state = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
+        self.exec
+            .insert((run, step, path), (state("before"), state("after")));
     }
 
     fn set_status(&mut self, seq: i64, plan: &str, status: PlanStatus) {
@@ -558,79 +595,79 @@ impl Replay {
                 },
             ))
         })?;
-        let mut left: BTreeMap<&ApprovalKey, u32> =
-            self.approvals.iter().map(|(k, n)| (k, *n)).collect();
-        let mut rows_of: BTreeMap<ApprovalKey, u32> = BTreeMap::new();
-        let mut consumed_rows: BTreeSet<(String, i64)> = BTreeSet::new();
+        let mut seen = ApprovalsSeen {
+            left: self.approvals.iter().map(|(k, n)| (k, *n)).collect(),
+            ..ApprovalsSeen::default()
+        };
         for row in rows {
             let (id, a) = row?;
-            let key = match a.method.as_str() {
-                "terminal" => ApprovalKey::Terminal {
-                    plan: a.plan.clone(),
-                    principal: a.principal.clone(),
-                    decision: a.decision.clone(),
-                    reason: a.reason.clone(),
-                },
-                "ssh" if a.decision == "approve" => ApprovalKey::Signed {
-                    plan: a.plan.clone(),
-                    principal: a.principal.clone(),
-                    approval_id: a.approval_id.clone().unwrap_or_default(),
-                    key: a.key.clone().unwrap_or_default(),
-                },
-                other => {
-                    out.push(format!(
-                        "approvals row {id}: method {other:?} with decision {:?} is nothing autonomy records",
-                        a.decision
-                    ));
-                    continue;
+            self.compare_approval_row(id, &a, &mut seen, out);
+        }
+        self.missing_approval_rows(&seen, out);
+        Ok(())
+    }
+
+    /// One `approvals` row: something autonomy records, justified by an event, and
+    /// consumed only by a run whose commit says so.
+    fn compare_approval_row<'a>(
+        &'a self,
+        id: i64,
+        a: &ApprovalRow,
+        seen: &mut ApprovalsSeen<'a>,
+        out: &mut Vec<String>,
+    ) {
+        let Some(key) = approval_key(id, a, out) else {
+            return;
+        };
+        let journaled = match &key {
+            // One row per terminal decision event.
+            ApprovalKey::Terminal { .. } => match seen.left.get_mut(&key) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
                 }
-            };
-            let journaled = match &key {
-                // One row per terminal decision event.
-                ApprovalKey::Terminal { .. } => match left.get_mut(&key) {
-                    Some(n) if *n > 0 => {
-                        *n -= 1;
-                        true
-                    }
-                    _ => false,
-                },
-                // One row per signed approval, however often it was presented.
-                ApprovalKey::Signed { .. } => {
-                    let n = rows_of.entry(key.clone()).or_default();
-                    *n += 1;
-                    self.approvals.get(&key).is_some_and(|events| *n <= *events)
-                }
-            };
-            if !journaled {
-                out.push(format!(
-                    "approvals row {id} ({}) has no event in the journal: it was added outside autonomy (or edited)",
-                    key.describe()
-                ));
-                continue;
+                _ => false,
+            },
+            // One row per signed approval, however often it was presented.
+            ApprovalKey::Signed { .. } => {
+                let n = seen.rows_of.entry(key.clone()).or_default();
+                *n += 1;
+                self.approvals.get(&key).is_some_and(|events| *n <= *events)
             }
-            match (&key, a.consumed_by) {
-                (_, None) => {}
-                (ApprovalKey::Terminal { .. }, Some(run)) => out.push(format!(
-                    "approvals row {id}: a terminal approval marked consumed by run {run}, which autonomy never does"
-                )),
-                (ApprovalKey::Signed { approval_id, .. }, Some(run)) => {
-                    let by_events = self.consumed.contains(&(approval_id.clone(), run))
-                        || self
-                            .legacy
-                            .get(&run)
-                            .is_some_and(|c| c.contains(approval_id));
-                    let same_plan = self.runs.get(&run).is_some_and(|r| r.plan == a.plan);
-                    if !by_events || !same_plan {
-                        out.push(format!(
-                            "approvals row {id}: consumed_by is run {run}, but the events say run {run} did not consume approval {approval_id}"
-                        ));
-                    }
-                    consumed_rows.insert((approval_id.clone(), run));
+        };
+        if !journaled {
+            out.push(format!(
+                "approvals row {id} ({}) has no event in the journal: it was added outside autonomy (or edited)",
+                key.describe()
+            ));
+            return;
+        }
+        match (&key, a.consumed_by) {
+            (_, None) => {}
+            (ApprovalKey::Terminal { .. }, Some(run)) => out.push(format!(
+                "approvals row {id}: a terminal approval marked consumed by run {run}, which autonomy never does"
+            )),
+            (ApprovalKey::Signed { approval_id, .. }, Some(run)) => {
+                let by_events = self.consumed.contains(&(approval_id.clone(), run))
+                    || self
+                        .legacy
+                        .get(&run)
+                        .is_some_and(|c| c.contains(approval_id));
+                let same_plan = self.runs.get(&run).is_some_and(|r| r.plan == a.plan);
+                if !by_events || !same_plan {
+                    out.push(format!(
+                        "approvals row {id}: consumed_by is run {run}, but the events say run {run} did not consume approval {approval_id}"
+                    ));
                 }
+                seen.consumed_rows.insert((approval_id.clone(), run));
             }
         }
-        for (key, n) in left {
-            if n > 0 && matches!(key, ApprovalKey::Terminal { .. }) {
+    }
+
+    /// The approval events and consumptions that no `approvals` row holds.
+    fn missing_approval_rows(&self, seen: &ApprovalsSeen, out: &mut Vec<String>) {
+        for (key, n) in &seen.left {
+            if *n > 0 && matches!(key, ApprovalKey::Terminal { .. }) {
                 out.push(format!(
                     "approvals: the event of a {} has no row (it was deleted)",
                     key.describe()
@@ -638,7 +675,7 @@ impl Replay {
             }
         }
         for key in self.approvals.keys() {
-            if matches!(key, ApprovalKey::Signed { .. }) && !rows_of.contains_key(key) {
+            if matches!(key, ApprovalKey::Signed { .. }) && !seen.rows_of.contains_key(key) {
                 out.push(format!(
                     "approvals: the event of a {} has no row (it was deleted)",
                     key.describe()
@@ -646,13 +683,12 @@ impl Replay {
             }
         }
         for (approval_id, run) in &self.consumed {
-            if !consumed_rows.contains(&(approval_id.clone(), *run)) {
+            if !seen.consumed_rows.contains(&(approval_id.clone(), *run)) {
                 out.push(format!(
                     "approvals: run {run} consumed approval {approval_id} (its run.committed event says so), but no approvals row has consumed_by = {run} for it"
                 ));
             }
         }
-        Ok(())
     }
 
     fn compare_exec(&self, conn: &Connection, out: &mut Vec<String>) -> Result<()> {
@@ -728,6 +764,43 @@ impl Replay {
     }
 }
 
+/// What [`Replay::compare_approvals`] has matched so far.
+#[derive(Default)]
+struct ApprovalsSeen<'a> {
+    /// Terminal decision events not yet matched by a row.
+    left: BTreeMap<&'a ApprovalKey, u32>,
+    /// Rows of each signed approval.
+    rows_of: BTreeMap<ApprovalKey, u32>,
+    /// (approval id, run) of the rows marked consumed.
+    consumed_rows: BTreeSet<(String, i64)>,
+}
+
+/// What identifies approvals row `id`, or `None` (reported) for a method and decision
+/// autonomy never records.
+fn approval_key(id: i64, a: &ApprovalRow, out: &mut Vec<String>) -> Option<ApprovalKey> {
+    match a.method.as_str() {
+        "terminal" => Some(ApprovalKey::Terminal {
+            plan: a.plan.clone(),
+            principal: a.principal.clone(),
+            decision: a.decision.clone(),
+            reason: a.reason.clone(),
+        }),
+        "ssh" if a.decision == "approve" => Some(ApprovalKey::Signed {
+            plan: a.plan.clone(),
+            principal: a.principal.clone(),
+            approval_id: a.approval_id.clone().unwrap_or_default(),
+            key: a.key.clone().unwrap_or_default(),
+        }),
+        other => {
+            out.push(format!(
+                "approvals row {id}: method {other:?} with decision {:?} is nothing autonomy records",
+                a.decision
+            ));
+            None
+        }
+    }
+}
+
 struct ApprovalRow {
     plan: String,
     principal: String,
@@ -747,6 +820,11 @@ fn stored_paths(conn: &Connection, id: &str) -> Option<BTreeSet<String>> {
         .ok()?;
     let plan = Plan::from_canonical(&canonical).ok()?;
     (plan.id() == id).then(|| plan.changes.into_iter().map(|c| c.path).collect())
+}
+
+/// The string `d` holds under `k`.
+fn text(d: &Value, k: &str) -> Option<String> {
+    d.get(k).and_then(Value::as_str).map(str::to_string)
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -259,27 +259,37 @@ impl AgentScope {
         self.agent.is_none() && self.session.is_none()
     }
 
-    /// The condition on an `agent.call` event (columns `kind`, `data`), its values as SQL
-    /// string literals.
-    pub fn call_condition(&self) -> String {
-        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    /// The condition on an `agent.call` event (columns `kind`, `data`). The agent and
+    /// session are bound parameters: each is pushed onto `params` and named by its number
+    /// (`?N`, counting from 1), so no value is ever spliced into the SQL.
+    pub fn call_condition(&self, params: &mut Vec<String>) -> String {
         let mut c = vec!["kind = 'agent.call'".to_string()];
         if let Some(a) = &self.agent {
-            c.push(format!("json_extract(data, '$.agent') = {}", quote(a)));
+            c.push(format!(
+                "json_extract(data, '$.agent') = {}",
+                bind(params, a)
+            ));
         }
         if let Some(s) = &self.session {
-            c.push(format!("json_extract(data, '$.session') = {}", quote(s)));
+            c.push(format!(
+                "json_extract(data, '$.session') = {}",
+                bind(params, s)
+            ));
         }
         format!("(json_valid(data) AND {})", c.join(" AND "))
     }
 
-    /// A query of the ids of the plans those calls made.
-    pub fn plans_query(&self) -> String {
-        format!(
-            "SELECT plan FROM events WHERE plan IS NOT NULL AND {}",
-            self.call_condition()
-        )
+    /// A query of the ids of the plans that the calls `call` (a
+    /// [`call_condition`](Self::call_condition)) selects made.
+    pub fn plans_query(call: &str) -> String {
+        format!("SELECT plan FROM events WHERE plan IS NOT NULL AND {call}")
     }
+}
+
+/// Push `value` onto `params` and name it as the bound parameter it is (`?N`).
+pub(super) fn bind(params: &mut Vec<String>, value: &str) -> String {
+    params.push(value.to_string());
+    format!("?{}", params.len())
 }
 
 /// The events a filter selects, newest first: see [`Journal::events`].
@@ -420,10 +430,7 @@ impl Journal {
     /// journal of any length is shown in bounded memory, and `log | head` stops early).
     pub fn events(&self, filter: &EventFilter) -> Result<Events<'_>> {
         let mut params: Vec<String> = Vec::new();
-        let mut param = |v: String| {
-            params.push(v);
-            format!("?{}", params.len())
-        };
+        let mut param = |v: String| bind(&mut params, &v);
         let mut clauses: Vec<String> = Vec::new();
         if let Some(plan) = &filter.plan {
             clauses.push(format!("plan = {}", param(plan.clone())));
@@ -456,10 +463,11 @@ impl Journal {
             clauses.push(format!("at >= {}", param(since.clone())));
         }
         if !filter.agents.is_empty() {
-            let plans = filter.agents.plans_query();
+            // One condition (its parameters bound once), used three times.
+            let call = filter.agents.call_condition(&mut params);
+            let plans = AgentScope::plans_query(&call);
             clauses.push(format!(
-                "({} OR plan IN ({plans}) OR plan IN (SELECT id FROM plans WHERE reverses IN ({plans})))",
-                filter.agents.call_condition()
+                "({call} OR plan IN ({plans}) OR plan IN (SELECT id FROM plans WHERE reverses IN ({plans})))"
             ));
         }
         clauses.push(format!("seq < ?{}", params.len() + 1));
@@ -656,5 +664,85 @@ mod tests {
                 assert_eq!(got, want, "text {t:?}, plan {plan:?}");
             }
         }
+    }
+
+    /// An agent name and a session id holding a single quote and the LIKE wildcards `%`
+    /// and `_` select exactly the calls (and plans) that carry them: bound, never spliced.
+    #[test]
+    fn agent_scope_values_are_bound_and_match_exactly() {
+        use crate::model::event::{AgentCall, encode};
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::create(&dir.path().join("journal.db"), "ws", "t", "r").unwrap();
+        let (agent, session) = ("o'brien%_x", "it's 100%_");
+        // (agent, session, plan): exact, what LIKE or a case-folding match would widen to,
+        // and the exact agent in another session.
+        let calls = [
+            (agent, session, "p-exact"),
+            ("o'brien--x", "it's 100%_", "p-like-agent"),
+            ("o'brien%_x", "it's 100 percent", "p-like-session"),
+            ("O'BRIEN%_X", "IT'S 100%_", "p-case"),
+            ("o'brien%_x", "other", "p-other-session"),
+        ];
+        for (i, (a, s, plan)) in calls.iter().enumerate() {
+            j.conn
+                .execute(
+                    "INSERT INTO plans (id, seq, created, title, author, status, canonical)
+                     VALUES (?1, ?2, '2026-01-01T00:00:00Z', 't', 't', 'pending', '')",
+                    params![plan, i as i64 + 1],
+                )
+                .unwrap();
+            let call = AgentCall {
+                agent: a.to_string(),
+                session: s.to_string(),
+                tool_call: format!("c{i}"),
+                tool: "Write".into(),
+                plan: Some(plan.to_string()),
+                outcome: "planned".into(),
+            };
+            j.event("t", EventKind::AgentCall, Some(plan), &encode(&call))
+                .unwrap();
+            j.event(
+                "t",
+                EventKind::PlanRejected,
+                Some(plan),
+                &serde_json::json!({}),
+            )
+            .unwrap();
+        }
+        let plans_of = |scope: AgentScope| -> Vec<String> {
+            let filter = EventFilter {
+                agents: scope,
+                ..EventFilter::default()
+            };
+            let mut plans: Vec<String> = j
+                .events(&filter)
+                .unwrap()
+                .map(|e| e.unwrap().plan.unwrap())
+                .collect();
+            plans.dedup();
+            plans
+        };
+        let scope = |a: Option<&str>, s: Option<&str>| AgentScope {
+            agent: a.map(str::to_string),
+            session: s.map(str::to_string),
+        };
+        assert_eq!(plans_of(scope(Some(agent), Some(session))), vec!["p-exact"]);
+        assert_eq!(
+            plans_of(scope(Some(agent), None)),
+            vec!["p-other-session", "p-like-session", "p-exact"]
+        );
+        assert_eq!(
+            plans_of(scope(None, Some(session))),
+            vec!["p-like-agent", "p-exact"]
+        );
+        let stats = j
+            .stats_of(None, 1, &scope(Some(agent), Some(session)))
+            .unwrap();
+        assert_eq!(stats.plans.proposed, 1);
+        // The values are parameters, not text of the statement.
+        let mut params = Vec::new();
+        let sql = scope(Some(agent), Some(session)).call_condition(&mut params);
+        assert_eq!(params, vec![agent.to_string(), session.to_string()]);
+        assert!(!sql.contains("o'brien") && !sql.contains("100%"), "{sql}");
     }
 }

@@ -13,7 +13,7 @@ use super::Journal;
 use super::events::AgentScope;
 use crate::error::Result;
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, params, params_from_iter};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -116,14 +116,20 @@ fn register_functions(conn: &Connection) -> Result<()> {
 }
 
 /// The window's plans (rollback plans aside) with what happened to each, computed once
-/// into a temporary table that the queries below share. `IN (subquery)` rather than joins:
-/// SQLite builds each list once, so this stays linear.
+/// into a temporary table that the queries below share: this table, filled by
+/// [`COHORT_ROWS`].
 const COHORT: &str = "
 DROP TABLE IF EXISTS temp.stats_cohort;
 CREATE TEMP TABLE stats_cohort (
     k INTEGER PRIMARY KEY, id TEXT NOT NULL, created TEXT, status TEXT,
     rolled_back INTEGER, failed INTEGER, verify_failed INTEGER
 );
+";
+
+/// The rows of [`COHORT`]: plans created since `?1`, `:scope` replaced by the agent scope's
+/// condition (its values bound after `?1`). `IN (subquery)` rather than joins: SQLite
+/// builds each list once, so this stays linear.
+const COHORT_ROWS: &str = "
 INSERT INTO stats_cohort
     SELECT p.seq, p.id, p.created, p.status,
            (p.status = 'rolled_back' OR p.id IN (
@@ -135,7 +141,7 @@ INSERT INTO stats_cohort
                  AND (error LIKE 'the verify command %' OR error LIKE 'verify command %'
                       OR (json_valid(metrics) AND json_extract(metrics, '$.verify_failed') = 1)))
     FROM plans p INDEXED BY plans_created
-    WHERE p.created >= :since AND p.reverses IS NULL :scope;
+    WHERE p.created >= ?1 AND p.reverses IS NULL :scope
 ";
 
 /// Compute the statistics. `since` in the stored time format, or `None` for all history.
@@ -222,21 +228,24 @@ fn compute(
 ) -> Result<Stats> {
     register_functions(conn)?;
     let from = since.unwrap_or("");
-    // Only the plans (and their runs) that the agents' calls in scope made.
+    // Only the plans (and their runs) that the agents' calls in scope made: a condition on
+    // `col`, and the parameters of a statement with it (`from` as ?1, then the scope's).
     let only = |col: &str| {
+        let mut params = vec![from.to_string()];
         if scope.is_empty() {
-            String::new()
-        } else {
-            format!(" AND {col} IN ({})", scope.plans_query())
+            return (String::new(), params);
         }
+        let plans = AgentScope::plans_query(&scope.call_condition(&mut params));
+        (format!(" AND {col} IN ({plans})"), params)
     };
     // One read transaction: every figure comes from the same snapshot.
     let tx = conn.unchecked_transaction()?;
     let conn: &Connection = &tx;
-    conn.execute_batch(
-        &COHORT
-            .replace(":since", &sql_quote(from))
-            .replace(":scope", &only("p.id")),
+    conn.execute_batch(COHORT)?;
+    let (cond, cohort_params) = only("p.id");
+    conn.execute(
+        &COHORT_ROWS.replace(":scope", &cond),
+        params_from_iter(&cohort_params),
     )?;
     let plans = plan_counts(conn)?;
     let approval_latency_s = percentiles(
@@ -244,28 +253,28 @@ fn compute(
         "SELECT CAST(ROUND((julianday(MIN(a.at)) - julianday(c.created)) * 86400) AS INTEGER)
          FROM stats_cohort c JOIN approvals a ON a.plan = c.id AND a.decision = 'approve'
          WHERE ?1 = ?1 GROUP BY c.k",
-        from,
+        &[from.to_string()],
     )?;
+    let (cond, runs_params) = only("plan");
     let apply_ms = percentiles(
         conn,
         &format!(
             "SELECT duration_ms FROM runs
-             WHERE kind = 'apply' AND state = 'committed' AND started >= ?1 AND duration_ms IS NOT NULL{}",
-            only("plan")
+             WHERE kind = 'apply' AND state = 'committed' AND started >= ?1 AND duration_ms IS NOT NULL{cond}"
         ),
-        from,
+        &runs_params,
     )?;
     let verify_ms = percentiles(
         conn,
         &format!(
             "SELECT CASE WHEN json_valid(metrics) THEN COALESCE(
                     json_extract(metrics, '$.verify.wall_ms'), json_extract(metrics, '$.verify_ms')) END AS v
-             FROM runs WHERE started >= ?1 AND metrics IS NOT NULL AND v IS NOT NULL{}",
-            only("plan")
+             FROM runs WHERE started >= ?1 AND metrics IS NOT NULL AND v IS NOT NULL{cond}"
         ),
-        from,
+        &runs_params,
     )?;
-    let exec = exec_use(conn, from, &only("r.plan"))?;
+    let (cond, exec_params) = only("r.plan");
+    let exec = exec_use(conn, &cond, &exec_params)?;
     let directories = directories(conn, depth)?;
     conn.execute_batch("DROP TABLE temp.stats_cohort")?;
     drop(tx);
@@ -280,11 +289,6 @@ fn compute(
         exec,
         directories,
     })
-}
-
-/// `s` as an SQL string literal (for the one statement batch that cannot bind).
-fn sql_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn plan_counts(conn: &Connection) -> Result<PlanCounts> {
@@ -311,9 +315,10 @@ fn plan_counts(conn: &Connection) -> Result<PlanCounts> {
     })?)
 }
 
-/// Nearest-rank p50/p95 and the maximum of the first column of `inner` (bound to ?1),
-/// all in SQL: the values are materialised once, sorted by SQLite, and picked by offset.
-fn percentiles(conn: &Connection, inner: &str, from: &str) -> Result<Percentiles> {
+/// Nearest-rank p50/p95 and the maximum of the first column of `inner` (its parameters
+/// bound to `params`), all in SQL: the values are materialised once, sorted by SQLite, and
+/// picked by offset.
+fn percentiles(conn: &Connection, inner: &str, params: &[String]) -> Result<Percentiles> {
     let sql = format!(
         "WITH v(x) AS MATERIALIZED ({inner}),
               s AS MATERIALIZED (SELECT x, ROW_NUMBER() OVER (ORDER BY x) AS k FROM v WHERE x IS NOT NULL),
@@ -324,7 +329,7 @@ fn percentiles(conn: &Connection, inner: &str, from: &str) -> Result<Percentiles
                 (SELECT MAX(x) FROM s)
          FROM n"
     );
-    Ok(conn.query_row(&sql, params![from], |r| {
+    Ok(conn.query_row(&sql, params_from_iter(params), |r| {
         Ok(Percentiles {
             count: r.get::<_, i64>(0)? as u64,
             p50: r.get(1)?,
@@ -334,7 +339,7 @@ fn percentiles(conn: &Connection, inner: &str, from: &str) -> Result<Percentiles
     })?)
 }
 
-fn exec_use(conn: &Connection, from: &str, only: &str) -> Result<ExecUse> {
+fn exec_use(conn: &Connection, only: &str, params: &[String]) -> Result<ExecUse> {
     Ok(conn.query_row(
         &format!("SELECT COUNT(DISTINCT r.id), COUNT(e.value),
                 COALESCE(SUM(json_extract(e.value, '$.user_ms')), 0),
@@ -343,7 +348,7 @@ fn exec_use(conn: &Connection, from: &str, only: &str) -> Result<ExecUse> {
          FROM runs r, json_each(CASE WHEN json_valid(r.metrics) THEN r.metrics ELSE '{{}}' END, '$.exec') e
          WHERE r.started >= ?1 AND r.metrics IS NOT NULL
            AND json_type(CASE WHEN json_valid(r.metrics) THEN r.metrics ELSE '{{}}' END, '$.exec') = 'array'{only}"),
-        [from],
+        params_from_iter(params),
         |r| {
             let user_ms: i64 = r.get(2)?;
             let sys_ms: i64 = r.get(3)?;
