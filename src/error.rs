@@ -53,6 +53,8 @@ pub struct Error {
     source: Option<Source>,
     /// Set when this is an I/O error of that kind (a closed pipe ends the program quietly).
     io_kind: Option<std::io::ErrorKind>,
+    /// What the error is about (`Error::about`), outermost first.
+    labels: Vec<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -65,6 +67,7 @@ impl Error {
             hint: None,
             source: None,
             io_kind: None,
+            labels: Vec::new(),
         }
     }
     /// Whether this is a write to a closed pipe (`autonomy log | head`): not a failure of
@@ -90,7 +93,24 @@ impl Error {
             hint,
             io_kind: self.io_kind,
             source: Some(Box::new(self)),
+            labels: Vec::new(),
         }
+    }
+    /// Name what the error is about (an action of a plan file, an exec step, a plan file) in
+    /// front of its message, on the same line: `action 2 (edit a.txt): cannot edit a.txt:
+    /// ...`. Unlike `context`, which adds a `caused by:` line, a label is part of the one
+    /// line every front door shows (stderr, a JSON `error`, a spool refusal). Labels nest,
+    /// outermost first, and are kept apart in [`Error::labels`], so that no caller reads
+    /// them back out of the text.
+    pub fn about(mut self, label: impl fmt::Display) -> Self {
+        let label = label.to_string();
+        self.message = format!("{label}: {}", self.message);
+        self.labels.insert(0, label);
+        self
+    }
+    /// The labels `about` put in front of the message, outermost first.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
     }
     /// The messages of this error and every cause, outermost first.
     pub fn chain(&self) -> impl Iterator<Item = String> + '_ {
@@ -114,6 +134,7 @@ impl Error {
         let mut copy = Error::new(self.kind, self.message.clone());
         copy.hint = self.hint.clone();
         copy.io_kind = self.io_kind;
+        copy.labels = self.labels.clone();
         let causes: Vec<String> = self.chain().skip(1).collect();
         let mut source: Option<Source> = None;
         for cause in causes.into_iter().rev() {
@@ -267,6 +288,26 @@ mod tests {
         assert_eq!(e.full_message(), "applying plan 0123abcd: a.txt changed");
         let source = std::error::Error::source(&e).expect("a source");
         assert_eq!(source.to_string(), "a.txt changed");
+    }
+
+    #[test]
+    fn labels_join_the_message_and_nest_outermost_first() {
+        let e = Error::stale("action d is a directory")
+            .hint("delete it first")
+            .about("action 1 (write action d)")
+            .about("plan file p.toml");
+        assert_eq!(
+            e.message,
+            "plan file p.toml: action 1 (write action d): action d is a directory"
+        );
+        assert_eq!(
+            e.labels(),
+            ["plan file p.toml", "action 1 (write action d)"]
+        );
+        assert_eq!(e.kind, Kind::Stale);
+        assert_eq!(e.hint.as_deref(), Some("delete it first"));
+        assert_eq!(e.chain().count(), 1);
+        assert_eq!(e.duplicate().labels(), e.labels());
     }
 
     #[test]

@@ -450,13 +450,14 @@ fn plan_file(s: &Session, input: Input, what: What, meta: &MetaFn) -> Result<Pla
         check_header(&meta)?;
         compile::compile(&s.ws, &pf, folder.as_deref(), meta, s.rules()?, &s.blobs)
     })();
-    // Parse errors name the file already; what comes after is prefixed with it (a spool
-    // file's refusal is prefixed by the sandbox).
-    compiled.map_err(|mut e| {
+    // Parse errors name the file already; what comes after is labelled with it (a spool
+    // file's refusal is labelled by the sandbox).
+    compiled.map_err(|e| {
         if what == What::PlanFile && e.message != compile::CHANGES_NOTHING {
-            e.message = format!("plan file {name}: {}", e.message);
+            e.about(format_args!("plan file {name}"))
+        } else {
+            e
         }
-        e
     })
 }
 

@@ -21,15 +21,13 @@ pub fn check_plan(ws: &Workspace, rules: &Rules, plan: &Plan) -> Result<()> {
         nested.refuse(&c.rel()?, false, &c.path)?;
     }
     for (k, step) in plan.exec.iter().enumerate() {
+        // Every refusal names the step it is about.
         let label = |e: Error| {
-            let mut e = e;
-            e.message = format!(
-                "exec step {} ({}): {}",
+            e.about(format_args!(
+                "exec step {} ({})",
                 k + 1,
-                crate::paths::shown(step.run.first().map_or("", String::as_str)),
-                e.message
-            );
-            e
+                crate::paths::shown(step.run.first().map_or("", String::as_str))
+            ))
         };
         exec_check::check_step(rules, step, &ws.root).map_err(label)?;
         if !step.cwd.is_empty() {

@@ -2,7 +2,7 @@
 //! the workspace first (as `git apply` does), each file patch is applied in memory, then
 //! deletions and renames are planned before the new contents are written.
 
-use super::compile::{ModeSpec, Op};
+use super::op::{ModeSpec, Op};
 use super::patch::{self, FilePatch, PatchKind};
 use crate::error::{Error, Result};
 use crate::paths::RelPath;
@@ -56,6 +56,14 @@ fn read_old(ws: &Workspace, path: &str) -> Result<Option<(Vec<u8>, bool)>> {
     }
 }
 
+/// A file patch with its result computed against the workspace: the new side's bytes (a
+/// link's target for a link), and whether the new side is a symbolic link.
+struct Applied<'p> {
+    patch: &'p FilePatch,
+    new: Option<Vec<u8>>,
+    new_link: bool,
+}
+
 /// Parse and apply `input` against the workspace, producing ops for the plan compiler.
 pub fn ops(ws: &Workspace, input: &[u8], name: &str) -> Result<Vec<(String, Op)>> {
     let patches = patch::parse(input).map_err(|e| {
@@ -63,105 +71,134 @@ pub fn ops(ws: &Workspace, input: &[u8], name: &str) -> Result<Vec<(String, Op)>
             .hint("give a unified diff as `git diff --binary` or `diff -u` writes it")
     })?;
     // 1. Every result computed from the tree as it is now.
-    let mut results: Vec<(&FilePatch, Option<Vec<u8>>, bool)> = Vec::new();
-    for p in &patches {
-        let (old, old_link) = match &p.old_path {
-            Some(op) if p.kind != PatchKind::Create => match read_old(ws, op)? {
-                Some((b, link)) => (Some(b), link),
-                None => (None, false),
-            },
-            _ => (None, false),
-        };
-        // The patch and the workspace must agree on what the old side is.
-        if let Some(op) = &p.old_path
-            && old.is_some()
-            && p.old_mode.is_some()
-            && is_link_mode(p.old_mode) != old_link
-        {
-            return Err(Error::failed(format!(
-                "patch {name}: the patch expects {op} to be a {}, but it is a {} in the workspace",
-                if old_link { "file" } else { "symbolic link" },
-                if old_link { "symbolic link" } else { "file" },
-            )));
-        }
-        if let (Some(op), None) = (&p.old_path, &old)
-            && p.kind != PatchKind::Create
-        {
-            return Err(Error::failed(format!(
-                "patch {name}: {op} does not exist in the workspace"
-            )));
-        }
-        let new = patch::apply(p, old.as_deref()).map_err(|e| {
-            Error::failed(format!("patch {name}: {e}")).hint(
-                "the patch must apply exactly to the current files (offsets are fine, fuzz is not)",
-            )
-        })?;
-        // A link's new side: the new mode says so, or (none given) the old side was one.
-        let new_link = match p.new_mode {
-            Some(m) => is_link_mode(Some(m)),
-            None => old_link && p.kind != PatchKind::Create,
-        };
-        results.push((p, new, new_link));
-    }
+    let results = patches
+        .iter()
+        .map(|p| apply_one(ws, p, name))
+        .collect::<Result<Vec<_>>>()?;
     // 2. Deletions and renames first, then contents and modes.
     let mut ops = Vec::new();
-    for (p, _, _) in &results {
-        let label = format!("patch {name}: {}", p.path());
-        match p.kind {
-            PatchKind::Delete => {
-                let path = RelPath::parse(p.old_path.as_deref().unwrap_or(""))?;
-                ops.push((label, Op::Delete { path }));
-            }
-            PatchKind::Rename => {
-                let from = RelPath::parse(p.old_path.as_deref().unwrap_or(""))?;
-                let to = RelPath::parse(p.new_path.as_deref().unwrap_or(""))?;
-                ops.push((label, Op::Move { from, to }));
-            }
-            _ => {}
+    for a in &results {
+        if let Some(op) = removal(a.patch)? {
+            ops.push((label(name, a.patch), op));
         }
     }
-    for (p, new, new_link) in results {
-        let label = format!("patch {name}: {}", p.path());
-        let Some(new_path) = &p.new_path else {
-            continue;
-        };
-        let path = RelPath::parse(new_path)?;
-        if new_link {
-            let Some(bytes) = new else { continue };
-            let target = String::from_utf8(bytes).map_err(|_| {
-                Error::failed(format!(
-                    "patch {name}: the link {new_path} would get a target that is not UTF-8"
-                ))
-            })?;
-            if !crate::model::plan::valid_link_target(&target) {
-                return Err(Error::failed(format!(
-                    "patch {name}: the link {new_path} would get an empty or oversized target"
-                )));
-            }
-            // A pure rename of a link was planned as a move above; anything else sets it.
-            let pure_move = matches!(p.body, patch::PatchBody::None) && p.kind == PatchKind::Rename;
-            if !pure_move {
-                ops.push((label, Op::Symlink { path, target }));
-            }
-            continue;
-        }
-        let mode = p
-            .new_mode
-            .map(|m| git_mode(m, new_path))
-            .transpose()?
-            .map(ModeSpec::Exact);
-        let old_same = p.old_path.as_ref().is_some_and(|o| o == new_path);
-        let Some(bytes) = new else { continue };
-        // A pure rename or mode change carries no new content.
-        let no_content =
-            matches!(p.body, patch::PatchBody::None) && (p.kind == PatchKind::Rename || old_same);
-        if no_content {
-            if let Some(m) = mode {
-                ops.push((label, Op::Chmod { path, mode: m }));
-            }
-        } else {
-            ops.push((label, Op::Write { path, bytes, mode }));
+    for a in results {
+        let label = label(name, a.patch);
+        if let Some(op) = new_side(a, name)? {
+            ops.push((label, op));
         }
     }
     Ok(ops)
+}
+
+/// What the ops of file patch `p` are labelled with in errors.
+fn label(name: &str, p: &FilePatch) -> String {
+    format!("patch {name}: {}", p.path())
+}
+
+/// Apply one file patch in memory to its old side as the workspace holds it.
+fn apply_one<'p>(ws: &Workspace, p: &'p FilePatch, name: &str) -> Result<Applied<'p>> {
+    let (old, old_link) = match &p.old_path {
+        Some(op) if p.kind != PatchKind::Create => match read_old(ws, op)? {
+            Some((b, link)) => (Some(b), link),
+            None => (None, false),
+        },
+        _ => (None, false),
+    };
+    // The patch and the workspace must agree on what the old side is.
+    if let Some(op) = &p.old_path
+        && old.is_some()
+        && p.old_mode.is_some()
+        && is_link_mode(p.old_mode) != old_link
+    {
+        return Err(Error::failed(format!(
+            "patch {name}: the patch expects {op} to be a {}, but it is a {} in the workspace",
+            if old_link { "file" } else { "symbolic link" },
+            if old_link { "symbolic link" } else { "file" },
+        )));
+    }
+    if let (Some(op), None) = (&p.old_path, &old)
+        && p.kind != PatchKind::Create
+    {
+        return Err(Error::failed(format!(
+            "patch {name}: {op} does not exist in the workspace"
+        )));
+    }
+    let new = patch::apply(p, old.as_deref()).map_err(|e| {
+        Error::failed(format!("patch {name}: {e}")).hint(
+            "the patch must apply exactly to the current files (offsets are fine, fuzz is not)",
+        )
+    })?;
+    // A link's new side: the new mode says so, or (none given) the old side was one.
+    let new_link = match p.new_mode {
+        Some(m) => is_link_mode(Some(m)),
+        None => old_link && p.kind != PatchKind::Create,
+    };
+    Ok(Applied {
+        patch: p,
+        new,
+        new_link,
+    })
+}
+
+/// The delete or move a file patch makes, if it makes one.
+fn removal(p: &FilePatch) -> Result<Option<Op>> {
+    Ok(match p.kind {
+        PatchKind::Delete => {
+            let path = RelPath::parse(p.old_path.as_deref().unwrap_or(""))?;
+            Some(Op::Delete { path })
+        }
+        PatchKind::Rename => {
+            let from = RelPath::parse(p.old_path.as_deref().unwrap_or(""))?;
+            let to = RelPath::parse(p.new_path.as_deref().unwrap_or(""))?;
+            Some(Op::Move { from, to })
+        }
+        _ => None,
+    })
+}
+
+/// The op that gives a file patch's new path its new content, target or mode, if any.
+fn new_side(a: Applied, name: &str) -> Result<Option<Op>> {
+    let p = a.patch;
+    let Some(new_path) = &p.new_path else {
+        return Ok(None);
+    };
+    let path = RelPath::parse(new_path)?;
+    if a.new_link {
+        let Some(bytes) = a.new else { return Ok(None) };
+        return link_side(p, path, bytes, name);
+    }
+    let mode = p
+        .new_mode
+        .map(|m| git_mode(m, new_path))
+        .transpose()?
+        .map(ModeSpec::Exact);
+    let old_same = p.old_path.as_ref().is_some_and(|o| o == new_path);
+    let Some(bytes) = a.new else { return Ok(None) };
+    // A pure rename or mode change carries no new content.
+    let no_content =
+        matches!(p.body, patch::PatchBody::None) && (p.kind == PatchKind::Rename || old_same);
+    Ok(if no_content {
+        mode.map(|m| Op::Chmod { path, mode: m })
+    } else {
+        Some(Op::Write { path, bytes, mode })
+    })
+}
+
+/// A link's new side: its target checked; set unless the patch only renames it (a move,
+/// planned with the removals).
+fn link_side(p: &FilePatch, path: RelPath, bytes: Vec<u8>, name: &str) -> Result<Option<Op>> {
+    let new_path = p.new_path.as_deref().unwrap_or("");
+    let target = String::from_utf8(bytes).map_err(|_| {
+        Error::failed(format!(
+            "patch {name}: the link {new_path} would get a target that is not UTF-8"
+        ))
+    })?;
+    if !crate::model::plan::valid_link_target(&target) {
+        return Err(Error::failed(format!(
+            "patch {name}: the link {new_path} would get an empty or oversized target"
+        )));
+    }
+    let pure_move = matches!(p.body, patch::PatchBody::None) && p.kind == PatchKind::Rename;
+    Ok((!pure_move).then_some(Op::Symlink { path, target }))
 }

@@ -77,16 +77,55 @@ pub(super) fn now_state(
                 kind_name(cap_std::fs::MetadataExt::mode(&m)).to_string()
             ));
         }
-        // A link at the path itself is read as a link; one among its parents is not.
-        Err(e) if e.message.contains("symbolic link") => {
-            return Ok(match ws.state(rel) {
-                Ok(st @ State::Symlink { .. }) => Ok(st),
-                _ => Err("a symbolic link".to_string()),
-            });
-        }
-        _ => {}
+        Ok(_) => {}
+        // `lstat` refuses any symbolic link on the way; which one it was is told by the
+        // file types on the way, not by the error's words. A link at the path itself is
+        // read as a link; one among its parents is not.
+        Err(_) => match link_on_the_way(ws, rel)? {
+            Some(LinkAt::Path) => {
+                return Ok(match ws.state(rel) {
+                    Ok(st @ State::Symlink { .. }) => Ok(st),
+                    _ => Err("a symbolic link".to_string()),
+                });
+            }
+            Some(LinkAt::Parent) => return Ok(Err("a symbolic link".to_string())),
+            None => {}
+        },
     }
     Ok(Ok(ws.state(rel)?))
+}
+
+/// Where a symbolic link lies on the way to a path.
+#[derive(Debug, PartialEq)]
+enum LinkAt {
+    /// The path itself is a link.
+    Path,
+    /// One of its parent folders is.
+    Parent,
+}
+
+/// The symbolic link on the way to `rel`, if there is one, found by the file type of each
+/// component (lstat, never followed). A component that is missing, not a folder, or that
+/// cannot be read ends the walk with `None`: the caller reads the path again and reports
+/// what it finds.
+fn link_on_the_way(ws: &Workspace, rel: &RelPath) -> Result<Option<LinkAt>> {
+    let mut dir = ws.open_dir(None)?;
+    let mut parts = rel.as_str().split('/').peekable();
+    while let Some(part) = parts.next() {
+        let last = parts.peek().is_none();
+        match dir.symlink_metadata(part) {
+            Ok(m) if m.is_symlink() => {
+                return Ok(Some(if last { LinkAt::Path } else { LinkAt::Parent }));
+            }
+            Ok(m) if m.is_dir() && !last => match cap_fs_ext::DirExt::open_dir_nofollow(&dir, part)
+            {
+                Ok(d) => dir = d,
+                Err(_) => return Ok(None),
+            },
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 /// A path to put back, and what it holds now (a state, or the kind of a non-regular file).
@@ -280,4 +319,60 @@ pub fn undo_list(observed: &[Change]) -> Vec<Undo> {
 /// The temp-name prefix for restores of step `k` of a run with temp token `token`.
 pub fn restore_tmp(token: &str, k: usize) -> String {
     format!("{TEMP_PREFIX}{token}-x{k}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now(ws: &Workspace, p: &str) -> std::result::Result<State, String> {
+        now_state(ws, &RelPath::parse(p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn links_are_told_apart_by_file_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("real/a symbolic link")).unwrap();
+        std::fs::write(root.join("real/a symbolic link/f"), "x").unwrap();
+        std::os::unix::fs::symlink("real", root.join("link")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let ws = Workspace::open(root).unwrap();
+        assert_eq!(
+            now(&ws, "link"),
+            Ok(State::Symlink {
+                target: "real".to_string()
+            })
+        );
+        assert_eq!(
+            now(&ws, "link/a symbolic link/f"),
+            Err("a symbolic link".to_string())
+        );
+        assert_eq!(now(&ws, "fifo"), Err("a fifo (named pipe)".to_string()));
+        assert!(matches!(
+            now(&ws, "real/a symbolic link/f"),
+            Ok(State::File { .. })
+        ));
+        assert_eq!(now(&ws, "real/missing"), Ok(State::Absent));
+        let rel = |p: &str| RelPath::parse(p).unwrap();
+        assert_eq!(
+            link_on_the_way(&ws, &rel("link")).unwrap(),
+            Some(LinkAt::Path)
+        );
+        assert_eq!(
+            link_on_the_way(&ws, &rel("link/x")).unwrap(),
+            Some(LinkAt::Parent)
+        );
+        assert_eq!(
+            link_on_the_way(&ws, &rel("real/a symbolic link/f")).unwrap(),
+            None
+        );
+    }
 }
