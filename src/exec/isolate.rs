@@ -654,18 +654,58 @@ fn is_under(p: &Path, ancestor: &Path) -> bool {
     p.starts_with(ancestor)
 }
 
+/// A step of building the view at its path, with its rank among steps at the same depth.
+type Planned = (PathBuf, u8, Step);
+
 fn build_view(spec: &HelperSpec, sockets: &[PathBuf], userns: bool) -> Result<(), Fail> {
     let rw: Vec<PathBuf> = spec.read_write.iter().map(|p| path_of(p)).collect();
     let hide: Vec<PathBuf> = spec.hide.iter().map(|p| path_of(p)).collect();
-    let mut ro: Vec<PathBuf> = Vec::new();
-    let hidden = |v: &Path| hide.iter().any(|h| is_under(v, h));
-    let mut steps: Vec<(PathBuf, u8, Step)> = Vec::new();
+    let mut steps: Vec<Planned> = Vec::new();
     // The copy-on-write view first, while every layer is still reachable and writable.
     let view_at = spec.overlay.as_ref().map(|o| path_of(&o.lower));
     if let Some(o) = &spec.overlay {
         view_steps(o, userns, &mut steps)?;
     }
-    let in_view = |v: &Path| view_at.as_ref().is_some_and(|t| is_under(v, t));
+    let ro = kept_read_only(spec, &rw, &hide, view_at.as_deref());
+    // Clone before anything changes the view.
+    clone_kept(&rw, &ro, &mut steps)?;
+    // Everything else read-only, set-id bits ignored.
+    mount_setattr(
+        libc::AT_FDCWD,
+        c"/",
+        libc::AT_RECURSIVE as libc::c_uint,
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID,
+    )
+    .map_err(|e| error("making the file system read-only".into(), e))?;
+    // A hidden folder wins over a kept tree at the same path (an --allow-write /tmp
+    // does not bring back the user's sockets).
+    for h in &hide {
+        steps.push((h.clone(), 2, Step::Hide));
+    }
+    for m in spec
+        .mask
+        .iter()
+        .map(|p| path_of(p))
+        .chain(sockets.iter().cloned())
+    {
+        steps.push((m, 3, Step::Mask));
+    }
+    steps.sort_by(|a, b| depth(&a.0).cmp(&depth(&b.0)).then(a.1.cmp(&b.1)));
+    apply_steps(steps)
+}
+
+/// The trees put back read-only: the visible ones a hidden folder covers or a writable
+/// tree holds, and the reachable ones (and, when `/dev` is hidden, its harmless devices)
+/// that a hidden folder covers, unless a kept tree or the view already holds them.
+fn kept_read_only(
+    spec: &HelperSpec,
+    rw: &[PathBuf],
+    hide: &[PathBuf],
+    view_at: Option<&Path>,
+) -> Vec<PathBuf> {
+    let mut ro: Vec<PathBuf> = Vec::new();
+    let hidden = |v: &Path| hide.iter().any(|h| is_under(v, h));
+    let in_view = |v: &Path| view_at.is_some_and(|t| is_under(v, t));
     for v in spec.visible.iter().map(|p| path_of(p)) {
         if in_view(&v) {
             continue;
@@ -684,12 +724,17 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf], userns: bool) -> Result<()
         .map(PathBuf::from)
         .filter(|d| dev_hidden && d.exists());
     for v in spec.reachable.iter().map(|p| path_of(p)).chain(devices) {
-        let covered = ro.iter().chain(&rw).any(|o| is_under(&v, o)) || in_view(&v);
+        let covered = ro.iter().chain(rw).any(|o| is_under(&v, o)) || in_view(&v);
         if !covered && hidden(&v) {
             ro.push(v);
         }
     }
-    // Clone before anything changes the view.
+    ro
+}
+
+/// Clones the writable trees (`rw`, staying writable) and the read-only ones (`ro`) as
+/// detached mounts, to be placed back once the rest is read-only and hidden.
+fn clone_kept(rw: &[PathBuf], ro: &[PathBuf], steps: &mut Vec<Planned>) -> Result<(), Fail> {
     for (path, writable) in rw
         .iter()
         .map(|p| (p, true))
@@ -724,28 +769,11 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf], userns: bool) -> Result<()
             },
         ));
     }
-    // Everything else read-only, set-id bits ignored.
-    mount_setattr(
-        libc::AT_FDCWD,
-        c"/",
-        libc::AT_RECURSIVE as libc::c_uint,
-        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID,
-    )
-    .map_err(|e| error("making the file system read-only".into(), e))?;
-    // A hidden folder wins over a kept tree at the same path (an --allow-write /tmp
-    // does not bring back the user's sockets).
-    for h in &hide {
-        steps.push((h.clone(), 2, Step::Hide));
-    }
-    for m in spec
-        .mask
-        .iter()
-        .map(|p| path_of(p))
-        .chain(sockets.iter().cloned())
-    {
-        steps.push((m, 3, Step::Mask));
-    }
-    steps.sort_by(|a, b| depth(&a.0).cmp(&depth(&b.0)).then(a.1.cmp(&b.1)));
+    Ok(())
+}
+
+/// Carries out the sorted steps, shallowest path first.
+fn apply_steps(steps: Vec<Planned>) -> Result<(), Fail> {
     let tmpfs_opts =
         CString::new(TMPFS_OPTIONS).map_err(|_| Fail::Error("tmpfs options".into()))?;
     let dev_opts = c"mode=755,size=1m,nr_inodes=1024".to_owned();
@@ -758,66 +786,70 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf], userns: bool) -> Result<()
                     .map_err(|e| error(format!("mounting {}", path.display()), e))?;
             }
             Step::Seal => {
-                if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    continue;
-                }
-                mount(
-                    c"tmpfs",
-                    &c,
-                    Some(c"tmpfs"),
-                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
-                    Some(c"mode=755,size=4k,nr_inodes=1"),
-                )
-                .map_err(|e| error(format!("sealing {}", path.display()), e))?;
-            }
-            Step::Hide => {
-                // Hidden already by a shallower hide, or not a folder: nothing to do.
-                if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    continue;
-                }
-                let opts = if path == Path::new("/dev") {
-                    &dev_opts
-                } else {
-                    &tmpfs_opts
-                };
-                mount(
-                    c"tmpfs",
-                    &c,
-                    Some(c"tmpfs"),
-                    libc::MS_NOSUID | libc::MS_NODEV,
-                    Some(opts),
-                )
-                .map_err(|e| error(format!("hiding {}", path.display()), e))?;
-                // Before anything deeper is put back (a workspace in /dev/shm).
-                if path == Path::new("/dev") {
-                    populate_dev(&tmpfs_opts)?;
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                    seal(&path, &c)?;
                 }
             }
-            Step::Mask => {
-                let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                    continue;
-                };
-                if meta.file_type().is_symlink() {
-                    continue;
-                }
-                if meta.is_dir() {
-                    // A folder: an empty read-only tmpfs over it (a state folder).
-                    mount(
-                        c"tmpfs",
-                        &c,
-                        Some(c"tmpfs"),
-                        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
-                        Some(c"mode=755,size=4k,nr_inodes=1"),
-                    )
-                    .map_err(|e| error(format!("sealing {}", path.display()), e))?;
-                    continue;
-                }
-                mount(c"/dev/null", &c, None, libc::MS_BIND, None)
-                    .map_err(|e| error(format!("covering {}", path.display()), e))?;
-            }
+            Step::Hide => hide_folder(&path, &c, &dev_opts, &tmpfs_opts)?,
+            Step::Mask => mask(&path, &c)?,
         }
     }
     Ok(())
+}
+
+/// An empty read-only tmpfs over the folder `path` (`c`).
+fn seal(path: &Path, c: &CStr) -> Result<(), Fail> {
+    mount(
+        c"tmpfs",
+        c,
+        Some(c"tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+        Some(c"mode=755,size=4k,nr_inodes=1"),
+    )
+    .map_err(|e| error(format!("sealing {}", path.display()), e))
+}
+
+/// An empty private tmpfs over the folder `path` (`c`); `/dev` is then given its
+/// harmless devices back.
+fn hide_folder(path: &Path, c: &CStr, dev_opts: &CStr, tmpfs_opts: &CStr) -> Result<(), Fail> {
+    // Hidden already by a shallower hide, or not a folder: nothing to do.
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    let opts = if path == Path::new("/dev") {
+        dev_opts
+    } else {
+        tmpfs_opts
+    };
+    mount(
+        c"tmpfs",
+        c,
+        Some(c"tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(opts),
+    )
+    .map_err(|e| error(format!("hiding {}", path.display()), e))?;
+    // Before anything deeper is put back (a workspace in /dev/shm).
+    if path == Path::new("/dev") {
+        populate_dev(tmpfs_opts)?;
+    }
+    Ok(())
+}
+
+/// Covers a file (a socket, the lock) with `/dev/null`, a folder (a state folder) with
+/// an empty read-only tmpfs; a symlink or a missing path is left alone.
+fn mask(path: &Path, c: &CStr) -> Result<(), Fail> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    if meta.is_dir() {
+        return seal(path, c);
+    }
+    mount(c"/dev/null", c, None, libc::MS_BIND, None)
+        .map_err(|e| error(format!("covering {}", path.display()), e))
 }
 
 /// The steps that mount a copy-on-write view at the workspace's path: the overlay
@@ -826,7 +858,7 @@ fn build_view(spec: &HelperSpec, sockets: &[PathBuf], userns: bool) -> Result<()
 fn view_steps(
     o: &super::overlay::OverlaySpec,
     userns: bool,
-    steps: &mut Vec<(PathBuf, u8, Step)>,
+    steps: &mut Vec<Planned>,
 ) -> Result<(), Fail> {
     let target = path_of(&o.lower);
     let aliases = super::overlay::aliases(&target);
@@ -959,25 +991,8 @@ fn init(
     report: &mut File,
     alive: &OwnedFd,
 ) -> i32 {
-    // SAFETY: prctl on integers.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
-    // If the helper already died, its end of the pipe is closed: EOF, not EAGAIN.
-    // SAFETY: a non-blocking read into a local buffer.
-    unsafe {
-        let fl = libc::fcntl(alive.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(alive.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
-        let mut b = 0u8;
-        if libc::read(alive.as_raw_fd(), (&mut b as *mut u8).cast(), 1) == 0 {
-            return 1;
-        }
+    if !arm_parent_death(alive) {
+        return 1;
     }
     // A /proc of this PID namespace: outside processes are not even listed. Where the
     // kernel refuses (a masked /proc in a container), the read-only old one stays; the
@@ -990,32 +1005,7 @@ fn init(
         None,
     );
     let _ = std::env::set_current_dir("/");
-    let mut cmd = Command::new(path_of(&spec.program));
-    let argv: Vec<OsString> = spec
-        .argv
-        .iter()
-        .map(|a| OsString::from_vec(a.clone()))
-        .collect();
-    if let Some(a0) = argv.first() {
-        cmd.arg0(a0);
-    }
-    cmd.args(argv.iter().skip(1)).env_clear();
-    for kv in &spec.env {
-        let (k, v) = match kv.iter().position(|&b| b == b'=') {
-            Some(i) => (&kv[..i], &kv[i + 1..]),
-            None => (&kv[..], &[][..]),
-        };
-        cmd.env(OsStr::from_bytes(k), OsStr::from_bytes(v));
-    }
-    let stdin = if spec.stdin_fd.is_some() {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
-    };
-    cmd.current_dir(path_of(&spec.cwd))
-        .stdin(stdin)
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
+    let mut cmd = command_of(spec);
     let rlimit = spec.rlimit_as.map(super::runner::child_rlimit);
     let ruleset_fd = ruleset.map(PreparedRuleset::raw_fd);
     let filter = match super::seccomp::filter(&spec.network) {
@@ -1044,7 +1034,67 @@ fn init(
             return 1;
         }
     };
-    let cmd_pid = child.id() as libc::pid_t;
+    reap_all(child.id() as libc::pid_t, report)
+}
+
+/// Arms PID 1's parent-death signal; false when the helper already died (its end of the
+/// `alive` pipe is closed), so that nothing is started.
+fn arm_parent_death(alive: &OwnedFd) -> bool {
+    // SAFETY: prctl on integers.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    // If the helper already died, its end of the pipe is closed: EOF, not EAGAIN.
+    // SAFETY: a non-blocking read into a local buffer.
+    unsafe {
+        let fl = libc::fcntl(alive.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(alive.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+        let mut b = 0u8;
+        libc::read(alive.as_raw_fd(), (&mut b as *mut u8).cast(), 1) != 0
+    }
+}
+
+/// The command as the spec describes it (program, argv, environment, cwd), its stdin
+/// the terminal's or `/dev/null`, its output this process's.
+fn command_of(spec: &HelperSpec) -> Command {
+    let mut cmd = Command::new(path_of(&spec.program));
+    let argv: Vec<OsString> = spec
+        .argv
+        .iter()
+        .map(|a| OsString::from_vec(a.clone()))
+        .collect();
+    if let Some(a0) = argv.first() {
+        cmd.arg0(a0);
+    }
+    cmd.args(argv.iter().skip(1)).env_clear();
+    for kv in &spec.env {
+        let (k, v) = match kv.iter().position(|&b| b == b'=') {
+            Some(i) => (&kv[..i], &kv[i + 1..]),
+            None => (&kv[..], &[][..]),
+        };
+        cmd.env(OsStr::from_bytes(k), OsStr::from_bytes(v));
+    }
+    let stdin = if spec.stdin_fd.is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
+    cmd.current_dir(path_of(&spec.cwd))
+        .stdin(stdin)
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
+/// Reaps every process of the namespace (PID 1 adopts orphans) until the command
+/// `cmd_pid` ends, then reports its wait status and usage. Returns PID 1's exit code.
+fn reap_all(cmd_pid: libc::pid_t, report: &mut File) -> i32 {
     loop {
         let mut status = 0;
         // SAFETY: rusage is plain old data.

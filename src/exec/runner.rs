@@ -3,7 +3,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -294,100 +294,29 @@ fn run_isolated(
 ) -> Result<Option<ExecOutcome>, ExecError> {
     let overlay = view.map(|v| v.layers);
     let attached = view.is_some_and(|v| v.attached);
-    let read_write: &[PathBuf] = match &spec.confinement {
-        Confinement::ReadOnlyExcept { read_write } => read_write,
-        Confinement::None => &[],
-    };
-    let canon = |p: &Path| {
-        p.canonicalize()
-            .map_err(|source| ExecError::ConfinementPath {
-                path: p.to_path_buf(),
-                source,
-            })
-    };
-    let rw = read_write
-        .iter()
-        .map(|p| canon(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let program = canon(program)?;
-    let cwd = canon(&spec.cwd)?;
-    let mut visible = Vec::new();
-    for v in &spec.isolation.visible {
-        visible.push(canon(v)?);
-    }
-    let mut reachable = vec![cwd.clone(), program.clone()];
-    if let Some(home) = std::env::var_os("HOME").and_then(|h| PathBuf::from(h).canonicalize().ok())
-    {
-        reachable.push(home);
-    }
-    // Canonical, like every path the helper mounts on; a missing file needs no cover.
-    let mask: Vec<PathBuf> = spec
-        .isolation
-        .masked
-        .iter()
-        .cloned()
-        .chain(isolate::named_sockets(env))
-        .filter_map(|p| p.canonicalize().ok())
-        .collect();
+    let paths = helper_paths(spec, program, env)?;
     let (report_r, report_w) = pipe_cloexec().map_err(|source| ExecError::Io {
         context: "creating the report pipe",
         source,
     })?;
     // Attached: the terminal's stdin reaches the helper as another descriptor (its own
     // stdin carries the spec); stdout and stderr are inherited as they are.
-    let stdin_dup = if attached {
-        // SAFETY: fcntl on our own stdin; the new descriptor is ours.
-        let fd = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3) };
-        if fd < 0 {
-            return Err(ExecError::Io {
-                context: "duplicating stdin for the command",
-                source: io::Error::last_os_error(),
-            });
-        }
-        // SAFETY: the kernel just returned this descriptor.
-        Some(unsafe { OwnedFd::from_raw_fd(fd) })
-    } else {
-        None
-    };
-    let hs = isolate::HelperSpec {
-        program: program.as_os_str().as_bytes().to_vec(),
-        argv: spec.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        env: env
-            .iter()
-            .map(|(k, v)| {
-                let mut kv = k.as_bytes().to_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                kv
-            })
-            .collect(),
-        cwd: cwd.as_os_str().as_bytes().to_vec(),
-        rlimit_as: spec.memory_limit,
-        landlock_abi: abi,
-        read_write: path_bytes(&rw),
-        visible: path_bytes(&visible),
-        reachable: path_bytes(&reachable),
-        hide: path_bytes(&isolate::hidden_folders()),
-        mask: path_bytes(&mask),
-        report_fd: report_w.as_raw_fd(),
-        uid: rustix::process::geteuid().as_raw(),
-        gid: rustix::process::getegid().as_raw(),
-        probe: false,
-        stdin_fd: stdin_dup.as_ref().map(AsRawFd::as_raw_fd),
-        overlay: match overlay {
-            Some(o) => Some(overlay_spec(o, &canon)?),
-            None => None,
-        },
-        network: spec.network.clone(),
-    };
+    let stdin_dup = if attached { Some(dup_stdin()?) } else { None };
+    let stdin_fd = stdin_dup.as_ref().map(AsRawFd::as_raw_fd);
+    let hs = helper_spec(
+        spec,
+        env,
+        &paths,
+        abi,
+        report_w.as_raw_fd(),
+        stdin_fd,
+        overlay,
+    )?;
     let json = serde_json::to_vec(&hs).map_err(|e| ExecError::Isolation {
         reason: format!("encoding the helper's spec: {e}"),
     })?;
     let start = Instant::now();
-    let mut helper = isolate::helper_command(
-        report_w.as_raw_fd(),
-        stdin_dup.as_ref().map(AsRawFd::as_raw_fd),
-    );
+    let mut helper = isolate::helper_command(report_w.as_raw_fd(), stdin_fd);
     if attached {
         helper.stdout(Stdio::inherit()).stderr(Stdio::inherit());
     }
@@ -405,7 +334,175 @@ fn run_isolated(
         supervise_child(child, spec, start, out_sink, cancel)?;
     let wall = start.elapsed();
     let report = Report::parse(&read_report(&report_r));
-    let (status, user_cpu, sys_cpu, max_rss_kib) = match report {
+    let Some(ended) = isolated_end(spec, report, raw_status, &usage, timed_out)? else {
+        return Ok(None);
+    };
+    Ok(Some(ExecOutcome {
+        status: ended.status,
+        kept_output: capture.kept,
+        output_truncated: capture.truncated,
+        total_output_bytes: capture.total,
+        wall,
+        user_cpu: ended.user_cpu,
+        sys_cpu: ended.sys_cpu,
+        max_rss_kib: ended.max_rss_kib,
+        confined: abi.is_some(),
+        isolated: true,
+    }))
+}
+
+/// The paths the namespace helper mounts on or puts back, canonical as it needs them.
+struct HelperPaths {
+    program: PathBuf,
+    cwd: PathBuf,
+    read_write: Vec<PathBuf>,
+    visible: Vec<PathBuf>,
+    reachable: Vec<PathBuf>,
+    mask: Vec<PathBuf>,
+}
+
+/// `p` canonical, or the confinement error naming it.
+fn canonical(p: &Path) -> Result<PathBuf, ExecError> {
+    p.canonicalize()
+        .map_err(|source| ExecError::ConfinementPath {
+            path: p.to_path_buf(),
+            source,
+        })
+}
+
+/// Resolves the writable set, the program, the cwd, the visible and reachable trees and
+/// the files to mask (in that order, so the first missing path is the one named).
+fn helper_paths(
+    spec: &ExecSpec,
+    program: &Path,
+    env: &[(OsString, OsString)],
+) -> Result<HelperPaths, ExecError> {
+    let read_write: &[PathBuf] = match &spec.confinement {
+        Confinement::ReadOnlyExcept { read_write } => read_write,
+        Confinement::None => &[],
+    };
+    let rw = read_write
+        .iter()
+        .map(|p| canonical(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let program = canonical(program)?;
+    let cwd = canonical(&spec.cwd)?;
+    let mut visible = Vec::new();
+    for v in &spec.isolation.visible {
+        visible.push(canonical(v)?);
+    }
+    let mut reachable = vec![cwd.clone(), program.clone()];
+    if let Some(home) = std::env::var_os("HOME").and_then(|h| PathBuf::from(h).canonicalize().ok())
+    {
+        reachable.push(home);
+    }
+    // Canonical, like every path the helper mounts on; a missing file needs no cover.
+    let mask: Vec<PathBuf> = spec
+        .isolation
+        .masked
+        .iter()
+        .cloned()
+        .chain(isolate::named_sockets(env))
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    Ok(HelperPaths {
+        program,
+        cwd,
+        read_write: rw,
+        visible,
+        reachable,
+        mask,
+    })
+}
+
+/// A close-on-exec duplicate of this process's stdin (above stderr), for an attached
+/// command.
+fn dup_stdin() -> Result<OwnedFd, ExecError> {
+    // SAFETY: fcntl on our own stdin; the new descriptor is ours.
+    let fd = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd < 0 {
+        return Err(ExecError::Io {
+            context: "duplicating stdin for the command",
+            source: io::Error::last_os_error(),
+        });
+    }
+    // SAFETY: the kernel just returned this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The spec sent to the namespace helper on its stdin.
+fn helper_spec(
+    spec: &ExecSpec,
+    env: &[(OsString, OsString)],
+    paths: &HelperPaths,
+    abi: Option<i32>,
+    report_fd: RawFd,
+    stdin_fd: Option<RawFd>,
+    overlay: Option<&super::OverlayLayers>,
+) -> Result<isolate::HelperSpec, ExecError> {
+    Ok(isolate::HelperSpec {
+        program: paths.program.as_os_str().as_bytes().to_vec(),
+        argv: spec.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                kv
+            })
+            .collect(),
+        cwd: paths.cwd.as_os_str().as_bytes().to_vec(),
+        rlimit_as: spec.memory_limit,
+        landlock_abi: abi,
+        read_write: path_bytes(&paths.read_write),
+        visible: path_bytes(&paths.visible),
+        reachable: path_bytes(&paths.reachable),
+        hide: path_bytes(&isolate::hidden_folders()),
+        mask: path_bytes(&paths.mask),
+        report_fd,
+        uid: rustix::process::geteuid().as_raw(),
+        gid: rustix::process::getegid().as_raw(),
+        probe: false,
+        stdin_fd,
+        overlay: match overlay {
+            Some(o) => Some(overlay_spec(o, &canonical)?),
+            None => None,
+        },
+        network: spec.network.clone(),
+    })
+}
+
+/// How an isolated command ended and what it used.
+struct Ended {
+    status: ExitKind,
+    user_cpu: Duration,
+    sys_cpu: Duration,
+    max_rss_kib: u64,
+}
+
+impl Ended {
+    /// From the helper's own wait status and rusage (no report of the command's).
+    fn from_helper(status: ExitKind, usage: &libc::rusage) -> Ended {
+        Ended {
+            status,
+            user_cpu: timeval_to_duration(usage.ru_utime),
+            sys_cpu: timeval_to_duration(usage.ru_stime),
+            max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        }
+    }
+}
+
+/// Reads the helper's report (and, when it had none, its own end). `Ok(None)`: the
+/// kernel refused the namespaces, nothing ran, and isolation was not required.
+fn isolated_end(
+    spec: &ExecSpec,
+    report: Option<Report>,
+    raw_status: i32,
+    usage: &libc::rusage,
+    timed_out: bool,
+) -> Result<Option<Ended>, ExecError> {
+    Ok(Some(match report {
         Some(Report::Unavailable(reason)) => {
             isolate::mark_unavailable(&reason);
             if spec.isolation.mode == IsolationMode::Required {
@@ -417,29 +514,21 @@ fn run_isolated(
         Some(Report::OverlayUnavailable(reason)) => {
             return Err(ExecError::OverlayUnavailable { reason });
         }
-        _ if timed_out => (
-            ExitKind::TimedOut,
-            timeval_to_duration(usage.ru_utime),
-            timeval_to_duration(usage.ru_stime),
-            u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        ),
+        _ if timed_out => Ended::from_helper(ExitKind::TimedOut, usage),
         Some(Report::Finished {
             status,
             user_us,
             sys_us,
             max_rss_kib,
-        }) => (
-            exit_kind(status),
-            Duration::from_micros(user_us),
-            Duration::from_micros(sys_us),
+        }) => Ended {
+            status: exit_kind(status),
+            user_cpu: Duration::from_micros(user_us),
+            sys_cpu: Duration::from_micros(sys_us),
             max_rss_kib,
-        ),
-        None if libc::WIFSIGNALED(raw_status) => (
-            ExitKind::Signaled(libc::WTERMSIG(raw_status)),
-            timeval_to_duration(usage.ru_utime),
-            timeval_to_duration(usage.ru_stime),
-            u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        ),
+        },
+        None if libc::WIFSIGNALED(raw_status) => {
+            Ended::from_helper(ExitKind::Signaled(libc::WTERMSIG(raw_status)), usage)
+        }
         None => {
             return Err(ExecError::Isolation {
                 reason: format!(
@@ -447,18 +536,6 @@ fn run_isolated(
                 ),
             });
         }
-    };
-    Ok(Some(ExecOutcome {
-        status,
-        kept_output: capture.kept,
-        output_truncated: capture.truncated,
-        total_output_bytes: capture.total,
-        wall,
-        user_cpu,
-        sys_cpu,
-        max_rss_kib,
-        confined: abi.is_some(),
-        isolated: true,
     }))
 }
 

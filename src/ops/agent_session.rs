@@ -330,19 +330,8 @@ pub fn run(
         )?);
     }
     let (mut info, mut view) = start(s, &req)?;
-    // The agent's home is a fresh private folder, not the invoker's: a writable real home
-    // would let it plant what the person's own tools run later (`~/.gitconfig`,
-    // `~/.bashrc`, `~/.cargo/bin`), outside any plan. The real home stays readable.
-    let home = tempfile::Builder::new()
-        .prefix("autonomy-session-home-")
-        .tempdir()
-        .map_err(|e| Error::io("creating the session's home folder", e))?;
+    let home = private_home(&mut info)?;
     writable.push(home.path().to_path_buf());
-    info.home_note = Some(format!(
-        "the agent's home folder is a private, empty {} (removed when it exits); give it \
-         keys through the environment, or --allow-write a folder it may change",
-        home.path().display()
-    ));
     let running = try_lock(&running_file(s, &info.view), true)?.ok_or_else(|| {
         Error::new(
             Kind::Busy,
@@ -350,54 +339,8 @@ pub fn run(
         )
     })?;
     started(&info);
-    let spec = ExecSpec {
-        argv: req.command.clone(),
-        cwd: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
-        env: {
-            let mut env = crate::exec::environ::passthrough_env(&["TMPDIR", "HOME"]);
-            env.push(("HOME".into(), home.path().display().to_string()));
-            env
-        },
-        timeout: Duration::from_secs(365 * 24 * 3600),
-        max_output_bytes: 0,
-        memory_limit: None,
-        confinement: Confinement::ReadOnlyExcept {
-            read_write: writable,
-        },
-        // A real agent talks to its model over HTTPS; any other TCP port only when asked
-        // (`--allow-connect`), so local services that run commands (Docker, dev servers)
-        // cannot write the workspace for it. Unix sockets stay refused (seccomp).
-        network: crate::exec::Network::Tcp {
-            connect_ports: MODEL_PORTS
-                .iter()
-                .chain(&req.allow_connect)
-                .copied()
-                .collect(),
-        },
-        confinement_required: true,
-        isolation: Isolation {
-            mode: IsolationMode::Required,
-            visible: Vec::new(),
-            masked: Vec::new(),
-        },
-    };
-    // SIGINT, SIGTERM and SIGHUP stop the agent (its whole namespace); what it changed
-    // until then is proposed as on any exit.
-    let cancel = Arc::new(AtomicBool::new(false));
-    let handlers: Vec<signal_hook::SigId> = [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ]
-    .into_iter()
-    .filter_map(|sig| signal_hook::flag::register(sig, Arc::clone(&cancel)).ok())
-    .collect();
-    let outcome = view.run_attached(&spec, &cancel);
-    drop(running);
-    // The proposal that follows can be interrupted as any command can.
-    for h in handlers {
-        signal_hook::low_level::unregister(h);
-    }
+    let spec = agent_spec(&req, dir, home.path(), writable);
+    let outcome = run_until_stopped(&mut view, &spec, running);
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -423,6 +366,96 @@ pub fn run(
         json!({ "session": info.name, "view": info.view, "exit": code, "duration_ms": outcome.wall.as_millis() as u64 }),
     )?;
     drop(view);
+    propose_at_exit(s, info, outcome.status, code)
+}
+
+/// The agent's home: a fresh private folder, not the invoker's (noted in `info`). A
+/// writable real home would let it plant what the person's own tools run later
+/// (`~/.gitconfig`, `~/.bashrc`, `~/.cargo/bin`), outside any plan. The real home stays
+/// readable.
+fn private_home(info: &mut Started) -> Result<tempfile::TempDir> {
+    let home = tempfile::Builder::new()
+        .prefix("autonomy-session-home-")
+        .tempdir()
+        .map_err(|e| Error::io("creating the session's home folder", e))?;
+    info.home_note = Some(format!(
+        "the agent's home folder is a private, empty {} (removed when it exits); give it \
+         keys through the environment, or --allow-write a folder it may change",
+        home.path().display()
+    ));
+    Ok(home)
+}
+
+/// How the agent runs: in `dir`, with `home` as its home, writing for real only to
+/// `writable`, connecting only to [`MODEL_PORTS`] and the allowed ports.
+fn agent_spec(req: &Request, dir: &Path, home: &Path, writable: Vec<PathBuf>) -> ExecSpec {
+    ExecSpec {
+        argv: req.command.clone(),
+        cwd: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+        env: {
+            let mut env = crate::exec::environ::passthrough_env(&["TMPDIR", "HOME"]);
+            env.push(("HOME".into(), home.display().to_string()));
+            env
+        },
+        timeout: Duration::from_secs(365 * 24 * 3600),
+        max_output_bytes: 0,
+        memory_limit: None,
+        confinement: Confinement::ReadOnlyExcept {
+            read_write: writable,
+        },
+        // A real agent talks to its model over HTTPS; any other TCP port only when asked
+        // (`--allow-connect`), so local services that run commands (Docker, dev servers)
+        // cannot write the workspace for it. Unix sockets stay refused (seccomp).
+        network: crate::exec::Network::Tcp {
+            connect_ports: MODEL_PORTS
+                .iter()
+                .chain(&req.allow_connect)
+                .copied()
+                .collect(),
+        },
+        confinement_required: true,
+        isolation: Isolation {
+            mode: IsolationMode::Required,
+            visible: Vec::new(),
+            masked: Vec::new(),
+        },
+    }
+}
+
+/// Runs the agent in `view` until it exits or SIGINT, SIGTERM or SIGHUP stop it (its
+/// whole namespace); `running` (the lock that says so) is released when it ends.
+fn run_until_stopped(
+    view: &mut View,
+    spec: &ExecSpec,
+    running: File,
+) -> Result<crate::exec::ExecOutcome> {
+    // What it changed until it was stopped is proposed as on any exit.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let handlers: Vec<signal_hook::SigId> = [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ]
+    .into_iter()
+    .filter_map(|sig| signal_hook::flag::register(sig, Arc::clone(&cancel)).ok())
+    .collect();
+    let outcome = view.run_attached(spec, &cancel);
+    drop(running);
+    // The proposal that follows can be interrupted as any command can.
+    for h in handlers {
+        signal_hook::low_level::unregister(h);
+    }
+    outcome
+}
+
+/// After the agent exited: proposes what it changed, unless the session was ended
+/// (`session end --force`) while it ran.
+fn propose_at_exit(
+    s: &mut Session,
+    info: Started,
+    status: ExitKind,
+    code: i32,
+) -> Result<Finished> {
     let open = s
         .journal
         .agent_session(&info.name)?
@@ -440,7 +473,7 @@ pub fn run(
         name: info.name,
         view: info.view,
         agent: info.agent,
-        status: outcome.status,
+        status,
         code,
         proposed,
         view_kept: open,
@@ -494,6 +527,33 @@ pub fn propose(s: &mut Session, name: Option<&str>) -> Result<SessionPlan> {
             "nothing can be proposed; `autonomy session end {name}` closes it"
         )));
     }
+    let _guard = propose_lock(&dir, &name)?;
+    // Read again under the lock: another proposal may have just finished.
+    let row = find(s, Some(&name))?;
+    let earlier = earlier_plan(&row)?;
+    // The agent may be running in it (its process holds the view): read, never mount.
+    let view = View::inspect(&s.ws.root, &row.view)?;
+    let found = crate::plan::capture::view_ops(&view, &[])?;
+    let notes: Vec<String> = unplannable_note(&name, &found.unplannable)
+        .into_iter()
+        .collect();
+    let ops = found.ops.into_iter().map(|(_, op)| op).collect();
+    let proposal = session_proposal(&name, &row, ops);
+    // The plan is the agent's; the next command is the person's again, whatever fails.
+    let actor = std::mem::replace(&mut s.actor, row.agent.clone());
+    let made = propose_as_agent(s, &name, &row.view, earlier, proposal, notes);
+    s.actor = actor;
+    let (proposed, superseded) = made?;
+    Ok(SessionPlan {
+        name,
+        proposed,
+        superseded,
+    })
+}
+
+/// The lock that serialises the proposals of the session whose view is `dir`, waiting
+/// up to ten seconds for another proposal to finish.
+fn propose_lock(dir: &Path, name: &str) -> Result<File> {
     let mut guard = None;
     for _ in 0..100 {
         guard = try_lock(&dir.join("propose"), true)?;
@@ -502,43 +562,55 @@ pub fn propose(s: &mut Session, name: Option<&str>) -> Result<SessionPlan> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let Some(_guard) = guard else {
-        return Err(Error::new(
+    guard.ok_or_else(|| {
+        Error::new(
             Kind::Busy,
             format!("another process is proposing session {name}'s changes"),
         )
-        .hint(format!("try again: autonomy session propose {name}")));
-    };
-    // Read again under the lock: another proposal may have just finished.
-    let row = find(s, Some(&name))?;
-    let earlier = match &row.last_plan {
-        Some((id, PlanStatus::Approved)) => {
-            return Err(Error::failed(format!(
-                "session {name}'s plan {} is approved and not applied yet",
-                id.short()
-            ))
-            .hint(format!(
-                "apply it (`autonomy apply {}`) or reject it, then `autonomy session propose {name}`",
-                id.short()
-            )));
-        }
-        Some((id, PlanStatus::Pending)) => Some(id.clone()),
-        _ => None,
-    };
-    // The agent may be running in it (its process holds the view): read, never mount.
-    let view = View::inspect(&s.ws.root, &row.view)?;
-    let found = crate::plan::capture::view_ops(&view, &[])?;
-    let mut notes = Vec::new();
-    if !found.unplannable.is_empty() {
-        let mut text = format!(
-            "session {name} made {} that cannot be planned; not planned (still in the view):",
-            crate::util::text::count(found.unplannable.len() as u64, "change")
-        );
-        for (p, why) in found.unplannable.iter().take(20) {
-            text.push_str(&format!("\n  {p}: {why}"));
-        }
-        notes.push(text);
+        .hint(format!("try again: autonomy session propose {name}"))
+    })
+}
+
+/// The session's earlier plan that a new proposal supersedes (a pending one); refused
+/// while that plan is approved and not applied yet.
+fn earlier_plan(row: &SessionRow) -> Result<Option<crate::model::PlanId>> {
+    let name = &row.name;
+    match &row.last_plan {
+        Some((id, PlanStatus::Approved)) => Err(Error::failed(format!(
+            "session {name}'s plan {} is approved and not applied yet",
+            id.short()
+        ))
+        .hint(format!(
+            "apply it (`autonomy apply {}`) or reject it, then `autonomy session propose {name}`",
+            id.short()
+        ))),
+        Some((id, PlanStatus::Pending)) => Ok(Some(id.clone())),
+        _ => Ok(None),
     }
+}
+
+/// The note listing (the first 20 of) the changes the session made that no plan can hold.
+fn unplannable_note(name: &str, unplannable: &[(String, String)]) -> Option<String> {
+    if unplannable.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "session {name} made {} that cannot be planned; not planned (still in the view):",
+        crate::util::text::count(unplannable.len() as u64, "change")
+    );
+    for (p, why) in unplannable.iter().take(20) {
+        text.push_str(&format!("\n  {p}: {why}"));
+    }
+    Some(text)
+}
+
+/// The proposal of the session's `ops`: titled and described after its agent's command,
+/// recorded with the session and its view.
+fn session_proposal(
+    name: &str,
+    row: &SessionRow,
+    ops: Vec<crate::plan::compile::Op>,
+) -> Proposal<'static> {
     let shown = shell_words::join(&row.argv);
     let mut title = format!("Session {name}: {shown}");
     if title.chars().count() > 120 {
@@ -547,35 +619,36 @@ pub fn propose(s: &mut Session, name: Option<&str>) -> Result<SessionPlan> {
     let mut record = serde_json::Map::new();
     record.insert("session".into(), json!(name));
     record.insert("view".into(), json!(row.view));
-    let mut proposal = Proposal::new(Source::Ops(
-        found.ops.into_iter().map(|(_, op)| op).collect(),
-    ))
-    .title(Some(title));
+    let mut proposal = Proposal::new(Source::Ops(ops)).title(Some(title));
     proposal.description = Some(format!(
         "Everything `{shown}` changed in session {name}'s view of the workspace that the \
          workspace does not hold yet."
     ));
     proposal.via = Some("session".into());
     proposal.record = record;
-    let actor = std::mem::replace(&mut s.actor, row.agent.clone());
-    let made = crate::ops::propose::propose(s, proposal);
-    let mut proposed = match made {
-        Ok(p) => p,
-        Err(e) => {
-            s.actor = actor;
-            return Err(e.context(format!("proposing session {name}'s changes")));
-        }
-    };
+    proposal
+}
+
+/// Proposes (as the session's agent, `s.actor`), records the plan as the session's
+/// (view `view_id`), and rejects the `earlier` pending plan it supersedes. Returns what
+/// was proposed and the superseded plan.
+fn propose_as_agent(
+    s: &mut Session,
+    name: &str,
+    view_id: &str,
+    earlier: Option<crate::model::PlanId>,
+    proposal: Proposal<'_>,
+    notes: Vec<String>,
+) -> Result<(Proposed, Option<String>)> {
+    let mut proposed = crate::ops::propose::propose(s, proposal)
+        .map_err(|e| e.context(format!("proposing session {name}'s changes")))?;
     proposed.notes.extend(notes);
     let mut superseded = None;
     if let Some(id) = proposed.id().map(str::to_string) {
-        let view_id = row.view.clone();
         let recorded = crate::model::PlanId::parse(&id)
             .ok_or_else(|| Error::failed("internal: a plan id that does not parse"))
-            .and_then(|pid| s.journal.write(|tx| tx.set_session_plan(&view_id, &pid)));
+            .and_then(|pid| s.journal.write(|tx| tx.set_session_plan(view_id, &pid)));
         if let Err(e) = recorded {
-            // The next command is the person's again, whatever failed here.
-            s.actor = actor;
             return Err(e.context(format!("recording session {name}'s plan {}", &id[..12])));
         }
         if let Some(old) = earlier
@@ -596,12 +669,7 @@ pub fn propose(s: &mut Session, name: Option<&str>) -> Result<SessionPlan> {
             }
         }
     }
-    s.actor = actor;
-    Ok(SessionPlan {
-        name,
-        proposed,
-        superseded,
-    })
+    Ok((proposed, superseded))
 }
 
 /// The open sessions, oldest first.

@@ -92,109 +92,142 @@ fn walk(
 ) -> Result<()> {
     let names = upper.list(rel)?;
     if replaced && lower_dir {
-        let present: BTreeSet<&str> = names.iter().map(String::as_str).collect();
-        let mut gone = Vec::new();
-        for name in list(&root.join(rel))? {
-            if rel.is_empty() && skip_top(&name) {
-                continue;
-            }
-            if !present.contains(name.as_str()) {
-                let path = join(rel, &name);
-                let before = entry(&root.join(&path))?;
-                gone.push(Change {
-                    path,
-                    before,
-                    after: Entry::Absent,
-                    content_changed: false,
-                });
-            }
-        }
-        out.extend(gone);
+        out.extend(gone_from(root, rel, &names)?);
     }
     for name in names {
         if rel.is_empty() && skip_top(&name) {
             continue;
         }
-        let path = join(rel, &name);
-        // Gone since the listing (the command is still running): nothing to read.
-        let Some(node) = upper.node(&path)? else {
-            continue;
-        };
-        let before = if lower_dir {
-            entry(&root.join(&path))?
-        } else {
-            Entry::Absent
-        };
-        if Tree::is_whiteout(&node) {
-            if before != Entry::Absent {
+        visit(root, upper, join(rel, &name), lower_dir, replaced, out)?;
+    }
+    Ok(())
+}
+
+/// Reads the upper layer's entry at `path` (in a folder walked with `lower_dir` and
+/// `replaced`, see [`walk`]) as a change, walking into it when it is a folder.
+fn visit(
+    root: &Path,
+    upper: &Tree,
+    path: String,
+    lower_dir: bool,
+    replaced: bool,
+    out: &mut Vec<Change>,
+) -> Result<()> {
+    // Gone since the listing (the command is still running): nothing to read.
+    let Some(node) = upper.node(&path)? else {
+        return Ok(());
+    };
+    let before = if lower_dir {
+        entry(&root.join(&path))?
+    } else {
+        Entry::Absent
+    };
+    if Tree::is_whiteout(&node) {
+        if before != Entry::Absent {
+            out.push(Change {
+                path,
+                before,
+                after: Entry::Absent,
+                content_changed: false,
+            });
+        }
+        return Ok(());
+    }
+    let after = upper.entry_of(&path, &node)?;
+    // Not root: a folder or file the command made unreadable is opened up for the
+    // read-back and given its mode again afterwards (the view may live on).
+    let _access = FdAccess::grant(&node);
+    match &after {
+        Entry::Dir { mode } => {
+            let opaque = replaced || upper.is_opaque(&path);
+            let was_dir = matches!(before, Entry::Dir { .. });
+            let differs = match &before {
+                Entry::Dir { mode: old } => old != mode,
+                _ => true,
+            };
+            if differs {
                 out.push(Change {
-                    path,
+                    path: path.clone(),
                     before,
-                    after: Entry::Absent,
+                    after: after.clone(),
                     content_changed: false,
                 });
             }
-            continue;
+            walk(root, upper, &path, was_dir, opaque && was_dir, out)?;
         }
-        let after = upper.entry_of(&path, &node)?;
-        // Not root: a folder or file the command made unreadable is opened up for the
-        // read-back and given its mode again afterwards (the view may live on).
-        let _access = FdAccess::grant(&node);
-        match &after {
-            Entry::Dir { mode } => {
-                let opaque = replaced || upper.is_opaque(&path);
-                let was_dir = matches!(before, Entry::Dir { .. });
-                let differs = match &before {
-                    Entry::Dir { mode: old } => old != mode,
-                    _ => true,
-                };
-                if differs {
-                    out.push(Change {
-                        path: path.clone(),
-                        before,
-                        after: after.clone(),
-                        content_changed: false,
-                    });
-                }
-                walk(root, upper, &path, was_dir, opaque && was_dir, out)?;
+        Entry::File { .. } => out.extend(file_change(root, upper, path, before, after)?),
+        Entry::Symlink { .. } | Entry::Other => {
+            if before != after {
+                out.push(Change {
+                    path,
+                    before,
+                    after,
+                    content_changed: false,
+                });
             }
-            Entry::File { mode, len } => {
-                let content_changed = match &before {
-                    Entry::File {
-                        len: old_len,
-                        mode: _,
-                    } if old_len == len => {
-                        let up = upper
-                            .open_file(&path)
-                            .map_err(|e| Error::io(format!("reading {path} in the view"), e))?;
-                        !same_content(&root.join(&path), up)?
-                    }
-                    _ => true,
-                };
-                let mode_changed = !matches!(&before, Entry::File { mode: m, .. } if m == mode);
-                if content_changed || mode_changed {
-                    out.push(Change {
-                        path,
-                        before,
-                        after,
-                        content_changed,
-                    });
-                }
-            }
-            Entry::Symlink { .. } | Entry::Other => {
-                if before != after {
-                    out.push(Change {
-                        path,
-                        before,
-                        after,
-                        content_changed: false,
-                    });
-                }
-            }
-            Entry::Absent => {}
         }
+        Entry::Absent => {}
     }
     Ok(())
+}
+
+/// The workspace's entries of the folder `rel` that the upper folder replacing it (its
+/// listing: `names`) no longer holds: each is deleted.
+fn gone_from(root: &Path, rel: &str, names: &[String]) -> Result<Vec<Change>> {
+    let present: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    let mut gone = Vec::new();
+    for name in list(&root.join(rel))? {
+        if rel.is_empty() && skip_top(&name) {
+            continue;
+        }
+        if !present.contains(name.as_str()) {
+            let path = join(rel, &name);
+            let before = entry(&root.join(&path))?;
+            gone.push(Change {
+                path,
+                before,
+                after: Entry::Absent,
+                content_changed: false,
+            });
+        }
+    }
+    Ok(gone)
+}
+
+/// The change of the regular file at `path` in the upper layer (`after`) from the
+/// workspace's `before`; `None` for a copy-up with the same bytes and mode.
+fn file_change(
+    root: &Path,
+    upper: &Tree,
+    path: String,
+    before: Entry,
+    after: Entry,
+) -> Result<Option<Change>> {
+    let Entry::File { mode, len } = &after else {
+        return Ok(None);
+    };
+    let content_changed = match &before {
+        Entry::File {
+            len: old_len,
+            mode: _,
+        } if old_len == len => {
+            let up = upper
+                .open_file(&path)
+                .map_err(|e| Error::io(format!("reading {path} in the view"), e))?;
+            !same_content(&root.join(&path), up)?
+        }
+        _ => true,
+    };
+    let mode_changed = !matches!(&before, Entry::File { mode: m, .. } if m == mode);
+    if !(content_changed || mode_changed) {
+        return Ok(None);
+    }
+    Ok(Some(Change {
+        path,
+        before,
+        after,
+        content_changed,
+    }))
 }
 
 /// `.autonomy/` and `.git/` are not the command's to change (sealed and read-only in the

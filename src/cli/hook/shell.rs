@@ -6,9 +6,9 @@
 //! the agent's refusal carrying the outcome and the output.
 
 use super::{Budget, Decided, await_decision, journal_call, propose_call};
-use crate::agents::ToolCall;
 use crate::agents::answer::Verdict;
 use crate::agents::shell::Context;
+use crate::agents::{Agent, ToolCall};
 use crate::error::Result;
 use crate::exec::ExitKind;
 use crate::ops::propose::{Proposal, Source};
@@ -34,15 +34,7 @@ pub(super) fn shell_call(
     at: &Context,
     budget: &Budget,
 ) -> Result<Verdict> {
-    // The command's run counts against the hook's answer: at most half of what is left,
-    // so that a person still has time to decide on what it changed.
-    let mut time = at.timeout.unwrap_or(DEFAULT_TIME);
-    if let Some(t) = &s.rules()?.exec.timeout {
-        time = time.min(crate::policy::rules::parse_duration(t)?);
-    }
-    let left = budget.left() / 2;
-    let cut_short = left < time;
-    let time = time.min(left);
+    let (time, cut_short) = time_to_run(s, at, budget)?;
     if time < MIN_TIME {
         journal_call(s, call, "refused: no time")?;
         return Ok(Verdict::Deny(format!(
@@ -57,20 +49,7 @@ pub(super) fn shell_call(
     let deny = |said: String| Ok(Verdict::Deny(format!("{said}\n\n{result}")));
     if matches!(status, ExitKind::TimedOut | ExitKind::Signaled(_)) {
         journal_call(s, call, "ran: stopped")?;
-        let why = if status == ExitKind::TimedOut && cut_short {
-            format!(
-                "it was still running after {}, the most the hook can give it before {} stops waiting for the answer, and was killed with its process group",
-                secs(time),
-                call.agent
-            )
-        } else if status == ExitKind::TimedOut {
-            format!(
-                "it was still running after {} and was killed with its process group",
-                secs(time)
-            )
-        } else {
-            crate::exec::describe(status)
-        };
+        let why = stopped_why(status, cut_short, time, &call.agent);
         return deny(format!(
             "The command was stopped: {why}. It ran in an isolated view of the workspace, so nothing was changed and nothing was planned."
         ));
@@ -94,6 +73,67 @@ pub(super) fn shell_call(
         journal_call(s, call, "ran: no changes")?;
         return deny(unchanged());
     }
+    let p = call_proposal(call, command, at, status, ops);
+    let id = match propose_call(s, call, p) {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            journal_call(s, call, "ran: no changes")?;
+            return deny(unchanged());
+        }
+        Err(e) if e.kind == crate::error::Kind::Failed => {
+            journal_call(s, call, "refused: not plannable")?;
+            return deny(format!(
+                "autonomy refused this command's changes: {}{}. Nothing was changed (the command ran in an isolated view of the workspace).",
+                e.full_message(),
+                e.hint.map(|h| format!(" ({h})")).unwrap_or_default()
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let (wait, capped) = budget.wait();
+    let decided = await_decision(s, &id, wait)?;
+    deny(decision_told(decided, id.short(), &changed, &capped))
+}
+
+/// How long the command may run, and whether that is less than it would get were it not
+/// for the hook's own answer: at most half of what is left of it, so that a person still
+/// has time to decide on what it changed.
+fn time_to_run(s: &mut Session, at: &Context, budget: &Budget) -> Result<(Duration, bool)> {
+    let mut time = at.timeout.unwrap_or(DEFAULT_TIME);
+    if let Some(t) = &s.rules()?.exec.timeout {
+        time = time.min(crate::policy::rules::parse_duration(t)?);
+    }
+    let left = budget.left() / 2;
+    let cut_short = left < time;
+    Ok((time.min(left), cut_short))
+}
+
+/// Why a command that timed out or was killed by a signal was stopped.
+fn stopped_why(status: ExitKind, cut_short: bool, time: Duration, agent: &Agent) -> String {
+    if status == ExitKind::TimedOut && cut_short {
+        format!(
+            "it was still running after {}, the most the hook can give it before {} stops waiting for the answer, and was killed with its process group",
+            secs(time),
+            agent
+        )
+    } else if status == ExitKind::TimedOut {
+        format!(
+            "it was still running after {} and was killed with its process group",
+            secs(time)
+        )
+    } else {
+        crate::exec::describe(status)
+    }
+}
+
+/// The plan of what the command changed, described with the call and the command.
+fn call_proposal(
+    call: &ToolCall,
+    command: &str,
+    at: &Context,
+    status: ExitKind,
+    ops: Vec<Op>,
+) -> Proposal<'static> {
     let mut p = Proposal::new(Source::Ops(ops));
     p.title = Some(format!("shell: {}", one_line(command, 200)));
     p.description = Some(format!(
@@ -111,25 +151,12 @@ pub(super) fn shell_call(
     ));
     p.record
         .insert("command".into(), bounded(command, MAX_SHOWN).into());
-    let id = match propose_call(s, call, p) {
-        Ok(Some(id)) => id,
-        Ok(None) => {
-            journal_call(s, call, "ran: no changes")?;
-            return deny(unchanged());
-        }
-        Err(e) if e.kind == crate::error::Kind::Failed => {
-            journal_call(s, call, "refused: not plannable")?;
-            return deny(format!(
-                "autonomy refused this command's changes: {}{}. Nothing was changed (the command ran in an isolated view of the workspace).",
-                e.full_message(),
-                e.hint.map(|h| format!(" ({h})")).unwrap_or_default()
-            ));
-        }
-        Err(e) => return Err(e),
-    };
-    let short = id.short();
-    let (wait, capped) = budget.wait();
-    let said = match await_decision(s, &id, wait)? {
+    p
+}
+
+/// What the agent is told of the decision on plan `short` with the command's changes.
+fn decision_told(decided: Decided, short: &str, changed: &str, capped: &str) -> String {
+    match decided {
         Decided::Stale(paths) => format!(
             "autonomy refused this command's changes: {} changed since plan {short} was made, so it can no longer apply. Nothing was changed; run the command again if it is still needed.",
             paths.join(", ")
@@ -152,8 +179,7 @@ pub(super) fn shell_call(
         Decided::Undecided(waited) => format!(
             "No decision on plan {short} (this command's changes: {changed}) within {waited}{capped}: nothing was changed. The plan stays pending; a person may still approve and apply it (`autonomy approve {short}`, `autonomy apply {short}`)."
         ),
-    };
-    deny(said)
+    }
 }
 
 fn unchanged() -> String {
