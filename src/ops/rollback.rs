@@ -87,13 +87,7 @@ pub fn reverse_for(
             .hint("name the original plan with --path, or this one without it"));
         }
         let plan = s.load_plan(&row.id)?;
-        return Ok(Reverse {
-            row: row.clone(),
-            plan,
-            reused: false,
-            merged: Vec::new(),
-            unchanged: Vec::new(),
-        });
+        return Ok(Reverse::stored(row.clone(), plan, false));
     }
     if row.status != PlanStatus::Applied {
         return Err(Error::failed(format!(
@@ -116,40 +110,73 @@ pub fn reverse_for(
     {
         let rev_row = s.resolve(Some(&id), Default::Newest)?;
         let plan = s.load_plan(&id)?;
-        return Ok(Reverse {
-            row: rev_row,
-            plan,
-            reused: true,
-            merged: Vec::new(),
-            unchanged: Vec::new(),
-        });
+        return Ok(Reverse::stored(rev_row, plan, true));
     }
     let actor = s.actor.clone();
     let rev = match revert::build_resolved(
         &s.ws, &s.blobs, &row.id, &orig, &selected, globs, &actor, &resolved,
     )? {
         Ok(rev) => rev,
-        Err(conflicts) => {
-            let err = revert::conflict_error(short, &conflicts);
-            if merge.write && conflicts.iter().all(|c| c.marked.is_some()) {
-                return Err(write_conflicts(&row.id, &conflicts, merge, err)?);
-            }
-            if merge.write {
-                let other: Vec<&str> = conflicts
-                    .iter()
-                    .filter(|c| c.marked.is_none())
-                    .map(|c| c.path.as_str())
-                    .collect();
-                return Err(err.hint(format!(
-                    "--merge resolves line conflicts only; roll back the other paths first, or leave these out with --path: {}",
-                    other.join(", ")
-                )));
-            }
-            return Err(err.hint(format!(
-                "nothing was changed; `autonomy rollback {short} --merge` writes the conflicted files with diff3 markers for you to resolve, or roll back only the other paths with --path GLOB"
-            )));
-        }
+        Err(conflicts) => return Err(conflict_refusal(&row.id, &conflicts, merge)?),
     };
+    let rev_row = store_reverse(s, &row.id, &rev)?;
+    if merge.resume {
+        // The resolutions now live in the reverse plan.
+        let _ = std::fs::remove_dir_all(&merge.dir);
+    }
+    Ok(Reverse {
+        row: rev_row,
+        plan: rev.plan,
+        reused: false,
+        merged: rev.merged,
+        unchanged: rev.unchanged,
+    })
+}
+
+impl Reverse {
+    /// A reverse plan already in the journal.
+    fn stored(row: PlanRow, plan: Plan, reused: bool) -> Reverse {
+        Reverse {
+            row,
+            plan,
+            reused,
+            merged: Vec::new(),
+            unchanged: Vec::new(),
+        }
+    }
+}
+
+/// The refusal for a rollback whose paths conflict with later changes (exit 4): with
+/// `--merge` and only line conflicts, the conflicted files are written out first (failing
+/// to write them is the error returned); otherwise the hint says what can be done.
+fn conflict_refusal(
+    plan_id: &PlanId,
+    conflicts: &[revert::Conflict],
+    merge: &Merging,
+) -> Result<Error> {
+    let short = plan_id.short();
+    let err = revert::conflict_error(short, conflicts);
+    if merge.write && conflicts.iter().all(|c| c.marked.is_some()) {
+        return write_conflicts(plan_id, conflicts, merge, err);
+    }
+    if merge.write {
+        let other: Vec<&str> = conflicts
+            .iter()
+            .filter(|c| c.marked.is_none())
+            .map(|c| c.path.as_str())
+            .collect();
+        return Ok(err.hint(format!(
+            "--merge resolves line conflicts only; roll back the other paths first, or leave these out with --path: {}",
+            other.join(", ")
+        )));
+    }
+    Ok(err.hint(format!(
+        "nothing was changed; `autonomy rollback {short} --merge` writes the conflicted files with diff3 markers for you to resolve, or roll back only the other paths with --path GLOB"
+    )))
+}
+
+/// Store a reverse plan just made (its blobs, then the plan with the paths it covers).
+fn store_reverse(s: &mut Session, orig: &PlanId, rev: &revert::Revert) -> Result<PlanRow> {
     for bytes in &rev.blobs {
         s.blobs.put(bytes)?;
     }
@@ -163,23 +190,12 @@ pub fn reverse_for(
         Err(e) => {
             let id = rev.plan.id();
             match s.resolve(Some(&id), Default::Newest) {
-                Ok(r) if r.reverses.as_deref() == Some(row.id.as_str()) => id,
+                Ok(r) if r.reverses.as_deref() == Some(orig.as_str()) => id,
                 _ => return Err(e),
             }
         }
     };
-    let rev_row = s.resolve(Some(&id), Default::Newest)?;
-    if merge.resume {
-        // The resolutions now live in the reverse plan.
-        let _ = std::fs::remove_dir_all(&merge.dir);
-    }
-    Ok(Reverse {
-        row: rev_row,
-        plan: rev.plan,
-        reused: false,
-        merged: rev.merged,
-        unchanged: rev.unchanged,
-    })
+    s.resolve(Some(&id), Default::Newest)
 }
 
 /// Write each line-conflicted file, with its markers, under `dir` (and the record of what
