@@ -1,6 +1,7 @@
 //! `autonomy approve`
 
 use super::{Ctx, gate, prompt, ui};
+use crate::ops::approve::Reply;
 use crate::error::{Error, Result};
 use crate::model::Plan;
 use crate::ops::approvals;
@@ -8,7 +9,6 @@ use crate::ops::approve::Approval;
 use crate::ops::session::{Default, Session, status_refusal};
 use crate::policy::approval::outlook::Outlook;
 use crate::policy::approval::{sshsig, statement::Statement};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Approve a plan at a terminal, or write a signed approval file
@@ -88,7 +88,7 @@ enum Target<'a> {
         plan: &'a Plan,
         status: crate::model::PlanStatus,
     },
-    Bundle(&'a crate::store::bundle::Bundle),
+    Bundle(&'a crate::ops::preview::Bundle),
 }
 
 pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
@@ -100,42 +100,11 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
                 "a bundle is approved by signing it: add --sign-with KEY, --statement or --signature FILE",
             ));
         }
-        let bundle = crate::store::bundle::read(&ctx.dir.join(path))?;
-        let approver = crate::util::identity::clean(
-            &args
-                .as_id
-                .clone()
-                .unwrap_or_else(|| crate::util::identity::acting_identity(&ctx.dir)),
-        );
-        let stale = crate::ops::preview::bundle_stale(&ctx.dir, &bundle)?;
-        if !stale.is_empty() {
-            return Err(gate::stale_error(&bundle.id, &stale, "signed"));
-        }
-        return sign(
-            ctx,
-            &args,
-            &bundle.id,
-            &bundle.plan.workspace,
-            &approver,
-            Target::Bundle(&bundle),
-        );
+        return sign_bundle(ctx, &args, path);
     }
     let mut s = Session::open(&ctx.dir)?;
     if signing {
-        let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
-        if let Some(e) = status_refusal(&row) {
-            return Err(e);
-        }
-        let approver = crate::util::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
-        let plan = s.load_plan(&row.id)?;
-        gate::refuse_if_stale(&s, &row.id, &plan, row.status, "signed")?;
-        let workspace = s.workspace_id()?;
-        let target = Target::Stored {
-            s: &s,
-            plan: &plan,
-            status: row.status,
-        };
-        return sign(ctx, &args, &row.id, &workspace, &approver, target);
+        return sign_stored(ctx, &args, &s);
     }
     let mut terminal = gate::Terminal::here();
     let approval = crate::ops::approve::approve(
@@ -145,20 +114,73 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         args.reason.as_deref(),
         terminal.as_mut().map(|t| t as _),
     )?;
-    let (plan_id, approver, reply, outlook) = match approval {
+    match approval {
         Approval::NothingToAdd {
             plan,
             approver,
             outlook,
-        } => return nothing_to_add(ctx, short(&plan), &approver, &outlook),
+        } => nothing_to_add(ctx, short(&plan), &approver, &outlook),
         Approval::Decided {
             plan,
             approver,
             reply,
             outlook,
-        } => (plan, approver, reply, outlook),
+        } => report_decision(ctx, &plan, &approver, &reply, &outlook),
+    }
+}
+
+/// `--bundle` with a signing flag: sign the plan a bundle carries (refused when stale).
+fn sign_bundle(ctx: &Ctx, args: &ApproveArgs, path: &Path) -> Result<()> {
+    let bundle = crate::ops::preview::read_bundle(&ctx.dir.join(path))?;
+    let approver = crate::util::identity::clean(
+        &args
+            .as_id
+            .clone()
+            .unwrap_or_else(|| crate::util::identity::acting_identity(&ctx.dir)),
+    );
+    let stale = crate::ops::preview::bundle_stale(&ctx.dir, &bundle)?;
+    if !stale.is_empty() {
+        return Err(gate::stale_error(&bundle.id, &stale, "signed"));
+    }
+    sign(
+        ctx,
+        args,
+        &bundle.id,
+        &bundle.plan.workspace,
+        &approver,
+        Target::Bundle(&bundle),
+    )
+}
+
+/// A signing flag without `--bundle`: sign a plan in this workspace's journal (refused
+/// when its status or staleness rules signing out).
+fn sign_stored(ctx: &Ctx, args: &ApproveArgs, s: &Session) -> Result<()> {
+    let row = s.resolve(args.plan.as_deref(), Default::NewestPending)?;
+    if let Some(e) = status_refusal(&row) {
+        return Err(e);
+    }
+    let approver = crate::util::identity::clean(args.as_id.as_deref().unwrap_or(&s.actor));
+    let plan = s.load_plan(&row.id)?;
+    gate::refuse_if_stale(s, &row.id, &plan, row.status, "signed")?;
+    let workspace = s.workspace_id()?;
+    let target = Target::Stored {
+        s,
+        plan: &plan,
+        status: row.status,
     };
-    let short = short(&plan_id);
+    sign(ctx, args, &row.id, &workspace, &approver, target)
+}
+
+/// After a terminal answer: the JSON document, then a decline as an error, or what the
+/// approval counts for and whether the plan can be applied now.
+fn report_decision(
+    ctx: &Ctx,
+    plan_id: &str,
+    approver: &str,
+    reply: &Reply,
+    outlook: &Outlook,
+) -> Result<()> {
+    let short = short(plan_id);
     if ctx.json() {
         ui::json(&serde_json::json!({
             "format_version": crate::model::FORMAT_VERSION, "plan": plan_id, "approver": approver,
@@ -190,7 +212,7 @@ pub fn run(args: ApproveArgs, ctx: &Ctx) -> Result<()> {
         counts.join(", "),
         missing.join("\n")
     ));
-    ui::say(&format!("hint: {}", still_needed_hint(short, &outlook)));
+    ui::say(&format!("hint: {}", still_needed_hint(short, outlook)));
     Ok(())
 }
 
@@ -324,7 +346,7 @@ fn show_before_signing(
     target: &Target,
 ) -> Result<crate::policy::risk::Level> {
     use super::preview::{Dest, emit};
-    let dest = if args.statement || ctx.json() || !std::io::stdout().is_terminal() {
+    let dest = if args.statement || ctx.json() || !ui::stdout_is_terminal() {
         Dest::Stderr
     } else {
         Dest::Paged

@@ -4,8 +4,8 @@ use super::{Ctx, Format, ui};
 use crate::error::{Error, Result};
 use crate::ops::session::{Default, Session};
 use crate::render::log::{Layout, event_json, render_text};
-use crate::store::journal::{AgentScope, EventFilter};
-use std::io::{IsTerminal, Write};
+use crate::ops::log::{AgentScope, Event, EventFilter};
+use std::io::Write;
 
 /// Show the journal, newest first
 ///
@@ -67,24 +67,41 @@ pub struct LogArgs {
 pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
     let s = Session::open_read_only(&ctx.dir)?;
     if args.head {
-        let (seq, hash) = s
-            .journal
-            .head()?
-            .ok_or_else(|| Error::integrity("the journal has no events"))?;
-        if ctx.json() {
-            ui::json(&serde_json::json!({
-                "format_version": crate::model::FORMAT_VERSION, "seq": seq, "hash": hash,
-            }));
-        } else {
-            ui::println(&format!("{seq}:{hash}"));
-        }
-        return Ok(());
+        return print_head(&s, ctx);
     }
     if args.oneline && ctx.format != Format::Text {
         return Err(Error::usage(
             "--oneline is a text layout; leave out --format, or drop --oneline",
         ));
     }
+    let filter = event_filter(&args, &s)?;
+    let rows = crate::ops::log::events(&s, &filter)?;
+    match ctx.format {
+        Format::Text if ui::stdout_is_terminal() => page_text(rows, args.oneline),
+        Format::Text => stream_text(rows, args.oneline),
+        Format::Json => stream_json(rows),
+        Format::Jsonl => stream_jsonl(rows),
+    }
+}
+
+/// `--head`: `SEQ:HASH` of the chain head (or the same as a JSON document).
+fn print_head(s: &Session, ctx: &Ctx) -> Result<()> {
+    let (seq, hash) = s
+        .journal
+        .head()?
+        .ok_or_else(|| Error::integrity("the journal has no events"))?;
+    if ctx.json() {
+        ui::json(&serde_json::json!({
+            "format_version": crate::model::FORMAT_VERSION, "seq": seq, "hash": hash,
+        }));
+    } else {
+        ui::println(&format!("{seq}:{hash}"));
+    }
+    Ok(())
+}
+
+/// The journal query the filters ask for.
+fn event_filter(args: &LogArgs, s: &Session) -> Result<EventFilter> {
     // A plan's events come from its index.
     let mut filter = EventFilter {
         kinds: args.kind.clone(),
@@ -105,82 +122,88 @@ pub fn run(args: LogArgs, ctx: &Ctx) -> Result<()> {
             crate::util::ids::now(),
         )?);
     }
-    let rows = s.journal.events(&filter)?;
-    // A closed pipe (`autonomy log | head`) comes back as an error `main` ends on quietly.
-    let closed = |e: std::io::Error| Error::io("writing the log", e);
-    match ctx.format {
-        Format::Text if std::io::stdout().is_terminal() => {
-            let events = rows.collect::<Result<Vec<_>>>()?;
-            let layout = Layout::new(&events, terminal_width(), args.oneline);
-            let text = render_text(&events, &layout, &ui::out_style);
-            ui::page(&text, "writing the log")?;
-        }
-        Format::Text => {
-            // Not a terminal, so no pager: stream, a chunk of events at a time, so that a
-            // journal of any length prints in bounded memory. The first chunk decides
-            // the column widths.
-            let mut out = std::io::stdout().lock();
-            let mut chunk = Vec::with_capacity(CHUNK);
-            let mut layout: Option<Layout> = None;
-            let width = terminal_width();
-            for e in rows {
-                chunk.push(e?);
-                if chunk.len() == CHUNK {
-                    let l = layout.get_or_insert_with(|| Layout::new(&chunk, width, args.oneline));
-                    out.write_all(render_text(&chunk, l, &ui::out_style).as_bytes())
-                        .map_err(closed)?;
-                    chunk.clear();
-                }
-            }
-            let l = layout.unwrap_or_else(|| Layout::new(&chunk, width, args.oneline));
-            out.write_all(render_text(&chunk, &l, &ui::out_style).as_bytes())
-                .and_then(|()| out.flush())
+    Ok(filter)
+}
+
+/// A closed pipe (`autonomy log | head`) comes back as an error `main` ends on quietly.
+fn closed(e: std::io::Error) -> Error {
+    Error::io("writing the log", e)
+}
+
+/// Text on a terminal: every event, fitted to its width, through the pager.
+fn page_text(rows: impl Iterator<Item = Result<Event>>, oneline: bool) -> Result<()> {
+    let events = rows.collect::<Result<Vec<_>>>()?;
+    let layout = Layout::new(&events, terminal_width(), oneline);
+    let text = render_text(&events, &layout, &ui::out_style);
+    ui::page(&text, "writing the log")
+}
+
+/// Text when stdout is not a terminal, so no pager: stream, a chunk of events at a time, so
+/// that a journal of any length prints in bounded memory. The first chunk decides the
+/// column widths.
+fn stream_text(rows: impl Iterator<Item = Result<Event>>, oneline: bool) -> Result<()> {
+    let mut out = ui::stdout();
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut layout: Option<Layout> = None;
+    let width = terminal_width();
+    for e in rows {
+        chunk.push(e?);
+        if chunk.len() == CHUNK {
+            let l = layout.get_or_insert_with(|| Layout::new(&chunk, width, oneline));
+            out.write_all(render_text(&chunk, l, &ui::out_style).as_bytes())
                 .map_err(closed)?;
-        }
-        Format::Json => {
-            // One document, streamed event by event (the same bytes as building it whole).
-            let doc = JsonDoc {
-                rows: std::cell::RefCell::new(Some(rows)),
-                error: std::cell::RefCell::new(None),
-            };
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            serde_json::to_writer_pretty(&mut out, &doc)
-                .map_err(std::io::Error::from)
-                .and_then(|()| out.write_all(b"\n"))
-                .and_then(|()| out.flush())
-                .map_err(closed)?;
-            if let Some(e) = doc.error.into_inner() {
-                return Err(e);
-            }
-        }
-        Format::Jsonl => {
-            let mut buf = String::new();
-            for e in rows {
-                // Each line stands alone, so each carries the format version.
-                let mut v = event_json(&e?);
-                v["format_version"] = crate::model::FORMAT_VERSION.into();
-                let line = crate::render::json_document(&v, false)
-                    .map_err(|e| Error::failed(format!("encoding JSON: {e}")))?;
-                buf.push_str(&line);
-                buf.push('\n');
-                if buf.len() > 1 << 16 {
-                    ui::print(&buf);
-                    buf.clear();
-                }
-            }
-            ui::print(&buf);
+            chunk.clear();
         }
     }
+    let l = layout.unwrap_or_else(|| Layout::new(&chunk, width, oneline));
+    out.write_all(render_text(&chunk, &l, &ui::out_style).as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(closed)
+}
+
+/// One JSON document, streamed event by event (the same bytes as building it whole).
+fn stream_json(rows: impl Iterator<Item = Result<Event>>) -> Result<()> {
+    let doc = JsonDoc {
+        rows: std::cell::RefCell::new(Some(rows)),
+        error: std::cell::RefCell::new(None),
+    };
+    let mut out = std::io::BufWriter::new(ui::stdout());
+    serde_json::to_writer_pretty(&mut out, &doc)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(closed)?;
+    match doc.error.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// One JSON object per line, printed a buffer at a time.
+fn stream_jsonl(rows: impl Iterator<Item = Result<Event>>) -> Result<()> {
+    let mut buf = String::new();
+    for e in rows {
+        // Each line stands alone, so each carries the format version.
+        let mut v = event_json(&e?);
+        v["format_version"] = crate::model::FORMAT_VERSION.into();
+        let line = crate::render::json_document(&v, false)
+            .map_err(|e| Error::failed(format!("encoding JSON: {e}")))?;
+        buf.push_str(&line);
+        buf.push('\n');
+        if buf.len() > 1 << 16 {
+            ui::print(&buf);
+            buf.clear();
+        }
+    }
+    ui::print(&buf);
     Ok(())
 }
 
 /// The width lines must fit: the terminal's when stdout is one, else `COLUMNS` if set;
 /// otherwise lines are not cut (a pipe gets every word).
 fn terminal_width() -> Option<usize> {
-    if std::io::stdout().is_terminal()
-        && let Some((_, cols)) = console::Term::stdout().size_checked()
-    {
-        return Some(cols as usize);
+    if let Some(cols) = ui::stdout_columns() {
+        return Some(cols);
     }
     std::env::var("COLUMNS")
         .ok()
@@ -198,11 +221,11 @@ struct JsonDoc<I> {
     error: std::cell::RefCell<Option<Error>>,
 }
 
-impl<I: Iterator<Item = Result<crate::store::journal::Event>>> serde::Serialize for JsonDoc<I> {
+impl<I: Iterator<Item = Result<Event>>> serde::Serialize for JsonDoc<I> {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         struct Events<'a, I>(&'a JsonDoc<I>);
-        impl<I: Iterator<Item = Result<crate::store::journal::Event>>> serde::Serialize for Events<'_, I> {
+        impl<I: Iterator<Item = Result<Event>>> serde::Serialize for Events<'_, I> {
             fn serialize<S: serde::Serializer>(
                 &self,
                 ser: S,

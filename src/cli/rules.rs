@@ -3,9 +3,8 @@
 use super::{Ctx, ui};
 use crate::error::{Error, Result};
 use crate::ops::session::Session;
+use crate::ops::suggest::Found;
 use crate::paths::RULES_FILE;
-use crate::plan::compile::{self, Meta};
-use crate::plan::file::{Action, PlanFile};
 
 /// Work with the rules file, autonomy.toml
 ///
@@ -72,106 +71,61 @@ fn suggest(args: SuggestArgs, ctx: &Ctx) -> Result<()> {
         return Err(Error::usage("--depth must be 1 or more"));
     }
     let mut s = Session::open(&ctx.dir)?;
-    let since = crate::ops::stats::parse_since(&args.since, crate::util::ids::now())?;
-    let window = match humantime::parse_duration(&args.since) {
-        Ok(d) if d.as_secs() == 86400 => "in the last day".to_string(),
-        Ok(d) if d.as_secs() % 86400 == 0 => format!("in {} days", d.as_secs() / 86400),
-        Ok(_) => format!("in the last {}", args.since),
-        Err(_) => format!("since {since}"),
-    };
-    let old_text = match std::fs::read(s.ws.root.join(RULES_FILE)) {
-        Ok(b) => String::from_utf8(b)
-            .map_err(|_| Error::failed("autonomy.toml is not UTF-8; fix it first"))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::io("reading autonomy.toml", e)),
-    };
-    let rules = s.rules()?;
-    let found = crate::ops::suggest::suggest(
-        &s.journal,
-        rules,
-        &old_text,
-        Some(&since),
-        &window,
-        args.depth,
-    )?;
-    if found.suggestions.is_empty() {
+    let found = crate::ops::suggest::for_workspace(&mut s, &args.since, args.depth, args.plan)?;
+    if found.suggestions.suggestions.is_empty() {
         if ctx.json() {
             ui::json(&serde_json::json!({
-                "format_version": 1, "since": since, "suggestions": [], "diff": null, "plan": null,
+                "format_version": 1, "since": found.since, "suggestions": [], "diff": null, "plan": null,
             }));
         }
         ui::say(&format!(
-            "No suggestions: nothing in the history {window} warrants a new rule."
+            "No suggestions: nothing in the history {} warrants a new rule.",
+            found.window
         ));
         return Ok(());
     }
-    let old_name = if old_text.is_empty() && !s.ws.root.join(RULES_FILE).exists() {
-        "/dev/null".to_string()
-    } else {
-        format!("a/{RULES_FILE}")
-    };
-    let diff = format!(
-        "--- {old_name}\n+++ b/{RULES_FILE}\n{}",
-        crate::render::diff::hunks(&found.old_text, &found.new_text, &|_, t| t.to_string())
-    );
-    let mut plan_id = None;
-    if args.plan {
-        let evidence: Vec<String> = found
-            .suggestions
-            .iter()
-            .flat_map(|x| x.evidence.iter().cloned())
-            .collect();
-        let pf = PlanFile {
-            title: "Tighten the rules from history".into(),
-            author: None,
-            description: Some(format!(
-                "Suggested by `autonomy rules suggest --since {}`:\n{}",
-                args.since,
-                evidence.join("\n")
-            )),
-            action: vec![Action {
-                kind: "write".into(),
-                path: Some(RULES_FILE.into()),
-                content: Some(found.new_text.clone()),
-                ..Action::default()
-            }],
-        };
-        let meta = Meta {
-            workspace: s.workspace_id()?,
-            title: pf.title.clone(),
-            author: s.actor.clone(),
-            description: pf.description.clone(),
-        };
-        let plan = compile::compile(&s.ws, &pf, None, meta, s.rules()?, &s.blobs)?;
-        let id = s.insert_plan(&plan, "rules suggest")?;
-        plan_id = Some(id);
-    }
-    if ctx.json() {
-        ui::json(&serde_json::json!({
-            "format_version": 1, "since": since, "suggestions": found.suggestions,
-            "diff": diff, "plan": plan_id,
-        }));
-    } else if plan_id.is_none() {
-        let styled = |st: &console::Style, t: &str| ui::out_style(st, t);
-        let colored = crate::render::diff::hunks(&found.old_text, &found.new_text, &styled);
-        ui::print(&format!("--- {old_name}\n+++ b/{RULES_FILE}\n{colored}"));
-    }
-    match &plan_id {
+    print_suggestions(ctx, &found);
+    let count =
+        crate::util::text::count(found.suggestions.suggestions.len() as u64, "suggested rule");
+    match &found.plan {
         Some(id) => {
             if !ctx.json() {
                 ui::println(crate::model::id::short(id));
             }
             ui::say(&format!(
-                "Planned {} \"Tighten the rules from history\": {} as a change to {RULES_FILE}. Review it with `autonomy preview {}`; it applies only once approved.",
+                "Planned {} \"Tighten the rules from history\": {count} as a change to {RULES_FILE}. Review it with `autonomy preview {}`; it applies only once approved.",
                 crate::model::id::short(id),
-                crate::util::text::count(found.suggestions.len() as u64, "suggested rule"),
                 crate::model::id::short(id)
             ));
         }
         None => ui::say(&format!(
-            "{}. Nothing was changed; `autonomy rules suggest --plan` makes them a plan to review and approve.",
-            crate::util::text::count(found.suggestions.len() as u64, "suggested rule")
+            "{count}. Nothing was changed; `autonomy rules suggest --plan` makes them a plan to review and approve."
         )),
     }
     Ok(())
+}
+
+/// The suggestions: as a JSON document (with the diff and the plan made), or, when no plan
+/// was made, as a coloured unified diff of the rules file.
+fn print_suggestions(ctx: &Ctx, found: &Found) {
+    let (old_text, new_text) = (&found.suggestions.old_text, &found.suggestions.new_text);
+    let old_name = if found.rules_file_exists {
+        format!("a/{RULES_FILE}")
+    } else {
+        "/dev/null".to_string()
+    };
+    if ctx.json() {
+        let diff = format!(
+            "--- {old_name}\n+++ b/{RULES_FILE}\n{}",
+            crate::render::diff::hunks(old_text, new_text, &|_, t| t.to_string())
+        );
+        ui::json(&serde_json::json!({
+            "format_version": 1, "since": found.since, "suggestions": found.suggestions.suggestions,
+            "diff": diff, "plan": found.plan,
+        }));
+    } else if found.plan.is_none() {
+        let styled = |st: &console::Style, t: &str| ui::out_style(st, t);
+        let colored = crate::render::diff::hunks(old_text, new_text, &styled);
+        ui::print(&format!("--- {old_name}\n+++ b/{RULES_FILE}\n{colored}"));
+    }
 }

@@ -192,6 +192,16 @@ pub fn stdout_is_terminal() -> bool {
     io::stdout().is_terminal()
 }
 
+/// The terminal's width in columns when stdout is a terminal.
+pub fn stdout_columns() -> Option<usize> {
+    if !stdout_is_terminal() {
+        return None;
+    }
+    console::Term::stdout()
+        .size_checked()
+        .map(|(_, cols)| cols as usize)
+}
+
 /// Stdout as a writer, for output streamed as it is made (`log`, the sandbox's relay):
 /// every write goes through the owner, and a failure (a closed pipe included) is both
 /// returned and kept for `main`, as `print` keeps it.

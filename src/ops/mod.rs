@@ -9,6 +9,7 @@ pub mod approve;
 pub mod decision;
 pub mod export;
 pub mod gc;
+pub mod log;
 pub mod mcp;
 pub mod preview;
 pub mod propose;

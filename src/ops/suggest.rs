@@ -10,7 +10,11 @@
 //!   a rule asking two approvals for high-risk plans.
 
 use crate::error::{Error, Result};
+use crate::ops::session::Session;
 use crate::ops::stats::DirStats;
+use crate::paths::RULES_FILE;
+use crate::plan::compile::{self, Meta};
+use crate::plan::file::{Action, PlanFile};
 use crate::policy::rules::Rules;
 use crate::store::journal::Journal;
 use serde::Serialize;
@@ -40,6 +44,103 @@ pub struct Suggestions {
     pub old_text: String,
     #[serde(skip)]
     pub new_text: String,
+}
+
+/// What `rules suggest` found for a workspace, and the plan it made (with `plan`).
+pub struct Found {
+    /// The window's start in the stored time format.
+    pub since: String,
+    /// The window in words ("in 30 days"), as the evidence lines say it.
+    pub window: String,
+    pub suggestions: Suggestions,
+    /// Whether the workspace has a rules file (else the diff is against `/dev/null`).
+    pub rules_file_exists: bool,
+    /// The pending plan that writes the new rules file, when one was asked for.
+    pub plan: Option<crate::model::PlanId>,
+}
+
+/// Suggest rules from the history of the workspace `s` over the window `since` (a duration
+/// back from now, or a date), grouping paths by directory at `depth`; with `make_plan`, make
+/// the suggestion a pending plan that writes the new rules file (only when there are
+/// suggestions).
+pub fn for_workspace(
+    s: &mut Session,
+    since_arg: &str,
+    depth: usize,
+    make_plan: bool,
+) -> Result<Found> {
+    let since = crate::ops::stats::parse_since(since_arg, crate::util::ids::now())?;
+    let window = window_words(since_arg, &since);
+    let old_text = match std::fs::read(s.ws.root.join(RULES_FILE)) {
+        Ok(b) => String::from_utf8(b)
+            .map_err(|_| Error::failed("autonomy.toml is not UTF-8; fix it first"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io("reading autonomy.toml", e)),
+    };
+    let rules = s.rules()?;
+    let suggestions = suggest(&s.journal, rules, &old_text, Some(&since), &window, depth)?;
+    let mut found = Found {
+        since,
+        window,
+        rules_file_exists: true,
+        plan: None,
+        suggestions,
+    };
+    if found.suggestions.suggestions.is_empty() {
+        return Ok(found);
+    }
+    found.rules_file_exists = !old_text.is_empty() || s.ws.root.join(RULES_FILE).exists();
+    if make_plan {
+        found.plan = Some(plan_suggestions(s, since_arg, &found.suggestions)?);
+    }
+    Ok(found)
+}
+
+/// The window in evidence lines: "in the last day", "in 30 days", "in the last 12h",
+/// "since DATE".
+fn window_words(since_arg: &str, since: &str) -> String {
+    match humantime::parse_duration(since_arg) {
+        Ok(d) if d.as_secs() == 86400 => "in the last day".to_string(),
+        Ok(d) if d.as_secs() % 86400 == 0 => format!("in {} days", d.as_secs() / 86400),
+        Ok(_) => format!("in the last {since_arg}"),
+        Err(_) => format!("since {since}"),
+    }
+}
+
+/// Record a pending plan that writes the rules file with the suggestions added, its
+/// description the evidence.
+fn plan_suggestions(
+    s: &mut Session,
+    since_arg: &str,
+    found: &Suggestions,
+) -> Result<crate::model::PlanId> {
+    let evidence: Vec<String> = found
+        .suggestions
+        .iter()
+        .flat_map(|x| x.evidence.iter().cloned())
+        .collect();
+    let pf = PlanFile {
+        title: "Tighten the rules from history".into(),
+        author: None,
+        description: Some(format!(
+            "Suggested by `autonomy rules suggest --since {since_arg}`:\n{}",
+            evidence.join("\n")
+        )),
+        action: vec![Action {
+            kind: "write".into(),
+            path: Some(RULES_FILE.into()),
+            content: Some(found.new_text.clone()),
+            ..Action::default()
+        }],
+    };
+    let meta = Meta {
+        workspace: s.workspace_id()?,
+        title: pf.title.clone(),
+        author: s.actor.clone(),
+        description: pf.description.clone(),
+    };
+    let plan = compile::compile(&s.ws, &pf, None, meta, s.rules()?, &s.blobs)?;
+    s.insert_plan(&plan, "rules suggest")
 }
 
 /// Compute suggestions from the journal. `window` describes the window in evidence lines

@@ -4,7 +4,7 @@
 
 use super::color;
 use crate::paths::printable;
-use crate::store::journal::Event;
+use crate::ops::log::Event;
 use crate::util::text::{count, duration_ms, size};
 use console::Style;
 use serde_json::{Value, json};
@@ -32,55 +32,97 @@ fn short(h: &str) -> &str {
 /// as `key: value`).
 pub fn summary(e: &Event) -> String {
     let d: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
-    let s = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let n = |k: &str| d.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let reason = || match d.get("reason").and_then(Value::as_str) {
+    let kind = e.kind.as_str();
+    let sentence = match kind.split_once('.').map_or(kind, |(group, _)| group) {
+        "plan" => plan_summary(kind, &d),
+        "approval" => approval_summary(kind, &d),
+        "run" => run_summary(kind, &d),
+        "sandbox" => sandbox_summary(kind, &d),
+        _ => workspace_summary(kind, &d),
+    };
+    sentence.unwrap_or_else(|| fields(&d))
+}
+
+/// A string field of an event's data (empty when missing).
+fn str_field(d: &Value, k: &str) -> String {
+    d.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// A number field of an event's data (0 when missing).
+fn num_field(d: &Value, k: &str) -> u64 {
+    d.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// The quoted reason a person gave (`: "why"`), or nothing.
+fn reason_field(d: &Value) -> String {
+    match d.get("reason").and_then(Value::as_str) {
         Some(r) if !r.is_empty() => format!(": {r:?}"),
         _ => String::new(),
-    };
-    match e.kind.as_str() {
-        "init" => format!("workspace {} created", s("workspace")),
-        "plan.created" => {
-            let risk = d
-                .pointer("/risk/level")
-                .and_then(Value::as_str)
-                .filter(|l| *l != "low")
-                .map(|l| format!(", {l} risk"))
-                .unwrap_or_default();
-            match d.get("reverses").and_then(Value::as_str) {
-                Some(r) => {
-                    let only = match d.get("partial").and_then(Value::as_bool) {
-                        Some(true) => format!(" (only {})", strings(&d["paths"]).join(", ")),
-                        _ => String::new(),
-                    };
-                    format!(
-                        "{:?} reverses {}{only}: {}{}{risk}",
-                        s("title"),
-                        short(r),
-                        count(n("changes"), "change"),
-                        renames(&d)
-                    )
-                }
-                None => {
-                    let source = match s("source").as_str() {
-                        "" | "file" => String::new(),
-                        other => format!(" from a {other}"),
-                    };
-                    format!(
-                        "{:?} by {}: {}{}{source}{risk}",
-                        s("title"),
-                        s("author"),
-                        count(n("changes"), "change"),
-                        renames(&d)
-                    )
-                }
-            }
-        }
+    }
+}
+
+/// `plan.*` events.
+fn plan_summary(kind: &str, d: &Value) -> Option<String> {
+    let s = |k: &str| str_field(d, k);
+    let n = |k: &str| num_field(d, k);
+    let reason = || reason_field(d);
+    Some(match kind {
+        "plan.created" => plan_created(d),
         "plan.previewed" => match d.get("stat").and_then(Value::as_bool) {
             Some(true) => "previewed (diffstat)".into(),
             _ => "previewed".into(),
         },
         "plan.exported" => format!("exported to {} ({})", s("file"), size(n("bytes"))),
+        "plan.rejected" => format!("rejected by {}{}", s("principal"), reason()),
+        _ => return None,
+    })
+}
+
+/// `plan.created`: a new plan, or the reverse of an applied one.
+fn plan_created(d: &Value) -> String {
+    let s = |k: &str| str_field(d, k);
+    let n = |k: &str| num_field(d, k);
+    let risk = d
+        .pointer("/risk/level")
+        .and_then(Value::as_str)
+        .filter(|l| *l != "low")
+        .map(|l| format!(", {l} risk"))
+        .unwrap_or_default();
+    match d.get("reverses").and_then(Value::as_str) {
+        Some(r) => {
+            let only = match d.get("partial").and_then(Value::as_bool) {
+                Some(true) => format!(" (only {})", strings(&d["paths"]).join(", ")),
+                _ => String::new(),
+            };
+            format!(
+                "{:?} reverses {}{only}: {}{}{risk}",
+                s("title"),
+                short(r),
+                count(n("changes"), "change"),
+                renames(d)
+            )
+        }
+        None => {
+            let source = match s("source").as_str() {
+                "" | "file" => String::new(),
+                other => format!(" from a {other}"),
+            };
+            format!(
+                "{:?} by {}: {}{}{source}{risk}",
+                s("title"),
+                s("author"),
+                count(n("changes"), "change"),
+                renames(d)
+            )
+        }
+    }
+}
+
+/// `approval.*` events.
+fn approval_summary(kind: &str, d: &Value) -> Option<String> {
+    let s = |k: &str| str_field(d, k);
+    let reason = || reason_field(d);
+    Some(match kind {
         "approval.granted" => {
             let how = match (
                 s("method").as_str(),
@@ -105,7 +147,15 @@ pub fn summary(e: &Event) -> String {
             Some(f) => format!("approval file {f} refused: {}", s("reason")),
             None => format!("approval refused: {}", s("reason")),
         },
-        "plan.rejected" => format!("rejected by {}{}", s("principal"), reason()),
+        _ => return None,
+    })
+}
+
+/// `run.*` events.
+fn run_summary(kind: &str, d: &Value) -> Option<String> {
+    let s = |k: &str| str_field(d, k);
+    let n = |k: &str| num_field(d, k);
+    Some(match kind {
         "run.started" => format!(
             "run {} started: {}, {}",
             n("run"),
@@ -165,6 +215,15 @@ pub fn summary(e: &Event) -> String {
             ),
             s("error").lines().next().unwrap_or("")
         ),
+        _ => return None,
+    })
+}
+
+/// `sandbox.*` events.
+fn sandbox_summary(kind: &str, d: &Value) -> Option<String> {
+    let s = |k: &str| str_field(d, k);
+    let n = |k: &str| num_field(d, k);
+    Some(match kind {
         "sandbox.proposal_refused" => format!(
             "{} from {} refused: {}{}",
             s("file"),
@@ -178,6 +237,38 @@ pub fn summary(e: &Event) -> String {
         "sandbox.finished" if d.get("error").is_some_and(|e| !e.is_null()) => {
             format!("{} did not run: {}", s("agent"), s("error"))
         }
+        "sandbox.started" => {
+            let argv = strings(&d["argv"]);
+            format!(
+                "sandbox started: {} (proposals to {})",
+                shell_words::join(&argv),
+                s("spool")
+            )
+        }
+        "sandbox.finished" => {
+            let meta = match d.get("metadata_changes").and_then(Value::as_array) {
+                Some(a) if !a.is_empty() => {
+                    format!(", {}", count(a.len() as u64, "metadata change"))
+                }
+                _ => String::new(),
+            };
+            format!(
+                "{} exited with status {} after {}{meta}",
+                s("agent"),
+                d.get("exit").map(Value::to_string).unwrap_or_default(),
+                duration_ms(n("duration_ms"))
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// Events of the workspace itself: init, rules and signers changes, gc.
+fn workspace_summary(kind: &str, d: &Value) -> Option<String> {
+    let s = |k: &str| str_field(d, k);
+    let n = |k: &str| num_field(d, k);
+    Some(match kind {
+        "init" => format!("workspace {} created", s("workspace")),
         "rules.changed" => match (s("from").as_str(), s("to").as_str()) {
             ("", to) => format!("rules in force: {}", short(to)),
             (from, to) => format!("rules changed: {} -> {}", short(from), short(to)),
@@ -205,30 +296,8 @@ pub fn summary(e: &Event) -> String {
             count(n("removed"), "unused blob"),
             size(n("bytes"))
         ),
-        "sandbox.started" => {
-            let argv = strings(&d["argv"]);
-            format!(
-                "sandbox started: {} (proposals to {})",
-                shell_words::join(&argv),
-                s("spool")
-            )
-        }
-        "sandbox.finished" => {
-            let meta = match d.get("metadata_changes").and_then(Value::as_array) {
-                Some(a) if !a.is_empty() => {
-                    format!(", {}", count(a.len() as u64, "metadata change"))
-                }
-                _ => String::new(),
-            };
-            format!(
-                "{} exited with status {} after {}{meta}",
-                s("agent"),
-                d.get("exit").map(Value::to_string).unwrap_or_default(),
-                duration_ms(n("duration_ms"))
-            )
-        }
-        _ => fields(&d),
-    }
+        _ => return None,
+    })
 }
 
 /// The renames a `plan.created` names: ` (renamed a => b)` for one or two, else

@@ -347,6 +347,9 @@ fn change_doc(
     doc
 }
 
+/// How text is styled for the target stream (plain when colours are off).
+type Styled<'a> = &'a dyn Fn(&Style, &str) -> String;
+
 /// Render as text. `styled` applies a style if colours are enabled on the target stream.
 pub fn render_text(
     doc: &PreviewDoc,
@@ -354,7 +357,45 @@ pub fn render_text(
     styled: &dyn Fn(&Style, &str) -> String,
 ) -> String {
     let mut out = String::new();
-    let p = &doc.plan;
+    render_header(&mut out, &doc.plan, styled);
+    render_approvals(&mut out, &doc.approvals);
+    render_description(&mut out, &doc.plan);
+    if !doc.stale.is_empty() {
+        let _ = writeln!(out);
+        let _ = write!(out, "{}", stale_banner(doc, styled));
+    }
+    if doc.policy_change {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{}",
+            styled(
+                &color::danger(),
+                "POLICY CHANGE: this plan changes the rules or the allowed signers; it is judged by the rules in force before it"
+            )
+        );
+    }
+    let _ = writeln!(out);
+    render_risk(&mut out, doc, styled);
+    let _ = writeln!(out);
+    if stat_only {
+        render_stat(&mut out, doc, styled);
+        return out;
+    }
+    for c in &doc.changes {
+        // The deleted side of a rename is shown with its created side.
+        if c.renamed_to.is_some() {
+            continue;
+        }
+        render_change(&mut out, doc, c, styled);
+    }
+    render_exec(&mut out, doc, styled);
+    let _ = writeln!(out, "{}", stat_line(&doc.stat));
+    out
+}
+
+/// The plan's header lines: id, title, author, created, status, what it reverses.
+fn render_header(out: &mut String, p: &PlanHeader, styled: Styled) {
     let _ = writeln!(
         out,
         "{} {}",
@@ -372,30 +413,11 @@ pub fn render_text(
     if let Some(r) = &p.reverses {
         let _ = writeln!(out, "Reverses:  plan {}", &r[..12.min(r.len())]);
     }
-    let a = &doc.approvals;
-    let summary: Vec<String> = a
-        .requirements
-        .iter()
-        .map(|r| {
-            let what = if r.signed {
-                "signed approval"
-            } else {
-                "approval"
-            };
-            let scope = if r.paths.is_empty() {
-                String::new()
-            } else {
-                format!(" for {}", short_list(&r.paths))
-            };
-            let mark = if r.held >= r.needed { "ok" } else { "missing" };
-            format!(
-                "{}: {} of {}{scope} [{mark}]",
-                crate::paths::printable(&r.name),
-                r.held,
-                crate::util::text::count(r.needed, what)
-            )
-        })
-        .collect();
+}
+
+/// The `Approvals:` line (each requirement, held of needed) and one line per approval held.
+fn render_approvals(out: &mut String, a: &ApprovalsDoc) {
+    let summary: Vec<String> = a.requirements.iter().map(requirement_summary).collect();
     if summary.is_empty() {
         let _ = writeln!(
             out,
@@ -423,6 +445,31 @@ pub fn render_text(
             crate::paths::printable(&h.principal)
         );
     }
+}
+
+/// One requirement as the `Approvals:` line lists it: `name: 1 of 2 approvals [missing]`.
+fn requirement_summary(r: &RequirementDoc) -> String {
+    let what = if r.signed {
+        "signed approval"
+    } else {
+        "approval"
+    };
+    let scope = if r.paths.is_empty() {
+        String::new()
+    } else {
+        format!(" for {}", short_list(&r.paths))
+    };
+    let mark = if r.held >= r.needed { "ok" } else { "missing" };
+    format!(
+        "{}: {} of {}{scope} [{mark}]",
+        crate::paths::printable(&r.name),
+        r.held,
+        crate::util::text::count(r.needed, what)
+    )
+}
+
+/// The plan's description, after a blank line.
+fn render_description(out: &mut String, p: &PlanHeader) {
     if let Some(d) = &p.description {
         let _ = writeln!(out);
         // Indented, one escaped line at a time: no line of it can pass for a header line.
@@ -430,22 +477,10 @@ pub fn render_text(
             let _ = writeln!(out, "    {}", crate::paths::printable_block(line));
         }
     }
-    if !doc.stale.is_empty() {
-        let _ = writeln!(out);
-        let _ = write!(out, "{}", stale_banner(doc, styled));
-    }
-    if doc.policy_change {
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{}",
-            styled(
-                &color::danger(),
-                "POLICY CHANGE: this plan changes the rules or the allowed signers; it is judged by the rules in force before it"
-            )
-        );
-    }
-    let _ = writeln!(out);
+}
+
+/// The risk level and score, then every signal that fired.
+fn render_risk(out: &mut String, doc: &PreviewDoc, styled: Styled) {
     let level = format!(
         "Risk: {} (score {})",
         doc.risk_level.as_str(),
@@ -470,147 +505,163 @@ pub fn render_text(
             );
         }
     }
-    let _ = writeln!(out);
-    if stat_only {
-        let shown: Vec<(&ChangeDoc, String)> = doc
-            .changes
-            .iter()
-            .filter(|c| c.renamed_to.is_none())
-            .map(|c| (c, stat_label(c)))
-            .collect();
-        let width = shown
-            .iter()
-            .map(|(_, l)| console::measure_text_width(l))
-            .max()
-            .unwrap_or(0);
-        for (c, label) in &shown {
-            let detail = match (&c.summary, c.added_lines + c.removed_lines) {
-                (Some(_), _) if c.diff.is_some() => "new content only".to_string(),
-                (Some(_), _) => "bin".to_string(),
-                (None, 0) if c.rename_from.is_some() => "renamed".to_string(),
-                (None, 0) => c.action.clone(),
-                (None, _) => format!(
-                    "{} {}",
-                    styled(&color::added(), &format!("+{}", c.added_lines)),
-                    styled(&color::removed(), &format!("-{}", c.removed_lines))
-                ),
-            };
-            let pad = width - console::measure_text_width(label);
-            let _ = writeln!(out, " {label}{} | {}", " ".repeat(pad), detail);
-        }
-        let _ = writeln!(out, " {}", stat_line(&doc.stat));
-        return out;
-    }
-    for c in &doc.changes {
-        // The deleted side of a rename is shown with its created side.
-        if c.renamed_to.is_some() {
-            continue;
-        }
-        let label = change_label(c);
-        let head = match &c.rename_from {
-            Some(from) => format!(
-                "{label} {} -> {}",
-                crate::paths::printable(from),
-                crate::paths::printable(&c.path)
+}
+
+/// The diffstat (`--stat`): one aligned line per path, then the summary line.
+fn render_stat(out: &mut String, doc: &PreviewDoc, styled: Styled) {
+    let shown: Vec<(&ChangeDoc, String)> = doc
+        .changes
+        .iter()
+        .filter(|c| c.renamed_to.is_none())
+        .map(|c| (c, stat_label(c)))
+        .collect();
+    let width = shown
+        .iter()
+        .map(|(_, l)| console::measure_text_width(l))
+        .max()
+        .unwrap_or(0);
+    for (c, label) in &shown {
+        let detail = match (&c.summary, c.added_lines + c.removed_lines) {
+            (Some(_), _) if c.diff.is_some() => "new content only".to_string(),
+            (Some(_), _) => "bin".to_string(),
+            (None, 0) if c.rename_from.is_some() => "renamed".to_string(),
+            (None, 0) => c.action.clone(),
+            (None, _) => format!(
+                "{} {}",
+                styled(&color::added(), &format!("+{}", c.added_lines)),
+                styled(&color::removed(), &format!("-{}", c.removed_lines))
             ),
-            None => format!("{} {}", label, crate::paths::printable(&c.path)),
         };
-        let st = if c.policy {
-            color::danger()
-        } else {
-            color::header()
-        };
-        let _ = writeln!(out, "{}", styled(&st, &head));
-        let sides = [Some(c.path.as_str()), c.rename_from.as_deref()];
-        for d in doc
-            .stale
-            .iter()
-            .filter(|d| sides.contains(&Some(d.path.as_str())))
-        {
-            let _ = writeln!(
-                out,
-                "{}",
-                styled(
-                    &color::danger(),
-                    &format!(
-                        "    STALE: {}changed since the plan was made (planned {}, now {}); the diff below is against the planned content",
-                        if c.rename_from.is_some() {
-                            format!("{} ", crate::paths::printable(&d.path))
-                        } else {
-                            String::new()
-                        },
-                        d.planned.describe(),
-                        d.now.describe()
-                    )
-                )
-            );
-        }
-        if let Some(from) = &c.rename_from {
-            if let Some(sim) = c.similarity {
-                let _ = writeln!(out, "    similarity index {sim}%");
-            }
-            let _ = writeln!(out, "    rename from {}", crate::paths::printable(from));
-            let _ = writeln!(out, "    rename to {}", crate::paths::printable(&c.path));
-        } else if let Some(from) = &c.from {
-            let _ = writeln!(
-                out,
-                "{}",
-                styled(
-                    &color::dim(),
-                    &format!("    moved from {}", crate::paths::printable(from))
-                )
-            );
-        }
-        let before = c.renamed_before.as_ref().unwrap_or(&c.before);
-        if let Some(line) = link_line(before, &c.after) {
-            let _ = writeln!(out, "    {line}");
-        }
-        if let (Some(a), Some(b)) = (before.perm(), c.after.perm())
-            && a != b
-        {
-            let _ = writeln!(out, "    mode {a:04o} -> {b:04o}");
-        } else if let (None, Some(b)) = (before.mode(), c.after.mode()) {
-            let _ = writeln!(
-                out,
-                "{}",
-                styled(&color::dim(), &format!("    new file mode {b:04o}"))
-            );
-        } else if let (State::Absent, State::Dir { mode: Some(b) }) = (before, &c.after)
-            && *b != crate::model::plan::DEFAULT_DIR_MODE
-        {
-            let _ = writeln!(
-                out,
-                "{}",
-                styled(&color::dim(), &format!("    new folder mode {b:04o}"))
-            );
-        }
-        if let Some(s) = &c.summary {
-            let _ = writeln!(out, "    {s}");
-        }
-        if let Some(d) = c.styled_diff.as_ref().or(c.diff.as_ref()) {
-            let old = before
-                .file_hash()
-                .map(|_| {
-                    format!(
-                        "a/{}",
-                        crate::paths::printable(c.rename_from.as_deref().unwrap_or(&c.path))
-                    )
-                })
-                .unwrap_or_else(|| "/dev/null".into());
-            let new = c
-                .after
-                .file_hash()
-                .map(|_| format!("b/{}", crate::paths::printable(&c.path)))
-                .unwrap_or_else(|| "/dev/null".into());
-            let _ = writeln!(out, "{}", styled(&color::header(), &format!("--- {old}")));
-            let _ = writeln!(out, "{}", styled(&color::header(), &format!("+++ {new}")));
-            out.push_str(d);
-        }
-        let _ = writeln!(out);
+        let pad = width - console::measure_text_width(label);
+        let _ = writeln!(out, " {label}{} | {}", " ".repeat(pad), detail);
     }
-    render_exec(&mut out, doc, styled);
-    let _ = writeln!(out, "{}", stat_line(&doc.stat));
-    out
+    let _ = writeln!(out, " {}", stat_line(&doc.stat));
+}
+
+/// One change in full: its head line, stale warnings, rename or move lines, link and mode
+/// lines, why no diff is shown, and the diff; then a blank line.
+fn render_change(out: &mut String, doc: &PreviewDoc, c: &ChangeDoc, styled: Styled) {
+    let label = change_label(c);
+    let head = match &c.rename_from {
+        Some(from) => format!(
+            "{label} {} -> {}",
+            crate::paths::printable(from),
+            crate::paths::printable(&c.path)
+        ),
+        None => format!("{} {}", label, crate::paths::printable(&c.path)),
+    };
+    let st = if c.policy {
+        color::danger()
+    } else {
+        color::header()
+    };
+    let _ = writeln!(out, "{}", styled(&st, &head));
+    render_change_stale(out, doc, c, styled);
+    render_rename_or_move(out, c, styled);
+    let before = c.renamed_before.as_ref().unwrap_or(&c.before);
+    if let Some(line) = link_line(before, &c.after) {
+        let _ = writeln!(out, "    {line}");
+    }
+    render_mode(out, before, &c.after, styled);
+    if let Some(s) = &c.summary {
+        let _ = writeln!(out, "    {s}");
+    }
+    if let Some(d) = c.styled_diff.as_ref().or(c.diff.as_ref()) {
+        render_diff(out, c, before, d, styled);
+    }
+    let _ = writeln!(out);
+}
+
+/// A `STALE:` line under a change for each of its sides that drifted since planning.
+fn render_change_stale(out: &mut String, doc: &PreviewDoc, c: &ChangeDoc, styled: Styled) {
+    let sides = [Some(c.path.as_str()), c.rename_from.as_deref()];
+    for d in doc
+        .stale
+        .iter()
+        .filter(|d| sides.contains(&Some(d.path.as_str())))
+    {
+        let _ = writeln!(
+            out,
+            "{}",
+            styled(
+                &color::danger(),
+                &format!(
+                    "    STALE: {}changed since the plan was made (planned {}, now {}); the diff below is against the planned content",
+                    if c.rename_from.is_some() {
+                        format!("{} ", crate::paths::printable(&d.path))
+                    } else {
+                        String::new()
+                    },
+                    d.planned.describe(),
+                    d.now.describe()
+                )
+            )
+        );
+    }
+}
+
+/// git's rename lines (similarity, from, to), or the `moved from` line of a move.
+fn render_rename_or_move(out: &mut String, c: &ChangeDoc, styled: Styled) {
+    if let Some(from) = &c.rename_from {
+        if let Some(sim) = c.similarity {
+            let _ = writeln!(out, "    similarity index {sim}%");
+        }
+        let _ = writeln!(out, "    rename from {}", crate::paths::printable(from));
+        let _ = writeln!(out, "    rename to {}", crate::paths::printable(&c.path));
+    } else if let Some(from) = &c.from {
+        let _ = writeln!(
+            out,
+            "{}",
+            styled(
+                &color::dim(),
+                &format!("    moved from {}", crate::paths::printable(from))
+            )
+        );
+    }
+}
+
+/// The mode line: a changed mode, a new file's mode, or a new folder's non-default mode.
+fn render_mode(out: &mut String, before: &State, after: &State, styled: Styled) {
+    if let (Some(a), Some(b)) = (before.perm(), after.perm())
+        && a != b
+    {
+        let _ = writeln!(out, "    mode {a:04o} -> {b:04o}");
+    } else if let (None, Some(b)) = (before.mode(), after.mode()) {
+        let _ = writeln!(
+            out,
+            "{}",
+            styled(&color::dim(), &format!("    new file mode {b:04o}"))
+        );
+    } else if let (State::Absent, State::Dir { mode: Some(b) }) = (before, after)
+        && *b != crate::model::plan::DEFAULT_DIR_MODE
+    {
+        let _ = writeln!(
+            out,
+            "{}",
+            styled(&color::dim(), &format!("    new folder mode {b:04o}"))
+        );
+    }
+}
+
+/// The `---`/`+++` lines (`/dev/null` for an absent side) and the diff hunks `d`.
+fn render_diff(out: &mut String, c: &ChangeDoc, before: &State, d: &str, styled: Styled) {
+    let old = before
+        .file_hash()
+        .map(|_| {
+            format!(
+                "a/{}",
+                crate::paths::printable(c.rename_from.as_deref().unwrap_or(&c.path))
+            )
+        })
+        .unwrap_or_else(|| "/dev/null".into());
+    let new = c
+        .after
+        .file_hash()
+        .map(|_| format!("b/{}", crate::paths::printable(&c.path)))
+        .unwrap_or_else(|| "/dev/null".into());
+    let _ = writeln!(out, "{}", styled(&color::header(), &format!("--- {old}")));
+    let _ = writeln!(out, "{}", styled(&color::header(), &format!("+++ {new}")));
+    out.push_str(d);
 }
 
 /// The stale banner: which paths changed since planning, and what to do.

@@ -155,6 +155,16 @@ fn plan_note(r: &StatusPlan, approved: bool, styled: &dyn Fn(&Style, &str) -> St
 
 pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> String {
     let mut out = String::new();
+    render_workspace(&mut out, doc, styled);
+    let _ = writeln!(out);
+    render_plans(&mut out, doc, styled);
+    let _ = writeln!(out);
+    render_rules(&mut out, doc, styled);
+    out
+}
+
+/// The workspace line, an interrupted run and who holds the lock.
+fn render_workspace(out: &mut String, doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) {
     let _ = writeln!(out, "Workspace {} at {}", &doc.workspace, doc.root);
     if let Some(run) = &doc.interrupted_run {
         let _ = writeln!(
@@ -173,8 +183,11 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
     if let Some(h) = &doc.lock_holder {
         let _ = writeln!(out, "Lock held by {h}");
     }
+}
+
+/// Every plan that is not done with, grouped by status, each group with its next step.
+fn render_plans(out: &mut String, doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) {
     let waiting = &doc.waiting;
-    let _ = writeln!(out);
     if waiting.is_empty() {
         let _ = writeln!(out, "No pending plans.");
     } else {
@@ -184,7 +197,7 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
             count(waiting.len() as u64, "pending plan")
         );
         for r in waiting {
-            row(&mut out, &r.row, &plan_note(r, false, styled), styled);
+            row(out, &r.row, &plan_note(r, false, styled), styled);
         }
     }
     if !doc.declined.is_empty() {
@@ -200,7 +213,7 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
                 .map(|r| format!(": {:?}", printable(r)))
                 .unwrap_or_default();
             let note = format!(" declined by {}{why}", printable(&d.declined_by));
-            row(&mut out, &d.plan, &note, styled);
+            row(out, &d.plan, &note, styled);
         }
     }
     for (what, next, rows, approved) in [
@@ -212,7 +225,7 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
         }
         let _ = writeln!(out, "{}{next}:", count(rows.len() as u64, what));
         for r in rows {
-            row(&mut out, &r.row, &plan_note(r, approved, styled), styled);
+            row(out, &r.row, &plan_note(r, approved, styled), styled);
         }
     }
     if !doc.rolled_back.is_empty() {
@@ -222,10 +235,13 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
             count(doc.rolled_back.len() as u64, "rolled-back plan")
         );
         for r in &doc.rolled_back {
-            row(&mut out, r, "", styled);
+            row(out, r, "", styled);
         }
     }
-    let _ = writeln!(out);
+}
+
+/// Which rules are in force (or why they do not parse), then their summary lines.
+fn render_rules(out: &mut String, doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) {
     match (&doc.rules.present, &doc.rules.error) {
         (false, _) => {
             let _ = writeln!(out, "Rules: no autonomy.toml, so the defaults:");
@@ -255,7 +271,6 @@ pub fn render_text(doc: &StatusDoc, styled: &dyn Fn(&Style, &str) -> String) -> 
     for line in &doc.rules.summary {
         let _ = writeln!(out, "  {}", printable(line));
     }
-    out
 }
 
 fn short_paths(paths: &[String]) -> String {
