@@ -1,11 +1,11 @@
 //! `autonomy approve`
 
 use super::{Ctx, gate, prompt, ui};
-use crate::ops::approve::Reply;
 use crate::error::{Error, Result};
 use crate::model::Plan;
 use crate::ops::approvals;
 use crate::ops::approve::Approval;
+use crate::ops::approve::Reply;
 use crate::ops::session::{Default, Session, status_refusal};
 use crate::policy::approval::outlook::Outlook;
 use crate::policy::approval::{sshsig, statement::Statement};

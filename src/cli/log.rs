@@ -2,9 +2,9 @@
 
 use super::{Ctx, Format, ui};
 use crate::error::{Error, Result};
+use crate::ops::log::{AgentScope, Event, EventFilter};
 use crate::ops::session::{Default, Session};
 use crate::render::log::{Layout, event_json, render_text};
-use crate::ops::log::{AgentScope, Event, EventFilter};
 use std::io::Write;
 
 /// Show the journal, newest first

@@ -10,11 +10,12 @@
 //!   a rule asking two approvals for high-risk plans.
 
 use crate::error::{Error, Result};
+use crate::ops::propose::{Proposal, Source, propose};
 use crate::ops::session::Session;
 use crate::ops::stats::DirStats;
 use crate::paths::RULES_FILE;
-use crate::plan::compile::{self, Meta};
-use crate::plan::file::{Action, PlanFile};
+use crate::paths::RelPath;
+use crate::plan::compile::Op;
 use crate::policy::rules::Rules;
 use crate::store::journal::Journal;
 use serde::Serialize;
@@ -107,8 +108,9 @@ fn window_words(since_arg: &str, since: &str) -> String {
     }
 }
 
-/// Record a pending plan that writes the rules file with the suggestions added, its
-/// description the evidence.
+/// Propose a pending plan that writes the rules file with the suggestions added, its
+/// description the evidence (through `ops::propose`, as every plan is made; an identical
+/// open plan is returned as it is).
 fn plan_suggestions(
     s: &mut Session,
     since_arg: &str,
@@ -119,28 +121,24 @@ fn plan_suggestions(
         .iter()
         .flat_map(|x| x.evidence.iter().cloned())
         .collect();
-    let pf = PlanFile {
-        title: "Tighten the rules from history".into(),
-        author: None,
-        description: Some(format!(
-            "Suggested by `autonomy rules suggest --since {since_arg}`:\n{}",
-            evidence.join("\n")
-        )),
-        action: vec![Action {
-            kind: "write".into(),
-            path: Some(RULES_FILE.into()),
-            content: Some(found.new_text.clone()),
-            ..Action::default()
-        }],
+    let write = Op::Write {
+        path: RelPath::parse(RULES_FILE)?,
+        bytes: found.new_text.clone().into_bytes(),
+        mode: None,
     };
-    let meta = Meta {
-        workspace: s.workspace_id()?,
-        title: pf.title.clone(),
-        author: s.actor.clone(),
-        description: pf.description.clone(),
-    };
-    let plan = compile::compile(&s.ws, &pf, None, meta, s.rules()?, &s.blobs)?;
-    s.insert_plan(&plan, "rules suggest")
+    let mut proposal = Proposal::new(Source::Ops(vec![write]))
+        .title(Some("Tighten the rules from history".into()));
+    proposal.description = Some(format!(
+        "Suggested by `autonomy rules suggest --since {since_arg}`:\n{}",
+        evidence.join("\n")
+    ));
+    proposal.via = Some("rules suggest".into());
+    let proposed = propose(s, proposal)?;
+    let id = proposed
+        .id()
+        .and_then(crate::model::PlanId::parse)
+        .ok_or_else(|| Error::failed("the suggested rules change nothing in autonomy.toml"))?;
+    Ok(id)
 }
 
 /// Compute suggestions from the journal. `window` describes the window in evidence lines

@@ -3,8 +3,8 @@
 //! (jsonl). Every event kind reads as a sentence, never as raw JSON.
 
 use super::color;
-use crate::paths::printable;
 use crate::ops::log::Event;
+use crate::paths::printable;
 use crate::util::text::{count, duration_ms, size};
 use console::Style;
 use serde_json::{Value, json};

@@ -24,7 +24,9 @@ pub mod runs;
 pub mod schema;
 pub mod sessions;
 
-pub use events::{AgentScope, Event, EventFilter, Events, GENESIS, RawEvent, event_digest, event_hash};
+pub use events::{
+    AgentScope, Event, EventFilter, Events, GENESIS, RawEvent, event_digest, event_hash,
+};
 pub use plans::PlanRow;
 pub use schema::SCHEMA_VERSION;
 
