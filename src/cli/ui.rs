@@ -28,7 +28,11 @@ static UI: OnceLock<Ui> = OnceLock::new();
 impl Ui {
     /// Decide colours for both streams from the flag, the environment and the terminals.
     pub fn new(choice: ColorChoice) -> Ui {
-        let (color_out, color_err) = crate::render::color::decide(choice);
+        let terminals = (
+            console::Term::stdout().is_term(),
+            console::Term::stderr().is_term(),
+        );
+        let (color_out, color_err) = crate::render::color::decide(choice, terminals);
         Ui {
             color_out,
             color_err,

@@ -11,8 +11,9 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Whether stdout and stderr get colours.
-pub fn decide(choice: ColorChoice) -> (bool, bool) {
+/// Whether stdout and stderr get colours, given whether each is a terminal (`terminals`:
+/// stdout, stderr; the output owner looks).
+pub fn decide(choice: ColorChoice, terminals: (bool, bool)) -> (bool, bool) {
     match choice {
         ColorChoice::Always => (true, true),
         ColorChoice::Never => (false, false),
@@ -25,10 +26,7 @@ pub fn decide(choice: ColorChoice) -> (bool, bool) {
             } else if force {
                 (true, true)
             } else {
-                (
-                    console::Term::stdout().is_term(),
-                    console::Term::stderr().is_term(),
-                )
+                terminals
             }
         }
     }
