@@ -5,7 +5,8 @@ use crate::error::Result;
 use crate::model::PlanStatus;
 use crate::ops::session::{PlanRow, Session};
 use crate::render::status::{
-    DeclinedRow, InterruptedDoc, RulesDoc, StatusDoc, StatusPlan, render_text, rules_summary,
+    DeclinedRow, InterruptedDoc, RulesDoc, SessionDoc, StatusDoc, StatusPlan, render_text,
+    rules_summary,
 };
 
 /// Show the plans by status, the rules in force, and what needs attention
@@ -63,6 +64,16 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
             run,
             plan: plan.into_string(),
         }),
+        sessions: crate::ops::agent_session::list(&s)?
+            .into_iter()
+            .map(|l| SessionDoc {
+                name: l.row.name,
+                agent: l.row.agent,
+                started: l.row.started,
+                running: l.running,
+                last_plan: l.row.last_plan.map(|(id, _)| id.into_string()),
+            })
+            .collect(),
         rules: RulesDoc {
             present,
             ok: s.rules.is_ok(),

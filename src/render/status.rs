@@ -28,7 +28,24 @@ pub struct StatusDoc {
     pub rolled_back: Vec<PlanRow>,
     pub lock_holder: Option<String>,
     pub interrupted_run: Option<InterruptedDoc>,
+    /// Agent sessions not ended (`autonomy session`): their views hold changes until
+    /// proposed or ended. Left out of the JSON when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<SessionDoc>,
     pub rules: RulesDoc,
+}
+
+/// An open agent session, as `status` lists it.
+#[derive(Serialize)]
+pub struct SessionDoc {
+    pub name: String,
+    /// The agent's identity (`agent:NAME`).
+    pub agent: String,
+    pub started: String,
+    /// Its agent runs now.
+    pub running: bool,
+    /// The plan it proposed last, if any.
+    pub last_plan: Option<String>,
 }
 
 /// A listed plan: its row, and for a plan that may still be applied, whether it can be.
@@ -182,6 +199,38 @@ fn render_workspace(out: &mut String, doc: &StatusDoc, styled: &dyn Fn(&Style, &
     }
     if let Some(h) = &doc.lock_holder {
         let _ = writeln!(out, "Lock held by {h}");
+    }
+    render_sessions(out, &doc.sessions);
+}
+
+/// Open agent sessions, each with what to do next.
+fn render_sessions(out: &mut String, sessions: &[SessionDoc]) {
+    if sessions.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{} (`autonomy session propose NAME` plans what the agent changed; `autonomy session end NAME` discards it):",
+        count(sessions.len() as u64, "open agent session")
+    );
+    for s in sessions {
+        let state = if s.running {
+            "agent running"
+        } else {
+            "agent exited"
+        };
+        let last = s
+            .last_plan
+            .as_deref()
+            .map(|p| format!(", last plan {}", crate::model::id::short(p)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}  {}  since {}, {state}{last}",
+            printable(&s.name),
+            printable(&s.agent),
+            s.started
+        );
     }
 }
 

@@ -615,6 +615,16 @@ fn a_session_survives_a_crash_of_autonomy_and_is_found_and_proposable_afterwards
     let l = list_json(&env);
     assert_eq!(l["sessions"][0]["name"], "boom");
     assert_eq!(l["sessions"][0]["state"], "exited");
+    // `status` lists it too, with the next steps.
+    let st = env.run(&["status", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&st.stdout).expect("status JSON");
+    assert_eq!(doc["sessions"][0]["name"], "boom", "{doc:#}");
+    assert_eq!(doc["sessions"][0]["running"], false, "{doc:#}");
+    let st = env.run(&["status"]);
+    assert!(
+        st.stdout.contains("`autonomy session propose NAME`") && st.stdout.contains("agent exited"),
+        "{st:?}"
+    );
     assert_eq!(l["sessions"][0]["view_present"], true);
     assert!(l["sessions"][0]["last_plan"].is_null());
     let p = env.run(&["session", "propose", "boom"]);
@@ -629,6 +639,12 @@ fn a_session_survives_a_crash_of_autonomy_and_is_found_and_proposable_afterwards
     assert!(!env.path(&format!(".autonomy/views/{view}")).exists());
     assert_eq!(list_json(&env)["sessions"].as_array().unwrap().len(), 0);
     assert_eq!(status_of(&env, &id), "pending");
+    let st = env.run(&["status", "--format", "json"]);
+    assert!(
+        !st.stdout.contains("\"sessions\""),
+        "an ended session is not listed: {}",
+        st.stdout
+    );
     env.verify_ok();
 }
 
@@ -795,6 +811,13 @@ fn ending_a_running_session_by_force_discards_its_view_and_nothing_is_proposed()
     );
     let child = spawn_session(&env, "forced", &agent, gate.path());
     assert!(wait_for(&gate.path().join("ready"), 30));
+    // `status` shows the open session and that its agent runs.
+    let st = env.run(&["status"]);
+    assert!(
+        st.stdout.contains("1 open agent session") && st.stdout.contains("  forced  agent:"),
+        "{st:?}"
+    );
+    assert!(st.stdout.contains("agent running"), "{st:?}");
     let view = list_json(&env)["sessions"][0]["view"]
         .as_str()
         .unwrap()
