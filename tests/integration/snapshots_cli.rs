@@ -575,3 +575,31 @@ fn recover_after_an_interrupted_run() {
         insta::assert_snapshot!("apply_after_recover", shown(&run(&env, &["apply", &id])));
     });
 }
+
+/// The agents' front doors with nothing to decide: `agent list`, `agent install` (the hook
+/// configuration as a pending plan), `session list`, `review --once`, and a hook given
+/// input that is not a tool call (refused in the agent's format).
+#[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs --features test-hooks (failpoints, the README test command, turns it on)"
+)]
+fn agent_front_doors() {
+    let (env, _) = quickstart_workspace();
+    settings(&env).bind(|| {
+        insta::assert_snapshot!("agent_list", shown(&run(&env, &["agent", "list"])));
+        insta::assert_snapshot!(
+            "agent_install",
+            shown(&run(&env, &["agent", "install", "claude"]))
+        );
+        insta::assert_snapshot!(
+            "session_list_empty",
+            shown(&run(&env, &["session", "list"]))
+        );
+        insta::assert_snapshot!("review_once", shown(&run(&env, &["review", "--once"])));
+        insta::assert_snapshot!(
+            "hook_not_a_tool_call",
+            shown(&run_stdin(&env, &["hook", "claude"], "not json"))
+        );
+    });
+}
