@@ -23,10 +23,42 @@ fn lines(text: &str) -> Vec<&str> {
     text.split_inclusive('\n').collect()
 }
 
+/// The line diff of `old` and `new`. A rewrite that keeps almost no line of a large file
+/// (regenerated, minified or random content) is shown as every line removed and added, as
+/// the minimal diff shows it anyway, without searching for a minimal diff, whose cost grows
+/// with the square of the lines changed. The choice depends only on the two texts, so a
+/// plan always previews the same way.
+fn line_diff<'a>(old: &'a [&'a str], new: &'a [&'a str], rewritten: bool) -> TextDiff<'a, 'a, str> {
+    let mut config = TextDiff::configure();
+    if rewritten {
+        // An expired deadline: once the common start and end are taken off, the rest is
+        // one removal and one addition.
+        config.deadline(std::time::Instant::now());
+    }
+    config.diff_slices(old, new)
+}
+
+/// Whether both sides are large and under 2% of the smaller side's lines appear on the other.
+fn mostly_rewritten(old: &[&str], new: &[&str]) -> bool {
+    const LARGE: usize = 200;
+    let smaller = old.len().min(new.len());
+    if smaller < LARGE {
+        return false;
+    }
+    let (small, large) = if old.len() <= new.len() {
+        (old, new)
+    } else {
+        (new, old)
+    };
+    let seen: std::collections::HashSet<&str> = large.iter().copied().collect();
+    let shared = small.iter().filter(|l| seen.contains(*l)).count();
+    shared * 50 < smaller
+}
+
 /// Lines added and removed.
 pub fn counts(old: &str, new: &str) -> (usize, usize) {
     let (old, new) = (lines(old), lines(new));
-    let diff = TextDiff::from_slices(&old, &new);
+    let diff = line_diff(&old, &new, mostly_rewritten(&old, &new));
     let mut add = 0;
     let mut del = 0;
     for c in diff.iter_all_changes() {
@@ -43,7 +75,9 @@ pub fn counts(old: &str, new: &str) -> (usize, usize) {
 /// the stream the caller writes to (`styled` picks the stream).
 pub fn hunks(old: &str, new: &str, styled: &dyn Fn(&Style, &str) -> String) -> String {
     let (old, new) = (lines(old), lines(new));
-    let diff = TextDiff::from_slices(&old, &new);
+    // A file rewritten almost whole gets no word highlights: every word of it changed.
+    let rewritten = mostly_rewritten(&old, &new);
+    let diff = line_diff(&old, &new, rewritten);
     let mut out = String::new();
     for group in diff.grouped_ops(CONTEXT) {
         let (Some(first), Some(last)) = (group.first(), group.last()) else {
@@ -58,16 +92,32 @@ pub fn hunks(old: &str, new: &str, styled: &dyn Fn(&Style, &str) -> String) -> S
         );
         let _ = writeln!(out, "{}", styled(&color::hunk(), &head));
         for op in &group {
-            for change in diff.iter_inline_changes(op) {
-                let (sign, base, strong) = match change.tag() {
+            // Each line as its pieces, emphasised or not (word highlights only where a file
+            // was not rewritten whole: there, every word changed).
+            let changes: Vec<(ChangeTag, Vec<(bool, String)>)> = if rewritten {
+                diff.iter_changes(op)
+                    .map(|c| (c.tag(), vec![(false, c.value().to_string())]))
+                    .collect()
+            } else {
+                diff.iter_inline_changes(op)
+                    .map(|c| {
+                        let parts = c
+                            .iter_strings_lossy()
+                            .map(|(emph, v)| (emph, v.to_string()))
+                            .collect();
+                        (c.tag(), parts)
+                    })
+                    .collect()
+            };
+            for (tag, parts) in changes {
+                let (sign, base, strong) = match tag {
                     ChangeTag::Delete => ("-", color::removed(), color::removed_word()),
                     ChangeTag::Insert => ("+", color::added(), color::added_word()),
                     ChangeTag::Equal => (" ", Style::new(), Style::new()),
                 };
                 let mut line = String::new();
                 let mut ends_newline = false;
-                for (emph, value) in change.iter_strings_lossy() {
-                    let value = value.to_string();
+                for (emph, value) in parts {
                     let (text, nl) = match value.strip_suffix('\n') {
                         Some(t) => (t.to_string(), true),
                         None => (value.clone(), false),
@@ -132,5 +182,46 @@ mod tests {
         assert_eq!(counts("a\rb\nc\n", "a\rb\nd\n"), (1, 1));
         let crlf = hunks("x\r\n", "y\r\n", &|_, s| s.to_string());
         assert!(!crlf.contains("No newline"), "{crlf}");
+    }
+
+    /// A large file rewritten almost whole: every old line removed and every new line
+    /// added, in one hunk, no word highlights; its counts agree; a file that keeps most of
+    /// its lines is still diffed line by line.
+    #[test]
+    fn a_file_rewritten_whole_is_one_removal_and_one_addition() {
+        let old: String = (0..300)
+            .map(|i| format!("old line {i} {}\n", i * 7919 % 1000))
+            .collect();
+        let mut new: String = (0..300)
+            .map(|i| format!("new line {i} {}\n", i * 104_729 % 1000))
+            .collect();
+        new.push_str("old line 5 535\n"); // one line in common: under 2%
+        let (o, n) = (lines(&old), lines(&new));
+        assert!(mostly_rewritten(&o, &n));
+        assert_eq!(counts(&old, &new), (301, 300));
+        let plain = |_: &Style, t: &str| t.to_string();
+        let text = hunks(&old, &new, &plain);
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("@@")).count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(text.lines().filter(|l| l.starts_with('-')).count(), 300);
+        assert_eq!(text.lines().filter(|l| l.starts_with('+')).count(), 301);
+        let first_add = text.lines().position(|l| l.starts_with('+')).unwrap();
+        let last_del = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with('-'))
+            .map(|(i, _)| i)
+            .last()
+            .unwrap();
+        assert!(last_del < first_add, "every removal before the additions");
+        // Mostly kept: a real line diff.
+        let edited = old.replacen("old line 3 ", "edited line 3 ", 1);
+        assert!(!mostly_rewritten(&o, &lines(&edited)));
+        assert_eq!(counts(&old, &edited), (1, 1));
+        // Small files are never shortcut.
+        assert!(!mostly_rewritten(&lines("a\nb\n"), &lines("c\nd\n")));
     }
 }
