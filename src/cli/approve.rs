@@ -202,15 +202,11 @@ fn report_decision(
         ));
         return Ok(());
     }
-    let missing: Vec<String> = outlook
-        .still_needed
-        .iter()
-        .map(|p| format!("  - {}", p.missing_sentence()))
-        .collect();
+    let missing = outlook.still_needed_lines();
     ui::say(&format!(
         "Recorded {approver}'s approval of plan {short}; it counts for {}.\nPlan {short} cannot be applied yet; the rules still need:\n{}",
         counts.join(", "),
-        missing.join("\n")
+        missing
     ));
     ui::say(&format!("hint: {}", still_needed_hint(short, outlook)));
     Ok(())
@@ -235,15 +231,11 @@ fn nothing_to_add(ctx: &Ctx, short: &str, approver: &str, outlook: &Outlook) -> 
         ));
         return Ok(());
     }
-    let missing: Vec<String> = outlook
-        .still_needed
-        .iter()
-        .map(|p| format!("  - {}", p.missing_sentence()))
-        .collect();
+    let missing = outlook.still_needed_lines();
     Err(Error::not_approved(format!(
         "an approval by {approver} at this terminal would not count for plan {short}: the rules need signed approvals, or this OS user ({}) already counts (terminal approvals count once per OS user, whatever `--as` names); nothing was asked or recorded. The rules still need:\n{}",
         crate::util::identity::os_user().1.unwrap_or_else(|| format!("uid {}", crate::util::identity::os_user().0)),
-        missing.join("\n")
+        missing
     ))
     .hint(still_needed_hint(short, outlook)))
 }

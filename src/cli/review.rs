@@ -167,27 +167,19 @@ fn tell(inc: &Incoming, a: &Approval) -> Option<bool> {
     let agent = inc.call.is_some();
     match a {
         Approval::NothingToAdd { outlook, .. } => {
-            let missing: Vec<String> = outlook
-                .still_needed
-                .iter()
-                .map(|p| format!("  - {}", p.missing_sentence()))
-                .collect();
+            let missing = outlook.still_needed_lines();
             ui::say(&format!(
                 "An approval at this terminal would not count for plan {short}; nothing was recorded. The rules still need:\n{}",
-                missing.join("\n")
+                missing
             ));
             None
         }
         Approval::Decided { reply, outlook, .. } if reply.approve => {
             if !outlook.ready_after {
-                let missing: Vec<String> = outlook
-                    .still_needed
-                    .iter()
-                    .map(|p| format!("  - {}", p.missing_sentence()))
-                    .collect();
+                let missing = outlook.still_needed_lines();
                 ui::say(&format!(
                     "Recorded your approval of plan {short}; it cannot be applied yet, the rules still need:\n{}",
-                    missing.join("\n")
+                    missing
                 ));
                 return None;
             }

@@ -64,6 +64,17 @@ pub fn run_in_view(
     out_sink: &mut dyn Write,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<ExecOutcome, ExecError> {
+    let spec = in_view_spec(spec);
+    let view = InView {
+        layers,
+        attached: false,
+    };
+    run_inner(&spec, Some(view), out_sink, cancel)
+}
+
+/// What a command in a view runs under: isolation required, and at least read-only
+/// confinement (the view is its only writable tree).
+fn in_view_spec(spec: &ExecSpec) -> ExecSpec {
     let mut spec = spec.clone();
     spec.isolation.mode = IsolationMode::Required;
     if spec.confinement == Confinement::None {
@@ -71,11 +82,7 @@ pub fn run_in_view(
             read_write: Vec::new(),
         };
     }
-    let view = InView {
-        layers,
-        attached: false,
-    };
-    run_inner(&spec, Some(view), out_sink, cancel)
+    spec
 }
 
 /// [`run_in_view`] with the command attached to this process's terminal: its stdin,
@@ -88,13 +95,7 @@ pub fn run_in_view_attached(
     layers: &super::OverlayLayers,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<ExecOutcome, ExecError> {
-    let mut spec = spec.clone();
-    spec.isolation.mode = IsolationMode::Required;
-    if spec.confinement == Confinement::None {
-        spec.confinement = Confinement::ReadOnlyExcept {
-            read_write: Vec::new(),
-        };
-    }
+    let spec = in_view_spec(spec);
     let view = InView {
         layers,
         attached: true,

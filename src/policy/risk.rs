@@ -315,21 +315,23 @@ fn git_signal(plan: &Plan) -> Option<Reason> {
     if hits.is_empty() {
         return None;
     }
-    let n = hits.len();
-    hits.truncate(3);
-    let more = if n > 3 {
-        format!(", and {} more", n - 3)
-    } else {
-        String::new()
-    };
     Some(Reason {
         signal: "git",
         weight: 6,
         reason: format!(
-            "writes inside a .git folder ({}{more}); git runs its hooks and the commands its config names (core.fsmonitor, core.sshCommand, filters): code execution the next time anyone runs git there",
-            crate::paths::printable(&hits.join(", "))
+            "writes inside a .git folder ({}); git runs its hooks and the commands its config names (core.fsmonitor, core.sshCommand, filters): code execution the next time anyone runs git there",
+            first_three(&hits)
         ),
     })
+}
+
+/// The first three of `hits`, escaped for one line, then how many more there are.
+fn first_three(hits: &[String]) -> String {
+    let shown = crate::paths::printable(&hits[..hits.len().min(3)].join(", ")).into_owned();
+    match hits.len() {
+        n if n > 3 => format!("{shown}, and {} more", n - 3),
+        _ => shown,
+    }
 }
 
 /// The bits beyond the permissions: setuid, setgid, sticky.
@@ -355,19 +357,12 @@ fn special_bits_signal(plan: &Plan) -> Option<Reason> {
     if hits.is_empty() {
         return None;
     }
-    let n = hits.len();
-    hits.truncate(3);
-    let more = if n > 3 {
-        format!(", and {} more", n - 3)
-    } else {
-        String::new()
-    };
     Some(Reason {
         signal: "special_bits",
         weight: 6,
         reason: format!(
-            "sets a special permission bit: {}{more}; a setuid or setgid program runs with its owner's or group's rights, whoever starts it",
-            crate::paths::printable(&hits.join(", "))
+            "sets a special permission bit: {}; a setuid or setgid program runs with its owner's or group's rights, whoever starts it",
+            first_three(&hits)
         ),
     })
 }

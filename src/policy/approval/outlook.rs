@@ -77,6 +77,15 @@ pub struct Outlook {
 }
 
 impl Outlook {
+    /// What the rules still need, one `  - SENTENCE` line each, as messages list it.
+    pub fn still_needed_lines(&self) -> String {
+        self.still_needed
+            .iter()
+            .map(|p| format!("  - {}", p.missing_sentence()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Compare standings without and with the approval (same requirements, same order).
     pub fn compare(before: &[Standing], after: &[Standing]) -> Outlook {
         let counts_for = before
