@@ -148,7 +148,10 @@ fn start(args: SessionArgs, ctx: &Ctx) -> Result<ExitCode> {
         ui::say(&format!(
             "Session {} (view {}): {} {how}; the workspace is not touched. \
              `autonomy session propose {}` proposes its changes so far.",
-            st.name, st.view, st.agent, st.name
+            st.name,
+            st.view,
+            crate::paths::printable(&st.agent),
+            st.name
         ));
     });
     if let Some(t) = &saved {
@@ -161,7 +164,10 @@ fn start(args: SessionArgs, ctx: &Ctx) -> Result<ExitCode> {
         ExitKind::Signaled(sig) => format!("was killed by signal {sig}"),
         ExitKind::TimedOut => "timed out".to_string(),
     };
-    ui::say(&format!("{} {how}.", finished.agent));
+    ui::say(&format!(
+        "{} {how}.",
+        crate::paths::printable(&finished.agent)
+    ));
     match finished.proposed {
         Ok(p) => {
             show_plan(ctx, &p, Some(finished.code));

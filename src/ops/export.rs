@@ -17,6 +17,13 @@ pub struct Exported {
 /// Write the bundle of `plan` (an id or unique prefix; none: the newest pending plan) to
 /// `out`; `named` is the file as the person named it (journaled).
 pub fn export(s: &mut Session, plan: Option<&str>, out: &Path, named: &Path) -> Result<Exported> {
+    if s.place_of(out) == crate::ops::session::Inside::State {
+        return Err(crate::error::Error::usage(format!(
+            "{} is inside .autonomy/, autonomy's own state: a bundle is never written there",
+            named.display()
+        ))
+        .hint("write it outside .autonomy/, e.g. `-o bump.autonomy`"));
+    }
     let row = s.resolve(plan, Default::NewestPending)?;
     let loaded = s.load_plan(&row.id)?;
     let stale = crate::ops::preview::stale_paths(s, &loaded, row.status)?;

@@ -78,6 +78,14 @@ pub fn reverse_for(
     merge: &Merging,
 ) -> Result<Reverse> {
     let short = row.id.short();
+    if (merge.write || merge.resume) && s.place_of(&merge.dir) == crate::ops::session::Inside::Tree
+    {
+        return Err(Error::usage(format!(
+            "the merge folder {} is inside the workspace tree, which only plans change",
+            merge.shown.display()
+        ))
+        .hint("name a folder outside the workspace with -o DIR, or leave -o out (.autonomy/merge/PLAN12/)"));
+    }
     // PLAN may name a pending reverse plan itself.
     if row.reverses.is_some() && row.status.is_open() {
         if !globs.is_empty() {
@@ -211,6 +219,14 @@ fn write_conflicts(
     let io =
         |e: std::io::Error| Error::io(format!("writing the merge folder {}", dir.display()), e);
     if dir.exists() {
+        // Only a merge folder this command wrote is replaced; any other folder is someone's.
+        if !dir.join(MERGE_STATE).is_file() {
+            return Err(Error::usage(format!(
+                "{} exists and is not a merge folder; nothing was changed",
+                merge.shown.display()
+            ))
+            .hint("name a new folder with -o DIR, or leave -o out (.autonomy/merge/PLAN12/)"));
+        }
         std::fs::remove_dir_all(dir).map_err(io)?;
     }
     let mut state = MergeState {

@@ -365,6 +365,40 @@ impl Session {
     }
 
     /// Take the writer lock (exit 5 when busy).
+    /// Where `path` really is (links in its existing folders resolved), to tell whether it
+    /// lies inside the workspace tree (`Inside::Tree`) or its state folder (`Inside::State`).
+    pub fn place_of(&self, path: &std::path::Path) -> Inside {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        // The deepest folder that exists, resolved; the rest appended as written.
+        let mut base = abs.as_path();
+        let mut rest = Vec::new();
+        let real = loop {
+            if let Ok(r) = base.canonicalize() {
+                break r;
+            }
+            match (base.parent(), base.file_name()) {
+                (Some(p), Some(n)) => {
+                    rest.push(n.to_os_string());
+                    base = p;
+                }
+                _ => break base.to_path_buf(),
+            }
+        };
+        let real = rest.iter().rev().fold(real, |acc, n| acc.join(n));
+        let root = self
+            .ws
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.ws.root.clone());
+        if real.starts_with(root.join(crate::paths::STATE_DIR)) {
+            Inside::State
+        } else if real.starts_with(&root) {
+            Inside::Tree
+        } else {
+            Inside::Outside
+        }
+    }
+
     /// Who holds the workspace lock (the command as it was recorded), if anyone.
     pub fn lock_holder(&self) -> Option<String> {
         crate::store::lock::holder(&self.ws.state_path())
@@ -377,6 +411,16 @@ impl Session {
     ) -> Result<crate::store::lock::Lock> {
         crate::store::lock::acquire(&self.ws.state_path(), command, wait)
     }
+}
+
+/// Where a path given on the command line lies, relative to the workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inside {
+    /// In `.autonomy/` (the journal, blobs and views: autonomy's own).
+    State,
+    /// In the workspace tree (changed only by plans).
+    Tree,
+    Outside,
 }
 
 /// A plan that cannot be applied because of its status.

@@ -755,6 +755,57 @@ fn show_prints_a_plan_and_its_contents_verified() {
     assert!(!out.stdout.contains("forged"), "{out:?}");
 }
 
+/// The folders `rollback --merge -o DIR` and `export -o FILE` write are checked: a merge
+/// folder inside the workspace tree, or an existing folder that is not a merge folder, is
+/// refused without touching it; a bundle is never written into `.autonomy/` (a hostile or
+/// mistaken path there used to delete a folder's files, or overwrite the journal).
+#[test]
+fn merge_and_export_outputs_never_destroy_what_they_are_pointed_at() {
+    let env = Env::new();
+    env.write("f.txt", "a\nb\nc\n");
+    env.write("keep/important", "mine\n");
+    let id = env.plan_approved(
+        "title = \"Change b\"\n[[action]]\nkind = \"edit\"\npath = \"f.txt\"\nfind = \"b\"\nreplace = \"B\"\n",
+    );
+    env.apply_ok(&id);
+    env.write("f.txt", "a\nBB\nc\n");
+    let before = env.tree();
+    for dir in ["keep", ".", "new-inside"] {
+        let out = env.run(&["rollback", &id[..12], "--merge", "-o", dir]);
+        assert_eq!(out.code, 2, "{dir}: {out:?}");
+        assert!(out.stderr.contains("inside the workspace tree"), "{out:?}");
+    }
+    let outside = env.tmp.path().join("not-a-merge");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("theirs"), "x").unwrap();
+    let out = env.run(&[
+        "rollback",
+        &id[..12],
+        "--merge",
+        "-o",
+        outside.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("is not a merge folder"), "{out:?}");
+    assert!(outside.join("theirs").exists());
+    assert_eq!(env.tree(), before, "nothing in the workspace changed");
+    let journal = std::fs::read(env.path(".autonomy/journal.db")).unwrap();
+    let pending = env.plan(&write_plan(&env, "Bundled", "t.txt", "t\n"));
+    for target in [".autonomy/journal.db", ".autonomy/x.bundle"] {
+        let out = env.run(&["export", &pending, "-o", target]);
+        assert_eq!(out.code, 2, "{target}: {out:?}");
+        assert!(out.stderr.contains("inside .autonomy/"), "{out:?}");
+    }
+    assert!(!env.exists(".autonomy/x.bundle"));
+    assert!(
+        std::fs::read(env.path(".autonomy/journal.db"))
+            .unwrap()
+            .len()
+            >= journal.len()
+    );
+    env.verify_ok();
+}
+
 #[test]
 fn rollback_merge_writes_conflict_markers_and_continue_uses_the_resolution() {
     let env = Env::new();
