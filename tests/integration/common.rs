@@ -416,9 +416,17 @@ impl Env {
     }
 }
 
-/// An flock on `.autonomy/lock`, released on drop (closing the descriptor).
+/// An flock on `.autonomy/lock`, released on drop. Released explicitly, not only by
+/// closing the descriptor: a process another test thread forks at that moment shares the
+/// open file (until it execs), and would keep the lock held for the next command.
 pub struct LockGuard {
     _file: std::fs::File,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = rustix::fs::flock(&self._file, rustix::fs::FlockOperation::Unlock);
+    }
 }
 
 /// A tree snapshot as a short readable diff, for assertion messages.
